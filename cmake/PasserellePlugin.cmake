@@ -1,0 +1,30 @@
+# passerelle_add_plugin(NAME src...): a plugin shared library built the way the host expects.
+set(PASSERELLE_PLUGIN_DIR ${CMAKE_BINARY_DIR}/modules)
+
+function(passerelle_add_plugin name)
+  add_library(plugin_${name} MODULE ${ARGN})
+  set_target_properties(plugin_${name} PROPERTIES
+    OUTPUT_NAME passerelle-${name}
+    PREFIX lib
+    LIBRARY_OUTPUT_DIRECTORY ${PASSERELLE_PLUGIN_DIR}
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON)
+  # -fno-gnu-unique: g++ otherwise emits STB_GNU_UNIQUE symbols that make dlclose a no-op.
+  target_compile_options(plugin_${name} PRIVATE -fno-gnu-unique)
+  target_link_options(plugin_${name} PRIVATE -Wl,--no-undefined)
+  target_link_libraries(plugin_${name} PRIVATE passerelle_sdk)
+endfunction()
+
+# Makes every migrations/*.sql of the plugin includable as a raw string literal:
+#   #include "migrations/001_items.inc"   ->   R"sql(...)sql"
+function(passerelle_embed_migrations name)
+  file(GLOB sql_files CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/migrations/*.sql)
+  set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/generated)
+  foreach(sql ${sql_files})
+    get_filename_component(stem ${sql} NAME_WE)
+    file(READ ${sql} content)
+    file(CONFIGURE OUTPUT ${out_dir}/migrations/${stem}.inc
+         CONTENT "R\"passerelle_sql(${content})passerelle_sql\"\n" @ONLY)
+  endforeach()
+  target_include_directories(plugin_${name} PRIVATE ${out_dir})
+endfunction()

@@ -1,0 +1,122 @@
+// The services the host hands to a plugin: logger, database, outbound HTTP, metrics, config.
+#pragma once
+
+#include "passerelle/http.hpp"
+#include "passerelle/task.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace passerelle {
+
+/// Log lines prefixed with the plugin's name. Never log secrets or personal data.
+class PASSERELLE_SDK_API Logger {
+ public:
+  /// Severity of a log line.
+  enum class Level { debug, info, warn, error };
+  virtual ~Logger() = default;
+  /// Writes one line; cheap and non-blocking.
+  virtual void log(Level level, std::string_view message) = 0;
+  /// Shorthands for log().
+  void debug(std::string_view m) { log(Level::debug, m); }
+  void info(std::string_view m) { log(Level::info, m); }   ///< Info line.
+  void warn(std::string_view m) { log(Level::warn, m); }   ///< Warning line.
+  void error(std::string_view m) { log(Level::error, m); } ///< Error line.
+};
+
+/// One SQL value: NULL, integer, real or text.
+using SqlValue = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
+
+/// One SQL statement with positional parameters bound to `?1`, `?2`, ...
+struct Statement {
+  std::string sql;               ///< The statement text.
+  std::vector<SqlValue> params;  ///< Values bound in order.
+};
+
+/// What a statement returned.
+struct QueryResult {
+  std::vector<std::string> columns;            ///< Column names of the result set.
+  std::vector<std::vector<SqlValue>> rows;     ///< Rows, each with one value per column.
+  std::int64_t changes = 0;                    ///< Rows changed by an INSERT/UPDATE/DELETE.
+  std::int64_t last_insert_id = 0;             ///< Rowid of the last INSERT.
+};
+
+/// The plugin's access to the gateway's store. Every call runs on the store's own thread pool,
+/// never on the I/O threads, and resumes the caller when done. Errors throw std::runtime_error.
+class PASSERELLE_SDK_API Database {
+ public:
+  virtual ~Database() = default;
+  /// Runs one statement.
+  virtual Task<QueryResult> query(Statement statement) = 0;
+  /// Runs statements in one transaction: all or nothing.
+  virtual Task<std::vector<QueryResult>> transaction(std::vector<Statement> statements) = 0;
+};
+
+/// An outbound HTTP(S) request.
+struct OutboundRequest {
+  std::string method = "GET";                                ///< HTTP method.
+  std::string url;                                           ///< Absolute http:// or https:// URL.
+  std::vector<std::pair<std::string, std::string>> headers;  ///< Extra request headers.
+  std::string body;                                          ///< Request body.
+  std::chrono::milliseconds timeout{10000};                  ///< Deadline for the whole exchange.
+  std::size_t max_body_bytes = 4 * 1024 * 1024;              ///< Larger responses are refused.
+};
+
+/// The response to an OutboundRequest.
+struct OutboundResponse {
+  int status = 0;                                            ///< HTTP status code.
+  std::vector<std::pair<std::string, std::string>> headers;  ///< Lower-case names.
+  std::string body;                                          ///< Body bytes.
+};
+
+/// Outbound HTTP(S) client: certificates verified against the system store (or the configured
+/// CA file). Failure throws HttpError 502 ("upstream_unavailable"), timeout 504.
+class PASSERELLE_SDK_API HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  /// Performs one request; one connection per call.
+  virtual Task<OutboundResponse> fetch(OutboundRequest request) = 0;
+};
+
+/// A monotonically increasing counter, exported at /metrics.
+class PASSERELLE_SDK_API Counter {
+ public:
+  virtual ~Counter() = default;
+  /// Adds `value` (>= 0).
+  virtual void add(double value = 1) = 0;
+};
+
+/// Metrics registry; names are prefixed with `passerelle_<plugin>_`.
+class PASSERELLE_SDK_API Metrics {
+ public:
+  virtual ~Metrics() = default;
+  /// The counter of that name, created on first use; the reference lives as long as the host.
+  virtual Counter& counter(const std::string& name, const std::string& help) = 0;
+};
+
+/// Everything the host offers one plugin. Valid from start() until stop() returns.
+class PASSERELLE_SDK_API Host {
+ public:
+  virtual ~Host() = default;
+  /// The plugin's config section, validated against its schema, defaults filled in.
+  virtual const boost::json::object& config() const = 0;
+  /// Logger prefixed with the plugin's name.
+  virtual Logger& logger() = 0;
+  /// The store.
+  virtual Database& database() = 0;
+  /// Outbound HTTP(S).
+  virtual HttpClient& http() = 0;
+  /// Metrics.
+  virtual Metrics& metrics() = 0;
+  /// Waits without holding a thread; cancelled when the request's deadline passes.
+  virtual Task<void> sleep(std::chrono::milliseconds duration) = 0;
+};
+
+}  // namespace passerelle

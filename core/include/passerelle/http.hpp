@@ -1,0 +1,94 @@
+// Requests, responses and errors as plugins see them: plain values, no network types.
+#pragma once
+
+#include "passerelle/identity.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#define PASSERELLE_SDK_API __attribute__((visibility("default")))
+
+namespace passerelle {
+
+/// A request routed to a plugin. Header names are lower case.
+struct Request {
+  std::string method;                              ///< "GET", "POST", ...
+  std::string path;                                ///< Decoded path, without the query.
+  std::map<std::string, std::string> path_params;  ///< Values of `{name}` segments.
+  std::map<std::string, std::string> query;        ///< Decoded query parameters (last wins).
+  std::map<std::string, std::string> headers;      ///< Lower-case names; cookies removed.
+  std::string body;                                ///< Raw body, within the configured limit.
+  std::optional<Identity> identity;                ///< Set when the user is authenticated.
+  std::string request_id;                          ///< Id echoed in X-Request-Id and logs.
+
+  /// Value of a path parameter; throws HttpError 400 when absent.
+  const std::string& param(const std::string& name) const;
+  /// Query parameter or std::nullopt.
+  std::optional<std::string> query_param(const std::string& name) const {
+    auto it = query.find(name);
+    if (it == query.end()) return std::nullopt;
+    return it->second;
+  }
+  /// Header value or std::nullopt (name in lower case).
+  std::optional<std::string> header(const std::string& name) const {
+    auto it = headers.find(name);
+    if (it == headers.end()) return std::nullopt;
+    return it->second;
+  }
+};
+
+/// A response produced by a plugin.
+struct Response {
+  int status = 200;                                         ///< HTTP status code.
+  std::string content_type = "application/json";           ///< Content-Type header.
+  std::string body;                                         ///< Body bytes.
+  std::vector<std::pair<std::string, std::string>> headers; ///< Extra headers.
+
+  /// A JSON response with the given status.
+  static Response json(const boost::json::value& value, int status = 200) {
+    Response r;
+    r.status = status;
+    r.body = boost::json::serialize(value);
+    return r;
+  }
+  /// A plain text response with the given status.
+  static Response text(std::string body, int status = 200) {
+    Response r;
+    r.status = status;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = std::move(body);
+    return r;
+  }
+};
+
+/// The error a handler throws to answer with a given status. `code` is a short stable
+/// identifier (e.g. "not_found"); `message` is shown to the user, so it holds no internal detail.
+class PASSERELLE_SDK_API HttpError : public std::runtime_error {
+ public:
+  /// An error answered as `{"error":{"code":code,"message":message,"request_id":...}}`.
+  HttpError(int status, std::string code, const std::string& message)
+      : std::runtime_error(message), status_(status), code_(std::move(code)) {}
+  /// HTTP status to answer with.
+  int status() const noexcept { return status_; }
+  /// Stable machine-readable code.
+  const std::string& code() const noexcept { return code_; }
+
+ private:
+  int status_;
+  std::string code_;
+};
+
+inline const std::string& Request::param(const std::string& name) const {
+  auto it = path_params.find(name);
+  if (it == path_params.end()) throw HttpError(400, "bad_request", "missing parameter " + name);
+  return it->second;
+}
+
+}  // namespace passerelle

@@ -1,0 +1,101 @@
+// What a plugin is: its description, routes, migrations, config schema and dashboard widget.
+#pragma once
+
+#include "passerelle/host.hpp"
+#include "passerelle/http.hpp"
+#include "passerelle/identity.hpp"
+#include "passerelle/task.hpp"
+#include "passerelle/version.hpp"
+
+#include <boost/dll/alias.hpp>
+#include <boost/json/value.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace passerelle {
+
+/// Name, version and description shown at /api/plugins.
+struct PluginInfo {
+  std::string name;         ///< Lower-case identifier, also the prefix of its routes /api/<name>.
+  std::string version;      ///< Semantic version of the plugin.
+  std::string description;  ///< One sentence for operators.
+};
+
+/// A route handler. It owns its Request; it may outlive the client's connection.
+using Handler = std::function<Task<Response>(Request)>;
+
+/// One route. `path` is a template such as "/api/hello/items/{id}".
+struct Route {
+  std::string method;               ///< "GET", "POST", "PUT", "PATCH" or "DELETE".
+  std::string path;                 ///< Path template, must start with "/api/<plugin name>".
+  std::vector<std::string> roles;   ///< Roles allowed; empty = public; {"*"} = any logged-in user.
+  Handler handler;                  ///< The coroutine that answers.
+  /// Media types accepted for a request body; a body of another type gets 415.
+  std::vector<std::string> accepts = {"application/json"};
+};
+
+/// A schema migration, applied once, in version order, in a transaction.
+struct Migration {
+  int version;      ///< 1, 2, 3 ... per plugin.
+  std::string sql;  ///< One or more SQL statements.
+};
+
+/// Type of a config field.
+enum class ConfigType { string, integer, number, boolean, duration, string_list };
+
+/// One field of a plugin's config section. Unknown keys are refused by the host.
+struct ConfigField {
+  std::string name;                 ///< Key in the YAML section.
+  ConfigType type;                  ///< Expected type; durations become milliseconds.
+  bool required = false;            ///< Whether the key must be present.
+  boost::json::value default_value; ///< Used when absent and not required.
+  std::string description;          ///< One line for operators.
+};
+
+/// A service plugin. The host calls, in order: info(), config_schema(), migrations(), start(),
+/// routes(); then handlers and widget() concurrently; finally stop() once every request ended.
+class PASSERELLE_SDK_API Plugin {
+ public:
+  virtual ~Plugin() = default;
+  /// Name, version, description.
+  virtual PluginInfo info() const = 0;
+  /// Keys accepted in the plugin's config section.
+  virtual std::vector<ConfigField> config_schema() const { return {}; }
+  /// Schema migrations of the plugin's own tables (prefix them with the plugin name).
+  virtual std::vector<Migration> migrations() const { return {}; }
+  /// Reads the config and prepares; the host outlives the plugin.
+  virtual Task<void> start(Host& host) = 0;
+  /// The routes; called once after start().
+  virtual std::vector<Route> routes() = 0;
+  /// The dashboard widget for one user: JSON, or nothing to show.
+  virtual Task<std::optional<boost::json::value>> widget(Identity identity) {
+    co_return std::nullopt;
+  }
+  /// Releases resources before unloading.
+  virtual Task<void> stop() { co_return; }
+};
+
+/// Signature of the factory every plugin exports as `passerelle_create_plugin`.
+using PluginFactory = std::unique_ptr<Plugin>();
+
+}  // namespace passerelle
+
+/// Exports the plugin class `Type` (default-constructible) with its ABI version and build
+/// fingerprint. Use once, at namespace scope, in one .cpp of the plugin.
+#define PASSERELLE_PLUGIN(Type)                                                         \
+  extern "C" PASSERELLE_SDK_API int passerelle_abi_version() {                         \
+    return ::passerelle::kAbiVersion;                                                   \
+  }                                                                                     \
+  extern "C" PASSERELLE_SDK_API const char* passerelle_build_fingerprint() {           \
+    return ::passerelle::kBuildFingerprint;                                             \
+  }                                                                                     \
+  namespace passerelle_export {                                                         \
+  inline std::unique_ptr<::passerelle::Plugin> create_plugin() {                        \
+    return std::make_unique<Type>();                                                    \
+  }                                                                                     \
+  }                                                                                     \
+  BOOST_DLL_ALIAS(passerelle_export::create_plugin, passerelle_create_plugin)

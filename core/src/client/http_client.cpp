@@ -1,0 +1,143 @@
+// Beast client over TCP or TLS; the whole exchange races a timer, so no step can hang.
+#include "client/http_client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+
+namespace passerelle {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using asio::ip::tcp;
+
+namespace {
+
+struct Target {
+  bool https = false;
+  std::string host;
+  std::string port;
+  std::string target;
+};
+
+Target parse_target(const std::string& url) {
+  auto parsed = boost::urls::parse_absolute_uri(url);
+  if (!parsed) throw HttpError(502, "upstream_unavailable", "invalid upstream URL");
+  Target t;
+  const std::string scheme = parsed->scheme();
+  if (scheme == "https") t.https = true;
+  else if (scheme != "http") throw HttpError(502, "upstream_unavailable", "unsupported URL scheme");
+  t.host = parsed->host_address();
+  if (t.host.empty()) throw HttpError(502, "upstream_unavailable", "URL without host");
+  if (parsed->host_type() == boost::urls::host_type::ipv6) t.host = parsed->encoded_host_address();
+  t.port = parsed->has_port() ? std::string(parsed->port()) : (t.https ? "443" : "80");
+  t.target = parsed->encoded_target().empty() ? "/" : std::string(parsed->encoded_target());
+  if (t.target.front() != '/') t.target = "/" + t.target;
+  return t;
+}
+
+template <class Stream>
+asio::awaitable<OutboundResponse> exchange(Stream& stream, const Target& t, OutboundRequest& r) {
+  http::request<http::string_body> req{http::string_to_verb(r.method), t.target, 11};
+  if (req.method() == http::verb::unknown)
+    throw HttpError(502, "upstream_unavailable", "unsupported method " + r.method);
+  req.set(http::field::host, t.host);
+  req.set(http::field::user_agent, "passerelle");
+  for (auto& [k, v] : r.headers) req.set(k, v);
+  req.body() = std::move(r.body);
+  req.keep_alive(false);
+  req.prepare_payload();
+  co_await http::async_write(stream, req, asio::use_awaitable);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(r.max_body_bytes);
+  co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
+  auto res = parser.release();
+  OutboundResponse out;
+  out.status = static_cast<int>(res.result_int());
+  for (const auto& f : res) {
+    std::string name(f.name_string());
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    out.headers.emplace_back(std::move(name), std::string(f.value()));
+  }
+  out.body = std::move(res.body());
+  co_return out;
+}
+
+asio::awaitable<OutboundResponse> fetch_once(std::shared_ptr<ssl::context> tls, Target t,
+                                             OutboundRequest r) {
+  auto ex = co_await asio::this_coro::executor;
+  tcp::resolver resolver(ex);
+  auto endpoints = co_await resolver.async_resolve(t.host, t.port, asio::use_awaitable);
+  if (!t.https) {
+    beast::tcp_stream stream(ex);
+    co_await stream.async_connect(endpoints, asio::use_awaitable);
+    co_return co_await exchange(stream, t, r);
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(ex, *tls);
+  if (!SSL_set_tlsext_host_name(stream.native_handle(), t.host.c_str()))
+    throw HttpError(502, "upstream_unavailable", "cannot set TLS server name");
+  stream.set_verify_mode(ssl::verify_peer);
+  stream.set_verify_callback(ssl::host_name_verification(t.host));
+  co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::use_awaitable);
+  co_await stream.async_handshake(ssl::stream_base::client, asio::use_awaitable);
+  auto out = co_await exchange(stream, t, r);
+  auto [ec] = co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
+  co_return out;
+}
+
+// Never throws: operator|| waits for a *successful* branch, so a failure must be a value or the
+// exchange would wait for the timer.
+using Outcome = std::variant<OutboundResponse, std::exception_ptr>;
+
+asio::awaitable<Outcome> fetch_guarded(std::shared_ptr<ssl::context> tls, Target t,
+                                       OutboundRequest r) {
+  try {
+    co_return co_await fetch_once(std::move(tls), std::move(t), std::move(r));
+  } catch (...) {
+    co_return std::current_exception();
+  }
+}
+
+}  // namespace
+
+OutboundHttpClient::OutboundHttpClient(const OutboundConfig& config)
+    : tls_(std::make_shared<ssl::context>(ssl::context::tls_client)) {
+  SSL_CTX_set_min_proto_version(tls_->native_handle(), TLS1_2_VERSION);
+  tls_->set_default_verify_paths();
+  if (!config.ca_file.empty()) tls_->load_verify_file(config.ca_file);
+}
+
+OutboundHttpClient::~OutboundHttpClient() = default;
+
+Task<OutboundResponse> OutboundHttpClient::fetch(OutboundRequest request) {
+  using namespace asio::experimental::awaitable_operators;
+  const Target target = parse_target(request.url);
+  asio::steady_timer timer(co_await asio::this_coro::executor, request.timeout);
+  auto result = co_await (fetch_guarded(tls_, target, std::move(request)) ||
+                          timer.async_wait(asio::use_awaitable));
+  if (result.index() == 1) throw HttpError(504, "upstream_timeout", "the upstream did not answer in time");
+  Outcome outcome = std::get<0>(std::move(result));
+  if (auto* response = std::get_if<OutboundResponse>(&outcome)) co_return std::move(*response);
+  try {
+    std::rethrow_exception(std::get<std::exception_ptr>(outcome));
+  } catch (const HttpError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw HttpError(502, "upstream_unavailable", std::string("upstream error: ") + e.what());
+  }
+}
+
+}  // namespace passerelle

@@ -1,0 +1,25 @@
+// Error bodies, reason phrases and the headers every response carries.
+#pragma once
+
+#include "passerelle/http.hpp"
+
+#include <string>
+#include <vector>
+
+namespace passerelle {
+
+/// {"error":{"code":code,"message":message,"request_id":id}} with that status.
+Response error_response(int status, const std::string& code, const std::string& message,
+                        const std::string& request_id);
+
+/// Adds X-Request-Id and the security headers (HSTS, nosniff, frame-ancestors, ...) unless the
+/// handler already set them.
+void add_common_headers(Response& response, const std::string& request_id, bool https);
+
+/// A request id from the client is kept only when it is 1-64 characters of [A-Za-z0-9._-].
+bool is_valid_request_id(std::string_view id);
+
+/// 128 random bits as 32 hex characters (not a secret: just unique).
+std::string new_request_id();
+
+}  // namespace passerelle

@@ -1,0 +1,107 @@
+// Route matching by segments; few routes per gateway, so a sorted list is enough and simple.
+#include "http/router.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace passerelle {
+
+std::vector<std::string> Router::split(const std::string& path) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < path.size()) {
+    if (path[pos] == '/') {
+      ++pos;
+      continue;
+    }
+    const std::size_t end = std::min(path.find('/', pos), path.size());
+    out.push_back(path.substr(pos, end - pos));
+    pos = end;
+  }
+  return out;
+}
+
+bool Router::add(const std::string& method, const std::string& path_template, std::size_t id,
+                 std::string& error) {
+  static const std::set<std::string> kMethods = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+  if (!kMethods.count(method)) {
+    error = "unsupported method \"" + method + "\"";
+    return false;
+  }
+  if (path_template.empty() || path_template[0] != '/') {
+    error = "path \"" + path_template + "\" must start with /";
+    return false;
+  }
+  Entry entry{method, {}, id};
+  std::set<std::string> names;
+  for (const auto& part : split(path_template)) {
+    if (part.size() >= 2 && part.front() == '{' && part.back() == '}') {
+      std::string name = part.substr(1, part.size() - 2);
+      if (name.empty() || name.find_first_of("{}") != std::string::npos || !names.insert(name).second) {
+        error = "path \"" + path_template + "\" has a bad or repeated parameter \"" + part + "\"";
+        return false;
+      }
+      entry.segments.push_back({std::move(name), true});
+    } else if (part.find_first_of("{}") != std::string::npos) {
+      error = "path \"" + path_template + "\": a parameter must be a whole segment";
+      return false;
+    } else {
+      entry.segments.push_back({part, false});
+    }
+  }
+  for (const auto& other : entries_) {
+    if (other.method != method || other.segments.size() != entry.segments.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < other.segments.size() && same; ++i)
+      same = other.segments[i].param == entry.segments[i].param &&
+             (other.segments[i].param || other.segments[i].text == entry.segments[i].text);
+    if (same) {
+      error = method + " " + path_template + " is already routed";
+      return false;
+    }
+  }
+  auto pos = std::upper_bound(entries_.begin(), entries_.end(), entry, more_specific);
+  entries_.insert(pos, std::move(entry));
+  return true;
+}
+
+bool Router::more_specific(const Entry& a, const Entry& b) {
+  const std::size_t n = std::min(a.segments.size(), b.segments.size());
+  for (std::size_t i = 0; i < n; ++i)
+    if (a.segments[i].param != b.segments[i].param) return !a.segments[i].param;
+  return false;
+}
+
+bool Router::matches(const Entry& e, const std::vector<std::string>& segments) {
+  if (e.segments.size() != segments.size()) return false;
+  for (std::size_t i = 0; i < segments.size(); ++i)
+    if (!e.segments[i].param && e.segments[i].text != segments[i]) return false;
+  return true;
+}
+
+Router::Result Router::find(const std::string& method,
+                            const std::vector<std::string>& segments) const {
+  Result result;
+  for (const auto& e : entries_) {
+    if (!matches(e, segments)) continue;
+    if (e.method == method) {
+      // Entries are sorted most specific first, so this is the best match of this method, but
+      // a more specific route of another method seen before does not hide it.
+      result.outcome = Outcome::found;
+      result.match.id = e.id;
+      for (std::size_t i = 0; i < segments.size(); ++i)
+        if (e.segments[i].param) result.match.params[e.segments[i].text] = segments[i];
+      result.allowed.clear();
+      return result;
+    }
+    if (std::find(result.allowed.begin(), result.allowed.end(), e.method) == result.allowed.end())
+      result.allowed.push_back(e.method);
+  }
+  if (!result.allowed.empty()) {
+    result.outcome = Outcome::method_not_allowed;
+    std::sort(result.allowed.begin(), result.allowed.end());
+  }
+  return result;
+}
+
+}  // namespace passerelle

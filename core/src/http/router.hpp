@@ -1,0 +1,54 @@
+// Matches a method and decoded path segments against path templates such as /api/x/{id}.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace passerelle {
+
+class Router {
+ public:
+  /// Registers a route; returns false with `error` set when the template is malformed or the
+  /// same method and shape are already taken.
+  bool add(const std::string& method, const std::string& path_template, std::size_t id,
+           std::string& error);
+
+  struct Match {
+    std::size_t id = 0;
+    std::map<std::string, std::string> params;
+  };
+
+  enum class Outcome { found, not_found, method_not_allowed };
+
+  struct Result {
+    Outcome outcome = Outcome::not_found;
+    Match match;
+    std::vector<std::string> allowed;  // for method_not_allowed: the methods of that path
+  };
+
+  /// Finds the most specific route: at each segment a literal beats a parameter.
+  Result find(const std::string& method, const std::vector<std::string>& segments) const;
+
+  /// Splits a decoded path "/a/b" into {"a","b"}; "/" gives {}.
+  static std::vector<std::string> split(const std::string& path);
+
+ private:
+  struct Segment {
+    std::string text;
+    bool param = false;
+  };
+  struct Entry {
+    std::string method;
+    std::vector<Segment> segments;
+    std::size_t id;
+  };
+  static bool matches(const Entry& e, const std::vector<std::string>& segments);
+  static bool more_specific(const Entry& a, const Entry& b);
+
+  std::vector<Entry> entries_;
+};
+
+}  // namespace passerelle

@@ -1,0 +1,69 @@
+// A plugin library and the objects it made, tied together so the library is unloaded only
+// after the last of them is gone.
+#pragma once
+
+#include "passerelle/plugin.hpp"
+
+#include <atomic>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace boost::dll {
+class shared_library;
+}
+
+namespace passerelle {
+
+class PluginServices;
+
+/// A plugin library refused; what() names the file and the reason in one line.
+class PluginError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class LoadedPlugin {
+ public:
+  enum class State { loaded, running, failed, stopped };
+
+  /// Checks and loads `path`: ELF sanity, ABI version, build fingerprint, factory. Blocking.
+  static std::shared_ptr<LoadedPlugin> load(const std::string& path);
+
+  ~LoadedPlugin();
+  LoadedPlugin(const LoadedPlugin&) = delete;
+  LoadedPlugin& operator=(const LoadedPlugin&) = delete;
+
+  Plugin& plugin() { return *plugin_; }
+  const PluginInfo& info() const { return info_; }
+  const std::string& path() const { return path_; }
+
+  State state() const { return state_.load(); }
+  void set_state(State s) { state_.store(s); }
+  const std::string& failure() const { return failure_; }
+  void set_failure(std::string why) {
+    failure_ = std::move(why);
+    state_.store(State::failed);
+  }
+
+  /// Requests being served by this plugin right now.
+  std::atomic<int> in_flight{0};
+
+  // Filled in when the host starts the plugin; they hold code of the library.
+  std::unique_ptr<PluginServices> services;
+  std::vector<Route> routes;
+
+ private:
+  LoadedPlugin() = default;
+
+  std::string path_;
+  PluginInfo info_;
+  std::atomic<State> state_{State::loaded};
+  std::string failure_;
+  // Destroyed after everything above that may point into the library (see ~LoadedPlugin).
+  std::unique_ptr<boost::dll::shared_library> library_;
+  std::unique_ptr<Plugin> plugin_;
+};
+
+}  // namespace passerelle

@@ -1,0 +1,153 @@
+// Plugin lifecycle: load (checks) -> migrate -> start -> publish routes -> drain -> stop.
+#include "plugins/plugin_host.hpp"
+
+#include "config/yaml_section.hpp"
+#include "log/log.hpp"
+#include "plugins/plugin_config.hpp"
+#include "plugins/plugin_services.hpp"
+#include "store/sqlite_store.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <set>
+
+namespace passerelle {
+
+namespace {
+const std::set<std::string> kRoles = {"elu", "agent", "advisor", "operator", "*"};
+
+std::string check_route(const Route& route, const std::string& plugin) {
+  const std::string prefix = "/api/" + plugin;
+  if (route.path != prefix && route.path.rfind(prefix + "/", 0) != 0)
+    return "route " + route.path + " must be under " + prefix + "/";
+  for (const auto& role : route.roles)
+    if (!kRoles.count(role)) return "route " + route.path + " names an unknown role \"" + role + "\"";
+  if (!route.handler) return "route " + route.path + " has no handler";
+  return {};
+}
+}  // namespace
+
+PluginHost::PluginHost(SqliteStore& store, HttpClient& http, MetricsRegistry& metrics,
+                       std::chrono::milliseconds default_timeout)
+    : store_(store), http_(http), metrics_(metrics), default_timeout_(default_timeout) {
+  table_.store(std::make_shared<const RouteTable>());
+}
+
+void PluginHost::load_all(const Config& config) {
+  for (const auto& pc : config.plugins) {
+    std::shared_ptr<LoadedPlugin> plugin;
+    try {
+      plugin = LoadedPlugin::load(pc.library);
+    } catch (const PluginError& e) {
+      fail_at(config.file, pc.position, e.what());
+    }
+    const std::string& name = plugin->info().name;
+    if (name != pc.name)
+      fail_at(config.file, pc.position,
+              "plugin library " + pc.library + " is named \"" + name + "\", not \"" + pc.name + "\"");
+    for (const auto& other : plugins_)
+      if (other.plugin->info().name == name)
+        fail_at(config.file, pc.position,
+                "plugin library " + pc.library + ": plugin \"" + name + "\" is already loaded from " +
+                    other.plugin->path());
+    auto settings = validate_plugin_config(pc.config, pc.position, config.file,
+                                           plugin->plugin().config_schema());
+    plugins_.push_back({std::move(plugin), pc, std::move(settings)});
+  }
+  publish();
+}
+
+Task<void> PluginHost::start_one(Pending& p) {
+  LoadedPlugin& lp = *p.plugin;
+  const std::string name = lp.info().name;
+  try {
+    const int applied = co_await store_.migrate("plugin:" + name, lp.plugin().migrations());
+    lp.services = std::make_unique<PluginServices>(name, p.settings, store_, http_, metrics_);
+    co_await lp.plugin().start(*lp.services);
+    lp.routes = lp.plugin().routes();
+    for (const auto& route : lp.routes)
+      if (auto error = check_route(route, name); !error.empty()) throw std::runtime_error(error);
+    lp.set_state(LoadedPlugin::State::running);
+    log::info("plugins", "plugin started",
+              {{"plugin", name}, {"version", lp.info().version}, {"migrations_applied", applied},
+               {"routes", lp.routes.size()}});
+  } catch (const std::exception& e) {
+    lp.routes.clear();
+    lp.set_failure(e.what());
+    log::error("plugins", "plugin failed to start", {{"plugin", name}, {"error", e.what()}});
+  }
+}
+
+Task<void> PluginHost::start_all() {
+  for (auto& p : plugins_) co_await start_one(p);
+  publish();
+  bool all = true;
+  for (auto& p : plugins_) all = all && p.plugin->state() == LoadedPlugin::State::running;
+  ready_ = all;
+}
+
+void PluginHost::publish() {
+  auto table = std::make_shared<RouteTable>();
+  for (auto& p : plugins_) {
+    table->plugins.push_back(p.plugin);
+    if (p.plugin->state() != LoadedPlugin::State::running) continue;
+    for (const auto& route : p.plugin->routes) {
+      auto timeout = p.config.timeout.count() ? p.config.timeout : default_timeout_;
+      if (auto it = p.config.route_timeouts.find(route.method + " " + route.path);
+          it != p.config.route_timeouts.end())
+        timeout = it->second;
+      std::string error;
+      if (!table->router.add(route.method, route.path, table->targets.size(), error)) {
+        log::error("plugins", "route refused", {{"plugin", p.plugin->info().name}, {"error", error}});
+        continue;
+      }
+      table->targets.push_back({p.plugin, &route, timeout});
+    }
+  }
+  table_.store(std::move(table));
+}
+
+Task<void> PluginHost::stop_all(std::chrono::milliseconds grace) {
+  ready_ = false;
+  table_.store(std::make_shared<const RouteTable>());
+  auto executor = co_await boost::asio::this_coro::executor;
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  boost::asio::steady_timer timer(executor);
+  for (auto& p : plugins_) {
+    while (p.plugin->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      timer.expires_after(std::chrono::milliseconds(10));
+      co_await timer.async_wait(boost::asio::use_awaitable);
+    }
+    if (p.plugin->state() != LoadedPlugin::State::running) continue;
+    try {
+      co_await p.plugin->plugin().stop();
+    } catch (const std::exception& e) {
+      log::error("plugins", "plugin failed to stop", {{"plugin", p.plugin->info().name}, {"error", e.what()}});
+    }
+    p.plugin->set_state(LoadedPlugin::State::stopped);
+  }
+  // The libraries stay loaded until the last request that holds one ends.
+  plugins_.clear();
+}
+
+boost::json::array PluginHost::describe() const {
+  boost::json::array out;
+  for (const auto& plugin : table()->plugins) {
+    boost::json::object o;
+    o["name"] = plugin->info().name;
+    o["version"] = plugin->info().version;
+    o["description"] = plugin->info().description;
+    switch (plugin->state()) {
+      case LoadedPlugin::State::loaded: o["state"] = "starting"; break;
+      case LoadedPlugin::State::running: o["state"] = "running"; break;
+      case LoadedPlugin::State::failed: o["state"] = "failed"; break;
+      case LoadedPlugin::State::stopped: o["state"] = "stopped"; break;
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+}  // namespace passerelle

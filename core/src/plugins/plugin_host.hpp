@@ -1,0 +1,77 @@
+// Loads, starts and stops the plugins, and publishes their routes as one immutable table that
+// is replaced atomically; each request keeps the plugin it uses alive.
+#pragma once
+
+#include "config/config.hpp"
+#include "http/router.hpp"
+#include "metrics/registry.hpp"
+#include "plugins/loaded_plugin.hpp"
+
+#include <boost/json/array.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace passerelle {
+
+class SqliteStore;
+
+struct RouteTable {
+  struct Target {
+    std::shared_ptr<LoadedPlugin> plugin;
+    const Route* route;  // owned by plugin->routes
+    std::chrono::milliseconds timeout;
+  };
+  Router router;
+  std::vector<Target> targets;                        // indexed by router ids
+  std::vector<std::shared_ptr<LoadedPlugin>> plugins;  // every plugin, running or failed
+};
+
+class PluginHost {
+ public:
+  PluginHost(SqliteStore& store, HttpClient& http, MetricsRegistry& metrics,
+             std::chrono::milliseconds default_timeout);
+
+  /// Loads every library of the config and checks its config section; blocking, at start-up.
+  /// Throws ConfigError naming the plugin's entry in the config file and the reason.
+  void load_all(const Config& config);
+
+  /// Migrations, start(), routes() of every loaded plugin; a plugin that fails is marked failed
+  /// (its routes answer 503) and the others go on.
+  Task<void> start_all();
+
+  /// Unpublishes every route, waits up to `grace` for in-flight requests, then stops plugins.
+  Task<void> stop_all(std::chrono::milliseconds grace);
+
+  /// The current table; hold the pointer for the whole request.
+  std::shared_ptr<const RouteTable> table() const { return table_.load(); }
+
+  /// True once start_all() ran and every plugin is running.
+  bool ready() const { return ready_.load(); }
+
+  /// name, version, description, state of every plugin, for /api/plugins and /readyz.
+  boost::json::array describe() const;
+
+ private:
+  struct Pending {
+    std::shared_ptr<LoadedPlugin> plugin;
+    PluginConfig config;
+    boost::json::object settings;
+  };
+  Task<void> start_one(Pending& pending);
+  void publish();
+
+  SqliteStore& store_;
+  HttpClient& http_;
+  MetricsRegistry& metrics_;
+  std::chrono::milliseconds default_timeout_;
+  std::vector<Pending> plugins_;
+  std::atomic<std::shared_ptr<const RouteTable>> table_;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace passerelle

@@ -1,0 +1,44 @@
+// The Host one plugin sees: its config, a logger with its name, the store, HTTP, metrics.
+#pragma once
+
+#include "metrics/registry.hpp"
+#include "passerelle/host.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <string>
+
+namespace passerelle {
+
+class PluginLogger final : public Logger {
+ public:
+  explicit PluginLogger(std::string plugin) : component_("plugin." + std::move(plugin)) {}
+  void log(Level level, std::string_view message) override;
+
+ private:
+  std::string component_;
+};
+
+class PluginServices final : public Host {
+ public:
+  PluginServices(const std::string& plugin, boost::json::object config, Database& database,
+                 HttpClient& http, MetricsRegistry& metrics)
+      : config_(std::move(config)), logger_(plugin), database_(database), http_(http),
+        metrics_(metrics, plugin) {}
+
+  const boost::json::object& config() const override { return config_; }
+  Logger& logger() override { return logger_; }
+  Database& database() override { return database_; }
+  HttpClient& http() override { return http_; }
+  Metrics& metrics() override { return metrics_; }
+  Task<void> sleep(std::chrono::milliseconds duration) override;
+
+ private:
+  boost::json::object config_;
+  PluginLogger logger_;
+  Database& database_;
+  HttpClient& http_;
+  PluginMetrics metrics_;
+};
+
+}  // namespace passerelle

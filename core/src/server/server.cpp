@@ -1,0 +1,175 @@
+// Start-up order: store, plugins loaded, listeners open, plugins started (readyz turns 200).
+// Shutdown order: stop accepting, close idle connections, let in-flight requests finish within
+// the grace period, stop plugins, stop the threads.
+#include "server/server.hpp"
+
+#include "client/http_client.hpp"
+#include "http/dispatcher.hpp"
+#include "log/log.hpp"
+#include "metrics/registry.hpp"
+#include "plugins/plugin_host.hpp"
+#include "server/sessions.hpp"
+#include "server/tls_context.hpp"
+#include "store/sqlite_store.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <thread>
+
+namespace passerelle {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+struct Server::Impl {
+  Config config;
+  asio::io_context ioc;
+  asio::thread_pool blocking{1};  // file reads on SIGHUP, off the I/O threads
+  MetricsRegistry metrics;
+  SqliteStore store;
+  OutboundHttpClient http;
+  PluginHost plugins;
+  Dispatcher dispatcher;
+  ConnectionTracker tracker;
+  SessionEnv env;
+  std::atomic<std::shared_ptr<asio::ssl::context>> tls;
+  tcp::acceptor https_acceptor{ioc};
+  tcp::acceptor http_acceptor{ioc};
+  int exit_code = 0;
+
+  explicit Impl(Config c)
+      : config(std::move(c)),
+        store(config.store.sqlite, config.store.threads),
+        http(config.outbound),
+        plugins(store, http, metrics, config.server.handler_timeout),
+        dispatcher(plugins, metrics,
+                   [](const IncomingRequest&) -> Task<std::optional<Identity>> { co_return std::nullopt; }),
+        env{config.server, dispatcher, tracker, config.log.access_log, 0} {
+    tls.store(make_server_tls(config.tls.certificate, config.tls.private_key));
+    plugins.load_all(config);
+  }
+
+  void open(tcp::acceptor& acceptor, std::uint16_t port) {
+    const tcp::endpoint ep(asio::ip::make_address(config.server.listen), port);
+    acceptor.open(ep.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.bind(ep);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+  }
+
+  asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, bool https) {
+    for (;;) {
+      auto strand = asio::make_strand(ioc);
+      auto [ec, socket] = co_await acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (ec) {
+        // EMFILE and friends: back off briefly instead of spinning.
+        log::warn("server", "accept failed", {{"error", ec.message()}});
+        asio::steady_timer pause(ioc, std::chrono::milliseconds(50));
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
+      if (tracker.count() >= config.server.limits.max_connections) {
+        metrics.counter("passerelle_connections_refused_total", "Connections over the limit").add(1);
+        continue;  // the socket closes as it goes out of scope
+      }
+      socket.set_option(tcp::no_delay(true));
+      metrics.counter("passerelle_connections_total", "Accepted connections",
+                      https ? "scheme=\"https\"" : "scheme=\"http\"").add(1);
+      if (https)
+        asio::co_spawn(strand, run_https_session(std::move(socket), tls.load(), env), asio::detached);
+      else
+        asio::co_spawn(strand, run_redirect_session(std::move(socket), env), asio::detached);
+    }
+  }
+
+  asio::awaitable<std::shared_ptr<asio::ssl::context>> load_tls() {
+    co_return make_server_tls(config.tls.certificate, config.tls.private_key);
+  }
+
+  asio::awaitable<void> reload_tls() {
+    // Reading PEM files is blocking: do it on the blocking pool, then swap atomically. Existing
+    // connections keep the context they started with.
+    try {
+      auto next = co_await asio::co_spawn(blocking, load_tls(), asio::use_awaitable);
+      tls.store(std::move(next));
+      log::info("server", "TLS certificates reloaded", {{"certificate", config.tls.certificate}});
+    } catch (const std::exception& e) {
+      log::error("server", "TLS reload failed, keeping the previous certificates", {{"error", e.what()}});
+    }
+  }
+
+  asio::awaitable<void> shutdown() {
+    log::info("server", "shutting down", {{"grace_ms", config.server.shutdown_grace.count()}});
+    boost::system::error_code ignored;
+    https_acceptor.close(ignored);
+    http_acceptor.close(ignored);
+    tracker.begin_shutdown();
+    const auto deadline = std::chrono::steady_clock::now() + config.server.shutdown_grace;
+    asio::steady_timer timer(ioc);
+    while (tracker.count() > 0 && std::chrono::steady_clock::now() < deadline) {
+      timer.expires_after(std::chrono::milliseconds(20));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (const auto left = tracker.count())
+      log::warn("server", "grace period over, closing connections", {{"connections", left}});
+    co_await plugins.stop_all(std::chrono::milliseconds(0));
+    ioc.stop();
+  }
+
+  asio::awaitable<void> signals() {
+    asio::signal_set set(ioc, SIGINT, SIGTERM, SIGHUP);
+    for (;;) {
+      auto [ec, signo] = co_await set.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      if (signo == SIGHUP) {
+        co_await reload_tls();
+        continue;
+      }
+      co_await shutdown();
+      co_return;
+    }
+  }
+};
+
+Server::Server(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Server::~Server() = default;
+
+int Server::run() {
+  Impl& s = *impl_;
+  s.open(s.https_acceptor, s.config.server.https_port);
+  s.env.https_port = s.https_acceptor.local_endpoint().port();
+  boost::json::object fields{{"address", s.config.server.listen}, {"https_port", s.env.https_port},
+                             {"workers", s.config.server.workers}};
+  if (s.config.server.redirect_http) {
+    s.open(s.http_acceptor, s.config.server.http_port);
+    fields["http_port"] = s.http_acceptor.local_endpoint().port();
+    asio::co_spawn(s.ioc, s.accept_loop(s.http_acceptor, false), asio::detached);
+  }
+  asio::co_spawn(s.ioc, s.accept_loop(s.https_acceptor, true), asio::detached);
+  asio::co_spawn(s.ioc, s.signals(), asio::detached);
+  log::info("server", "listening", std::move(fields));
+  asio::co_spawn(s.ioc, s.plugins.start_all(), [&s](std::exception_ptr e) {
+    if (e) log::error("plugins", "start-up failed");
+    else log::info("server", s.plugins.ready() ? "ready" : "started with failed plugins");
+  });
+
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < s.config.server.workers; ++i) threads.emplace_back([&s] { s.ioc.run(); });
+  s.ioc.run();
+  for (auto& t : threads) t.join();
+  log::info("server", "stopped");
+  return s.exit_code;
+}
+
+}  // namespace passerelle
