@@ -1,8 +1,11 @@
 # passerelle_add_plugin(NAME src...): a plugin shared library built the way the host expects.
 set(PASSERELLE_PLUGIN_DIR ${CMAKE_BINARY_DIR}/modules)
 
+add_custom_target(all_plugins)
+
 function(passerelle_add_plugin name)
   add_library(plugin_${name} MODULE ${ARGN})
+  add_dependencies(all_plugins plugin_${name})
   set_target_properties(plugin_${name} PROPERTIES
     OUTPUT_NAME passerelle-${name}
     PREFIX lib

@@ -99,15 +99,18 @@ asio::awaitable<OutboundResponse> fetch_once(std::shared_ptr<ssl::context> tls, 
 }
 
 // Never throws: operator|| waits for a *successful* branch, so a failure must be a value or the
-// exchange would wait for the timer.
-using Outcome = std::variant<OutboundResponse, std::exception_ptr>;
+// exchange would wait for the timer. A struct, not a variant: operator|| flattens variants.
+struct Outcome {
+  std::optional<OutboundResponse> response;
+  std::exception_ptr error;
+};
 
 asio::awaitable<Outcome> fetch_guarded(std::shared_ptr<ssl::context> tls, Target t,
                                        OutboundRequest r) {
   try {
-    co_return co_await fetch_once(std::move(tls), std::move(t), std::move(r));
+    co_return Outcome{co_await fetch_once(std::move(tls), std::move(t), std::move(r)), nullptr};
   } catch (...) {
-    co_return std::current_exception();
+    co_return Outcome{std::nullopt, std::current_exception()};
   }
 }
 
@@ -130,9 +133,9 @@ Task<OutboundResponse> OutboundHttpClient::fetch(OutboundRequest request) {
                           timer.async_wait(asio::use_awaitable));
   if (result.index() == 1) throw HttpError(504, "upstream_timeout", "the upstream did not answer in time");
   Outcome outcome = std::get<0>(std::move(result));
-  if (auto* response = std::get_if<OutboundResponse>(&outcome)) co_return std::move(*response);
+  if (outcome.response) co_return std::move(*outcome.response);
   try {
-    std::rethrow_exception(std::get<std::exception_ptr>(outcome));
+    std::rethrow_exception(outcome.error);
   } catch (const HttpError&) {
     throw;
   } catch (const std::exception& e) {

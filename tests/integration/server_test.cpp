@@ -1,0 +1,184 @@
+// The real binary over real TLS on loopback: headers, keep-alive, limits, timeouts, redirect,
+// TLS versions, certificate reload, faulty plugins and graceful shutdown.
+#include "support/gateway_process.hpp"
+#include "support/https_client.hpp"
+#include "support/run.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <openssl/ssl.h>
+
+#include <csignal>
+#include <filesystem>
+
+using namespace passerelle::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string plugins_yaml() {
+  return "plugins:\n"
+         "  - name: hello\n    library: " + module("hello") + "\n"
+         "  - name: faulty\n    library: " + module("faulty") + "\n"
+         "    route_timeouts:\n      GET /api/faulty/hang: 300ms\n";
+}
+
+TestConnection::Options verified() {
+  TestConnection::Options o;
+  o.ca_file = test_certs().ca;
+  return o;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(server)
+
+BOOST_AUTO_TEST_CASE(healthz_over_verified_tls_with_security_headers) {
+  GatewayProcess gw;
+  TestConnection c(gw.https_port(), verified());
+  BOOST_TEST_REQUIRE(c.connected());
+  auto r = c.request("GET", "/healthz");
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->status == 200);
+  BOOST_TEST(r->body == R"({"status":"ok"})");
+  BOOST_TEST(r->headers["content-type"] == "application/json");
+  BOOST_TEST(r->headers["strict-transport-security"] == "max-age=63072000; includeSubDomains");
+  BOOST_TEST(r->headers["x-content-type-options"] == "nosniff");
+  BOOST_TEST(r->headers["content-security-policy"].find("frame-ancestors 'none'") != std::string::npos);
+  BOOST_TEST(r->headers["x-request-id"].size() == 32u);
+}
+
+BOOST_AUTO_TEST_CASE(request_id_is_echoed_only_when_well_formed) {
+  GatewayProcess gw;
+  TestConnection c(gw.https_port());
+  auto r = c.request("GET", "/healthz", "", {{"X-Request-Id", "abc-123.x_y"}});
+  BOOST_TEST(r->headers["x-request-id"] == "abc-123.x_y");
+  r = c.request("GET", "/healthz", "", {{"X-Request-Id", "bad id\"{}"}});
+  BOOST_TEST(r->headers["x-request-id"].size() == 32u);
+  BOOST_TEST(gw.wait_for_log("\"request_id\":\"abc-123.x_y\""));
+}
+
+BOOST_AUTO_TEST_CASE(keep_alive_serves_several_requests_and_logs_no_query_string) {
+  GatewayProcess gw(plugins_yaml());
+  TestConnection c(gw.https_port());
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.request("GET", "/api/hello?token=s3cret");
+    BOOST_TEST_REQUIRE(r.has_value());
+    BOOST_TEST(r->status == 200);
+    BOOST_TEST(r->keep_alive);
+  }
+  BOOST_TEST(gw.wait_for_log("\"path\":\"/api/hello\""));
+  BOOST_TEST(gw.log().find("s3cret") == std::string::npos);
+  BOOST_TEST(gw.log().find("\"component\":\"access\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(tls_below_1_2_is_refused) {
+  GatewayProcess gw;
+  TestConnection::Options old;
+  old.max_tls_version = TLS1_1_VERSION;
+  BOOST_TEST(!TestConnection(gw.https_port(), old).connected());
+  TestConnection::Options v12;
+  v12.max_tls_version = TLS1_2_VERSION;
+  TestConnection c(gw.https_port(), v12);
+  BOOST_TEST_REQUIRE(c.connected());
+  BOOST_TEST(c.request("GET", "/healthz")->status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(oversized_header_is_a_431) {
+  GatewayProcess gw;
+  TestConnection c(gw.https_port());
+  auto r = c.request("GET", "/healthz", "", {{"X-Big", std::string(9000, 'a')}});
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->status == 431);
+  BOOST_TEST(r->body.find("\"code\":\"header_too_large\"") != std::string::npos);
+  BOOST_TEST(c.wait_closed(5s));
+}
+
+BOOST_AUTO_TEST_CASE(oversized_body_is_a_413) {
+  GatewayProcess gw(plugins_yaml(), "  limits:\n    body_bytes: 1024\n");
+  TestConnection c(gw.https_port());
+  auto r = c.request("POST", "/api/hello/echo", std::string(2048, ' '));
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->status == 413);
+  BOOST_TEST(r->body.find("\"code\":\"payload_too_large\"") != std::string::npos);
+  TestConnection d(gw.https_port());
+  r = d.request("POST", "/api/hello/echo", R"({"ok":true})");
+  BOOST_TEST(r->status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(slow_and_idle_clients_are_disconnected) {
+  GatewayProcess gw("", "  limits:\n    header_timeout: 500ms\n    idle_timeout: 500ms\n");
+  TestConnection slow(gw.https_port());
+  BOOST_TEST_REQUIRE(slow.connected());
+  slow.send_raw("GET /healthz HTTP/1.1\r\nHost: loc");  // and never the rest
+  BOOST_TEST(slow.wait_closed(5s));
+
+  TestConnection idle(gw.https_port());
+  BOOST_TEST(idle.request("GET", "/healthz")->status == 200);
+  BOOST_TEST(idle.wait_closed(5s));
+}
+
+BOOST_AUTO_TEST_CASE(plain_http_is_redirected_to_https) {
+  GatewayProcess gw;
+  TestConnection::Options plain;
+  plain.tls = false;
+  TestConnection c(gw.http_port(), plain);
+  auto r = c.request("GET", "/api/hello?x=1");
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->status == 308);
+  BOOST_TEST(r->headers["location"] ==
+             "https://localhost:" + std::to_string(gw.https_port()) + "/api/hello?x=1");
+}
+
+BOOST_AUTO_TEST_CASE(faulty_plugin_costs_only_its_own_requests) {
+  GatewayProcess gw(plugins_yaml());
+  TestConnection c(gw.https_port());
+  auto r = c.request("GET", "/api/faulty/throw");
+  BOOST_TEST(r->status == 500);
+  BOOST_TEST(r->body.find("secret internal detail") == std::string::npos);
+  BOOST_TEST(gw.wait_for_log("secret internal detail"));  // the detail goes to the log only
+  r = c.request("GET", "/api/faulty/hang");
+  BOOST_TEST(r->status == 504);
+  BOOST_TEST(r->body.find("\"code\":\"plugin_timeout\"") != std::string::npos);
+  BOOST_TEST(c.request("GET", "/api/hello")->status == 200);
+  BOOST_TEST(c.request("GET", "/healthz")->status == 200);
+  BOOST_TEST(TestConnection(gw.https_port()).request("GET", "/readyz")->status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(graceful_shutdown_finishes_the_request_in_flight) {
+  GatewayProcess gw(plugins_yaml());
+  TestConnection busy(gw.https_port());
+  TestConnection idle(gw.https_port());
+  BOOST_TEST(idle.request("GET", "/healthz")->status == 200);
+  busy.send_raw("GET /api/faulty/slow?ms=1500 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  BOOST_TEST(gw.wait_for_log("\"path\":\"/healthz\""));
+  std::this_thread::sleep_for(300ms);  // let the slow request reach its handler
+  kill(gw.pid(), SIGTERM);
+  BOOST_TEST(gw.wait_for_log("shutting down"));
+  BOOST_TEST(idle.wait_closed(5s));
+  BOOST_TEST(!TestConnection(gw.https_port()).connected());
+  auto r = busy.read_reply();
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->status == 200);
+  BOOST_TEST(r->body == R"({"slept_ms":1500})");
+  BOOST_TEST(!r->keep_alive);
+  BOOST_TEST(gw.stop(0, 10s) == 0);  // signal 0: just wait for the exit
+}
+
+BOOST_AUTO_TEST_CASE(sighup_reloads_the_certificate) {
+  GatewayProcess gw;
+  const std::string before = TestConnection(gw.https_port()).peer_certificate_serial();
+  BOOST_TEST_REQUIRE(!before.empty());
+  TempDir fresh;
+  BOOST_TEST_REQUIRE(std::system((std::string(PASSERELLE_TEST_CERTS_TOOL) + " " + fresh.path() + " >/dev/null").c_str()) == 0);
+  std::filesystem::copy_file(fresh.path() + "/dev-cert.pem", gw.dir().path() + "/cert.pem",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(fresh.path() + "/dev-key.pem", gw.dir().path() + "/key.pem",
+                             std::filesystem::copy_options::overwrite_existing);
+  kill(gw.pid(), SIGHUP);
+  BOOST_TEST(gw.wait_for_log("TLS certificates reloaded"));
+  TestConnection after(gw.https_port());
+  BOOST_TEST(after.peer_certificate_serial() != before);
+  BOOST_TEST(after.request("GET", "/healthz")->status == 200);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

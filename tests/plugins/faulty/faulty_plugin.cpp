@@ -1,0 +1,59 @@
+// faulty: a test plugin whose handlers throw, hang or answer slowly, to prove that a bad plugin
+// costs only its own requests.
+#include "passerelle/sdk.hpp"
+
+#include <stdexcept>
+
+namespace passerelle::plugins::faulty {
+
+class FaultyPlugin final : public Plugin {
+ public:
+  PluginInfo info() const override { return {"faulty", "0.0.1", "Misbehaves on purpose (tests)."}; }
+
+  std::vector<ConfigField> config_schema() const override {
+    return {{"fail_start", ConfigType::boolean, false, false, "Throw from start()"}};
+  }
+
+  Task<void> start(Host& host) override {
+    host_ = &host;
+    if (host.config().at("fail_start").as_bool()) throw std::runtime_error("start refused on purpose");
+    co_return;
+  }
+
+  std::vector<Route> routes() override {
+    return {
+        {"GET", "/api/faulty/throw", {}, [](Request) { return boom(); }},
+        {"GET", "/api/faulty/http-error", {}, [](Request) { return teapot(); }},
+        {"GET", "/api/faulty/hang", {}, [this](Request) { return hang(); }},
+        {"GET", "/api/faulty/slow", {}, [this](Request r) { return slow(std::move(r)); }},
+        {"GET", "/api/faulty/ok", {}, [](Request) { return ok(); }},
+        {"GET", "/api/faulty/elu-only", {"elu"}, [](Request) { return ok(); }},
+    };
+  }
+
+ private:
+  static Task<Response> boom() {
+    throw std::runtime_error("secret internal detail");
+    co_return Response{};
+  }
+  static Task<Response> teapot() {
+    throw HttpError(418, "teapot", "I am a teapot");
+    co_return Response{};
+  }
+  static Task<Response> ok() { co_return Response::json(boost::json::object{{"ok", true}}); }
+  Task<Response> hang() {
+    co_await host_->sleep(std::chrono::hours(1));
+    co_return Response{};
+  }
+  Task<Response> slow(Request r) {
+    const int ms = std::stoi(r.query_param("ms").value_or("200"));
+    co_await host_->sleep(std::chrono::milliseconds(ms));
+    co_return Response::json(boost::json::object{{"slept_ms", ms}});
+  }
+
+  Host* host_ = nullptr;
+};
+
+}  // namespace passerelle::plugins::faulty
+
+PASSERELLE_PLUGIN(passerelle::plugins::faulty::FaultyPlugin)

@@ -1,0 +1,141 @@
+// Spawning the gateway with posix_spawn, reading its log on a thread, stopping it by signal.
+#include "support/gateway_process.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <csignal>
+#include <filesystem>
+#include <spawn.h>
+#include <sstream>
+#include <stdexcept>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+extern char** environ;
+
+namespace passerelle::test {
+
+namespace {
+
+int spawn(const std::vector<std::string>& args, int out_fd) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, out_fd, 2);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("cannot start " + args[0]);
+  return pid;
+}
+
+int wait_exit(int pid, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    const int r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (std::chrono::steady_clock::now() > deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+}  // namespace
+
+GatewayProcess::GatewayProcess(const std::string& extra_yaml, const std::string& server_yaml) {
+  // Private copies of the certificates, so that a test may replace them (SIGHUP reload).
+  const TestCerts& certs = test_certs();
+  std::filesystem::copy_file(certs.cert, dir_.path() + "/cert.pem");
+  std::filesystem::copy_file(certs.key, dir_.path() + "/key.pem");
+  std::ostringstream yaml;
+  yaml << "server:\n  listen: 127.0.0.1\n  https_port: 0\n  http_port: 0\n  workers: 2\n"
+       << (server_yaml.empty() ? "  shutdown_grace: 5s\n" : server_yaml)
+       << "tls:\n  certificate: " << dir_.path() << "/cert.pem\n  private_key: " << dir_.path() << "/key.pem\n"
+       << "store:\n  sqlite: " << dir_.path() << "/db.sqlite\n"
+       << extra_yaml;
+  const std::string config = dir_.write("passerelle.yaml", yaml.str());
+
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  pid_ = spawn({PASSERELLE_TEST_BINARY, "--config", config}, fds[1]);
+  close(fds[1]);
+  stderr_fd_ = fds[0];
+  reader_ = std::thread([this] {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = read(stderr_fd_, buf, sizeof buf);
+      std::lock_guard lock(mutex_);
+      if (n <= 0) {
+        eof_ = true;
+        cv_.notify_all();
+        return;
+      }
+      log_.append(buf, static_cast<std::size_t>(n));
+      cv_.notify_all();
+    }
+  });
+  if (!wait_for_log("\"msg\":\"listening\"")) {
+    stop(SIGKILL);
+    throw std::runtime_error("gateway did not start:\n" + log());
+  }
+  // Ports from the "listening" line.
+  std::istringstream lines(log());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("\"msg\":\"listening\"") == std::string::npos) continue;
+    auto v = boost::json::parse(line);
+    https_port_ = static_cast<std::uint16_t>(v.at("https_port").as_int64());
+    if (auto* p = v.as_object().if_contains("http_port")) http_port_ = static_cast<std::uint16_t>(p->as_int64());
+  }
+  if (!wait_for_log("\"component\":\"server\",\"msg\":\"ready\"") &&
+      !wait_for_log("started with failed plugins", std::chrono::milliseconds(10)))
+    throw std::runtime_error("gateway not ready:\n" + log());
+}
+
+GatewayProcess::~GatewayProcess() {
+  if (pid_ > 0) stop(SIGKILL, std::chrono::seconds(5));
+  if (reader_.joinable()) reader_.join();
+  if (stderr_fd_ >= 0) close(stderr_fd_);
+}
+
+bool GatewayProcess::wait_for_log(const std::string& text, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return cv_.wait_for(lock, timeout, [&] { return log_.find(text) != std::string::npos || eof_; }) &&
+         log_.find(text) != std::string::npos;
+}
+
+std::string GatewayProcess::log() const {
+  std::lock_guard lock(mutex_);
+  return log_;
+}
+
+int GatewayProcess::stop(int signo, std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, signo);
+  const int code = wait_exit(pid_, timeout);
+  if (code == -1) {
+    kill(pid_, SIGKILL);
+    wait_exit(pid_, std::chrono::seconds(5));
+  }
+  pid_ = -1;
+  return code;
+}
+
+CommandResult run_passerelle(const std::vector<std::string>& args) {
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  std::vector<std::string> all{PASSERELLE_TEST_BINARY};
+  all.insert(all.end(), args.begin(), args.end());
+  const int pid = spawn(all, fds[1]);
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  close(fds[0]);
+  return {wait_exit(pid, std::chrono::seconds(30)), out};
+}
+
+}  // namespace passerelle::test

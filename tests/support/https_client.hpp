@@ -1,0 +1,54 @@
+// A test client over TLS (or plain TCP) with a deadline on every operation, able to send raw
+// bytes, so that limits and slow clients can be played.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace passerelle::test {
+
+struct HttpReply {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  bool keep_alive = false;
+};
+
+class TestConnection {
+ public:
+  struct Options {
+    bool tls = true;
+    std::string ca_file;          // verify against it when set
+    int max_tls_version = 0;      // e.g. TLS1_1_VERSION to check refusals; 0: default
+    std::chrono::milliseconds timeout{10'000};
+  };
+  TestConnection(std::uint16_t port, Options options);
+  explicit TestConnection(std::uint16_t port);
+  ~TestConnection();
+
+  /// False when the TCP connect or the TLS handshake failed.
+  bool connected() const;
+  /// Subject CN / serial of the server certificate (TLS only).
+  std::string peer_certificate_serial() const;
+
+  void send_raw(const std::string& bytes);
+  /// Reads one response; nothing if the server closed or the deadline passed.
+  std::optional<HttpReply> read_reply();
+  /// One request, one response.
+  std::optional<HttpReply> request(const std::string& method, const std::string& target,
+                                   const std::string& body = "",
+                                   const std::vector<std::pair<std::string, std::string>>& headers = {});
+  /// Waits until the server closes the connection; false when it is still open at the deadline.
+  bool wait_closed(std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace passerelle::test

@@ -1,0 +1,140 @@
+// Config reading: defaults, types, unknown keys, environment, and the file:line:col of errors.
+#include "config/config.hpp"
+#include "config/config_error.hpp"
+#include "config/yaml_section.hpp"
+#include "support/temp_dir.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <cstdlib>
+
+using namespace passerelle;
+using passerelle::test::TempDir;
+
+namespace {
+
+constexpr const char* kTls = "tls:\n  certificate: c.pem\n  private_key: k.pem\n";
+
+// The message of the ConfigError that loading `yaml` raises ("" when it loads).
+std::string error_of(const TempDir& dir, const std::string& yaml) {
+  const std::string file = dir.write("p.yaml", yaml);
+  try {
+    load_config(file);
+  } catch (const ConfigError& e) {
+    return std::string(e.what()).substr(dir.path().size() + 1);
+  }
+  return "";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(config)
+
+BOOST_AUTO_TEST_CASE(minimal_config_takes_defaults_and_resolves_paths) {
+  TempDir dir;
+  Config c = load_config(dir.write("p.yaml", kTls));
+  BOOST_TEST(c.server.https_port == 8443);
+  BOOST_TEST(c.server.http_port == 8080);
+  BOOST_TEST(c.server.limits.header_bytes == 8192u);
+  BOOST_TEST(c.server.limits.body_bytes == 1024u * 1024u);
+  BOOST_TEST(c.server.workers >= 1u);
+  BOOST_TEST(c.tls.certificate == dir.path() + "/c.pem");
+  BOOST_TEST(c.plugins.empty());
+  BOOST_TEST(!c.demo);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key_is_named_with_its_position) {
+  TempDir dir;
+  BOOST_TEST(error_of(dir, std::string(kTls) + "server:\n  https_port: 1\n  colour: blue\n") ==
+             "p.yaml:6:3: unknown key \"colour\"");
+  BOOST_TEST(error_of(dir, std::string(kTls) + "servre: {}\n") == "p.yaml:4:1: unknown key \"servre\"");
+}
+
+BOOST_AUTO_TEST_CASE(wrong_types_and_ranges_are_refused) {
+  TempDir dir;
+  BOOST_TEST(error_of(dir, std::string(kTls) + "server:\n  https_port: abc\n") ==
+             "p.yaml:5:15: https_port: expected an integer, got \"abc\"");
+  BOOST_TEST(error_of(dir, std::string(kTls) + "server:\n  https_port: 70000\n") ==
+             "p.yaml:5:15: https_port: must be between 0 and 65535");
+  BOOST_TEST(error_of(dir, std::string(kTls) + "server:\n  handler_timeout: 10\n") ==
+             "p.yaml:5:20: handler_timeout: expected a duration such as 500ms, 10s, 5m, got \"10\"");
+  BOOST_TEST(error_of(dir, std::string(kTls) + "demo: yes\n") ==
+             "p.yaml:4:7: demo: expected true or false, got \"yes\"");
+  BOOST_TEST(error_of(dir, std::string(kTls) + "server: [1, 2]\n") ==
+             "p.yaml:4:9: server: expected a mapping");
+}
+
+BOOST_AUTO_TEST_CASE(missing_required_key_points_at_its_section) {
+  TempDir dir;
+  BOOST_TEST(error_of(dir, "tls:\n  certificate: c.pem\n") == "p.yaml:2:3: private_key: is required");
+}
+
+BOOST_AUTO_TEST_CASE(yaml_syntax_error_has_a_position) {
+  TempDir dir;
+  const std::string e = error_of(dir, std::string(kTls) + "server: {https_port: 1\n");
+  BOOST_TEST(e.rfind("p.yaml:5:", 0) == 0, e);
+}
+
+BOOST_AUTO_TEST_CASE(missing_file_is_a_config_error) {
+  BOOST_CHECK_EXCEPTION(load_config("/nonexistent/passerelle.yaml"), ConfigError,
+                        [](const ConfigError& e) {
+                          return std::string(e.what()) ==
+                                 "/nonexistent/passerelle.yaml:1:1: cannot read the file";
+                        });
+}
+
+BOOST_AUTO_TEST_CASE(environment_substitution) {
+  TempDir dir;
+  setenv("PASSERELLE_TEST_DB", "/srv/db.sqlite", 1);
+  unsetenv("PASSERELLE_TEST_UNSET");
+  Config c = load_config(dir.write(
+      "p.yaml", std::string(kTls) + "store:\n  sqlite: ${PASSERELLE_TEST_DB}\n"
+                                    "log:\n  level: ${PASSERELLE_TEST_UNSET:-warn}\n"));
+  BOOST_TEST(c.store.sqlite == "/srv/db.sqlite");
+  BOOST_TEST(c.log.level == "warn");
+  BOOST_TEST(error_of(dir, std::string(kTls) + "store:\n  sqlite: ${PASSERELLE_TEST_UNSET}\n") ==
+             "p.yaml:5:11: sqlite: environment variable PASSERELLE_TEST_UNSET is not set");
+}
+
+BOOST_AUTO_TEST_CASE(plugins_entries) {
+  TempDir dir;
+  Config c = load_config(dir.write("p.yaml", std::string(kTls) +
+                                                 "plugins:\n"
+                                                 "  - name: hello\n"
+                                                 "    library: lib/h.so\n"
+                                                 "    timeout: 2s\n"
+                                                 "    route_timeouts:\n"
+                                                 "      GET /api/hello: 250ms\n"
+                                                 "    config:\n"
+                                                 "      greeting: Salut\n"));
+  BOOST_TEST_REQUIRE(c.plugins.size() == 1u);
+  BOOST_TEST(c.plugins[0].library == dir.path() + "/lib/h.so");
+  BOOST_TEST(c.plugins[0].timeout.count() == 2000);
+  BOOST_TEST(c.plugins[0].route_timeouts.at("GET /api/hello").count() == 250);
+  BOOST_TEST(c.plugins[0].config["greeting"].as<std::string>() == "Salut");
+
+  BOOST_TEST(error_of(dir, std::string(kTls) + "plugins:\n  - name: a\n    library: a.so\n"
+                                               "  - name: a\n    library: b.so\n") ==
+             "p.yaml:7:5: plugin \"a\" is listed twice");
+  BOOST_TEST(error_of(dir, std::string(kTls) + "plugins:\n  - name: Hello!\n    library: a.so\n") ==
+             "p.yaml:5:11: name: must be lower-case letters, digits, '-' or '_'");
+}
+
+BOOST_AUTO_TEST_CASE(demo_mode_is_loopback_only) {
+  TempDir dir;
+  BOOST_TEST(error_of(dir, std::string(kTls) + "demo: true\nserver:\n  listen: 0.0.0.0\n") ==
+             "p.yaml:6:3: server: demo mode listens on loopback only (127.0.0.1 or ::1)");
+}
+
+BOOST_AUTO_TEST_CASE(durations) {
+  BOOST_TEST(parse_duration("250ms")->count() == 250);
+  BOOST_TEST(parse_duration("10s")->count() == 10000);
+  BOOST_TEST(parse_duration("2m")->count() == 120000);
+  BOOST_TEST(parse_duration("1h")->count() == 3600000);
+  BOOST_TEST(!parse_duration("10"));
+  BOOST_TEST(!parse_duration("-1s"));
+  BOOST_TEST(!parse_duration("1 s"));
+  BOOST_TEST(!parse_duration("s"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

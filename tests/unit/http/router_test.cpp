@@ -1,0 +1,67 @@
+// Path templates: parameters, specificity, 404 and 405 with the allowed methods.
+#include "http/router.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace passerelle;
+
+namespace {
+Router make_router() {
+  Router r;
+  std::string error;
+  BOOST_REQUIRE(r.add("GET", "/api/hello/items/{id}", 1, error));
+  BOOST_REQUIRE(r.add("GET", "/api/hello/items/new", 2, error));
+  BOOST_REQUIRE(r.add("DELETE", "/api/hello/items/{id}", 3, error));
+  BOOST_REQUIRE(r.add("GET", "/api/hello", 4, error));
+  BOOST_REQUIRE(r.add("PUT", "/api/hello/{a}/x/{b}", 5, error));
+  return r;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(router)
+
+BOOST_AUTO_TEST_CASE(captures_parameters) {
+  const Router r = make_router();
+  auto res = r.find("GET", Router::split("/api/hello/items/42"));
+  BOOST_TEST((res.outcome == Router::Outcome::found));
+  BOOST_TEST(res.match.id == 1u);
+  BOOST_TEST(res.match.params.at("id") == "42");
+  res = r.find("PUT", Router::split("/api/hello/p/x/q"));
+  BOOST_TEST(res.match.id == 5u);
+  BOOST_TEST(res.match.params.at("a") == "p");
+  BOOST_TEST(res.match.params.at("b") == "q");
+}
+
+BOOST_AUTO_TEST_CASE(literal_beats_parameter_whatever_the_order) {
+  const Router r = make_router();
+  BOOST_TEST(r.find("GET", Router::split("/api/hello/items/new")).match.id == 2u);
+  BOOST_TEST(r.find("DELETE", Router::split("/api/hello/items/new")).match.id == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(not_found_and_method_not_allowed) {
+  const Router r = make_router();
+  BOOST_TEST((r.find("GET", Router::split("/api/nothing")).outcome == Router::Outcome::not_found));
+  BOOST_TEST((r.find("GET", Router::split("/api/hello/items")).outcome == Router::Outcome::not_found));
+  auto res = r.find("POST", Router::split("/api/hello/items/7"));
+  BOOST_TEST((res.outcome == Router::Outcome::method_not_allowed));
+  BOOST_TEST((res.allowed == std::vector<std::string>{"DELETE", "GET"}));
+}
+
+BOOST_AUTO_TEST_CASE(split_ignores_empty_segments) {
+  BOOST_TEST(Router::split("/").empty());
+  BOOST_TEST((Router::split("/a//b/") == std::vector<std::string>{"a", "b"}));
+}
+
+BOOST_AUTO_TEST_CASE(bad_templates_and_duplicates_are_refused) {
+  Router r = make_router();
+  std::string error;
+  BOOST_TEST(!r.add("GET", "/api/hello/items/{other}", 9, error));
+  BOOST_TEST(error == "GET /api/hello/items/{other} is already routed");
+  BOOST_TEST(!r.add("GET", "/api/x/{a}/{a}", 9, error));
+  BOOST_TEST(!r.add("GET", "/api/x/pre{a}", 9, error));
+  BOOST_TEST(!r.add("GET", "api/x", 9, error));
+  BOOST_TEST(!r.add("TRACE", "/api/x", 9, error));
+  BOOST_TEST(error == "unsupported method \"TRACE\"");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
