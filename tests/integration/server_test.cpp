@@ -83,6 +83,22 @@ BOOST_AUTO_TEST_CASE(tls_below_1_2_is_refused) {
   BOOST_TEST(c.request("GET", "/healthz")->status == 200);
 }
 
+BOOST_AUTO_TEST_CASE(tls_sessions_are_resumed) {
+  GatewayProcess gw;
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    TestConnection::Options o;
+    o.max_tls_version = version;
+    TestConnection first(gw.https_port(), o);
+    BOOST_TEST_REQUIRE(first.request("GET", "/healthz")->status == 200);
+    BOOST_TEST(!first.resumed());
+    o.resume = first.session();
+    BOOST_TEST_REQUIRE(o.resume != nullptr);
+    TestConnection second(gw.https_port(), o);
+    BOOST_TEST(second.resumed(), "TLS version " << std::hex << version);
+    BOOST_TEST(second.request("GET", "/healthz")->status == 200);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(oversized_header_is_a_431) {
   GatewayProcess gw;
   TestConnection c(gw.https_port());

@@ -60,6 +60,8 @@ TestConnection::TestConnection(std::uint16_t port, Options options) : impl_(std:
       SSL_CTX_set_security_level(s.ctx.native_handle(), 0);
     }
     s.tls.emplace(s.ioc, s.ctx);
+    if (s.options.resume)
+      SSL_set_session(s.tls->native_handle(), static_cast<SSL_SESSION*>(s.options.resume.get()));
   } else {
     s.plain.emplace(s.ioc);
   }
@@ -82,6 +84,17 @@ TestConnection::TestConnection(std::uint16_t port, Options options) : impl_(std:
 TestConnection::~TestConnection() = default;
 
 bool TestConnection::connected() const { return impl_->ok; }
+
+std::shared_ptr<void> TestConnection::session() const {
+  if (!impl_->tls) return nullptr;
+  SSL_SESSION* session = SSL_get1_session(impl_->tls->native_handle());
+  if (!session) return nullptr;
+  return std::shared_ptr<void>(session, [](void* p) { SSL_SESSION_free(static_cast<SSL_SESSION*>(p)); });
+}
+
+bool TestConnection::resumed() const {
+  return impl_->tls && SSL_session_reused(impl_->tls->native_handle()) == 1;
+}
 
 std::string TestConnection::peer_certificate_serial() const {
   if (!impl_->tls) return "";

@@ -26,6 +26,7 @@ class TestConnection {
     std::string ca_file;          // verify against it when set
     int max_tls_version = 0;      // e.g. TLS1_1_VERSION to check refusals; 0: default
     std::chrono::milliseconds timeout{10'000};
+    std::shared_ptr<void> resume;  // a session() of an earlier connection, to resume
   };
   TestConnection(std::uint16_t port, Options options);
   explicit TestConnection(std::uint16_t port);
@@ -33,6 +34,10 @@ class TestConnection {
 
   /// False when the TCP connect or the TLS handshake failed.
   bool connected() const;
+  /// The TLS session (after a request, so that TLS 1.3 tickets have arrived), to resume later.
+  std::shared_ptr<void> session() const;
+  /// Whether the handshake resumed Options::resume.
+  bool resumed() const;
   /// Subject CN / serial of the server certificate (TLS only).
   std::string peer_certificate_serial() const;
 
