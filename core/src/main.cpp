@@ -1,4 +1,5 @@
 // passerelle: serve (--config FILE) or check a configuration (--check-config FILE).
+#include "cli/admin_cli.hpp"
 #include "client/http_client.hpp"
 #include "config/config.hpp"
 #include "config/config_error.hpp"
@@ -19,6 +20,8 @@ constexpr const char* kUsage =
     "       passerelle --check-config FILE   check a configuration and its plugins, exit 0 or 2\n"
     "       passerelle --version\n";
 
+void print_usage() { std::cerr << kUsage << passerelle::kAdminUsage; }
+
 // Loads every plugin library and checks its config section, without starting anything.
 void check_plugins(const passerelle::Config& config) {
   passerelle::SqliteStore store(":memory:", 1);
@@ -33,6 +36,7 @@ void check_plugins(const passerelle::Config& config) {
 int main(int argc, char** argv) {
   std::string config_path;
   bool check = false;
+  std::vector<std::string> command;  // admin command after the options
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if ((arg == "--config" || arg == "--check-config") && i + 1 < argc) {
@@ -41,18 +45,22 @@ int main(int argc, char** argv) {
     } else if (arg == "--version") {
       std::cout << "passerelle " << passerelle::kSdkVersion << " (" << passerelle::kBuildFingerprint << ")\n";
       return 0;
+    } else if ((arg == "users" || arg == "tokens") && !config_path.empty()) {
+      command.assign(argv + i, argv + argc);
+      break;
     } else {
-      std::cerr << kUsage;
+      print_usage();
       return arg == "--help" ? 0 : 64;
     }
   }
   if (config_path.empty()) {
-    std::cerr << kUsage;
+    print_usage();
     return 64;
   }
   int code = 0;
   try {
     passerelle::Config config = passerelle::load_config(config_path);
+    if (!command.empty()) return passerelle::run_admin_command(config, command);
     if (check) {
       check_plugins(config);
       std::cout << config_path << ": valid\n";

@@ -5,6 +5,7 @@
 #include "client/http_client.hpp"
 #include "config/config.hpp"
 #include "http/dispatcher.hpp"
+#include "http/status_routes.hpp"
 #include "metrics/registry.hpp"
 #include "plugins/plugin_host.hpp"
 #include "store/sqlite_store.hpp"
@@ -22,9 +23,15 @@ struct AppFixture {
   MetricsRegistry metrics;
   PluginHost host{store, http, metrics, std::chrono::seconds(5)};
   std::optional<Identity> identity;  // who the next requests come from
-  Dispatcher dispatcher{host, metrics, [this](const IncomingRequest&) -> Task<std::optional<Identity>> {
-                          co_return identity;
-                        }};
+  // As if authenticated by a bearer token: no CSRF (cookie sessions are tested end to end).
+  Dispatcher dispatcher{host, metrics,
+                        [this](const IncomingRequest&) -> Task<std::optional<AuthContext>> {
+                          if (!identity) co_return std::nullopt;
+                          AuthContext ctx;
+                          ctx.identity = *identity;
+                          co_return ctx;
+                        },
+                        status_routes(host, metrics)};
 
   /// Loads and starts the plugins of a YAML list.
   void start(const std::string& plugins_yaml) {

@@ -18,7 +18,7 @@ namespace passerelle::test {
 
 namespace {
 
-int spawn(const std::vector<std::string>& args, int out_fd) {
+int spawn(const std::vector<std::string>& args, int out_fd, int in_fd = -1) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -26,6 +26,7 @@ int spawn(const std::vector<std::string>& args, int out_fd) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
   posix_spawn_file_actions_adddup2(&actions, out_fd, 2);
+  if (in_fd >= 0) posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
   pid_t pid = -1;
   const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -55,8 +56,8 @@ GatewayProcess::GatewayProcess(const std::string& extra_yaml, const std::string&
   yaml << "server:\n  listen: 127.0.0.1\n  https_port: 0\n  http_port: 0\n  workers: 2\n"
        << (server_yaml.empty() ? "  shutdown_grace: 5s\n" : server_yaml)
        << "tls:\n  certificate: " << dir_.path() << "/cert.pem\n  private_key: " << dir_.path() << "/key.pem\n"
-       << "store:\n  sqlite: " << dir_.path() << "/db.sqlite\n"
        << extra_yaml;
+  if (extra_yaml.find("store:") == std::string::npos) yaml << "store:\n  sqlite: " << dir_.path() << "/db.sqlite\n";
   const std::string config = dir_.write("passerelle.yaml", yaml.str());
 
   int fds[2];
@@ -124,13 +125,17 @@ int GatewayProcess::stop(int signo, std::chrono::milliseconds timeout) {
   return code;
 }
 
-CommandResult run_passerelle(const std::vector<std::string>& args) {
-  int fds[2];
-  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+CommandResult run_passerelle(const std::vector<std::string>& args, const std::string& stdin_text) {
+  int fds[2], in[2];
+  if (pipe(fds) != 0 || pipe(in) != 0) throw std::runtime_error("pipe failed");
   std::vector<std::string> all{PASSERELLE_TEST_BINARY};
   all.insert(all.end(), args.begin(), args.end());
-  const int pid = spawn(all, fds[1]);
+  const int pid = spawn(all, fds[1], in[0]);
   close(fds[1]);
+  close(in[0]);
+  if (!stdin_text.empty() && write(in[1], stdin_text.data(), stdin_text.size()) < 0) {
+  }
+  close(in[1]);
   std::string out;
   char buf[4096];
   for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));

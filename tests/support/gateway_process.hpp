@@ -22,6 +22,8 @@ class GatewayProcess {
   ~GatewayProcess();
 
   std::uint16_t https_port() const { return https_port_; }
+  /// The config file the process runs with (admin commands can use it too).
+  std::string config_path() const { return dir_.path() + "/passerelle.yaml"; }
   std::uint16_t http_port() const { return http_port_; }
   const TempDir& dir() const { return dir_; }
   int pid() const { return pid_; }
@@ -51,6 +53,6 @@ struct CommandResult {
   int exit_code;
   std::string output;
 };
-CommandResult run_passerelle(const std::vector<std::string>& args);
+CommandResult run_passerelle(const std::vector<std::string>& args, const std::string& stdin_text = "");
 
 }  // namespace passerelle::test

@@ -27,6 +27,7 @@ struct TestConnection::Impl {
   std::optional<beast::tcp_stream> plain;
   beast::flat_buffer buffer;
   bool ok = false;
+  std::uint16_t port = 0;
 
   beast::tcp_stream& tcp_layer() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
 
@@ -47,6 +48,7 @@ TestConnection::TestConnection(std::uint16_t port) : TestConnection(port, Option
 TestConnection::TestConnection(std::uint16_t port, Options options) : impl_(std::make_unique<Impl>()) {
   Impl& s = *impl_;
   s.options = std::move(options);
+  s.port = port;
   if (s.options.tls) {
     if (!s.options.ca_file.empty()) {
       s.ctx.load_verify_file(s.options.ca_file);
@@ -145,7 +147,8 @@ std::optional<HttpReply> TestConnection::read_reply() {
 std::optional<HttpReply> TestConnection::request(
     const std::string& method, const std::string& target, const std::string& body,
     const std::vector<std::pair<std::string, std::string>>& headers) {
-  std::string raw = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n";
+  // Host with the port, as browsers send it (the CSRF origin check compares with it).
+  std::string raw = method + " " + target + " HTTP/1.1\r\nHost: localhost:" + std::to_string(impl_->port) + "\r\n";
   bool has_type = false;
   for (const auto& [k, v] : headers) {
     raw += k + ": " + v + "\r\n";

@@ -3,6 +3,7 @@
 
 #include "config/yaml_section.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -38,6 +39,9 @@ ServerConfig read_server(YamlSection s) {
   c.http_port = s.integer("http_port", c.http_port, 0, 65535);
   c.redirect_http = s.boolean("redirect_http", c.redirect_http);
   c.public_host = s.string("public_host", c.public_host);
+  c.public_url = s.string("public_url", c.public_url);
+  if (!c.public_url.empty() && (c.public_url.rfind("https://", 0) != 0 || c.public_url.back() == '/'))
+    s.fail("public_url", "must be https://host[:port] without a trailing /");
   c.workers = s.integer("workers", 0, 0, 256);
   if (c.workers == 0) c.workers = std::max(1u, std::thread::hardware_concurrency());
   c.handler_timeout = s.duration("handler_timeout", c.handler_timeout);
@@ -68,6 +72,90 @@ PluginConfig read_plugin(YamlSection s, const std::string& base_dir) {
   if (p.config.IsDefined() && !p.config.IsNull() && !p.config.IsMap()) s.fail("config", "expected a mapping");
   s.finish();
   return p;
+}
+
+const std::set<std::string> kIdentityFields = {"email", "given_name", "family_name", "display_name",
+                                              "siret", "commune_insee", "organization"};
+const std::set<std::string> kRoleNames = {"elu", "agent", "advisor", "operator"};
+const std::set<std::string> kAlgorithms = {"RS256", "PS256", "ES256"};
+
+std::vector<std::string> read_roles(YamlSection& s, const std::string& key) {
+  auto roles = s.string_list(key);
+  for (const auto& r : roles)
+    if (!kRoleNames.count(r)) s.fail(key, "unknown role \"" + r + "\" (elu, agent, advisor, operator)");
+  return roles;
+}
+
+OidcProviderConfig read_oidc(YamlSection s, const std::string& base_dir) {
+  OidcProviderConfig p;
+  p.name = s.required_string("name");
+  for (char ch : p.name)
+    if (!(std::islower(static_cast<unsigned char>(ch)) || std::isdigit(static_cast<unsigned char>(ch)) || ch == '-'))
+      s.fail("name", "must be lower-case letters, digits or '-'");
+  p.display_name = s.string("display_name", p.name);
+  p.issuer = s.required_string("issuer");
+  const bool loopback = p.issuer.rfind("http://127.0.0.1:", 0) == 0 || p.issuer.rfind("http://localhost:", 0) == 0;
+  if (p.issuer.rfind("https://", 0) != 0 && !loopback)
+    s.fail("issuer", "must be an https:// URL (http only on 127.0.0.1, for tests)");
+  p.client_id = s.required_string("client_id");
+  p.client_secret = s.required_string("client_secret");
+  p.client_auth = s.string("client_auth", p.client_auth);
+  if (p.client_auth != "client_secret_basic" && p.client_auth != "client_secret_post")
+    s.fail("client_auth", "must be client_secret_basic or client_secret_post");
+  if (s.has("scopes")) p.scopes = s.string_list("scopes");
+  if (std::find(p.scopes.begin(), p.scopes.end(), "openid") == p.scopes.end())
+    s.fail("scopes", "must include openid");
+  p.userinfo = s.boolean("userinfo", p.userinfo);
+  YamlSection claims = s.section("claims");
+  if (claims.node().IsMap()) {
+    for (const auto& kv : claims.node()) {
+      const std::string field = kv.first.Scalar();
+      if (!kIdentityFields.count(field))
+        fail_at(s.file(), kv.first, "unknown identity field \"" + field + "\" (email, given_name, family_name, display_name, siret, commune_insee, organization)");
+      p.claims[field] = claims.string(field, "");
+    }
+  }
+  for (auto& rule : s.sections("roles")) {
+    OidcRoleRule r;
+    r.role = rule.required_string("role");
+    if (!kRoleNames.count(r.role)) rule.fail("role", "unknown role \"" + r.role + "\"");
+    r.email_domain = rule.string("email_domain", "");
+    r.siret_prefix = rule.string("siret_prefix", "");
+    r.claim = rule.string("claim", "");
+    r.equals = rule.string("equals", "");
+    const int conditions = !r.email_domain.empty() + !r.siret_prefix.empty() + !r.claim.empty();
+    if (conditions != 1) rule.fail("role", "a rule needs exactly one of email_domain, siret_prefix, claim");
+    if (!r.claim.empty() && r.equals.empty()) rule.fail("claim", "a claim rule needs equals");
+    rule.finish();
+    p.roles.push_back(std::move(r));
+  }
+  p.default_roles = read_roles(s, "default_roles");
+  if (s.has("algorithms")) {
+    p.algorithms = s.string_list("algorithms");
+    for (const auto& a : p.algorithms)
+      if (!kAlgorithms.count(a)) s.fail("algorithms", "only RS256, PS256 and ES256 are accepted");
+  }
+  p.ca_file = resolve(base_dir, s.string("ca_file", ""));
+  s.finish();
+  return p;
+}
+
+AuthConfig read_auth(YamlSection s, const std::string& base_dir) {
+  AuthConfig a;
+  a.session_idle_timeout = s.duration("session_idle_timeout", a.session_idle_timeout);
+  a.session_absolute_timeout = s.duration("session_absolute_timeout", a.session_absolute_timeout);
+  a.max_failures_per_account = s.integer("max_failures_per_account", a.max_failures_per_account, 1, 1000);
+  a.max_failures_per_address = s.integer("max_failures_per_address", a.max_failures_per_address, 1, 100000);
+  a.failure_window = s.duration("failure_window", a.failure_window);
+  std::set<std::string> names;
+  for (auto& entry : s.sections("oidc")) {
+    const YAML::Node position = entry.node();
+    auto p = read_oidc(std::move(entry), base_dir);
+    if (!names.insert(p.name).second) fail_at(s.file(), position, "OIDC provider \"" + p.name + "\" is listed twice");
+    a.oidc.push_back(std::move(p));
+  }
+  s.finish();
+  return a;
 }
 
 }  // namespace
@@ -110,6 +198,8 @@ Config load_config(const std::string& path) {
   YamlSection outbound = top.section("outbound");
   c.outbound.ca_file = resolve(base_dir, outbound.string("ca_file", ""));
   outbound.finish();
+
+  c.auth = read_auth(top.section("auth"), base_dir);
 
   std::set<std::string> names;
   for (auto& entry : top.sections("plugins")) {

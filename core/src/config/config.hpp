@@ -30,6 +30,7 @@ struct ServerConfig {
   std::uint16_t http_port = 8080;  // 0: any free port (tests)
   bool redirect_http = true;       // listen on http_port and redirect to HTTPS
   std::string public_host;         // host name used in redirects; empty: the request's Host
+  std::string public_url;          // https://host[:port] of the gateway; empty: https://localhost:<port>
   unsigned workers = 0;            // 0: number of cores
   milliseconds handler_timeout{30'000};
   milliseconds shutdown_grace{10'000};
@@ -64,6 +65,39 @@ struct PluginConfig {
   YAML::Node position;  // where the entry stands, for error messages
 };
 
+struct OidcRoleRule {
+  std::string role;
+  std::string email_domain;  // the email ends with "@" + this
+  std::string siret_prefix;  // the SIRET starts with this
+  std::string claim;         // or: this claim ...
+  std::string equals;        // ... has this value
+};
+
+struct OidcProviderConfig {
+  std::string name;           // /auth/oidc/<name>/...
+  std::string display_name;   // on the login page
+  std::string issuer;         // https://..., or http://127.0.0.1:... for tests
+  std::string client_id;
+  std::string client_secret;  // from ${ENV}
+  std::string client_auth = "client_secret_basic";  // or client_secret_post
+  std::vector<std::string> scopes{"openid", "email", "profile"};
+  bool userinfo = false;      // call the userinfo endpoint after the token exchange
+  std::map<std::string, std::string> claims;        // identity field -> claim name
+  std::vector<OidcRoleRule> roles;
+  std::vector<std::string> default_roles;
+  std::vector<std::string> algorithms{"RS256", "PS256", "ES256"};
+  std::string ca_file;        // extra CA for this provider's TLS
+};
+
+struct AuthConfig {
+  milliseconds session_idle_timeout{30 * 60 * 1000};
+  milliseconds session_absolute_timeout{12 * 3600 * 1000};
+  int max_failures_per_account = 5;
+  int max_failures_per_address = 20;
+  milliseconds failure_window{15 * 60 * 1000};
+  std::vector<OidcProviderConfig> oidc;
+};
+
 struct Config {
   std::string file;
   bool demo = false;
@@ -72,6 +106,7 @@ struct Config {
   StoreConfig store;
   LogConfig log;
   OutboundConfig outbound;
+  AuthConfig auth;
   std::vector<PluginConfig> plugins;
 };
 

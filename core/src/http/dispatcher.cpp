@@ -2,6 +2,7 @@
 // hung plugin costs its own request a 504 and nothing else.
 #include "http/dispatcher.hpp"
 
+#include "auth/crypto.hpp"
 #include "http/responses.hpp"
 #include "log/log.hpp"
 
@@ -63,8 +64,25 @@ Task<Response> invoke(std::shared_ptr<HandlerRun> run, const Handler* handler, R
 
 }  // namespace
 
-Dispatcher::Dispatcher(PluginHost& plugins, MetricsRegistry& metrics, Authenticate authenticate)
-    : plugins_(plugins), metrics_(metrics), authenticate_(std::move(authenticate)) {}
+Dispatcher::Dispatcher(PluginHost& plugins, MetricsRegistry& metrics, Authenticate authenticate,
+                       std::vector<CoreRoute> core_routes)
+    : plugins_(plugins), metrics_(metrics), authenticate_(std::move(authenticate)),
+      core_routes_(std::move(core_routes)) {}
+
+bool is_same_origin(const IncomingRequest& in) {
+  if (const std::string* site = in.header("sec-fetch-site")) return *site == "same-origin";
+  const std::string* origin = in.header("origin");
+  const std::string* host = in.header("host");
+  return origin && host && *origin == "https://" + *host;
+}
+
+bool passes_csrf(const IncomingRequest& in, const AuthContext& auth, const std::string& form_token) {
+  if (!auth.via_cookie) return true;  // bearer tokens are not sent by browsers on their own
+  if (!is_same_origin(in) || !auth.session) return false;
+  const std::string* header = in.header("x-csrf-token");
+  const std::string& given = header ? *header : form_token;
+  return !given.empty() && auth::equal_constant_time(given, auth.session->csrf_token);
+}
 
 Task<Response> Dispatcher::handle(IncomingRequest request) {
   try {
@@ -84,20 +102,23 @@ Task<Response> Dispatcher::route(IncomingRequest& in) {
   const std::string path = url->path();
   const std::string& id = in.request_id;
 
-  if (path == "/healthz") {
-    if (in.method != "GET") co_return error_response(405, "method_not_allowed", "use GET", id);
-    co_return Response::json(json::object{{"status", "ok"}});
+  const bool state_changing = in.method == "POST" || in.method == "PUT" || in.method == "PATCH" ||
+                              in.method == "DELETE";
+  std::vector<std::string> core_allowed;
+  for (const auto& core : core_routes_) {
+    if (core.path != path) continue;
+    if (core.method != in.method) {
+      core_allowed.push_back(core.method);
+      continue;
+    }
+    std::optional<AuthContext> auth;
+    if (core.authenticate) auth = co_await authenticate_(in);
+    co_return co_await core.handler(in, auth);
   }
-  if (path == "/readyz") {
-    json::object body{{"status", plugins_.ready() ? "ready" : "not_ready"},
-                      {"plugins", plugins_.describe()}};
-    co_return Response::json(body, plugins_.ready() ? 200 : 503);
-  }
-  if (path == "/api/plugins") {
-    co_return Response::json(json::object{{"plugins", plugins_.describe()}});
-  }
-  if (path == "/metrics") {
-    co_return Response::text(metrics_.render());
+  if (!core_allowed.empty()) {
+    Response r = error_response(405, "method_not_allowed", "method " + in.method + " is not allowed here", id);
+    r.headers.emplace_back("Allow", join(core_allowed, ", "));
+    co_return r;
   }
 
   const auto table = plugins_.table();
@@ -122,7 +143,9 @@ Task<Response> Dispatcher::route(IncomingRequest& in) {
   const RouteTable::Target& target = table->targets[found.match.id];
   const Route& route = *target.route;
 
-  std::optional<Identity> identity = co_await authenticate_(in);
+  std::optional<AuthContext> auth = co_await authenticate_(in);
+  std::optional<Identity> identity;
+  if (auth) identity = auth->identity;
   if (!route.roles.empty()) {
     if (!identity) co_return error_response(401, "unauthenticated", "log in first", id);
     const bool any = std::find(route.roles.begin(), route.roles.end(), "*") != route.roles.end();
@@ -130,6 +153,11 @@ Task<Response> Dispatcher::route(IncomingRequest& in) {
                                             [&](const auto& r) { return identity->has_role(r); });
     if (!allowed) co_return error_response(403, "forbidden", "your role does not allow this", id);
   }
+
+  // CSRF before the plugin runs, for every state change made with a session cookie.
+  if (state_changing && auth && !passes_csrf(in, *auth))
+    co_return error_response(403, "csrf_failed",
+                             "missing or wrong X-CSRF-Token, or a cross-site request", id);
 
   if (!in.body.empty()) {
     const std::string* ct = in.header("content-type");

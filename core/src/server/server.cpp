@@ -3,8 +3,13 @@
 // the grace period, stop plugins, stop the threads.
 #include "server/server.hpp"
 
+#include "auth/auth_routes.hpp"
+#include "auth/auth_service.hpp"
 #include "client/http_client.hpp"
 #include "http/dispatcher.hpp"
+#include "http/status_routes.hpp"
+#include "store/core_schema.hpp"
+#include "util/blocking_pool.hpp"
 #include "log/log.hpp"
 #include "metrics/registry.hpp"
 #include "plugins/plugin_host.hpp"
@@ -22,6 +27,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include <atomic>
 #include <thread>
@@ -34,11 +40,12 @@ using asio::ip::tcp;
 struct Server::Impl {
   Config config;
   asio::io_context ioc;
-  asio::thread_pool blocking{1};  // file reads on SIGHUP, off the I/O threads
+  BlockingPool blocking{2};  // password hashing, file reads: off the I/O threads
   MetricsRegistry metrics;
   SqliteStore store;
   OutboundHttpClient http;
   PluginHost plugins;
+  AuthService auth;
   Dispatcher dispatcher;
   ConnectionTracker tracker;
   SessionEnv env;
@@ -52,11 +59,26 @@ struct Server::Impl {
         store(config.store.sqlite, config.store.threads),
         http(config.outbound),
         plugins(store, http, metrics, config.server.handler_timeout),
-        dispatcher(plugins, metrics,
-                   [](const IncomingRequest&) -> Task<std::optional<Identity>> { co_return std::nullopt; }),
+        auth(store, blocking, config.auth, config.demo),
+        dispatcher(plugins, metrics, [this](const IncomingRequest& in) { return auth.authenticate(in); },
+                   core_routes()),
         env{config.server, dispatcher, tracker, config.log.access_log, 0} {
     tls.store(make_server_tls(config.tls.certificate, config.tls.private_key));
     plugins.load_all(config);
+  }
+
+  std::vector<CoreRoute> core_routes() {
+    auto routes = status_routes(plugins, metrics);
+    auto login = auth_routes(auth, nullptr, {});
+    routes.insert(routes.end(), login.begin(), login.end());
+    return routes;
+  }
+
+  // The store's own schema, demo accounts or the demo-password guard: before serving.
+  asio::awaitable<void> prepare_store() {
+    co_await store.migrate("core", core_migrations());
+    if (config.demo) co_await auth.seed_demo_accounts();
+    else co_await auth.refuse_demo_passwords();
   }
 
   void open(tcp::acceptor& acceptor, std::uint16_t port) {
@@ -93,15 +115,12 @@ struct Server::Impl {
     }
   }
 
-  asio::awaitable<std::shared_ptr<asio::ssl::context>> load_tls() {
-    co_return make_server_tls(config.tls.certificate, config.tls.private_key);
-  }
-
   asio::awaitable<void> reload_tls() {
     // Reading PEM files is blocking: do it on the blocking pool, then swap atomically. Existing
     // connections keep the context they started with.
     try {
-      auto next = co_await asio::co_spawn(blocking, load_tls(), asio::use_awaitable);
+      auto next = co_await blocking.run(
+          [this] { return make_server_tls(config.tls.certificate, config.tls.private_key); });
       tls.store(std::move(next));
       log::info("server", "TLS certificates reloaded", {{"certificate", config.tls.certificate}});
     } catch (const std::exception& e) {
@@ -147,6 +166,13 @@ Server::~Server() = default;
 
 int Server::run() {
   Impl& s = *impl_;
+  {
+    // Before any listener opens: a store or account problem stops the start with one line.
+    asio::io_context setup;
+    auto done = asio::co_spawn(setup, s.prepare_store(), asio::use_future);
+    setup.run();
+    done.get();
+  }
   s.open(s.https_acceptor, s.config.server.https_port);
   s.env.https_port = s.https_acceptor.local_endpoint().port();
   boost::json::object fields{{"address", s.config.server.listen}, {"https_port", s.env.https_port},

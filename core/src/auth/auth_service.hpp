@@ -1,0 +1,56 @@
+// Authentication of the gateway: built-in accounts, sessions, API tokens, login throttling.
+// Turns a request into an AuthContext; knows nothing of plugins.
+#pragma once
+
+#include "auth/accounts.hpp"
+#include "auth/api_tokens.hpp"
+#include "auth/auth_context.hpp"
+#include "auth/sessions.hpp"
+#include "auth/throttle.hpp"
+#include "config/config.hpp"
+#include "http/incoming.hpp"
+
+#include <optional>
+
+namespace passerelle {
+
+class SqliteStore;
+class BlockingPool;
+
+inline constexpr const char* kSessionCookie = "__Host-passerelle";
+
+class AuthService {
+ public:
+  AuthService(SqliteStore& store, BlockingPool& pool, const AuthConfig& config, bool demo);
+
+  Accounts& accounts() { return accounts_; }
+  Sessions& sessions() { return sessions_; }
+  ApiTokens& tokens() { return tokens_; }
+  LoginThrottle& throttle() { return throttle_; }
+  bool demo() const { return demo_; }
+
+  /// Session cookie or bearer token -> identity; nothing when anonymous or invalid.
+  Task<std::optional<AuthContext>> authenticate(const IncomingRequest& request);
+
+  /// Opens a session and returns the Set-Cookie value.
+  Task<std::string> open_session(const Account& account, std::string provider,
+                                 const OidcSessionInfo* oidc = nullptr);
+
+  /// Set-Cookie values for a session cookie, and for its removal.
+  std::string session_cookie(const std::string& value) const;
+  static std::string clear_session_cookie();
+
+  /// Demo mode: the four demo accounts of Angers, created when missing.
+  Task<void> seed_demo_accounts();
+  /// Production: refuses to start while a demo account still has the demo password.
+  Task<void> refuse_demo_passwords();
+
+ private:
+  Accounts accounts_;
+  Sessions sessions_;
+  ApiTokens tokens_;
+  LoginThrottle throttle_;
+  bool demo_;
+};
+
+}  // namespace passerelle

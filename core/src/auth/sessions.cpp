@@ -1,0 +1,82 @@
+// Session rows keyed by the hash of the cookie; expiry checked on every use.
+#include "auth/sessions.hpp"
+
+#include "auth/crypto.hpp"
+#include "store/sqlite_store.hpp"
+
+namespace passerelle {
+
+namespace {
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+// Touching the idle clock on every request would write on every request: once a minute is
+// precise enough for timeouts counted in minutes.
+constexpr std::int64_t kTouchEvery = 60;
+
+SqlValue text_or_null(const std::string& s) { return s.empty() ? SqlValue{nullptr} : SqlValue{s}; }
+std::string text_of(const SqlValue& v) {
+  return std::holds_alternative<std::string>(v) ? std::get<std::string>(v) : std::string();
+}
+}  // namespace
+
+Task<std::string> Sessions::create(std::int64_t user_id, std::string provider, const OidcSessionInfo* info) {
+  const OidcSessionInfo oidc = info ? *info : OidcSessionInfo{};
+  const std::string cookie = auth::random_token(32);
+  const std::int64_t now = now_seconds();
+  Statement insert{
+      "INSERT INTO sessions(id_hash, user_id, csrf_token, provider, created_at, last_seen, oidc_sid, "
+      "oidc_sub, id_token, refresh_token) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9)",
+      {auth::sha256_hex(cookie), user_id, auth::random_token(32), provider, now,
+       text_or_null(oidc.sid), text_or_null(oidc.sub), text_or_null(oidc.id_token),
+       text_or_null(oidc.refresh_token)}};
+  co_await store_.query(std::move(insert));
+  co_return cookie;
+}
+
+Task<std::optional<SessionRecord>> Sessions::resolve(std::string cookie) {
+  if (cookie.size() != 43) co_return std::nullopt;  // 32 bytes in base64url
+  const std::string id_hash = auth::sha256_hex(cookie);
+  Statement select{
+      "SELECT s.user_id, s.provider, s.csrf_token, s.created_at, s.last_seen, s.oidc_sid, s.oidc_sub, "
+      "s.id_token, s.refresh_token FROM sessions s JOIN users u ON u.id = s.user_id "
+      "WHERE s.id_hash = ?1 AND u.enabled = 1",
+      {id_hash}};
+  auto r = co_await store_.query(std::move(select));
+  if (r.rows.empty()) co_return std::nullopt;
+  const auto& row = r.rows[0];
+  const std::int64_t now = now_seconds();
+  const std::int64_t created = std::get<std::int64_t>(row[3]);
+  const std::int64_t last_seen = std::get<std::int64_t>(row[4]);
+  if (now - created > policy_.absolute_timeout.count() || now - last_seen > policy_.idle_timeout.count()) {
+    co_await destroy(cookie);
+    co_return std::nullopt;
+  }
+  if (now - last_seen >= kTouchEvery) {
+    Statement touch{"UPDATE sessions SET last_seen = ?2 WHERE id_hash = ?1", {id_hash, now}};
+    co_await store_.query(std::move(touch));
+  }
+  SessionRecord s;
+  s.user_id = std::get<std::int64_t>(row[0]);
+  s.provider = std::get<std::string>(row[1]);
+  s.csrf_token = std::get<std::string>(row[2]);
+  s.oidc = {text_of(row[5]), text_of(row[6]), text_of(row[7]), text_of(row[8])};
+  co_return s;
+}
+
+Task<void> Sessions::destroy(std::string cookie) {
+  Statement del{"DELETE FROM sessions WHERE id_hash = ?1", {auth::sha256_hex(cookie)}};
+  co_await store_.query(std::move(del));
+}
+
+Task<int> Sessions::destroy_federated(std::string provider, std::string sid, std::string sub) {
+  Statement del = sid.empty()
+                      ? Statement{"DELETE FROM sessions WHERE provider = ?1 AND oidc_sub = ?2", {provider, sub}}
+                      : Statement{"DELETE FROM sessions WHERE provider = ?1 AND oidc_sid = ?2", {provider, sid}};
+  auto r = co_await store_.query(std::move(del));
+  co_return static_cast<int>(r.changes);
+}
+
+}  // namespace passerelle

@@ -1,0 +1,41 @@
+// Brute-force throttling of logins: failures counted per account and per client address in a
+// sliding window; past the limit, logins are refused with the time to wait.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace passerelle {
+
+struct ThrottlePolicy {
+  int max_failures_per_account = 5;
+  int max_failures_per_address = 20;
+  std::chrono::seconds window{15 * 60};
+};
+
+class LoginThrottle {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit LoginThrottle(ThrottlePolicy policy) : policy_(policy) {}
+
+  /// How long to wait before the next attempt, or nothing when allowed.
+  std::optional<std::chrono::seconds> retry_after(const std::string& account, const std::string& address,
+                                                  Clock::time_point now = Clock::now());
+  void record_failure(const std::string& account, const std::string& address, Clock::time_point now = Clock::now());
+  /// A success clears the account's failures (not the address's).
+  void record_success(const std::string& account);
+
+ private:
+  std::optional<std::chrono::seconds> check(const std::string& key, int limit, Clock::time_point now);
+  void prune(std::deque<Clock::time_point>& q, Clock::time_point now) const;
+
+  ThrottlePolicy policy_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::deque<Clock::time_point>> failures_;
+};
+
+}  // namespace passerelle

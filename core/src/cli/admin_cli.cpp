@@ -1,0 +1,141 @@
+// Admin commands run against the store directly (the gateway may be running: SQLite in WAL mode
+// lets both work). Passwords come from stdin or a prompt, never from the command line.
+#include "cli/admin_cli.hpp"
+
+#include "auth/accounts.hpp"
+#include "auth/api_tokens.hpp"
+#include "store/core_schema.hpp"
+#include "store/sqlite_store.hpp"
+#include "util/blocking_pool.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <iostream>
+#include <map>
+#include <termios.h>
+#include <unistd.h>
+
+namespace passerelle {
+
+const char* const kAdminUsage =
+    "       passerelle --config FILE users add USERNAME --name NAME [--email E] [--roles elu,agent]\n"
+    "                                 [--commune INSEE] [--siret SIRET]   (password on stdin)\n"
+    "       passerelle --config FILE users list | disable U | enable U | passwd U | roles U R1,R2\n"
+    "       passerelle --config FILE tokens create --user U --name N | list | revoke ID\n";
+
+namespace {
+
+template <class T>
+T run(boost::asio::awaitable<T> task) {
+  boost::asio::io_context ioc;
+  auto f = boost::asio::co_spawn(ioc, std::move(task), boost::asio::use_future);
+  ioc.run();
+  return f.get();
+}
+
+std::string read_password() {
+  if (!isatty(STDIN_FILENO)) {
+    std::string line;
+    std::getline(std::cin, line);
+    return line;
+  }
+  auto prompt = [](const char* text) {
+    std::cerr << text << std::flush;
+    termios old{};
+    tcgetattr(STDIN_FILENO, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~ECHO;
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    std::string line;
+    std::getline(std::cin, line);
+    tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    std::cerr << '\n';
+    return line;
+  };
+  std::string first = prompt("Password: ");
+  if (prompt("Again: ") != first) throw AccountError("the two passwords differ");
+  return first;
+}
+
+// "--key value" pairs after the positional arguments.
+std::map<std::string, std::string> options(const std::vector<std::string>& args, std::size_t from) {
+  std::map<std::string, std::string> out;
+  for (std::size_t i = from; i < args.size(); ++i) {
+    if (args[i].rfind("--", 0) != 0 || i + 1 >= args.size()) throw AccountError("unexpected argument " + args[i]);
+    out[args[i].substr(2)] = args[i + 1];
+    ++i;
+  }
+  return out;
+}
+
+std::string arg(const std::vector<std::string>& args, std::size_t i) {
+  if (i >= args.size()) throw AccountError("missing argument");
+  return args[i];
+}
+
+}  // namespace
+
+int run_admin_command(const Config& config, const std::vector<std::string>& args) {
+  try {
+    SqliteStore store(config.store.sqlite, 1);
+    BlockingPool pool(1);
+    run(store.migrate("core", core_migrations()));
+    Accounts accounts(store, pool, config.demo);
+    ApiTokens tokens(store);
+    const std::string group = arg(args, 0);
+    const std::string verb = arg(args, 1);
+    if (group == "users" && verb == "add") {
+      auto o = options(args, 3);
+      NewAccount a;
+      a.username = arg(args, 2);
+      a.display_name = o["name"];
+      a.email = o["email"];
+      a.roles = parse_roles(o["roles"]);
+      a.commune_insee = o["commune"];
+      a.siret = o["siret"];
+      for (const auto& [k, v] : o)
+        if (k != "name" && k != "email" && k != "roles" && k != "commune" && k != "siret")
+          throw AccountError("unknown option --" + k);
+      Accounts::check_username(a.username);
+      a.password = read_password();
+      const auto id = run(accounts.create(std::move(a)));
+      std::cout << "created account " << arg(args, 2) << " (id " << id << ")\n";
+    } else if (group == "users" && verb == "list") {
+      for (const auto& a : run(accounts.list()))
+        std::cout << a.id << '\t' << (a.username.empty() ? "(federated)" : a.username) << '\t' << a.display_name
+                  << '\t' << join_roles(a.roles) << '\t' << a.commune_insee << '\t'
+                  << (a.enabled ? "enabled" : "disabled") << '\n';
+    } else if (group == "users" && (verb == "disable" || verb == "enable")) {
+      run(accounts.set_enabled(arg(args, 2), verb == "enable"));
+      std::cout << "account " << arg(args, 2) << ' ' << verb << "d\n";
+    } else if (group == "users" && verb == "passwd") {
+      run(accounts.set_password(arg(args, 2), read_password()));
+      std::cout << "password of " << arg(args, 2) << " changed\n";
+    } else if (group == "users" && verb == "roles") {
+      run(accounts.set_roles(arg(args, 2), parse_roles(arg(args, 3))));
+      std::cout << "roles of " << arg(args, 2) << " set to " << arg(args, 3) << '\n';
+    } else if (group == "tokens" && verb == "create") {
+      auto o = options(args, 2);
+      std::cout << run(tokens.create(o["user"], o["name"])) << '\n';
+      std::cerr << "keep this token now: it is shown only once\n";
+    } else if (group == "tokens" && verb == "list") {
+      for (const auto& t : run(tokens.list()))
+        std::cout << t.id << '\t' << t.username << '\t' << t.name << '\t' << t.created_at << '\t'
+                  << (t.revoked ? "revoked" : "active") << '\n';
+    } else if (group == "tokens" && verb == "revoke") {
+      if (!run(tokens.revoke(std::stoll(arg(args, 2))))) throw AccountError("no active token " + arg(args, 2));
+      std::cout << "token " << arg(args, 2) << " revoked\n";
+    } else {
+      std::cerr << "usage:\n" << kAdminUsage;
+      return 64;
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "passerelle: " << e.what() << '\n';
+    return 1;
+  }
+}
+
+}  // namespace passerelle

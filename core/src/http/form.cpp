@@ -1,0 +1,52 @@
+// Form, cookie and escaping helpers on top of Boost.URL.
+#include "http/form.hpp"
+
+#include <boost/url/encode.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+
+namespace passerelle {
+
+std::optional<std::map<std::string, std::string>> parse_form(std::string_view body) {
+  auto params = boost::urls::parse_query(body);
+  if (!params) return std::nullopt;
+  boost::urls::encoding_opts opts;
+  opts.space_as_plus = true;
+  std::map<std::string, std::string> out;
+  for (auto p : *params) out[p.key.decode(opts)] = p.has_value ? p.value.decode(opts) : std::string();
+  return out;
+}
+
+std::string cookie_value(std::string_view header, std::string_view name) {
+  std::size_t pos = 0;
+  while (pos < header.size()) {
+    while (pos < header.size() && (header[pos] == ' ' || header[pos] == ';')) ++pos;
+    const std::size_t end = std::min(header.find(';', pos), header.size());
+    const std::string_view pair = header.substr(pos, end - pos);
+    const std::size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name) return std::string(pair.substr(eq + 1));
+    pos = end;
+  }
+  return {};
+}
+
+std::string html_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string url_encode(std::string_view text) {
+  return boost::urls::encode(text, boost::urls::unreserved_chars);
+}
+
+}  // namespace passerelle

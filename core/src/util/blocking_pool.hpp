@@ -1,0 +1,38 @@
+// A small thread pool for CPU-heavy or blocking work (password hashing, file reads), so that
+// none of it runs on an I/O thread. The caller co_awaits and resumes on its own executor.
+#pragma once
+
+#include "passerelle/task.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <type_traits>
+
+namespace passerelle {
+
+class BlockingPool {
+ public:
+  explicit BlockingPool(unsigned threads) : pool_(threads) {}
+  ~BlockingPool() { pool_.join(); }
+
+  /// Runs `f()` on the pool. `f` is taken by value; it must not capture references to the
+  /// caller's frame that could dangle (the caller waits, so references are fine in practice).
+  template <class F>
+  Task<std::invoke_result_t<F>> run(F f) {
+    return boost::asio::co_spawn(pool_, job<std::invoke_result_t<F>>(std::move(f)),
+                                 boost::asio::use_awaitable);
+  }
+
+ private:
+  // A plain coroutine with by-value parameters: no capturing coroutine lambda (g++ 12 bug).
+  template <class R, class F>
+  static Task<R> job(F f) {
+    co_return f();
+  }
+
+  boost::asio::thread_pool pool_;
+};
+
+}  // namespace passerelle

@@ -1,0 +1,235 @@
+// Sign-in end to end with the real binary: login, cookie, /api/me, logout; CSRF; throttling;
+// roles; API tokens; disabled accounts; the demo-password guard; no secret in the log.
+#include "support/gateway_process.hpp"
+#include "support/https_client.hpp"
+#include "support/run.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <csignal>
+
+using namespace passerelle::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kPassword = "correct horse battery";
+
+std::string plugins_yaml() {
+  return "plugins:\n  - name: hello\n    library: " + module("hello") + "\n";
+}
+
+// A gateway with hello and two accounts: marie (elu of Angers) and olga (operator).
+struct Gateway : GatewayProcess {
+  explicit Gateway(const std::string& auth_yaml = "")
+      : GatewayProcess(plugins_yaml() + auth_yaml) {
+    add_user("marie", "elu", "Marie Dupont");
+    add_user("olga", "operator", "Olga Martin");
+  }
+  void add_user(const std::string& name, const std::string& role, const std::string& display) {
+    auto r = run_passerelle({"--config", config_path(), "users", "add", name, "--name", display, "--roles",
+                             role, "--commune", "49007"},
+                            std::string(kPassword) + "\n");
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  }
+  std::string origin() const { return "https://localhost:" + std::to_string(https_port()); }
+};
+
+std::string encode(const std::string& s) {
+  std::string out;
+  for (unsigned char ch : s) {
+    if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '+') out += static_cast<char>(ch);
+    else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", ch);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// A logged-in browser: its cookie and CSRF token.
+struct Browser {
+  TestConnection c;
+  std::string cookie;
+  std::string csrf;
+  std::string origin;
+
+  explicit Browser(const Gateway& gw) : c(gw.https_port()), origin(gw.origin()) {}
+
+  std::optional<HttpReply> login(const std::string& user, const std::string& password, const std::string& next = "/api/me") {
+    auto r = c.request("POST", "/auth/login", "username=" + user + "&password=" + password + "&next=" + encode(next),
+                       {{"Content-Type", "application/x-www-form-urlencoded"}, {"Origin", origin}});
+    if (r && r->headers.count("set-cookie")) {
+      const std::string set = r->headers["set-cookie"];
+      cookie = set.substr(0, set.find(';'));
+      auto me = get("/api/me");
+      if (me && me->status == 200) csrf = std::string(boost::json::parse(me->body).at("csrf_token").as_string());
+    }
+    return r;
+  }
+  std::optional<HttpReply> get(const std::string& target) { return c.request("GET", target, "", {{"Cookie", cookie}}); }
+  std::optional<HttpReply> post(const std::string& target, const std::string& body, bool with_csrf = true,
+                                const std::string& from = "") {
+    std::vector<std::pair<std::string, std::string>> h{{"Cookie", cookie}, {"Origin", from.empty() ? origin : from}};
+    if (with_csrf) h.emplace_back("X-CSRF-Token", csrf);
+    return c.request("POST", target, body, h);
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(auth)
+
+BOOST_AUTO_TEST_CASE(login_cookie_me_logout) {
+  Gateway gw;
+  Browser b(gw);
+  BOOST_TEST(b.get("/api/me")->status == 401);
+  auto r = b.login("marie", "correct+horse+battery");
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->status == 303);
+  BOOST_TEST(r->headers["location"] == "/api/me");
+  const std::string set_cookie = r->headers["set-cookie"];
+  BOOST_TEST(set_cookie.rfind("__Host-passerelle=", 0) == 0u);
+  for (const char* attribute : {"; Path=/", "; Secure", "; HttpOnly", "; SameSite=Lax"})
+    BOOST_TEST(set_cookie.find(attribute) != std::string::npos, attribute);
+  auto me = b.get("/api/me");
+  BOOST_TEST(me->status == 200);
+  auto body = boost::json::parse(me->body);
+  BOOST_TEST(body.at("display_name").as_string() == "Marie Dupont");
+  BOOST_TEST(body.at("roles").at(0).as_string() == "elu");
+  BOOST_TEST(body.at("commune_insee").as_string() == "49007");
+  BOOST_TEST(body.at("provider").as_string() == "local");
+
+  r = b.post("/auth/logout", "");
+  BOOST_TEST(r->status == 200);
+  BOOST_TEST(r->headers["set-cookie"].find("Max-Age=0") != std::string::npos);
+  BOOST_TEST(b.get("/api/me")->status == 401);  // the old cookie is dead on the server
+  BOOST_TEST(gw.wait_for_log("\"msg\":\"logout\""));
+  BOOST_TEST(gw.log().find("correct") == std::string::npos);  // no password in the log
+}
+
+BOOST_AUTO_TEST_CASE(json_login_and_wrong_password) {
+  Gateway gw;
+  TestConnection c(gw.https_port());
+  const std::vector<std::pair<std::string, std::string>> h{{"Origin", gw.origin()}};
+  auto r = c.request("POST", "/auth/login", R"({"username":"marie","password":"wrong password!"})", h);
+  BOOST_TEST(r->status == 401);
+  BOOST_TEST(r->body.find("\"code\":\"invalid_credentials\"") != std::string::npos);
+  BOOST_TEST(!r->headers.count("set-cookie"));
+  r = c.request("POST", "/auth/login", R"({"username":"nobody","password":"wrong password!"})", h);
+  BOOST_TEST(r->status == 401);
+  r = c.request("POST", "/auth/login", std::string(R"({"username":"marie","password":")") + kPassword + "\"}", h);
+  BOOST_TEST(r->status == 200);
+  BOOST_TEST(r->headers.count("set-cookie") == 1u);
+  BOOST_TEST(gw.wait_for_log("\"msg\":\"login failed\""));
+}
+
+BOOST_AUTO_TEST_CASE(no_open_redirect_after_login) {
+  Gateway gw;
+  for (const char* next : {"//evil.example/x", "https://evil.example/", "/\\evil.example"}) {
+    Browser b(gw);
+    auto r = b.login("marie", "correct+horse+battery", next);
+    BOOST_TEST(r->status == 303);
+    BOOST_TEST(r->headers["location"] == "/", next);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(csrf_is_required_for_state_changes_by_cookie) {
+  Gateway gw;
+  Browser b(gw);
+  b.login("olga", "correct+horse+battery");
+  auto r = b.post("/api/hello/items", R"({"name":"Angers"})", false);
+  BOOST_TEST(r->status == 403);
+  BOOST_TEST(r->body.find("\"code\":\"csrf_failed\"") != std::string::npos);
+  r = b.post("/api/hello/items", R"({"name":"Angers"})", true, "https://evil.example");
+  BOOST_TEST(r->status == 403);
+  r = b.post("/auth/logout", "", false);
+  BOOST_TEST(r->status == 403);
+  r = b.post("/api/hello/items", R"({"name":"Angers"})");
+  BOOST_TEST(r->status == 201);
+  // A login form posted from another site is refused too (login CSRF).
+  TestConnection c(gw.https_port());
+  r = c.request("POST", "/auth/login", "username=olga&password=x",
+                {{"Content-Type", "application/x-www-form-urlencoded"}, {"Origin", "https://evil.example"}});
+  BOOST_TEST(r->status == 403);
+}
+
+BOOST_AUTO_TEST_CASE(roles_are_enforced_before_the_plugin) {
+  Gateway gw;
+  Browser elu(gw);
+  elu.login("marie", "correct+horse+battery");
+  auto r = elu.post("/api/hello/items", R"({"name":"Angers"})");
+  BOOST_TEST(r->status == 403);
+  BOOST_TEST(r->body.find("\"code\":\"forbidden\"") != std::string::npos);
+  BOOST_TEST(elu.get("/api/hello/me")->status == 200);
+  BOOST_TEST(elu.get("/metrics")->status == 403);
+  TestConnection anonymous(gw.https_port());
+  BOOST_TEST(anonymous.request("GET", "/api/hello/me")->status == 401);
+}
+
+BOOST_AUTO_TEST_CASE(failed_logins_are_throttled) {
+  Gateway gw("auth:\n  max_failures_per_account: 3\n");
+  Browser b(gw);
+  for (int i = 0; i < 3; ++i) BOOST_TEST(b.login("marie", "wrong")->status == 401);
+  auto r = b.login("marie", "correct+horse+battery");  // even the right password waits now
+  BOOST_TEST(r->status == 429);
+  BOOST_TEST(std::stoi(r->headers["retry-after"]) > 0);
+  BOOST_TEST(b.login("olga", "correct+horse+battery")->status == 303);  // other accounts are not
+}
+
+BOOST_AUTO_TEST_CASE(operator_api_token) {
+  Gateway gw;
+  auto created = run_passerelle({"--config", gw.config_path(), "tokens", "create", "--user", "olga", "--name", "ci"});
+  BOOST_TEST_REQUIRE(created.exit_code == 0, created.output);
+  const std::string token = created.output.substr(0, created.output.find('\n'));
+  BOOST_TEST(token.rfind("pst_", 0) == 0u);
+  TestConnection c(gw.https_port());
+  auto r = c.request("GET", "/metrics", "", {{"Authorization", "Bearer " + token}});
+  BOOST_TEST(r->status == 200);
+  BOOST_TEST(r->body.find("passerelle_connections_total") != std::string::npos);
+  // No CSRF with a bearer token: browsers do not send it on their own.
+  r = c.request("POST", "/api/hello/items", R"({"name":"Saumur"})", {{"Authorization", "Bearer " + token}});
+  BOOST_TEST(r->status == 201);
+  BOOST_TEST(run_passerelle({"--config", gw.config_path(), "tokens", "revoke", "1"}).exit_code == 0);
+  BOOST_TEST(c.request("GET", "/metrics", "", {{"Authorization", "Bearer " + token}})->status == 401);
+  auto refused = run_passerelle({"--config", gw.config_path(), "tokens", "create", "--user", "marie", "--name", "x"});
+  BOOST_TEST(refused.exit_code == 1);
+  BOOST_TEST(refused.output == "passerelle: API tokens are for operator accounts only\n");
+}
+
+BOOST_AUTO_TEST_CASE(disabling_an_account_ends_its_sessions) {
+  Gateway gw;
+  Browser b(gw);
+  b.login("marie", "correct+horse+battery");
+  BOOST_TEST(b.get("/api/me")->status == 200);
+  BOOST_TEST(run_passerelle({"--config", gw.config_path(), "users", "disable", "marie"}).exit_code == 0);
+  BOOST_TEST(b.get("/api/me")->status == 401);
+  Browser again(gw);
+  BOOST_TEST(again.login("marie", "correct+horse+battery")->status == 401);
+}
+
+BOOST_AUTO_TEST_CASE(demo_accounts_are_seeded_in_demo_mode_and_refused_in_production) {
+  TempDir dir;
+  const std::string db = dir.path() + "/db.sqlite";
+  {
+    GatewayProcess demo("demo: true\n" + std::string("store:\n  sqlite: ") + db + "\n");
+    BOOST_TEST(demo.wait_for_log("demo accounts are active"));
+    TestConnection c(demo.https_port());
+    auto r = c.request("POST", "/auth/login", R"({"username":"elu.angers","password":"passerelle-demo"})",
+                       {{"Origin", "https://localhost:" + std::to_string(demo.https_port())}});
+    BOOST_TEST(r->status == 200);
+    BOOST_TEST(demo.stop(SIGTERM) == 0);
+  }
+  const std::string production = dir.write(
+      "prod.yaml", "tls:\n  certificate: " + test_certs().cert + "\n  private_key: " + test_certs().key +
+                       "\nstore:\n  sqlite: " + db + "\nserver:\n  https_port: 0\n  http_port: 0\n");
+  auto r = run_passerelle({"--config", production});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.output.find("passerelle: the account elu.angers still has the demo password") != std::string::npos, r.output);
+  auto refused = run_passerelle({"--config", production, "users", "passwd", "elu.angers"}, "passerelle-demo\n");
+  BOOST_TEST(refused.output == "passerelle: the demo password is refused outside demo mode\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,356 @@
+// End-to-end single sign-on through the gateway against a real OpenID Provider (oidc-provider):
+// authorization code + PKCE as a browser does it (scripted: manual redirects, a cookie jar, HTML
+// forms), key rotation, callback misuse, logout, back-channel logout.
+//
+// Run with ./run.sh (PASSERELLE_BINARY = gateway binary; default ../../build/dev/bin/passerelle).
+// OIDC_TEST_KEEP=1 keeps the temporary folder (config, certificates, database, gateway log).
+
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { startProvider, TEST_USER, TEST_PASSWORD } from './provider.mjs';
+import { Browser, completeProviderLogin, decodeJwt } from './browser.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const BINARY = path.resolve(process.env.PASSERELLE_BINARY || path.join(ROOT, 'build/dev/bin/passerelle'));
+const READY_TIMEOUT_MS = 15000;
+const STOP_TIMEOUT_MS = 5000;
+const TEST_TIMEOUT_MS = 60000;
+const SESSION_COOKIE = '__Host-passerelle';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
+
+// ---- the gateway process ----------------------------------------------------------------------
+
+class Gateway {
+  constructor(binary, configPath, env) {
+    this.lines = [];
+    this.exited = null; // { code, signal }
+    this.child = spawn(binary, ['--config', configPath], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.exitPromise = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => { this.exited = { code, signal }; resolve(this.exited); });
+      this.child.on('error', (err) => {
+        this.lines.push(`spawn error: ${err.message}`);
+        this.exited = { code: -1, signal: null };
+        resolve(this.exited);
+      });
+    });
+    this.killOnExit = () => { try { this.child.kill('SIGKILL'); } catch { /* gone */ } };
+    process.on('exit', this.killOnExit);
+    for (const stream of [this.child.stdout, this.child.stderr]) {
+      let buf = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk) => {
+        buf += chunk;
+        let nl;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          this.lines.push(buf.slice(0, nl));
+          buf = buf.slice(nl + 1);
+        }
+      });
+      stream.on('end', () => { if (buf) this.lines.push(buf); });
+    }
+  }
+
+  async waitForLog(needle, timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.lines.some((l) => l.includes(needle))) return;
+      if (this.exited) throw new Error(`gateway exited (${JSON.stringify(this.exited)}) before logging ${needle}:\n${this.tail()}`);
+      if (Date.now() > deadline) throw new Error(`gateway did not log ${needle} within ${timeoutMs} ms:\n${this.tail()}`);
+      await sleep(25);
+    }
+  }
+
+  tail(n = 40) { return this.lines.slice(-n).join('\n'); }
+
+  async stop() {
+    if (!this.exited) {
+      this.child.kill('SIGTERM');
+      const t = await Promise.race([this.exitPromise, sleep(STOP_TIMEOUT_MS).then(() => null)]);
+      if (!t) {
+        this.child.kill('SIGKILL');
+        await Promise.race([this.exitPromise, sleep(STOP_TIMEOUT_MS)]);
+      }
+    }
+    process.removeListener('exit', this.killOnExit);
+  }
+}
+
+// ---- fixture ----------------------------------------------------------------------------------
+
+const ctx = {};
+
+function diagnostics(browser) {
+  const parts = [];
+  if (browser) parts.push(`browser history:\n${browser.history.slice(-25).join('\n')}`);
+  if (ctx.provider) {
+    parts.push(`provider stats: ${JSON.stringify(ctx.provider.stats)}`);
+    if (ctx.provider.errors.length) parts.push(`provider errors:\n${ctx.provider.errors.map((e) => `${e.event}: ${e.error}`).join('\n')}`);
+    if (ctx.provider.backchannel.length) parts.push(`back-channel: ${JSON.stringify(ctx.provider.backchannel)}`);
+  }
+  if (ctx.gateway) parts.push(`gateway log (tail):\n${ctx.gateway.tail()}`);
+  return `\n---\n${parts.join('\n---\n')}`;
+}
+
+/** A test whose failure message carries the browser history, provider events and gateway log. */
+function step(name, fn) {
+  test(name, { timeout: TEST_TIMEOUT_MS }, async () => {
+    const browser = new Browser({ ca: ctx.ca });
+    try {
+      await fn(browser);
+    } catch (err) {
+      const d = diagnostics(browser);
+      if (err && typeof err === 'object') {
+        err.message += d;
+        if (typeof err.stack === 'string') err.stack += d; // what the reporter prints
+        throw err;
+      }
+      throw new Error(`${String(err)}${d}`);
+    }
+  });
+}
+
+function gatewayConfig({ gwPort, dir, issuer }) {
+  return `# written by tests/oidc/flow.test.mjs
+server:
+  listen: 127.0.0.1
+  https_port: ${gwPort}
+  redirect_http: false
+  public_url: https://localhost:${gwPort}
+tls:
+  certificate: ${dir}/dev-cert.pem
+  private_key: ${dir}/dev-key.pem
+store:
+  sqlite: ${dir}/gw.db
+auth:
+  oidc:
+    - name: test
+      issuer: ${issuer}
+      client_id: passerelle
+      client_secret: \${OIDC_TEST_SECRET}
+      client_auth: client_secret_post
+      scopes: [openid, email, given_name, usual_name, uid, siret, organization_label]
+      userinfo: true
+      claims:
+        email: email
+        given_name: given_name
+        family_name: usual_name
+        siret: siret
+        organization: organization_label
+      roles:
+        - role: agent
+          email_domain: angers.fr
+`;
+}
+
+// ---- flow helpers ------------------------------------------------------------------------------
+
+/** /auth/oidc/test/start -> provider (login, consent) -> the callback URL (not yet requested). */
+async function loginAtProvider(browser, next = '/api/me') {
+  const start = await browser.get(`${ctx.gw}/auth/oidc/test/start?next=${encodeURIComponent(next)}`);
+  assert.equal(start.status, 303, `start: ${start.describe()}`);
+  const authz = new URL(start.location);
+  assert.equal(`${authz.origin}${authz.pathname}`, ctx.discovery.authorization_endpoint, 'start redirects to the authorization endpoint');
+  const q = authz.searchParams;
+  assert.equal(q.get('response_type'), 'code');
+  assert.equal(q.get('client_id'), 'passerelle');
+  assert.equal(q.get('redirect_uri'), ctx.callback);
+  assert.equal(q.get('code_challenge_method'), 'S256');
+  assert.match(q.get('code_challenge') || '', /^[A-Za-z0-9_-]{43}$/, 'code_challenge is a base64url SHA-256');
+  assert.ok(q.get('state'), 'state');
+  assert.ok(q.get('nonce'), 'nonce');
+  assert.ok((q.get('scope') || '').split(' ').includes('openid'), 'scope has openid');
+  const callback = await completeProviderLogin(browser, start.location, {
+    login: TEST_USER.email,
+    password: TEST_PASSWORD,
+    isCallback: (l) => l.startsWith(`${ctx.callback}?`),
+  });
+  const cb = new URL(callback);
+  assert.ok(cb.searchParams.get('code'), `callback has a code: ${callback}`);
+  assert.equal(cb.searchParams.get('state'), q.get('state'), 'provider returns the state');
+  return callback;
+}
+
+/** Requests the callback: 303 to next with the session cookie. */
+async function completeCallback(browser, callback, next = '/api/me') {
+  const r = await browser.get(callback);
+  assert.equal(r.status, 303, `callback: ${r.describe()}`);
+  assert.equal(r.location, `${ctx.gw}${next}`, 'callback redirects to next');
+  assert.ok(browser.cookie(`${ctx.gw}/`, SESSION_COOKIE), `callback sets ${SESSION_COOKIE}`);
+}
+
+async function me(browser) {
+  const r = await browser.get(`${ctx.gw}/api/me`, { headers: { accept: 'application/json' } });
+  return r;
+}
+
+function assertMarie(r) {
+  assert.equal(r.status, 200, `/api/me: ${r.describe()}`);
+  assert.match(String(r.headers['content-type']), /application\/json/);
+  const body = r.json();
+  assert.equal(body.email, TEST_USER.email);
+  assert.equal(body.display_name, 'Marie Dupont');
+  assert.equal(body.siret, TEST_USER.siret);
+  assert.equal(body.provider, 'test');
+  assert.ok(Array.isArray(body.roles) && body.roles.includes('agent'), `roles has agent: ${JSON.stringify(body.roles)}`);
+  assert.equal(typeof body.csrf_token, 'string');
+  assert.ok(body.csrf_token.length > 0, 'csrf_token');
+  return body;
+}
+
+async function fullLogin(browser) {
+  const callback = await loginAtProvider(browser);
+  await completeCallback(browser, callback);
+  return assertMarie(await me(browser));
+}
+
+// ---- the tests ---------------------------------------------------------------------------------
+
+describe('OIDC single sign-on through the gateway', () => {
+  before(async () => {
+    assert.ok(fs.existsSync(BINARY), `gateway binary not found: ${BINARY} (set PASSERELLE_BINARY)`);
+    ctx.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'passerelle-oidc-'));
+    execFileSync(path.join(ROOT, 'tools/gen-dev-certs'), [ctx.dir], { stdio: 'ignore', timeout: 30000 });
+    ctx.ca = fs.readFileSync(path.join(ctx.dir, 'dev-ca.pem'));
+
+    const gwPort = await freePort();
+    ctx.gw = `https://localhost:${gwPort}`;
+    ctx.callback = `${ctx.gw}/auth/oidc/test/callback`;
+    ctx.secret = crypto.randomBytes(24).toString('base64url');
+
+    ctx.provider = await startProvider({
+      port: 0,
+      ca: path.join(ctx.dir, 'dev-ca.pem'), // the back-channel POST goes to the gateway over TLS
+      clients: [{
+        client_id: 'passerelle',
+        client_secret: ctx.secret,
+        redirect_uris: [ctx.callback],
+        post_logout_redirect_uris: [`${ctx.gw}/`],
+        backchannel_logout_uri: `${ctx.gw}/auth/oidc/test/backchannel-logout`,
+        backchannel_logout_session_required: true,
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_post',
+      }],
+    });
+    const discovery = await new Browser().get(`${ctx.provider.url}/.well-known/openid-configuration`);
+    assert.equal(discovery.status, 200);
+    ctx.discovery = discovery.json();
+
+    const configPath = path.join(ctx.dir, 'passerelle.yaml');
+    fs.writeFileSync(configPath, gatewayConfig({ gwPort, dir: ctx.dir, issuer: ctx.provider.issuer }));
+    ctx.gateway = new Gateway(BINARY, configPath, { ...process.env, OIDC_TEST_SECRET: ctx.secret });
+    await ctx.gateway.waitForLog('"msg":"ready"', READY_TIMEOUT_MS);
+  }, { timeout: 90000 });
+
+  after(async () => {
+    if (ctx.gateway) {
+      await ctx.gateway.stop();
+      if (ctx.dir) fs.writeFileSync(path.join(ctx.dir, 'gateway.log'), `${ctx.gateway.lines.join('\n')}\n`);
+    }
+    if (ctx.provider) await ctx.provider.close();
+    if (ctx.dir) {
+      if (process.env.OIDC_TEST_KEEP === '1') console.error(`kept ${ctx.dir}`);
+      else fs.rmSync(ctx.dir, { recursive: true, force: true });
+    }
+  }, { timeout: 30000 });
+
+  step('login with authorization code + PKCE, then /api/me', async (browser) => {
+    const userinfoBefore = ctx.provider.stats.userinfo;
+    await fullLogin(browser);
+    assert.ok(ctx.provider.stats.userinfo > userinfoBefore, 'the gateway called the userinfo endpoint');
+  });
+
+  step('a signing key rotation at the provider: the gateway refetches the JWKS', async (browser) => {
+    const jwksBefore = ctx.provider.stats.jwks;
+    const kid = await ctx.provider.rotateKeys();
+    const jwks = (await new Browser().get(ctx.discovery.jwks_uri)).json();
+    assert.equal(jwks.keys[0].kid, kid, 'the new key is published first');
+    await fullLogin(browser);
+    assert.ok(ctx.provider.stats.jwks > jwksBefore, 'the gateway fetched the JWKS again');
+  });
+
+  step('a callback with a wrong state is refused with 400 JSON', async (browser) => {
+    const callback = new URL(await loginAtProvider(browser));
+    callback.searchParams.set('state', `wrong-${crypto.randomBytes(8).toString('hex')}`);
+    const r = await browser.get(callback.href, { headers: { accept: 'application/json' } });
+    assert.equal(r.status, 400, r.describe());
+    assert.match(String(r.headers['content-type']), /application\/json/);
+    assert.ok(r.json().error, 'an error field');
+    assert.equal(browser.cookie(`${ctx.gw}/`, SESSION_COOKIE), undefined, 'no session from a refused callback');
+  });
+
+  step('replaying a callback URL is refused with 400', async (browser) => {
+    const callback = await loginAtProvider(browser);
+    await completeCallback(browser, callback);
+    const again = await browser.get(callback, { headers: { accept: 'application/json' } });
+    assert.equal(again.status, 400, again.describe());
+  });
+
+  step('logout: 200 with the end_session redirect, then 401', async (browser) => {
+    const { csrf_token: csrf } = await fullLogin(browser);
+    const r = await browser.post(`${ctx.gw}/auth/logout`, {
+      headers: { origin: ctx.gw, 'x-csrf-token': csrf, accept: 'application/json' },
+    });
+    assert.equal(r.status, 200, r.describe());
+    const body = r.json();
+    assert.equal(body.logged_out, true);
+    assert.ok(body.redirect.startsWith(`${ctx.discovery.end_session_endpoint}?`), `redirect to end_session_endpoint: ${body.redirect}`);
+    const hint = new URL(body.redirect).searchParams.get('id_token_hint');
+    assert.ok(hint, 'id_token_hint');
+    const { payload } = decodeJwt(hint);
+    assert.equal(payload.iss, ctx.provider.issuer);
+    assert.equal(payload.aud, 'passerelle');
+    assert.equal(payload.sub, TEST_USER.sub);
+
+    const after401 = await me(browser);
+    assert.equal(after401.status, 401, after401.describe());
+
+    // The browser goes on to the provider, which accepts the id_token_hint and signs out.
+    const page = await browser.get(body.redirect);
+    assert.equal(page.status, 200, `end_session page: ${page.describe()}`);
+    const form = page.forms().find((f) => f.id === 'logout');
+    assert.ok(form, 'the provider shows its logout form');
+    const done = await browser.submit(form);
+    assert.equal(done.status, 303, done.describe());
+    const post = new URL(body.redirect).searchParams.get('post_logout_redirect_uri');
+    if (post) assert.ok(done.location.startsWith(post), `back to ${post}: ${done.location}`);
+  });
+
+  step('back-channel logout from the provider ends the gateway session', async (browser) => {
+    await fullLogin(browser);
+    const count = ctx.provider.backchannel.length;
+    const page = await browser.get(`${ctx.discovery.end_session_endpoint}?client_id=passerelle`);
+    assert.equal(page.status, 200, page.describe());
+    const form = page.forms().find((f) => f.id === 'logout');
+    assert.ok(form, 'the provider shows its logout form');
+    const done = await browser.submit(form); // the provider POSTs the logout_token before answering
+    assert.equal(done.status, 303, done.describe());
+    const result = await ctx.provider.waitForBackchannel(count + 1, 10000);
+    assert.equal(result.clientId, 'passerelle');
+    assert.ok(result.ok, `the gateway accepted the logout_token: ${result.error}`);
+    const r = await me(browser);
+    assert.equal(r.status, 401, r.describe());
+  });
+});
