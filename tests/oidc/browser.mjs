@@ -1,6 +1,7 @@
 // A tiny scripted "browser" for the SSO tests: HTTP(S) requests without automatic redirects, a
-// cookie jar (host-only/domain, path, Secure, Max-Age/Expires), HTML form parsing and submission,
-// and a driver for the test provider's login and consent pages. Every request is bounded in time.
+// cookie jar (host-only/domain, path, Secure, Max-Age/Expires, SameSite on cross-site requests,
+// the __Host- and __Secure- prefix rules), HTML form parsing and submission, and a driver for the
+// test provider's login and consent pages. Every request is bounded in time.
 
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -125,7 +126,9 @@ export class Browser {
         hostOnly: true,
         path: null,
         secure: false,
+        sameSite: 'lax', // browsers' default when the attribute is missing
         expires: undefined,
+        domainAttr: false,
       };
       for (const attr of attrs) {
         const i = attr.indexOf('=');
@@ -140,10 +143,16 @@ export class Browser {
           if (d !== url.hostname && !url.hostname.endsWith(`.${d}`)) { cookie.rejected = true; }
           cookie.domain = d;
           cookie.hostOnly = false;
+          cookie.domainAttr = true;
         } else if (key === 'path' && val.startsWith('/')) cookie.path = val;
         else if (key === 'secure') cookie.secure = true;
+        else if (key === 'samesite' && /^(strict|lax|none)$/i.test(val)) cookie.sameSite = val.toLowerCase();
       }
       if (cookie.rejected) continue;
+      // Cookie name prefixes, as browsers enforce them.
+      if (cookie.name.startsWith('__Secure-') && !cookie.secure) continue;
+      if (cookie.name.startsWith('__Host-') && (!cookie.secure || cookie.domainAttr || cookie.path !== '/')) continue;
+      if (cookie.sameSite === 'none' && !cookie.secure) continue; // as current browsers do
       if (cookie.secure && url.protocol !== 'https:') continue;
       if (cookie.path === null) {
         const dir = url.pathname.slice(0, url.pathname.lastIndexOf('/'));
@@ -155,11 +164,17 @@ export class Browser {
     }
   }
 
-  cookiesFor(url) {
+  /**
+   * Cookies sent to url. crossSite: the request comes from another site (e.g. the redirect from
+   * the provider to the callback): SameSite=Strict cookies are withheld, and Lax ones too unless
+   * it is a top-level GET navigation.
+   */
+  cookiesFor(url, { crossSite = false, method = 'GET' } = {}) {
     const now = Date.now();
     this.cookies = this.cookies.filter((c) => c.expires === undefined || c.expires > now);
     const host = url.hostname;
     return this.cookies.filter((c) => {
+      if (crossSite && (c.sameSite === 'strict' || (c.sameSite === 'lax' && method !== 'GET'))) return false;
       if (c.hostOnly ? c.domain !== host : !(host === c.domain || host.endsWith(`.${c.domain}`))) return false;
       if (c.secure && url.protocol !== 'https:') return false;
       const p = url.pathname;
@@ -177,9 +192,12 @@ export class Browser {
 
   /**
    * One request, no redirect following. opts: method, headers, form (object, urlencoded body),
-   * json (object), body (string|Buffer), cookies (false: send none).
+   * json (object), body (string|Buffer), cookies (false: send none), crossSite (true: a
+   * navigation coming from another site, see cookiesFor).
    */
-  request(target, { method = 'GET', headers = {}, form, json, body, cookies = true } = {}) {
+  request(target, {
+    method = 'GET', headers = {}, form, json, body, cookies = true, crossSite = false,
+  } = {}) {
     const url = new URL(target);
     const h = { accept: 'text/html,application/json;q=0.9,*/*;q=0.8', ...headers };
     let payload = body;
@@ -192,7 +210,7 @@ export class Browser {
     }
     if (payload !== undefined) h['content-length'] = Buffer.byteLength(payload);
     if (cookies) {
-      const jar = this.cookiesFor(url);
+      const jar = this.cookiesFor(url, { crossSite, method });
       if (jar.length) h.cookie = jar.map((c) => `${c.name}=${c.value}`).join('; ');
     }
     const lib = url.protocol === 'https:' ? https : http;

@@ -39,6 +39,8 @@ function freePort() {
 }
 
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
+// A deadline for Promise.race that does not keep the process alive once the race is over.
+const deadline = (ms) => new Promise((r) => { setTimeout(r, ms).unref(); });
 
 // ---- the gateway process ----------------------------------------------------------------------
 
@@ -46,7 +48,8 @@ class Gateway {
   constructor(binary, configPath, env) {
     this.lines = [];
     this.exited = null; // { code, signal }
-    this.child = spawn(binary, ['--config', configPath], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Own process group, so that stopping it also stops anything it started.
+    this.child = spawn(binary, ['--config', configPath], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.exitPromise = new Promise((resolve) => {
       this.child.on('exit', (code, signal) => { this.exited = { code, signal }; resolve(this.exited); });
       this.child.on('error', (err) => {
@@ -55,8 +58,14 @@ class Gateway {
         resolve(this.exited);
       });
     });
-    this.killOnExit = () => { try { this.child.kill('SIGKILL'); } catch { /* gone */ } };
+    this.killOnExit = () => this.signal('SIGKILL');
+    this.killOnSignal = (sig) => {
+      this.signal('SIGKILL');
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    };
     process.on('exit', this.killOnExit);
+    process.on('SIGINT', this.killOnSignal);
+    process.on('SIGTERM', this.killOnSignal);
     for (const stream of [this.child.stdout, this.child.stderr]) {
       let buf = '';
       stream.setEncoding('utf8');
@@ -69,6 +78,17 @@ class Gateway {
         }
       });
       stream.on('end', () => { if (buf) this.lines.push(buf); });
+    }
+  }
+
+  /** Sends sig to the gateway's process group (or the gateway alone). */
+  signal(sig) {
+    const { pid } = this.child;
+    if (!pid) return;
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try { this.child.kill(sig); } catch { /* gone */ }
     }
   }
 
@@ -86,14 +106,20 @@ class Gateway {
 
   async stop() {
     if (!this.exited) {
-      this.child.kill('SIGTERM');
-      const t = await Promise.race([this.exitPromise, sleep(STOP_TIMEOUT_MS).then(() => null)]);
+      this.signal('SIGTERM');
+      const t = await Promise.race([this.exitPromise, deadline(STOP_TIMEOUT_MS).then(() => null)]);
       if (!t) {
-        this.child.kill('SIGKILL');
-        await Promise.race([this.exitPromise, sleep(STOP_TIMEOUT_MS)]);
+        this.lines.push(`gateway still running ${STOP_TIMEOUT_MS} ms after SIGTERM: SIGKILL`);
+        this.signal('SIGKILL');
+        await Promise.race([this.exitPromise, deadline(STOP_TIMEOUT_MS)]);
       }
     }
+    this.signal('SIGKILL'); // leftovers of its process group, if any
+    this.child.stdout.destroy();
+    this.child.stderr.destroy();
     process.removeListener('exit', this.killOnExit);
+    process.removeListener('SIGINT', this.killOnSignal);
+    process.removeListener('SIGTERM', this.killOnSignal);
   }
 }
 
@@ -157,7 +183,6 @@ auth:
         given_name: given_name
         family_name: usual_name
         siret: siret
-        organization: organization_label
       roles:
         - role: agent
           email_domain: angers.fr
@@ -192,9 +217,12 @@ async function loginAtProvider(browser, next = '/api/me') {
   return callback;
 }
 
-/** Requests the callback: 303 to next with the session cookie. */
+/**
+ * Requests the callback (a navigation coming from the provider, another site: SameSite=Strict
+ * cookies are not sent): 303 to next with the session cookie.
+ */
 async function completeCallback(browser, callback, next = '/api/me') {
-  const r = await browser.get(callback);
+  const r = await browser.get(callback, { crossSite: true });
   assert.equal(r.status, 303, `callback: ${r.describe()}`);
   assert.equal(r.location, `${ctx.gw}${next}`, 'callback redirects to next');
   assert.ok(browser.cookie(`${ctx.gw}/`, SESSION_COOKIE), `callback sets ${SESSION_COOKIE}`);
@@ -294,7 +322,7 @@ describe('OIDC single sign-on through the gateway', () => {
   step('a callback with a wrong state is refused with 400 JSON', async (browser) => {
     const callback = new URL(await loginAtProvider(browser));
     callback.searchParams.set('state', `wrong-${crypto.randomBytes(8).toString('hex')}`);
-    const r = await browser.get(callback.href, { headers: { accept: 'application/json' } });
+    const r = await browser.get(callback.href, { headers: { accept: 'application/json' }, crossSite: true });
     assert.equal(r.status, 400, r.describe());
     assert.match(String(r.headers['content-type']), /application\/json/);
     assert.ok(r.json().error, 'an error field');
@@ -304,7 +332,7 @@ describe('OIDC single sign-on through the gateway', () => {
   step('replaying a callback URL is refused with 400', async (browser) => {
     const callback = await loginAtProvider(browser);
     await completeCallback(browser, callback);
-    const again = await browser.get(callback, { headers: { accept: 'application/json' } });
+    const again = await browser.get(callback, { headers: { accept: 'application/json' }, crossSite: true });
     assert.equal(again.status, 400, again.describe());
   });
 

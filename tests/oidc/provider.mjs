@@ -289,7 +289,12 @@ export async function startProvider({
       },
       claims: scopeClaims,
       conformIdTokenClaims: !claimsInIdToken,
-      cookies: { keys: cookieKeys },
+      // Plain HTTP: SameSite=None cookies (the default for the session) would need Secure.
+      cookies: {
+        keys: cookieKeys,
+        long: { httpOnly: true, sameSite: 'lax' },
+        short: { httpOnly: true, sameSite: 'lax' },
+      },
       findAccount,
       jwks: { keys },
       pkce: { required: () => true, methods: ['S256'] },

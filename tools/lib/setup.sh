@@ -8,7 +8,7 @@ export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file
 # Debian 12 packages the build and the tests need (see README, "What it is made of").
 PACKAGES=(g++ cmake ninja-build ccache pkg-config openssl curl
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-test1.81-dev
-  libyaml-cpp-dev libssl-dev libsqlite3-dev libsodium-dev)
+  libyaml-cpp-dev libssl-dev libsqlite3-dev libsodium-dev libcjose-dev libjansson-dev)
 
 install_packages() {
   local wanted=("$@") missing=()
@@ -25,6 +25,13 @@ install_packages() {
   # Another apt run may hold the dpkg lock: wait for it rather than fail.
   apt-get -o DPkg::Lock::Timeout=600 update -qq
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Node.js runs the OpenID provider of the tests. A machine may already have its own build of
+# Node (with npm inside): install Debian's only when there is none.
+install_node() {
+  command -v node >/dev/null && command -v npm >/dev/null && return 0
+  install_packages nodejs npm
 }
 
 build_preset() {

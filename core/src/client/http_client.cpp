@@ -1,6 +1,8 @@
 // Beast client over TCP or TLS; the whole exchange races a timer, so no step can hang.
 #include "client/http_client.hpp"
 
+#include "log/log.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -53,7 +55,8 @@ asio::awaitable<OutboundResponse> exchange(Stream& stream, const Target& t, Outb
   http::request<http::string_body> req{http::string_to_verb(r.method), t.target, 11};
   if (req.method() == http::verb::unknown)
     throw HttpError(502, "upstream_unavailable", "unsupported method " + r.method);
-  req.set(http::field::host, t.host);
+  const bool default_port = t.port == (t.https ? "443" : "80");
+  req.set(http::field::host, default_port ? t.host : t.host + ":" + t.port);
   req.set(http::field::user_agent, "passerelle");
   for (auto& [k, v] : r.headers) req.set(k, v);
   req.body() = std::move(r.body);
@@ -107,11 +110,16 @@ struct Outcome {
 
 asio::awaitable<Outcome> fetch_guarded(std::shared_ptr<ssl::context> tls, Target t,
                                        OutboundRequest r) {
+  // Plain statements around each co_await: g++ 12 mishandles class temporaries (braced
+  // aggregates, lambdas) that share a full-expression with a co_await.
+  Outcome outcome;
   try {
-    co_return Outcome{co_await fetch_once(std::move(tls), std::move(t), std::move(r)), nullptr};
+    OutboundResponse response = co_await fetch_once(std::move(tls), std::move(t), std::move(r));
+    outcome.response = std::move(response);
   } catch (...) {
-    co_return Outcome{std::nullopt, std::current_exception()};
+    outcome.error = std::current_exception();
   }
+  co_return outcome;
 }
 
 }  // namespace
@@ -129,8 +137,9 @@ Task<OutboundResponse> OutboundHttpClient::fetch(OutboundRequest request) {
   using namespace asio::experimental::awaitable_operators;
   const Target target = parse_target(request.url);
   asio::steady_timer timer(co_await asio::this_coro::executor, request.timeout);
-  auto result = co_await (fetch_guarded(tls_, target, std::move(request)) ||
-                          timer.async_wait(asio::use_awaitable));
+  auto fetching = fetch_guarded(tls_, target, std::move(request));
+  auto waiting = timer.async_wait(asio::use_awaitable);
+  auto result = co_await (std::move(fetching) || std::move(waiting));
   if (result.index() == 1) throw HttpError(504, "upstream_timeout", "the upstream did not answer in time");
   Outcome outcome = std::get<0>(std::move(result));
   if (outcome.response) co_return std::move(*outcome.response);
@@ -139,7 +148,9 @@ Task<OutboundResponse> OutboundHttpClient::fetch(OutboundRequest request) {
   } catch (const HttpError&) {
     throw;
   } catch (const std::exception& e) {
-    throw HttpError(502, "upstream_unavailable", std::string("upstream error: ") + e.what());
+    // The detail (addresses, source locations) is for the log, not for the user.
+    log::warn("http_client", "outbound request failed", {{"host", target.host}, {"error", e.what()}});
+    throw HttpError(502, "upstream_unavailable", "the upstream service is unreachable");
   }
 }
 

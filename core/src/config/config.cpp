@@ -75,7 +75,7 @@ PluginConfig read_plugin(YamlSection s, const std::string& base_dir) {
 }
 
 const std::set<std::string> kIdentityFields = {"email", "given_name", "family_name", "display_name",
-                                              "siret", "commune_insee", "organization"};
+                                              "siret", "commune_insee"};
 const std::set<std::string> kRoleNames = {"elu", "agent", "advisor", "operator"};
 const std::set<std::string> kAlgorithms = {"RS256", "PS256", "ES256"};
 
@@ -111,7 +111,7 @@ OidcProviderConfig read_oidc(YamlSection s, const std::string& base_dir) {
     for (const auto& kv : claims.node()) {
       const std::string field = kv.first.Scalar();
       if (!kIdentityFields.count(field))
-        fail_at(s.file(), kv.first, "unknown identity field \"" + field + "\" (email, given_name, family_name, display_name, siret, commune_insee, organization)");
+        fail_at(s.file(), kv.first, "unknown identity field \"" + field + "\" (email, given_name, family_name, display_name, siret, commune_insee)");
       p.claims[field] = claims.string(field, "");
     }
   }
@@ -135,7 +135,6 @@ OidcProviderConfig read_oidc(YamlSection s, const std::string& base_dir) {
     for (const auto& a : p.algorithms)
       if (!kAlgorithms.count(a)) s.fail("algorithms", "only RS256, PS256 and ES256 are accepted");
   }
-  p.ca_file = resolve(base_dir, s.string("ca_file", ""));
   s.finish();
   return p;
 }

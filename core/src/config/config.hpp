@@ -86,7 +86,6 @@ struct OidcProviderConfig {
   std::vector<OidcRoleRule> roles;
   std::vector<std::string> default_roles;
   std::vector<std::string> algorithms{"RS256", "PS256", "ES256"};
-  std::string ca_file;        // extra CA for this provider's TLS
 };
 
 struct AuthConfig {

@@ -30,8 +30,8 @@ std::string check_route(const Route& route, const std::string& plugin) {
 }  // namespace
 
 PluginHost::PluginHost(SqliteStore& store, HttpClient& http, MetricsRegistry& metrics,
-                       std::chrono::milliseconds default_timeout)
-    : store_(store), http_(http), metrics_(metrics), default_timeout_(default_timeout) {
+                       std::chrono::milliseconds default_timeout, const IdentityTokens* tokens)
+    : store_(store), http_(http), metrics_(metrics), default_timeout_(default_timeout), tokens_(tokens) {
   table_.store(std::make_shared<const RouteTable>());
 }
 
@@ -64,7 +64,7 @@ Task<void> PluginHost::start_one(Pending& p) {
   const std::string name = lp.info().name;
   try {
     const int applied = co_await store_.migrate("plugin:" + name, lp.plugin().migrations());
-    lp.services = std::make_unique<PluginServices>(name, p.settings, store_, http_, metrics_);
+    lp.services = std::make_unique<PluginServices>(name, p.settings, store_, http_, metrics_, tokens_);
     co_await lp.plugin().start(*lp.services);
     lp.routes = lp.plugin().routes();
     for (const auto& route : lp.routes)

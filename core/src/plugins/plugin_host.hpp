@@ -19,6 +19,7 @@
 namespace passerelle {
 
 class SqliteStore;
+class IdentityTokens;
 
 struct RouteTable {
   struct Target {
@@ -34,7 +35,7 @@ struct RouteTable {
 class PluginHost {
  public:
   PluginHost(SqliteStore& store, HttpClient& http, MetricsRegistry& metrics,
-             std::chrono::milliseconds default_timeout);
+             std::chrono::milliseconds default_timeout, const IdentityTokens* tokens = nullptr);
 
   /// Loads every library of the config and checks its config section; blocking, at start-up.
   /// Throws ConfigError naming the plugin's entry in the config file and the reason.
@@ -69,6 +70,7 @@ class PluginHost {
   HttpClient& http_;
   MetricsRegistry& metrics_;
   std::chrono::milliseconds default_timeout_;
+  const IdentityTokens* tokens_;
   std::vector<Pending> plugins_;
   std::atomic<std::shared_ptr<const RouteTable>> table_;
   std::atomic<bool> ready_{false};

@@ -19,3 +19,12 @@ Task<void> PluginServices::sleep(std::chrono::milliseconds duration) {
 }
 
 }  // namespace passerelle
+
+namespace passerelle {
+
+std::string PluginServices::identity_token(const Identity& identity, const std::string& audience) {
+  if (!tokens_) throw std::runtime_error("identity tokens are not available here");
+  return tokens_->mint(identity, audience);
+}
+
+}  // namespace passerelle

@@ -1,6 +1,7 @@
 // The Host one plugin sees: its config, a logger with its name, the store, HTTP, metrics.
 #pragma once
 
+#include "auth/identity_tokens.hpp"
 #include "metrics/registry.hpp"
 #include "passerelle/host.hpp"
 
@@ -22,9 +23,9 @@ class PluginLogger final : public Logger {
 class PluginServices final : public Host {
  public:
   PluginServices(const std::string& plugin, boost::json::object config, Database& database,
-                 HttpClient& http, MetricsRegistry& metrics)
+                 HttpClient& http, MetricsRegistry& metrics, const IdentityTokens* tokens)
       : config_(std::move(config)), logger_(plugin), database_(database), http_(http),
-        metrics_(metrics, plugin) {}
+        metrics_(metrics, plugin), tokens_(tokens) {}
 
   const boost::json::object& config() const override { return config_; }
   Logger& logger() override { return logger_; }
@@ -32,6 +33,7 @@ class PluginServices final : public Host {
   HttpClient& http() override { return http_; }
   Metrics& metrics() override { return metrics_; }
   Task<void> sleep(std::chrono::milliseconds duration) override;
+  std::string identity_token(const Identity& identity, const std::string& audience) override;
 
  private:
   boost::json::object config_;
@@ -39,6 +41,7 @@ class PluginServices final : public Host {
   Database& database_;
   HttpClient& http_;
   PluginMetrics metrics_;
+  const IdentityTokens* tokens_;
 };
 
 }  // namespace passerelle

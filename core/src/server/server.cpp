@@ -5,6 +5,8 @@
 
 #include "auth/auth_routes.hpp"
 #include "auth/auth_service.hpp"
+#include "auth/identity_tokens.hpp"
+#include "auth/oidc/oidc_logins.hpp"
 #include "client/http_client.hpp"
 #include "http/dispatcher.hpp"
 #include "http/status_routes.hpp"
@@ -39,13 +41,16 @@ using asio::ip::tcp;
 
 struct Server::Impl {
   Config config;
+  std::string public_url;  // known once the HTTPS listener is bound
   asio::io_context ioc;
   BlockingPool blocking{2};  // password hashing, file reads: off the I/O threads
   MetricsRegistry metrics;
   SqliteStore store;
   OutboundHttpClient http;
+  IdentityTokens identity_tokens{public_url};
   PluginHost plugins;
   AuthService auth;
+  OidcLogins oidc;
   Dispatcher dispatcher;
   ConnectionTracker tracker;
   SessionEnv env;
@@ -58,8 +63,9 @@ struct Server::Impl {
       : config(std::move(c)),
         store(config.store.sqlite, config.store.threads),
         http(config.outbound),
-        plugins(store, http, metrics, config.server.handler_timeout),
+        plugins(store, http, metrics, config.server.handler_timeout, &identity_tokens),
         auth(store, blocking, config.auth, config.demo),
+        oidc(auth, store, http, config.auth.oidc, public_url),
         dispatcher(plugins, metrics, [this](const IncomingRequest& in) { return auth.authenticate(in); },
                    core_routes()),
         env{config.server, dispatcher, tracker, config.log.access_log, 0} {
@@ -69,14 +75,25 @@ struct Server::Impl {
 
   std::vector<CoreRoute> core_routes() {
     auto routes = status_routes(plugins, metrics);
-    auto login = auth_routes(auth, nullptr, {});
+    auto login = auth_routes(
+        auth, [this](const AuthContext& ctx) { return oidc.end_session_url(ctx); }, oidc.providers());
     routes.insert(routes.end(), login.begin(), login.end());
+    auto federated = oidc.routes();
+    routes.insert(routes.end(), federated.begin(), federated.end());
+    routes.push_back({"GET", "/.well-known/jwks.json",
+                      [this](IncomingRequest&, const std::optional<AuthContext>&) -> Task<Response> {
+                        Response r = Response::json(identity_tokens.jwks());
+                        r.headers.emplace_back("Cache-Control", "public, max-age=300");
+                        co_return r;
+                      },
+                      false});
     return routes;
   }
 
   // The store's own schema, demo accounts or the demo-password guard: before serving.
   asio::awaitable<void> prepare_store() {
     co_await store.migrate("core", core_migrations());
+    co_await identity_tokens.load(store);
     if (config.demo) co_await auth.seed_demo_accounts();
     else co_await auth.refuse_demo_passwords();
   }
@@ -175,6 +192,9 @@ int Server::run() {
   }
   s.open(s.https_acceptor, s.config.server.https_port);
   s.env.https_port = s.https_acceptor.local_endpoint().port();
+  s.public_url = !s.config.server.public_url.empty() ? s.config.server.public_url
+                 : s.env.https_port == 443 ? std::string("https://localhost")
+                                           : "https://localhost:" + std::to_string(s.env.https_port);
   boost::json::object fields{{"address", s.config.server.listen}, {"https_port", s.env.https_port},
                              {"workers", s.config.server.workers}};
   if (s.config.server.redirect_http) {

@@ -1,5 +1,5 @@
 // Version 1: accounts with federated links, server-side sessions (ids stored hashed), API
-// tokens (hashed) and the signing keys of identity tokens.
+// tokens (hashed), the signing keys of identity tokens, and OpenID logins in progress.
 #include "store/core_schema.hpp"
 
 namespace passerelle {
@@ -48,8 +48,17 @@ CREATE TABLE api_tokens (
 );
 CREATE TABLE signing_keys (
   kid TEXT PRIMARY KEY,
-  private_pem TEXT NOT NULL,
+  private_jwk TEXT NOT NULL,
   created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
+);
+CREATE TABLE oidc_pending (
+  state_hash TEXT PRIMARY KEY,
+  provider TEXT NOT NULL,
+  browser_hash TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  code_verifier TEXT NOT NULL,
+  next TEXT NOT NULL,
+  created_at INTEGER NOT NULL
 );
 )sql"}};
 }

@@ -1,0 +1,45 @@
+// One ES256 key kept in the store (so every instance and every restart signs with it).
+#include "auth/identity_tokens.hpp"
+
+#include "store/sqlite_store.hpp"
+
+#include <boost/json/array.hpp>
+
+namespace passerelle {
+
+namespace json = boost::json;
+
+Task<void> IdentityTokens::load(SqliteStore& store) {
+  Statement select{"SELECT private_jwk FROM signing_keys ORDER BY created_at DESC LIMIT 1", {}};
+  auto r = co_await store.query(std::move(select));
+  if (!r.rows.empty()) {
+    key_.emplace(jose::SigningKey::from_private_json(std::get<std::string>(r.rows[0][0])));
+    co_return;
+  }
+  auto fresh = jose::SigningKey::generate();
+  Statement insert{"INSERT INTO signing_keys(kid, private_jwk) VALUES (?1, ?2)", {fresh.kid(), fresh.to_private_json()}};
+  co_await store.query(std::move(insert));
+  key_.emplace(std::move(fresh));
+}
+
+json::object IdentityTokens::jwks() const {
+  json::array keys;
+  if (key_) keys.push_back(key_->public_jwk());
+  return {{"keys", std::move(keys)}};
+}
+
+std::string IdentityTokens::mint(const Identity& who, const std::string& audience, std::chrono::seconds ttl) const {
+  if (!key_) throw std::runtime_error("identity tokens are not ready");
+  ttl = std::clamp(ttl, std::chrono::seconds(1), std::chrono::seconds(600));
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  json::array roles;
+  for (const auto& r : who.roles) roles.emplace_back(r);
+  json::object claims{{"iss", issuer_}, {"sub", who.subject}, {"aud", audience}, {"iat", now},
+                      {"nbf", now}, {"exp", now + ttl.count()}, {"name", who.display_name},
+                      {"email", who.email}, {"roles", std::move(roles)},
+                      {"commune_insee", who.commune_insee}, {"siret", who.siret}, {"idp", who.provider}};
+  return key_->sign(claims);
+}
+
+}  // namespace passerelle

@@ -1,0 +1,42 @@
+// Short-lived signed identity tokens (JWT, ES256) for proxied services, and the JWKS that
+// publishes their public key at /.well-known/jwks.json.
+#pragma once
+
+#include "auth/jose.hpp"
+#include "passerelle/identity.hpp"
+#include "passerelle/task.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace passerelle {
+
+class SqliteStore;
+
+class IdentityTokens {
+ public:
+  /// `issuer`: the gateway's public URL.
+  explicit IdentityTokens(std::string issuer) : issuer_(std::move(issuer)) {}
+
+  /// Loads the signing key from the store, generating and keeping one at first start.
+  Task<void> load(SqliteStore& store);
+
+  /// {"keys":[...]} with the public key.
+  boost::json::object jwks() const;
+
+  /// A JWT for `identity`, audience `audience`, valid `ttl` (clamped to 1 s .. 10 min).
+  std::string mint(const Identity& identity, const std::string& audience,
+                   std::chrono::seconds ttl = std::chrono::seconds(60)) const;
+
+  const std::string& issuer() const { return issuer_; }
+
+ private:
+  std::string issuer_;
+  std::optional<jose::SigningKey> key_;
+};
+
+}  // namespace passerelle
