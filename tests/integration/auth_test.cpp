@@ -232,4 +232,18 @@ BOOST_AUTO_TEST_CASE(demo_accounts_are_seeded_in_demo_mode_and_refused_in_produc
   BOOST_TEST(refused.output == "passerelle: the demo password is refused outside demo mode\n");
 }
 
+BOOST_AUTO_TEST_CASE(jwks_publishes_the_identity_token_key) {
+  GatewayProcess gw;
+  TestConnection c(gw.https_port());
+  auto r = c.request("GET", "/.well-known/jwks.json");
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->status == 200);
+  auto keys = boost::json::parse(r->body).at("keys").as_array();
+  BOOST_TEST_REQUIRE(keys.size() == 1u);
+  BOOST_TEST(keys[0].at("kty").as_string() == "EC");
+  BOOST_TEST(keys[0].at("crv").as_string() == "P-256");
+  BOOST_TEST(keys[0].at("alg").as_string() == "ES256");
+  BOOST_TEST(!keys[0].as_object().contains("d"));  // never the private part
+}
+
 BOOST_AUTO_TEST_SUITE_END()

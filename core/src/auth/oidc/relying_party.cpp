@@ -59,6 +59,37 @@ std::string header_value(const OutboundResponse& r, const std::string& name) {
 
 }  // namespace
 
+std::string check_id_token_claims(const json::object& c, const OidcProviderConfig& config,
+                                  const std::string& nonce, std::int64_t now) {
+  const auto leeway = RelyingParty::kLeeway.count();
+  if (text(c, "iss") != config.issuer) return "wrong issuer";
+  if (!audience_has(c, config.client_id)) return "wrong audience";
+  if (audience_count(c) > 1 && text(c, "azp") != config.client_id) return "wrong authorized party";
+  const std::int64_t exp = number(c, "exp");
+  const std::int64_t iat = number(c, "iat");
+  if (exp < 0 || now > exp + leeway) return "expired ID token";
+  if (iat < 0 || iat > now + leeway || now - iat > 600 + leeway) return "ID token issued at an unlikely time";
+  if (text(c, "nonce").empty() || !auth::equal_constant_time(text(c, "nonce"), nonce)) return "wrong nonce";
+  if (text(c, "sub").empty()) return "no subject";
+  return {};
+}
+
+std::string check_logout_token_claims(const json::object& c, const OidcProviderConfig& config, std::int64_t now) {
+  const auto leeway = RelyingParty::kLeeway.count();
+  if (text(c, "iss") != config.issuer) return "logout token: wrong issuer";
+  if (!audience_has(c, config.client_id)) return "logout token: wrong audience";
+  const std::int64_t iat = number(c, "iat");
+  if (iat < 0 || iat > now + leeway || now - iat > 600 + leeway) return "logout token: unlikely issue time";
+  if (const std::int64_t exp = number(c, "exp"); exp >= 0 && now > exp + leeway) return "logout token: expired";
+  const auto* events = c.if_contains("events");
+  if (!events || !events->is_object() ||
+      !events->as_object().contains("http://schemas.openid.net/event/backchannel-logout"))
+    return "logout token: no back-channel logout event";
+  if (c.contains("nonce")) return "logout token: carries a nonce";
+  if (text(c, "sid").empty() && text(c, "sub").empty()) return "logout token: names no session";
+  return {};
+}
+
 RelyingParty::RelyingParty(OidcProviderConfig config, HttpClient& http, const std::string& public_url)
     : config_(std::move(config)), http_(http), public_url_(public_url) {}
 
@@ -186,19 +217,8 @@ Task<Login> RelyingParty::complete(std::string code, std::string verifier, std::
 
   jose::Token id = co_await verify(login.id_token);
   const auto& c = id.claims;
-  const std::int64_t now = now_seconds();
-  if (text(c, "iss") != config_.issuer) refuse(config_.name, "wrong issuer");
-  if (!audience_has(c, config_.client_id)) refuse(config_.name, "wrong audience");
-  if (audience_count(c) > 1 && text(c, "azp") != config_.client_id) refuse(config_.name, "wrong authorized party");
-  const std::int64_t exp = number(c, "exp");
-  const std::int64_t iat = number(c, "iat");
-  if (exp < 0 || now > exp + kLeeway.count()) refuse(config_.name, "expired ID token");
-  if (iat < 0 || iat > now + kLeeway.count() || now - iat > 600 + kLeeway.count())
-    refuse(config_.name, "ID token issued at an unlikely time");
-  if (text(c, "nonce").empty() || !auth::equal_constant_time(text(c, "nonce"), nonce))
-    refuse(config_.name, "wrong nonce");
+  if (auto why = check_id_token_claims(c, config_, nonce, now_seconds()); !why.empty()) refuse(config_.name, why);
   login.subject = text(c, "sub");
-  if (login.subject.empty()) refuse(config_.name, "no subject");
   login.sid = text(c, "sid");
   login.claims = c;
 
@@ -229,21 +249,8 @@ Task<Login> RelyingParty::complete(std::string code, std::string verifier, std::
 Task<LogoutRequest> RelyingParty::check_logout_token(std::string token) {
   jose::Token t = co_await verify(std::move(token));
   const auto& c = t.claims;
-  const std::int64_t now = now_seconds();
-  if (text(c, "iss") != config_.issuer) refuse(config_.name, "logout token: wrong issuer");
-  if (!audience_has(c, config_.client_id)) refuse(config_.name, "logout token: wrong audience");
-  const std::int64_t iat = number(c, "iat");
-  if (iat < 0 || iat > now + kLeeway.count() || now - iat > 600 + kLeeway.count())
-    refuse(config_.name, "logout token: unlikely issue time");
-  if (const std::int64_t exp = number(c, "exp"); exp >= 0 && now > exp + kLeeway.count())
-    refuse(config_.name, "logout token: expired");
-  const auto* events = c.if_contains("events");
-  if (!events || !events->is_object() ||
-      !events->as_object().contains("http://schemas.openid.net/event/backchannel-logout"))
-    refuse(config_.name, "logout token: no back-channel logout event");
-  if (c.contains("nonce")) refuse(config_.name, "logout token: carries a nonce");
+  if (auto why = check_logout_token_claims(c, config_, now_seconds()); !why.empty()) refuse(config_.name, why);
   LogoutRequest request{text(c, "sid"), text(c, "sub")};
-  if (request.sid.empty() && request.sub.empty()) refuse(config_.name, "logout token: names no session");
   co_return request;
 }
 

@@ -40,6 +40,15 @@ struct LogoutRequest {
   std::string sub;
 };
 
+/// Why the claims of an ID token are not acceptable (iss, aud, azp, exp, iat, nonce, sub), or
+/// empty. `now` in seconds since the epoch.
+std::string check_id_token_claims(const boost::json::object& claims, const OidcProviderConfig& config,
+                                  const std::string& nonce, std::int64_t now);
+
+/// Why the claims of a back-channel logout token are not acceptable, or empty.
+std::string check_logout_token_claims(const boost::json::object& claims, const OidcProviderConfig& config,
+                                      std::int64_t now);
+
 class RelyingParty {
  public:
   /// `public_url` is read at each use (it is known only once the listener is bound).

@@ -1,0 +1,107 @@
+// ID token and logout token claim checks, claim mapping and role rules.
+#include "auth/oidc/claims.hpp"
+#include "auth/oidc/relying_party.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace passerelle;
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::int64_t kNow = 1'800'000'000;
+
+OidcProviderConfig provider() {
+  OidcProviderConfig c;
+  c.name = "proconnect";
+  c.issuer = "https://auth.example";
+  c.client_id = "passerelle";
+  c.claims = {{"family_name", "usual_name"}};
+  c.roles = {{"agent", "angers.fr", "", "", ""}, {"elu", "", "21490007", "", ""},
+             {"advisor", "", "", "organization_label", "Banque"}};
+  return c;
+}
+
+json::object good_claims() {
+  return {{"iss", "https://auth.example"}, {"aud", "passerelle"}, {"sub", "s-1"}, {"nonce", "n-1"},
+          {"iat", kNow - 5}, {"exp", kNow + 60}};
+}
+
+std::string check(json::object c, const std::string& nonce = "n-1") {
+  return oidc::check_id_token_claims(c, provider(), nonce, kNow);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(oidc_claims)
+
+BOOST_AUTO_TEST_CASE(id_token_checks) {
+  BOOST_TEST(check(good_claims()) == "");
+  auto c = good_claims();
+  c["exp"] = kNow - 3600;
+  BOOST_TEST(check(c) == "expired ID token");
+  c = good_claims();
+  c["aud"] = "someone-else";
+  BOOST_TEST(check(c) == "wrong audience");
+  c = good_claims();
+  c["aud"] = json::array{"passerelle", "other"};
+  BOOST_TEST(check(c) == "wrong authorized party");
+  c["azp"] = "passerelle";
+  BOOST_TEST(check(c) == "");
+  BOOST_TEST(check(good_claims(), "n-2") == "wrong nonce");
+  c = good_claims();
+  c.erase("nonce");
+  BOOST_TEST(check(c) == "wrong nonce");
+  c = good_claims();
+  c["iss"] = "https://evil.example";
+  BOOST_TEST(check(c) == "wrong issuer");
+  c = good_claims();
+  c["iat"] = kNow + 3600;
+  BOOST_TEST(check(c) == "ID token issued at an unlikely time");
+  c = good_claims();
+  c.erase("sub");
+  BOOST_TEST(check(c) == "no subject");
+}
+
+BOOST_AUTO_TEST_CASE(logout_token_checks) {
+  json::object c{{"iss", "https://auth.example"}, {"aud", "passerelle"}, {"iat", kNow}, {"sid", "abc"},
+                 {"events", json::object{{"http://schemas.openid.net/event/backchannel-logout", json::object{}}}}};
+  BOOST_TEST(oidc::check_logout_token_claims(c, provider(), kNow) == "");
+  auto bad = c;
+  bad["nonce"] = "x";
+  BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) == "logout token: carries a nonce");
+  bad = c;
+  bad.erase("events");
+  BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) == "logout token: no back-channel logout event");
+  bad = c;
+  bad.erase("sid");
+  BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) == "logout token: names no session");
+}
+
+BOOST_AUTO_TEST_CASE(proconnect_claims_and_role_rules) {
+  json::object claims{{"sub", "s-1"}, {"email", "Marie.Dupont@Angers.fr"}, {"given_name", "Marie"},
+                      {"usual_name", "Dupont"}, {"siret", "21490007800012"},
+                      {"organization_label", "Commune d'Angers"}};
+  auto p = oidc::map_claims(provider(), claims);
+  BOOST_TEST(p.display_name == "Marie Dupont");
+  BOOST_TEST(p.email == "Marie.Dupont@Angers.fr");
+  BOOST_TEST(p.siret == "21490007800012");
+  BOOST_TEST((p.roles == std::vector<std::string>{"agent", "elu"}));
+
+  claims["email"] = "paul@banque.example";
+  claims["siret"] = "not-a-siret";
+  claims["organization_label"] = "Banque";
+  p = oidc::map_claims(provider(), claims);
+  BOOST_TEST(p.siret == "");
+  BOOST_TEST((p.roles == std::vector<std::string>{"advisor"}));
+
+  auto config = provider();
+  config.default_roles = {"agent"};
+  claims["organization_label"] = "Other";
+  claims["email"] = "x@notangers.fr";  // a suffix, not the domain
+  BOOST_TEST((oidc::map_claims(config, claims).roles == std::vector<std::string>{"agent"}));
+  config.default_roles.clear();
+  BOOST_TEST(oidc::map_claims(config, claims).roles.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
