@@ -3,6 +3,7 @@
 
 #include "passerelle/http.hpp"
 #include "passerelle/task.hpp"
+#include "passerelle/territories.hpp"
 
 #include <boost/json/object.hpp>
 
@@ -117,6 +118,8 @@ class PASSERELLE_SDK_API Host {
   virtual Metrics& metrics() = 0;
   /// Waits without holding a thread; cancelled when the request's deadline passes.
   virtual Task<void> sleep(std::chrono::milliseconds duration) = 0;
+  /// The French administrative divisions.
+  virtual const Territories& territories() = 0;
   /// A short-lived JWT (ES256, 60 s) asserting `identity` to the service `audience`, verifiable
   /// with the gateway's keys at /.well-known/jwks.json.
   virtual std::string identity_token(const Identity& identity, const std::string& audience) = 0;

@@ -6,4 +6,5 @@
 #include "passerelle/identity.hpp"
 #include "passerelle/plugin.hpp"
 #include "passerelle/task.hpp"
+#include "passerelle/territories.hpp"
 #include "passerelle/version.hpp"

@@ -125,7 +125,8 @@ Task<void> Accounts::set_password(std::string username, std::string password) {
   auto hashing = [pw = std::move(password)] { return auth::hash_password(pw); };
   std::string hash = co_await pool_.run(std::move(hashing));
   Statement q{"UPDATE users SET password_hash = ?2 WHERE username = ?1", {username, hash}};
-  if ((co_await store_.query(std::move(q))).changes == 0) throw AccountError("no account \"" + username + "\"");
+  const QueryResult r = co_await store_.query(std::move(q));
+  if (r.changes == 0) throw AccountError("no account \"" + username + "\"");
 }
 
 Task<void> Accounts::set_enabled(std::string username, bool enabled) {
@@ -140,7 +141,8 @@ Task<void> Accounts::set_enabled(std::string username, bool enabled) {
 
 Task<void> Accounts::set_roles(std::string username, std::vector<std::string> roles) {
   Statement q{"UPDATE users SET roles = ?2 WHERE username = ?1", {username, join_roles(roles)}};
-  if ((co_await store_.query(std::move(q))).changes == 0) throw AccountError("no account \"" + username + "\"");
+  const QueryResult r = co_await store_.query(std::move(q));
+  if (r.changes == 0) throw AccountError("no account \"" + username + "\"");
 }
 
 Task<std::optional<Account>> Accounts::check_password(std::string username, std::string password) {

@@ -36,7 +36,8 @@ Task<std::vector<ApiTokenInfo>> ApiTokens::list() {
 Task<bool> ApiTokens::revoke(std::int64_t id) {
   Statement q{"UPDATE api_tokens SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ','now') "
               "WHERE id = ?1 AND revoked_at IS NULL", {id}};
-  co_return (co_await store_.query(std::move(q))).changes > 0;
+  const QueryResult r = co_await store_.query(std::move(q));
+  co_return r.changes > 0;
 }
 
 Task<std::optional<std::int64_t>> ApiTokens::resolve(std::string token) {

@@ -106,7 +106,10 @@ Task<Response> Dispatcher::route(IncomingRequest& in) {
                               in.method == "DELETE";
   std::vector<std::string> core_allowed;
   for (const auto& core : core_routes_) {
-    if (core.path != path) continue;
+    // "/x/*" matches every path below /x/.
+    const bool below = core.path.ends_with("/*") && path.size() > core.path.size() - 1 &&
+                       path.compare(0, core.path.size() - 1, core.path, 0, core.path.size() - 1) == 0;
+    if (core.path != path && !below) continue;
     if (core.method != in.method) {
       core_allowed.push_back(core.method);
       continue;

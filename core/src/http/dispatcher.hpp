@@ -15,7 +15,7 @@ namespace passerelle {
 /// Finds who is calling (session cookie, bearer token); nothing means anonymous.
 using Authenticate = std::function<Task<std::optional<AuthContext>>(const IncomingRequest&)>;
 
-/// A route of the gateway itself, matched on the exact path.
+/// A route of the gateway itself, matched on the exact path, or below it when it ends in "/*".
 struct CoreRoute {
   std::string method;
   std::string path;

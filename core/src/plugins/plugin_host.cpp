@@ -6,6 +6,7 @@
 #include "plugins/plugin_config.hpp"
 #include "plugins/plugin_services.hpp"
 #include "store/sqlite_store.hpp"
+#include "territories/territory_index.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -16,6 +17,7 @@
 namespace passerelle {
 
 namespace {
+const TerritoryIndex kNoTerritories;  // for hosts without territories (tools, some tests)
 const std::set<std::string> kRoles = {"elu", "agent", "advisor", "operator", "*"};
 
 std::string check_route(const Route& route, const std::string& plugin) {
@@ -30,8 +32,10 @@ std::string check_route(const Route& route, const std::string& plugin) {
 }  // namespace
 
 PluginHost::PluginHost(SqliteStore& store, HttpClient& http, MetricsRegistry& metrics,
-                       std::chrono::milliseconds default_timeout, const IdentityTokens* tokens)
-    : store_(store), http_(http), metrics_(metrics), default_timeout_(default_timeout), tokens_(tokens) {
+                       std::chrono::milliseconds default_timeout, const IdentityTokens* tokens,
+                       const Territories* territories)
+    : store_(store), http_(http), metrics_(metrics), default_timeout_(default_timeout), tokens_(tokens),
+      territories_(territories) {
   table_.store(std::make_shared<const RouteTable>());
 }
 
@@ -64,7 +68,8 @@ Task<void> PluginHost::start_one(Pending& p) {
   const std::string name = lp.info().name;
   try {
     const int applied = co_await store_.migrate("plugin:" + name, lp.plugin().migrations());
-    lp.services = std::make_unique<PluginServices>(name, p.settings, store_, http_, metrics_, tokens_);
+    lp.services = std::make_unique<PluginServices>(name, p.settings, store_, http_, metrics_, tokens_,
+                                                     territories_ ? *territories_ : kNoTerritories);
     co_await lp.plugin().start(*lp.services);
     lp.routes = lp.plugin().routes();
     for (const auto& route : lp.routes)

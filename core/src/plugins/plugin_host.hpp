@@ -35,7 +35,8 @@ struct RouteTable {
 class PluginHost {
  public:
   PluginHost(SqliteStore& store, HttpClient& http, MetricsRegistry& metrics,
-             std::chrono::milliseconds default_timeout, const IdentityTokens* tokens = nullptr);
+             std::chrono::milliseconds default_timeout, const IdentityTokens* tokens = nullptr,
+             const Territories* territories = nullptr);
 
   /// Loads every library of the config and checks its config section; blocking, at start-up.
   /// Throws ConfigError naming the plugin's entry in the config file and the reason.
@@ -71,6 +72,7 @@ class PluginHost {
   MetricsRegistry& metrics_;
   std::chrono::milliseconds default_timeout_;
   const IdentityTokens* tokens_;
+  const Territories* territories_;
   std::vector<Pending> plugins_;
   std::atomic<std::shared_ptr<const RouteTable>> table_;
   std::atomic<bool> ready_{false};

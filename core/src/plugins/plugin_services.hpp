@@ -23,9 +23,10 @@ class PluginLogger final : public Logger {
 class PluginServices final : public Host {
  public:
   PluginServices(const std::string& plugin, boost::json::object config, Database& database,
-                 HttpClient& http, MetricsRegistry& metrics, const IdentityTokens* tokens)
+                 HttpClient& http, MetricsRegistry& metrics, const IdentityTokens* tokens,
+                 const Territories& territories)
       : config_(std::move(config)), logger_(plugin), database_(database), http_(http),
-        metrics_(metrics, plugin), tokens_(tokens) {}
+        metrics_(metrics, plugin), tokens_(tokens), territories_(territories) {}
 
   const boost::json::object& config() const override { return config_; }
   Logger& logger() override { return logger_; }
@@ -34,6 +35,7 @@ class PluginServices final : public Host {
   Metrics& metrics() override { return metrics_; }
   Task<void> sleep(std::chrono::milliseconds duration) override;
   std::string identity_token(const Identity& identity, const std::string& audience) override;
+  const Territories& territories() override { return territories_; }
 
  private:
   boost::json::object config_;
@@ -42,6 +44,7 @@ class PluginServices final : public Host {
   HttpClient& http_;
   PluginMetrics metrics_;
   const IdentityTokens* tokens_;
+  const Territories& territories_;
 };
 
 }  // namespace passerelle

@@ -11,6 +11,8 @@
 #include "http/dispatcher.hpp"
 #include "http/status_routes.hpp"
 #include "store/core_schema.hpp"
+#include "territories/territory_routes.hpp"
+#include "territories/territory_store.hpp"
 #include "util/blocking_pool.hpp"
 #include "log/log.hpp"
 #include "metrics/registry.hpp"
@@ -48,6 +50,7 @@ struct Server::Impl {
   SqliteStore store;
   OutboundHttpClient http;
   IdentityTokens identity_tokens{public_url};
+  TerritoryIndex territories;  // filled from the store before plugins start
   PluginHost plugins;
   AuthService auth;
   OidcLogins oidc;
@@ -63,7 +66,7 @@ struct Server::Impl {
       : config(std::move(c)),
         store(config.store.sqlite, config.store.threads),
         http(config.outbound),
-        plugins(store, http, metrics, config.server.handler_timeout, &identity_tokens),
+        plugins(store, http, metrics, config.server.handler_timeout, &identity_tokens, &territories),
         auth(store, blocking, config.auth, config.demo),
         oidc(auth, store, http, config.auth.oidc, public_url),
         dispatcher(plugins, metrics, [this](const IncomingRequest& in) { return auth.authenticate(in); },
@@ -78,6 +81,8 @@ struct Server::Impl {
     auto login = auth_routes(
         auth, [this](const AuthContext& ctx) { return oidc.end_session_url(ctx); }, oidc.providers());
     routes.insert(routes.end(), login.begin(), login.end());
+    auto places = territory_routes([this]() -> const Territories& { return territories; });
+    routes.insert(routes.end(), places.begin(), places.end());
     auto federated = oidc.routes();
     routes.insert(routes.end(), federated.begin(), federated.end());
     routes.push_back({"GET", "/.well-known/jwks.json",
@@ -94,6 +99,11 @@ struct Server::Impl {
   asio::awaitable<void> prepare_store() {
     co_await store.migrate("core", core_migrations());
     co_await identity_tokens.load(store);
+    territories = TerritoryIndex(co_await load_territories(store));
+    if (territories.commune_count() == 0)
+      log::warn("territories", "no territories in the store: run tools/import-territories");
+    else
+      log::info("territories", "territories loaded", {{"communes", territories.commune_count()}});
     if (config.demo) co_await auth.seed_demo_accounts();
     else co_await auth.refuse_demo_passwords();
   }

@@ -1,5 +1,6 @@
 // Version 1: accounts with federated links, server-side sessions (ids stored hashed), API
 // tokens (hashed), the signing keys of identity tokens, and OpenID logins in progress.
+// Version 2: the administrative divisions (communes, departments, regions).
 #include "store/core_schema.hpp"
 
 namespace passerelle {
@@ -59,6 +60,24 @@ CREATE TABLE oidc_pending (
   code_verifier TEXT NOT NULL,
   next TEXT NOT NULL,
   created_at INTEGER NOT NULL
+);
+)sql"},
+          {2, R"sql(
+CREATE TABLE territory_regions (code TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE territory_departments (code TEXT PRIMARY KEY, name TEXT NOT NULL, region TEXT NOT NULL);
+CREATE TABLE territory_communes (
+  code TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  department TEXT NOT NULL,
+  region TEXT NOT NULL,
+  population INTEGER NOT NULL DEFAULT 0,
+  postal_codes TEXT NOT NULL DEFAULT '',
+  epci TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE territory_import (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  source TEXT NOT NULL,
+  imported_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
 );
 )sql"}};
 }

@@ -1,0 +1,129 @@
+// Prefix search over name words: binary search for the range, then the largest communes first.
+#include "territories/territory_index.hpp"
+
+#include <algorithm>
+
+namespace passerelle {
+
+namespace {
+
+// Latin letters with diacritics used in French place names (UTF-8, two bytes, C3 xx / C5 xx).
+char fold_c3(unsigned char second) {
+  static const char* kFold =  // for U+00C0 .. U+00FF
+      "aaaaaaaceeeeiiii"    // C0-CF
+      "dnooooo ouuuuy s"    // D0-DF (D7 is ×, DF is ß)
+      "aaaaaaaceeeeiiii"    // E0-EF
+      "dnooooo ouuuuy y";   // F0-FF (F7 is ÷)
+  if (second < 0x80 || second > 0xBF) return 0;
+  const char c = kFold[second - 0x80];
+  return c == ' ' ? 0 : c;
+}
+
+}  // namespace
+
+std::string normalize_name(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const unsigned char c = in[i];
+    if (c < 0x80) {
+      if (std::isalnum(c)) out += static_cast<char>(std::tolower(c));
+      else if (!out.empty() && out.back() != ' ') out += ' ';  // - ' . , and spaces
+      continue;
+    }
+    if (c == 0xC3 && i + 1 < in.size()) {
+      if (char f = fold_c3(static_cast<unsigned char>(in[i + 1]))) out += f;
+      ++i;
+    } else if (c == 0xC5 && i + 1 < in.size() && (in[i + 1] == '\x92' || in[i + 1] == '\x93')) {
+      out += "oe";  // Œ œ
+      ++i;
+    } else if (c == 0xE2 && i + 2 < in.size() && in[i + 1] == '\x80' && (in[i + 2] == '\x99' || in[i + 2] == '\x98')) {
+      if (!out.empty() && out.back() != ' ') out += ' ';  // typographic apostrophe
+      i += 2;
+    } else {
+      out += static_cast<char>(c);  // anything else is kept as bytes
+    }
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+TerritoryIndex::TerritoryIndex(TerritoryData data) : data_(std::move(data)) {
+  for (std::size_t i = 0; i < data_.regions.size(); ++i) region_by_code_[data_.regions[i].code] = i;
+  for (std::size_t i = 0; i < data_.departments.size(); ++i) department_by_code_[data_.departments[i].code] = i;
+  for (std::size_t i = 0; i < data_.communes.size(); ++i) {
+    const Commune& c = data_.communes[i];
+    commune_by_code_[c.code] = i;
+    for (const auto& pc : c.postal_codes) communes_by_postal_code_[pc].push_back(i);
+    const std::string name = normalize_name(c.name);
+    words_.emplace_back(name, i);  // the whole name: "saint b" finds "Saint-Barthélemy"
+    for (std::size_t pos = name.find(' '); pos != std::string::npos; pos = name.find(' ', pos + 1))
+      words_.emplace_back(name.substr(pos + 1), i);  // every word start: "barth" too
+  }
+  std::sort(words_.begin(), words_.end());
+  auto by_population = [this](std::size_t a, std::size_t b) {
+    return data_.communes[a].population > data_.communes[b].population;
+  };
+  for (auto& [pc, list] : communes_by_postal_code_) std::sort(list.begin(), list.end(), by_population);
+}
+
+const Commune* TerritoryIndex::commune(std::string_view insee) const {
+  auto it = commune_by_code_.find(std::string(insee));
+  return it == commune_by_code_.end() ? nullptr : &data_.communes[it->second];
+}
+
+std::vector<const Commune*> TerritoryIndex::communes_by_postal_code(std::string_view pc) const {
+  std::vector<const Commune*> out;
+  auto it = communes_by_postal_code_.find(std::string(pc));
+  if (it != communes_by_postal_code_.end())
+    for (auto i : it->second) out.push_back(&data_.communes[i]);
+  return out;
+}
+
+std::vector<const Commune*> TerritoryIndex::search(std::string_view query, std::size_t limit) const {
+  const std::string q = normalize_name(query);
+  std::vector<const Commune*> out;
+  if (q.empty() || limit == 0) return out;
+  auto first = std::lower_bound(words_.begin(), words_.end(), q,
+                                [](const auto& entry, const std::string& key) { return entry.first < key; });
+  std::vector<std::size_t> hits;
+  for (auto it = first; it != words_.end() && it->first.compare(0, q.size(), q) == 0; ++it) hits.push_back(it->second);
+  std::sort(hits.begin(), hits.end());
+  hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
+  // Largest first; among equals, the name that starts with the query, then alphabetical.
+  const std::size_t n = std::min(limit, hits.size());
+  std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(n), hits.end(), [this](std::size_t a, std::size_t b) {
+    const Commune& ca = data_.communes[a];
+    const Commune& cb = data_.communes[b];
+    if (ca.population != cb.population) return ca.population > cb.population;
+    return ca.code < cb.code;
+  });
+  for (std::size_t i = 0; i < n; ++i) out.push_back(&data_.communes[hits[i]]);
+  return out;
+}
+
+const Department* TerritoryIndex::department(std::string_view code) const {
+  auto it = department_by_code_.find(std::string(code));
+  return it == department_by_code_.end() ? nullptr : &data_.departments[it->second];
+}
+
+const Region* TerritoryIndex::region(std::string_view code) const {
+  auto it = region_by_code_.find(std::string(code));
+  return it == region_by_code_.end() ? nullptr : &data_.regions[it->second];
+}
+
+std::vector<const Department*> TerritoryIndex::departments() const {
+  std::vector<const Department*> out;
+  for (const auto& d : data_.departments) out.push_back(&d);
+  std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->code < b->code; });
+  return out;
+}
+
+std::vector<const Region*> TerritoryIndex::regions() const {
+  std::vector<const Region*> out;
+  for (const auto& r : data_.regions) out.push_back(&r);
+  std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->code < b->code; });
+  return out;
+}
+
+}  // namespace passerelle
