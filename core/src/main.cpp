@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--version") {
       std::cout << "passerelle " << passerelle::kSdkVersion << " (" << passerelle::kBuildFingerprint << ")\n";
       return 0;
-    } else if ((arg == "users" || arg == "tokens") && !config_path.empty()) {
+    } else if ((arg == "users" || arg == "tokens" || arg == "territories") && !config_path.empty()) {
       command.assign(argv + i, argv + argc);
       break;
     } else {

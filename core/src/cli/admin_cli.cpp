@@ -6,6 +6,8 @@
 #include "auth/api_tokens.hpp"
 #include "store/core_schema.hpp"
 #include "store/sqlite_store.hpp"
+#include "territories/importer.hpp"
+#include "territories/territory_store.hpp"
 #include "util/blocking_pool.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -23,7 +25,8 @@ const char* const kAdminUsage =
     "       passerelle --config FILE users add USERNAME --name NAME [--email E] [--roles elu,agent]\n"
     "                                 [--commune INSEE] [--siret SIRET]   (password on stdin)\n"
     "       passerelle --config FILE users list | disable U | enable U | passwd U | roles U R1,R2\n"
-    "       passerelle --config FILE tokens create --user U --name N | list | revoke ID\n";
+    "       passerelle --config FILE tokens create --user U --name N | list | revoke ID\n"
+    "       passerelle --config FILE territories import DIR   (JSON files of @etalab/decoupage-administratif)\n";
 
 namespace {
 
@@ -116,6 +119,13 @@ int run_admin_command(const Config& config, const std::vector<std::string>& args
     } else if (group == "users" && verb == "roles") {
       run(accounts.set_roles(arg(args, 2), parse_roles(arg(args, 3))));
       std::cout << "roles of " << arg(args, 2) << " set to " << arg(args, 3) << '\n';
+    } else if (group == "territories" && verb == "import") {
+      const std::string folder = arg(args, 2);
+      TerritoryData data = read_territories(folder);
+      const auto counts = std::to_string(data.regions.size()) + " regions, " + std::to_string(data.departments.size()) +
+                          " departments, " + std::to_string(data.communes.size()) + " communes";
+      run(save_territories(store, std::move(data), folder));
+      std::cout << "imported " << counts << " from " << folder << " (restart the gateway to use them)\n";
     } else if (group == "tokens" && verb == "create") {
       auto o = options(args, 2);
       std::cout << run(tokens.create(o["user"], o["name"])) << '\n';
