@@ -87,9 +87,12 @@ TerritoryData read_territories(const std::string& folder) {
   TerritoryData data;
   std::set<std::string> regions, departments, communes;
 
+  // The overseas collectivities (zone "com": Saint-Pierre-et-Miquelon, Polynésie, …) come as
+  // pseudo-regions and pseudo-departments; they are not served here.
   auto region_records = read_array(folder, "regions.json", true);
   for (std::size_t i = 0; i < region_records.size(); ++i) {
     Record r("regions.json", i, region_records[i]);
+    if (r.text("zone", false) == "com") continue;
     Region region{r.text("code"), r.text("nom")};
     if (!regions.insert(region.code).second) r.fail("code", "appears twice");
     data.regions.push_back(std::move(region));
@@ -98,6 +101,7 @@ TerritoryData read_territories(const std::string& folder) {
   auto department_records = read_array(folder, "departements.json", true);
   for (std::size_t i = 0; i < department_records.size(); ++i) {
     Record r("departements.json", i, department_records[i]);
+    if (r.text("zone", false) == "com") continue;
     Department d{r.text("code"), r.text("nom"), r.text("region")};
     if (!regions.count(d.region)) r.fail("region", "unknown region " + d.region);
     if (!departments.insert(d.code).second) r.fail("code", "appears twice");
@@ -125,6 +129,7 @@ TerritoryData read_territories(const std::string& folder) {
     const std::string code = r.text("code");
     r.text("nom");
     if (r.text("type") != "commune-actuelle") continue;  // délégués and associées share codes
+    if (r.text("zone", false) == "com") continue;
     Commune c;
     c.code = code;
     c.name = r.text("nom");

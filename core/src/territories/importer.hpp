@@ -15,7 +15,8 @@ class ImportError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// Reads a folder; keeps only current communes ("commune-actuelle"). Throws ImportError.
+/// Reads a folder; keeps only current communes ("commune-actuelle") of the 101 departments
+/// (not the overseas collectivities). Throws ImportError.
 TerritoryData read_territories(const std::string& folder);
 
 }  // namespace passerelle
