@@ -9,6 +9,8 @@
 #include "metrics/registry.hpp"
 #include "plugins/plugin_host.hpp"
 #include "store/sqlite_store.hpp"
+#include "territories/importer.hpp"
+#include "territories/territory_index.hpp"
 #include "support/run.hpp"
 #include "support/temp_dir.hpp"
 
@@ -21,7 +23,8 @@ struct AppFixture {
   SqliteStore store{dir.path() + "/db.sqlite", 2};
   OutboundHttpClient http{OutboundConfig{}};
   MetricsRegistry metrics;
-  PluginHost host{store, http, metrics, std::chrono::seconds(5)};
+  TerritoryIndex territories{read_territories(std::string(PASSERELLE_TEST_FIXTURES) + "/territories")};
+  PluginHost host{store, http, metrics, std::chrono::seconds(5), nullptr, &territories};
   std::optional<Identity> identity;  // who the next requests come from
   // As if authenticated by a bearer token: no CSRF (cookie sessions are tested end to end).
   Dispatcher dispatcher{host, metrics,
@@ -40,6 +43,9 @@ struct AppFixture {
     host.load_all(load_config(file));
     run(host.start_all());
   }
+
+  /// Stops the plugins (as at shutdown), so that a second fixture can reopen the same store.
+  void stop() { run(host.stop_all(std::chrono::milliseconds(0))); }
 
   Response call(const std::string& method, const std::string& target, std::string body = "",
                 const std::string& content_type = "application/json") {

@@ -45,12 +45,13 @@ struct Migration {
 };
 
 /// Type of a config field.
-enum class ConfigType { string, integer, number, boolean, duration, string_list };
+enum class ConfigType { string, integer, number, boolean, duration, string_list, path };
 
 /// One field of a plugin's config section. Unknown keys are refused by the host.
 struct ConfigField {
   std::string name;                 ///< Key in the YAML section.
-  ConfigType type;                  ///< Expected type; durations become milliseconds.
+  ConfigType type;                  ///< Expected type; durations become milliseconds, paths
+                                    ///< absolute (relative ones from the config file's folder).
   bool required = false;            ///< Whether the key must be present.
   boost::json::value default_value; ///< Used when absent and not required.
   std::string description;          ///< One line for operators.

@@ -5,6 +5,8 @@
 
 #include <boost/json/array.hpp>
 
+#include <filesystem>
+
 namespace passerelle {
 
 boost::json::object validate_plugin_config(const YAML::Node& section, const YAML::Node& entry,
@@ -22,6 +24,13 @@ boost::json::object validate_plugin_config(const YAML::Node& section, const YAML
     }
     switch (field.type) {
       case ConfigType::string: out[key] = s.string(key, ""); break;
+      case ConfigType::path: {
+        std::filesystem::path value = s.string(key, "");
+        if (value.is_relative())
+          value = (std::filesystem::absolute(file).parent_path() / value).lexically_normal();
+        out[key] = value.string();
+        break;
+      }
       case ConfigType::integer: out[key] = s.integer(key, 0, INT64_MIN, INT64_MAX); break;
       case ConfigType::number: out[key] = s.number(key, 0); break;
       case ConfigType::boolean: out[key] = s.boolean(key, false); break;

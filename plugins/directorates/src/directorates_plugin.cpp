@@ -1,0 +1,277 @@
+// directorates: the bank's regional directorates and their contacts; which one serves a
+// commune, department, region or postal code; operators edit them through the API.
+#include "directorate.hpp"
+
+#include "passerelle/sdk.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <atomic>
+#include <memory>
+#include <set>
+
+namespace passerelle::plugins::directorates {
+
+namespace json = boost::json;
+
+namespace {
+using Snapshot = std::shared_ptr<const std::vector<Directorate>>;
+
+json::object list_json(const std::vector<const Directorate*>& items) {
+  json::array out;
+  for (const auto* d : items) out.push_back(to_json(*d));
+  return {{"directorates", std::move(out)}};
+}
+}  // namespace
+
+class DirectoratesPlugin final : public Plugin {
+ public:
+  PluginInfo info() const override {
+    return {"directorates", "1.0.0", "Regional directorates of the bank and their contacts."};
+  }
+
+  std::vector<ConfigField> config_schema() const override {
+    return {{"data_file", ConfigType::path, true, nullptr,
+             "YAML seed of the directorates (config/directorates.yaml), read when the store has none"}};
+  }
+
+  std::vector<Migration> migrations() const override {
+    return {{1,
+#include "migrations/001_directorates.inc"
+    }};
+  }
+
+  Task<void> start(Host& host) override {
+    host_ = &host;
+    Statement count{"SELECT count(*) FROM directorates_directorates", {}};
+    const QueryResult existing = co_await host.database().query(std::move(count));
+    if (std::get<std::int64_t>(existing.rows.at(0).at(0)) == 0) {
+      // First start: the seed file must be whole and consistent, or nothing is stored.
+      const std::string file(host.config().at("data_file").as_string());
+      std::vector<Directorate> seed = load_yaml(file);
+      if (host.territories().departments().empty()) {
+        host.logger().warn("no territories imported: the coverage of departments is not checked");
+      } else if (auto problems = coverage_problems(seed, host.territories()); !problems.empty()) {
+        std::string all;
+        for (std::size_t i = 0; i < problems.size() && i < 5; ++i) all += (i ? "; " : "") + problems[i];
+        if (problems.size() > 5) all += "; and " + std::to_string(problems.size() - 5) + " more";
+        throw std::runtime_error(file + ": " + all);
+      }
+      std::vector<Statement> inserts;
+      for (const auto& d : seed)
+        inserts.push_back({"INSERT INTO directorates_directorates(id, document) VALUES (?1, ?2)", {d.id, json::serialize(to_json(d))}});
+      co_await host.database().transaction(std::move(inserts));
+      host.logger().info("seeded " + std::to_string(seed.size()) + " directorates from " + file);
+    }
+    co_await reload();
+    if (!host.territories().departments().empty())
+      for (const auto& problem : coverage_problems(*snapshot(), host.territories())) host.logger().warn(problem);
+  }
+
+  std::vector<Route> routes() override {
+    const std::vector<std::string> anyone{"*"}, operators{"operator"};
+    return {
+        {"GET", "/api/directorates", anyone, [this](Request) { return list(); }},
+        {"GET", "/api/directorates/for", anyone, [this](Request r) { return for_place(std::move(r)); }},
+        {"GET", "/api/directorates/mine", anyone, [this](Request r) { return mine(std::move(r)); }},
+        {"GET", "/api/directorates/coverage", operators, [this](Request) { return coverage(); }},
+        {"GET", "/api/directorates/{id}", anyone, [this](Request r) { return get(std::move(r)); }},
+        {"POST", "/api/directorates", operators, [this](Request r) { return create(std::move(r)); }},
+        {"PUT", "/api/directorates/{id}", operators, [this](Request r) { return replace(std::move(r)); }},
+        {"DELETE", "/api/directorates/{id}", operators, [this](Request r) { return remove(std::move(r)); }},
+        {"POST", "/api/directorates/{id}/contacts", operators, [this](Request r) { return add_contact(std::move(r)); }},
+        {"DELETE", "/api/directorates/{id}/contacts/{contact}", operators,
+         [this](Request r) { return remove_contact(std::move(r)); }},
+    };
+  }
+
+  Task<std::optional<json::value>> widget(Identity identity) override {
+    Snapshot all = snapshot();
+    const Directorate* d = mine_of(identity, all);
+    if (!d) co_return std::nullopt;
+    json::object w{{"title", "Votre direction régionale"}, {"directorate", to_json(*d)}};
+    if (!d->contacts.empty()) w["contact"] = to_json(d->contacts.front());
+    co_return w;
+  }
+
+ private:
+  Snapshot snapshot() const { return std::atomic_load(&snapshot_); }
+
+  Task<void> reload() {
+    Statement all{"SELECT document FROM directorates_directorates ORDER BY id", {}};
+    const QueryResult rows = co_await host_->database().query(std::move(all));
+    auto fresh = std::make_shared<std::vector<Directorate>>();
+    for (const auto& row : rows.rows) fresh->push_back(directorate_from_document(std::get<std::string>(row[0])));
+    std::atomic_store(&snapshot_, Snapshot(std::move(fresh)));
+  }
+
+  // A pointer into `all`: keep the snapshot while using it.
+  const Directorate* mine_of(const Identity& who, const Snapshot& all) const {
+    const Commune* c = host_->territories().commune(who.commune_insee);
+    return c ? for_department(*all, c->department) : nullptr;
+  }
+
+  // Refuses a department that another directorate already covers, or one outside the region.
+  void check_against_others(const Directorate& d, const std::vector<Directorate>& all) const {
+    for (std::size_t i = 0; i < d.departments.size(); ++i) {
+      const std::string& dep = d.departments[i];
+      const std::string field = "departments[" + std::to_string(i) + "]";
+      const Directorate* owner = for_department(all, dep);
+      if (owner && owner->id != d.id) throw HttpError(422, "invalid_field", field + ": department " + dep + " is covered by " + owner->id);
+      const Territories& t = host_->territories();
+      if (!t.departments().empty()) {
+        const Department* known = t.department(dep);
+        if (!known) throw HttpError(422, "invalid_field", field + ": unknown department " + dep);
+        if (known->region != d.region)
+          throw HttpError(422, "invalid_field", field + ": department " + dep + " is not in region " + d.region);
+      }
+    }
+  }
+
+  Task<Response> list() {
+    Snapshot all = snapshot();
+    std::vector<const Directorate*> items;
+    for (const auto& d : *all) items.push_back(&d);
+    co_return Response::json(list_json(items));
+  }
+
+  Task<Response> get(Request r) {
+    Snapshot all = snapshot();
+    for (const auto& d : *all)
+      if (d.id == r.param("id")) co_return Response::json(to_json(d));
+    throw HttpError(404, "not_found", "no directorate " + r.param("id"));
+  }
+
+  Task<Response> for_place(Request r) {
+    Snapshot all = snapshot();
+    const Territories& t = host_->territories();
+    std::set<std::string> departments;
+    if (auto commune = r.query_param("commune")) {
+      const Commune* c = t.commune(*commune);
+      if (!c) throw HttpError(404, "not_found", "no commune with INSEE code " + commune->substr(0, 10));
+      departments.insert(c->department);
+    } else if (auto department = r.query_param("department")) {
+      departments.insert(*department);
+    } else if (auto postal = r.query_param("postal_code")) {
+      for (const Commune* c : t.communes_by_postal_code(*postal)) departments.insert(c->department);
+      if (departments.empty()) throw HttpError(404, "not_found", "no commune with postal code " + postal->substr(0, 10));
+    } else if (auto region = r.query_param("region")) {
+      std::vector<const Directorate*> items;
+      for (const auto& d : *all)
+        if (d.region == *region) items.push_back(&d);
+      if (items.empty()) throw HttpError(404, "not_found", "no directorate in region " + region->substr(0, 10));
+      co_return Response::json(list_json(items));
+    } else {
+      throw HttpError(400, "bad_request", "give commune, department, region or postal_code");
+    }
+    std::vector<const Directorate*> items;
+    for (const auto& dep : departments)
+      if (const Directorate* d = for_department(*all, dep)) items.push_back(d);
+    if (items.empty()) throw HttpError(404, "not_found", "no directorate covers this place");
+    co_return Response::json(list_json(items));
+  }
+
+  Task<Response> mine(Request r) {
+    if (r.identity->commune_insee.empty())
+      throw HttpError(404, "no_commune", "your account has no commune: ask an operator to set it");
+    Snapshot all = snapshot();
+    const Directorate* d = mine_of(*r.identity, all);
+    if (!d) throw HttpError(404, "not_found", "no directorate covers your commune");
+    co_return Response::json(to_json(*d));
+  }
+
+  Task<Response> coverage() {
+    json::array problems;
+    for (const auto& p : coverage_problems(*snapshot(), host_->territories())) problems.emplace_back(p);
+    co_return Response::json(json::object{{"complete", problems.empty()}, {"problems", std::move(problems)}});
+  }
+
+  // One write at a time, so that the department checks see every earlier write. A flag, not a
+  // mutex: the coroutine may resume on another thread than the one that took it.
+  struct WriteTurn {
+    std::atomic<bool>& flag;
+    explicit WriteTurn(std::atomic<bool>& f) : flag(f) {
+      if (flag.exchange(true)) throw HttpError(409, "busy", "another change is being saved, try again");
+    }
+    ~WriteTurn() { flag = false; }
+  };
+
+  Task<Response> store(Directorate d, bool create) {
+    WriteTurn turn(writing_);
+    Snapshot all = snapshot();
+    const bool exists = std::any_of(all->begin(), all->end(), [&](const auto& x) { return x.id == d.id; });
+    if (create && exists) throw HttpError(409, "conflict", "directorate " + d.id + " exists");
+    if (!create && !exists) throw HttpError(404, "not_found", "no directorate " + d.id);
+    check_against_others(d, *all);
+    Statement save{"INSERT OR REPLACE INTO directorates_directorates(id, document) VALUES (?1, ?2)",
+                   {d.id, json::serialize(to_json(d))}};
+    co_await host_->database().query(std::move(save));
+    co_await reload();
+    host_->logger().info(std::string(create ? "created" : "updated") + " directorate " + d.id);
+    co_return Response::json(to_json(d), create ? 201 : 200);
+  }
+
+  Task<Response> create(Request r) {
+    Directorate d = directorate_from_json(r.body);
+    co_return co_await store(std::move(d), true);
+  }
+
+  Task<Response> replace(Request r) {
+    Directorate d = directorate_from_json(r.body);
+    if (d.id != r.param("id")) throw HttpError(422, "invalid_field", "id: must be " + r.param("id"));
+    co_return co_await store(std::move(d), false);
+  }
+
+  Task<Response> remove(Request r) {
+    Statement del{"DELETE FROM directorates_directorates WHERE id = ?1", {r.param("id")}};
+    const QueryResult done = co_await host_->database().query(std::move(del));
+    if (done.changes == 0) throw HttpError(404, "not_found", "no directorate " + r.param("id"));
+    co_await reload();
+    host_->logger().warn("deleted directorate " + r.param("id") + ": its departments are no longer covered");
+    Response res;
+    res.status = 204;
+    co_return res;
+  }
+
+  Task<Response> add_contact(Request r) {
+    Contact c = contact_from_json(r.body);
+    Snapshot all = snapshot();
+    for (const auto& existing : *all) {
+      if (existing.id != r.param("id")) continue;
+      Directorate d = existing;
+      std::int64_t next = 1;
+      for (const auto& x : d.contacts) next = std::max(next, x.id + 1);
+      c.id = next;
+      d.contacts.push_back(c);
+      if (d.contacts.size() > 20) throw HttpError(422, "invalid_field", "contacts: at most 20");
+      Response res = co_await store(std::move(d), false);
+      co_return Response::json(to_json(c), 201);
+    }
+    throw HttpError(404, "not_found", "no directorate " + r.param("id"));
+  }
+
+  Task<Response> remove_contact(Request r) {
+    Snapshot all = snapshot();
+    for (const auto& existing : *all) {
+      if (existing.id != r.param("id")) continue;
+      Directorate d = existing;
+      const auto before = d.contacts.size();
+      std::erase_if(d.contacts, [&](const Contact& c) { return std::to_string(c.id) == r.param("contact"); });
+      if (d.contacts.size() == before) throw HttpError(404, "not_found", "no contact " + r.param("contact"));
+      co_await store(std::move(d), false);
+      Response res;
+      res.status = 204;
+      co_return res;
+    }
+    throw HttpError(404, "not_found", "no directorate " + r.param("id"));
+  }
+
+  Host* host_ = nullptr;
+  Snapshot snapshot_ = std::make_shared<const std::vector<Directorate>>();
+  std::atomic<bool> writing_{false};
+};
+
+}  // namespace passerelle::plugins::directorates
+
+PASSERELLE_PLUGIN(passerelle::plugins::directorates::DirectoratesPlugin)

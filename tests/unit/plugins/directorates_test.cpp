@@ -1,0 +1,195 @@
+// The directorates plugin: its rules as plain functions, then its routes through the real
+// library over the territories fixture.
+#include "directorate.hpp"
+#include "support/app_fixture.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace passerelle;
+using namespace passerelle::test;
+namespace dir = passerelle::plugins::directorates;
+
+namespace {
+
+const std::string kSeed = std::string(PASSERELLE_TEST_FIXTURES) + "/directorates/directorates.yaml";
+
+std::string plugin_yaml(const std::string& seed = kSeed) {
+  return "  - name: directorates\n    library: " + module("directorates") + "\n    config:\n      data_file: " + seed + "\n";
+}
+
+int status_of(const std::string& body) {
+  try {
+    dir::directorate_from_json(body);
+  } catch (const HttpError& e) {
+    return e.status();
+  }
+  return 200;
+}
+
+std::string message_of(const std::string& body) {
+  try {
+    dir::directorate_from_json(body);
+  } catch (const HttpError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const char* kNew = R"({"id":"x","name":"X","region":"52","departments":["49"],"address":"a","phone":"+33 1","email":"x@y.fr"})";
+
+struct Directorates : AppFixture {
+  Directorates() {
+    start(plugin_yaml());
+    identity = make_identity({"operator"});
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(directorates)
+
+BOOST_AUTO_TEST_CASE(seed_files_load_and_cover_france) {
+  BOOST_TEST(dir::load_yaml(kSeed).size() == 4u);
+  // The product file: every department of France exactly once (checked against the full data
+  // in demo mode at start; here its own consistency).
+  auto all = dir::load_yaml(std::string(PASSERELLE_SOURCE_DIR) + "/config/directorates.yaml");
+  std::set<std::string> departments;
+  std::size_t listed = 0;
+  for (const auto& d : all) {
+    listed += d.departments.size();
+    departments.insert(d.departments.begin(), d.departments.end());
+  }
+  BOOST_TEST(departments.size() == 101u);
+  BOOST_TEST(listed == 101u);
+}
+
+BOOST_AUTO_TEST_CASE(coverage_names_missing_and_doubled_departments) {
+  TerritoryIndex t(read_territories(std::string(PASSERELLE_TEST_FIXTURES) + "/territories"));
+  auto all = dir::load_yaml(kSeed);
+  BOOST_TEST(dir::coverage_problems(all, t).empty());
+  all[1].departments.push_back("49");
+  all.pop_back();  // guadeloupe
+  auto problems = dir::coverage_problems(all, t);
+  BOOST_TEST_REQUIRE(problems.size() == 3u);
+  BOOST_TEST(problems[0] == "directorate bretagne: department 49 is in region 52, not 53");
+  BOOST_TEST(problems[1] == "department 49 (Maine-et-Loire) is covered twice: pays-de-la-loire and bretagne");
+  BOOST_TEST(problems[2] == "department 971 (Guadeloupe) is not covered");
+}
+
+BOOST_AUTO_TEST_CASE(validation_names_the_field) {
+  BOOST_TEST(status_of(kNew) == 200);
+  BOOST_TEST(status_of("{") == 400);
+  BOOST_TEST(message_of(R"({"id":"Bad Id","name":"X","region":"52","departments":["49"],"address":"a","phone":"1","email":"x@y.fr"})") ==
+             "id: lower-case letters, digits and - only");
+  BOOST_TEST(message_of(R"({"id":"x","name":"X","region":"52","departments":[],"address":"a","phone":"1","email":"x@y.fr"})") ==
+             "departments: at least one department");
+  BOOST_TEST(message_of(R"({"id":"x","name":"X","region":"52","departments":["49","49"],"address":"a","phone":"1","email":"x@y.fr"})") ==
+             "departments[1]: listed twice");
+  BOOST_TEST(message_of(R"({"id":"x","name":"X","region":"52","departments":["49"],"address":"a","phone":"1","email":"nope"})") ==
+             "email: not an email address");
+  BOOST_TEST(message_of(R"({"id":"x","name":"X","region":"52","departments":["49"],"address":"a","phone":"1","email":"x@y.fr",
+                            "contacts":[{"role":"r","name":"n","email":"a@b.fr","phone":"1","themes":["golf"]}]})")
+                 .rfind("contacts[0].themes[0]: unknown theme \"golf\"", 0) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(yaml_errors_have_a_position) {
+  TempDir d;
+  const std::string file = d.write("d.yaml", "directorates:\n  - id: a\n    colour: red\n");
+  BOOST_CHECK_EXCEPTION(dir::load_yaml(file), std::runtime_error, [&](const std::runtime_error& e) {
+    return std::string(e.what()) == file + ":3:5: unknown key \"colour\"";
+  });
+}
+
+BOOST_FIXTURE_TEST_CASE(mine_and_for, Directorates) {
+  identity = make_identity({"elu"});  // commune 49007, Angers
+  Response r = call("GET", "/api/directorates/mine");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(json(r).at("id").as_string() == "pays-de-la-loire");
+  BOOST_TEST(json(call("GET", "/api/directorates/for?commune=2A004")).at("directorates").at(0).at("id").as_string() == "corse");
+  BOOST_TEST(json(call("GET", "/api/directorates/for?postal_code=49000")).at("directorates").at(0).at("id").as_string() ==
+             "pays-de-la-loire");
+  BOOST_TEST(json(call("GET", "/api/directorates/for?department=971")).at("directorates").at(0).at("id").as_string() ==
+             "guadeloupe");
+  BOOST_TEST(json(call("GET", "/api/directorates/for?region=53")).at("directorates").at(0).at("id").as_string() == "bretagne");
+  BOOST_TEST(call("GET", "/api/directorates/for?commune=99999").status == 404);
+  BOOST_TEST(call("GET", "/api/directorates/for").status == 400);
+  BOOST_TEST(call("GET", "/api/directorates/corse").status == 200);
+  BOOST_TEST(call("GET", "/api/directorates/nowhere").status == 404);
+  BOOST_TEST(call("POST", "/api/directorates", kNew).status == 403);  // élus do not edit
+  identity.reset();
+  BOOST_TEST(call("GET", "/api/directorates/mine").status == 401);
+}
+
+BOOST_FIXTURE_TEST_CASE(widget_shows_the_directorate_and_its_main_contact, Directorates) {
+  auto w = run(host.table()->plugins.at(0)->plugin().widget(make_identity({"elu"})));
+  BOOST_TEST_REQUIRE(w.has_value());
+  BOOST_TEST(w->at("directorate").at("id").as_string() == "pays-de-la-loire");
+  BOOST_TEST(w->at("contact").at("name").as_string() == "Yann Le Gall");
+}
+
+BOOST_FIXTURE_TEST_CASE(operators_edit_and_changes_survive_a_restart, Directorates) {
+  Response r = call("POST", "/api/directorates", kNew);
+  BOOST_TEST(r.status == 422);
+  BOOST_TEST(json(r).at("error").at("message").as_string() == "departments[0]: department 49 is covered by pays-de-la-loire");
+  r = call("PUT", "/api/directorates/pays-de-la-loire",
+           R"({"id":"pays-de-la-loire","name":"DR PdL","region":"52","departments":["44","49","53","72"],"address":"a","phone":"+33 2","email":"pdl@x.fr"})");
+  BOOST_TEST(r.status == 200);
+  r = call("GET", "/api/directorates/coverage");
+  BOOST_TEST(json(r).at("problems").at(0).as_string() == "department 85 (Vendée) is not covered");
+  r = call("POST", "/api/directorates",
+           R"({"id":"vendee","name":"Antenne Vendée","region":"52","departments":["85"],"address":"a","phone":"+33 2","email":"v@x.fr"})");
+  BOOST_TEST(r.status == 201);
+  r = call("POST", "/api/directorates/vendee/contacts",
+           R"({"role":"Chargée d'affaires","name":"Anne Morel","email":"anne@x.fr","phone":"+33 2 1","themes":["habitat"]})");
+  BOOST_TEST(r.status == 201);
+  const auto contact = json(r).at("id").as_int64();
+  BOOST_TEST(call("POST", "/api/directorates/vendee/contacts", R"({"role":"x"})").status == 422);
+  BOOST_TEST(call("DELETE", "/api/directorates/corse").status == 204);
+  BOOST_TEST(call("DELETE", "/api/directorates/corse").status == 404);
+  stop();
+
+  // Same store, a new host: what the operator did is still there; the seed is not read again.
+  AppFixture again;
+  std::filesystem::copy_file(dir.path() + "/db.sqlite", again.dir.path() + "/copy.sqlite");
+  SqliteStore reopened(dir.path() + "/db.sqlite", 1);
+  PluginHost second(reopened, http, metrics, std::chrono::seconds(5), nullptr, &territories);
+  const std::string file = again.dir.write("p.yaml", "tls:\n  certificate: c\n  private_key: k\nplugins:\n" + plugin_yaml());
+  second.load_all(load_config(file));
+  run(second.start_all());
+  Dispatcher d2(second, metrics, [](const IncomingRequest&) -> Task<std::optional<AuthContext>> { co_return std::nullopt; });
+  IncomingRequest in;
+  in.method = "GET";
+  in.target = "/api/directorates/coverage";
+  in.request_id = "t";
+  // Anonymous: 401 proves the route is there; the data is checked through the store directly.
+  BOOST_TEST(run(d2.handle(in)).status == 401);
+  Statement q{"SELECT id FROM directorates_directorates ORDER BY id", {}};
+  auto rows = run(reopened.query(std::move(q)));
+  std::vector<std::string> ids;
+  for (auto& row : rows.rows) ids.push_back(std::get<std::string>(row[0]));
+  BOOST_TEST((ids == std::vector<std::string>{"bretagne", "guadeloupe", "pays-de-la-loire", "vendee"}));
+  Statement doc{"SELECT document FROM directorates_directorates WHERE id = 'vendee'", {}};
+  auto vendee = dir::directorate_from_document(std::get<std::string>(run(reopened.query(std::move(doc))).rows.at(0).at(0)));
+  BOOST_TEST_REQUIRE(vendee.contacts.size() == 1u);
+  BOOST_TEST(vendee.contacts[0].id == contact);
+  run(second.stop_all(std::chrono::milliseconds(0)));
+}
+
+BOOST_AUTO_TEST_CASE(an_inconsistent_seed_fails_the_plugin_with_the_reason) {
+  AppFixture app;
+  const std::string broken = app.dir.write("seed.yaml", R"(directorates:
+  - id: pays-de-la-loire
+    name: "PdL"
+    region: "52"
+    departments: ["44", "49"]
+    address: "a"
+    phone: "+33 2"
+    email: "a@b.fr"
+)");
+  app.start(plugin_yaml(broken));
+  Response r = app.call("GET", "/readyz");
+  BOOST_TEST(r.status == 503);
+  BOOST_TEST(app.call("GET", "/api/directorates").status == 503);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
