@@ -232,6 +232,31 @@ BOOST_AUTO_TEST_CASE(demo_accounts_are_seeded_in_demo_mode_and_refused_in_produc
   BOOST_TEST(refused.output == "passerelle: the demo password is refused outside demo mode\n");
 }
 
+BOOST_AUTO_TEST_CASE(an_elu_sees_the_directorate_of_their_region) {
+  // Territories imported into a store before the gateway starts on it, as tools/run does.
+  TempDir dir;
+  const std::string db = dir.path() + "/db.sqlite";
+  const std::string setup = dir.write("setup.yaml", "tls:\n  certificate: c\n  private_key: k\nstore:\n  sqlite: " + db + "\n");
+  auto imported = run_passerelle({"--config", setup, "territories", "import", std::string(PASSERELLE_TEST_FIXTURES) + "/territories"});
+  BOOST_TEST_REQUIRE(imported.exit_code == 0, imported.output);
+  GatewayProcess gw("store:\n  sqlite: " + db + "\nplugins:\n  - name: directorates\n    library: " + module("directorates") +
+                    "\n    config:\n      data_file: " + PASSERELLE_TEST_FIXTURES + "/directorates/directorates.yaml\n");
+  auto added = run_passerelle({"--config", gw.config_path(), "users", "add", "marie", "--name", "Marie Dupont", "--roles", "elu",
+                               "--commune", "49007"},
+                              std::string(kPassword) + "\n");
+  BOOST_TEST_REQUIRE(added.exit_code == 0, added.output);
+  TestConnection c(gw.https_port());
+  const std::string origin = "https://localhost:" + std::to_string(gw.https_port());
+  auto r = c.request("POST", "/auth/login", std::string(R"({"username":"marie","password":")") + kPassword + "\"}", {{"Origin", origin}});
+  BOOST_TEST_REQUIRE(r->status == 200);
+  const std::string cookie = r->headers["set-cookie"].substr(0, r->headers["set-cookie"].find(';'));
+  r = c.request("GET", "/api/directorates/mine", "", {{"Cookie", cookie}});
+  BOOST_TEST(r->status == 200);
+  BOOST_TEST(boost::json::parse(r->body).at("id").as_string() == "pays-de-la-loire");
+  r = c.request("GET", "/api/territories/communes?q=angers", "");
+  BOOST_TEST(boost::json::parse(r->body).at("communes").at(0).at("code").as_string() == "49007");
+}
+
 BOOST_AUTO_TEST_CASE(jwks_publishes_the_identity_token_key) {
   GatewayProcess gw;
   TestConnection c(gw.https_port());
