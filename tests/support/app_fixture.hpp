@@ -4,6 +4,7 @@
 
 #include "client/http_client.hpp"
 #include "config/config.hpp"
+#include "http/dashboard.hpp"
 #include "http/dispatcher.hpp"
 #include "http/status_routes.hpp"
 #include "metrics/registry.hpp"
@@ -34,7 +35,13 @@ struct AppFixture {
                           ctx.identity = *identity;
                           co_return ctx;
                         },
-                        status_routes(host, metrics)};
+                        routes()};
+
+  std::vector<CoreRoute> routes() {
+    auto r = status_routes(host, metrics);
+    r.push_back(dashboard_route(host, std::chrono::milliseconds(300)));
+    return r;
+  }
 
   /// Loads and starts the plugins of a YAML list.
   void start(const std::string& plugins_yaml) {

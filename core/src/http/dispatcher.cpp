@@ -3,6 +3,7 @@
 #include "http/dispatcher.hpp"
 
 #include "auth/crypto.hpp"
+#include "http/plugin_call.hpp"
 #include "http/responses.hpp"
 #include "log/log.hpp"
 
@@ -36,30 +37,6 @@ std::string join(const std::vector<std::string>& items, const char* sep) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
   return out;
-}
-
-// Keeps a plugin counted as busy while a request of it runs.
-struct InFlight {
-  explicit InFlight(std::shared_ptr<LoadedPlugin> p) : plugin(std::move(p)) { ++plugin->in_flight; }
-  ~InFlight() { --plugin->in_flight; }
-  InFlight(const InFlight&) = delete;
-  std::shared_ptr<LoadedPlugin> plugin;
-};
-
-// Shared between the request and the handler coroutine, which may outlive it after a 504.
-struct HandlerRun {
-  explicit HandlerRun(asio::any_io_executor ex, std::shared_ptr<LoadedPlugin> p)
-      : in_flight(std::move(p)), timer(ex) {}
-  InFlight in_flight;  // first: the library outlives the exception and response below
-  std::exception_ptr error;
-  std::optional<Response> response;
-  bool done = false;
-  asio::steady_timer timer;
-  asio::cancellation_signal cancel;
-};
-
-Task<Response> invoke(std::shared_ptr<HandlerRun> run, const Handler* handler, Request request) {
-  co_return co_await (*handler)(std::move(request));
 }
 
 }  // namespace
@@ -187,18 +164,9 @@ Task<Response> Dispatcher::call_plugin(const RouteTable::Target& target, Request
   const std::string request_id = request.request_id;
   const std::string plugin_name = target.plugin->info().name;
   auto executor = co_await asio::this_coro::executor;
-  auto run = std::make_shared<HandlerRun>(executor, target.plugin);
-  run->timer.expires_after(target.timeout);
-  asio::co_spawn(executor, invoke(run, &target.route->handler, std::move(request)),
-                 asio::bind_cancellation_slot(
-                     run->cancel.slot(), [run](std::exception_ptr error, Response response) {
-                       run->done = true;
-                       if (error) run->error = error;
-                       else run->response = std::move(response);
-                       run->timer.cancel();
-                     }));
-  boost::system::error_code ec;
-  co_await run->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  Task<Response> handler = target.route->handler(std::move(request));
+  auto call = PluginCall<Response>::start(executor, target.plugin, std::move(handler), target.timeout);
+  PluginOutcome<Response> outcome = co_await call->result();
 
   auto count = [&](int status) {
     metrics_
@@ -206,9 +174,7 @@ Task<Response> Dispatcher::call_plugin(const RouteTable::Target& target, Request
                  "plugin=\"" + plugin_name + "\",status=\"" + std::to_string(status) + "\"")
         .add(1);
   };
-  if (!run->done) {
-    // The handler keeps `run` (and so its library) alive until it notices the cancellation.
-    run->cancel.emit(asio::cancellation_type::all);
+  if (outcome.timed_out) {
     log::error("http", "plugin handler timed out",
                {{"request_id", request_id}, {"plugin", plugin_name},
                 {"timeout_ms", target.timeout.count()}});
@@ -216,9 +182,9 @@ Task<Response> Dispatcher::call_plugin(const RouteTable::Target& target, Request
     co_return error_response(504, "plugin_timeout",
                              "the service " + plugin_name + " did not answer in time", request_id);
   }
-  if (run->error) {
+  if (outcome.error) {
     try {
-      std::rethrow_exception(run->error);
+      std::rethrow_exception(outcome.error);
     } catch (const HttpError& e) {
       count(e.status());
       co_return error_response(e.status(), e.code(), e.what(), request_id);
@@ -234,8 +200,8 @@ Task<Response> Dispatcher::call_plugin(const RouteTable::Target& target, Request
                              "the service " + plugin_name + " failed; request id " + request_id,
                              request_id);
   }
-  count(run->response->status);
-  co_return std::move(*run->response);
+  count(outcome.value->status);
+  co_return std::move(*outcome.value);
 }
 
 }  // namespace passerelle

@@ -8,6 +8,7 @@
 #include "auth/identity_tokens.hpp"
 #include "auth/oidc/oidc_logins.hpp"
 #include "client/http_client.hpp"
+#include "http/dashboard.hpp"
 #include "http/dispatcher.hpp"
 #include "http/status_routes.hpp"
 #include "store/core_schema.hpp"
@@ -97,6 +98,7 @@ struct Server::Impl {
     auto login = auth_routes(
         auth, [this](const AuthContext& ctx) { return oidc.end_session_url(ctx); }, oidc.providers());
     routes.insert(routes.end(), login.begin(), login.end());
+    routes.push_back(dashboard_route(plugins, std::chrono::seconds(3)));
     auto places = territory_routes([this]() -> const Territories& { return territories; });
     routes.insert(routes.end(), places.begin(), places.end());
     auto federated = oidc.routes();

@@ -31,6 +31,13 @@ class FaultyPlugin final : public Plugin {
     };
   }
 
+ // Its widget fails for agents and hangs for advisors.
+  Task<std::optional<boost::json::value>> widget(Identity identity) override {
+    if (identity.has_role("agent")) throw std::runtime_error("widget broken on purpose");
+    if (identity.has_role("advisor")) co_await host_->sleep(std::chrono::hours(1));
+    co_return std::nullopt;
+  }
+
  private:
   static Task<Response> boom() {
     throw std::runtime_error("secret internal detail");

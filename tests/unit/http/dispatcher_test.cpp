@@ -101,4 +101,22 @@ BOOST_AUTO_TEST_CASE(a_plugin_that_fails_to_start_costs_only_its_own_routes) {
   BOOST_TEST(AppFixture::json(r).at("plugins").at(0).at("state").as_string() == "failed");
 }
 
+BOOST_AUTO_TEST_CASE(dashboard_gathers_widgets_and_survives_a_bad_one) {
+  AppFixture app;
+  app.start("  - name: hello\n    library: " + module("hello") + "\n  - name: faulty\n    library: " + module("faulty") + "\n");
+  BOOST_TEST(app.call("GET", "/api/dashboard").status == 401);
+  app.identity = make_identity({"elu"});
+  auto body = AppFixture::json(app.call("GET", "/api/dashboard"));
+  BOOST_TEST_REQUIRE(body.at("widgets").as_array().size() == 1u);  // faulty shows nothing to élus
+  BOOST_TEST(body.at("widgets").at(0).at("plugin").as_string() == "hello");
+  for (const char* role : {"agent", "advisor"}) {  // throws, hangs
+    app.identity = make_identity({role});
+    body = AppFixture::json(app.call("GET", "/api/dashboard"));
+    BOOST_TEST_REQUIRE(body.at("widgets").as_array().size() == 2u, role);
+    BOOST_TEST(body.at("widgets").at(0).at("widget").at("text").as_string() == "Bonjour, Marie Dupont");
+    BOOST_TEST(body.at("widgets").at(1).at("plugin").as_string() == "faulty");
+    BOOST_TEST(body.at("widgets").at(1).at("unavailable").as_bool());
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

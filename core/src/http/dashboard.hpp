@@ -1,0 +1,13 @@
+// GET /api/dashboard: the widget of every running plugin for the caller, gathered in parallel;
+// a plugin that fails or is slow shows as unavailable and the others are still there.
+#pragma once
+
+#include "http/dispatcher.hpp"
+
+#include <chrono>
+
+namespace passerelle {
+
+CoreRoute dashboard_route(PluginHost& plugins, std::chrono::milliseconds timeout);
+
+}  // namespace passerelle
