@@ -9,6 +9,7 @@
 #include "server/server.hpp"
 #include "store/sqlite_store.hpp"
 
+#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -34,6 +35,9 @@ void check_plugins(const passerelle::Config& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // OpenSSL writes to sockets with write(): a peer that has gone must give EPIPE, not a signal
+  // that ends the process.
+  std::signal(SIGPIPE, SIG_IGN);
   std::string config_path;
   bool check = false;
   std::vector<std::string> command;  // admin command after the options

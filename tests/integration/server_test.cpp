@@ -99,6 +99,19 @@ BOOST_AUTO_TEST_CASE(tls_sessions_are_resumed) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(clients_that_vanish_do_not_hurt_the_server) {
+  GatewayProcess gw;
+  for (int i = 0; i < 5; ++i) {
+    TestConnection c(gw.https_port());  // handshake, then gone without close_notify
+    if (i % 2) c.send_raw("GET /healthz HTTP/1.1\r\nHo");
+  }
+  std::this_thread::sleep_for(200ms);  // let the server write to the closed sockets
+  TestConnection c(gw.https_port());
+  auto r = c.request("GET", "/healthz");
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->status == 200);
+}
+
 BOOST_AUTO_TEST_CASE(oversized_header_is_a_431) {
   GatewayProcess gw;
   TestConnection c(gw.https_port());

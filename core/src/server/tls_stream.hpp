@@ -1,0 +1,203 @@
+// A TLS stream straight on the socket (OpenSSL reads and writes the file descriptor itself),
+// with a deadline like Beast's tcp_stream. Asio's ssl::stream keeps four 17 KiB buffers per
+// connection (its own two and a BIO pair); this one keeps none while a connection is idle
+// (SSL_MODE_RELEASE_BUFFERS), which is what 1,000 idle TLS clients cost.
+#pragma once
+
+#include <boost/asio/compose.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/error.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <chrono>
+#include <memory>
+
+namespace passerelle {
+
+class TlsStream {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+  using error_code = boost::system::error_code;
+
+  /// Takes the socket; `ctx` must outlive the stream (the session holds it).
+  TlsStream(boost::asio::ip::tcp::socket socket, SSL_CTX* ctx)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(std::make_shared<Shared>()) {
+    shared_->socket = &socket_;
+    socket_.non_blocking(true);
+    ssl_ = SSL_new(ctx);
+    if (!ssl_ || SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle())) != 1)
+      throw std::runtime_error("cannot create a TLS session");
+    SSL_set_accept_state(ssl_);
+    // Fewer reads: OpenSSL takes what the socket has, not one record header at a time.
+    SSL_set_read_ahead(ssl_, 1);
+    SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                           SSL_MODE_RELEASE_BUFFERS);
+  }
+
+  ~TlsStream() {
+    shared_->socket = nullptr;
+    SSL_free(ssl_);
+  }
+  TlsStream(const TlsStream&) = delete;
+  TlsStream& operator=(const TlsStream&) = delete;
+
+  executor_type get_executor() { return socket_.get_executor(); }
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
+  SSL* native_handle() { return ssl_; }
+
+  /// Every operation pending now or started before the deadline fails with
+  /// beast::error::timeout once it passes (the socket is cancelled).
+  void expires_after(std::chrono::steady_clock::duration d) {
+    shared_->timed_out = false;
+    timer_.expires_after(d);
+    timer_.async_wait([s = shared_](error_code ec) {
+      // The stream may be gone (ec is then operation_aborted, or socket null).
+      if (ec || !s->socket) return;
+      s->timed_out = true;
+      s->socket->cancel();
+    });
+  }
+  void expires_never() {
+    shared_->timed_out = false;
+    timer_.cancel();
+  }
+
+  template <class Token>
+  auto async_handshake(Token&& token) {
+    return boost::asio::async_compose<Token, void(error_code)>(
+        Op<Handshake>{this, Handshake{}}, token, socket_);
+  }
+
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    return boost::asio::async_compose<Token, void(error_code, std::size_t)>(
+        Op<Read<MutableBuffers>>{this, Read<MutableBuffers>{buffers}}, token, socket_);
+  }
+
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    return boost::asio::async_compose<Token, void(error_code, std::size_t)>(
+        Op<Write<ConstBuffers>>{this, Write<ConstBuffers>{buffers}}, token, socket_);
+  }
+
+  /// Sends close_notify if the socket takes it now; never waits (the peer may be gone).
+  void close_notify() {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);
+    ERR_clear_error();
+  }
+
+ private:
+  struct Shared {
+    bool timed_out = false;
+    boost::asio::ip::tcp::socket* socket = nullptr;
+  };
+
+  // One attempt of an OpenSSL call: >0 done (with `n` bytes), else SSL_get_error applies.
+  struct Handshake {
+    static constexpr bool kHasSize = false;
+    int operator()(SSL* ssl, std::size_t& n) const {
+      n = 0;
+      return SSL_do_handshake(ssl);
+    }
+  };
+  template <class Buffers>
+  struct Read {
+    static constexpr bool kHasSize = true;
+    Buffers buffers;
+    int operator()(SSL* ssl, std::size_t& n) const {
+      for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers); ++it) {
+        boost::asio::mutable_buffer b = *it;
+        if (b.size() == 0) continue;
+        return SSL_read_ex(ssl, b.data(), b.size(), &n);
+      }
+      n = 0;
+      return 1;  // nothing asked
+    }
+  };
+  template <class Buffers>
+  struct Write {
+    static constexpr bool kHasSize = true;
+    Buffers buffers;
+    int operator()(SSL* ssl, std::size_t& n) const {
+      // Gather small buffers (Beast writes header and body apart) into one TLS record.
+      thread_local char scratch[16 * 1024];
+      std::size_t used = 0;
+      for (auto it = boost::asio::buffer_sequence_begin(buffers);
+           it != boost::asio::buffer_sequence_end(buffers) && used < sizeof scratch; ++it) {
+        boost::asio::const_buffer b = *it;
+        const std::size_t take = std::min(b.size(), sizeof scratch - used);
+        std::memcpy(scratch + used, b.data(), take);
+        used += take;
+      }
+      if (used == 0) {
+        n = 0;
+        return 1;
+      }
+      return SSL_write_ex(ssl, scratch, used, &n);
+    }
+  };
+
+  template <class Attempt>
+  struct Op {
+    TlsStream* stream;
+    Attempt attempt;
+    bool started = false;
+
+    template <class Self>
+    void finish(Self& self, error_code ec, std::size_t n) {
+      if constexpr (Attempt::kHasSize) self.complete(ec, n);
+      else self.complete(ec);
+    }
+
+    template <class Self>
+    void operator()(Self& self, error_code ec = {}) {
+      if (!started) {
+        // Never complete inside the initiating call.
+        started = true;
+        boost::asio::post(stream->socket_.get_executor(), std::move(self));
+        return;
+      }
+      if (stream->shared_->timed_out) return finish(self, boost::beast::error::timeout, 0);
+      if (ec) return finish(self, ec, 0);
+      ERR_clear_error();
+      std::size_t n = 0;
+      const int r = attempt(stream->ssl_, n);
+      if (r > 0) return finish(self, {}, n);
+      const int err = SSL_get_error(stream->ssl_, r);
+      switch (err) {
+        case SSL_ERROR_WANT_READ:
+          return stream->socket_.async_wait(boost::asio::ip::tcp::socket::wait_read, std::move(self));
+        case SSL_ERROR_WANT_WRITE:
+          return stream->socket_.async_wait(boost::asio::ip::tcp::socket::wait_write, std::move(self));
+        case SSL_ERROR_ZERO_RETURN:
+          return finish(self, boost::asio::error::eof, 0);  // the peer sent close_notify
+        case SSL_ERROR_SYSCALL:
+          // A peer that closes without close_notify: a truncated stream, which HTTP tolerates.
+          return finish(self, errno && errno != EAGAIN ? error_code(errno, boost::system::system_category())
+                                                       : error_code(boost::asio::ssl::error::stream_truncated),
+                        0);
+        default: {
+          const unsigned long code = ERR_get_error();
+          ERR_clear_error();
+          return finish(self, error_code(static_cast<int>(code ? code : err), boost::asio::error::get_ssl_category()), 0);
+        }
+      }
+    }
+  };
+
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer timer_;
+  std::shared_ptr<Shared> shared_;
+  SSL* ssl_ = nullptr;
+};
+
+}  // namespace passerelle
