@@ -61,6 +61,11 @@ TerritoryIndex::TerritoryIndex(TerritoryData data) : data_(std::move(data)) {
       words_.emplace_back(name.substr(pos + 1), i);  // every word start: "barth" too
   }
   std::sort(words_.begin(), words_.end());
+  for (const auto& [word, i] : words_)
+    for (std::size_t n = 1; n <= 2 && n <= word.size(); ++n) {
+      const std::string prefix = word.substr(0, n);
+      if (!short_prefixes_.count(prefix)) short_prefixes_[prefix] = best(prefix, kMemoLimit);
+    }
   auto by_population = [this](std::size_t a, std::size_t b) {
     return data_.communes[a].population > data_.communes[b].population;
   };
@@ -80,25 +85,41 @@ std::vector<const Commune*> TerritoryIndex::communes_by_postal_code(std::string_
   return out;
 }
 
+bool TerritoryIndex::ranks_before(std::size_t a, std::size_t b) const {
+  const Commune& ca = data_.communes[a];
+  const Commune& cb = data_.communes[b];
+  if (ca.population != cb.population) return ca.population > cb.population;
+  return ca.code < cb.code;
+}
+
+// The `limit` best communes having a word that starts with `prefix`, in one pass over the
+// range and without allocating per hit: a small sorted list of the best so far.
+std::vector<std::size_t> TerritoryIndex::best(std::string_view prefix, std::size_t limit) const {
+  std::vector<std::size_t> top;
+  top.reserve(limit + 1);
+  auto it = std::lower_bound(words_.begin(), words_.end(), prefix,
+                             [](const auto& entry, std::string_view key) { return std::string_view(entry.first) < key; });
+  for (; it != words_.end() && std::string_view(it->first).substr(0, prefix.size()) == prefix; ++it) {
+    const std::size_t i = it->second;
+    if (top.size() == limit && !ranks_before(i, top.back())) continue;
+    if (std::find(top.begin(), top.end(), i) != top.end()) continue;  // another word of the same name
+    top.insert(std::upper_bound(top.begin(), top.end(), i, [this](std::size_t a, std::size_t b) { return ranks_before(a, b); }), i);
+    if (top.size() > limit) top.pop_back();
+  }
+  return top;
+}
+
 std::vector<const Commune*> TerritoryIndex::search(std::string_view query, std::size_t limit) const {
   const std::string q = normalize_name(query);
   std::vector<const Commune*> out;
   if (q.empty() || limit == 0) return out;
-  auto first = std::lower_bound(words_.begin(), words_.end(), q,
-                                [](const auto& entry, const std::string& key) { return entry.first < key; });
   std::vector<std::size_t> hits;
-  for (auto it = first; it != words_.end() && it->first.compare(0, q.size(), q) == 0; ++it) hits.push_back(it->second);
-  std::sort(hits.begin(), hits.end());
-  hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
-  // Largest first; among equals, the name that starts with the query, then alphabetical.
-  const std::size_t n = std::min(limit, hits.size());
-  std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(n), hits.end(), [this](std::size_t a, std::size_t b) {
-    const Commune& ca = data_.communes[a];
-    const Commune& cb = data_.communes[b];
-    if (ca.population != cb.population) return ca.population > cb.population;
-    return ca.code < cb.code;
-  });
-  for (std::size_t i = 0; i < n; ++i) out.push_back(&data_.communes[hits[i]]);
+  if (auto memo = short_prefixes_.find(q); memo != short_prefixes_.end() && limit <= kMemoLimit) {
+    hits.assign(memo->second.begin(), memo->second.begin() + static_cast<std::ptrdiff_t>(std::min(limit, memo->second.size())));
+  } else {
+    hits = best(q, limit);
+  }
+  for (std::size_t i : hits) out.push_back(&data_.communes[i]);
   return out;
 }
 

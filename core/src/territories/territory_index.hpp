@@ -44,6 +44,12 @@ class TerritoryIndex final : public Territories {
   std::unordered_map<std::string, std::vector<std::size_t>> communes_by_postal_code_;
   // (normalized word or whole name, commune index), sorted: a prefix is a range.
   std::vector<std::pair<std::string, std::size_t>> words_;
+  // Answers for the prefixes of one or two characters, whose ranges are long (computed once).
+  static constexpr std::size_t kMemoLimit = 50;
+  std::unordered_map<std::string, std::vector<std::size_t>> short_prefixes_;
+
+  std::vector<std::size_t> best(std::string_view prefix, std::size_t limit) const;
+  bool ranks_before(std::size_t a, std::size_t b) const;
 };
 
 }  // namespace passerelle
