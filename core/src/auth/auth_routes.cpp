@@ -79,14 +79,6 @@ Response html_response(std::string body, int status) {
   return r;
 }
 
-Response redirect(const std::string& location) {
-  Response r;
-  r.status = 303;
-  r.content_type = "text/plain; charset=utf-8";
-  r.headers.emplace_back("Location", location);
-  return r;
-}
-
 }  // namespace
 
 bool is_safe_next(const std::string& next) {
@@ -142,7 +134,7 @@ std::vector<CoreRoute> auth_routes(AuthService& auth, FederatedLogout federated_
                       log::info("audit", "login", {{"username", form->username}, {"provider", "local"},
                                                    {"remote", in.remote}, {"request_id", id}});
                       Response r = form->json ? Response::json(json::object{{"logged_in", true}, {"next", next}})
-                                              : redirect(next);
+                                              : redirect_response(next);
                       r.headers.emplace_back("Set-Cookie", cookie);
                       co_return r;
                     },

@@ -3,15 +3,11 @@
 
 #include "auth/crypto.hpp"
 #include "store/sqlite_store.hpp"
+#include "util/clock.hpp"
 
 namespace passerelle {
 
 namespace {
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 // Touching the idle clock on every request would write on every request: once a minute is
 // precise enough for timeouts counted in minutes.
 constexpr std::int64_t kTouchEvery = 60;
@@ -25,7 +21,7 @@ std::string text_of(const SqlValue& v) {
 Task<std::string> Sessions::create(std::int64_t user_id, std::string provider, const OidcSessionInfo* info) {
   const OidcSessionInfo oidc = info ? *info : OidcSessionInfo{};
   const std::string cookie = auth::random_token(32);
-  const std::int64_t now = now_seconds();
+  const std::int64_t now = unix_seconds();
   Statement insert{
       "INSERT INTO sessions(id_hash, user_id, csrf_token, provider, created_at, last_seen, oidc_sid, "
       "oidc_sub, id_token, refresh_token) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9)",
@@ -47,7 +43,7 @@ Task<std::optional<SessionRecord>> Sessions::resolve(std::string cookie) {
   auto r = co_await store_.query(std::move(select));
   if (r.rows.empty()) co_return std::nullopt;
   const auto& row = r.rows[0];
-  const std::int64_t now = now_seconds();
+  const std::int64_t now = unix_seconds();
   const std::int64_t created = std::get<std::int64_t>(row[3]);
   const std::int64_t last_seen = std::get<std::int64_t>(row[4]);
   if (now - created > policy_.absolute_timeout.count() || now - last_seen > policy_.idle_timeout.count()) {

@@ -20,6 +20,14 @@ Response error_response(int status, const std::string& code, const std::string& 
   return r;
 }
 
+Response redirect_response(const std::string& location) {
+  Response r;
+  r.status = 303;
+  r.content_type = "text/plain; charset=utf-8";
+  r.headers.emplace_back("Location", location);
+  return r;
+}
+
 namespace {
 bool has_header(const Response& r, std::string_view name) {
   return std::any_of(r.headers.begin(), r.headers.end(), [&](const auto& h) {

@@ -12,6 +12,9 @@ namespace passerelle {
 Response error_response(int status, const std::string& code, const std::string& message,
                         const std::string& request_id);
 
+/// 303 See Other to `location` (a path of this site or a provider's URL, never user input).
+Response redirect_response(const std::string& location);
+
 /// Adds X-Request-Id and the security headers (HSTS, nosniff, frame-ancestors, ...) unless the
 /// handler already set them.
 void add_common_headers(Response& response, const std::string& request_id, bool https);

@@ -10,6 +10,7 @@
 #include "http/responses.hpp"
 #include "log/log.hpp"
 #include "store/sqlite_store.hpp"
+#include "util/clock.hpp"
 
 #include <boost/url/parse.hpp>
 
@@ -20,24 +21,12 @@ namespace {
 constexpr const char* kLoginCookie = "__Host-passerelle-oidc";
 constexpr std::int64_t kLoginLifetime = 600;  // seconds to complete a sign-in at the provider
 
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 std::map<std::string, std::string> query_of(const std::string& target) {
   std::map<std::string, std::string> out;
   auto url = boost::urls::parse_origin_form(target);
   if (!url) return out;
   for (auto p : url->params()) out[p.key] = p.value;
   return out;
-}
-
-Response redirect(const std::string& location) {
-  Response r;
-  r.status = 303;
-  r.content_type = "text/plain; charset=utf-8";
-  r.headers.emplace_back("Location", location);
-  return r;
 }
 
 }  // namespace
@@ -88,7 +77,7 @@ Task<Response> OidcLogins::start(oidc::RelyingParty& rp, IncomingRequest& in) {
   const std::string nonce = auth::random_token(32);
   const std::string verifier = auth::random_token(32);  // 43 characters, RFC 7636 §4.1
   const std::string browser = auth::random_token(32);
-  const std::int64_t now = now_seconds();
+  const std::int64_t now = unix_seconds();
   std::vector<Statement> statements{
       {"DELETE FROM oidc_pending WHERE created_at < ?1", {now - kLoginLifetime}},
       {"INSERT INTO oidc_pending(state_hash, provider, browser_hash, nonce, code_verifier, next, created_at) "
@@ -96,7 +85,7 @@ Task<Response> OidcLogins::start(oidc::RelyingParty& rp, IncomingRequest& in) {
        {auth::sha256_hex(state), rp.config().name, auth::sha256_hex(browser), nonce, verifier, next, now}}};
   co_await store_.transaction(std::move(statements));
   const std::string location = co_await rp.authorization_url(state, nonce, auth::sha256_base64url(verifier));
-  Response r = redirect(location);
+  Response r = redirect_response(location);
   r.headers.emplace_back("Set-Cookie", std::string(kLoginCookie) + "=" + browser +
                                            "; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=" +
                                            std::to_string(kLoginLifetime));
@@ -130,7 +119,7 @@ Task<Response> OidcLogins::callback(oidc::RelyingParty& rp, IncomingRequest& in)
   const auto& row = rows[0].rows[0];
   const bool same_browser = auth::equal_constant_time(std::get<std::string>(row[1]), auth::sha256_hex(browser));
   if (std::get<std::string>(row[0]) != rp.config().name || !same_browser ||
-      now_seconds() - std::get<std::int64_t>(row[5]) > kLoginLifetime)
+      unix_seconds() - std::get<std::int64_t>(row[5]) > kLoginLifetime)
     co_return error_response(400, "oidc_state", "this sign-in was started elsewhere or has expired", id);
   const std::string nonce = std::get<std::string>(row[2]);
   const std::string verifier = std::get<std::string>(row[3]);
@@ -151,7 +140,7 @@ Task<Response> OidcLogins::callback(oidc::RelyingParty& rp, IncomingRequest& in)
   const std::string session_cookie = co_await auth_.open_session(account, rp.config().name, &info);
   log::info("audit", "login", {{"subject", "u-" + std::to_string(account.id)}, {"provider", rp.config().name},
                                {"remote", in.remote}, {"request_id", id}});
-  Response r = redirect(next);
+  Response r = redirect_response(next);
   r.headers.emplace_back("Set-Cookie", session_cookie);
   r.headers.emplace_back("Set-Cookie", std::string(kLoginCookie) + "=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0");
   co_return r;

@@ -5,6 +5,7 @@
 #include "auth/crypto.hpp"
 #include "http/form.hpp"
 #include "log/log.hpp"
+#include "util/clock.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -25,10 +26,6 @@ std::int64_t number(const json::object& o, const char* key) {
   if (v && v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
   if (v && v->is_double()) return static_cast<std::int64_t>(v->as_double());
   return -1;
-}
-
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 bool audience_has(const json::object& claims, const std::string& client_id) {
@@ -217,7 +214,7 @@ Task<Login> RelyingParty::complete(std::string code, std::string verifier, std::
 
   jose::Token id = co_await verify(login.id_token);
   const auto& c = id.claims;
-  if (auto why = check_id_token_claims(c, config_, nonce, now_seconds()); !why.empty()) refuse(config_.name, why);
+  if (auto why = check_id_token_claims(c, config_, nonce, unix_seconds()); !why.empty()) refuse(config_.name, why);
   login.subject = text(c, "sub");
   login.sid = text(c, "sid");
   login.claims = c;
@@ -249,7 +246,7 @@ Task<Login> RelyingParty::complete(std::string code, std::string verifier, std::
 Task<LogoutRequest> RelyingParty::check_logout_token(std::string token) {
   jose::Token t = co_await verify(std::move(token));
   const auto& c = t.claims;
-  if (auto why = check_logout_token_claims(c, config_, now_seconds()); !why.empty()) refuse(config_.name, why);
+  if (auto why = check_logout_token_claims(c, config_, unix_seconds()); !why.empty()) refuse(config_.name, why);
   LogoutRequest request{text(c, "sid"), text(c, "sub")};
   co_return request;
 }
