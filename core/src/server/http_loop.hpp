@@ -101,10 +101,18 @@ boost::asio::awaitable<void> serve_http(Stream& stream, SessionState& state, Ses
       if (env.tracker.stopping()) break;
       state.idle = true;
       tcp.expires_after(limits.idle_timeout);
-      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(1024), as_tuple(use_awaitable));
-      state.idle = false;
-      if (ec) break;
-      buffer.commit(n);
+      if constexpr (requires { stream.async_wait_readable(as_tuple(use_awaitable)); }) {
+        // TLS: wait without a buffer; idle connections hold no memory of their own.
+        buffer.shrink_to_fit();
+        auto [ec] = co_await stream.async_wait_readable(as_tuple(use_awaitable));
+        state.idle = false;
+        if (ec) break;
+      } else {
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(1024), as_tuple(use_awaitable));
+        state.idle = false;
+        if (ec) break;
+        buffer.commit(n);
+      }
     }
     const auto started = std::chrono::steady_clock::now();
     http::request_parser<http::string_body> parser;

@@ -88,6 +88,13 @@ class TlsStream {
         Op<Write<ConstBuffers>>{this, Write<ConstBuffers>{buffers}}, token, socket_);
   }
 
+  /// Completes when application data can be read (or the peer closed), without taking it:
+  /// an idle connection then needs no read buffer.
+  template <class Token>
+  auto async_wait_readable(Token&& token) {
+    return boost::asio::async_compose<Token, void(error_code)>(Op<Peek>{this, Peek{}}, token, socket_);
+  }
+
   /// Sends close_notify if the socket takes it now; never waits (the peer may be gone).
   void close_notify() {
     ERR_clear_error();
@@ -107,6 +114,13 @@ class TlsStream {
     int operator()(SSL* ssl, std::size_t& n) const {
       n = 0;
       return SSL_do_handshake(ssl);
+    }
+  };
+  struct Peek {
+    static constexpr bool kHasSize = false;
+    int operator()(SSL* ssl, std::size_t& n) const {
+      char byte;
+      return SSL_peek_ex(ssl, &byte, 1, &n);
     }
   };
   template <class Buffers>
