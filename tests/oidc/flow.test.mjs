@@ -1,6 +1,8 @@
-// End-to-end single sign-on through the gateway against a real OpenID Provider (oidc-provider):
+// End-to-end single sign-on through the gateway against real OpenID Providers (oidc-provider):
 // authorization code + PKCE as a browser does it (scripted: manual redirects, a cookie jar, HTML
-// forms), key rotation, callback misuse, logout, back-channel logout.
+// forms), key rotation, callback misuse, logout, back-channel logout; then the relying-party
+// variants: client_secret_basic, signed userinfo (application/jwt), ES256 ID tokens, and an
+// algorithm allow-list that refuses the provider's tokens.
 //
 // Run with ./run.sh (PASSERELLE_BINARY = gateway binary; default ../../build/dev/bin/passerelle).
 // OIDC_TEST_KEEP=1 keeps the temporary folder (config, certificates, database, gateway log).
@@ -130,10 +132,10 @@ const ctx = {};
 function diagnostics(browser) {
   const parts = [];
   if (browser) parts.push(`browser history:\n${browser.history.slice(-25).join('\n')}`);
-  if (ctx.provider) {
-    parts.push(`provider stats: ${JSON.stringify(ctx.provider.stats)}`);
-    if (ctx.provider.errors.length) parts.push(`provider errors:\n${ctx.provider.errors.map((e) => `${e.event}: ${e.error}`).join('\n')}`);
-    if (ctx.provider.backchannel.length) parts.push(`back-channel: ${JSON.stringify(ctx.provider.backchannel)}`);
+  for (const [label, op] of Object.entries(ctx.ops || {})) {
+    parts.push(`provider ${label} (${op.issuer}) stats: ${JSON.stringify(op.stats)}`);
+    if (op.errors.length) parts.push(`provider ${label} errors:\n${op.errors.map((e) => `${e.event}: ${e.error}`).join('\n')}`);
+    if (op.backchannel.length) parts.push(`provider ${label} back-channel: ${JSON.stringify(op.backchannel)}`);
   }
   if (ctx.gateway) parts.push(`gateway log (tail):\n${ctx.gateway.tail()}`);
   return `\n---\n${parts.join('\n---\n')}`;
@@ -157,7 +159,67 @@ function step(name, fn) {
   });
 }
 
-function gatewayConfig({ gwPort, dir, issuer }) {
+// The gateway's provider entries (auth.oidc) and, for each, its client at a test provider.
+//   op: the provider instance: 'rs' signs with RS256 (ID tokens, logout tokens, signed userinfo),
+//       'es' with ES256. Several entries may share an instance, each with its own client.
+//   userinfoAlg: the client registers userinfo_signed_response_alg, so userinfo answers a JWT
+//       (Content-Type: application/jwt), as ProConnect does.
+//   algorithms: the gateway's allow-list for this entry (default: RS256, PS256, ES256).
+// Every entry has userinfo: true; the ID tokens carry no scope claim (see provider.mjs), so
+// email, names and siret reach /api/me only through userinfo.
+const ENTRIES = [
+  { name: 'test', op: 'rs', clientId: 'passerelle', clientAuth: 'client_secret_post', backchannel: true },
+  // HTTP Basic at the token endpoint; the secret holds characters that RFC 6749 §2.3.1 has the
+  // client form-encode before the Basic encoding (':' would otherwise end the client id).
+  { name: 'basic', op: 'rs', clientId: 'passerelle-basic', clientAuth: 'client_secret_basic', secretExtra: ':+/%&= ?#' },
+  { name: 'signed-userinfo', op: 'rs', clientId: 'passerelle-jwt', clientAuth: 'client_secret_post', userinfoAlg: 'RS256' },
+  // ES256 everywhere (ID token and signed userinfo), accepted by an ES256-only allow-list.
+  { name: 'es256', op: 'es', clientId: 'passerelle-es', clientAuth: 'client_secret_basic', userinfoAlg: 'ES256', algorithms: ['ES256'] },
+  // Negative: only ES256 is accepted but this provider signs with RS256.
+  { name: 'es-only', op: 'rs', clientId: 'passerelle-es-only', clientAuth: 'client_secret_post', algorithms: ['ES256'] },
+];
+
+const secretEnv = (entry) => `OIDC_SECRET_${entry.name.toUpperCase().replace(/-/g, '_')}`;
+
+/** The client of entry at its provider (oidc-provider metadata). */
+function clientMetadata(entry) {
+  return {
+    client_id: entry.clientId,
+    client_secret: entry.secret,
+    redirect_uris: [entry.callback],
+    post_logout_redirect_uris: [`${ctx.gw}/`],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    // oidc-provider refuses a token request authenticated otherwise than registered.
+    token_endpoint_auth_method: entry.clientAuth,
+    ...(entry.backchannel ? {
+      backchannel_logout_uri: `${ctx.gw}/auth/oidc/${entry.name}/backchannel-logout`,
+      backchannel_logout_session_required: true,
+    } : {}),
+    ...(entry.userinfoAlg ? { userinfo_signed_response_alg: entry.userinfoAlg } : {}),
+  };
+}
+
+function oidcEntryConfig(entry) {
+  return `    - name: ${entry.name}
+      issuer: ${ctx.ops[entry.op].issuer}
+      client_id: ${entry.clientId}
+      client_secret: \${${secretEnv(entry)}}
+      client_auth: ${entry.clientAuth}
+      scopes: [openid, email, given_name, usual_name, uid, siret, organization_label]
+      userinfo: true
+      claims:
+        email: email
+        given_name: given_name
+        family_name: usual_name
+        siret: siret
+      roles:
+        - role: agent
+          email_domain: angers.fr
+${entry.algorithms ? `      algorithms: [${entry.algorithms.join(', ')}]\n` : ''}`;
+}
+
+function gatewayConfig({ gwPort, dir }) {
   return `# written by tests/oidc/flow.test.mjs
 server:
   listen: 127.0.0.1
@@ -171,36 +233,24 @@ store:
   sqlite: ${dir}/gw.db
 auth:
   oidc:
-    - name: test
-      issuer: ${issuer}
-      client_id: passerelle
-      client_secret: \${OIDC_TEST_SECRET}
-      client_auth: client_secret_post
-      scopes: [openid, email, given_name, usual_name, uid, siret, organization_label]
-      userinfo: true
-      claims:
-        email: email
-        given_name: given_name
-        family_name: usual_name
-        siret: siret
-      roles:
-        - role: agent
-          email_domain: angers.fr
-`;
+${ENTRIES.map(oidcEntryConfig).join('')}`;
 }
 
 // ---- flow helpers ------------------------------------------------------------------------------
 
-/** /auth/oidc/test/start -> provider (login, consent) -> the callback URL (not yet requested). */
-async function loginAtProvider(browser, next = '/api/me') {
-  const start = await browser.get(`${ctx.gw}/auth/oidc/test/start?next=${encodeURIComponent(next)}`);
+/**
+ * /auth/oidc/<entry>/start -> provider (login, consent) -> the callback URL (not yet requested).
+ * entry: one of ctx.rp (default: the "test" entry).
+ */
+async function loginAtProvider(browser, entry = ctx.rp.test, next = '/api/me') {
+  const start = await browser.get(`${ctx.gw}/auth/oidc/${entry.name}/start?next=${encodeURIComponent(next)}`);
   assert.equal(start.status, 303, `start: ${start.describe()}`);
   const authz = new URL(start.location);
-  assert.equal(`${authz.origin}${authz.pathname}`, ctx.discovery.authorization_endpoint, 'start redirects to the authorization endpoint');
+  assert.equal(`${authz.origin}${authz.pathname}`, entry.discovery.authorization_endpoint, 'start redirects to the authorization endpoint');
   const q = authz.searchParams;
   assert.equal(q.get('response_type'), 'code');
-  assert.equal(q.get('client_id'), 'passerelle');
-  assert.equal(q.get('redirect_uri'), ctx.callback);
+  assert.equal(q.get('client_id'), entry.clientId);
+  assert.equal(q.get('redirect_uri'), entry.callback);
   assert.equal(q.get('code_challenge_method'), 'S256');
   assert.match(q.get('code_challenge') || '', /^[A-Za-z0-9_-]{43}$/, 'code_challenge is a base64url SHA-256');
   assert.ok(q.get('state'), 'state');
@@ -209,7 +259,7 @@ async function loginAtProvider(browser, next = '/api/me') {
   const callback = await completeProviderLogin(browser, start.location, {
     login: TEST_USER.email,
     password: TEST_PASSWORD,
-    isCallback: (l) => l.startsWith(`${ctx.callback}?`),
+    isCallback: (l) => l.startsWith(`${entry.callback}?`),
   });
   const cb = new URL(callback);
   assert.ok(cb.searchParams.get('code'), `callback has a code: ${callback}`);
@@ -233,24 +283,47 @@ async function me(browser) {
   return r;
 }
 
-function assertMarie(r) {
+function assertMarie(r, provider = 'test') {
   assert.equal(r.status, 200, `/api/me: ${r.describe()}`);
   assert.match(String(r.headers['content-type']), /application\/json/);
   const body = r.json();
   assert.equal(body.email, TEST_USER.email);
   assert.equal(body.display_name, 'Marie Dupont');
   assert.equal(body.siret, TEST_USER.siret);
-  assert.equal(body.provider, 'test');
+  assert.equal(body.provider, provider);
   assert.ok(Array.isArray(body.roles) && body.roles.includes('agent'), `roles has agent: ${JSON.stringify(body.roles)}`);
   assert.equal(typeof body.csrf_token, 'string');
   assert.ok(body.csrf_token.length > 0, 'csrf_token');
   return body;
 }
 
-async function fullLogin(browser) {
-  const callback = await loginAtProvider(browser);
+async function fullLogin(browser, entry = ctx.rp.test) {
+  const callback = await loginAtProvider(browser, entry);
   await completeCallback(browser, callback);
-  return assertMarie(await me(browser));
+  return assertMarie(await me(browser), entry.name);
+}
+
+/**
+ * Signs out of the gateway (POST /auth/logout) and returns the ID token of the session, taken
+ * from the id_token_hint of the end_session redirect: { header, payload } (decoded, not verified).
+ */
+async function logoutIdToken(browser, csrf, entry) {
+  const r = await browser.post(`${ctx.gw}/auth/logout`, {
+    headers: { origin: ctx.gw, 'x-csrf-token': csrf, accept: 'application/json' },
+  });
+  assert.equal(r.status, 200, r.describe());
+  const { redirect } = r.json();
+  assert.ok(String(redirect).startsWith(`${entry.discovery.end_session_endpoint}?`), `redirect to end_session_endpoint: ${redirect}`);
+  const hint = new URL(redirect).searchParams.get('id_token_hint');
+  assert.ok(hint, 'id_token_hint');
+  return decodeJwt(hint);
+}
+
+/** The scope claims of TEST_USER, which the ID token must not carry (they come from userinfo). */
+function assertNoUserinfoClaims(payload) {
+  for (const claim of ['email', 'given_name', 'usual_name', 'siret']) {
+    assert.equal(payload[claim], undefined, `the ID token carries no ${claim}`);
+  }
 }
 
 // ---- the tests ---------------------------------------------------------------------------------
@@ -264,31 +337,35 @@ describe('OIDC single sign-on through the gateway', () => {
 
     const gwPort = await freePort();
     ctx.gw = `https://localhost:${gwPort}`;
-    ctx.callback = `${ctx.gw}/auth/oidc/test/callback`;
-    ctx.secret = crypto.randomBytes(24).toString('base64url');
+    ctx.rp = {};
+    for (const e of ENTRIES) {
+      const secret = `${crypto.randomBytes(24).toString('base64url')}${e.secretExtra || ''}`;
+      ctx.rp[e.name] = { ...e, secret, callback: `${ctx.gw}/auth/oidc/${e.name}/callback` };
+    }
+    ctx.callback = ctx.rp.test.callback;
+    const clientsOf = (op) => Object.values(ctx.rp).filter((e) => e.op === op).map(clientMetadata);
 
-    ctx.provider = await startProvider({
+    ctx.ops = {};
+    ctx.ops.rs = await startProvider({
       port: 0,
+      alg: 'RS256',
       ca: path.join(ctx.dir, 'dev-ca.pem'), // the back-channel POST goes to the gateway over TLS
-      clients: [{
-        client_id: 'passerelle',
-        client_secret: ctx.secret,
-        redirect_uris: [ctx.callback],
-        post_logout_redirect_uris: [`${ctx.gw}/`],
-        backchannel_logout_uri: `${ctx.gw}/auth/oidc/test/backchannel-logout`,
-        backchannel_logout_session_required: true,
-        grant_types: ['authorization_code'],
-        response_types: ['code'],
-        token_endpoint_auth_method: 'client_secret_post',
-      }],
+      clients: clientsOf('rs'),
     });
-    const discovery = await new Browser().get(`${ctx.provider.url}/.well-known/openid-configuration`);
-    assert.equal(discovery.status, 200);
-    ctx.discovery = discovery.json();
+    ctx.ops.es = await startProvider({ port: 0, alg: 'ES256', clients: clientsOf('es') });
+    ctx.provider = ctx.ops.rs; // the provider of the "test" entry
+    for (const op of Object.values(ctx.ops)) {
+      const discovery = await new Browser().get(`${op.url}/.well-known/openid-configuration`);
+      assert.equal(discovery.status, 200);
+      op.discoveryDocument = discovery.json();
+    }
+    for (const e of Object.values(ctx.rp)) e.discovery = ctx.ops[e.op].discoveryDocument;
+    ctx.discovery = ctx.rp.test.discovery;
 
     const configPath = path.join(ctx.dir, 'passerelle.yaml');
-    fs.writeFileSync(configPath, gatewayConfig({ gwPort, dir: ctx.dir, issuer: ctx.provider.issuer }));
-    ctx.gateway = new Gateway(BINARY, configPath, { ...process.env, OIDC_TEST_SECRET: ctx.secret });
+    fs.writeFileSync(configPath, gatewayConfig({ gwPort, dir: ctx.dir }));
+    const secrets = Object.fromEntries(Object.values(ctx.rp).map((e) => [secretEnv(e), e.secret]));
+    ctx.gateway = new Gateway(BINARY, configPath, { ...process.env, ...secrets });
     await ctx.gateway.waitForLog('"msg":"ready"', READY_TIMEOUT_MS);
   }, { timeout: 90000 });
 
@@ -297,7 +374,7 @@ describe('OIDC single sign-on through the gateway', () => {
       await ctx.gateway.stop();
       if (ctx.dir) fs.writeFileSync(path.join(ctx.dir, 'gateway.log'), `${ctx.gateway.lines.join('\n')}\n`);
     }
-    if (ctx.provider) await ctx.provider.close();
+    for (const op of Object.values(ctx.ops || {})) await op.close();
     if (ctx.dir) {
       if (process.env.OIDC_TEST_KEEP === '1') console.error(`kept ${ctx.dir}`);
       else fs.rmSync(ctx.dir, { recursive: true, force: true });
@@ -380,5 +457,58 @@ describe('OIDC single sign-on through the gateway', () => {
     assert.ok(result.ok, `the gateway accepted the logout_token: ${result.error}`);
     const r = await me(browser);
     assert.equal(r.status, 401, r.describe());
+  });
+
+  // ---- relying-party variants (one gateway entry each, see ENTRIES) ----
+
+  step('client_secret_basic: login through /auth/oidc/basic/start, then /api/me', async (browser) => {
+    const op = ctx.ops.rs;
+    const basicBefore = op.stats.token_basic;
+    await fullLogin(browser, ctx.rp.basic);
+    // The client is registered with client_secret_basic, so oidc-provider accepted the code only
+    // with HTTP Basic credentials; the counter shows the header was there.
+    assert.ok(op.stats.token_basic > basicBefore, 'the token request carried HTTP Basic credentials');
+  });
+
+  step('signed userinfo (application/jwt, RS256): the claims only userinfo carries reach /api/me', async (browser) => {
+    const op = ctx.ops.rs;
+    const jwtBefore = op.stats.userinfo_jwt;
+    const { csrf_token: csrf } = await fullLogin(browser, ctx.rp['signed-userinfo']); // email, "Marie Dupont", siret
+    assert.ok(op.stats.userinfo_jwt > jwtBefore, 'the provider answered userinfo with a signed JWT');
+    const { header, payload } = await logoutIdToken(browser, csrf, ctx.rp['signed-userinfo']);
+    assert.equal(header.alg, 'RS256');
+    assert.equal(payload.aud, 'passerelle-jwt');
+    assertNoUserinfoClaims(payload);
+  });
+
+  step('ES256 ID tokens and ES256-signed userinfo, with algorithms: [ES256]', async (browser) => {
+    const op = ctx.ops.es;
+    const jwtBefore = op.stats.userinfo_jwt;
+    const { csrf_token: csrf } = await fullLogin(browser, ctx.rp.es256);
+    assert.ok(op.stats.userinfo_jwt > jwtBefore, 'the provider answered userinfo with a signed JWT');
+    assert.ok(op.stats.token_basic > 0, 'client_secret_basic here too');
+    const { header, payload } = await logoutIdToken(browser, csrf, ctx.rp.es256);
+    assert.equal(header.alg, 'ES256', 'the session holds an ES256 ID token');
+    assert.equal(payload.iss, op.issuer);
+    assert.equal(payload.aud, 'passerelle-es');
+    assertNoUserinfoClaims(payload);
+  });
+
+  step('algorithms: [ES256] refuses the RS256 ID token: 400 oidc_refused, no session', async (browser) => {
+    const entry = ctx.rp['es-only'];
+    const tokenBefore = ctx.ops.rs.stats.token;
+    const callback = await loginAtProvider(browser, entry);
+    const r = await browser.get(callback, { headers: { accept: 'application/json' }, crossSite: true });
+    assert.equal(r.status, 400, r.describe());
+    assert.match(String(r.headers['content-type']), /application\/json/);
+    const { error } = r.json();
+    assert.equal(error && error.code, 'oidc_refused', `error code: ${r.body}`);
+    assert.match(String(error.message), /RS256/, 'the message names the refused algorithm');
+    assert.ok(ctx.ops.rs.stats.token > tokenBefore, 'the refusal comes after the code exchange (ID token check)');
+    assert.equal(browser.cookie(`${ctx.gw}/`, SESSION_COOKIE), undefined, 'no session from a refused login');
+    const after401 = await me(browser);
+    assert.equal(after401.status, 401, after401.describe());
+    assert.ok(ctx.gateway.lines.some((l) => l.includes('login refused') && l.includes('"es-only"')),
+      'the gateway logs the refusal with the provider name');
   });
 });

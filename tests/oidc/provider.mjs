@@ -4,6 +4,7 @@
 //
 // As a module:   const op = await startProvider({ port: 0, clients: [...] });
 //                op.issuer, op.url, await op.rotateKeys(), op.stats, op.backchannel, await op.close()
+//                (several instances may run side by side, e.g. one with RS256 keys, one with ES256)
 // Standalone:    node provider.mjs --port 9000 --client-json '{"client_id":"passerelle",...}' \
 //                  [--client-json '...'] [--alg RS256|PS256|ES256] [--ca dev-ca.pem] [--claims-in-id-token]
 //                prints "ready <issuer>"; SIGUSR2 or the line "rotate" on stdin rotates the signing
@@ -229,7 +230,11 @@ export async function startProvider({
   const cookieKeys = [crypto.randomBytes(32).toString('base64url')];
   const Adapter = memoryAdapterFactory();
   const events = new EventEmitter();
-  const stats = { discovery: 0, jwks: 0, authorization: 0, token: 0, userinfo: 0, end_session: 0 };
+  // Requests per endpoint; token_basic: token requests authenticated with HTTP Basic
+  // (client_secret_basic); userinfo_jwt: userinfo answers sent as a signed JWT (application/jwt).
+  const stats = {
+    discovery: 0, jwks: 0, authorization: 0, token: 0, token_basic: 0, userinfo: 0, userinfo_jwt: 0, end_session: 0,
+  };
   const backchannel = []; // { ok, clientId, sub, sid, error }
   const errors = []; // { event, error }
   let keys = [await generateSigningKey(alg)];
@@ -442,12 +447,23 @@ export async function startProvider({
   server.on('request', (req, res) => {
     const url = new URL(req.url, issuer);
     const p = url.pathname;
-    if (p === '/.well-known/openid-configuration') stats.discovery += 1;
-    else if (p === '/jwks') stats.jwks += 1;
-    else if (p === '/auth' || p.startsWith('/auth/')) stats.authorization += 1;
-    else if (p === '/token') stats.token += 1;
-    else if (p === '/me') stats.userinfo += 1;
-    else if (p.startsWith('/session/end')) stats.end_session += 1;
+    if (p === '/.well-known/openid-configuration') {
+      stats.discovery += 1;
+    } else if (p === '/jwks') {
+      stats.jwks += 1;
+    } else if (p === '/auth' || p.startsWith('/auth/')) {
+      stats.authorization += 1;
+    } else if (p === '/token') {
+      stats.token += 1;
+      if (/^basic\s/i.test(req.headers.authorization || '')) stats.token_basic += 1;
+    } else if (p === '/me') {
+      stats.userinfo += 1;
+      res.on('finish', () => {
+        if (/^application\/jwt\b/i.test(String(res.getHeader('content-type') || ''))) stats.userinfo_jwt += 1;
+      });
+    } else if (p.startsWith('/session/end')) {
+      stats.end_session += 1;
+    }
     if (p.startsWith('/interaction/')) {
       interactions(req, res, url).catch((err) => {
         errors.push({ event: 'interaction', error: String(err && err.stack) });
