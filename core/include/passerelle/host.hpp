@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -118,6 +119,10 @@ class PASSERELLE_SDK_API Host {
   virtual Metrics& metrics() = 0;
   /// Waits without holding a thread; cancelled when the request's deadline passes.
   virtual Task<void> sleep(std::chrono::milliseconds duration) = 0;
+  /// Runs blocking work (reading a file, heavy computation) on the host's blocking pool, never
+  /// on an I/O thread; exceptions are rethrown to the caller. Name the function object before
+  /// the co_await (g++ 12 destroys a lambda written inside a co_await expression twice).
+  virtual Task<void> offload(std::function<void()> work) = 0;
   /// The French administrative divisions.
   virtual const Territories& territories() = 0;
   /// A short-lived JWT (ES256, 60 s) asserting `identity` to the service `audience`, verifiable

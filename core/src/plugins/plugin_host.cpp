@@ -7,6 +7,7 @@
 #include "plugins/plugin_services.hpp"
 #include "store/sqlite_store.hpp"
 #include "territories/territory_index.hpp"
+#include "util/blocking_pool.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -35,9 +36,11 @@ PluginHost::PluginHost(SqliteStore& store, HttpClient& http, MetricsRegistry& me
                        std::chrono::milliseconds default_timeout, const IdentityTokens* tokens,
                        const Territories* territories)
     : store_(store), http_(http), metrics_(metrics), default_timeout_(default_timeout), tokens_(tokens),
-      territories_(territories) {
+      territories_(territories), blocking_(std::make_unique<BlockingPool>(2)) {
   table_.store(std::make_shared<const RouteTable>());
 }
+
+PluginHost::~PluginHost() = default;
 
 void PluginHost::load_all(const Config& config) {
   for (const auto& pc : config.plugins) {
@@ -69,7 +72,7 @@ Task<void> PluginHost::start_one(Pending& p) {
   try {
     const int applied = co_await store_.migrate("plugin:" + name, lp.plugin().migrations());
     lp.services = std::make_unique<PluginServices>(name, p.settings, store_, http_, metrics_, tokens_,
-                                                     territories_ ? *territories_ : kNoTerritories);
+                                                     territories_ ? *territories_ : kNoTerritories, *blocking_);
     co_await lp.plugin().start(*lp.services);
     lp.routes = lp.plugin().routes();
     for (const auto& route : lp.routes)

@@ -20,6 +20,7 @@ namespace passerelle {
 
 class SqliteStore;
 class IdentityTokens;
+class BlockingPool;
 
 struct RouteTable {
   struct Target {
@@ -37,6 +38,7 @@ class PluginHost {
   PluginHost(SqliteStore& store, HttpClient& http, MetricsRegistry& metrics,
              std::chrono::milliseconds default_timeout, const IdentityTokens* tokens = nullptr,
              const Territories* territories = nullptr);
+  ~PluginHost();
 
   /// Loads every library of the config and checks its config section; blocking, at start-up.
   /// Throws ConfigError naming the plugin's entry in the config file and the reason.
@@ -73,6 +75,7 @@ class PluginHost {
   std::chrono::milliseconds default_timeout_;
   const IdentityTokens* tokens_;
   const Territories* territories_;
+  std::unique_ptr<BlockingPool> blocking_;  // plugins' blocking work (Host::offload)
   std::vector<Pending> plugins_;
   std::atomic<std::shared_ptr<const RouteTable>> table_;
   std::atomic<bool> ready_{false};

@@ -2,6 +2,7 @@
 #include "plugins/plugin_services.hpp"
 
 #include "log/log.hpp"
+#include "util/blocking_pool.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -21,6 +22,14 @@ Task<void> PluginServices::sleep(std::chrono::milliseconds duration) {
 }  // namespace passerelle
 
 namespace passerelle {
+
+Task<void> PluginServices::offload(std::function<void()> work) {
+  auto job = [w = std::move(work)] {
+    w();
+    return 0;
+  };
+  co_await blocking_.run(std::move(job));
+}
 
 std::string PluginServices::identity_token(const Identity& identity, const std::string& audience) {
   if (!tokens_) throw std::runtime_error("identity tokens are not available here");

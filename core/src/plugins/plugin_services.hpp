@@ -11,6 +11,8 @@
 
 namespace passerelle {
 
+class BlockingPool;
+
 class PluginLogger final : public Logger {
  public:
   explicit PluginLogger(std::string plugin) : component_("plugin." + std::move(plugin)) {}
@@ -24,9 +26,9 @@ class PluginServices final : public Host {
  public:
   PluginServices(const std::string& plugin, boost::json::object config, Database& database,
                  HttpClient& http, MetricsRegistry& metrics, const IdentityTokens* tokens,
-                 const Territories& territories)
+                 const Territories& territories, BlockingPool& blocking)
       : config_(std::move(config)), logger_(plugin), database_(database), http_(http),
-        metrics_(metrics, plugin), tokens_(tokens), territories_(territories) {}
+        metrics_(metrics, plugin), tokens_(tokens), territories_(territories), blocking_(blocking) {}
 
   const boost::json::object& config() const override { return config_; }
   Logger& logger() override { return logger_; }
@@ -36,6 +38,7 @@ class PluginServices final : public Host {
   Task<void> sleep(std::chrono::milliseconds duration) override;
   std::string identity_token(const Identity& identity, const std::string& audience) override;
   const Territories& territories() override { return territories_; }
+  Task<void> offload(std::function<void()> work) override;
 
  private:
   boost::json::object config_;
@@ -45,6 +48,7 @@ class PluginServices final : public Host {
   PluginMetrics metrics_;
   const IdentityTokens* tokens_;
   const Territories& territories_;
+  BlockingPool& blocking_;
 };
 
 }  // namespace passerelle

@@ -49,7 +49,9 @@ class DirectoratesPlugin final : public Plugin {
     if (std::get<std::int64_t>(existing.rows.at(0).at(0)) == 0) {
       // First start: the seed file must be whole and consistent, or nothing is stored.
       const std::string file(host.config().at("data_file").as_string());
-      std::vector<Directorate> seed = load_yaml(file);
+      std::vector<Directorate> seed;
+      std::function<void()> read = [&seed, &file] { seed = load_yaml(file); };  // a file: off the I/O thread
+      co_await host.offload(std::move(read));
       if (host.territories().departments().empty()) {
         host.logger().warn("no territories imported: the coverage of departments is not checked");
       } else if (auto problems = coverage_problems(seed, host.territories()); !problems.empty()) {
