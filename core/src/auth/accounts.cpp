@@ -124,9 +124,12 @@ Task<void> Accounts::set_password(std::string username, std::string password) {
   check_new_password(password, demo_);
   auto hashing = [pw = std::move(password)] { return auth::hash_password(pw); };
   std::string hash = co_await pool_.run(std::move(hashing));
-  Statement q{"UPDATE users SET password_hash = ?2 WHERE username = ?1", {username, hash}};
-  const QueryResult r = co_await store_.query(std::move(q));
-  if (r.changes == 0) throw AccountError("no account \"" + username + "\"");
+  // A new password ends every session: the reason for the change may be a stolen one.
+  std::vector<Statement> statements{
+      {"UPDATE users SET password_hash = ?2 WHERE username = ?1", {username, hash}},
+      {"DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?1)", {username}}};
+  const auto r = co_await store_.transaction(std::move(statements));
+  if (r[0].changes == 0) throw AccountError("no account \"" + username + "\"");
 }
 
 Task<void> Accounts::set_enabled(std::string username, bool enabled) {

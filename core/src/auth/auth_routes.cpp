@@ -111,20 +111,26 @@ std::vector<CoreRoute> auth_routes(AuthService& auth, FederatedLogout federated_
                       if (!is_same_origin(in))
                         co_return error_response(403, "csrf_failed", "cross-site login refused", id);
                       const std::string next = is_safe_next(form->next) ? form->next : "/";
-                      if (auto wait = auth.throttle().retry_after(form->username, in.remote)) {
+                      // Usernames have at most 64 characters: longer ones are not even counted.
+                      if (form->username.empty() || form->username.size() > 64) {
+                        if (form->json) co_return error_response(401, "invalid_credentials", "wrong username or password", id);
+                        co_return html_response(login_page(next, "Identifiant ou mot de passe incorrect.", providers), 401);
+                      }
+                      const auto began = LoginThrottle::Clock::now();
+                      if (auto wait = auth.throttle().begin_attempt(form->username, in.remote, began)) {
                         log::warn("audit", "login throttled", {{"username", form->username}, {"remote", in.remote}, {"request_id", id}});
                         Response r = error_response(429, "too_many_attempts", "too many failed logins, try again later", id);
                         r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
                         co_return r;
                       }
+                      // The attempt already counts as a failure; a success takes it back.
                       auto account = co_await auth.accounts().check_password(form->username, form->password);
                       if (!account) {
-                        auth.throttle().record_failure(form->username, in.remote);
                         log::warn("audit", "login failed", {{"username", form->username}, {"remote", in.remote}, {"request_id", id}});
                         if (form->json) co_return error_response(401, "invalid_credentials", "wrong username or password", id);
                         co_return html_response(login_page(next, "Identifiant ou mot de passe incorrect.", providers), 401);
                       }
-                      auth.throttle().record_success(form->username);
+                      auth.throttle().attempt_succeeded(form->username, in.remote, began);
                       // A fresh id at every login: a session fixed before login is never reused.
                       if (const std::string* cookies = in.header("cookie")) {
                         const std::string old = cookie_value(*cookies, kSessionCookie);

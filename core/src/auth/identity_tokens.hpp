@@ -19,8 +19,9 @@ class SqliteStore;
 
 class IdentityTokens {
  public:
-  /// `issuer`: the gateway's public URL.
-  explicit IdentityTokens(std::string issuer) : issuer_(std::move(issuer)) {}
+  /// `issuer`: the gateway's public URL, read at each use (it is known only once the listener
+  /// is bound); it must outlive this object.
+  explicit IdentityTokens(const std::string& issuer) : issuer_(issuer) {}
 
   /// Loads the signing key from the store, generating and keeping one at first start.
   Task<void> load(SqliteStore& store);
@@ -35,7 +36,7 @@ class IdentityTokens {
   const std::string& issuer() const { return issuer_; }
 
  private:
-  std::string issuer_;
+  const std::string& issuer_;
   std::optional<jose::SigningKey> key_;
 };
 

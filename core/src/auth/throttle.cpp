@@ -1,6 +1,8 @@
 // Sliding-window failure counters; entries are pruned as they are read, and empty ones dropped.
 #include "auth/throttle.hpp"
 
+#include <algorithm>
+
 namespace passerelle {
 
 void LoginThrottle::prune(std::deque<Clock::time_point>& q, Clock::time_point now) const {
@@ -36,6 +38,40 @@ void LoginThrottle::record_failure(const std::string& account, const std::string
   std::lock_guard lock(mutex_);
   failures_["a:" + account].push_back(now);
   failures_["i:" + address].push_back(now);
+}
+
+void LoginThrottle::sweep(Clock::time_point now) {
+  // Keys are attacker-chosen (usernames): without this, the table would only ever grow.
+  if (++since_sweep_ < 1024) return;
+  since_sweep_ = 0;
+  for (auto it = failures_.begin(); it != failures_.end();) {
+    prune(it->second, now);
+    it = it->second.empty() ? failures_.erase(it) : std::next(it);
+  }
+}
+
+std::optional<std::chrono::seconds> LoginThrottle::begin_attempt(const std::string& account,
+                                                                 const std::string& address,
+                                                                 Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  sweep(now);
+  auto a = check("a:" + account, policy_.max_failures_per_account, now);
+  auto b = check("i:" + address, policy_.max_failures_per_address, now);
+  if (a || b) return std::max(a.value_or(std::chrono::seconds(0)), b.value_or(std::chrono::seconds(0)));
+  failures_["a:" + account].push_back(now);
+  failures_["i:" + address].push_back(now);
+  return std::nullopt;
+}
+
+void LoginThrottle::attempt_succeeded(const std::string& account, const std::string& address,
+                                      Clock::time_point began) {
+  std::lock_guard lock(mutex_);
+  failures_.erase("a:" + account);
+  if (auto it = failures_.find("i:" + address); it != failures_.end()) {
+    auto& q = it->second;
+    if (auto pos = std::find(q.rbegin(), q.rend(), began); pos != q.rend()) q.erase(std::next(pos).base());
+    if (q.empty()) failures_.erase(it);
+  }
 }
 
 void LoginThrottle::record_success(const std::string& account) {

@@ -26,16 +26,28 @@ class LoginThrottle {
   std::optional<std::chrono::seconds> retry_after(const std::string& account, const std::string& address,
                                                   Clock::time_point now = Clock::now());
   void record_failure(const std::string& account, const std::string& address, Clock::time_point now = Clock::now());
+
+  /// Check and count in one step: an allowed attempt counts as a failure at once, so that
+  /// parallel attempts cannot all pass the check before the first one fails. Returns the wait
+  /// when refused.
+  std::optional<std::chrono::seconds> begin_attempt(const std::string& account, const std::string& address,
+                                                    Clock::time_point now);
+  /// The attempt begun at `began` succeeded: the account's failures are forgotten, and this
+  /// attempt no longer counts against the address.
+  void attempt_succeeded(const std::string& account, const std::string& address, Clock::time_point began);
+
   /// A success clears the account's failures (not the address's).
   void record_success(const std::string& account);
 
  private:
   std::optional<std::chrono::seconds> check(const std::string& key, int limit, Clock::time_point now);
   void prune(std::deque<Clock::time_point>& q, Clock::time_point now) const;
+  void sweep(Clock::time_point now);  // drops keys whose failures all left the window
 
   ThrottlePolicy policy_;
   std::mutex mutex_;
   std::unordered_map<std::string, std::deque<Clock::time_point>> failures_;
+  std::size_t since_sweep_ = 0;
 };
 
 }  // namespace passerelle

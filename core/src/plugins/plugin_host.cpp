@@ -42,6 +42,8 @@ PluginHost::PluginHost(SqliteStore& store, HttpClient& http, MetricsRegistry& me
 
 PluginHost::~PluginHost() = default;
 
+void PluginHost::join() { blocking_->join(); }
+
 void PluginHost::load_all(const Config& config) {
   for (const auto& pc : config.plugins) {
     std::shared_ptr<LoadedPlugin> plugin;

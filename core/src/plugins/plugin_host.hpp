@@ -51,6 +51,9 @@ class PluginHost {
   /// Unpublishes every route, waits up to `grace` for in-flight requests, then stops plugins.
   Task<void> stop_all(std::chrono::milliseconds grace);
 
+  /// Waits for the plugins' blocking work under way (before the I/O threads go).
+  void join();
+
   /// The current table; hold the pointer for the whole request.
   std::shared_ptr<const RouteTable> table() const { return table_.load(); }
 

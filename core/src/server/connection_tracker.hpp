@@ -12,11 +12,12 @@ namespace passerelle {
 
 class ConnectionTracker {
  public:
-  /// Registers a connection; `close_if_idle` is called once when shutdown begins.
-  std::uint64_t add(std::function<void()> close_if_idle) {
+  /// Registers a connection; `close(force)` is called with false when shutdown begins (close
+  /// if idle) and with true when the grace period is over (close whatever it is doing).
+  std::uint64_t add(std::function<void(bool force)> close) {
     std::lock_guard lock(mutex_);
     const auto id = next_++;
-    closers_.emplace(id, std::move(close_if_idle));
+    closers_.emplace(id, std::move(close));
     return id;
   }
   void remove(std::uint64_t id) {
@@ -33,12 +34,18 @@ class ConnectionTracker {
   void begin_shutdown() {
     stopping_ = true;
     std::lock_guard lock(mutex_);
-    for (auto& [id, close] : closers_) close();
+    for (auto& [id, close] : closers_) close(false);
+  }
+
+  /// Closes every connection still open.
+  void close_all() {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, close] : closers_) close(true);
   }
 
  private:
   mutable std::mutex mutex_;
-  std::unordered_map<std::uint64_t, std::function<void()>> closers_;
+  std::unordered_map<std::uint64_t, std::function<void(bool)>> closers_;
   std::uint64_t next_ = 0;
   std::atomic<bool> stopping_{false};
 };

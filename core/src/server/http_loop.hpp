@@ -34,9 +34,15 @@ class TrackedSession {
                  boost::asio::ip::tcp::socket& socket)
       : env_(env), state_(std::make_shared<SessionState>()) {
     state_->socket = &socket;
-    id_ = env_.tracker.add([state = state_, executor] {
-      boost::asio::post(executor, [state] {
-        if (state->idle && state->socket) state->socket->cancel();
+    id_ = env_.tracker.add([state = state_, executor](bool force) {
+      boost::asio::post(executor, [state, force] {
+        // shutdown() lasts: a wait that starts after this post ends at once too.
+        if (!state->socket || (!force && !state->idle)) return;
+        boost::system::error_code ignored;
+        state->socket->shutdown(force ? boost::asio::ip::tcp::socket::shutdown_both
+                                      : boost::asio::ip::tcp::socket::shutdown_receive,
+                                ignored);
+        state->socket->cancel(ignored);
       });
     });
   }

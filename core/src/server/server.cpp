@@ -175,8 +175,8 @@ struct Server::Impl {
     // Reading PEM files is blocking: do it on the blocking pool, then swap atomically. Existing
     // connections keep the context they started with.
     try {
-      auto next = co_await blocking.run(
-          [this] { return make_server_tls(config.tls.certificate, config.tls.private_key); });
+      auto load = [this] { return make_server_tls(config.tls.certificate, config.tls.private_key); };
+      auto next = co_await blocking.run(std::move(load));
       tls.store(std::move(next));
       log::info("server", "TLS certificates reloaded", {{"certificate", config.tls.certificate}});
     } catch (const std::exception& e) {
@@ -199,10 +199,29 @@ struct Server::Impl {
       timer.expires_after(std::chrono::milliseconds(20));
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
-    if (const auto left = tracker.count())
+    if (const auto left = tracker.count()) {
       log::warn("server", "grace period over, closing connections", {{"connections", left}});
-    co_await plugins.stop_all(std::chrono::milliseconds(0));
+      tracker.close_all();
+      const auto hard_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      while (tracker.count() > 0 && std::chrono::steady_clock::now() < hard_deadline) {
+        timer.expires_after(std::chrono::milliseconds(20));
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      }
+    }
+    // Plugins stop once their requests ended (a handler that outlived a 504 may still run).
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    co_await plugins.stop_all(std::max(left, std::chrono::milliseconds(1000)));
     for (auto& w : workers) w->ioc.stop();
+  }
+
+  ~Impl() {
+    // Threads that may post into the io_contexts finish first; then the io_contexts go, with
+    // any coroutine frame still in them, while everything those frames point to still exists.
+    for (auto& w : workers) w->ioc.stop();
+    store.join();
+    blocking.join();
+    plugins.join();
+    workers.clear();
   }
 
   asio::awaitable<void> signals() {

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <chrono>
 #include <memory>
@@ -56,16 +57,19 @@ class TlsStream {
   /// Every operation pending now or started before the deadline fails with
   /// beast::error::timeout once it passes (the socket is cancelled).
   void expires_after(std::chrono::steady_clock::duration d) {
+    const auto generation = ++shared_->generation;
     shared_->timed_out = false;
     timer_.expires_after(d);
-    timer_.async_wait([s = shared_](error_code ec) {
-      // The stream may be gone (ec is then operation_aborted, or socket null).
-      if (ec || !s->socket) return;
+    timer_.async_wait([s = shared_, generation](error_code ec) {
+      // The stream may be gone (socket null), or the deadline replaced after this expiry was
+      // already queued (generation moved on): then nothing times out.
+      if (ec || !s->socket || s->generation != generation) return;
       s->timed_out = true;
       s->socket->cancel();
     });
   }
   void expires_never() {
+    ++shared_->generation;
     shared_->timed_out = false;
     timer_.cancel();
   }
@@ -105,6 +109,7 @@ class TlsStream {
  private:
   struct Shared {
     bool timed_out = false;
+    std::uint64_t generation = 0;
     boost::asio::ip::tcp::socket* socket = nullptr;
   };
 

@@ -164,6 +164,8 @@ SqliteStore::SqliteStore(const std::string& path, unsigned threads)
        " PRIMARY KEY (owner, version))");
 }
 
+void SqliteStore::join() { impl_->pool.join(); }
+
 SqliteStore::~SqliteStore() {
   impl_->pool.join();
   for (auto* db : impl_->all) sqlite3_close(db);

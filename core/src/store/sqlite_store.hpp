@@ -26,6 +26,9 @@ class SqliteStore final : public Database {
   /// Returns how many were applied.
   Task<int> migrate(std::string owner, std::vector<Migration> migrations);
 
+  /// Waits for the statements under way (their callers' executors must still exist).
+  void join();
+
   /// Blocking variants for start-up tools and tests (never on I/O threads).
   QueryResult query_blocking(const Statement& statement);
 

@@ -15,7 +15,9 @@ namespace passerelle {
 class BlockingPool {
  public:
   explicit BlockingPool(unsigned threads) : pool_(threads) {}
-  ~BlockingPool() { pool_.join(); }
+  ~BlockingPool() { join(); }
+  /// Waits for the jobs under way; none may be started after.
+  void join() { pool_.join(); }
 
   /// Runs `f()` on the pool. `f` is taken by value; it must not capture references to the
   /// caller's frame that could dangle (the caller waits, so references are fine in practice).

@@ -64,7 +64,7 @@ BOOST_AUTO_TEST_CASE(id_token_checks) {
 }
 
 BOOST_AUTO_TEST_CASE(logout_token_checks) {
-  json::object c{{"iss", "https://auth.example"}, {"aud", "passerelle"}, {"iat", kNow}, {"sid", "abc"},
+  json::object c{{"iss", "https://auth.example"}, {"aud", "passerelle"}, {"iat", kNow}, {"exp", kNow + 120}, {"sid", "abc"},
                  {"events", json::object{{"http://schemas.openid.net/event/backchannel-logout", json::object{}}}}};
   BOOST_TEST(oidc::check_logout_token_claims(c, provider(), kNow) == "");
   auto bad = c;
@@ -73,6 +73,9 @@ BOOST_AUTO_TEST_CASE(logout_token_checks) {
   bad = c;
   bad.erase("events");
   BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) == "logout token: no back-channel logout event");
+  bad = c;
+  bad.erase("exp");
+  BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) == "logout token: no expiry");
   bad = c;
   bad.erase("sid");
   BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) == "logout token: names no session");
@@ -101,6 +104,15 @@ BOOST_AUTO_TEST_CASE(proconnect_claims_and_role_rules) {
   claims["email"] = "x@notangers.fr";  // a suffix, not the domain
   BOOST_TEST((oidc::map_claims(config, claims).roles == std::vector<std::string>{"agent"}));
   config.default_roles.clear();
+  BOOST_TEST(oidc::map_claims(config, claims).roles.empty());
+
+  // Domain rules trust neither an address marked unverified nor one with two @.
+  claims["email"] = "marie@angers.fr";
+  BOOST_TEST((oidc::map_claims(config, claims).roles == std::vector<std::string>{"agent"}));
+  claims["email_verified"] = false;
+  BOOST_TEST(oidc::map_claims(config, claims).roles.empty());
+  claims["email_verified"] = true;
+  claims["email"] = "x@evil.example@angers.fr";
   BOOST_TEST(oidc::map_claims(config, claims).roles.empty());
 }
 

@@ -42,4 +42,21 @@ BOOST_AUTO_TEST_CASE(success_clears_the_account_only) {
   BOOST_TEST(t.retry_after("x", "ip", t0).has_value());  // the address still counts 3
 }
 
+BOOST_AUTO_TEST_CASE(parallel_attempts_count_before_they_finish) {
+  LoginThrottle t({3, 100, 60s});
+  const auto t0 = LoginThrottle::Clock::now();
+  // Three attempts in flight at once: the fourth is refused before any of them has failed.
+  for (int i = 0; i < 3; ++i) BOOST_TEST(!t.begin_attempt("marie", "ip", t0 + std::chrono::milliseconds(i)));
+  BOOST_TEST(t.begin_attempt("marie", "ip", t0 + 5ms).has_value());
+  // One of them succeeds: the account is clear, and that attempt no longer counts for the address.
+  t.attempt_succeeded("marie", "ip", t0 + 1ms);
+  BOOST_TEST(!t.begin_attempt("marie", "ip", t0 + 6ms));
+  LoginThrottle by_address({100, 2, 60s});
+  BOOST_TEST(!by_address.begin_attempt("a", "ip", t0));
+  by_address.attempt_succeeded("a", "ip", t0);
+  BOOST_TEST(!by_address.begin_attempt("b", "ip", t0));
+  BOOST_TEST(!by_address.begin_attempt("c", "ip", t0));
+  BOOST_TEST(by_address.begin_attempt("d", "ip", t0).has_value());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -59,11 +59,17 @@ FederatedProfile map_claims(const OidcProviderConfig& config, const json::object
     if (std::find(p.roles.begin(), p.roles.end(), role) == p.roles.end()) p.roles.push_back(role);
   };
   const std::string email = lower(p.email);
+  // A domain rule needs a single-@ address the provider did not say is unverified (Keycloak
+  // sends email_verified=false for self-registered addresses; ProConnect sends none).
+  const auto* verified = claims.if_contains("email_verified");
+  const bool email_trusted = std::count(email.begin(), email.end(), '@') == 1 &&
+                             !(verified && verified->is_bool() && !verified->as_bool());
   for (const auto& rule : config.roles) {
     bool match = false;
     if (!rule.email_domain.empty()) {
       const std::string suffix = "@" + lower(rule.email_domain);
-      match = email.size() > suffix.size() && email.compare(email.size() - suffix.size(), suffix.size(), suffix) == 0;
+      match = email_trusted && email.size() > suffix.size() &&
+              email.compare(email.size() - suffix.size(), suffix.size(), suffix) == 0;
     } else if (!rule.siret_prefix.empty()) {
       match = !p.siret.empty() && p.siret.rfind(rule.siret_prefix, 0) == 0;
     } else if (!rule.claim.empty()) {

@@ -77,7 +77,9 @@ std::string check_logout_token_claims(const json::object& c, const OidcProviderC
   if (!audience_has(c, config.client_id)) return "logout token: wrong audience";
   const std::int64_t iat = number(c, "iat");
   if (iat < 0 || iat > now + leeway || now - iat > 600 + leeway) return "logout token: unlikely issue time";
-  if (const std::int64_t exp = number(c, "exp"); exp >= 0 && now > exp + leeway) return "logout token: expired";
+  const std::int64_t exp = number(c, "exp");
+  if (exp < 0) return "logout token: no expiry";
+  if (now > exp + leeway) return "logout token: expired";
   const auto* events = c.if_contains("events");
   if (!events || !events->is_object() ||
       !events->as_object().contains("http://schemas.openid.net/event/backchannel-logout"))
@@ -130,7 +132,8 @@ Task<void> RelyingParty::refresh_keys(bool force) {
     // An unknown kid refetches at most once every 10 s: a flood of forged tokens cannot make
     // the gateway hammer the provider, and a real rotation is picked up at once.
     const auto now = std::chrono::steady_clock::now();
-    if (keys_ && !force) co_return;
+    // Keys are also reloaded every hour, so that a key the provider withdrew stops verifying.
+    if (keys_ && !force && now - keys_loaded_ < std::chrono::hours(1)) co_return;
     if (keys_ && now - last_forced_refresh_ < std::chrono::seconds(10)) co_return;
     if (force) last_forced_refresh_ = now;
   }
@@ -142,6 +145,7 @@ Task<void> RelyingParty::refresh_keys(bool force) {
   if (!parsed) refuse(config_.name, "the provider's keys are unreadable", 502);
   std::lock_guard lock(mutex_);
   keys_ = std::make_shared<const jose::KeySet>(std::move(*parsed));
+  keys_loaded_ = std::chrono::steady_clock::now();
   log::info("oidc", "provider keys loaded", {{"provider", config_.name}, {"keys", keys_->size()}});
 }
 

@@ -85,6 +85,7 @@ class RelyingParty {
   std::optional<Discovery> discovery_;
   std::shared_ptr<const jose::KeySet> keys_;
   std::chrono::steady_clock::time_point last_forced_refresh_{};
+  std::chrono::steady_clock::time_point keys_loaded_{};
 };
 
 }  // namespace passerelle::oidc
