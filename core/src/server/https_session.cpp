@@ -19,8 +19,8 @@ boost::asio::awaitable<void> run_https_session(boost::asio::ip::tcp::socket sock
   auto [ec] = co_await stream.async_handshake(as_tuple(use_awaitable));
   if (ec) co_return;  // scanners, plain HTTP on the TLS port, timeouts: nothing to answer
 
-  co_await serve_http(stream, tracked.state(), env, true, remote,
-                      [&env](IncomingRequest request) { return env.handler.handle(std::move(request)); });
+  auto respond = [&env](IncomingRequest request) { return env.handler.handle(std::move(request)); };
+  co_await serve_http(stream, tracked.state(), env, true, remote, std::move(respond));
 
   stream.expires_never();
   stream.close_notify();

@@ -31,8 +31,8 @@ boost::asio::awaitable<void> run_redirect_session(boost::asio::ip::tcp::socket s
   const std::string remote = peer_address(socket);
   beast::tcp_stream stream(std::move(socket));
   TrackedSession tracked(env, stream.get_executor(), stream.socket());
-  co_await serve_http(stream, tracked.state(), env, false, remote,
-                      [&env](IncomingRequest in) -> boost::asio::awaitable<Response> {
+  // Named before the co_await: g++ 12 mishandles a lambda written inside a co_await expression.
+  auto respond = [&env](IncomingRequest in) -> boost::asio::awaitable<Response> {
                         const std::string host = redirect_host(in, env);
                         if (host.empty())
                           co_return error_response(400, "bad_request", "missing or invalid Host header", in.request_id);
@@ -44,7 +44,8 @@ boost::asio::awaitable<void> run_redirect_session(boost::asio::ip::tcp::socket s
                         Response r = Response::text("Moved to " + location + "\n", 308);
                         r.headers.emplace_back("Location", location);
                         co_return r;
-                      });
+  };
+  co_await serve_http(stream, tracked.state(), env, false, remote, std::move(respond));
   boost::system::error_code ec;
   stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
 }

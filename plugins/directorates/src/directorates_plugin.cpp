@@ -199,6 +199,14 @@ class DirectoratesPlugin final : public Plugin {
     ~WriteTurn() { flag = false; }
   };
 
+  // Saves one directorate and refreshes the snapshot; the caller holds the write turn.
+  Task<void> save(Directorate d) {
+    Statement upsert{"INSERT OR REPLACE INTO directorates_directorates(id, document) VALUES (?1, ?2)",
+                     {d.id, json::serialize(to_json(d))}};
+    co_await host_->database().query(std::move(upsert));
+    co_await reload();
+  }
+
   Task<Response> store(Directorate d, bool create) {
     WriteTurn turn(writing_);
     Snapshot all = snapshot();
@@ -206,12 +214,11 @@ class DirectoratesPlugin final : public Plugin {
     if (create && exists) throw HttpError(409, "conflict", "directorate " + d.id + " exists");
     if (!create && !exists) throw HttpError(404, "not_found", "no directorate " + d.id);
     check_against_others(d, *all);
-    Statement save{"INSERT OR REPLACE INTO directorates_directorates(id, document) VALUES (?1, ?2)",
-                   {d.id, json::serialize(to_json(d))}};
-    co_await host_->database().query(std::move(save));
-    co_await reload();
-    host_->logger().info(std::string(create ? "created" : "updated") + " directorate " + d.id);
-    co_return Response::json(to_json(d), create ? 201 : 200);
+    const std::string id = d.id;
+    json::object body = to_json(d);
+    co_await save(std::move(d));
+    host_->logger().info(std::string(create ? "created" : "updated") + " directorate " + id);
+    co_return Response::json(body, create ? 201 : 200);
   }
 
   Task<Response> create(Request r) {
@@ -226,6 +233,7 @@ class DirectoratesPlugin final : public Plugin {
   }
 
   Task<Response> remove(Request r) {
+    WriteTurn turn(writing_);
     Statement del{"DELETE FROM directorates_directorates WHERE id = ?1", {r.param("id")}};
     const QueryResult done = co_await host_->database().query(std::move(del));
     if (done.changes == 0) throw HttpError(404, "not_found", "no directorate " + r.param("id"));
@@ -236,37 +244,37 @@ class DirectoratesPlugin final : public Plugin {
     co_return res;
   }
 
+  // The directorate as it is now, read under the write turn (so no other edit is lost).
+  Directorate current(const std::string& id) const {
+    Snapshot all = snapshot();
+    for (const auto& d : *all)
+      if (d.id == id) return d;
+    throw HttpError(404, "not_found", "no directorate " + id);
+  }
+
   Task<Response> add_contact(Request r) {
     Contact c = contact_from_json(r.body);
-    Snapshot all = snapshot();
-    for (const auto& existing : *all) {
-      if (existing.id != r.param("id")) continue;
-      Directorate d = existing;
-      std::int64_t next = 1;
-      for (const auto& x : d.contacts) next = std::max(next, x.id + 1);
-      c.id = next;
-      d.contacts.push_back(c);
-      if (d.contacts.size() > 20) throw HttpError(422, "invalid_field", "contacts: at most 20");
-      Response res = co_await store(std::move(d), false);
-      co_return Response::json(to_json(c), 201);
-    }
-    throw HttpError(404, "not_found", "no directorate " + r.param("id"));
+    WriteTurn turn(writing_);
+    Directorate d = current(r.param("id"));
+    if (d.contacts.size() >= 20) throw HttpError(422, "invalid_field", "contacts: at most 20");
+    std::int64_t next = 1;
+    for (const auto& x : d.contacts) next = std::max(next, x.id + 1);
+    c.id = next;
+    d.contacts.push_back(c);
+    co_await save(std::move(d));
+    co_return Response::json(to_json(c), 201);
   }
 
   Task<Response> remove_contact(Request r) {
-    Snapshot all = snapshot();
-    for (const auto& existing : *all) {
-      if (existing.id != r.param("id")) continue;
-      Directorate d = existing;
-      const auto before = d.contacts.size();
-      std::erase_if(d.contacts, [&](const Contact& c) { return std::to_string(c.id) == r.param("contact"); });
-      if (d.contacts.size() == before) throw HttpError(404, "not_found", "no contact " + r.param("contact"));
-      co_await store(std::move(d), false);
-      Response res;
-      res.status = 204;
-      co_return res;
-    }
-    throw HttpError(404, "not_found", "no directorate " + r.param("id"));
+    WriteTurn turn(writing_);
+    Directorate d = current(r.param("id"));
+    const auto before = d.contacts.size();
+    std::erase_if(d.contacts, [&](const Contact& c) { return std::to_string(c.id) == r.param("contact"); });
+    if (d.contacts.size() == before) throw HttpError(404, "not_found", "no contact " + r.param("contact"));
+    co_await save(std::move(d));
+    Response res;
+    res.status = 204;
+    co_return res;
   }
 
   Host* host_ = nullptr;
