@@ -54,4 +54,18 @@ BOOST_AUTO_TEST_CASE(missing_certificate_is_one_line) {
   BOOST_TEST(r.output.rfind("passerelle: TLS certificate /nonexistent/c.pem:", 0) == 0u, r.output);
 }
 
+BOOST_AUTO_TEST_CASE(a_port_in_use_stops_the_start) {
+  GatewayProcess running;
+  TempDir dir;
+  const std::string file = dir.write(
+      "p.yaml", "tls:\n  certificate: " + test_certs().cert + "\n  private_key: " + test_certs().key +
+                    "\nstore:\n  sqlite: " + dir.path() + "/db.sqlite\nserver:\n  https_port: " +
+                    std::to_string(running.https_port()) + "\n  redirect_http: false\n");
+  const auto r = run_passerelle({"--config", file});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.output.find("passerelle: cannot listen on 127.0.0.1:" + std::to_string(running.https_port()) +
+                           ": Address already in use") != std::string::npos,
+             r.output);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -128,6 +128,18 @@ struct Server::Impl {
 
   // Binds every worker's acceptor to one port (the first one picks it when `port` is 0).
   std::uint16_t open(tcp::acceptor Worker::*which, std::uint16_t port) {
+    if (port != 0) {
+      // SO_REUSEPORT would let a second gateway share the port silently: probe with a plain
+      // bind first, so that "address in use" still stops the start.
+      tcp::acceptor probe(ioc);
+      const tcp::endpoint ep(asio::ip::make_address(config.server.listen), port);
+      boost::system::error_code ec;
+      probe.open(ep.protocol());
+      probe.set_option(tcp::acceptor::reuse_address(true));  // TIME_WAIT of a previous run is fine
+      probe.bind(ep, ec);
+      if (ec)
+        throw std::runtime_error("cannot listen on " + config.server.listen + ":" + std::to_string(port) + ": " + ec.message());
+    }
     for (auto& w : workers) {
       tcp::acceptor& acceptor = (*w).*which;
       const tcp::endpoint ep(asio::ip::make_address(config.server.listen), port);
