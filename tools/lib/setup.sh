@@ -4,6 +4,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+# Paths relative to the checkout in ccache's keys: a fresh clone elsewhere (CI) reuses the cache.
+export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
 
 # Debian 12 packages the build and the tests need (see README, "What it is made of").
 PACKAGES=(g++ cmake ninja-build ccache pkg-config openssl curl
