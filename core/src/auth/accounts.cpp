@@ -13,8 +13,6 @@ namespace passerelle {
 
 namespace {
 
-const std::set<std::string> kRoles = {"elu", "agent", "advisor", "operator"};
-
 constexpr const char* kColumns =
     "id, COALESCE(username, ''), display_name, email, roles, commune_insee, siret, enabled";
 
@@ -44,8 +42,6 @@ void check_profile(const std::string& display_name, const std::string& commune, 
 }
 
 }  // namespace
-
-bool is_known_role(const std::string& role) { return kRoles.count(role) > 0; }
 
 std::vector<std::string> parse_roles(const std::string& text) {
   std::vector<std::string> out;

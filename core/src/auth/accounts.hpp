@@ -2,6 +2,7 @@
 // provider + subject). Knows nothing of HTTP.
 #pragma once
 
+#include "auth/roles.hpp"
 #include "passerelle/identity.hpp"
 #include "passerelle/task.hpp"
 
@@ -52,8 +53,6 @@ struct FederatedProfile {
   std::string siret;
 };
 
-/// Roles a route or an account may name.
-bool is_known_role(const std::string& role);
 /// "elu,agent" -> {"elu","agent"}; AccountError on an unknown role.
 std::vector<std::string> parse_roles(const std::string& text);
 std::string join_roles(const std::vector<std::string>& roles);

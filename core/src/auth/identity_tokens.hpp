@@ -33,8 +33,6 @@ class IdentityTokens {
   std::string mint(const Identity& identity, const std::string& audience,
                    std::chrono::seconds ttl = std::chrono::seconds(60)) const;
 
-  const std::string& issuer() const { return issuer_; }
-
  private:
   const std::string& issuer_;
   std::optional<jose::SigningKey> key_;

@@ -104,10 +104,6 @@ std::optional<KeySet> KeySet::parse(const std::string& text) {
   return set;
 }
 
-bool KeySet::has(const std::string& kid) const {
-  return std::any_of(impl_->keys.begin(), impl_->keys.end(), [&](const auto& k) { return k.kid == kid; });
-}
-
 std::size_t KeySet::size() const { return impl_->keys.size(); }
 
 KeySet::Result KeySet::verify(const std::string& compact, const std::vector<std::string>& algorithms) const {

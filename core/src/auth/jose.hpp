@@ -28,7 +28,6 @@ class KeySet {
 
   /// Parses a JWKS document; std::nullopt when it is not one.
   static std::optional<KeySet> parse(const std::string& json);
-  bool has(const std::string& kid) const;
   std::size_t size() const;
 
   /// Why `compact` does not verify, or the token. `algorithms` is the allow-list ("none" and

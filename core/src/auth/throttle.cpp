@@ -24,22 +24,6 @@ std::optional<std::chrono::seconds> LoginThrottle::check(const std::string& key,
   return std::max(wait, std::chrono::seconds(1));
 }
 
-std::optional<std::chrono::seconds> LoginThrottle::retry_after(const std::string& account,
-                                                               const std::string& address,
-                                                               Clock::time_point now) {
-  std::lock_guard lock(mutex_);
-  auto a = check("a:" + account, policy_.max_failures_per_account, now);
-  auto b = check("i:" + address, policy_.max_failures_per_address, now);
-  if (a && b) return std::max(*a, *b);
-  return a ? a : b;
-}
-
-void LoginThrottle::record_failure(const std::string& account, const std::string& address, Clock::time_point now) {
-  std::lock_guard lock(mutex_);
-  failures_["a:" + account].push_back(now);
-  failures_["i:" + address].push_back(now);
-}
-
 void LoginThrottle::sweep(Clock::time_point now) {
   // Keys are attacker-chosen (usernames): without this, the table would only ever grow.
   if (++since_sweep_ < 1024) return;
@@ -74,9 +58,5 @@ void LoginThrottle::attempt_succeeded(const std::string& account, const std::str
   }
 }
 
-void LoginThrottle::record_success(const std::string& account) {
-  std::lock_guard lock(mutex_);
-  failures_.erase("a:" + account);
-}
 
 }  // namespace passerelle

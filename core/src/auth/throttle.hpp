@@ -22,11 +22,6 @@ class LoginThrottle {
   using Clock = std::chrono::steady_clock;
   explicit LoginThrottle(ThrottlePolicy policy) : policy_(policy) {}
 
-  /// How long to wait before the next attempt, or nothing when allowed.
-  std::optional<std::chrono::seconds> retry_after(const std::string& account, const std::string& address,
-                                                  Clock::time_point now = Clock::now());
-  void record_failure(const std::string& account, const std::string& address, Clock::time_point now = Clock::now());
-
   /// Check and count in one step: an allowed attempt counts as a failure at once, so that
   /// parallel attempts cannot all pass the check before the first one fails. Returns the wait
   /// when refused.
@@ -36,8 +31,6 @@ class LoginThrottle {
   /// attempt no longer counts against the address.
   void attempt_succeeded(const std::string& account, const std::string& address, Clock::time_point began);
 
-  /// A success clears the account's failures (not the address's).
-  void record_success(const std::string& account);
 
  private:
   std::optional<std::chrono::seconds> check(const std::string& key, int limit, Clock::time_point now);

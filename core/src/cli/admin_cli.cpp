@@ -10,9 +10,7 @@
 #include "territories/territory_store.hpp"
 #include "util/blocking_pool.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
+#include "util/run_sync.hpp"
 
 #include <iostream>
 #include <map>
@@ -29,14 +27,6 @@ const char* const kAdminUsage =
     "       passerelle --config FILE territories import DIR   (JSON files of @etalab/decoupage-administratif)\n";
 
 namespace {
-
-template <class T>
-T run(boost::asio::awaitable<T> task) {
-  boost::asio::io_context ioc;
-  auto f = boost::asio::co_spawn(ioc, std::move(task), boost::asio::use_future);
-  ioc.run();
-  return f.get();
-}
 
 std::string read_password() {
   if (!isatty(STDIN_FILENO)) {
@@ -84,7 +74,7 @@ int run_admin_command(const Config& config, const std::vector<std::string>& args
   try {
     SqliteStore store(config.store.sqlite, 1);
     BlockingPool pool(1);
-    run(store.migrate("core", core_migrations()));
+    run_sync(store.migrate("core", core_migrations()));
     Accounts accounts(store, pool, config.demo);
     ApiTokens tokens(store);
     const std::string group = arg(args, 0);
@@ -103,39 +93,39 @@ int run_admin_command(const Config& config, const std::vector<std::string>& args
           throw AccountError("unknown option --" + k);
       Accounts::check_username(a.username);
       a.password = read_password();
-      const auto id = run(accounts.create(std::move(a)));
+      const auto id = run_sync(accounts.create(std::move(a)));
       std::cout << "created account " << arg(args, 2) << " (id " << id << ")\n";
     } else if (group == "users" && verb == "list") {
-      for (const auto& a : run(accounts.list()))
+      for (const auto& a : run_sync(accounts.list()))
         std::cout << a.id << '\t' << (a.username.empty() ? "(federated)" : a.username) << '\t' << a.display_name
                   << '\t' << join_roles(a.roles) << '\t' << a.commune_insee << '\t'
                   << (a.enabled ? "enabled" : "disabled") << '\n';
     } else if (group == "users" && (verb == "disable" || verb == "enable")) {
-      run(accounts.set_enabled(arg(args, 2), verb == "enable"));
+      run_sync(accounts.set_enabled(arg(args, 2), verb == "enable"));
       std::cout << "account " << arg(args, 2) << ' ' << verb << "d\n";
     } else if (group == "users" && verb == "passwd") {
-      run(accounts.set_password(arg(args, 2), read_password()));
+      run_sync(accounts.set_password(arg(args, 2), read_password()));
       std::cout << "password of " << arg(args, 2) << " changed\n";
     } else if (group == "users" && verb == "roles") {
-      run(accounts.set_roles(arg(args, 2), parse_roles(arg(args, 3))));
+      run_sync(accounts.set_roles(arg(args, 2), parse_roles(arg(args, 3))));
       std::cout << "roles of " << arg(args, 2) << " set to " << arg(args, 3) << '\n';
     } else if (group == "territories" && verb == "import") {
       const std::string folder = arg(args, 2);
       TerritoryData data = read_territories(folder);
       const auto counts = std::to_string(data.regions.size()) + " regions, " + std::to_string(data.departments.size()) +
                           " departments, " + std::to_string(data.communes.size()) + " communes";
-      run(save_territories(store, std::move(data), folder));
+      run_sync(save_territories(store, std::move(data), folder));
       std::cout << "imported " << counts << " from " << folder << " (restart the gateway to use them)\n";
     } else if (group == "tokens" && verb == "create") {
       auto o = options(args, 2);
-      std::cout << run(tokens.create(o["user"], o["name"])) << '\n';
+      std::cout << run_sync(tokens.create(o["user"], o["name"])) << '\n';
       std::cerr << "keep this token now: it is shown only once\n";
     } else if (group == "tokens" && verb == "list") {
-      for (const auto& t : run(tokens.list()))
+      for (const auto& t : run_sync(tokens.list()))
         std::cout << t.id << '\t' << t.username << '\t' << t.name << '\t' << t.created_at << '\t'
                   << (t.revoked ? "revoked" : "active") << '\n';
     } else if (group == "tokens" && verb == "revoke") {
-      if (!run(tokens.revoke(std::stoll(arg(args, 2))))) throw AccountError("no active token " + arg(args, 2));
+      if (!run_sync(tokens.revoke(std::stoll(arg(args, 2))))) throw AccountError("no active token " + arg(args, 2));
       std::cout << "token " << arg(args, 2) << " revoked\n";
     } else {
       std::cerr << "usage:\n" << kAdminUsage;

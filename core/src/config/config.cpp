@@ -1,6 +1,7 @@
 // Reads passerelle.yaml into Config; every error names file:line:col.
 #include "config/config.hpp"
 
+#include "auth/roles.hpp"
 #include "config/yaml_section.hpp"
 
 #include <algorithm>
@@ -76,13 +77,12 @@ PluginConfig read_plugin(YamlSection s, const std::string& base_dir) {
 
 const std::set<std::string> kIdentityFields = {"email", "given_name", "family_name", "display_name",
                                               "siret", "commune_insee"};
-const std::set<std::string> kRoleNames = {"elu", "agent", "advisor", "operator"};
 const std::set<std::string> kAlgorithms = {"RS256", "PS256", "ES256"};
 
 std::vector<std::string> read_roles(YamlSection& s, const std::string& key) {
   auto roles = s.string_list(key);
   for (const auto& r : roles)
-    if (!kRoleNames.count(r)) s.fail(key, "unknown role \"" + r + "\" (elu, agent, advisor, operator)");
+    if (!is_known_role(r)) s.fail(key, "unknown role \"" + r + "\" (elu, agent, advisor, operator)");
   return roles;
 }
 
@@ -118,7 +118,7 @@ OidcProviderConfig read_oidc(YamlSection s, const std::string& base_dir) {
   for (auto& rule : s.sections("roles")) {
     OidcRoleRule r;
     r.role = rule.required_string("role");
-    if (!kRoleNames.count(r.role)) rule.fail("role", "unknown role \"" + r.role + "\"");
+    if (!is_known_role(r.role)) rule.fail("role", "unknown role \"" + r.role + "\"");
     r.email_domain = rule.string("email_domain", "");
     r.siret_prefix = rule.string("siret_prefix", "");
     r.claim = rule.string("claim", "");

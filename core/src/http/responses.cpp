@@ -15,9 +15,7 @@ Response error_response(int status, const std::string& code, const std::string& 
   error["code"] = code;
   error["message"] = message;
   error["request_id"] = request_id;
-  Response r = Response::json(boost::json::object{{"error", std::move(error)}}, status);
-  r.headers.emplace_back("Cache-Control", "no-store");
-  return r;
+  return Response::json(boost::json::object{{"error", std::move(error)}}, status);
 }
 
 Response redirect_response(const std::string& location) {

@@ -1,6 +1,7 @@
 // Plugin lifecycle: load (checks) -> migrate -> start -> publish routes -> drain -> stop.
 #include "plugins/plugin_host.hpp"
 
+#include "auth/roles.hpp"
 #include "config/yaml_section.hpp"
 #include "log/log.hpp"
 #include "plugins/plugin_config.hpp"
@@ -19,14 +20,13 @@ namespace passerelle {
 
 namespace {
 const TerritoryIndex kNoTerritories;  // for hosts without territories (tools, some tests)
-const std::set<std::string> kRoles = {"elu", "agent", "advisor", "operator", "*"};
 
 std::string check_route(const Route& route, const std::string& plugin) {
   const std::string prefix = "/api/" + plugin;
   if (route.path != prefix && route.path.rfind(prefix + "/", 0) != 0)
     return "route " + route.path + " must be under " + prefix + "/";
   for (const auto& role : route.roles)
-    if (!kRoles.count(role)) return "route " + route.path + " names an unknown role \"" + role + "\"";
+    if (role != "*" && !is_known_role(role)) return "route " + route.path + " names an unknown role \"" + role + "\"";
   if (!route.handler) return "route " + route.path + " has no handler";
   return {};
 }

@@ -164,14 +164,12 @@ boost::asio::awaitable<void> serve_http(Stream& stream, SessionState& state, Ses
     } else {
       auto req = parser.release();
       keep_alive = req.keep_alive() && !env.tracker.stopping();
-      const unsigned version = req.version();
       method = std::string(req.method_string());
       path = std::string(req.target().substr(0, req.target().find('?')));
       IncomingRequest in = to_incoming(std::move(req), remote);
       request_id = in.request_id;
       tcp.expires_never();  // the handler has its own deadline
       response = co_await respond(std::move(in));
-      if (version != 11) keep_alive = keep_alive && version == 10;
       if (env.tracker.stopping()) keep_alive = false;
     }
 

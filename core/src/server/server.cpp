@@ -15,6 +15,7 @@
 #include "territories/territory_routes.hpp"
 #include "territories/territory_store.hpp"
 #include "util/blocking_pool.hpp"
+#include "util/run_sync.hpp"
 #include "log/log.hpp"
 #include "metrics/registry.hpp"
 #include "plugins/plugin_host.hpp"
@@ -69,7 +70,6 @@ struct Server::Impl {
   ConnectionTracker tracker;
   SessionEnv env;
   std::atomic<std::shared_ptr<asio::ssl::context>> tls;
-  int exit_code = 0;
 
   static std::vector<std::unique_ptr<Worker>> make_workers(unsigned n) {
     std::vector<std::unique_ptr<Worker>> out;
@@ -258,10 +258,7 @@ int Server::run() {
   Impl& s = *impl_;
   {
     // Before any listener opens: a store or account problem stops the start with one line.
-    asio::io_context setup;
-    auto done = asio::co_spawn(setup, s.prepare_store(), asio::use_future);
-    setup.run();
-    done.get();
+    run_sync(s.prepare_store());
   }
   s.env.https_port = s.open(&Worker::https, s.config.server.https_port);
   s.public_url = !s.config.server.public_url.empty() ? s.config.server.public_url
@@ -286,7 +283,7 @@ int Server::run() {
   s.ioc.run();
   for (auto& t : threads) t.join();
   log::info("server", "stopped");
-  return s.exit_code;
+  return 0;
 }
 
 }  // namespace passerelle

@@ -171,10 +171,6 @@ SqliteStore::~SqliteStore() {
   for (auto* db : impl_->all) sqlite3_close(db);
 }
 
-QueryResult SqliteStore::query_blocking(const Statement& statement) {
-  return impl_->with_connection([&](sqlite3* db) { return run(db, statement); });
-}
-
 Task<QueryResult> SqliteStore::query(Statement statement) {
   return impl_->offload<QueryResult>(
       [st = std::move(statement)](sqlite3* db) { return run(db, st); });

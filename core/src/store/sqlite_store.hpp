@@ -29,9 +29,6 @@ class SqliteStore final : public Database {
   /// Waits for the statements under way (their callers' executors must still exist).
   void join();
 
-  /// Blocking variants for start-up tools and tests (never on I/O threads).
-  QueryResult query_blocking(const Statement& statement);
-
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
