@@ -1,18 +1,17 @@
-// Runs one awaitable to completion on a private io_context (unit tests only).
+// Helpers of unit tests: run a coroutine to completion, find a test plugin library.
 #pragma once
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
+#include "util/run_sync.hpp"
+
+#include <string>
 
 namespace passerelle::test {
 
+using passerelle::run_sync;
+
 template <class T>
 T run(boost::asio::awaitable<T> task) {
-  boost::asio::io_context ioc;
-  auto future = boost::asio::co_spawn(ioc, std::move(task), boost::asio::use_future);
-  ioc.run();
-  return future.get();
+  return run_sync(std::move(task));
 }
 
 /// Path of a plugin library built for the tests, e.g. module("hello").
