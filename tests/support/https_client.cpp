@@ -111,19 +111,22 @@ std::string TestConnection::peer_certificate_serial() const {
   return out;
 }
 
-void TestConnection::send_raw(const std::string& bytes) {
+bool TestConnection::send_raw(const std::string& bytes) {
   Impl& s = *impl_;
+  boost::system::error_code ec;
   s.tcp_layer().expires_after(s.options.timeout);
   s.with_stream([&](auto& stream) {
-    asio::async_write(stream, asio::buffer(bytes), [](boost::system::error_code, std::size_t) {});
+    asio::async_write(stream, asio::buffer(bytes), [&](boost::system::error_code e, std::size_t) { ec = e; });
   });
   s.drive();
+  return !ec;
 }
 
-std::optional<HttpReply> TestConnection::read_reply() {
+std::optional<HttpReply> TestConnection::read_reply(bool to_head) {
   Impl& s = *impl_;
   http::response_parser<http::string_body> parser;
   parser.body_limit(16 * 1024 * 1024);
+  parser.skip(to_head);
   boost::system::error_code ec;
   s.tcp_layer().expires_after(s.options.timeout);
   s.with_stream([&](auto& stream) {

@@ -41,9 +41,11 @@ class TestConnection {
   /// Subject CN / serial of the server certificate (TLS only).
   std::string peer_certificate_serial() const;
 
-  void send_raw(const std::string& bytes);
-  /// Reads one response; nothing if the server closed or the deadline passed.
-  std::optional<HttpReply> read_reply();
+  /// Sends bytes as they are; false when the connection failed or the deadline passed.
+  bool send_raw(const std::string& bytes);
+  /// Reads one response; nothing if the server closed or the deadline passed. `to_head`: the
+  /// response to a HEAD request (headers only, whatever its Content-Length says).
+  std::optional<HttpReply> read_reply(bool to_head = false);
   /// One request, one response.
   std::optional<HttpReply> request(const std::string& method, const std::string& target,
                                    const std::string& body = "",

@@ -29,6 +29,8 @@ LimitsConfig read_limits(YamlSection s) {
   l.write_timeout = s.duration("write_timeout", l.write_timeout);
   l.handshake_timeout = s.duration("handshake_timeout", l.handshake_timeout);
   l.max_connections = s.integer("max_connections", l.max_connections, 1, 1'000'000);
+  l.max_connections_per_address =
+      s.integer("max_connections_per_address", l.max_connections_per_address, 1, 1'000'000);
   s.finish();
   return l;
 }

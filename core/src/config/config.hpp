@@ -22,6 +22,7 @@ struct LimitsConfig {
   milliseconds write_timeout{30'000};
   milliseconds handshake_timeout{10'000};
   std::size_t max_connections = 10'000;
+  std::size_t max_connections_per_address = 256;
 };
 
 struct ServerConfig {

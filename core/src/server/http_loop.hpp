@@ -4,65 +4,42 @@
 
 #include "http/responses.hpp"
 #include "log/log.hpp"
+#include "server/framing.hpp"
 #include "server/sessions.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
+#include <optional>
 
 namespace passerelle {
 
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 
-/// State a shutdown closer may look at; touched only on the session's strand.
-struct SessionState {
-  bool idle = false;
-  boost::asio::ip::tcp::socket* socket = nullptr;
-};
-
-/// Registers the session with the tracker for its lifetime; the closer cancels an idle read.
+/// Lends the session's socket to the tracker's closer while the session runs.
 class TrackedSession {
  public:
-  TrackedSession(SessionEnv& env, boost::asio::any_io_executor executor,
-                 boost::asio::ip::tcp::socket& socket)
-      : env_(env), state_(std::make_shared<SessionState>()) {
+  TrackedSession(std::shared_ptr<SessionState> state, boost::asio::ip::tcp::socket& socket)
+      : state_(std::move(state)) {
     state_->socket = &socket;
-    id_ = env_.tracker.add([state = state_, executor](bool force) {
-      boost::asio::post(executor, [state, force] {
-        // shutdown() lasts: a wait that starts after this post ends at once too.
-        if (!state->socket || (!force && !state->idle)) return;
-        boost::system::error_code ignored;
-        state->socket->shutdown(force ? boost::asio::ip::tcp::socket::shutdown_both
-                                      : boost::asio::ip::tcp::socket::shutdown_receive,
-                                ignored);
-        state->socket->cancel(ignored);
-      });
-    });
   }
-  ~TrackedSession() {
-    state_->socket = nullptr;
-    env_.tracker.remove(id_);
-  }
+  ~TrackedSession() { state_->socket = nullptr; }
+  TrackedSession(const TrackedSession&) = delete;
+  TrackedSession& operator=(const TrackedSession&) = delete;
   SessionState& state() { return *state_; }
 
  private:
-  SessionEnv& env_;
   std::shared_ptr<SessionState> state_;
-  std::uint64_t id_ = 0;
 };
-
-inline std::string peer_address(boost::asio::ip::tcp::socket& socket) {
-  boost::system::error_code ec;
-  auto ep = socket.remote_endpoint(ec);
-  return ec ? std::string("unknown") : ep.address().to_string();
-}
 
 inline http::response<http::string_body> to_beast(Response&& r, unsigned version, bool keep_alive) {
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
@@ -74,48 +51,65 @@ inline http::response<http::string_body> to_beast(Response&& r, unsigned version
   return res;
 }
 
-inline IncomingRequest to_incoming(http::request<http::string_body>&& req, const std::string& remote) {
-  IncomingRequest in;
-  in.method = std::string(req.method_string());
-  in.target = std::string(req.target());
-  for (const auto& field : req) {
+// The head's fields with lower-case names. Taken before the body is read: trailer fields,
+// which Beast adds to the same header, never reach the core or a plugin.
+inline std::vector<std::pair<std::string, std::string>> lower_case_fields(
+    const http::request_header<>& head) {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(8);
+  for (const auto& field : head) {
     std::string name(field.name_string());
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return std::tolower(c); });
-    in.headers.emplace_back(std::move(name), std::string(field.value()));
+    out.emplace_back(std::move(name), std::string(field.value()));
   }
-  in.body = std::move(req.body());
-  in.remote = remote;
-  const std::string* given = in.header("x-request-id");
-  in.request_id = given && is_valid_request_id(*given) ? *given : new_request_id();
-  return in;
+  return out;
 }
 
+inline std::optional<FramingError> check_framing(const http::request_header<>& head) {
+  std::vector<HeaderField> fields;
+  fields.reserve(8);
+  for (const auto& field : head) fields.emplace_back(field.name_string(), field.value());
+  return framing_error(fields, head.version());
+}
+
+// Bytes the read buffer may hold beyond a full request head: pipelined bytes, one chunk-size
+// line with its extensions, the trailer section. Beast keeps a chunk line or a trailer section
+// whole in the buffer until it ends, so without this bound a client could grow it forever.
+inline constexpr std::size_t kReadSlack = 4096;
+
+/// How a connection's request loop ended.
+enum class LoopEnd {
+  quiet,    // the client left, keep-alive ended, a timeout or shutdown
+  refused,  // we answered an error and closed: unread request bytes may still be on the way
+};
+
 template <class Stream, class Respond>
-boost::asio::awaitable<void> serve_http(Stream& stream, SessionState& state, SessionEnv& env,
-                                        bool https, const std::string& remote, Respond respond) {
+boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, SessionEnv& env,
+                                           bool https, Respond respond) {
   using boost::asio::as_tuple;
   using boost::asio::use_awaitable;
   auto& tcp = beast::get_lowest_layer(stream);
   const LimitsConfig& limits = env.server.limits;
-  beast::flat_buffer buffer;
+  const std::string& remote = state.remote;
+  beast::flat_buffer buffer(limits.header_bytes + kReadSlack);
 
   for (;;) {
-    // Between requests: wait for a first byte, no longer than the idle timeout. Shutdown
-    // closes connections that wait here.
+    // Between requests: wait for a first byte, no longer than the idle timeout. Shutdown, and
+    // a server near its connection limit, close connections that wait here.
     if (buffer.size() == 0) {
       if (env.tracker.stopping()) break;
-      state.idle = true;
+      state.idle->store(true, std::memory_order_relaxed);
       tcp.expires_after(limits.idle_timeout);
       if constexpr (requires { stream.async_wait_readable(as_tuple(use_awaitable)); }) {
         // TLS: wait without a buffer; idle connections hold no memory of their own.
         buffer.shrink_to_fit();
         auto [ec] = co_await stream.async_wait_readable(as_tuple(use_awaitable));
-        state.idle = false;
+        state.idle->store(false, std::memory_order_relaxed);
         if (ec) break;
       } else {
         auto [ec, n] = co_await stream.async_read_some(buffer.prepare(1024), as_tuple(use_awaitable));
-        state.idle = false;
+        state.idle->store(false, std::memory_order_relaxed);
         if (ec) break;
         buffer.commit(n);
       }
@@ -128,7 +122,13 @@ boost::asio::awaitable<void> serve_http(Stream& stream, SessionState& state, Ses
     // The whole head must arrive within header_timeout: a client trickling bytes is cut off.
     tcp.expires_after(limits.header_timeout);
     auto [ec, _] = co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
-    if (!ec && !parser.is_done()) {
+    std::optional<FramingError> refused;
+    std::vector<std::pair<std::string, std::string>> fields;
+    if (!ec) {
+      refused = check_framing(parser.get().base());
+      fields = lower_case_fields(parser.get().base());
+    }
+    if (!ec && !refused && !parser.is_done()) {
       if (parser.get()[http::field::expect] == "100-continue") {
         http::response<http::empty_body> go_on{http::status::continue_, 11};
         tcp.expires_after(limits.write_timeout);
@@ -141,22 +141,29 @@ boost::asio::awaitable<void> serve_http(Stream& stream, SessionState& state, Ses
 
     Response response;
     bool keep_alive = false;
+    bool head = false;
     std::string method = "-";
     std::string path = "-";
     std::string request_id;
-    if (ec) {
-      // Limits and malformed requests get an answer; timeouts and resets just close.
-      if (ec == http::error::header_limit) {
-        request_id = new_request_id();
+    if (ec || refused) {
+      // Limits and malformed requests get an answer, then the connection closes: what follows
+      // on it can no longer be framed. Timeouts and resets just close.
+      request_id = new_request_id();
+      if (refused) {
+        response = error_response(refused->status, refused->status == 501 ? "not_implemented"
+                                                                          : "bad_request",
+                                  refused->message, request_id);
+      } else if (ec == http::error::header_limit) {
         response = error_response(431, "header_too_large", "request header fields too large", request_id);
       } else if (ec == http::error::body_limit) {
-        request_id = new_request_id();
         response = error_response(413, "payload_too_large",
                                   "the body exceeds " + std::to_string(limits.body_bytes) + " bytes",
                                   request_id);
+      } else if (ec == http::error::buffer_overflow) {
+        response = error_response(400, "bad_request",
+                                  "chunk extensions or trailer section too long", request_id);
       } else if (ec.category() == make_error_code(http::error::header_limit).category()) {
         if (ec == http::error::end_of_stream || ec == http::error::partial_message) break;
-        request_id = new_request_id();
         response = error_response(400, "bad_request", "malformed HTTP request", request_id);
       } else {
         break;
@@ -164,9 +171,17 @@ boost::asio::awaitable<void> serve_http(Stream& stream, SessionState& state, Ses
     } else {
       auto req = parser.release();
       keep_alive = req.keep_alive() && !env.tracker.stopping();
+      head = req.method() == http::verb::head;
       method = std::string(req.method_string());
       path = std::string(req.target().substr(0, req.target().find('?')));
-      IncomingRequest in = to_incoming(std::move(req), remote);
+      IncomingRequest in;
+      in.method = method;
+      in.target = std::string(req.target());
+      in.headers = std::move(fields);
+      in.body = std::move(req.body());
+      in.remote = remote;
+      const std::string* given = in.header("x-request-id");
+      in.request_id = given && is_valid_request_id(*given) ? *given : new_request_id();
       request_id = in.request_id;
       tcp.expires_never();  // the handler has its own deadline
       response = co_await respond(std::move(in));
@@ -176,9 +191,16 @@ boost::asio::awaitable<void> serve_http(Stream& stream, SessionState& state, Ses
     add_common_headers(response, request_id, https);
     const int status = response.status;
     auto res = to_beast(std::move(response), 11, keep_alive);
-    const std::size_t bytes = res.body().size();
+    const std::size_t bytes = head ? 0 : res.body().size();
     tcp.expires_after(limits.write_timeout);
-    auto [wec, written] = co_await http::async_write(stream, res, as_tuple(use_awaitable));
+    boost::system::error_code wec;
+    if (head) {
+      // The head a GET would have had, Content-Length included, and no body (RFC 9110 §9.3.2).
+      http::response<http::empty_body> head_only{std::move(res.base())};
+      std::tie(wec, std::ignore) = co_await http::async_write(stream, head_only, as_tuple(use_awaitable));
+    } else {
+      std::tie(wec, std::ignore) = co_await http::async_write(stream, res, as_tuple(use_awaitable));
+    }
 
     if (env.access_log) {
       const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
@@ -187,8 +209,32 @@ boost::asio::awaitable<void> serve_http(Stream& stream, SessionState& state, Ses
                   {"path", path}, {"status", status}, {"bytes", bytes},
                   {"duration_us", static_cast<std::int64_t>(us)}, {"tls", https}});
     }
-    if (wec || !keep_alive) break;
+    if (wec) break;
+    if (ec || refused) co_return LoopEnd::refused;
+    if (!keep_alive) break;
   }
+  co_return LoopEnd::quiet;
+}
+
+/// After an error answer, reads and drops what the client still sends, for a short while and
+/// a bounded amount, so that closing with unread bytes does not reset the connection before
+/// the client has read the answer (a "lingering close", as nginx does).
+inline boost::asio::awaitable<void> linger(boost::asio::ip::tcp::socket& socket) {
+  using boost::asio::as_tuple;
+  using boost::asio::use_awaitable;
+  boost::asio::steady_timer deadline(socket.get_executor(), std::chrono::seconds(2));
+  deadline.async_wait([&socket](boost::system::error_code ec) {
+    boost::system::error_code ignored;
+    if (!ec) socket.cancel(ignored);
+  });
+  std::array<char, 4096> sink;
+  std::size_t dropped = 0;
+  while (dropped < 256 * 1024) {
+    auto [ec, n] = co_await socket.async_read_some(boost::asio::buffer(sink), as_tuple(use_awaitable));
+    if (ec) break;
+    dropped += n;
+  }
+  deadline.cancel();
 }
 
 }  // namespace passerelle

@@ -27,10 +27,10 @@ std::string redirect_host(const IncomingRequest& in, const SessionEnv& env) {
 }  // namespace
 
 boost::asio::awaitable<void> run_redirect_session(boost::asio::ip::tcp::socket socket,
-                                                  SessionEnv& env) {
-  const std::string remote = peer_address(socket);
+                                                  SessionEnv& env,
+                                                  std::shared_ptr<SessionState> state) {
   beast::tcp_stream stream(std::move(socket));
-  TrackedSession tracked(env, stream.get_executor(), stream.socket());
+  TrackedSession tracked(std::move(state), stream.socket());
   // Named before the co_await: g++ 12 mishandles a lambda written inside a co_await expression.
   auto respond = [&env](IncomingRequest in) -> boost::asio::awaitable<Response> {
                         const std::string host = redirect_host(in, env);
@@ -45,9 +45,10 @@ boost::asio::awaitable<void> run_redirect_session(boost::asio::ip::tcp::socket s
                         r.headers.emplace_back("Location", location);
                         co_return r;
   };
-  co_await serve_http(stream, tracked.state(), env, false, remote, std::move(respond));
+  const LoopEnd end = co_await serve_http(stream, tracked.state(), env, false, std::move(respond));
   boost::system::error_code ec;
   stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
+  if (end == LoopEnd::refused) co_await linger(stream.socket());
 }
 
 }  // namespace passerelle

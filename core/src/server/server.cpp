@@ -88,6 +88,8 @@ struct Server::Impl {
         oidc(auth, store, http, config.auth.oidc, public_url),
         dispatcher(plugins, metrics, [this](const IncomingRequest& in) { return auth.authenticate(in); },
                    core_routes()),
+        tracker({config.server.limits.max_connections, config.server.limits.max_connections_per_address,
+                 config.server.limits.max_connections * 9 / 10}),
         env{config.server, dispatcher, tracker, config.log.access_log, 0} {
     tls.store(make_server_tls(config.tls.certificate, config.tls.private_key));
     plugins.load_all(config);
@@ -169,17 +171,18 @@ struct Server::Impl {
         co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
-      if (tracker.count() >= config.server.limits.max_connections) {
-        metrics.counter("passerelle_connections_refused_total", "Connections over the limit").add(1);
+      auto state = admit_connection(tracker, socket);
+      if (!state) {
+        metrics.counter("passerelle_connections_refused_total", "Connections over a limit").add(1);
         continue;  // the socket closes as it goes out of scope
       }
       socket.set_option(tcp::no_delay(true));
       metrics.counter("passerelle_connections_total", "Accepted connections",
                       https ? "scheme=\"https\"" : "scheme=\"http\"").add(1);
       if (https)
-        asio::co_spawn(executor, run_https_session(std::move(socket), tls.load(), env), asio::detached);
+        asio::co_spawn(executor, run_https_session(std::move(socket), tls.load(), env, std::move(state)), asio::detached);
       else
-        asio::co_spawn(executor, run_redirect_session(std::move(socket), env), asio::detached);
+        asio::co_spawn(executor, run_redirect_session(std::move(socket), env, std::move(state)), asio::detached);
     }
   }
 

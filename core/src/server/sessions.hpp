@@ -9,7 +9,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <atomic>
 #include <memory>
+#include <string>
 
 namespace boost::asio::ssl {
 class context;
@@ -26,14 +28,40 @@ struct SessionEnv {
   std::uint16_t https_port = 0;  // the bound port, for redirects
 };
 
+/// One admitted connection as the tracker sees it; leaving the tracker when destroyed. The
+/// session sets `socket` while it runs and `idle` while it waits between requests; both are
+/// touched on the connection's own executor only (`idle` is read by the tracker too).
+struct SessionState {
+  SessionState(ConnectionTracker& t, std::string address)
+      : tracker(t), remote(std::move(address)) {}
+  ~SessionState() {
+    if (id != 0) tracker.remove(id);
+  }
+  SessionState(const SessionState&) = delete;
+  SessionState& operator=(const SessionState&) = delete;
+
+  ConnectionTracker& tracker;
+  std::uint64_t id = 0;  // 0 until admitted
+  std::string remote;    // peer address, for logs and rate limits
+  std::shared_ptr<std::atomic<bool>> idle = std::make_shared<std::atomic<bool>>(false);
+  boost::asio::ip::tcp::socket* socket = nullptr;
+};
+
+/// Registers a new connection with the tracker, or nothing when its address or the server
+/// is at the connection limit (idle connections are then asked to make room).
+std::shared_ptr<SessionState> admit_connection(ConnectionTracker& tracker,
+                                               boost::asio::ip::tcp::socket& socket);
+
 /// TLS handshake, then HTTP/1.1 keep-alive requests until the client leaves, a limit is hit
 /// or shutdown begins.
 boost::asio::awaitable<void> run_https_session(boost::asio::ip::tcp::socket socket,
                                                std::shared_ptr<boost::asio::ssl::context> tls,
-                                               SessionEnv& env);
+                                               SessionEnv& env,
+                                               std::shared_ptr<SessionState> state);
 
 /// Plain HTTP: every request gets a 308 to the same target over HTTPS.
 boost::asio::awaitable<void> run_redirect_session(boost::asio::ip::tcp::socket socket,
-                                                  SessionEnv& env);
+                                                  SessionEnv& env,
+                                                  std::shared_ptr<SessionState> state);
 
 }  // namespace passerelle

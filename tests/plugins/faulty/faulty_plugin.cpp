@@ -2,6 +2,8 @@
 // costs only its own requests.
 #include "passerelle/sdk.hpp"
 
+#include <boost/json/array.hpp>
+
 #include <stdexcept>
 
 namespace passerelle::plugins::faulty {
@@ -28,6 +30,7 @@ class FaultyPlugin final : public Plugin {
         {"GET", "/api/faulty/slow", {}, [this](Request r) { return slow(std::move(r)); }},
         {"GET", "/api/faulty/ok", {}, [](Request) { return ok(); }},
         {"GET", "/api/faulty/elu-only", {"elu"}, [](Request) { return ok(); }},
+        {"POST", "/api/faulty/headers", {}, [](Request r) { return headers(std::move(r)); }},
     };
   }
 
@@ -46,6 +49,12 @@ class FaultyPlugin final : public Plugin {
   static Task<Response> teapot() {
     throw HttpError(418, "teapot", "I am a teapot");
     co_return Response{};
+  }
+  // The header names and the body the plugin was given, to check what reaches a plugin.
+  static Task<Response> headers(Request r) {
+    boost::json::array names;
+    for (const auto& [name, value] : r.headers) names.emplace_back(name);
+    co_return Response::json(boost::json::object{{"headers", std::move(names)}, {"body", r.body}});
   }
   static Task<Response> ok() { co_return Response::json(boost::json::object{{"ok", true}}); }
   Task<Response> hang() {
