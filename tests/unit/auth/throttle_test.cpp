@@ -2,6 +2,9 @@
 // the window sliding, attempts counted from their start, and no lock-out of a chosen user from
 // another network.
 #include "auth/throttle.hpp"
+#include "config/config.hpp"
+#include "config/config_error.hpp"
+#include "support/temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -92,6 +95,23 @@ BOOST_AUTO_TEST_CASE(an_abandoned_attempt_does_not_count) {
   BOOST_TEST(!t.begin_attempt("marie", "10.0.0.1", t0));
   t.attempt_abandoned("marie", "10.0.0.1", t0);  // e.g. answered 503 before the check
   BOOST_TEST(!t.begin_attempt("marie", "10.0.0.1", t0 + 1ms));
+}
+
+BOOST_AUTO_TEST_CASE(the_config_takes_a_prefix_of_32_or_24_only) {
+  passerelle::test::TempDir dir;
+  auto with = [&](const std::string& auth) {
+    return dir.write("p.yaml", "tls:\n  certificate: c\n  private_key: k\nauth:\n" + auth);
+  };
+  BOOST_TEST(load_config(with("  throttle_ipv4_prefix: 24\n")).auth.throttle_ipv4_prefix == 24);
+  BOOST_TEST(
+      load_config(with("  max_pending_password_checks: 8\n")).auth.max_pending_password_checks ==
+      8u);
+  BOOST_CHECK_EXCEPTION(
+      load_config(with("  throttle_ipv4_prefix: 28\n")), ConfigError, [](const ConfigError& e) {
+        return std::string(e.what()).find(
+                   "p.yaml:5:25: throttle_ipv4_prefix: must be 32 (one address) or 24") !=
+               std::string::npos;
+      });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -287,27 +287,37 @@ Task<void> RelyingParty::refresh(bool newer_keys) {
     co_await flight->wait();
     co_return;
   }
+  // Ends the flight however this frame ends (a handler cancelled at its deadline included):
+  // a flight left open would make every later caller wait for nothing.
+  struct Landing {
+    RelyingParty* rp;
+    std::shared_ptr<Flight> flight;
+    ~Landing() {
+      {
+        std::lock_guard lock(rp->mutex_);
+        if (rp->flight_ == flight) rp->flight_.reset();
+      }
+      flight->finish();
+    }
+  };
+  const Landing landing{this, flight};
   std::string error;
   try {
     co_await fetch_discovery_and_keys();
   } catch (const std::exception& e) {
     error = e.what();
   }
+  if (error.empty()) co_return;
   bool had_keys = false;
   {
     std::lock_guard lock(mutex_);
-    if (!error.empty()) {
-      last_failure_ = Clock::now();
-      last_error_ = error;
-    }
+    last_failure_ = Clock::now();
+    last_error_ = error;
     had_keys = keys_ != nullptr;
-    flight_.reset();
   }
-  flight->finish();
-  if (!error.empty())
-    log::warn("oidc",
-              had_keys ? "provider refresh failed, keeping the keys held" : "provider unavailable",
-              {{"provider", config_.name}, {"issuer", config_.issuer}, {"reason", error}});
+  log::warn("oidc",
+            had_keys ? "provider refresh failed, keeping the keys held" : "provider unavailable",
+            {{"provider", config_.name}, {"issuer", config_.issuer}, {"reason", error}});
 }
 
 Task<bool> RelyingParty::discover() {
