@@ -119,7 +119,11 @@ std::vector<CoreRoute> auth_routes(AuthService& auth, FederatedLogout federated_
                       }
                       const auto began = LoginThrottle::Clock::now();
                       if (auto wait = auth.throttle().begin_attempt(form->username, in.remote, began)) {
-                        log::warn("audit", "login throttled", {{"username", form->username}, {"remote", in.remote}, {"request_id", id}});
+                        const std::string network =
+                            client_network(in.remote, auth.throttle().policy().ipv4_prefix);
+                        log::warn("audit", "login throttled",
+                                  {{"username", form->username}, {"remote", in.remote},
+                                   {"network", network}, {"request_id", id}});
                         Response r = error_response(429, "too_many_attempts", "too many failed logins, try again later", id);
                         r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
                         co_return r;
