@@ -58,7 +58,7 @@ constexpr const char* kLogoutRefused = "logout token refused";
 [[noreturn]] void refuse(const std::string& provider, const std::string& reason, int status = 400,
                          const char* what = kLoginRefused) {
   log::warn("oidc", what, {{"provider", provider}, {"reason", reason}});
-  if (what == kLogoutRefused)
+  if (std::string_view(what) == kLogoutRefused)
     throw HttpError(status, "invalid_request", "the logout token is refused: " + reason);
   throw HttpError(status, "oidc_refused", "the sign-in could not be completed: " + reason);
 }
@@ -187,7 +187,10 @@ struct RelyingParty::Flight {
       done = true;
       woken.swap(waiters);
     }
-    for (auto& t : woken) boost::asio::post(t->get_executor(), [t] { t->cancel(); });
+    // An expiry in the past ends a wait under way and one not begun yet alike.
+    for (auto& t : woken)
+      boost::asio::post(t->get_executor(),
+                        [t] { t->expires_at(boost::asio::steady_timer::time_point::min()); });
   }
 
   Task<void> wait() {
