@@ -1,5 +1,8 @@
-// Sign-in end to end with the real binary: login, cookie, /api/me, logout; CSRF; throttling;
-// roles; API tokens; disabled accounts; the demo-password guard; no secret in the log.
+// Sign-in end to end with the real binary: login, cookie, /api/me, logout; CSRF; throttling
+// (and no lock-out from another address); the bounded password-check queue; roles; API tokens;
+// disabled accounts; the demo-password guard; secrets sealed at rest; no secret in the log;
+// providers discovered at start-up.
+#include "store/sqlite_store.hpp"
 #include "support/gateway_process.hpp"
 #include "support/https_client.hpp"
 #include "support/run.hpp"
@@ -7,7 +10,11 @@
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <sys/stat.h>
+
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 
 using namespace passerelle::test;
 using namespace std::chrono_literals;
@@ -269,6 +276,137 @@ BOOST_AUTO_TEST_CASE(jwks_publishes_the_identity_token_key) {
   BOOST_TEST(keys[0].at("crv").as_string() == "P-256");
   BOOST_TEST(keys[0].at("alg").as_string() == "ES256");
   BOOST_TEST(!keys[0].as_object().contains("d"));  // never the private part
+}
+
+BOOST_AUTO_TEST_CASE(an_attacker_elsewhere_cannot_lock_the_demo_elu_out) {
+  GatewayProcess gw("demo: true\n");
+  BOOST_TEST_REQUIRE(gw.wait_for_log("demo accounts are active"));
+  const std::vector<std::pair<std::string, std::string>> h{
+      {"Origin", "https://localhost:" + std::to_string(gw.https_port())}};
+  const std::string wrong = R"({"username":"elu.angers","password":"a wrong guess"})";
+  const std::string right = R"({"username":"elu.angers","password":"passerelle-demo"})";
+  TestConnection attacker(gw.https_port());  // from 127.0.0.1
+  int failed = 0;
+  int throttled = 0;
+  for (int i = 0; i < 50; ++i) {
+    auto r = attacker.request("POST", "/auth/login", wrong, h);
+    BOOST_TEST_REQUIRE(r.has_value());
+    failed += r->status == 401;
+    throttled += r->status == 429;
+  }
+  BOOST_TEST(failed == 5);  // auth.max_failures_per_account, for this network
+  BOOST_TEST(throttled == 45);
+  // The real user, from another address (all of 127/8 is loopback), logs in all the same.
+  TestConnection::Options elsewhere;
+  elsewhere.source_address = "127.0.0.2";
+  TestConnection user(gw.https_port(), elsewhere);
+  BOOST_TEST_REQUIRE(user.connected());
+  auto r = user.request("POST", "/auth/login", right, h);
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->status == 200);
+  BOOST_TEST(r->headers.count("set-cookie") == 1u);
+  // The attacker's network stays throttled, even with the right password.
+  r = attacker.request("POST", "/auth/login", right, h);
+  BOOST_TEST(r->status == 429);
+}
+
+BOOST_AUTO_TEST_CASE(a_flood_of_logins_gets_503_instead_of_a_queue) {
+  Gateway gw("auth:\n  max_pending_password_checks: 1\n  max_failures_per_address: 1000\n");
+  const std::string origin = gw.origin();
+  // Twelve logins sent at once: each Argon2id check takes tens of milliseconds, so with one
+  // slot the ones that find it taken are answered 503 at once instead of waiting.
+  std::vector<std::unique_ptr<TestConnection>> clients;
+  for (int i = 0; i < 12; ++i) {
+    clients.push_back(std::make_unique<TestConnection>(gw.https_port()));
+    BOOST_TEST_REQUIRE(clients.back()->connected());
+  }
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    const std::string body = R"({"username":"flood)" + std::to_string(i) + R"(","password":"x"})";
+    clients[i]->send_raw(
+        "POST /auth/login HTTP/1.1\r\nHost: localhost:" + std::to_string(gw.https_port()) +
+        "\r\nOrigin: " + origin + "\r\nContent-Type: application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body);
+  }
+  int unauthorized = 0;
+  int overloaded = 0;
+  for (auto& c : clients) {
+    auto r = c->read_reply();
+    BOOST_TEST_REQUIRE(r.has_value());
+    if (r->status == 503) {
+      ++overloaded;
+      BOOST_TEST(r->headers["retry-after"] == "1");
+      BOOST_TEST(r->body.find("\"code\":\"overloaded\"") != std::string::npos);
+    } else {
+      BOOST_TEST(r->status == 401);
+      ++unauthorized;
+    }
+  }
+  BOOST_TEST(overloaded > 0);
+  BOOST_TEST(unauthorized > 0);
+  // Refused logins did not count as failures: the right password works at once.
+  Browser b(gw);
+  BOOST_TEST(b.login("marie", "correct+horse+battery")->status == 303);
+}
+
+BOOST_AUTO_TEST_CASE(secrets_are_sealed_with_a_key_outside_the_store) {
+  TempDir dir;
+  const std::string db = dir.path() + "/data/db.sqlite";
+  const std::string key = dir.path() + "/data/secret.key";  // the default: next to the store
+  {
+    GatewayProcess gw("store:\n  sqlite: " + db + "\n");
+    TestConnection c(gw.https_port());
+    BOOST_TEST(c.request("GET", "/.well-known/jwks.json")->status == 200);
+    BOOST_TEST(gw.stop(SIGTERM) == 0);
+  }
+  struct stat st {};
+  BOOST_TEST_REQUIRE(::stat(key.c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 0777) == 0600u);
+  {
+    passerelle::SqliteStore store(db, 1);
+    auto rows = run(store.query({"SELECT private_jwk FROM signing_keys", {}}));
+    BOOST_TEST_REQUIRE(rows.rows.size() == 1u);
+    const std::string stored = std::get<std::string>(rows.rows[0][0]);
+    BOOST_TEST(stored.rfind("enc1:", 0) == 0u);
+    for (const char* plain : {"\"d\"", "\"kty\"", "PRIVATE KEY"})
+      BOOST_TEST(stored.find(plain) == std::string::npos);
+  }
+  auto config = [&](const std::string& name, const std::string& store) {
+    return dir.write(
+        name, "tls:\n  certificate: " + test_certs().cert + "\n  private_key: " + test_certs().key +
+                  "\nstore:\n  sqlite: " + store + "\nserver:\n  https_port: 0\n  http_port: 0\n");
+  };
+  // The database copied alone: another key is made there, and it cannot open the signing key.
+  std::filesystem::create_directories(dir.path() + "/copy");
+  std::filesystem::copy_file(db, dir.path() + "/copy/db.sqlite");
+  auto r = run_passerelle({"--config", config("copy.yaml", dir.path() + "/copy/db.sqlite")});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.output.find(
+                 "passerelle: the signing key in the store does not open with the secret key of " +
+                 dir.path() + "/copy/secret.key") != std::string::npos,
+             r.output);
+  // A key file that is not a key.
+  { std::ofstream(key, std::ios::trunc) << "not a key\n"; }
+  r = run_passerelle({"--config", config("bad.yaml", db)});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.output.find("passerelle: secret key file " + key +
+                           ": is not a key (expected 32 bytes in base64url, 43 characters)") !=
+                 std::string::npos,
+             r.output);
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_provider_is_said_at_start_and_the_gateway_serves) {
+  // Port 1 of loopback: nothing listens there.
+  GatewayProcess gw(
+      "auth:\n  oidc:\n    - name: down\n      issuer: http://127.0.0.1:1\n"
+      "      client_id: passerelle\n      client_secret: s\n");
+  BOOST_TEST(gw.wait_for_log("\"msg\":\"provider unavailable\""));
+  BOOST_TEST(gw.log().find("\"provider\":\"down\"") != std::string::npos);
+  TestConnection c(gw.https_port());
+  BOOST_TEST(c.request("GET", "/healthz")->status == 200);
+  auto r = c.request("GET", "/auth/oidc/down/start");
+  BOOST_TEST(r->status == 502);
+  BOOST_TEST(r->body.find("discovery failed") != std::string::npos, r->body);
+  BOOST_TEST(gw.wait_for_log("\"msg\":\"login refused\""));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

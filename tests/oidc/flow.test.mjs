@@ -1,8 +1,10 @@
 // End-to-end single sign-on through the gateway against real OpenID Providers (oidc-provider):
 // authorization code + PKCE as a browser does it (scripted: manual redirects, a cookie jar, HTML
-// forms), key rotation, callback misuse, logout, back-channel logout; then the relying-party
-// variants: client_secret_basic, signed userinfo (application/jwt), ES256 ID tokens, and an
-// algorithm allow-list that refuses the provider's tokens.
+// forms), key rotation, callback misuse (a wrong state, a replayed callback even with its
+// sign-in cookie), logout, back-channel logout and the checks of logout tokens (typ, jti replay,
+// sid and sub together); then the relying-party variants: client_secret_basic, signed userinfo
+// (application/jwt), ES256 ID tokens, an algorithm allow-list that refuses the provider's
+// tokens, an issuer written with a terminating "/", and a wrong issuer said at start-up.
 //
 // Run with ./run.sh (PASSERELLE_BINARY = gateway binary; default ../../build/dev/bin/passerelle).
 // OIDC_TEST_KEEP=1 keeps the temporary folder (config, certificates, database, gateway log).
@@ -177,7 +179,10 @@ const ENTRIES = [
   { name: 'es256', op: 'es', clientId: 'passerelle-es', clientAuth: 'client_secret_basic', userinfoAlg: 'ES256', algorithms: ['ES256'] },
   // Negative: only ES256 is accepted but this provider signs with RS256.
   { name: 'es-only', op: 'rs', clientId: 'passerelle-es-only', clientAuth: 'client_secret_post', algorithms: ['ES256'] },
+  // A provider whose issuer ends in "/" (OpenID Connect Discovery §4).
+  { name: 'slash', op: 'slash', clientId: 'passerelle-slash', clientAuth: 'client_secret_post' },
 ];
+const SIGN_IN_COOKIE = '__Host-passerelle-oidc';
 
 const secretEnv = (entry) => `OIDC_SECRET_${entry.name.toUpperCase().replace(/-/g, '_')}`;
 
@@ -233,7 +238,11 @@ store:
   sqlite: ${dir}/gw.db
 auth:
   oidc:
-${ENTRIES.map(oidcEntryConfig).join('')}`;
+${ENTRIES.map(oidcEntryConfig).join('')}    - name: wrong-issuer
+      issuer: ${ctx.ops.rs.issuer}/
+      client_id: passerelle
+      client_secret: not-used
+`;
 }
 
 // ---- flow helpers ------------------------------------------------------------------------------
@@ -353,6 +362,7 @@ describe('OIDC single sign-on through the gateway', () => {
       clients: clientsOf('rs'),
     });
     ctx.ops.es = await startProvider({ port: 0, alg: 'ES256', clients: clientsOf('es') });
+    ctx.ops.slash = await startProvider({ port: 0, alg: 'RS256', issuerSuffix: '/', clients: clientsOf('slash') });
     ctx.provider = ctx.ops.rs; // the provider of the "test" entry
     for (const op of Object.values(ctx.ops)) {
       const discovery = await new Browser().get(`${op.url}/.well-known/openid-configuration`);
@@ -413,6 +423,27 @@ describe('OIDC single sign-on through the gateway', () => {
     assert.equal(again.status, 400, again.describe());
   });
 
+  step('a callback replayed with its sign-in cookie is refused: a state serves once', async (browser) => {
+    const callback = await loginAtProvider(browser);
+    const pending = browser.cookie(`${ctx.gw}/`, SIGN_IN_COOKIE);
+    assert.ok(pending, `the start set ${SIGN_IN_COOKIE}`);
+    await completeCallback(browser, callback);
+    assert.equal(browser.cookie(`${ctx.gw}/`, SIGN_IN_COOKIE), undefined, 'the callback clears the sign-in cookie');
+    const again = await browser.get(callback, {
+      cookies: false,
+      headers: { cookie: `${SIGN_IN_COOKIE}=${pending}`, accept: 'application/json' },
+    });
+    assert.equal(again.status, 400, again.describe());
+    assert.equal(again.json().error.code, 'oidc_state');
+    await ctx.gateway.waitForLog('replayed callback', 5000);
+    // A forged or altered cookie is refused too.
+    const forged = await browser.get(callback, {
+      cookies: false,
+      headers: { cookie: `${SIGN_IN_COOKIE}=${pending.slice(0, -2)}AA`, accept: 'application/json' },
+    });
+    assert.equal(forged.status, 400, forged.describe());
+  });
+
   step('logout: 200 with the end_session redirect, then 401', async (browser) => {
     const { csrf_token: csrf } = await fullLogin(browser);
     const r = await browser.post(`${ctx.gw}/auth/logout`, {
@@ -457,6 +488,44 @@ describe('OIDC single sign-on through the gateway', () => {
     assert.ok(result.ok, `the gateway accepted the logout_token: ${result.error}`);
     const r = await me(browser);
     assert.equal(r.status, 401, r.describe());
+  });
+
+  step('logout tokens: typ logout+jwt, a jti serves once, sid and sub must both match', async (browser) => {
+    await fullLogin(browser);
+    const op = ctx.provider;
+    const now = Math.floor(Date.now() / 1000);
+    const logoutToken = (claims, header = { typ: 'logout+jwt' }) => op.signJwt({
+      iss: op.issuer,
+      aud: 'passerelle',
+      iat: now,
+      exp: now + 120,
+      jti: crypto.randomBytes(12).toString('base64url'),
+      events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+      ...claims,
+    }, header);
+    const post = (token) => new Browser({ ca: ctx.ca }).post(`${ctx.gw}/auth/oidc/test/backchannel-logout`, {
+      form: { logout_token: token },
+    });
+    // Another session id for this subject: nothing ends.
+    let r = await post(logoutToken({ sub: TEST_USER.sub, sid: 'another-session' }));
+    assert.equal(r.status, 200, r.describe());
+    assert.equal(r.json().sessions_ended, 0);
+    assert.equal((await me(browser)).status, 200, 'the session lives on');
+    // A token typed for another use is refused, and said so in the log with the right words.
+    r = await post(logoutToken({ sub: TEST_USER.sub }, { typ: 'JWT' }));
+    assert.equal(r.status, 400, r.describe());
+    await ctx.gateway.waitForLog('typ is not logout+jwt', 5000);
+    assert.ok(ctx.gateway.lines.some((l) => l.includes('logout token refused') && l.includes('typ is not logout+jwt')),
+      'logged as "logout token refused"');
+    // The subject alone ends the session; the same token again is a replay.
+    const token = logoutToken({ sub: TEST_USER.sub });
+    r = await post(token);
+    assert.equal(r.status, 200, r.describe());
+    assert.ok(r.json().sessions_ended >= 1, r.body);
+    assert.equal((await me(browser)).status, 401);
+    r = await post(token);
+    assert.equal(r.status, 400, r.describe());
+    await ctx.gateway.waitForLog('jti already used', 5000);
   });
 
   // ---- relying-party variants (one gateway entry each, see ENTRIES) ----
@@ -510,5 +579,20 @@ describe('OIDC single sign-on through the gateway', () => {
     assert.equal(after401.status, 401, after401.describe());
     assert.ok(ctx.gateway.lines.some((l) => l.includes('login refused') && l.includes('"es-only"')),
       'the gateway logs the refusal with the provider name');
+  });
+
+  step('an issuer written with a terminating "/" works (Discovery §4)', async (browser) => {
+    assert.ok(ctx.ops.slash.issuer.endsWith('/'), ctx.ops.slash.issuer);
+    await fullLogin(browser, ctx.rp.slash);
+  });
+
+  step('a wrong issuer is said in the log at start-up; the gateway serves, its sign-ins get 502', async (browser) => {
+    await ctx.gateway.waitForLog('names another issuer', 10000);
+    assert.ok(ctx.gateway.lines.some((l) => l.includes('provider unavailable') && l.includes('"wrong-issuer"')),
+      'the log names the provider');
+    const r = await browser.get(`${ctx.gw}/auth/oidc/wrong-issuer/start`, { headers: { accept: 'application/json' } });
+    assert.equal(r.status, 502, r.describe());
+    assert.match(r.json().error.message, /another issuer/);
+    await fullLogin(browser); // the other providers are not affected
   });
 });

@@ -207,6 +207,8 @@ async function readForm(req, limit = 64 * 1024) {
  * @param {string} [o.alg='RS256']      signing alg of the generated keys: RS256, PS256 or ES256
  * @param {string|string[]} [o.ca]      PEM text or file(s) trusted for outgoing HTTPS (back-channel)
  * @param {boolean} [o.claimsInIdToken=false] also put the scope claims in the ID token
+ * @param {string} [o.issuerSuffix='']  appended to the issuer (e.g. '/': an issuer written with a
+ *   terminating slash, as some providers publish it); op.url stays without it
  * @param {boolean} [o.verbose]         log provider errors on stderr (also env OIDC_PROVIDER_DEBUG=1)
  */
 export async function startProvider({
@@ -218,6 +220,7 @@ export async function startProvider({
   alg = 'RS256',
   ca,
   claimsInIdToken = false,
+  issuerSuffix = '',
   verbose = process.env.OIDC_PROVIDER_DEBUG === '1',
 } = {}) {
   if (!SIGNING_ALGS.includes(alg)) throw new Error(`unsupported alg ${alg}`);
@@ -243,7 +246,8 @@ export async function startProvider({
   server.listen(port, host);
   await once(server, 'listening');
   const actualPort = server.address().port;
-  const issuer = `http://${host}:${actualPort}`;
+  const url = `http://${host}:${actualPort}`;
+  const issuer = `${url}${issuerSuffix}`;
 
   const log = (...args) => { if (verbose) console.error('[op]', ...args); };
 
@@ -482,7 +486,7 @@ export async function startProvider({
 
   return {
     issuer,
-    url: issuer,
+    url,
     port: actualPort,
     events,
     stats,
@@ -506,6 +510,20 @@ export async function startProvider({
       keys = keepPrevious ? [fresh, keys[0]] : [fresh];
       current = build();
       return fresh.kid;
+    },
+    /**
+     * A compact JWS of payload signed with the current key (header: alg, kid, plus `header`),
+     * to play tokens the provider would not send on its own (e.g. a replayed logout token).
+     */
+    signJwt(payload, header = {}) {
+      const { kid, alg: _alg, use: _use, ...jwk } = keys[0]; // eslint-disable-line no-unused-vars
+      const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const input = Buffer.from(`${b64({ alg, kid, ...header })}.${b64(payload)}`);
+      const key = crypto.createPrivateKey({ key: jwk, format: 'jwk' });
+      const options = alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' }
+        : alg === 'PS256' ? { key, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
+          : key;
+      return `${input}.${crypto.sign('sha256', input, options).toString('base64url')}`;
     },
     /** Waits (bounded) until the n-th back-channel result exists; resolves to it. */
     async waitForBackchannel(n = 1, timeoutMs = 10000) {

@@ -68,6 +68,12 @@ TestConnection::TestConnection(std::uint16_t port, Options options) : impl_(std:
     s.plain.emplace(s.ioc);
   }
   boost::system::error_code ec;
+  if (!s.options.source_address.empty()) {
+    auto& socket = s.tcp_layer().socket();
+    socket.open(tcp::v4(), ec);
+    if (!ec) socket.bind(tcp::endpoint(asio::ip::make_address(s.options.source_address), 0), ec);
+    if (ec) return;
+  }
   s.tcp_layer().expires_after(s.options.timeout);
   s.tcp_layer().async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
                               [&](boost::system::error_code e) { ec = e; });

@@ -27,6 +27,8 @@ class TestConnection {
     int max_tls_version = 0;      // e.g. TLS1_1_VERSION to check refusals; 0: default
     std::chrono::milliseconds timeout{10'000};
     std::shared_ptr<void> resume;  // a session() of an earlier connection, to resume
+    std::string source_address;    // bind the client socket to it (e.g. "127.0.0.2": all of
+                                   // 127/8 is loopback on Linux), to play another client
   };
   TestConnection(std::uint16_t port, Options options);
   explicit TestConnection(std::uint16_t port);

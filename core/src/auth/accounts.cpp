@@ -154,7 +154,8 @@ Task<std::optional<Account>> Accounts::check_password(std::string username, std:
     static const std::string kDummy = auth::hash_password("not a real password, only for timing");
     return auth::verify_password(hash ? *hash : kDummy, pw) && hash.has_value();
   };
-  const bool ok = co_await pool_.run(std::move(verifying));
+  // Bounded: a flood of logins gets quick 503s instead of a queue that delays everyone.
+  const bool ok = co_await pool_.run_limited(checks_, std::move(verifying));
   if (!ok) co_return std::nullopt;
   Account a = account_of(r.rows[0]);
   if (!a.enabled) co_return std::nullopt;

@@ -5,6 +5,7 @@
 #include "auth/roles.hpp"
 #include "passerelle/identity.hpp"
 #include "passerelle/task.hpp"
+#include "util/job_limit.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -62,9 +63,10 @@ inline constexpr const char* kDemoPassword = "passerelle-demo";
 
 class Accounts {
  public:
-  /// `demo`: whether the demo password may be set (demo mode only).
-  Accounts(SqliteStore& store, BlockingPool& pool, bool demo)
-      : store_(store), pool_(pool), demo_(demo) {}
+  /// `demo`: whether the demo password may be set (demo mode only). `max_pending_checks`:
+  /// password checks waiting or running at once, beyond which check_password() throws PoolFull.
+  Accounts(SqliteStore& store, BlockingPool& pool, bool demo, std::size_t max_pending_checks = 64)
+      : store_(store), pool_(pool), demo_(demo), checks_(max_pending_checks) {}
 
   Task<std::int64_t> create(NewAccount account);
   Task<std::optional<Account>> find_by_username(std::string username);
@@ -75,7 +77,8 @@ class Accounts {
   Task<void> set_roles(std::string username, std::vector<std::string> roles);
 
   /// The enabled account whose password matches, or nothing. Takes the same time whether the
-  /// username exists or not.
+  /// username exists or not. Throws PoolFull (util/blocking_pool.hpp) at once, without
+  /// queueing, when too many checks are waiting already.
   Task<std::optional<Account>> check_password(std::string username, std::string password);
 
   /// The account linked to (provider, subject), created or updated from the profile.
@@ -94,6 +97,7 @@ class Accounts {
   SqliteStore& store_;
   BlockingPool& pool_;
   bool demo_;
+  JobLimit checks_;  // Argon2id checks waiting or running
 };
 
 }  // namespace passerelle

@@ -5,6 +5,7 @@
 #include "http/form.hpp"
 #include "http/responses.hpp"
 #include "log/log.hpp"
+#include "util/job_limit.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -118,13 +119,33 @@ std::vector<CoreRoute> auth_routes(AuthService& auth, FederatedLogout federated_
                       }
                       const auto began = LoginThrottle::Clock::now();
                       if (auto wait = auth.throttle().begin_attempt(form->username, in.remote, began)) {
-                        log::warn("audit", "login throttled", {{"username", form->username}, {"remote", in.remote}, {"request_id", id}});
+                        const std::string network =
+                            client_network(in.remote, auth.throttle().policy().ipv4_prefix);
+                        log::warn("audit", "login throttled",
+                                  {{"username", form->username}, {"remote", in.remote},
+                                   {"network", network}, {"request_id", id}});
                         Response r = error_response(429, "too_many_attempts", "too many failed logins, try again later", id);
                         r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
                         co_return r;
                       }
                       // The attempt already counts as a failure; a success takes it back.
-                      auto account = co_await auth.accounts().check_password(form->username, form->password);
+                      std::optional<Account> account;
+                      bool overloaded = false;
+                      try {
+                        account =
+                            co_await auth.accounts().check_password(form->username, form->password);
+                      } catch (const PoolFull&) {
+                        overloaded = true;  // too many checks waiting: answered at once, not queued
+                      }
+                      if (overloaded) {
+                        auth.throttle().attempt_abandoned(form->username, in.remote, began);
+                        log::warn("auth", "login refused: password checks overloaded",
+                                  {{"request_id", id}});
+                        Response r = error_response(
+                            503, "overloaded", "too many logins at once, try again shortly", id);
+                        r.headers.emplace_back("Retry-After", "1");
+                        co_return r;
+                      }
                       if (!account) {
                         log::warn("audit", "login failed", {{"username", form->username}, {"remote", in.remote}, {"request_id", id}});
                         if (form->json) co_return error_response(401, "invalid_credentials", "wrong username or password", id);

@@ -24,13 +24,18 @@ constexpr const char* kAngersInsee = "49007";
 constexpr const char* kAngersSiret = "21490007800012";
 }  // namespace
 
-AuthService::AuthService(SqliteStore& store, BlockingPool& pool, const AuthConfig& config, bool demo)
-    : accounts_(store, pool, demo),
-      sessions_(store, {std::chrono::duration_cast<std::chrono::seconds>(config.session_idle_timeout),
-                        std::chrono::duration_cast<std::chrono::seconds>(config.session_absolute_timeout)}),
+AuthService::AuthService(SqliteStore& store, BlockingPool& pool, const AuthConfig& config,
+                         bool demo)
+    : secrets_(SecretBox::from_config(config)),
+      accounts_(store, pool, demo, config.max_pending_password_checks),
+      sessions_(
+          store, secrets_,
+          {std::chrono::duration_cast<std::chrono::seconds>(config.session_idle_timeout),
+           std::chrono::duration_cast<std::chrono::seconds>(config.session_absolute_timeout)}),
       tokens_(store),
       throttle_({config.max_failures_per_account, config.max_failures_per_address,
-                 std::chrono::duration_cast<std::chrono::seconds>(config.failure_window)}),
+                 std::chrono::duration_cast<std::chrono::seconds>(config.failure_window),
+                 config.throttle_ipv4_prefix}),
       demo_(demo) {}
 
 Task<std::optional<AuthContext>> AuthService::authenticate(const IncomingRequest& in) {
@@ -85,6 +90,12 @@ Task<void> AuthService::seed_demo_accounts() {
     co_await accounts_.create(std::move(a));
   }
   log::warn("auth", "demo accounts are active, with the password of the README", {{"accounts", names}});
+}
+
+Task<void> AuthService::seal_stored_secrets() {
+  if (const int sealed = co_await sessions_.seal_plaintext_tokens())
+    log::info("auth", "provider tokens of sessions sealed with the secret key",
+              {{"sessions", sealed}});
 }
 
 Task<void> AuthService::refuse_demo_passwords() {

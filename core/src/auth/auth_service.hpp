@@ -5,6 +5,7 @@
 #include "auth/accounts.hpp"
 #include "auth/api_tokens.hpp"
 #include "auth/auth_context.hpp"
+#include "auth/secret_box.hpp"
 #include "auth/sessions.hpp"
 #include "auth/throttle.hpp"
 #include "config/config.hpp"
@@ -21,12 +22,16 @@ inline constexpr const char* kSessionCookie = "__Host-passerelle";
 
 class AuthService {
  public:
+  /// Reads the secret key (config.secret_key, or the key file, created when missing): throws
+  /// std::runtime_error naming the file when it cannot.
   AuthService(SqliteStore& store, BlockingPool& pool, const AuthConfig& config, bool demo);
 
   Accounts& accounts() { return accounts_; }
   Sessions& sessions() { return sessions_; }
   ApiTokens& tokens() { return tokens_; }
   LoginThrottle& throttle() { return throttle_; }
+  /// The key of the secrets at rest (outside the database).
+  const SecretBox& secrets() const { return secrets_; }
   bool demo() const { return demo_; }
 
   /// Session cookie or bearer token -> identity; nothing when anonymous or invalid.
@@ -44,8 +49,11 @@ class AuthService {
   Task<void> seed_demo_accounts();
   /// Production: refuses to start while a demo account still has the demo password.
   Task<void> refuse_demo_passwords();
+  /// Seals the secrets that older versions kept in plain text (provider tokens of sessions).
+  Task<void> seal_stored_secrets();
 
  private:
+  SecretBox secrets_;  // first: the sessions use it
   Accounts accounts_;
   Sessions sessions_;
   ApiTokens tokens_;

@@ -1,6 +1,9 @@
-// One ES256 key kept in the store (so every instance and every restart signs with it).
+// One ES256 key kept in the store (so every instance and every restart signs with it), sealed
+// with the secret key that lives outside the store.
 #include "auth/identity_tokens.hpp"
 
+#include "auth/secret_box.hpp"
+#include "log/log.hpp"
 #include "store/sqlite_store.hpp"
 
 #include <boost/json/array.hpp>
@@ -9,15 +12,38 @@ namespace passerelle {
 
 namespace json = boost::json;
 
-Task<void> IdentityTokens::load(SqliteStore& store) {
-  Statement select{"SELECT private_jwk FROM signing_keys ORDER BY created_at DESC LIMIT 1", {}};
+namespace {
+constexpr const char* kPrivateKeyContext = "signing_keys.private_jwk";
+}  // namespace
+
+Task<void> IdentityTokens::load(SqliteStore& store, const SecretBox& secrets) {
+  Statement select{"SELECT kid, private_jwk FROM signing_keys ORDER BY created_at DESC LIMIT 1",
+                   {}};
   auto r = co_await store.query(std::move(select));
   if (!r.rows.empty()) {
-    key_.emplace(jose::SigningKey::from_private_json(std::get<std::string>(r.rows[0][0])));
+    const std::string kid = std::get<std::string>(r.rows[0][0]);
+    const std::string stored = std::get<std::string>(r.rows[0][1]);
+    if (!SecretBox::is_sealed(stored)) {
+      // Written by a version that kept it in plain text: sealed now, once.
+      key_.emplace(jose::SigningKey::from_private_json(stored));
+      Statement seal{"UPDATE signing_keys SET private_jwk = ?2 WHERE kid = ?1",
+                     {kid, secrets.seal_for_store(stored, kPrivateKeyContext)}};
+      co_await store.query(std::move(seal));
+      log::info("auth", "signing key sealed with the secret key", {{"kid", kid}});
+      co_return;
+    }
+    auto json = secrets.open_from_store(stored, kPrivateKeyContext);
+    if (!json)
+      throw std::runtime_error(
+          "the signing key in the store does not open with the secret key of " + secrets.origin() +
+          ": it is not the key this store was made with");
+    key_.emplace(jose::SigningKey::from_private_json(*json));
     co_return;
   }
   auto fresh = jose::SigningKey::generate();
-  Statement insert{"INSERT INTO signing_keys(kid, private_jwk) VALUES (?1, ?2)", {fresh.kid(), fresh.to_private_json()}};
+  Statement insert{
+      "INSERT INTO signing_keys(kid, private_jwk) VALUES (?1, ?2)",
+      {fresh.kid(), secrets.seal_for_store(fresh.to_private_json(), kPrivateKeyContext)}};
   co_await store.query(std::move(insert));
   key_.emplace(std::move(fresh));
 }

@@ -16,6 +16,7 @@
 namespace passerelle {
 
 class SqliteStore;
+class SecretBox;
 
 class IdentityTokens {
  public:
@@ -23,8 +24,10 @@ class IdentityTokens {
   /// is bound); it must outlive this object.
   explicit IdentityTokens(const std::string& issuer) : issuer_(issuer) {}
 
-  /// Loads the signing key from the store, generating and keeping one at first start.
-  Task<void> load(SqliteStore& store);
+  /// Loads the signing key from the store, generating and keeping one at first start. The
+  /// private key is stored sealed with `secrets` (a plain-text key of an older version is sealed
+  /// in place); std::runtime_error when the stored key does not open with `secrets`.
+  Task<void> load(SqliteStore& store, const SecretBox& secrets);
 
   /// {"keys":[...]} with the public key.
   boost::json::object jwks() const;

@@ -2,6 +2,8 @@
 #include "auth/sessions.hpp"
 
 #include "auth/crypto.hpp"
+#include "auth/secret_box.hpp"
+#include "log/log.hpp"
 #include "store/sqlite_store.hpp"
 #include "util/clock.hpp"
 
@@ -12,22 +14,41 @@ namespace {
 // precise enough for timeouts counted in minutes.
 constexpr std::int64_t kTouchEvery = 60;
 
+// Associated data of each sealed column: a value cannot be moved to another column.
+constexpr const char* kIdTokenContext = "sessions.id_token";
+constexpr const char* kRefreshTokenContext = "sessions.refresh_token";
+
 SqlValue text_or_null(const std::string& s) { return s.empty() ? SqlValue{nullptr} : SqlValue{s}; }
 std::string text_of(const SqlValue& v) {
   return std::holds_alternative<std::string>(v) ? std::get<std::string>(v) : std::string();
 }
 }  // namespace
 
+SqlValue Sessions::seal(const std::string& value, const char* context) const {
+  return value.empty() ? SqlValue{nullptr} : SqlValue{secrets_.seal_for_store(value, context)};
+}
+
+std::string Sessions::open(const SqlValue& value, const char* context) const {
+  const std::string text = text_of(value);
+  if (text.empty()) return {};
+  auto plain = secrets_.open_from_store(text, context);
+  // Only a replaced key file gets here (start-up refuses a key that does not open the signing
+  // key): the session goes on without the provider's tokens.
+  if (!plain) log::warn("auth", "a session's provider token does not open with the secret key");
+  return plain.value_or(std::string());
+}
+
 Task<std::string> Sessions::create(std::int64_t user_id, std::string provider, const OidcSessionInfo* info) {
   const OidcSessionInfo oidc = info ? *info : OidcSessionInfo{};
   const std::string cookie = auth::random_token(32);
   const std::int64_t now = unix_seconds();
   Statement insert{
-      "INSERT INTO sessions(id_hash, user_id, csrf_token, provider, created_at, last_seen, oidc_sid, "
+      "INSERT INTO sessions(id_hash, user_id, csrf_token, provider, created_at, last_seen, "
+      "oidc_sid, "
       "oidc_sub, id_token, refresh_token) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9)",
       {auth::sha256_hex(cookie), user_id, auth::random_token(32), provider, now,
-       text_or_null(oidc.sid), text_or_null(oidc.sub), text_or_null(oidc.id_token),
-       text_or_null(oidc.refresh_token)}};
+       text_or_null(oidc.sid), text_or_null(oidc.sub), seal(oidc.id_token, kIdTokenContext),
+       seal(oidc.refresh_token, kRefreshTokenContext)}};
   co_await store_.query(std::move(insert));
   co_return cookie;
 }
@@ -58,7 +79,8 @@ Task<std::optional<SessionRecord>> Sessions::resolve(std::string cookie) {
   s.user_id = std::get<std::int64_t>(row[0]);
   s.provider = std::get<std::string>(row[1]);
   s.csrf_token = std::get<std::string>(row[2]);
-  s.oidc = {text_of(row[5]), text_of(row[6]), text_of(row[7]), text_of(row[8])};
+  s.oidc = {text_of(row[5]), text_of(row[6]), open(row[7], kIdTokenContext),
+            open(row[8], kRefreshTokenContext)};
   co_return s;
 }
 
@@ -68,11 +90,40 @@ Task<void> Sessions::destroy(std::string cookie) {
 }
 
 Task<int> Sessions::destroy_federated(std::string provider, std::string sid, std::string sub) {
-  Statement del = sid.empty()
-                      ? Statement{"DELETE FROM sessions WHERE provider = ?1 AND oidc_sub = ?2", {provider, sub}}
-                      : Statement{"DELETE FROM sessions WHERE provider = ?1 AND oidc_sid = ?2", {provider, sid}};
+  if (sid.empty() && sub.empty()) co_return 0;
+  // Back-Channel Logout §2.6: when the token names both, a session must match both.
+  Statement del =
+      sid.empty()
+          ? Statement{"DELETE FROM sessions WHERE provider = ?1 AND oidc_sub = ?2", {provider, sub}}
+      : sub.empty()
+          ? Statement{"DELETE FROM sessions WHERE provider = ?1 AND oidc_sid = ?2", {provider, sid}}
+          : Statement{
+                "DELETE FROM sessions WHERE provider = ?1 AND oidc_sid = ?2 AND oidc_sub = ?3",
+                {provider, sid, sub}};
   auto r = co_await store_.query(std::move(del));
   co_return static_cast<int>(r.changes);
+}
+
+Task<int> Sessions::seal_plaintext_tokens() {
+  Statement select{
+      "SELECT id_hash, id_token, refresh_token FROM sessions WHERE (id_token IS NOT NULL AND "
+      "id_token NOT LIKE 'enc1:%') OR (refresh_token IS NOT NULL AND refresh_token NOT LIKE "
+      "'enc1:%')",
+      {}};
+  auto r = co_await store_.query(std::move(select));
+  std::vector<Statement> updates;
+  for (const auto& row : r.rows) {
+    auto sealed = [&](const SqlValue& v, const char* context) {
+      const std::string text = text_of(v);
+      if (text.empty() || SecretBox::is_sealed(text)) return v;
+      return seal(text, context);
+    };
+    updates.push_back(
+        {"UPDATE sessions SET id_token = ?2, refresh_token = ?3 WHERE id_hash = ?1",
+         {row[0], sealed(row[1], kIdTokenContext), sealed(row[2], kRefreshTokenContext)}});
+  }
+  if (!updates.empty()) co_await store_.transaction(std::move(updates));
+  co_return static_cast<int>(r.rows.size());
 }
 
 }  // namespace passerelle

@@ -1,7 +1,9 @@
 // Server-side sessions: the cookie carries 256 random bits; the store keeps only their SHA-256,
-// so a leaked database does not leak live sessions.
+// so a leaked database does not leak live sessions, and the provider's tokens kept with a
+// session are sealed with the key kept outside the database.
 #pragma once
 
+#include "passerelle/host.hpp"
 #include "passerelle/task.hpp"
 
 #include <chrono>
@@ -12,6 +14,7 @@
 namespace passerelle {
 
 class SqliteStore;
+class SecretBox;
 
 struct SessionPolicy {
   std::chrono::seconds idle_timeout{30 * 60};
@@ -35,7 +38,9 @@ struct SessionRecord {
 
 class Sessions {
  public:
-  Sessions(SqliteStore& store, SessionPolicy policy) : store_(store), policy_(policy) {}
+  /// `secrets` must outlive this object.
+  Sessions(SqliteStore& store, const SecretBox& secrets, SessionPolicy policy)
+      : store_(store), secrets_(secrets), policy_(policy) {}
 
   /// Opens a session; returns the cookie value (never stored as such). `oidc` may be null.
   /// (A pointer, not a defaulted value: g++ 12 destroys defaulted class prvalues of a co_await
@@ -49,13 +54,22 @@ class Sessions {
   /// Ends one session.
   Task<void> destroy(std::string cookie_value);
 
-  /// Ends the sessions a provider's back-channel logout names (by sid, else by sub).
+  /// Ends the sessions a provider's back-channel logout names: by sid and sub when both are
+  /// given (both must match), else by the one given.
   Task<int> destroy_federated(std::string provider, std::string sid, std::string sub);
 
   const SessionPolicy& policy() const { return policy_; }
 
+  /// Seals the provider tokens that older versions stored in plain text; returns how many
+  /// sessions were changed. Run once at start-up, before serving.
+  Task<int> seal_plaintext_tokens();
+
  private:
+  SqlValue seal(const std::string& value, const char* context) const;
+  std::string open(const SqlValue& value, const char* context) const;
+
   SqliteStore& store_;
+  const SecretBox& secrets_;
   SessionPolicy policy_;
 };
 

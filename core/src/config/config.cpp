@@ -141,13 +141,25 @@ OidcProviderConfig read_oidc(YamlSection s, const std::string& base_dir) {
   return p;
 }
 
-AuthConfig read_auth(YamlSection s, const std::string& base_dir) {
+AuthConfig read_auth(YamlSection s, const std::string& base_dir, const std::string& store_path) {
   AuthConfig a;
   a.session_idle_timeout = s.duration("session_idle_timeout", a.session_idle_timeout);
   a.session_absolute_timeout = s.duration("session_absolute_timeout", a.session_absolute_timeout);
   a.max_failures_per_account = s.integer("max_failures_per_account", a.max_failures_per_account, 1, 1000);
   a.max_failures_per_address = s.integer("max_failures_per_address", a.max_failures_per_address, 1, 100000);
   a.failure_window = s.duration("failure_window", a.failure_window);
+  a.throttle_ipv4_prefix = s.integer("throttle_ipv4_prefix", a.throttle_ipv4_prefix, 24, 32);
+  if (a.throttle_ipv4_prefix != 24 && a.throttle_ipv4_prefix != 32)
+    s.fail("throttle_ipv4_prefix", "must be 32 (one address) or 24");
+  a.max_pending_password_checks =
+      s.integer("max_pending_password_checks", a.max_pending_password_checks, 1, 100000);
+  // The key sits outside the database, by default in the same folder: a copy of the database
+  // file alone then holds no usable secret.
+  const std::string default_key = (fs::path(store_path).parent_path() / "secret.key").string();
+  a.secret_key_file = resolve(base_dir, s.string("secret_key_file", default_key));
+  a.secret_key = s.string("secret_key", "");
+  if (s.has("secret_key") && s.has("secret_key_file"))
+    s.fail("secret_key", "give secret_key or secret_key_file, not both");
   std::set<std::string> names;
   for (auto& entry : s.sections("oidc")) {
     const YAML::Node position = entry.node();
@@ -200,7 +212,7 @@ Config load_config(const std::string& path) {
   c.outbound.ca_file = resolve(base_dir, outbound.string("ca_file", ""));
   outbound.finish();
 
-  c.auth = read_auth(top.section("auth"), base_dir);
+  c.auth = read_auth(top.section("auth"), base_dir, c.store.sqlite);
 
   std::set<std::string> names;
   for (auto& entry : top.sections("plugins")) {

@@ -92,9 +92,13 @@ struct OidcProviderConfig {
 struct AuthConfig {
   milliseconds session_idle_timeout{30 * 60 * 1000};
   milliseconds session_absolute_timeout{12 * 3600 * 1000};
-  int max_failures_per_account = 5;
-  int max_failures_per_address = 20;
+  int max_failures_per_account = 5;   // per account and client network
+  int max_failures_per_address = 20;  // per client network, all accounts together
   milliseconds failure_window{15 * 60 * 1000};
+  int throttle_ipv4_prefix = 32;  // an IPv4 client network is a /32 or a /24 (IPv6: /64)
+  unsigned max_pending_password_checks = 64;  // more waiting Argon2id checks: 503
+  std::string secret_key_file;  // key of the secrets at rest; default: next to the store
+  std::string secret_key;       // or the key itself (base64url, 32 bytes), e.g. ${ENV}
   std::vector<OidcProviderConfig> oidc;
 };
 

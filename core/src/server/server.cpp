@@ -118,7 +118,8 @@ struct Server::Impl {
   // The store's own schema, demo accounts or the demo-password guard: before serving.
   asio::awaitable<void> prepare_store() {
     co_await store.migrate("core", core_migrations());
-    co_await identity_tokens.load(store);
+    co_await auth.seal_stored_secrets();
+    co_await identity_tokens.load(store, auth.secrets());
     territories = TerritoryIndex(co_await load_territories(store));
     if (territories.commune_count() == 0)
       log::warn("territories", "no territories in the store: run tools/import-territories");
@@ -275,6 +276,8 @@ int Server::run() {
     asio::co_spawn(w->ioc, s.accept_loop(w->https, true), asio::detached);
   }
   asio::co_spawn(s.ioc, s.signals(), asio::detached);
+  // OpenID providers are discovered in the background: a provider down never delays the start.
+  asio::co_spawn(s.ioc, s.oidc.discover_all(), asio::detached);
   log::info("server", "listening", std::move(fields));
   asio::co_spawn(s.ioc, s.plugins.start_all(), [&s](std::exception_ptr e) {
     if (e) log::error("plugins", "start-up failed");

@@ -1,6 +1,7 @@
 // Version 1: accounts with federated links, server-side sessions (ids stored hashed), API
 // tokens (hashed), the signing keys of identity tokens, and OpenID logins in progress.
 // Version 2: the administrative divisions (communes, departments, regions).
+// Version 3: logins in progress move to a sealed cookie: their table goes.
 #include "store/core_schema.hpp"
 
 namespace passerelle {
@@ -79,6 +80,11 @@ CREATE TABLE territory_import (
   source TEXT NOT NULL,
   imported_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
 );
+)sql"},
+          // Every anonymous /auth/oidc/<p>/start cost a durable write here; the pending login
+          // now travels in a sealed cookie (auth/oidc/pending_login.hpp).
+          {3, R"sql(
+DROP TABLE IF EXISTS oidc_pending;
 )sql"}};
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "passerelle/task.hpp"
+#include "util/job_limit.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -27,7 +28,26 @@ class BlockingPool {
                                  boost::asio::use_awaitable);
   }
 
+  /// Like run(), but throws PoolFull at once, without queueing, when `limit` already counts
+  /// its maximum of jobs waiting or running. `limit` must outlive the call.
+  template <class F>
+  Task<std::invoke_result_t<F>> run_limited(JobLimit& limit, F f) {
+    if (!limit.try_acquire()) throw PoolFull();
+    const Slot slot{&limit};
+    if constexpr (std::is_void_v<std::invoke_result_t<F>>) {
+      co_await run(std::move(f));
+    } else {
+      co_return co_await run(std::move(f));
+    }
+  }
+
  private:
+  // Gives the slot back however the job ends (result, exception, cancellation).
+  struct Slot {
+    JobLimit* limit;
+    ~Slot() { limit->release(); }
+  };
+
   // A plain coroutine with by-value parameters: no capturing coroutine lambda (g++ 12 bug).
   template <class R, class F>
   static Task<R> job(F f) {

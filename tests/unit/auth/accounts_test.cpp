@@ -1,5 +1,6 @@
 // Accounts and sessions over a real store: rules, password checks, federation links, expiry.
 #include "auth/accounts.hpp"
+#include "auth/secret_box.hpp"
 #include "auth/sessions.hpp"
 #include "store/core_schema.hpp"
 #include "store/sqlite_store.hpp"
@@ -19,6 +20,7 @@ struct Store {
   SqliteStore store{dir.path() + "/db.sqlite", 2};
   BlockingPool pool{1};
   Accounts accounts{store, pool, false};
+  SecretBox secrets = SecretBox::from_raw_key(std::string(32, 'k'));
   Store() { run(store.migrate("core", core_migrations())); }
 
   std::int64_t add(const std::string& username, std::vector<std::string> roles = {"elu"}) {
@@ -82,7 +84,7 @@ BOOST_FIXTURE_TEST_CASE(federated_accounts_are_linked_by_provider_and_subject, S
 
 BOOST_FIXTURE_TEST_CASE(sessions_resolve_expire_and_end, Store) {
   const auto id = add("marie");
-  Sessions sessions(store, {std::chrono::seconds(3600), std::chrono::seconds(3600)});
+  Sessions sessions(store, secrets, {std::chrono::seconds(3600), std::chrono::seconds(3600)});
   const std::string cookie = run(sessions.create(id, "local", nullptr));
   auto s = run(sessions.resolve(cookie));
   BOOST_TEST_REQUIRE(s.has_value());
@@ -95,7 +97,7 @@ BOOST_FIXTURE_TEST_CASE(sessions_resolve_expire_and_end, Store) {
   run(sessions.destroy(cookie));
   BOOST_TEST(!run(sessions.resolve(cookie)).has_value());
 
-  Sessions expired(store, {std::chrono::seconds(3600), std::chrono::seconds(-1)});
+  Sessions expired(store, secrets, {std::chrono::seconds(3600), std::chrono::seconds(-1)});
   const std::string old = run(expired.create(id, "local", nullptr));
   BOOST_TEST(!run(expired.resolve(old)).has_value());
   BOOST_TEST(!run(sessions.resolve(old)).has_value());  // deleted, not just refused
@@ -105,6 +107,51 @@ BOOST_FIXTURE_TEST_CASE(sessions_resolve_expire_and_end, Store) {
   BOOST_TEST(run(sessions.resolve(federated))->oidc.sid == "sid-9");
   BOOST_TEST(run(sessions.destroy_federated("test", "sid-9", "")) == 1);
   BOOST_TEST(!run(sessions.resolve(federated)).has_value());
+}
+
+BOOST_FIXTURE_TEST_CASE(back_channel_logout_matches_sid_and_sub_when_both_are_given, Store) {
+  const auto id = add("marie");
+  Sessions sessions(store, secrets, {std::chrono::seconds(3600), std::chrono::seconds(3600)});
+  OidcSessionInfo mine{"sid-1", "sub-1", "", ""};
+  const std::string cookie = run(sessions.create(id, "test", &mine));
+  // A token naming this sid with another subject ends nothing.
+  BOOST_TEST(run(sessions.destroy_federated("test", "sid-1", "sub-2")) == 0);
+  BOOST_TEST(run(sessions.resolve(cookie)).has_value());
+  BOOST_TEST(run(sessions.destroy_federated("other", "sid-1", "sub-1")) == 0);
+  BOOST_TEST(run(sessions.destroy_federated("test", "", "")) == 0);
+  BOOST_TEST(run(sessions.destroy_federated("test", "sid-1", "sub-1")) == 1);
+  BOOST_TEST(!run(sessions.resolve(cookie)).has_value());
+}
+
+BOOST_FIXTURE_TEST_CASE(provider_tokens_are_sealed_in_the_store, Store) {
+  const auto id = add("marie");
+  Sessions sessions(store, secrets, {std::chrono::seconds(3600), std::chrono::seconds(3600)});
+  OidcSessionInfo oidc{"sid-9", "sub-9", "eyJ.id-token.sig", "refresh-secret"};
+  const std::string cookie = run(sessions.create(id, "test", &oidc));
+  auto rows = run(store.query({"SELECT id_token, refresh_token FROM sessions", {}}));
+  BOOST_TEST_REQUIRE(rows.rows.size() == 1u);
+  for (const auto& v : rows.rows[0]) {
+    const std::string stored = std::get<std::string>(v);
+    BOOST_TEST(stored.rfind("enc1:", 0) == 0u);
+    BOOST_TEST(stored.find("id-token") == std::string::npos);
+    BOOST_TEST(stored.find("refresh-secret") == std::string::npos);
+  }
+  auto s = run(sessions.resolve(cookie));
+  BOOST_TEST_REQUIRE(s.has_value());
+  BOOST_TEST(s->oidc.id_token == "eyJ.id-token.sig");
+  BOOST_TEST(s->oidc.refresh_token == "refresh-secret");
+
+  // A row written in plain text by an older version is sealed at start-up, and still reads.
+  run(store.query(
+      {"UPDATE sessions SET id_token = 'plain.id.token', refresh_token = 'plain-refresh'", {}}));
+  BOOST_TEST(run(sessions.seal_plaintext_tokens()) == 1);
+  BOOST_TEST(run(sessions.seal_plaintext_tokens()) == 0);
+  rows = run(store.query({"SELECT id_token, refresh_token FROM sessions", {}}));
+  BOOST_TEST(std::get<std::string>(rows.rows[0][0]).rfind("enc1:", 0) == 0u);
+  BOOST_TEST(std::get<std::string>(rows.rows[0][1]).rfind("enc1:", 0) == 0u);
+  s = run(sessions.resolve(cookie));
+  BOOST_TEST(s->oidc.id_token == "plain.id.token");
+  BOOST_TEST(s->oidc.refresh_token == "plain-refresh");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,7 +1,8 @@
 // Token signatures: accepted algorithms only, key types matching, unknown and rotated keys;
 // and the gateway's own identity tokens verified against its JWKS.
-#include "auth/identity_tokens.hpp"
 #include "auth/jose.hpp"
+#include "auth/identity_tokens.hpp"
+#include "auth/secret_box.hpp"
 #include "store/core_schema.hpp"
 #include "store/sqlite_store.hpp"
 #include "support/run.hpp"
@@ -134,7 +135,8 @@ BOOST_AUTO_TEST_CASE(identity_tokens_verify_against_the_published_jwks) {
   test::run(store.migrate("core", core_migrations()));
   const std::string issuer = "https://passerelle.example";
   IdentityTokens tokens(issuer);
-  test::run(tokens.load(store));
+  const SecretBox secrets = SecretBox::from_raw_key(std::string(32, 'k'));
+  test::run(tokens.load(store, secrets));
   Identity who;
   who.subject = "u-7";
   who.display_name = "Marie Dupont";
@@ -152,7 +154,7 @@ BOOST_AUTO_TEST_CASE(identity_tokens_verify_against_the_published_jwks) {
   BOOST_TEST(c.at("exp").as_int64() - c.at("iat").as_int64() == 60);
   // The key is kept: a restart signs with the same one.
   IdentityTokens again(issuer);
-  test::run(again.load(store));
+  test::run(again.load(store, secrets));
   BOOST_TEST(json::serialize(again.jwks()) == json::serialize(tokens.jwks()));
 }
 

@@ -64,8 +64,14 @@ BOOST_AUTO_TEST_CASE(id_token_checks) {
 }
 
 BOOST_AUTO_TEST_CASE(logout_token_checks) {
-  json::object c{{"iss", "https://auth.example"}, {"aud", "passerelle"}, {"iat", kNow}, {"exp", kNow + 120}, {"sid", "abc"},
-                 {"events", json::object{{"http://schemas.openid.net/event/backchannel-logout", json::object{}}}}};
+  json::object c{{"iss", "https://auth.example"},
+                 {"aud", "passerelle"},
+                 {"iat", kNow},
+                 {"exp", kNow + 120},
+                 {"sid", "abc"},
+                 {"jti", "j-1"},
+                 {"events", json::object{{"http://schemas.openid.net/event/backchannel-logout",
+                                          json::object{}}}}};
   BOOST_TEST(oidc::check_logout_token_claims(c, provider(), kNow) == "");
   auto bad = c;
   bad["nonce"] = "x";
@@ -79,6 +85,59 @@ BOOST_AUTO_TEST_CASE(logout_token_checks) {
   bad = c;
   bad.erase("sid");
   BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) == "logout token: names no session");
+  bad = c;
+  bad.erase("jti");
+  BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) == "logout token: no jti");
+}
+
+BOOST_AUTO_TEST_CASE(logout_token_type) {
+  BOOST_TEST(oidc::check_logout_token_header({{"alg", "RS256"}}) == "");  // typ is optional
+  BOOST_TEST(oidc::check_logout_token_header({{"typ", "logout+jwt"}}) == "");
+  BOOST_TEST(oidc::check_logout_token_header({{"typ", "application/Logout+JWT"}}) == "");
+  BOOST_TEST(oidc::check_logout_token_header({{"typ", "JWT"}}) ==
+             "logout token: typ is not logout+jwt");
+  BOOST_TEST(oidc::check_logout_token_header({{"typ", 1}}) ==
+             "logout token: typ is not logout+jwt");
+}
+
+BOOST_AUTO_TEST_CASE(discovery_url_strips_the_trailing_slash_of_the_issuer) {
+  BOOST_TEST(oidc::discovery_url("https://auth.example/realms/x/") ==
+             "https://auth.example/realms/x/.well-known/openid-configuration");
+  BOOST_TEST(oidc::discovery_url("https://auth.example") ==
+             "https://auth.example/.well-known/openid-configuration");
+}
+
+BOOST_AUTO_TEST_CASE(discovery_documents_are_checked) {
+  const std::string issuer = "https://auth.example/";
+  oidc::Discovery d{issuer,
+                    "https://auth.example/authorize",
+                    "https://auth.example/token",
+                    "https://auth.example/jwks",
+                    "",
+                    "https://auth.example/logout"};
+  BOOST_TEST(oidc::check_discovery(d, issuer) == "");
+  // The issuer is compared exactly as configured: with its "/".
+  BOOST_TEST(oidc::check_discovery(d, "https://auth.example") ==
+             "discovery names another issuer (\"https://auth.example/\" instead of "
+             "\"https://auth.example\")");
+  auto plain = d;
+  plain.token_endpoint = "http://auth.example/token";
+  BOOST_TEST(oidc::check_discovery(plain, issuer) ==
+             "discovery gives an endpoint that is not https:// (token_endpoint)");
+  plain = d;
+  plain.end_session_endpoint = "javascript:alert(1)";
+  BOOST_TEST(oidc::check_discovery(plain, issuer) ==
+             "discovery gives an endpoint that is not https:// (end_session_endpoint)");
+  plain = d;
+  plain.jwks_uri = "http://127.0.0.1:9000/jwks";  // loopback: tests
+  BOOST_TEST(oidc::check_discovery(plain, issuer) == "");
+  plain.jwks_uri = "http://127.0.0.1.evil.example/jwks";
+  BOOST_TEST(oidc::check_discovery(plain, issuer) ==
+             "discovery gives an endpoint that is not https:// (jwks_uri)");
+  plain = d;
+  plain.jwks_uri.clear();
+  BOOST_TEST(oidc::check_discovery(plain, issuer) ==
+             "discovery lacks an endpoint (authorization, token or jwks_uri)");
 }
 
 BOOST_AUTO_TEST_CASE(proconnect_claims_and_role_rules) {

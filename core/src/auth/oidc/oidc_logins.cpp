@@ -1,17 +1,23 @@
-// A login in progress is one row (state, nonce, PKCE verifier, next) bound to the browser by a
-// short-lived cookie; the callback consumes the row, so a replayed callback finds nothing.
+// A login in progress (state, nonce, PKCE verifier, next) travels in a sealed, short-lived
+// __Host- cookie: an anonymous start writes nothing to the store. The callback consumes the state
+// once (an in-memory set remembers used states until they expire), so a replayed callback, even
+// with the cookie, is refused.
 #include "auth/oidc/oidc_logins.hpp"
 
 #include "auth/auth_routes.hpp"
 #include "auth/auth_service.hpp"
 #include "auth/crypto.hpp"
 #include "auth/oidc/claims.hpp"
+#include "auth/oidc/pending_login.hpp"
 #include "http/form.hpp"
 #include "http/responses.hpp"
 #include "log/log.hpp"
-#include "store/sqlite_store.hpp"
 #include "util/clock.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/url/parse.hpp>
 
 namespace passerelle {
@@ -29,11 +35,25 @@ std::map<std::string, std::string> query_of(const std::string& target) {
   return out;
 }
 
+// A refused callback: logged with its reason, answered 400.
+Response refuse_login(const oidc::RelyingParty& rp, const std::string& reason,
+                      const std::string& public_message, const std::string& request_id) {
+  log::warn("oidc", "login refused",
+            {{"provider", rp.config().name}, {"reason", reason}, {"request_id", request_id}});
+  return error_response(400, "oidc_state", public_message, request_id);
+}
+
+std::string login_cookie(const std::string& value, std::int64_t max_age) {
+  return std::string(kLoginCookie) + "=" + value +
+         "; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=" + std::to_string(max_age);
+}
+
 }  // namespace
 
-OidcLogins::OidcLogins(AuthService& auth, SqliteStore& store, HttpClient& http,
-                       const std::vector<OidcProviderConfig>& providers, const std::string& public_url)
-    : auth_(auth), store_(store) {
+OidcLogins::OidcLogins(AuthService& auth, SqliteStore&, HttpClient& http,
+                       const std::vector<OidcProviderConfig>& providers,
+                       const std::string& public_url)
+    : auth_(auth) {
   for (const auto& p : providers) parties_.push_back(std::make_unique<oidc::RelyingParty>(p, http, public_url));
 }
 
@@ -70,25 +90,38 @@ std::vector<CoreRoute> OidcLogins::routes() {
   return out;
 }
 
+Task<void> OidcLogins::discover_all() {
+  auto executor = co_await boost::asio::this_coro::executor;
+  std::vector<oidc::RelyingParty*> waiting;
+  for (auto& rp : parties_) waiting.push_back(rp.get());
+  auto pause = std::chrono::seconds(15);
+  for (;;) {
+    std::vector<oidc::RelyingParty*> failed;
+    for (auto* rp : waiting)
+      if (!co_await rp->discover()) failed.push_back(rp);  // discover() logged why
+    if (failed.empty()) co_return;
+    waiting = std::move(failed);
+    boost::asio::steady_timer timer(executor, pause);
+    co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    pause = std::min(pause * 2, std::chrono::seconds(600));
+  }
+}
+
 Task<Response> OidcLogins::start(oidc::RelyingParty& rp, IncomingRequest& in) {
   auto query = query_of(in.target);
-  const std::string next = is_safe_next(query["next"]) ? query["next"] : "/";
-  const std::string state = auth::random_token(32);
-  const std::string nonce = auth::random_token(32);
-  const std::string verifier = auth::random_token(32);  // 43 characters, RFC 7636 §4.1
-  const std::string browser = auth::random_token(32);
-  const std::int64_t now = unix_seconds();
-  std::vector<Statement> statements{
-      {"DELETE FROM oidc_pending WHERE created_at < ?1", {now - kLoginLifetime}},
-      {"INSERT INTO oidc_pending(state_hash, provider, browser_hash, nonce, code_verifier, next, created_at) "
-       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-       {auth::sha256_hex(state), rp.config().name, auth::sha256_hex(browser), nonce, verifier, next, now}}};
-  co_await store_.transaction(std::move(statements));
-  const std::string location = co_await rp.authorization_url(state, nonce, auth::sha256_base64url(verifier));
+  oidc::PendingLogin pending;
+  pending.provider = rp.config().name;
+  pending.state = auth::random_token(32);
+  pending.nonce = auth::random_token(32);
+  pending.verifier = auth::random_token(32);  // 43 characters, RFC 7636 §4.1
+  pending.next = is_safe_next(query["next"]) ? query["next"] : "/";
+  pending.expires_at = unix_seconds() + kLoginLifetime;
+  const std::string location = co_await rp.authorization_url(
+      pending.state, pending.nonce, auth::sha256_base64url(pending.verifier));
   Response r = redirect_response(location);
-  r.headers.emplace_back("Set-Cookie", std::string(kLoginCookie) + "=" + browser +
-                                           "; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=" +
-                                           std::to_string(kLoginLifetime));
+  r.headers.emplace_back(
+      "Set-Cookie",
+      login_cookie(oidc::seal_pending_login(pending, auth_.secrets()), kLoginLifetime));
   co_return r;
 }
 
@@ -96,34 +129,42 @@ Task<Response> OidcLogins::callback(oidc::RelyingParty& rp, IncomingRequest& in)
   const std::string& id = in.request_id;
   auto query = query_of(in.target);
   if (!query["error"].empty()) {
-    log::warn("oidc", "provider returned an error", {{"provider", rp.config().name}, {"error", query["error"]}});
+    log::warn("oidc", "login refused",
+              {{"provider", rp.config().name},
+               {"reason", "the provider returned an error"},
+               {"error", query["error"]},
+               {"request_id", id}});
     co_return error_response(400, "oidc_error", "the provider refused the sign-in (" + query["error"] + ")", id);
   }
   const std::string state = query["state"];
   const std::string code = query["code"];
   // RFC 9207: a provider that names itself must be the one this login went to (mix-up attacks).
   if (query.count("iss") && query["iss"] != rp.config().issuer)
-    co_return error_response(400, "oidc_state", "the answer comes from another provider", id);
+    co_return refuse_login(rp, "the answer names another issuer",
+                           "the answer comes from another provider", id);
   const std::string* cookies = in.header("cookie");
-  const std::string browser = cookies ? cookie_value(*cookies, kLoginCookie) : std::string();
-  if (state.empty() || code.empty() || browser.empty())
-    co_return error_response(400, "oidc_state", "no sign-in in progress in this browser", id);
-
+  const std::string sealed = cookies ? cookie_value(*cookies, kLoginCookie) : std::string();
+  if (state.empty() || code.empty() || sealed.empty())
+    co_return refuse_login(rp, "no state, code or sign-in cookie",
+                           "no sign-in in progress in this browser", id);
+  const auto pending = oidc::open_pending_login(sealed, auth_.secrets());
+  if (!pending)
+    co_return refuse_login(rp, "unreadable sign-in cookie",
+                           "no sign-in in progress in this browser", id);
+  const std::int64_t now = unix_seconds();
+  if (pending->provider != rp.config().name || !auth::equal_constant_time(pending->state, state))
+    co_return refuse_login(rp, "the state is not the one of this browser",
+                           "this sign-in was started elsewhere or has expired", id);
+  if (now > pending->expires_at)
+    co_return refuse_login(rp, "sign-in expired",
+                           "this sign-in was started elsewhere or has expired", id);
   // Consumed whatever happens next: a state serves once.
-  std::vector<Statement> take{
-      {"SELECT provider, browser_hash, nonce, code_verifier, next, created_at FROM oidc_pending WHERE state_hash = ?1",
-       {auth::sha256_hex(state)}},
-      {"DELETE FROM oidc_pending WHERE state_hash = ?1", {auth::sha256_hex(state)}}};
-  auto rows = co_await store_.transaction(std::move(take));
-  if (rows[0].rows.empty()) co_return error_response(400, "oidc_state", "unknown or used sign-in state", id);
-  const auto& row = rows[0].rows[0];
-  const bool same_browser = auth::equal_constant_time(std::get<std::string>(row[1]), auth::sha256_hex(browser));
-  if (std::get<std::string>(row[0]) != rp.config().name || !same_browser ||
-      unix_seconds() - std::get<std::int64_t>(row[5]) > kLoginLifetime)
-    co_return error_response(400, "oidc_state", "this sign-in was started elsewhere or has expired", id);
-  const std::string nonce = std::get<std::string>(row[2]);
-  const std::string verifier = std::get<std::string>(row[3]);
-  const std::string next = std::get<std::string>(row[4]);
+  if (!used_states_.first_use(auth::sha256_hex(state), pending->expires_at, now))
+    co_return refuse_login(rp, "state already used (replayed callback)",
+                           "unknown or used sign-in state", id);
+  const std::string& nonce = pending->nonce;
+  const std::string& verifier = pending->verifier;
+  const std::string& next = pending->next;
 
   oidc::Login login = co_await rp.complete(code, verifier, nonce);
   FederatedProfile profile = oidc::map_claims(rp.config(), login.claims);
@@ -142,14 +183,21 @@ Task<Response> OidcLogins::callback(oidc::RelyingParty& rp, IncomingRequest& in)
                                {"remote", in.remote}, {"request_id", id}});
   Response r = redirect_response(next);
   r.headers.emplace_back("Set-Cookie", session_cookie);
-  r.headers.emplace_back("Set-Cookie", std::string(kLoginCookie) + "=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0");
+  r.headers.emplace_back("Set-Cookie", login_cookie("", 0));
   co_return r;
 }
 
 Task<Response> OidcLogins::backchannel_logout(oidc::RelyingParty& rp, IncomingRequest& in) {
   auto form = parse_form(in.body);
   const std::string token = form ? (*form)["logout_token"] : std::string();
-  if (token.empty()) co_return error_response(400, "invalid_request", "logout_token is required", in.request_id);
+  if (token.empty()) {
+    log::warn("oidc", "logout token refused",
+              {{"provider", rp.config().name},
+               {"reason", "no logout_token"},
+               {"request_id", in.request_id}});
+    co_return error_response(400, "invalid_request", "logout_token is required", in.request_id);
+  }
+  // check_logout_token() logs its refusals ("logout token refused") and throws HttpError 400.
   oidc::LogoutRequest request = co_await rp.check_logout_token(token);
   const int ended = co_await auth_.sessions().destroy_federated(rp.config().name, request.sid, request.sub);
   log::info("audit", "back-channel logout", {{"provider", rp.config().name}, {"sessions_ended", ended},

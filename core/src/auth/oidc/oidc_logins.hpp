@@ -3,6 +3,7 @@
 #pragma once
 
 #include "auth/oidc/relying_party.hpp"
+#include "auth/replay_set.hpp"
 #include "http/dispatcher.hpp"
 
 #include <memory>
@@ -28,14 +29,21 @@ class OidcLogins {
   /// (name, label) of each provider, for the login page.
   std::vector<std::pair<std::string, std::string>> providers() const;
 
+  /// Discovery of every provider at start-up, in the background: a wrong issuer is said in the
+  /// log at once, and a provider that cannot be reached is tried again later (with a growing
+  /// pause) while the gateway serves.
+  Task<void> discover_all();
+
  private:
   Task<Response> start(oidc::RelyingParty& rp, IncomingRequest& in);
   Task<Response> callback(oidc::RelyingParty& rp, IncomingRequest& in);
   Task<Response> backchannel_logout(oidc::RelyingParty& rp, IncomingRequest& in);
 
   AuthService& auth_;
-  SqliteStore& store_;
   std::vector<std::unique_ptr<oidc::RelyingParty>> parties_;
+  // Hashes of the states of sign-ins already completed, until they expire (10 min): 50,000 is
+  // over 80 sign-ins a second. When full, the oldest goes: its code was single-use anyway.
+  ReplaySet used_states_{50'000};
 };
 
 }  // namespace passerelle

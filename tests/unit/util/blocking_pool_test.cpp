@@ -1,0 +1,78 @@
+// The blocking pool's bounded jobs: refused at once when the limit is reached, admitted again
+// once a job ends, whatever way it ends.
+#include "util/blocking_pool.hpp"
+
+#include "support/run.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <future>
+
+using namespace passerelle;
+
+namespace {
+
+// A job that blocks its pool thread until the test opens the gate.
+struct Gate {
+  std::promise<void> open;
+  std::shared_future<void> opened = open.get_future().share();
+};
+
+Task<int> limited(BlockingPool& pool, JobLimit& limit, std::shared_future<void> gate, int value) {
+  auto job = [gate, value] {
+    gate.wait();
+    return value;
+  };
+  co_return co_await pool.run_limited(limit, std::move(job));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(blocking_pool)
+
+BOOST_AUTO_TEST_CASE(a_full_limit_refuses_at_once_instead_of_queueing) {
+  BlockingPool pool(1);
+  JobLimit limit(2);
+  Gate gate;
+  boost::asio::io_context ioc;
+  // Two jobs admitted: one runs (blocked), one waits in the pool's queue.
+  auto first =
+      boost::asio::co_spawn(ioc, limited(pool, limit, gate.opened, 1), boost::asio::use_future);
+  auto second =
+      boost::asio::co_spawn(ioc, limited(pool, limit, gate.opened, 2), boost::asio::use_future);
+  auto third =
+      boost::asio::co_spawn(ioc, limited(pool, limit, gate.opened, 3), boost::asio::use_future);
+  std::thread io([&ioc] {
+    auto guard = boost::asio::make_work_guard(ioc);
+    ioc.run_for(std::chrono::seconds(30));
+  });
+  // The third is refused without waiting for the gate: its future is ready while the others
+  // are still blocked.
+  BOOST_TEST_REQUIRE((third.wait_for(std::chrono::seconds(10)) == std::future_status::ready));
+  BOOST_CHECK_THROW(third.get(), PoolFull);
+  BOOST_TEST(limit.pending() == 2u);
+  BOOST_TEST((first.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout));
+  gate.open.set_value();
+  BOOST_TEST(first.get() == 1);
+  BOOST_TEST(second.get() == 2);
+  ioc.stop();
+  io.join();
+  BOOST_TEST(limit.pending() == 0u);
+  // Room again once the jobs ended.
+  BOOST_TEST(test::run(limited(pool, limit, gate.opened, 4)) == 4);
+}
+
+BOOST_AUTO_TEST_CASE(a_job_that_throws_gives_its_place_back) {
+  BlockingPool pool(1);
+  JobLimit limit(1);
+  auto failing = [] { return std::stoi("not a number"); };
+  BOOST_CHECK_THROW(test::run(pool.run_limited(limit, std::move(failing))), std::invalid_argument);
+  BOOST_TEST(limit.pending() == 0u);
+  auto fine = [] { return 7; };
+  BOOST_TEST(test::run(pool.run_limited(limit, std::move(fine))) == 7);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
