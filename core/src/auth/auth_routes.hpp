@@ -1,7 +1,7 @@
 // /auth/login (form and JSON), /auth/logout and /api/me.
 #pragma once
 
-#include "http/dispatcher.hpp"
+#include "http/route_spec.hpp"
 
 #include <functional>
 #include <vector>
@@ -13,6 +13,7 @@ class AuthService;
 /// Extra work at logout for federated sessions: the provider's end-session URL, or empty.
 using FederatedLogout = std::function<std::string(const AuthContext&)>;
 
+/// GET and POST /auth/login, POST /auth/logout, GET /api/me.
 std::vector<CoreRoute> auth_routes(AuthService& auth, FederatedLogout federated_logout,
                                    std::vector<std::pair<std::string, std::string>> providers);
 

@@ -3,8 +3,9 @@
 #pragma once
 
 #include "auth/oidc/relying_party.hpp"
-#include "http/dispatcher.hpp"
+#include "http/route_spec.hpp"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -29,8 +30,9 @@ class OidcLogins {
   std::vector<std::pair<std::string, std::string>> providers() const;
 
  private:
-  Task<Response> start(oidc::RelyingParty& rp, IncomingRequest& in);
-  Task<Response> callback(oidc::RelyingParty& rp, IncomingRequest& in);
+  using Query = std::map<std::string, std::string>;  // decoded by the dispatcher
+  Task<Response> start(oidc::RelyingParty& rp, IncomingRequest& in, Query& query);
+  Task<Response> callback(oidc::RelyingParty& rp, IncomingRequest& in, Query& query);
   Task<Response> backchannel_logout(oidc::RelyingParty& rp, IncomingRequest& in);
 
   AuthService& auth_;
