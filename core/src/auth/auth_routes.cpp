@@ -15,6 +15,8 @@ namespace json = boost::json;
 
 namespace {
 
+constexpr const char* kWrongCredentials = "Identifiant ou mot de passe incorrect.";
+
 struct LoginForm {
   std::string username, password, next;
   bool json = false;
@@ -87,6 +89,90 @@ Response html_response(std::string body, int status) {
   return r;
 }
 
+// GET /auth/login: the form, sending back to `next` (a path of this site) once logged in.
+Task<Response> login_form(const Providers& providers, CoreRequest req) {
+  const std::string& next = req.query["next"];
+  co_return html_response(login_page(is_safe_next(next) ? next : "/", "", providers), 200);
+}
+
+// POST /auth/login, from our own login page (the dispatcher checked the origin).
+Task<Response> login(AuthService& auth, const Providers& providers, CoreRequest req) {
+  const IncomingRequest& in = req.in;
+  const std::string& id = in.request_id;
+  const auto form = std::optional<LoginForm>(read_login(in));
+  const std::string next = is_safe_next(form->next) ? form->next : "/";
+  // Usernames have at most 64 characters: longer ones are not even counted.
+  if (form->username.empty() || form->username.size() > 64) {
+    if (form->json) throw HttpError(401, "invalid_credentials", "wrong username or password");
+    co_return html_response(login_page(next, kWrongCredentials, providers), 401);
+  }
+  const auto began = LoginThrottle::Clock::now();
+  if (auto wait = auth.throttle().begin_attempt(form->username, in.remote, began)) {
+    log::warn("audit", "login throttled",
+              {{"username", form->username}, {"remote", in.remote}, {"request_id", id}});
+    throw HttpErrorWithHeaders(429, "too_many_attempts", "too many failed logins, try again later",
+                               {{"Retry-After", std::to_string(wait->count())}});
+  }
+  // The attempt already counts as a failure; a success takes it back.
+  auto account = co_await auth.accounts().check_password(form->username, form->password);
+  if (!account) {
+    log::warn("audit", "login failed",
+              {{"username", form->username}, {"remote", in.remote}, {"request_id", id}});
+    if (form->json) throw HttpError(401, "invalid_credentials", "wrong username or password");
+    co_return html_response(login_page(next, kWrongCredentials, providers), 401);
+  }
+  auth.throttle().attempt_succeeded(form->username, in.remote, began);
+  // A fresh id at every login: a session fixed before login is never reused.
+  if (const std::string* cookies = in.header("cookie")) {
+    const std::string old = cookie_value(*cookies, kSessionCookie);
+    if (!old.empty()) co_await auth.sessions().destroy(old);
+  }
+  const std::string cookie = co_await auth.open_session(*account, "local");
+  log::info("audit", "login",
+            {{"username", form->username},
+             {"provider", "local"},
+             {"remote", in.remote},
+             {"request_id", id}});
+  Response r = form->json ? Response::json(json::object{{"logged_in", true}, {"next", next}})
+                          : redirect_response(next);
+  r.headers.emplace_back("Set-Cookie", cookie);
+  co_return r;
+}
+
+// POST /auth/logout: ends the session on the server (the dispatcher checked the CSRF token).
+Task<Response> logout(AuthService& auth, const FederatedLogout& federated_logout, CoreRequest req) {
+  const IncomingRequest& in = req.in;
+  const AuthContext& ctx = req.caller();
+  // An API token has no session to end.
+  if (!ctx.via_cookie) throw HttpError(401, "unauthenticated", "not logged in");
+  const std::string end_session = federated_logout ? federated_logout(ctx) : std::string();
+  co_await auth.sessions().destroy(ctx.session_cookie);
+  log::info("audit", "logout",
+            {{"subject", ctx.identity.subject},
+             {"provider", ctx.identity.provider},
+             {"remote", in.remote},
+             {"request_id", in.request_id}});
+  json::object body{{"logged_out", true}};
+  if (!end_session.empty()) body["redirect"] = end_session;
+  Response r = Response::json(body);
+  r.headers.emplace_back("Set-Cookie", AuthService::clear_session_cookie());
+  co_return r;
+}
+
+// GET /api/me: the caller's identity, and the CSRF token of a cookie session.
+Task<Response> me(CoreRequest req) {
+  const AuthContext& ctx = req.caller();
+  const Identity& who = ctx.identity;
+  json::array roles;
+  for (const auto& r : who.roles) roles.emplace_back(r);
+  json::object body{
+      {"subject", who.subject},    {"display_name", who.display_name},   {"email", who.email},
+      {"roles", std::move(roles)}, {"commune_insee", who.commune_insee}, {"siret", who.siret},
+      {"provider", who.provider}};
+  if (ctx.session) body["csrf_token"] = ctx.session->csrf_token;
+  co_return Response::json(body);
+}
+
 }  // namespace
 
 bool is_safe_next(const std::string& next) {
@@ -97,112 +183,30 @@ bool is_safe_next(const std::string& next) {
 }
 
 std::vector<CoreRoute> auth_routes(AuthService& auth, FederatedLogout federated_logout,
-                                   std::vector<std::pair<std::string, std::string>> providers) {
+                                   Providers providers) {
+  // Each handler reads these through its route's closure, which the dispatcher keeps.
   std::vector<CoreRoute> routes;
-
-  routes.push_back({{.method = "GET", .path = "/auth/login", .authenticate = false},
-                    [providers](CoreRequest req) -> Task<Response> {
-                      const std::string& next = req.query["next"];
-                      co_return html_response(
-                          login_page(is_safe_next(next) ? next : "/", "", providers), 200);
-                    }});
-
+  routes.push_back(
+      {{.method = "GET", .path = "/auth/login", .authenticate = false},
+       [providers](CoreRequest req) { return login_form(providers, std::move(req)); }});
   // Login CSRF: only our own login page may post here (same origin; there is no session yet).
-  RouteSpec login{.method = "POST",
-                  .path = "/auth/login",
-                  .csrf = Csrf::same_origin_only,
-                  .authenticate = false,
-                  .accepts = {"application/x-www-form-urlencoded", "application/json"}};
   routes.push_back(
-      {std::move(login), [&auth, providers](CoreRequest req) -> Task<Response> {
-         const IncomingRequest& in = req.in;
-         const std::string& id = in.request_id;
-         const auto form = std::optional<LoginForm>(read_login(in));
-         const std::string next = is_safe_next(form->next) ? form->next : "/";
-         // Usernames have at most 64 characters: longer ones are not even counted.
-         if (form->username.empty() || form->username.size() > 64) {
-           if (form->json)
-             throw HttpError(401, "invalid_credentials", "wrong username or password");
-           co_return html_response(
-               login_page(next, "Identifiant ou mot de passe incorrect.", providers), 401);
-         }
-         const auto began = LoginThrottle::Clock::now();
-         if (auto wait = auth.throttle().begin_attempt(form->username, in.remote, began)) {
-           log::warn("audit", "login throttled",
-                     {{"username", form->username}, {"remote", in.remote}, {"request_id", id}});
-           throw HttpErrorWithHeaders(429, "too_many_attempts",
-                                      "too many failed logins, try again later",
-                                      {{"Retry-After", std::to_string(wait->count())}});
-         }
-         // The attempt already counts as a failure; a success takes it back.
-         auto account = co_await auth.accounts().check_password(form->username, form->password);
-         if (!account) {
-           log::warn("audit", "login failed",
-                     {{"username", form->username}, {"remote", in.remote}, {"request_id", id}});
-           if (form->json)
-             throw HttpError(401, "invalid_credentials", "wrong username or password");
-           co_return html_response(
-               login_page(next, "Identifiant ou mot de passe incorrect.", providers), 401);
-         }
-         auth.throttle().attempt_succeeded(form->username, in.remote, began);
-         // A fresh id at every login: a session fixed before login is never reused.
-         if (const std::string* cookies = in.header("cookie")) {
-           const std::string old = cookie_value(*cookies, kSessionCookie);
-           if (!old.empty()) co_await auth.sessions().destroy(old);
-         }
-         const std::string cookie = co_await auth.open_session(*account, "local");
-         log::info("audit", "login",
-                   {{"username", form->username},
-                    {"provider", "local"},
-                    {"remote", in.remote},
-                    {"request_id", id}});
-         Response r = form->json ? Response::json(json::object{{"logged_in", true}, {"next", next}})
-                                 : redirect_response(next);
-         r.headers.emplace_back("Set-Cookie", cookie);
-         co_return r;
-       }});
-
-  // CSRF (same origin and the session's token, header or form field) is the dispatcher's.
-  RouteSpec logout{.method = "POST",
-                   .path = "/auth/logout",
-                   .roles = {"*"},
-                   .accepts = {"application/x-www-form-urlencoded", "application/json"}};
-  routes.push_back(
-      {std::move(logout), [&auth, federated_logout](CoreRequest req) -> Task<Response> {
-         const IncomingRequest& in = req.in;
-         const AuthContext& ctx = req.caller();
-         // An API token has no session to end.
-         if (!ctx.via_cookie) throw HttpError(401, "unauthenticated", "not logged in");
-         const std::string end_session = federated_logout ? federated_logout(ctx) : std::string();
-         co_await auth.sessions().destroy(ctx.session_cookie);
-         log::info("audit", "logout",
-                   {{"subject", ctx.identity.subject},
-                    {"provider", ctx.identity.provider},
-                    {"remote", in.remote},
-                    {"request_id", in.request_id}});
-         json::object body{{"logged_out", true}};
-         if (!end_session.empty()) body["redirect"] = end_session;
-         Response r = Response::json(body);
-         r.headers.emplace_back("Set-Cookie", AuthService::clear_session_cookie());
-         co_return r;
-       }});
-
-  routes.push_back(
-      {{.method = "GET", .path = "/api/me", .roles = {"*"}}, [](CoreRequest req) -> Task<Response> {
-         const AuthContext& ctx = req.caller();
-         const Identity& who = ctx.identity;
-         json::array roles;
-         for (const auto& r : who.roles) roles.emplace_back(r);
-         json::object body{{"subject", who.subject},
-                           {"display_name", who.display_name},
-                           {"email", who.email},
-                           {"roles", std::move(roles)},
-                           {"commune_insee", who.commune_insee},
-                           {"siret", who.siret},
-                           {"provider", who.provider}};
-         if (ctx.session) body["csrf_token"] = ctx.session->csrf_token;
-         co_return Response::json(body);
-       }});
+      {{.method = "POST",
+        .path = "/auth/login",
+        .csrf = Csrf::same_origin_only,
+        .authenticate = false,
+        .accepts = {"application/x-www-form-urlencoded", "application/json"}},
+       [&auth, providers](CoreRequest req) { return login(auth, providers, std::move(req)); }});
+  // CSRF: the session's token, in X-CSRF-Token or the form's csrf_token field (the default).
+  routes.push_back({{.method = "POST",
+                     .path = "/auth/logout",
+                     .roles = {"*"},
+                     .accepts = {"application/x-www-form-urlencoded", "application/json"}},
+                    [&auth, federated_logout](CoreRequest req) {
+                      return logout(auth, federated_logout, std::move(req));
+                    }});
+  routes.push_back({{.method = "GET", .path = "/api/me", .roles = {"*"}},
+                    [](CoreRequest req) { return me(std::move(req)); }});
   return routes;
 }
 
