@@ -199,6 +199,11 @@ Task<Response> Dispatcher::handle(IncomingRequest request) {
                {{"request_id", request_id}, {"route", label}, {"error", e.what()}});
     response = error_response(500, "internal_error",
                               "internal error, see the log for this request id", request_id);
+  } catch (...) {  // the server's contract: handle() never throws
+    log::error("http", "request failed",
+               {{"request_id", request_id}, {"route", label}, {"error", "unknown"}});
+    response = error_response(500, "internal_error",
+                              "internal error, see the log for this request id", request_id);
   }
   metrics_
       .counter(

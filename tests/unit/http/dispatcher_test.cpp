@@ -3,6 +3,7 @@
 #include "auth/auth_routes.hpp"
 #include "auth/auth_service.hpp"
 #include "http/form.hpp"
+#include "http/responses.hpp"
 #include "store/core_schema.hpp"
 #include "support/app_fixture.hpp"
 #include "territories/territory_routes.hpp"
@@ -75,6 +76,15 @@ struct CoreApp : AppFixture {
     // A declared deadline longer than the default wins over it.
     routes.push_back({{.method = "GET", .path = "/test/slow", .deadline = std::chrono::seconds(10)},
                       [this](CoreRequest) { return sleep(std::chrono::milliseconds(300)); }});
+    routes.push_back({{.method = "GET", .path = "/test/throw"}, [](CoreRequest) -> Task<Response> {
+                        throw std::runtime_error("secret internal detail");
+                        co_return Response{};
+                      }});
+    routes.push_back(
+        {{.method = "GET", .path = "/test/busy"}, [](CoreRequest) -> Task<Response> {
+           throw HttpErrorWithHeaders(503, "busy", "try again soon", {{"Retry-After", "2"}});
+           co_return Response{};
+         }});
     return routes;
   }
 
@@ -345,6 +355,18 @@ BOOST_FIXTURE_TEST_CASE(a_hanging_core_handler_is_a_504_at_its_deadline, CoreApp
   BOOST_TEST(r.status == 200);
   BOOST_TEST(r.body == "woke up");
   BOOST_TEST(!hang_cancelled);
+}
+
+BOOST_FIXTURE_TEST_CASE(core_handlers_answer_errors_by_throwing, CoreApp) {
+  Response r = send("GET", "/test/throw");
+  BOOST_TEST(r.status == 500);
+  BOOST_TEST(error_code(r) == "internal_error");
+  BOOST_TEST(json(r).at("error").at("request_id").as_string() == "core-request");
+  BOOST_TEST(r.body.find("secret internal detail") == std::string::npos);
+  r = send("GET", "/test/busy");
+  BOOST_TEST(r.status == 503);
+  BOOST_TEST(error_code(r) == "busy");
+  BOOST_TEST(header(r, "Retry-After") == "2");
 }
 
 BOOST_AUTO_TEST_CASE(one_parser_for_query_strings_and_form_bodies) {
