@@ -433,6 +433,28 @@ BOOST_FIXTURE_TEST_CASE(plugins_get_the_same_decoded_query, Faulty) {
   BOOST_TEST(json(r).at("slept_ms").as_int64() == 5);
 }
 
+BOOST_FIXTURE_TEST_CASE(core_and_plugin_routes_share_one_router_and_the_core_keeps_its_paths,
+                        Faulty) {
+  std::vector<CoreRoute> routes;
+  routes.push_back({{.method = "GET", .path = "/api/faulty/ok", .authenticate = false},
+                    [](CoreRequest) -> Task<Response> { co_return Response::text("core"); }});
+  Dispatcher both(
+      host, metrics,
+      [](const IncomingRequest&) -> Task<std::optional<AuthContext>> { co_return std::nullopt; },
+      std::move(routes));
+  IncomingRequest in;
+  in.method = "GET";
+  in.target = "/api/faulty/ok";
+  in.request_id = "shared-router";
+  Response r = run(both.handle(in));
+  BOOST_TEST(r.body == "core");  // the plugin's route on the same path is refused
+  in.target = "/api/faulty/http-error";
+  BOOST_TEST(run(both.handle(in)).status == 418);  // its other routes still answer
+  in.method = "DELETE";
+  r = run(both.handle(in));
+  BOOST_TEST(r.status == 405);
+}
+
 BOOST_AUTO_TEST_CASE(a_core_route_the_dispatcher_cannot_apply_is_refused_at_start) {
   AppFixture app;
   auto dispatch = [&](std::vector<RouteSpec> specs) {
