@@ -79,6 +79,15 @@ bool role_allows(const std::vector<std::string>& roles, const Identity& identity
                      [&](const std::string& r) { return r == "*" || identity.has_role(r); });
 }
 
+// Whether a state-changing request comes from our own pages: Sec-Fetch-Site same-origin, or
+// else an Origin equal to https://<Host>.
+bool is_same_origin(const IncomingRequest& in) {
+  if (const std::string* site = in.header("sec-fetch-site")) return *site == "same-origin";
+  const std::string* origin = in.header("origin");
+  const std::string* host = in.header("host");
+  return origin && host && *origin == "https://" + *host;
+}
+
 // The session's CSRF token as sent: the X-CSRF-Token header, or a form body's csrf_token field
 // (a plain HTML form cannot set a header).
 std::string csrf_token_of(const IncomingRequest& in) {
@@ -123,13 +132,6 @@ void check_media_type(const RouteSpec& spec, const IncomingRequest& in) {
 }
 
 }  // namespace
-
-bool is_same_origin(const IncomingRequest& in) {
-  if (const std::string* site = in.header("sec-fetch-site")) return *site == "same-origin";
-  const std::string* origin = in.header("origin");
-  const std::string* host = in.header("host");
-  return origin && host && *origin == "https://" + *host;
-}
 
 Dispatcher::Dispatcher(PluginHost& plugins, MetricsRegistry& metrics, Authenticate authenticate,
                        std::vector<CoreRoute> core_routes,

@@ -49,8 +49,4 @@ class Dispatcher final : public RequestHandler {
   std::atomic<std::shared_ptr<const Routes>> routes_;
 };
 
-/// Whether a state-changing request comes from our own pages: Sec-Fetch-Site same-origin, or
-/// else an Origin equal to https://<Host>.
-bool is_same_origin(const IncomingRequest& request);
-
 }  // namespace passerelle

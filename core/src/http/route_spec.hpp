@@ -9,6 +9,7 @@
 #include "passerelle/http.hpp"
 #include "passerelle/task.hpp"
 
+#include <cassert>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -55,8 +56,11 @@ struct CoreRequest {
   std::map<std::string, std::string> query;        ///< Decoded query parameters (last wins).
   std::optional<AuthContext> auth;  ///< The caller, when the route authenticates and it is known.
 
-  /// The caller of a route that requires a role; only call it on such routes.
-  const AuthContext& caller() const { return *auth; }
+  /// The caller of a route that requires a role (the dispatcher answered 401 without one).
+  const AuthContext& caller() const {
+    assert(auth.has_value() && "caller() on a route that requires no role");
+    return *auth;
+  }
 };
 
 /// A handler of the gateway itself; it throws HttpError to answer an error.
