@@ -28,7 +28,10 @@ struct PluginInfo {
 /// A route handler. It owns its Request; it may outlive the client's connection.
 using Handler = std::function<Task<Response>(Request)>;
 
-/// One route. `path` is a template such as "/api/hello/items/{id}".
+/// One route. `path` is a template such as "/api/hello/items/{id}". Before the handler runs, the
+/// host applies what it applies to its own routes: authentication, `roles`, CSRF for cookie
+/// sessions, `accepts`, and the deadline of the plugin's config. A GET route answers HEAD too
+/// (Request::method is then "HEAD" and the body is not sent).
 struct Route {
   std::string method;               ///< "GET", "POST", "PUT", "PATCH" or "DELETE".
   std::string path;                 ///< Path template, must start with "/api/<plugin name>".

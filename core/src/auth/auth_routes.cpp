@@ -16,16 +16,20 @@ namespace json = boost::json;
 
 namespace {
 
+constexpr const char* kWrongCredentials = "Identifiant ou mot de passe incorrect.";
+
 struct LoginForm {
   std::string username, password, next;
   bool json = false;
 };
 
-// The fields of a login body; HttpError 415 for another media type, 400 when malformed.
+// The fields of a login body; HttpError 415 without a media type (an empty body), 400 when
+// malformed. Other media types never get here (the route accepts these two).
 LoginForm read_login(const IncomingRequest& in) {
   const std::string* ct = in.header("content-type");
+  const std::string type = ct ? media_type(*ct) : "";
   LoginForm f;
-  if (ct && ct->rfind("application/json", 0) == 0) {
+  if (type == "application/json") {
     f.json = true;
     boost::system::error_code ec;
     auto v = json::parse(in.body, ec);
@@ -40,8 +44,9 @@ LoginForm read_login(const IncomingRequest& in) {
     f.next = field("next");
     return f;
   }
-  if (!ct || ct->rfind("application/x-www-form-urlencoded", 0) != 0)
-    throw HttpError(415, "unsupported_media_type", "send a form or JSON with username and password");
+  if (type != "application/x-www-form-urlencoded")
+    throw HttpError(415, "unsupported_media_type",
+                    "send a form or JSON with username and password");
   auto form = parse_form(in.body);
   if (!form) throw HttpError(400, "bad_request", "malformed form body");
   f.username = (*form)["username"];
@@ -55,19 +60,24 @@ std::string login_page(const std::string& next, const std::string& error,
   std::string html =
       "<!doctype html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-      "<title>Connexion - Passerelle</title></head><body>\n<main>\n<h1>Connexion à Passerelle</h1>\n";
+      "<title>Connexion - Passerelle</title></head><body>\n<main>\n<h1>Connexion à "
+      "Passerelle</h1>\n";
   if (!error.empty()) html += "<p role=\"alert\">" + html_escape(error) + "</p>\n";
   html +=
       "<form method=\"post\" action=\"/auth/login\">\n"
-      "<input type=\"hidden\" name=\"next\" value=\"" + html_escape(next) + "\">\n"
+      "<input type=\"hidden\" name=\"next\" value=\"" +
+      html_escape(next) +
+      "\">\n"
       "<p><label for=\"username\">Identifiant</label><br>"
       "<input id=\"username\" name=\"username\" autocomplete=\"username\" required></p>\n"
       "<p><label for=\"password\">Mot de passe</label><br>"
-      "<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p>\n"
+      "<input id=\"password\" name=\"password\" type=\"password\" "
+      "autocomplete=\"current-password\" required></p>\n"
       "<p><button type=\"submit\">Se connecter</button></p>\n</form>\n";
   for (const auto& [name, label] : providers)
-    html += "<p><a href=\"/auth/oidc/" + html_escape(name) + "/start?next=" + html_escape(url_encode(next)) +
-            "\">Se connecter avec " + html_escape(label) + "</a></p>\n";
+    html += "<p><a href=\"/auth/oidc/" + html_escape(name) +
+            "/start?next=" + html_escape(url_encode(next)) + "\">Se connecter avec " +
+            html_escape(label) + "</a></p>\n";
   html += "</main>\n</body></html>\n";
   return html;
 }
@@ -80,6 +90,106 @@ Response html_response(std::string body, int status) {
   return r;
 }
 
+// GET /auth/login: the form, sending back to `next` (a path of this site) once logged in.
+Task<Response> login_form(const Providers& providers, CoreRequest req) {
+  const std::string& next = req.query["next"];
+  co_return html_response(login_page(is_safe_next(next) ? next : "/", "", providers), 200);
+}
+
+// POST /auth/login, from our own login page (the dispatcher checked the origin).
+Task<Response> login(AuthService& auth, const Providers& providers, CoreRequest req) {
+  const IncomingRequest& in = req.in;
+  const std::string& id = in.request_id;
+  const auto form = std::optional<LoginForm>(read_login(in));
+  const std::string next = is_safe_next(form->next) ? form->next : "/";
+  // Usernames have at most 64 characters: longer ones are not even counted.
+  if (form->username.empty() || form->username.size() > 64) {
+    if (form->json) throw HttpError(401, "invalid_credentials", "wrong username or password");
+    co_return html_response(login_page(next, kWrongCredentials, providers), 401);
+  }
+  const auto began = LoginThrottle::Clock::now();
+  if (auto wait = auth.throttle().begin_attempt(form->username, in.remote, began)) {
+    const std::string network = client_network(in.remote, auth.throttle().policy().ipv4_prefix);
+    log::warn("audit", "login throttled",
+              {{"username", form->username},
+               {"remote", in.remote},
+               {"network", network},
+               {"request_id", id}});
+    throw HttpErrorWithHeaders(429, "too_many_attempts", "too many failed logins, try again later",
+                               {{"Retry-After", std::to_string(wait->count())}});
+  }
+  // The attempt already counts as a failure; a success takes it back.
+  std::optional<Account> account;
+  bool overloaded = false;
+  try {
+    account = co_await auth.accounts().check_password(form->username, form->password);
+  } catch (const PoolFull&) {
+    overloaded = true;  // too many checks waiting: answered at once, not queued
+  }
+  if (overloaded) {
+    auth.throttle().attempt_abandoned(form->username, in.remote, began);
+    log::warn("auth", "login refused: password checks overloaded", {{"request_id", id}});
+    throw HttpErrorWithHeaders(503, "overloaded", "too many logins at once, try again shortly",
+                               {{"Retry-After", "1"}});
+  }
+  if (!account) {
+    log::warn("audit", "login failed",
+              {{"username", form->username}, {"remote", in.remote}, {"request_id", id}});
+    if (form->json) throw HttpError(401, "invalid_credentials", "wrong username or password");
+    co_return html_response(login_page(next, kWrongCredentials, providers), 401);
+  }
+  auth.throttle().attempt_succeeded(form->username, in.remote, began);
+  // A fresh id at every login: a session fixed before login is never reused.
+  if (const std::string* cookies = in.header("cookie")) {
+    const std::string old = cookie_value(*cookies, kSessionCookie);
+    if (!old.empty()) co_await auth.sessions().destroy(old);
+  }
+  const std::string cookie = co_await auth.open_session(*account, "local");
+  log::info("audit", "login",
+            {{"username", form->username},
+             {"provider", "local"},
+             {"remote", in.remote},
+             {"request_id", id}});
+  Response r = form->json ? Response::json(json::object{{"logged_in", true}, {"next", next}})
+                          : redirect_response(next);
+  r.headers.emplace_back("Set-Cookie", cookie);
+  co_return r;
+}
+
+// POST /auth/logout: ends the session on the server (the dispatcher checked the CSRF token).
+Task<Response> logout(AuthService& auth, const FederatedLogout& federated_logout, CoreRequest req) {
+  const IncomingRequest& in = req.in;
+  const AuthContext& ctx = req.caller();
+  // An API token has no session to end.
+  if (!ctx.via_cookie) throw HttpError(401, "unauthenticated", "not logged in");
+  const std::string end_session = federated_logout ? federated_logout(ctx) : std::string();
+  co_await auth.sessions().destroy(ctx.session_cookie);
+  log::info("audit", "logout",
+            {{"subject", ctx.identity.subject},
+             {"provider", ctx.identity.provider},
+             {"remote", in.remote},
+             {"request_id", in.request_id}});
+  json::object body{{"logged_out", true}};
+  if (!end_session.empty()) body["redirect"] = end_session;
+  Response r = Response::json(body);
+  r.headers.emplace_back("Set-Cookie", AuthService::clear_session_cookie());
+  co_return r;
+}
+
+// GET /api/me: the caller's identity, and the CSRF token of a cookie session.
+Task<Response> me(CoreRequest req) {
+  const AuthContext& ctx = req.caller();
+  const Identity& who = ctx.identity;
+  json::array roles;
+  for (const auto& r : who.roles) roles.emplace_back(r);
+  json::object body{
+      {"subject", who.subject},    {"display_name", who.display_name},   {"email", who.email},
+      {"roles", std::move(roles)}, {"commune_insee", who.commune_insee}, {"siret", who.siret},
+      {"provider", who.provider}};
+  if (ctx.session) body["csrf_token"] = ctx.session->csrf_token;
+  co_return Response::json(body);
+}
+
 }  // namespace
 
 bool is_safe_next(const std::string& next) {
@@ -90,117 +200,30 @@ bool is_safe_next(const std::string& next) {
 }
 
 std::vector<CoreRoute> auth_routes(AuthService& auth, FederatedLogout federated_logout,
-                                   std::vector<std::pair<std::string, std::string>> providers) {
+                                   Providers providers) {
+  // Each handler reads these through its route's closure, which the dispatcher keeps.
   std::vector<CoreRoute> routes;
-
-  routes.push_back({"GET", "/auth/login",
-                    [providers](IncomingRequest& in, const std::optional<AuthContext>&) -> Task<Response> {
-                      std::string next = "/";
-                      if (auto q = in.target.find("?next="); q != std::string::npos) {
-                        auto form = parse_form(in.target.substr(q + 1));
-                        if (form && is_safe_next((*form)["next"])) next = (*form)["next"];
-                      }
-                      co_return html_response(login_page(next, "", providers), 200);
-                    },
-                    false});
-
-  routes.push_back({"POST", "/auth/login",
-                    [&auth, providers](IncomingRequest& in, const std::optional<AuthContext>&) -> Task<Response> {
-                      const std::string& id = in.request_id;
-                      const auto form = std::optional<LoginForm>(read_login(in));
-                      // Login CSRF: only our own login page may post here.
-                      if (!is_same_origin(in))
-                        co_return error_response(403, "csrf_failed", "cross-site login refused", id);
-                      const std::string next = is_safe_next(form->next) ? form->next : "/";
-                      // Usernames have at most 64 characters: longer ones are not even counted.
-                      if (form->username.empty() || form->username.size() > 64) {
-                        if (form->json) co_return error_response(401, "invalid_credentials", "wrong username or password", id);
-                        co_return html_response(login_page(next, "Identifiant ou mot de passe incorrect.", providers), 401);
-                      }
-                      const auto began = LoginThrottle::Clock::now();
-                      if (auto wait = auth.throttle().begin_attempt(form->username, in.remote, began)) {
-                        const std::string network =
-                            client_network(in.remote, auth.throttle().policy().ipv4_prefix);
-                        log::warn("audit", "login throttled",
-                                  {{"username", form->username}, {"remote", in.remote},
-                                   {"network", network}, {"request_id", id}});
-                        Response r = error_response(429, "too_many_attempts", "too many failed logins, try again later", id);
-                        r.headers.emplace_back("Retry-After", std::to_string(wait->count()));
-                        co_return r;
-                      }
-                      // The attempt already counts as a failure; a success takes it back.
-                      std::optional<Account> account;
-                      bool overloaded = false;
-                      try {
-                        account =
-                            co_await auth.accounts().check_password(form->username, form->password);
-                      } catch (const PoolFull&) {
-                        overloaded = true;  // too many checks waiting: answered at once, not queued
-                      }
-                      if (overloaded) {
-                        auth.throttle().attempt_abandoned(form->username, in.remote, began);
-                        log::warn("auth", "login refused: password checks overloaded",
-                                  {{"request_id", id}});
-                        Response r = error_response(
-                            503, "overloaded", "too many logins at once, try again shortly", id);
-                        r.headers.emplace_back("Retry-After", "1");
-                        co_return r;
-                      }
-                      if (!account) {
-                        log::warn("audit", "login failed", {{"username", form->username}, {"remote", in.remote}, {"request_id", id}});
-                        if (form->json) co_return error_response(401, "invalid_credentials", "wrong username or password", id);
-                        co_return html_response(login_page(next, "Identifiant ou mot de passe incorrect.", providers), 401);
-                      }
-                      auth.throttle().attempt_succeeded(form->username, in.remote, began);
-                      // A fresh id at every login: a session fixed before login is never reused.
-                      if (const std::string* cookies = in.header("cookie")) {
-                        const std::string old = cookie_value(*cookies, kSessionCookie);
-                        if (!old.empty()) co_await auth.sessions().destroy(old);
-                      }
-                      const std::string cookie = co_await auth.open_session(*account, "local");
-                      log::info("audit", "login", {{"username", form->username}, {"provider", "local"},
-                                                   {"remote", in.remote}, {"request_id", id}});
-                      Response r = form->json ? Response::json(json::object{{"logged_in", true}, {"next", next}})
-                                              : redirect_response(next);
-                      r.headers.emplace_back("Set-Cookie", cookie);
-                      co_return r;
-                    },
-                    false});
-
-  routes.push_back({"POST", "/auth/logout",
-                    [&auth, federated_logout](IncomingRequest& in, const std::optional<AuthContext>& ctx) -> Task<Response> {
-                      const std::string& id = in.request_id;
-                      if (!ctx || !ctx->via_cookie) co_return error_response(401, "unauthenticated", "not logged in", id);
-                      std::string form_token;
-                      if (auto form = parse_form(in.body)) form_token = (*form)["csrf_token"];
-                      if (!passes_csrf(in, *ctx, form_token))
-                        co_return error_response(403, "csrf_failed", "missing or wrong CSRF token", id);
-                      const std::string end_session = federated_logout ? federated_logout(*ctx) : std::string();
-                      co_await auth.sessions().destroy(ctx->session_cookie);
-                      log::info("audit", "logout", {{"subject", ctx->identity.subject}, {"provider", ctx->identity.provider},
-                                                    {"remote", in.remote}, {"request_id", id}});
-                      json::object body{{"logged_out", true}};
-                      if (!end_session.empty()) body["redirect"] = end_session;
-                      Response r = Response::json(body);
-                      r.headers.emplace_back("Set-Cookie", AuthService::clear_session_cookie());
-                      co_return r;
-                    },
-                    true});
-
-  routes.push_back({"GET", "/api/me",
-                    [](IncomingRequest& in, const std::optional<AuthContext>& ctx) -> Task<Response> {
-                      if (!ctx) co_return error_response(401, "unauthenticated", "log in first", in.request_id);
-                      const Identity& who = ctx->identity;
-                      json::array roles;
-                      for (const auto& r : who.roles) roles.emplace_back(r);
-                      json::object body{{"subject", who.subject}, {"display_name", who.display_name},
-                                        {"email", who.email}, {"roles", std::move(roles)},
-                                        {"commune_insee", who.commune_insee}, {"siret", who.siret},
-                                        {"provider", who.provider}};
-                      if (ctx->session) body["csrf_token"] = ctx->session->csrf_token;
-                      co_return Response::json(body);
-                    },
-                    true});
+  routes.push_back(
+      {{.method = "GET", .path = "/auth/login", .authenticate = false},
+       [providers](CoreRequest req) { return login_form(providers, std::move(req)); }});
+  // Login CSRF: only our own login page may post here (same origin; there is no session yet).
+  routes.push_back(
+      {{.method = "POST",
+        .path = "/auth/login",
+        .csrf = Csrf::same_origin_only,
+        .authenticate = false,
+        .accepts = {"application/x-www-form-urlencoded", "application/json"}},
+       [&auth, providers](CoreRequest req) { return login(auth, providers, std::move(req)); }});
+  // CSRF: the session's token, in X-CSRF-Token or the form's csrf_token field (the default).
+  routes.push_back({{.method = "POST",
+                     .path = "/auth/logout",
+                     .roles = {"*"},
+                     .accepts = {"application/x-www-form-urlencoded", "application/json"}},
+                    [&auth, federated_logout](CoreRequest req) {
+                      return logout(auth, federated_logout, std::move(req));
+                    }});
+  routes.push_back({{.method = "GET", .path = "/api/me", .roles = {"*"}},
+                    [](CoreRequest req) { return me(std::move(req)); }});
   return routes;
 }
 

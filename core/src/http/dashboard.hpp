@@ -2,12 +2,15 @@
 // a plugin that fails or is slow shows as unavailable and the others are still there.
 #pragma once
 
-#include "http/dispatcher.hpp"
+#include "http/route_spec.hpp"
 
 #include <chrono>
 
 namespace passerelle {
 
+class PluginHost;
+
+/// Any logged-in user; a widget gets `timeout`, the whole page a little more.
 CoreRoute dashboard_route(PluginHost& plugins, std::chrono::milliseconds timeout);
 
 }  // namespace passerelle

@@ -1,37 +1,41 @@
-// Request dispatch. Plugin handlers run as their own coroutine raced against a deadline, so a
-// hung plugin costs its own request a 504 and nothing else.
+// Request dispatch. Every handler, core or plugin, runs as its own coroutine raced against a
+// deadline, so a hung handler costs its own request a 504 and nothing else.
 #include "http/dispatcher.hpp"
 
 #include "auth/crypto.hpp"
+#include "auth/roles.hpp"
+#include "http/deadline_call.hpp"
+#include "http/form.hpp"
 #include "http/plugin_call.hpp"
 #include "http/responses.hpp"
+#include "http/router.hpp"
 #include "log/log.hpp"
+#include "plugins/plugin_host.hpp"
 
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/json/array.hpp>
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace passerelle {
 
 namespace asio = boost::asio;
-namespace json = boost::json;
+
+struct Dispatcher::Target {
+  RouteSpec spec;
+  const CoreRoute* core = nullptr;             // a route of the gateway, or
+  const RouteTable::Target* plugin = nullptr;  // a plugin's, owned by Routes::plugins
+  std::string label;                           // "GET /api/x/{id}", for metrics and logs
+};
+
+struct Dispatcher::Routes {
+  std::shared_ptr<const RouteTable> plugins;  // the table these routes were built from
+  Router router;
+  std::vector<Target> targets;  // indexed by router ids
+};
 
 namespace {
-
-std::string media_type(const std::string& content_type) {
-  std::string out = content_type.substr(0, content_type.find(';'));
-  out.erase(std::remove_if(out.begin(), out.end(), ::isspace), out.end());
-  std::transform(out.begin(), out.end(), out.begin(), ::tolower);
-  return out;
-}
 
 std::string join(const std::vector<std::string>& items, const char* sep) {
   std::string out;
@@ -39,13 +43,44 @@ std::string join(const std::vector<std::string>& items, const char* sep) {
   return out;
 }
 
-}  // namespace
+bool changes_state(const std::string& method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+}
 
-Dispatcher::Dispatcher(PluginHost& plugins, MetricsRegistry& metrics, Authenticate authenticate,
-                       std::vector<CoreRoute> core_routes)
-    : plugins_(plugins), metrics_(metrics), authenticate_(std::move(authenticate)),
-      core_routes_(std::move(core_routes)) {}
+// A Prometheus label value: backslash, quote and newline escaped.
+std::string label_value(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
 
+// Refuses, at start-up, a core route the dispatcher could not apply as declared.
+void check_declaration(const RouteSpec& spec) {
+  const std::string name = spec.method + " " + spec.path;
+  for (const auto& role : spec.roles)
+    if (role != "*" && !is_known_role(role))
+      throw std::logic_error("route " + name + " names an unknown role \"" + role + "\"");
+  if (!spec.authenticate && !spec.roles.empty())
+    throw std::logic_error("route " + name + " requires a role but does not authenticate");
+  if (!spec.authenticate && changes_state(spec.method) && spec.csrf == Csrf::session_token)
+    throw std::logic_error(
+        "route " + name +
+        " does not authenticate: its CSRF policy must be same_origin_only or none");
+}
+
+bool role_allows(const std::vector<std::string>& roles, const Identity& identity) {
+  return std::any_of(roles.begin(), roles.end(),
+                     [&](const std::string& r) { return r == "*" || identity.has_role(r); });
+}
+
+// Whether a state-changing request comes from our own pages: Sec-Fetch-Site same-origin, or
+// else an Origin equal to https://<Host>.
 bool is_same_origin(const IncomingRequest& in) {
   if (const std::string* site = in.header("sec-fetch-site")) return *site == "same-origin";
   const std::string* origin = in.header("origin");
@@ -53,141 +88,232 @@ bool is_same_origin(const IncomingRequest& in) {
   return origin && host && *origin == "https://" + *host;
 }
 
-bool passes_csrf(const IncomingRequest& in, const AuthContext& auth, const std::string& form_token) {
-  if (!auth.via_cookie) return true;  // bearer tokens are not sent by browsers on their own
-  if (!is_same_origin(in) || !auth.session) return false;
-  const std::string* header = in.header("x-csrf-token");
-  const std::string& given = header ? *header : form_token;
-  return !given.empty() && auth::equal_constant_time(given, auth.session->csrf_token);
+// The session's CSRF token as sent: the X-CSRF-Token header, or a form body's csrf_token field
+// (a plain HTML form cannot set a header).
+std::string csrf_token_of(const IncomingRequest& in) {
+  if (const std::string* header = in.header("x-csrf-token")) return *header;
+  const std::string* ct = in.header("content-type");
+  if (!ct || media_type(*ct) != "application/x-www-form-urlencoded") return {};
+  auto form = parse_form(in.body);
+  if (!form) return {};
+  auto it = form->find("csrf_token");
+  return it == form->end() ? std::string() : it->second;
+}
+
+void check_csrf(const RouteSpec& spec, const IncomingRequest& in,
+                const std::optional<AuthContext>& auth) {
+  if (!changes_state(in.method)) return;
+  switch (spec.csrf) {
+    case Csrf::none:
+      return;
+    case Csrf::same_origin_only:
+      if (!is_same_origin(in)) throw HttpError(403, "csrf_failed", "cross-site request refused");
+      return;
+    case Csrf::session_token: {
+      if (!auth || !auth->via_cookie)
+        return;  // bearer tokens are not sent by browsers on their own
+      const std::string given = csrf_token_of(in);
+      if (!is_same_origin(in) || !auth->session || given.empty() ||
+          !auth::equal_constant_time(given, auth->session->csrf_token))
+        throw HttpError(403, "csrf_failed",
+                        "missing or wrong X-CSRF-Token, or a cross-site request");
+      return;
+    }
+  }
+}
+
+void check_media_type(const RouteSpec& spec, const IncomingRequest& in) {
+  if (in.body.empty()) return;
+  const std::string* ct = in.header("content-type");
+  const std::string type = ct ? media_type(*ct) : "";
+  if (std::find(spec.accepts.begin(), spec.accepts.end(), type) == spec.accepts.end())
+    throw HttpError(415, "unsupported_media_type",
+                    "send the body as " + join(spec.accepts, " or "));
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(PluginHost& plugins, MetricsRegistry& metrics, Authenticate authenticate,
+                       std::vector<CoreRoute> core_routes,
+                       std::chrono::milliseconds default_deadline)
+    : plugins_(plugins),
+      metrics_(metrics),
+      authenticate_(std::move(authenticate)),
+      core_routes_(std::move(core_routes)),
+      default_deadline_(default_deadline) {
+  Router probe;
+  std::string error;
+  for (auto& core : core_routes_) {
+    check_declaration(core.spec);
+    if (!core.handler)
+      throw std::logic_error("route " + core.spec.method + " " + core.spec.path +
+                             " has no handler");
+    if (!probe.add(core.spec.method, core.spec.path, 0, error)) throw std::logic_error(error);
+    if (core.spec.deadline.count() <= 0) core.spec.deadline = default_deadline_;
+  }
+}
+
+Dispatcher::~Dispatcher() = default;
+
+std::shared_ptr<const Dispatcher::Routes> Dispatcher::current_routes() {
+  auto table = plugins_.table();
+  auto current = routes_.load();
+  if (current && current->plugins == table) return current;
+
+  // The plugin host published a new table: rebuild (rare; two threads may both do it, alike).
+  auto next = std::make_shared<Routes>();
+  next->plugins = table;
+  std::string error;
+  for (const auto& core : core_routes_) {
+    next->router.add(core.spec.method, core.spec.path, next->targets.size(), error);
+    next->targets.push_back({core.spec, &core, nullptr, core.spec.method + " " + core.spec.path});
+  }
+  for (const auto& target : table->targets) {
+    const Route& route = *target.route;
+    // A plugin route is always authenticated and CSRF-checked; its deadline is from the config.
+    RouteSpec spec{.method = route.method,
+                   .path = route.path,
+                   .roles = route.roles,
+                   .deadline = target.timeout,
+                   .accepts = route.accepts};
+    if (!next->router.add(spec.method, spec.path, next->targets.size(), error)) {
+      log::error("http", "plugin route refused: the path is taken",
+                 {{"plugin", target.plugin->info().name}, {"error", error}});
+      continue;
+    }
+    std::string label = spec.method + " " + spec.path;
+    next->targets.push_back({std::move(spec), nullptr, &target, std::move(label)});
+  }
+  routes_.store(next);
+  return next;
 }
 
 Task<Response> Dispatcher::handle(IncomingRequest request) {
+  const std::string request_id = request.request_id;
+  std::string label = "unmatched";
+  Response response;
   try {
-    co_return co_await route(request);
+    response = co_await route(request, label);
   } catch (const HttpError& e) {
-    co_return error_response(e.status(), e.code(), e.what(), request.request_id);
+    response = error_response(e, request_id);
   } catch (const std::exception& e) {
-    log::error("http", "request failed", {{"request_id", request.request_id}, {"error", e.what()}});
+    log::error("http", "request failed",
+               {{"request_id", request_id}, {"route", label}, {"error", e.what()}});
+    response = error_response(500, "internal_error",
+                              "internal error, see the log for this request id", request_id);
+  } catch (...) {  // the server's contract: handle() never throws
+    log::error("http", "request failed",
+               {{"request_id", request_id}, {"route", label}, {"error", "unknown"}});
+    response = error_response(500, "internal_error",
+                              "internal error, see the log for this request id", request_id);
   }
-  co_return error_response(500, "internal_error", "internal error, see the log for this request id",
-                           request.request_id);
+  metrics_
+      .counter(
+          "passerelle_http_requests_total", "Requests answered, by route template and status",
+          "route=\"" + label_value(label) + "\",status=\"" + std::to_string(response.status) + "\"")
+      .add(1);
+  co_return response;
 }
 
-Task<Response> Dispatcher::route(IncomingRequest& in) {
+Task<Response> Dispatcher::route(IncomingRequest& in, std::string& label) {
   auto url = boost::urls::parse_origin_form(in.target);
   if (!url) throw HttpError(400, "bad_request", "malformed request target");
-  const std::string path = url->path();
-  const std::string& id = in.request_id;
+  auto query = parse_form(url->encoded_query());
+  if (!query) throw HttpError(400, "bad_request", "malformed query string");
+  std::string path = url->path();
 
-  const bool state_changing = in.method == "POST" || in.method == "PUT" || in.method == "PATCH" ||
-                              in.method == "DELETE";
-  std::vector<std::string> core_allowed;
-  for (const auto& core : core_routes_) {
-    // "/x/*" matches every path below /x/.
-    const bool below = core.path.ends_with("/*") && path.size() > core.path.size() - 1 &&
-                       path.compare(0, core.path.size() - 1, core.path, 0, core.path.size() - 1) == 0;
-    if (core.path != path && !below) continue;
-    if (core.method != in.method) {
-      core_allowed.push_back(core.method);
-      continue;
-    }
-    std::optional<AuthContext> auth;
-    if (core.authenticate) auth = co_await authenticate_(in);
-    co_return co_await core.handler(in, auth);
-  }
-  if (!core_allowed.empty()) {
-    Response r = error_response(405, "method_not_allowed", "method " + in.method + " is not allowed here", id);
-    r.headers.emplace_back("Allow", join(core_allowed, ", "));
-    co_return r;
-  }
-
-  const auto table = plugins_.table();
+  const auto routes = current_routes();  // held to the end: targets point into it
   const auto segments = Router::split(path);
-  const auto found = table->router.find(in.method, segments);
+  Router::Result found = routes->router.find(in.method, segments);
   if (found.outcome == Router::Outcome::method_not_allowed) {
     Response r = error_response(405, "method_not_allowed",
-                                "method " + in.method + " is not allowed here", id);
+                                "method " + in.method + " is not allowed here", in.request_id);
     r.headers.emplace_back("Allow", join(found.allowed, ", "));
     co_return r;
   }
   if (found.outcome == Router::Outcome::not_found) {
     if (segments.size() >= 2 && segments[0] == "api") {
-      for (const auto& p : table->plugins)
+      for (const auto& p : routes->plugins->plugins)
         if (p->info().name == segments[1] && p->state() != LoadedPlugin::State::running)
-          co_return error_response(503, "plugin_unavailable",
-                                   "the service " + segments[1] + " is unavailable", id);
+          throw HttpError(503, "plugin_unavailable",
+                          "the service " + segments[1] + " is unavailable");
     }
-    co_return error_response(404, "not_found", "no such resource", id);
+    throw HttpError(404, "not_found", "no such resource");
   }
 
-  const RouteTable::Target& target = table->targets[found.match.id];
-  const Route& route = *target.route;
+  const Target& target = routes->targets[found.match.id];
+  const RouteSpec& spec = target.spec;
+  label = target.label;
 
-  std::optional<AuthContext> auth = co_await authenticate_(in);
-  std::optional<Identity> identity;
-  if (auth) identity = auth->identity;
-  if (!route.roles.empty()) {
-    if (!identity) co_return error_response(401, "unauthenticated", "log in first", id);
-    const bool any = std::find(route.roles.begin(), route.roles.end(), "*") != route.roles.end();
-    const bool allowed = any || std::any_of(route.roles.begin(), route.roles.end(),
-                                            [&](const auto& r) { return identity->has_role(r); });
-    if (!allowed) co_return error_response(403, "forbidden", "your role does not allow this", id);
+  std::optional<AuthContext> auth;
+  if (spec.authenticate) auth = co_await authenticate_(in);
+  if (!spec.roles.empty()) {
+    if (!auth) throw HttpError(401, "unauthenticated", "log in first");
+    if (!role_allows(spec.roles, auth->identity))
+      throw HttpError(403, "forbidden", "your role does not allow this");
   }
+  check_csrf(spec, in, auth);
+  check_media_type(spec, in);
 
-  // CSRF before the plugin runs, for every state change made with a session cookie.
-  if (state_changing && auth && !passes_csrf(in, *auth))
-    co_return error_response(403, "csrf_failed",
-                             "missing or wrong X-CSRF-Token, or a cross-site request", id);
-
-  if (!in.body.empty()) {
-    const std::string* ct = in.header("content-type");
-    const std::string type = ct ? media_type(*ct) : "";
-    if (std::find(route.accepts.begin(), route.accepts.end(), type) == route.accepts.end())
-      co_return error_response(415, "unsupported_media_type",
-                               "send the body as " + join(route.accepts, " or "), id);
+  if (target.core) {
+    CoreRequest request{std::move(in), std::move(path), std::move(found.match.params),
+                        std::move(*query), std::move(auth)};
+    co_return co_await call_core(target, std::move(request));
   }
-
   Request request;
   request.method = in.method;
-  request.path = path;
-  request.path_params = found.match.params;
-  for (auto param : url->params()) request.query[param.key] = param.value;
+  request.path = std::move(path);
+  request.path_params = std::move(found.match.params);
+  request.query = std::move(*query);
   for (const auto& [k, v] : in.headers)
     if (k != "cookie" && k != "authorization") request.headers[k] = v;
   request.body = std::move(in.body);
-  request.identity = std::move(identity);
-  request.request_id = id;
+  if (auth) request.identity = std::move(auth->identity);
+  request.request_id = in.request_id;
   co_return co_await call_plugin(target, std::move(request));
 }
 
-Task<Response> Dispatcher::call_plugin(const RouteTable::Target& target, Request request) {
-  const std::string request_id = request.request_id;
-  const std::string plugin_name = target.plugin->info().name;
+Task<Response> Dispatcher::call_core(const Target& target, CoreRequest request) {
+  const std::string request_id = request.in.request_id;
   auto executor = co_await asio::this_coro::executor;
-  Task<Response> handler = target.route->handler(std::move(request));
-  auto call = PluginCall<Response>::start(executor, target.plugin, std::move(handler), target.timeout);
+  Task<Response> handler = target.core->handler(std::move(request));
+  auto call = DeadlineCall<Response>::start(executor, std::move(handler), target.spec.deadline);
+  CallOutcome<Response> outcome = co_await call->result();
+  if (outcome.timed_out) {
+    log::error("http", "handler timed out",
+               {{"request_id", request_id},
+                {"route", target.label},
+                {"timeout_ms", target.spec.deadline.count()}});
+    throw HttpError(504, "timeout", "the gateway did not answer in time");
+  }
+  if (outcome.error) std::rethrow_exception(outcome.error);  // handle() answers it
+  co_return std::move(*outcome.value);
+}
+
+Task<Response> Dispatcher::call_plugin(const Target& target, Request request) {
+  const std::string request_id = request.request_id;
+  const RouteTable::Target& plugin_target = *target.plugin;
+  const std::string plugin_name = plugin_target.plugin->info().name;
+  auto executor = co_await asio::this_coro::executor;
+  Task<Response> handler = plugin_target.route->handler(std::move(request));
+  auto call = PluginCall<Response>::start(executor, plugin_target.plugin, std::move(handler),
+                                          target.spec.deadline);
   PluginOutcome<Response> outcome = co_await call->result();
 
-  auto count = [&](int status) {
-    metrics_
-        .counter("passerelle_plugin_requests_total", "Requests answered by plugins",
-                 "plugin=\"" + plugin_name + "\",status=\"" + std::to_string(status) + "\"")
-        .add(1);
-  };
   if (outcome.timed_out) {
     log::error("http", "plugin handler timed out",
-               {{"request_id", request_id}, {"plugin", plugin_name},
-                {"timeout_ms", target.timeout.count()}});
-    count(504);
-    co_return error_response(504, "plugin_timeout",
-                             "the service " + plugin_name + " did not answer in time", request_id);
+               {{"request_id", request_id},
+                {"plugin", plugin_name},
+                {"timeout_ms", target.spec.deadline.count()}});
+    throw HttpError(504, "plugin_timeout",
+                    "the service " + plugin_name + " did not answer in time");
   }
   if (outcome.error) {
+    // Looked at here, while the call holds the plugin: the exception's code is in its library.
     try {
       std::rethrow_exception(outcome.error);
     } catch (const HttpError& e) {
-      count(e.status());
-      co_return error_response(e.status(), e.code(), e.what(), request_id);
+      co_return error_response(e, request_id);
     } catch (const std::exception& e) {
       log::error("http", "plugin handler failed",
                  {{"request_id", request_id}, {"plugin", plugin_name}, {"error", e.what()}});
@@ -195,12 +321,10 @@ Task<Response> Dispatcher::call_plugin(const RouteTable::Target& target, Request
       log::error("http", "plugin handler failed",
                  {{"request_id", request_id}, {"plugin", plugin_name}, {"error", "unknown"}});
     }
-    count(500);
     co_return error_response(500, "plugin_error",
                              "the service " + plugin_name + " failed; request id " + request_id,
                              request_id);
   }
-  count(outcome.value->status);
   co_return std::move(*outcome.value);
 }
 

@@ -18,6 +18,13 @@ Response error_response(int status, const std::string& code, const std::string& 
   return Response::json(boost::json::object{{"error", std::move(error)}}, status);
 }
 
+Response error_response(const HttpError& error, const std::string& request_id) {
+  Response r = error_response(error.status(), error.code(), error.what(), request_id);
+  if (const auto* with = dynamic_cast<const HttpErrorWithHeaders*>(&error))
+    r.headers.insert(r.headers.end(), with->headers().begin(), with->headers().end());
+  return r;
+}
+
 Response redirect_response(const std::string& location) {
   Response r;
   r.status = 303;

@@ -6,6 +6,10 @@
 
 namespace passerelle {
 
+namespace {
+const std::string kGet = "GET";
+}  // namespace
+
 std::vector<std::string> Router::split(const std::string& path) {
   std::vector<std::string> out;
   std::size_t pos = 0;
@@ -37,7 +41,8 @@ bool Router::add(const std::string& method, const std::string& path_template, st
   for (const auto& part : split(path_template)) {
     if (part.size() >= 2 && part.front() == '{' && part.back() == '}') {
       std::string name = part.substr(1, part.size() - 2);
-      if (name.empty() || name.find_first_of("{}") != std::string::npos || !names.insert(name).second) {
+      if (name.empty() || name.find_first_of("{}") != std::string::npos ||
+          !names.insert(name).second) {
         error = "path \"" + path_template + "\" has a bad or repeated parameter \"" + part + "\"";
         return false;
       }
@@ -81,10 +86,13 @@ bool Router::matches(const Entry& e, const std::vector<std::string>& segments) {
 
 Router::Result Router::find(const std::string& method,
                             const std::vector<std::string>& segments) const {
+  // HEAD is GET without the body (RFC 9110 §9.3.2): same route, same checks; the session
+  // leaves the body out.
+  const std::string& wanted = method == "HEAD" ? kGet : method;
   Result result;
   for (const auto& e : entries_) {
     if (!matches(e, segments)) continue;
-    if (e.method == method) {
+    if (e.method == wanted) {
       // Entries are sorted most specific first, so this is the best match of this method, but
       // a more specific route of another method seen before does not hide it.
       result.outcome = Outcome::found;
@@ -99,6 +107,8 @@ Router::Result Router::find(const std::string& method,
   }
   if (!result.allowed.empty()) {
     result.outcome = Outcome::method_not_allowed;
+    if (std::find(result.allowed.begin(), result.allowed.end(), kGet) != result.allowed.end())
+      result.allowed.push_back("HEAD");
     std::sort(result.allowed.begin(), result.allowed.end());
   }
   return result;

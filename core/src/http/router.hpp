@@ -29,7 +29,8 @@ class Router {
     std::vector<std::string> allowed;  // for method_not_allowed: the methods of that path
   };
 
-  /// Finds the most specific route: at each segment a literal beats a parameter.
+  /// Finds the most specific route: at each segment a literal beats a parameter. HEAD finds
+  /// the GET route; the methods allowed on a path with a GET route include HEAD.
   Result find(const std::string& method, const std::vector<std::string>& segments) const;
 
   /// Splits a decoded path "/a/b" into {"a","b"}; "/" gives {}.

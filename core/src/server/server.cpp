@@ -95,6 +95,8 @@ struct Server::Impl {
     plugins.load_all(config);
   }
 
+  // The gateway's own routes, declared like plugin routes and dispatched with them. Routes
+  // that declare no deadline get server.handler_timeout, as plugin routes do.
   std::vector<CoreRoute> core_routes() {
     auto routes = status_routes(plugins, metrics);
     auto login = auth_routes(
@@ -105,13 +107,14 @@ struct Server::Impl {
     routes.insert(routes.end(), places.begin(), places.end());
     auto federated = oidc.routes();
     routes.insert(routes.end(), federated.begin(), federated.end());
-    routes.push_back({"GET", "/.well-known/jwks.json",
-                      [this](IncomingRequest&, const std::optional<AuthContext>&) -> Task<Response> {
+    routes.push_back({{.method = "GET", .path = "/.well-known/jwks.json", .authenticate = false},
+                      [this](CoreRequest) -> Task<Response> {
                         Response r = Response::json(identity_tokens.jwks());
                         r.headers.emplace_back("Cache-Control", "public, max-age=300");
                         co_return r;
-                      },
-                      false});
+                      }});
+    for (auto& route : routes)
+      if (route.spec.deadline.count() == 0) route.spec.deadline = config.server.handler_timeout;
     return routes;
   }
 

@@ -2,7 +2,7 @@
 // GET /api/territories/communes/{insee}.
 #pragma once
 
-#include "http/dispatcher.hpp"
+#include "http/route_spec.hpp"
 #include "passerelle/territories.hpp"
 
 #include <functional>

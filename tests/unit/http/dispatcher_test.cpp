@@ -1,7 +1,21 @@
-// Dispatch through a real plugin library: errors, deadlines, roles, media types, core routes.
+// Dispatch through a real plugin library and the gateway's own routes, declared alike:
+// errors, deadlines, roles, CSRF, media types, HEAD, the one query parser, metrics.
+#include "auth/auth_routes.hpp"
+#include "auth/auth_service.hpp"
+#include "http/form.hpp"
+#include "http/responses.hpp"
+#include "store/core_schema.hpp"
 #include "support/app_fixture.hpp"
+#include "territories/territory_routes.hpp"
+#include "util/blocking_pool.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include <stdexcept>
 
 using namespace passerelle;
 using namespace passerelle::test;
@@ -13,6 +27,112 @@ struct Faulty : AppFixture {
           "\n    timeout: 2s\n    route_timeouts:\n      GET /api/faulty/hang: 100ms\n");
   }
 };
+
+// The gateway's own routes behind a dispatcher whose caller the test chooses, authenticated as
+// a session cookie (CSRF applies) or a bearer token would be.
+using Headers = std::vector<std::pair<std::string, std::string>>;
+const Headers kSameOrigin{{"host", "gw.example"}, {"origin", "https://gw.example"}};
+constexpr const char* kCsrfToken = "the-session-csrf-token";
+
+Headers with(Headers headers, std::string name, std::string value) {
+  headers.emplace_back(std::move(name), std::move(value));
+  return headers;
+}
+
+AuthConfig test_auth_config(const std::string& dir) {
+  AuthConfig config;
+  config.secret_key_file = dir + "/secret.key";
+  return config;
+}
+
+struct CoreApp : AppFixture {
+  BlockingPool pool{1};
+  AuthService auth{store, pool, test_auth_config(dir.path()), false};
+  std::optional<AuthContext> caller;
+  int lookups = 0;  // how many times the dispatcher asked who is calling
+  bool hang_ended = false;
+  bool hang_cancelled = false;
+  Dispatcher core{host, metrics,
+                  [this](const IncomingRequest&) -> Task<std::optional<AuthContext>> {
+                    ++lookups;
+                    co_return caller;
+                  },
+                  core_routes(), std::chrono::milliseconds(100)};
+
+  CoreApp() { run(store.migrate("core", core_migrations())); }
+
+  // Waits `how_long` unless cancelled first.
+  Task<Response> sleep(std::chrono::milliseconds how_long) {
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, how_long);
+    auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    hang_ended = true;
+    hang_cancelled = ec == boost::asio::error::operation_aborted;
+    co_return Response::text("woke up");
+  }
+
+  std::vector<CoreRoute> core_routes() {
+    auto routes = status_routes(host, metrics);
+    auto login = auth_routes(auth, nullptr, {{"test", "Test provider"}});
+    routes.insert(routes.end(), login.begin(), login.end());
+    auto places = territory_routes([this]() -> const Territories& { return territories; });
+    routes.insert(routes.end(), places.begin(), places.end());
+    // No deadline declared: the dispatcher's default (100 ms here) applies.
+    routes.push_back({{.method = "GET", .path = "/test/hang"},
+                      [this](CoreRequest) { return sleep(std::chrono::seconds(10)); }});
+    // A declared deadline longer than the default wins over it.
+    routes.push_back({{.method = "GET", .path = "/test/slow", .deadline = std::chrono::seconds(10)},
+                      [this](CoreRequest) { return sleep(std::chrono::milliseconds(300)); }});
+    routes.push_back({{.method = "GET", .path = "/test/throw"}, [](CoreRequest) -> Task<Response> {
+                        throw std::runtime_error("secret internal detail");
+                        co_return Response{};
+                      }});
+    routes.push_back(
+        {{.method = "GET", .path = "/test/busy"}, [](CoreRequest) -> Task<Response> {
+           throw HttpErrorWithHeaders(503, "busy", "try again soon", {{"Retry-After", "2"}});
+           co_return Response{};
+         }});
+    return routes;
+  }
+
+  Response send(const std::string& method, const std::string& target, Headers headers = {},
+                std::string body = "") {
+    IncomingRequest in;
+    in.method = method;
+    in.target = target;
+    in.headers = std::move(headers);
+    in.body = std::move(body);
+    in.remote = "192.0.2.1";
+    in.request_id = "core-request";
+    return run(core.handle(std::move(in)));
+  }
+
+  // As the session cookie authenticates: CSRF applies.
+  void as_cookie(std::vector<std::string> roles) {
+    AuthContext ctx;
+    ctx.identity = make_identity(std::move(roles));
+    ctx.via_cookie = true;
+    ctx.session_cookie = "cookie-value";
+    SessionRecord session;
+    session.user_id = 1;
+    session.provider = "local";
+    session.csrf_token = kCsrfToken;
+    ctx.session = session;
+    caller = ctx;
+  }
+  // As an API token authenticates: no CSRF, no session.
+  void as_bearer(std::vector<std::string> roles) {
+    AuthContext ctx;
+    ctx.identity = make_identity(std::move(roles));
+    caller = ctx;
+  }
+
+  static std::string header(const Response& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers)
+      if (k == name) return v;
+    return {};
+  }
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(dispatcher)
@@ -71,9 +191,10 @@ BOOST_FIXTURE_TEST_CASE(not_found_and_method_not_allowed, Faulty) {
   BOOST_TEST(error_code(r) == "not_found");
   r = call("POST", "/api/faulty/ok", "{}");
   BOOST_TEST(r.status == 405);
-  auto allow = std::find_if(r.headers.begin(), r.headers.end(), [](auto& h) { return h.first == "Allow"; });
+  auto allow =
+      std::find_if(r.headers.begin(), r.headers.end(), [](auto& h) { return h.first == "Allow"; });
   BOOST_TEST_REQUIRE((allow != r.headers.end()));
-  BOOST_TEST(allow->second == "GET");
+  BOOST_TEST(allow->second == "GET, HEAD");
   BOOST_TEST(call("GET", "not-a-path").status == 400);
 }
 
@@ -90,8 +211,10 @@ BOOST_AUTO_TEST_CASE(a_body_of_another_media_type_is_a_415) {
 
 BOOST_AUTO_TEST_CASE(a_plugin_that_fails_to_start_costs_only_its_own_routes) {
   AppFixture app;
-  app.start("  - name: faulty\n    library: " + module("faulty") + "\n    config:\n      fail_start: true\n"
-            "  - name: hello\n    library: " + module("hello") + "\n");
+  app.start("  - name: faulty\n    library: " + module("faulty") +
+            "\n    config:\n      fail_start: true\n"
+            "  - name: hello\n    library: " +
+            module("hello") + "\n");
   Response r = app.call("GET", "/api/faulty/ok");
   BOOST_TEST(r.status == 503);
   BOOST_TEST(AppFixture::error_code(r) == "plugin_unavailable");
@@ -103,7 +226,8 @@ BOOST_AUTO_TEST_CASE(a_plugin_that_fails_to_start_costs_only_its_own_routes) {
 
 BOOST_AUTO_TEST_CASE(dashboard_gathers_widgets_and_survives_a_bad_one) {
   AppFixture app;
-  app.start("  - name: hello\n    library: " + module("hello") + "\n  - name: faulty\n    library: " + module("faulty") + "\n");
+  app.start("  - name: hello\n    library: " + module("hello") +
+            "\n  - name: faulty\n    library: " + module("faulty") + "\n");
   BOOST_TEST(app.call("GET", "/api/dashboard").status == 401);
   app.identity = make_identity({"elu"});
   auto body = AppFixture::json(app.call("GET", "/api/dashboard"));
@@ -113,10 +237,252 @@ BOOST_AUTO_TEST_CASE(dashboard_gathers_widgets_and_survives_a_bad_one) {
     app.identity = make_identity({role});
     body = AppFixture::json(app.call("GET", "/api/dashboard"));
     BOOST_TEST_REQUIRE(body.at("widgets").as_array().size() == 2u, role);
-    BOOST_TEST(body.at("widgets").at(0).at("widget").at("text").as_string() == "Bonjour, Marie Dupont");
+    BOOST_TEST(body.at("widgets").at(0).at("widget").at("text").as_string() ==
+               "Bonjour, Marie Dupont");
     BOOST_TEST(body.at("widgets").at(1).at("plugin").as_string() == "faulty");
     BOOST_TEST(body.at("widgets").at(1).at("unavailable").as_bool());
   }
+}
+
+BOOST_FIXTURE_TEST_CASE(metrics_roles_are_checked_by_the_dispatcher, CoreApp) {
+  Response r = send("GET", "/metrics");
+  BOOST_TEST(r.status == 401);
+  BOOST_TEST(error_code(r) == "unauthenticated");
+  as_cookie({"elu"});
+  r = send("GET", "/metrics");
+  BOOST_TEST(r.status == 403);
+  BOOST_TEST(error_code(r) == "forbidden");
+  as_bearer({"operator"});
+  r = send("GET", "/metrics");
+  BOOST_TEST(r.status == 200);
+  // Every answer is counted once, by route template and status.
+  for (const char* line :
+       {R"(passerelle_http_requests_total{route="GET /metrics",status="401"} 1)",
+        R"(passerelle_http_requests_total{route="GET /metrics",status="403"} 1)"})
+    BOOST_TEST(r.body.find(line) != std::string::npos, line);
+}
+
+BOOST_FIXTURE_TEST_CASE(api_me_needs_a_login, CoreApp) {
+  Response r = send("GET", "/api/me");
+  BOOST_TEST(r.status == 401);
+  BOOST_TEST(error_code(r) == "unauthenticated");
+  as_cookie({"agent"});
+  r = send("GET", "/api/me");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(json(r).at("csrf_token").as_string() == kCsrfToken);
+  BOOST_TEST(json(r).at("roles").at(0).as_string() == "agent");
+}
+
+BOOST_FIXTURE_TEST_CASE(logout_needs_the_session_csrf_token, CoreApp) {
+  as_cookie({"elu"});
+  for (const Headers& refused :
+       {kSameOrigin, with(kSameOrigin, "x-csrf-token", "wrong"),
+        Headers{{"host", "gw.example"},
+                {"origin", "https://evil.example"},
+                {"x-csrf-token", kCsrfToken}},
+        Headers{{"sec-fetch-site", "cross-site"}, {"x-csrf-token", kCsrfToken}}}) {
+    Response r = send("POST", "/auth/logout", refused);
+    BOOST_TEST(r.status == 403);
+    BOOST_TEST(error_code(r) == "csrf_failed");
+  }
+  Response r = send("POST", "/auth/logout", with(kSameOrigin, "x-csrf-token", kCsrfToken));
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(json(r).at("logged_out").as_bool());
+  BOOST_TEST(header(r, "Set-Cookie").find("Max-Age=0") != std::string::npos);
+  // A plain HTML form sends the token as a field.
+  r = send("POST", "/auth/logout",
+           with(kSameOrigin, "content-type", "application/x-www-form-urlencoded"),
+           std::string("csrf_token=") + kCsrfToken);
+  BOOST_TEST(r.status == 200);
+  // No session, nothing to end: anonymous, or an API token (which needs no CSRF token).
+  caller.reset();
+  BOOST_TEST(send("POST", "/auth/logout", kSameOrigin).status == 401);
+  as_bearer({"operator"});
+  r = send("POST", "/auth/logout");
+  BOOST_TEST(r.status == 401);
+  BOOST_TEST(error_code(r) == "unauthenticated");
+}
+
+BOOST_FIXTURE_TEST_CASE(probes_and_the_login_form_never_look_up_a_session, CoreApp) {
+  as_cookie({"operator"});
+  BOOST_TEST(send("GET", "/healthz").status == 200);
+  BOOST_TEST(send("HEAD", "/healthz").status == 200);
+  BOOST_TEST(send("GET", "/readyz").status == 503);  // no plugin started in this fixture
+  BOOST_TEST(send("GET", "/auth/login").status == 200);
+  BOOST_TEST(send("GET", "/api/territories/communes/49007").status == 200);
+  // Login CSRF: only our own pages may post the login form.
+  const Headers form{{"content-type", "application/x-www-form-urlencoded"}};
+  Headers cross = with(form, "origin", "https://evil.example");
+  cross.emplace_back("host", "gw.example");
+  Response r = send("POST", "/auth/login", cross, "username=marie&password=x");
+  BOOST_TEST(r.status == 403);
+  BOOST_TEST(error_code(r) == "csrf_failed");
+  r = send("POST", "/auth/login", with(kSameOrigin, "content-type", "text/plain"), "marie");
+  BOOST_TEST(r.status == 415);
+  BOOST_TEST(error_code(r) == "unsupported_media_type");
+  BOOST_TEST(lookups == 0);
+  BOOST_TEST(send("GET", "/api/me").status == 200);
+  BOOST_TEST(lookups == 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(head_is_routed_as_get_and_405_lists_the_methods, CoreApp) {
+  Response r = send("HEAD", "/healthz");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(send("HEAD", "/metrics").status == 401);  // the same checks as GET
+  as_bearer({"operator"});
+  BOOST_TEST(send("HEAD", "/metrics").status == 200);
+  r = send("POST", "/healthz", kSameOrigin, "{}");
+  BOOST_TEST(r.status == 405);
+  BOOST_TEST(error_code(r) == "method_not_allowed");
+  BOOST_TEST(header(r, "Allow") == "GET, HEAD");
+  BOOST_TEST(header(send("DELETE", "/auth/login"), "Allow") == "GET, HEAD, POST");
+  r = send("GET", "/auth/logout");
+  BOOST_TEST(r.status == 405);
+  BOOST_TEST(header(r, "Allow") == "POST");
+  r = send("GET", "/api/territories/communes/49007/more");
+  BOOST_TEST(r.status == 404);
+  BOOST_TEST(error_code(r) == "not_found");
+}
+
+BOOST_FIXTURE_TEST_CASE(head_reaches_a_plugin_get_route, Faulty) {
+  BOOST_TEST(call("HEAD", "/api/faulty/ok").status == 200);
+  BOOST_TEST(call("HEAD", "/api/faulty/elu-only").status == 401);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_hanging_core_handler_is_a_504_at_its_deadline, CoreApp) {
+  Response r = send("GET", "/test/hang");
+  BOOST_TEST(r.status == 504);
+  BOOST_TEST(error_code(r) == "timeout");
+  // The handler was asked to stop, and stopped, instead of sleeping on.
+  BOOST_TEST(hang_ended);
+  BOOST_TEST(hang_cancelled);
+  hang_ended = hang_cancelled = false;
+  r = send("GET", "/test/slow");  // 300 ms, past the default deadline but within its own
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.body == "woke up");
+  BOOST_TEST(!hang_cancelled);
+}
+
+BOOST_FIXTURE_TEST_CASE(core_handlers_answer_errors_by_throwing, CoreApp) {
+  Response r = send("GET", "/test/throw");
+  BOOST_TEST(r.status == 500);
+  BOOST_TEST(error_code(r) == "internal_error");
+  BOOST_TEST(json(r).at("error").at("request_id").as_string() == "core-request");
+  BOOST_TEST(r.body.find("secret internal detail") == std::string::npos);
+  r = send("GET", "/test/busy");
+  BOOST_TEST(r.status == 503);
+  BOOST_TEST(error_code(r) == "busy");
+  BOOST_TEST(header(r, "Retry-After") == "2");
+}
+
+BOOST_AUTO_TEST_CASE(one_parser_for_query_strings_and_form_bodies) {
+  auto q = parse_form("a=1&next=/x");
+  BOOST_TEST_REQUIRE(q.has_value());
+  BOOST_TEST(q->at("a") == "1");
+  BOOST_TEST(q->at("next") == "/x");
+  q = parse_form("q=Saint%2DMalo+%C3%A9t%C3%A9&next=%2Fapi%2Fme%3Fa%3D1");  // percent, '+'
+  BOOST_TEST_REQUIRE(q.has_value());
+  BOOST_TEST(q->at("q") == "Saint-Malo été");
+  BOOST_TEST(q->at("next") == "/api/me?a=1");
+  q = parse_form("a=1&a=2");  // a repeated key keeps its last value
+  BOOST_TEST_REQUIRE(q.has_value());
+  BOOST_TEST(q->at("a") == "2");
+  q = parse_form("a=&b&=x&&c=3");  // empty values kept, empty keys skipped
+  BOOST_TEST_REQUIRE(q.has_value());
+  BOOST_TEST(q->size() == 3u);
+  BOOST_TEST(q->at("a").empty());
+  BOOST_TEST(q->at("b").empty());
+  BOOST_TEST(q->at("c") == "3");
+  q = parse_form("");
+  BOOST_TEST_REQUIRE(q.has_value());
+  BOOST_TEST(q->empty());
+  for (const char* malformed : {"a=%zz", "a=%4", "a=1&b=%"})
+    BOOST_TEST(!parse_form(malformed).has_value(), malformed);
+}
+
+BOOST_FIXTURE_TEST_CASE(the_login_page_finds_next_among_other_parameters, CoreApp) {
+  Response r = send("GET", "/auth/login?a=1&next=/x");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.body.find(R"(name="next" value="/x")") != std::string::npos, r.body);
+  BOOST_TEST(r.body.find("/auth/oidc/test/start?next=%2Fx") != std::string::npos);
+  r = send("GET", "/auth/login?next=%2Fapi%2Fme%3Fa%3D1&a=1");
+  BOOST_TEST(r.body.find(R"(name="next" value="/api/me?a=1")") != std::string::npos);
+  r = send("GET", "/auth/login?next=//evil.example/x");  // never away from this site
+  BOOST_TEST(r.body.find(R"(name="next" value="/")") != std::string::npos);
+  r = send("HEAD", "/auth/login?a=1&next=/x");
+  BOOST_TEST(r.status == 200);
+}
+
+BOOST_FIXTURE_TEST_CASE(queries_reach_core_handlers_decoded_or_get_a_400, CoreApp) {
+  Response r = send("GET", "/api/territories/communes?limit=1&q=%41ngers");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST_REQUIRE(json(r).at("communes").as_array().size() == 1u);
+  BOOST_TEST(json(r).at("communes").at(0).at("code").as_string() == "49007");
+  r = send("GET", "/api/territories/communes/49007");
+  BOOST_TEST(json(r).at("name").as_string() == "Angers");
+  r = send("GET", "/api/territories/communes/99999");
+  BOOST_TEST(r.status == 404);
+  for (const char* malformed :
+       {"/api/territories/communes?q=%zz", "/healthz?a=%4", "/healthz?a b"}) {
+    r = send("GET", malformed);
+    BOOST_TEST(r.status == 400, malformed);
+    BOOST_TEST(error_code(r) == "bad_request", malformed);
+  }
+  r = send("GET", "/api/territories/communes?q=");  // an empty value is a value
+  BOOST_TEST(r.status == 400);
+  BOOST_TEST(json(r).at("error").at("message").as_string() == "give q (a name) or postal_code");
+}
+
+BOOST_FIXTURE_TEST_CASE(plugins_get_the_same_decoded_query, Faulty) {
+  Response r = call("GET", "/api/faulty/slow?ms=1&ms=%35");  // last wins, decoded
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(json(r).at("slept_ms").as_int64() == 5);
+}
+
+BOOST_FIXTURE_TEST_CASE(core_and_plugin_routes_share_one_router_and_the_core_keeps_its_paths,
+                        Faulty) {
+  std::vector<CoreRoute> routes;
+  routes.push_back({{.method = "GET", .path = "/api/faulty/ok", .authenticate = false},
+                    [](CoreRequest) -> Task<Response> { co_return Response::text("core"); }});
+  Dispatcher both(
+      host, metrics,
+      [](const IncomingRequest&) -> Task<std::optional<AuthContext>> { co_return std::nullopt; },
+      std::move(routes));
+  IncomingRequest in;
+  in.method = "GET";
+  in.target = "/api/faulty/ok";
+  in.request_id = "shared-router";
+  Response r = run(both.handle(in));
+  BOOST_TEST(r.body == "core");  // the plugin's route on the same path is refused
+  in.target = "/api/faulty/http-error";
+  BOOST_TEST(run(both.handle(in)).status == 418);  // its other routes still answer
+  in.method = "DELETE";
+  r = run(both.handle(in));
+  BOOST_TEST(r.status == 405);
+}
+
+BOOST_AUTO_TEST_CASE(a_core_route_the_dispatcher_cannot_apply_is_refused_at_start) {
+  AppFixture app;
+  auto dispatch = [&](std::vector<RouteSpec> specs) {
+    std::vector<CoreRoute> routes;
+    for (auto& spec : specs)
+      routes.push_back(
+          {std::move(spec), [](CoreRequest) -> Task<Response> { co_return Response{}; }});
+    Dispatcher d(app.host, app.metrics, nullptr, std::move(routes));
+  };
+  BOOST_CHECK_NO_THROW(dispatch({{.method = "GET", .path = "/x", .roles = {"*"}}}));
+  BOOST_CHECK_THROW(dispatch({{.method = "GET", .path = "/x", .roles = {"admin"}}}),
+                    std::logic_error);
+  BOOST_CHECK_THROW(
+      dispatch({{.method = "GET", .path = "/x", .roles = {"elu"}, .authenticate = false}}),
+      std::logic_error);
+  // Without a session there is no session token to check: say which CSRF policy applies.
+  BOOST_CHECK_THROW(dispatch({{.method = "POST", .path = "/x", .authenticate = false}}),
+                    std::logic_error);
+  BOOST_CHECK_THROW(dispatch({{.method = "HEAD", .path = "/x"}}), std::logic_error);
+  BOOST_CHECK_THROW(
+      dispatch({{.method = "GET", .path = "/x/{id}"}, {.method = "GET", .path = "/x/{n}"}}),
+      std::logic_error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

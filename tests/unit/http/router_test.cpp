@@ -1,4 +1,4 @@
-// Path templates: parameters, specificity, 404 and 405 with the allowed methods.
+// Path templates: parameters, specificity, 404 and 405 with the allowed methods, HEAD as GET.
 #include "http/router.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -41,10 +41,28 @@ BOOST_AUTO_TEST_CASE(literal_beats_parameter_whatever_the_order) {
 BOOST_AUTO_TEST_CASE(not_found_and_method_not_allowed) {
   const Router r = make_router();
   BOOST_TEST((r.find("GET", Router::split("/api/nothing")).outcome == Router::Outcome::not_found));
-  BOOST_TEST((r.find("GET", Router::split("/api/hello/items")).outcome == Router::Outcome::not_found));
+  BOOST_TEST(
+      (r.find("GET", Router::split("/api/hello/items")).outcome == Router::Outcome::not_found));
   auto res = r.find("POST", Router::split("/api/hello/items/7"));
   BOOST_TEST((res.outcome == Router::Outcome::method_not_allowed));
-  BOOST_TEST((res.allowed == std::vector<std::string>{"DELETE", "GET"}));
+  BOOST_TEST((res.allowed == std::vector<std::string>{"DELETE", "GET", "HEAD"}));
+  // Without a GET route, HEAD is not allowed either.
+  res = r.find("GET", Router::split("/api/hello/p/x/q"));
+  BOOST_TEST((res.outcome == Router::Outcome::method_not_allowed));
+  BOOST_TEST((res.allowed == std::vector<std::string>{"PUT"}));
+}
+
+BOOST_AUTO_TEST_CASE(head_finds_the_get_route) {
+  const Router r = make_router();
+  auto res = r.find("HEAD", Router::split("/api/hello/items/42"));
+  BOOST_TEST((res.outcome == Router::Outcome::found));
+  BOOST_TEST(res.match.id == 1u);
+  BOOST_TEST(res.match.params.at("id") == "42");
+  BOOST_TEST(r.find("HEAD", Router::split("/api/hello/items/new")).match.id == 2u);
+  res = r.find("HEAD", Router::split("/api/hello/p/x/q"));
+  BOOST_TEST((res.outcome == Router::Outcome::method_not_allowed));
+  BOOST_TEST((res.allowed == std::vector<std::string>{"PUT"}));
+  BOOST_TEST((r.find("HEAD", Router::split("/api/nothing")).outcome == Router::Outcome::not_found));
 }
 
 BOOST_AUTO_TEST_CASE(split_ignores_empty_segments) {
@@ -62,6 +80,7 @@ BOOST_AUTO_TEST_CASE(bad_templates_and_duplicates_are_refused) {
   BOOST_TEST(!r.add("GET", "api/x", 9, error));
   BOOST_TEST(!r.add("TRACE", "/api/x", 9, error));
   BOOST_TEST(error == "unsupported method \"TRACE\"");
+  BOOST_TEST(!r.add("HEAD", "/api/x", 9, error));  // declared as GET, answered for both
 }
 
 BOOST_AUTO_TEST_SUITE_END()

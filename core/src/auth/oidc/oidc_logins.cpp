@@ -18,7 +18,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/url/parse.hpp>
 
 namespace passerelle {
 
@@ -26,14 +25,6 @@ namespace {
 
 constexpr const char* kLoginCookie = "__Host-passerelle-oidc";
 constexpr std::int64_t kLoginLifetime = 600;  // seconds to complete a sign-in at the provider
-
-std::map<std::string, std::string> query_of(const std::string& target) {
-  std::map<std::string, std::string> out;
-  auto url = boost::urls::parse_origin_form(target);
-  if (!url) return out;
-  for (auto p : url->params()) out[p.key] = p.value;
-  return out;
-}
 
 // A refused callback: logged with its reason, answered 400.
 Response refuse_login(const oidc::RelyingParty& rp, const std::string& reason,
@@ -71,21 +62,25 @@ std::string OidcLogins::end_session_url(const AuthContext& ctx) const {
 }
 
 std::vector<CoreRoute> OidcLogins::routes() {
+  // Each handler owns its request in its own frame (it may outlive a 504).
   std::vector<CoreRoute> out;
   for (auto& party : parties_) {
     oidc::RelyingParty* rp = party.get();
     const std::string base = "/auth/oidc/" + rp->config().name;
-    out.push_back({"GET", base + "/start",
-                   [this, rp](IncomingRequest& in, const std::optional<AuthContext>&) { return start(*rp, in); },
-                   false});
-    out.push_back({"GET", base + "/callback",
-                   [this, rp](IncomingRequest& in, const std::optional<AuthContext>&) { return callback(*rp, in); },
-                   false});
-    out.push_back({"POST", base + "/backchannel-logout",
-                   [this, rp](IncomingRequest& in, const std::optional<AuthContext>&) {
-                     return backchannel_logout(*rp, in);
-                   },
-                   false});
+    out.push_back({{.method = "GET", .path = base + "/start", .authenticate = false},
+                   [this, rp](CoreRequest req) -> Task<Response> {
+                     co_return co_await start(*rp, req.in, req.query);
+                   }});
+    out.push_back({{.method = "GET", .path = base + "/callback", .authenticate = false},
+                   [this, rp](CoreRequest req) -> Task<Response> {
+                     co_return co_await callback(*rp, req.in, req.query);
+                   }});
+    // Server to server: no browser, so no CSRF; the logout token is the proof.
+    RouteSpec logout{.method = "POST", .path = base + "/backchannel-logout", .csrf = Csrf::none,
+                     .authenticate = false, .accepts = {"application/x-www-form-urlencoded"}};
+    out.push_back({std::move(logout), [this, rp](CoreRequest req) -> Task<Response> {
+                     co_return co_await backchannel_logout(*rp, req.in);
+                   }});
   }
   return out;
 }
@@ -107,8 +102,7 @@ Task<void> OidcLogins::discover_all() {
   }
 }
 
-Task<Response> OidcLogins::start(oidc::RelyingParty& rp, IncomingRequest& in) {
-  auto query = query_of(in.target);
+Task<Response> OidcLogins::start(oidc::RelyingParty& rp, IncomingRequest& in, Query& query) {
   oidc::PendingLogin pending;
   pending.provider = rp.config().name;
   pending.state = auth::random_token(32);
@@ -125,9 +119,8 @@ Task<Response> OidcLogins::start(oidc::RelyingParty& rp, IncomingRequest& in) {
   co_return r;
 }
 
-Task<Response> OidcLogins::callback(oidc::RelyingParty& rp, IncomingRequest& in) {
+Task<Response> OidcLogins::callback(oidc::RelyingParty& rp, IncomingRequest& in, Query& query) {
   const std::string& id = in.request_id;
-  auto query = query_of(in.target);
   if (!query["error"].empty()) {
     log::warn("oidc", "login refused",
               {{"provider", rp.config().name},

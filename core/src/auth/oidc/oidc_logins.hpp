@@ -4,8 +4,9 @@
 
 #include "auth/oidc/relying_party.hpp"
 #include "auth/replay_set.hpp"
-#include "http/dispatcher.hpp"
+#include "http/route_spec.hpp"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -35,8 +36,9 @@ class OidcLogins {
   Task<void> discover_all();
 
  private:
-  Task<Response> start(oidc::RelyingParty& rp, IncomingRequest& in);
-  Task<Response> callback(oidc::RelyingParty& rp, IncomingRequest& in);
+  using Query = std::map<std::string, std::string>;  // decoded by the dispatcher
+  Task<Response> start(oidc::RelyingParty& rp, IncomingRequest& in, Query& query);
+  Task<Response> callback(oidc::RelyingParty& rp, IncomingRequest& in, Query& query);
   Task<Response> backchannel_logout(oidc::RelyingParty& rp, IncomingRequest& in);
 
   AuthService& auth_;
