@@ -27,11 +27,11 @@ constexpr const char* kLoginCookie = "__Host-passerelle-oidc";
 constexpr std::int64_t kLoginLifetime = 600;  // seconds to complete a sign-in at the provider
 
 // A refused callback: logged with its reason, answered 400.
-Response refuse_login(const oidc::RelyingParty& rp, const std::string& reason,
-                      const std::string& public_message, const std::string& request_id) {
+[[noreturn]] void refuse_login(const oidc::RelyingParty& rp, const std::string& reason,
+                               const std::string& public_message, const std::string& request_id) {
   log::warn("oidc", "login refused",
             {{"provider", rp.config().name}, {"reason", reason}, {"request_id", request_id}});
-  return error_response(400, "oidc_state", public_message, request_id);
+  throw HttpError(400, "oidc_state", public_message);
 }
 
 std::string login_cookie(const std::string& value, std::int64_t max_age) {
@@ -45,7 +45,8 @@ OidcLogins::OidcLogins(AuthService& auth, SqliteStore&, HttpClient& http,
                        const std::vector<OidcProviderConfig>& providers,
                        const std::string& public_url)
     : auth_(auth) {
-  for (const auto& p : providers) parties_.push_back(std::make_unique<oidc::RelyingParty>(p, http, public_url));
+  for (const auto& p : providers)
+    parties_.push_back(std::make_unique<oidc::RelyingParty>(p, http, public_url));
 }
 
 std::vector<std::pair<std::string, std::string>> OidcLogins::providers() const {
@@ -57,7 +58,8 @@ std::vector<std::pair<std::string, std::string>> OidcLogins::providers() const {
 std::string OidcLogins::end_session_url(const AuthContext& ctx) const {
   if (!ctx.session) return {};
   for (const auto& rp : parties_)
-    if (rp->config().name == ctx.session->provider) return rp->end_session_url(ctx.session->oidc.id_token);
+    if (rp->config().name == ctx.session->provider)
+      return rp->end_session_url(ctx.session->oidc.id_token);
   return {};
 }
 
@@ -76,8 +78,11 @@ std::vector<CoreRoute> OidcLogins::routes() {
                      co_return co_await callback(*rp, req.in, req.query);
                    }});
     // Server to server: no browser, so no CSRF; the logout token is the proof.
-    RouteSpec logout{.method = "POST", .path = base + "/backchannel-logout", .csrf = Csrf::none,
-                     .authenticate = false, .accepts = {"application/x-www-form-urlencoded"}};
+    RouteSpec logout{.method = "POST",
+                     .path = base + "/backchannel-logout",
+                     .csrf = Csrf::none,
+                     .authenticate = false,
+                     .accepts = {"application/x-www-form-urlencoded"}};
     out.push_back({std::move(logout), [this, rp](CoreRequest req) -> Task<Response> {
                      co_return co_await backchannel_logout(*rp, req.in);
                    }});
@@ -127,44 +132,43 @@ Task<Response> OidcLogins::callback(oidc::RelyingParty& rp, IncomingRequest& in,
                {"reason", "the provider returned an error"},
                {"error", query["error"]},
                {"request_id", id}});
-    co_return error_response(400, "oidc_error", "the provider refused the sign-in (" + query["error"] + ")", id);
+    throw HttpError(400, "oidc_error", "the provider refused the sign-in (" + query["error"] + ")");
   }
   const std::string state = query["state"];
   const std::string code = query["code"];
   // RFC 9207: a provider that names itself must be the one this login went to (mix-up attacks).
   if (query.count("iss") && query["iss"] != rp.config().issuer)
-    co_return refuse_login(rp, "the answer names another issuer",
-                           "the answer comes from another provider", id);
+    refuse_login(rp, "the answer names another issuer", "the answer comes from another provider",
+                 id);
   const std::string* cookies = in.header("cookie");
   const std::string sealed = cookies ? cookie_value(*cookies, kLoginCookie) : std::string();
   if (state.empty() || code.empty() || sealed.empty())
-    co_return refuse_login(rp, "no state, code or sign-in cookie",
-                           "no sign-in in progress in this browser", id);
+    refuse_login(rp, "no state, code or sign-in cookie", "no sign-in in progress in this browser",
+                 id);
   const auto pending = oidc::open_pending_login(sealed, auth_.secrets());
   if (!pending)
-    co_return refuse_login(rp, "unreadable sign-in cookie",
-                           "no sign-in in progress in this browser", id);
+    refuse_login(rp, "unreadable sign-in cookie", "no sign-in in progress in this browser", id);
   const std::int64_t now = unix_seconds();
   if (pending->provider != rp.config().name || !auth::equal_constant_time(pending->state, state))
-    co_return refuse_login(rp, "the state is not the one of this browser",
-                           "this sign-in was started elsewhere or has expired", id);
+    refuse_login(rp, "the state is not the one of this browser",
+                 "this sign-in was started elsewhere or has expired", id);
   if (now > pending->expires_at)
-    co_return refuse_login(rp, "sign-in expired",
-                           "this sign-in was started elsewhere or has expired", id);
+    refuse_login(rp, "sign-in expired", "this sign-in was started elsewhere or has expired", id);
   // Consumed whatever happens next: a state serves once.
   if (!used_states_.first_use(auth::sha256_hex(state), pending->expires_at, now))
-    co_return refuse_login(rp, "state already used (replayed callback)",
-                           "unknown or used sign-in state", id);
+    refuse_login(rp, "state already used (replayed callback)", "unknown or used sign-in state", id);
   const std::string& nonce = pending->nonce;
   const std::string& verifier = pending->verifier;
   const std::string& next = pending->next;
 
   oidc::Login login = co_await rp.complete(code, verifier, nonce);
   FederatedProfile profile = oidc::map_claims(rp.config(), login.claims);
-  Account account = co_await auth_.accounts().link_federated(rp.config().name, login.subject, profile);
+  Account account =
+      co_await auth_.accounts().link_federated(rp.config().name, login.subject, profile);
   if (!account.enabled) {
-    log::warn("audit", "login refused: account disabled", {{"provider", rp.config().name}, {"request_id", id}});
-    co_return error_response(403, "account_disabled", "this account is disabled", id);
+    log::warn("audit", "login refused: account disabled",
+              {{"provider", rp.config().name}, {"request_id", id}});
+    throw HttpError(403, "account_disabled", "this account is disabled");
   }
   if (cookies) {
     const std::string old = cookie_value(*cookies, kSessionCookie);
@@ -172,8 +176,11 @@ Task<Response> OidcLogins::callback(oidc::RelyingParty& rp, IncomingRequest& in,
   }
   const OidcSessionInfo info{login.sid, login.subject, login.id_token, login.refresh_token};
   const std::string session_cookie = co_await auth_.open_session(account, rp.config().name, &info);
-  log::info("audit", "login", {{"subject", "u-" + std::to_string(account.id)}, {"provider", rp.config().name},
-                               {"remote", in.remote}, {"request_id", id}});
+  log::info("audit", "login",
+            {{"subject", "u-" + std::to_string(account.id)},
+             {"provider", rp.config().name},
+             {"remote", in.remote},
+             {"request_id", id}});
   Response r = redirect_response(next);
   r.headers.emplace_back("Set-Cookie", session_cookie);
   r.headers.emplace_back("Set-Cookie", login_cookie("", 0));
@@ -188,13 +195,15 @@ Task<Response> OidcLogins::backchannel_logout(oidc::RelyingParty& rp, IncomingRe
               {{"provider", rp.config().name},
                {"reason", "no logout_token"},
                {"request_id", in.request_id}});
-    co_return error_response(400, "invalid_request", "logout_token is required", in.request_id);
+    throw HttpError(400, "invalid_request", "logout_token is required");
   }
   // check_logout_token() logs its refusals ("logout token refused") and throws HttpError 400.
   oidc::LogoutRequest request = co_await rp.check_logout_token(token);
-  const int ended = co_await auth_.sessions().destroy_federated(rp.config().name, request.sid, request.sub);
-  log::info("audit", "back-channel logout", {{"provider", rp.config().name}, {"sessions_ended", ended},
-                                              {"request_id", in.request_id}});
+  const int ended =
+      co_await auth_.sessions().destroy_federated(rp.config().name, request.sid, request.sub);
+  log::info(
+      "audit", "back-channel logout",
+      {{"provider", rp.config().name}, {"sessions_ended", ended}, {"request_id", in.request_id}});
   co_return Response::json(boost::json::object{{"sessions_ended", ended}});
 }
 
