@@ -12,8 +12,10 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 using namespace passerelle;
 
@@ -22,12 +24,21 @@ namespace {
 // Public keys only (an EC P-256 and an RSA 2048 key): the seed tokens were signed with their
 // private halves, which were not kept, so the seeds reach cjose's signature checks.
 constexpr std::string_view kFixedJwks =
-    R"({"keys":[{"kty":"EC","kid":"ec-1","crv":"P-256","x":"RVPPdIMxk9dyX9SQFEk60k0O4kOCSIeDVzglh2fUHII","y":"IwlMZdJ0ksZ6ifFpMDTQKdh-4FAxRUSTZdBn7fXiLl4","use":"sig","alg":"ES256"},{"kty":"RSA","kid":"rsa-1","e":"AQAB","n":"kndg-IlShDWgW7xw0eU5ro7-nKXyAR-6zBEGXWZvSWWY7P_Yt58VPY_F6OyQYSH3ZVBT0wy2PI6G9rCjLATG8qX0g4Usa0N51V-6iYeRXJbeR0N86HXWO9wfcKOyFRBYO-sisyGZBQiqVEoxGFnQuTFizLuKduIcK74ZeDMoKzyRWwG-z91SJEIC7ybgwGoZPJRCHepDtrx_tVlk9jLGn8kX4LOYB-Krlxu0ttoybZirucd0tkzmyD0x2VaOuAiXn2ANu6hZjno6-dEAUr5e_td_YTUCjFO5zeClYdmI3b8GvMCTXersz_lO96oX0AuJnbQQ-Ap2xfNIWqjfSe7khQ"}]})";
+    R"({"keys":[{"kty":"EC","kid":"ec-1","crv":"P-256","use":"sig","alg":"ES256",)"
+    R"("x":"RVPPdIMxk9dyX9SQFEk60k0O4kOCSIeDVzglh2fUHII",)"
+    R"("y":"IwlMZdJ0ksZ6ifFpMDTQKdh-4FAxRUSTZdBn7fXiLl4"},)"
+    R"({"kty":"RSA","kid":"rsa-1","e":"AQAB","n":")"
+    "kndg-IlShDWgW7xw0eU5ro7-nKXyAR-6zBEGXWZvSWWY7P_Yt58VPY_F6OyQYSH3ZVBT0wy2PI6G9rCjLATG8q"
+    "X0g4Usa0N51V-6iYeRXJbeR0N86HXWO9wfcKOyFRBYO-sisyGZBQiqVEoxGFnQuTFizLuKduIcK74ZeDMoKzyR"
+    "WwG-z91SJEIC7ybgwGoZPJRCHepDtrx_tVlk9jLGn8kX4LOYB-Krlxu0ttoybZirucd0tkzmyD0x2VaOuAiXn2"
+    "ANu6hZjno6-dEAUr5e_td_YTUCjFO5zeClYdmI3b8GvMCTXersz_lO96oX0AuJnbQQ-Ap2xfNIWqjfSe7khQ"
+    R"("}]})";
 
 const std::vector<std::string> kAllAlgorithms{"RS256", "PS256", "ES256"};
 
 const jose::KeySet& fixed_keys() {
   static const jose::KeySet keys = *jose::KeySet::parse(std::string(kFixedJwks));
+  FUZZ_CHECK(keys.size() == 2);
   return keys;
 }
 
