@@ -1,5 +1,5 @@
-# Sourced by tools/run, tools/test and tools/bench: installs what is missing, then configures
-# and builds a preset. Idempotent; a second run costs a second or two.
+# Sourced by tools/run, tools/test, tools/bench and tools/fuzz: installs what is missing, then
+# configures and builds a preset. Idempotent; a second run costs a second or two.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -11,6 +11,10 @@ export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
 PACKAGES=(g++ cmake ninja-build ccache pkg-config openssl curl
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-test1.81-dev
   libyaml-cpp-dev libssl-dev libsqlite3-dev libsodium-dev libcjose-dev libjansson-dev)
+
+# The fuzz targets (tools/fuzz, and tools/test through ctest): clang 14 and its runtimes, which
+# hold libFuzzer and the sanitizers (not pulled in by clang without recommends).
+FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 install_packages() {
   local wanted=("$@") missing=()

@@ -26,7 +26,18 @@ struct JwsRelease {
 };
 using JwsPtr = std::unique_ptr<cjose_jws_t, JwsRelease>;
 
+// Unpadded base64url (RFC 7515 §2). cjose 0.6 must never see anything else: Debian's build
+// aborts the process on an assertion for input such as "A===" (found by fuzzing), and a
+// back-channel logout token reaches this from anyone.
+bool is_base64url(std::string_view in) {
+  return in.size() % 4 != 1 && std::all_of(in.begin(), in.end(), [](char c) {
+           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_';
+         });
+}
+
 std::optional<std::string> base64url_decode(std::string_view in) {
+  if (!is_base64url(in)) return std::nullopt;
   uint8_t* out = nullptr;
   size_t len = 0;
   cjose_err err;
@@ -61,6 +72,8 @@ std::optional<Token> peek(const std::string& compact) {
   const auto dot1 = compact.find('.');
   const auto dot2 = dot1 == std::string::npos ? dot1 : compact.find('.', dot1 + 1);
   if (dot2 == std::string::npos || compact.find('.', dot2 + 1) != std::string::npos) return std::nullopt;
+  // The signature is decoded by cjose_jws_import in verify(): it must be well-formed too.
+  if (!is_base64url(std::string_view(compact).substr(dot2 + 1))) return std::nullopt;
   auto header = base64url_decode(std::string_view(compact).substr(0, dot1));
   auto payload = base64url_decode(std::string_view(compact).substr(dot1 + 1, dot2 - dot1 - 1));
   if (!header || !payload) return std::nullopt;
@@ -95,6 +108,14 @@ std::optional<KeySet> KeySet::parse(const std::string& text) {
     if (string_of(o, "use") == "enc") continue;
     const std::string kty = string_of(o, "kty");
     if (kty != "RSA" && kty != "EC") continue;
+    // cjose decodes these members; see is_base64url.
+    static constexpr const char* kEncoded[] = {"n", "e", "d", "p", "q", "dp", "dq", "qi", "x", "y"};
+    if (!std::all_of(std::begin(kEncoded), std::end(kEncoded), [&](const char* member) {
+          const auto* v = o.if_contains(member);
+          if (!v || !v->is_string()) return true;
+          return is_base64url({v->as_string().data(), v->as_string().size()});
+        }))
+      continue;
     const std::string serialized = json::serialize(o);
     cjose_err err;
     JwkPtr jwk(cjose_jwk_import(serialized.c_str(), serialized.size(), &err));

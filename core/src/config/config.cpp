@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 namespace passerelle {
@@ -174,11 +176,17 @@ AuthConfig read_auth(YamlSection s, const std::string& base_dir, const std::stri
 }  // namespace
 
 Config load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path, 1, 1, "cannot read the file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return load_config_text(text.str(), path);
+}
+
+Config load_config_text(const std::string& text, const std::string& path) {
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw ConfigError(path, 1, 1, "cannot read the file");
+    root = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     throw ConfigError(path, e.mark.line + 1, e.mark.column + 1, e.msg);
   }

@@ -117,4 +117,7 @@ struct Config {
 /// Reads and validates `path`; throws ConfigError ("file:line:col: message").
 Config load_config(const std::string& path);
 
+/// The same from YAML `text` said to come from `path` (relative paths resolve from its folder).
+Config load_config_text(const std::string& text, const std::string& path);
+
 }  // namespace passerelle

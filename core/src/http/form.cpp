@@ -9,9 +9,13 @@
 
 namespace passerelle {
 
-std::optional<std::map<std::string, std::string>> parse_form(std::string_view text) {
+std::optional<std::map<std::string, std::string>> parse_form(std::string_view body) {
   std::map<std::string, std::string> out;
-  if (text.empty()) return out;
+  if (body.empty()) return out;
+  // Boost.URL 1.81's parse_query takes the length of the query from strlen() on the view's data,
+  // not from the view: it reads past a view that no NUL ends (found by fuzzing). A copy ends
+  // where the view does.
+  const std::string text(body);
   auto params = boost::urls::parse_query(text);
   if (!params) return std::nullopt;
   boost::urls::encoding_opts opts;

@@ -74,7 +74,9 @@ bool Router::more_specific(const Entry& a, const Entry& b) {
   const std::size_t n = std::min(a.segments.size(), b.segments.size());
   for (std::size_t i = 0; i < n; ++i)
     if (a.segments[i].param != b.segments[i].param) return !a.segments[i].param;
-  return false;
+  // Shorter first on a common prefix: without it the order is not a strict weak ordering, and
+  // upper_bound misplaces a route once routes of other lengths sit between (found by fuzzing).
+  return a.segments.size() < b.segments.size();
 }
 
 bool Router::matches(const Entry& e, const std::vector<std::string>& segments) {

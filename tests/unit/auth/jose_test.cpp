@@ -158,4 +158,29 @@ BOOST_AUTO_TEST_CASE(identity_tokens_verify_against_the_published_jwks) {
   BOOST_TEST(json::serialize(again.jwks()) == json::serialize(tokens.jwks()));
 }
 
+// Found by the jose fuzz target: Debian's cjose 0.6 aborts the process on padded or truncated
+// base64url such as "A===", which anyone can send as a back-channel logout token.
+BOOST_AUTO_TEST_CASE(malformed_base64url_is_refused_before_cjose) {
+  auto key = jose::SigningKey::generate();
+  auto set = jose::KeySet::parse(jwks_of({key.public_jwk()}));
+  BOOST_TEST_REQUIRE(set.has_value());
+  const std::string token = key.sign({{"sub", "u-1"}});
+  const auto dot1 = token.find('.');
+  const auto dot2 = token.find('.', dot1 + 1);
+  for (const std::string bad : {"A===", "AAAAA=", "AAAAA", "AB==", "A+/b"}) {
+    BOOST_TEST(!jose::peek(bad + token.substr(dot1)).has_value(), bad);
+    const std::string bad_payload = token.substr(0, dot1 + 1) + bad + token.substr(dot2);
+    BOOST_TEST(set->verify(bad_payload, kAll).error == "malformed token", bad);
+    BOOST_TEST(set->verify(token.substr(0, dot2 + 1) + bad, kAll).error == "malformed token", bad);
+  }
+  // A key whose coordinates are not base64url is skipped; the others are kept.
+  json::object broken = key.public_jwk();
+  broken["x"] = "A===";
+  broken["kid"] = "broken";
+  auto partial = jose::KeySet::parse(jwks_of({broken, key.public_jwk()}));
+  BOOST_TEST_REQUIRE(partial.has_value());
+  BOOST_TEST(partial->size() == 1u);
+  BOOST_TEST(partial->verify(token, kAll).token.has_value());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -83,6 +83,16 @@ BOOST_AUTO_TEST_CASE(missing_file_is_a_config_error) {
                         });
 }
 
+BOOST_AUTO_TEST_CASE(text_is_read_as_if_it_came_from_the_named_file) {
+  Config c = load_config_text(kTls, "/etc/passerelle/p.yaml");
+  BOOST_TEST(c.file == "/etc/passerelle/p.yaml");
+  BOOST_TEST(c.tls.certificate == "/etc/passerelle/c.pem");
+  BOOST_CHECK_EXCEPTION(load_config_text("tls: [", "/etc/passerelle/p.yaml"), ConfigError,
+                        [](const ConfigError& e) {
+                          return std::string(e.what()).rfind("/etc/passerelle/p.yaml:1:", 0) == 0;
+                        });
+}
+
 BOOST_AUTO_TEST_CASE(environment_substitution) {
   TempDir dir;
   setenv("PASSERELLE_TEST_DB", "/srv/db.sqlite", 1);

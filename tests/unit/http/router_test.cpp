@@ -65,6 +65,19 @@ BOOST_AUTO_TEST_CASE(head_finds_the_get_route) {
   BOOST_TEST((r.find("HEAD", Router::split("/api/nothing")).outcome == Router::Outcome::not_found));
 }
 
+// Found by the router fuzz target (tests/fuzz/corpus/router/regression_route_order): a shorter
+// route added between two others left the literal route behind the parameter one.
+BOOST_AUTO_TEST_CASE(literal_beats_parameter_whatever_routes_of_other_lengths_were_added) {
+  Router r;
+  std::string error;
+  BOOST_REQUIRE(r.add("GET", "/x/{a}", 1, error));
+  BOOST_REQUIRE(r.add("GET", "/x", 2, error));
+  BOOST_REQUIRE(r.add("GET", "/x/y", 3, error));
+  BOOST_TEST(r.find("GET", Router::split("/x/y")).match.id == 3u);
+  BOOST_TEST(r.find("GET", Router::split("/x/z")).match.id == 1u);
+  BOOST_TEST(r.find("GET", Router::split("/x")).match.id == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(split_ignores_empty_segments) {
   BOOST_TEST(Router::split("/").empty());
   BOOST_TEST((Router::split("/a//b/") == std::vector<std::string>{"a", "b"}));
