@@ -193,6 +193,31 @@ BOOST_AUTO_TEST_CASE(trailer_fields_do_not_reach_the_plugin) {
   BOOST_TEST(c.request("GET", "/healthz")->status == 200);
 }
 
+BOOST_AUTO_TEST_CASE(head_answers_like_get_without_a_body) {
+  GatewayProcess gw(faulty_yaml());
+  TestConnection c(gw.https_port());
+  for (const std::string target : {"/healthz", "/api/faulty/ok"}) {
+    const auto get = c.request("GET", target);
+    BOOST_TEST_REQUIRE(get.has_value());
+    c.send_raw("HEAD " + target + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    const auto head = c.read_reply(true);
+    BOOST_TEST_REQUIRE(head.has_value());
+    BOOST_TEST(head->status == 200);
+    BOOST_TEST(head->body.empty());
+    BOOST_TEST(head->headers.at("content-length") == std::to_string(get->body.size()));
+    BOOST_TEST(head->headers.at("content-type") == get->headers.at("content-type"));
+  }
+  // Nothing of a body was left on the connection: the next answer is read cleanly.
+  BOOST_TEST(c.request("GET", "/healthz")->body == R"({"status":"ok"})");
+  c.send_raw("HEAD /api/faulty/throw HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  BOOST_TEST(c.read_reply(true)->status == 500);
+  c.send_raw("HEAD /api/faulty/headers HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  const auto post_only = c.read_reply(true);
+  BOOST_TEST_REQUIRE(post_only.has_value());
+  BOOST_TEST(post_only->status == 405);
+  BOOST_TEST(post_only->headers.at("allow") == "POST");
+}
+
 BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
   GatewayProcess gw(faulty_yaml());
   TestConnection c(gw.https_port());
