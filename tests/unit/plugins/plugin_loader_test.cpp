@@ -71,7 +71,7 @@ BOOST_AUTO_TEST_CASE(good_plugin_loads_with_its_description) {
   BOOST_TEST(plugin->info().version == "1.0.0");
   BOOST_TEST(!plugin->info().description.empty());
   BOOST_TEST(plugin->plugin().config_schema().size() == 3u);
-  BOOST_TEST(plugin->plugin().migrations().size() == 1u);
+  BOOST_TEST(plugin->plugin().migrations().size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(missing_file) {
@@ -80,7 +80,7 @@ BOOST_AUTO_TEST_CASE(missing_file) {
 
 BOOST_AUTO_TEST_CASE(wrong_abi_version) {
   BOOST_TEST(load_error(module("bad_abi")) ==
-             "plugin library " + module("bad_abi") + ": ABI version 999 instead of 1");
+             "plugin library " + module("bad_abi") + ": ABI version 999 instead of " + std::to_string(kAbiVersion));
 }
 
 BOOST_AUTO_TEST_CASE(wrong_build_fingerprint) {
@@ -137,7 +137,7 @@ BOOST_AUTO_TEST_CASE(library_stays_loaded_while_any_object_from_it_lives) {
 BOOST_AUTO_TEST_CASE(host_names_the_config_entry_of_a_bad_plugin) {
   HostFixture f;
   BOOST_TEST(f.load_error("  - name: hello\n    library: " + module("bad_abi") + "\n") ==
-             "p.yaml:5:5: plugin library " + module("bad_abi") + ": ABI version 999 instead of 1");
+             "p.yaml:5:5: plugin library " + module("bad_abi") + ": ABI version 999 instead of " + std::to_string(kAbiVersion));
 }
 
 BOOST_AUTO_TEST_CASE(host_refuses_a_name_that_differs_from_the_library) {
