@@ -2,12 +2,14 @@
 // commune, department, region or postal code; operators edit them through the API.
 #include "directorate.hpp"
 
+#include "passerelle/async_mutex.hpp"
 #include "passerelle/sdk.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <set>
 
@@ -17,6 +19,22 @@ namespace json = boost::json;
 
 namespace {
 using Snapshot = std::shared_ptr<const std::vector<Directorate>>;
+
+// Times are computed here and stored as integer epoch seconds (portable SQL).
+std::int64_t epoch_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Inserts or replaces one directorate: ON CONFLICT, which PostgreSQL has too (not INSERT OR
+// REPLACE).
+Statement upsert(const Directorate& d) {
+  return {"INSERT INTO directorates_directorates (id, document, updated_at) VALUES (?1, ?2, ?3)"
+          " ON CONFLICT (id) DO UPDATE SET document = excluded.document,"
+          " updated_at = excluded.updated_at",
+          {d.id, json::serialize(to_json(d)), epoch_seconds()}};
+}
 
 json::object list_json(const std::vector<const Directorate*>& items) {
   json::array out;
@@ -36,10 +54,23 @@ class DirectoratesPlugin final : public Plugin {
              "YAML seed of the directorates (config/directorates.yaml), read when the store has none"}};
   }
 
+  // Migration 1 was written for SQLite before the portable-SQL rules (a strftime default); it
+  // stays as applied, and PostgreSQL gets the final shape directly. Migration 2 brings SQLite to
+  // that shape. New migrations: one portable `sql` text.
   std::vector<Migration> migrations() const override {
-    return {{1,
+    Migration table{1, "", {}};
+    table.sql_by_dialect["sqlite"] =
 #include "migrations/001_directorates.inc"
-    }};
+        ;
+    table.sql_by_dialect["postgresql"] =
+#include "migrations/001_directorates_postgresql.inc"
+        ;
+    Migration epoch_times{2, "", {}};
+    epoch_times.sql_by_dialect["sqlite"] =
+#include "migrations/002_updated_at_sqlite.inc"
+        ;
+    epoch_times.sql_by_dialect["postgresql"] = "";  // migration 1 made it so already
+    return {table, epoch_times};
   }
 
   Task<void> start(Host& host) override {
@@ -52,23 +83,20 @@ class DirectoratesPlugin final : public Plugin {
       std::vector<Directorate> seed;
       std::function<void()> read = [&seed, &file] { seed = load_yaml(file); };  // a file: off the I/O thread
       co_await host.offload(std::move(read));
-      if (host.territories().departments().empty()) {
-        host.logger().warn("no territories imported: the coverage of departments is not checked");
-      } else if (auto problems = coverage_problems(seed, host.territories()); !problems.empty()) {
+      // Against the imported territories, and the official list for what they lack.
+      if (auto problems = coverage_problems(seed, host.territories()); !problems.empty()) {
         std::string all;
         for (std::size_t i = 0; i < problems.size() && i < 5; ++i) all += (i ? "; " : "") + problems[i];
         if (problems.size() > 5) all += "; and " + std::to_string(problems.size() - 5) + " more";
         throw std::runtime_error(file + ": " + all);
       }
       std::vector<Statement> inserts;
-      for (const auto& d : seed)
-        inserts.push_back({"INSERT INTO directorates_directorates(id, document) VALUES (?1, ?2)", {d.id, json::serialize(to_json(d))}});
+      for (const auto& d : seed) inserts.push_back(upsert(d));
       co_await host.database().transaction(std::move(inserts));
       host.logger().info("seeded " + std::to_string(seed.size()) + " directorates from " + file);
     }
     co_await reload();
-    if (!host.territories().departments().empty())
-      for (const auto& problem : coverage_problems(*snapshot(), host.territories())) host.logger().warn(problem);
+    for (const auto& problem : coverage_problems(*snapshot(), host.territories())) host.logger().warn(problem);
   }
 
   std::vector<Route> routes() override {
@@ -121,13 +149,10 @@ class DirectoratesPlugin final : public Plugin {
       const std::string field = "departments[" + std::to_string(i) + "]";
       const Directorate* owner = for_department(all, dep);
       if (owner && owner->id != d.id) throw HttpError(422, "invalid_field", field + ": department " + dep + " is covered by " + owner->id);
-      const Territories& t = host_->territories();
-      if (!t.departments().empty()) {
-        const Department* known = t.department(dep);
-        if (!known) throw HttpError(422, "invalid_field", field + ": unknown department " + dep);
-        if (known->region != d.region)
-          throw HttpError(422, "invalid_field", field + ": department " + dep + " is not in region " + d.region);
-      }
+      const auto known = known_department(dep, host_->territories());
+      if (!known) throw HttpError(422, "invalid_field", field + ": unknown department " + dep);
+      if (known->region != d.region)
+        throw HttpError(422, "invalid_field", field + ": department " + dep + " is not in region " + d.region);
     }
   }
 
@@ -189,31 +214,23 @@ class DirectoratesPlugin final : public Plugin {
     co_return Response::json(json::object{{"complete", problems.empty()}, {"problems", std::move(problems)}});
   }
 
-  // One write at a time, so that the department checks see every earlier write. A flag, not a
-  // mutex: the coroutine may resume on another thread than the one that took it.
-  struct WriteTurn {
-    std::atomic<bool>& flag;
-    explicit WriteTurn(std::atomic<bool>& f) : flag(f) {
-      if (flag.exchange(true)) throw HttpError(409, "busy", "another change is being saved, try again");
-    }
-    ~WriteTurn() { flag = false; }
-  };
-
-  // Saves one directorate and refreshes the snapshot; the caller holds the write turn.
+  // Saves one directorate and refreshes the snapshot; the caller holds the write lock.
   Task<void> save(Directorate d) {
-    Statement upsert{"INSERT OR REPLACE INTO directorates_directorates(id, document) VALUES (?1, ?2)",
-                     {d.id, json::serialize(to_json(d))}};
-    co_await host_->database().query(std::move(upsert));
+    Statement statement = upsert(d);
+    co_await host_->database().query(std::move(statement));
     co_await reload();
   }
 
   Task<Response> store(Directorate d, bool create) {
-    WriteTurn turn(writing_);
+    // Writes wait their turn, so that the department checks see every earlier write.
+    AsyncMutex::Lock lock = co_await writes_.lock();
     Snapshot all = snapshot();
-    const bool exists = std::any_of(all->begin(), all->end(), [&](const auto& x) { return x.id == d.id; });
+    const auto stored = std::find_if(all->begin(), all->end(), [&](const auto& x) { return x.id == d.id; });
+    const bool exists = stored != all->end();
     if (create && exists) throw HttpError(409, "conflict", "directorate " + d.id + " exists");
     if (!create && !exists) throw HttpError(404, "not_found", "no directorate " + d.id);
     check_against_others(d, *all);
+    assign_contact_ids(d, exists ? &*stored : nullptr);
     const std::string id = d.id;
     json::object body = to_json(d);
     co_await save(std::move(d));
@@ -233,7 +250,7 @@ class DirectoratesPlugin final : public Plugin {
   }
 
   Task<Response> remove(Request r) {
-    WriteTurn turn(writing_);
+    AsyncMutex::Lock lock = co_await writes_.lock();
     Statement del{"DELETE FROM directorates_directorates WHERE id = ?1", {r.param("id")}};
     const QueryResult done = co_await host_->database().query(std::move(del));
     if (done.changes == 0) throw HttpError(404, "not_found", "no directorate " + r.param("id"));
@@ -244,7 +261,7 @@ class DirectoratesPlugin final : public Plugin {
     co_return res;
   }
 
-  // The directorate as it is now, read under the write turn (so no other edit is lost).
+  // The directorate as it is now, read under the write lock (so no other edit is lost).
   Directorate current(const std::string& id) const {
     Snapshot all = snapshot();
     for (const auto& d : *all)
@@ -254,19 +271,18 @@ class DirectoratesPlugin final : public Plugin {
 
   Task<Response> add_contact(Request r) {
     Contact c = contact_from_json(r.body);
-    WriteTurn turn(writing_);
+    AsyncMutex::Lock lock = co_await writes_.lock();
     Directorate d = current(r.param("id"));
-    if (d.contacts.size() >= 20) throw HttpError(422, "invalid_field", "contacts: at most 20");
-    std::int64_t next = 1;
-    for (const auto& x : d.contacts) next = std::max(next, x.id + 1);
-    c.id = next;
+    if (d.contacts.size() >= kMaxContacts)
+      throw HttpError(422, "invalid_field", "contacts: at most " + std::to_string(kMaxContacts));
+    c.id = next_contact_id(d);  // whatever id the body had
     d.contacts.push_back(c);
     co_await save(std::move(d));
     co_return Response::json(to_json(c), 201);
   }
 
   Task<Response> remove_contact(Request r) {
-    WriteTurn turn(writing_);
+    AsyncMutex::Lock lock = co_await writes_.lock();
     Directorate d = current(r.param("id"));
     const auto before = d.contacts.size();
     std::erase_if(d.contacts, [&](const Contact& c) { return std::to_string(c.id) == r.param("contact"); });
@@ -279,7 +295,7 @@ class DirectoratesPlugin final : public Plugin {
 
   Host* host_ = nullptr;
   Snapshot snapshot_ = std::make_shared<const std::vector<Directorate>>();
-  std::atomic<bool> writing_{false};
+  AsyncMutex writes_;
 };
 
 }  // namespace passerelle::plugins::directorates
