@@ -19,6 +19,7 @@
 
 using namespace passerelle;
 using passerelle::test::module;
+using passerelle::test::run;
 using passerelle::test::TempDir;
 
 namespace {
@@ -118,19 +119,51 @@ BOOST_AUTO_TEST_CASE(truncated_and_garbage_files_are_refused_without_crashing) {
   BOOST_TEST(load_error(empty) == "plugin library " + empty + ": not a shared library (file too short)");
 }
 
-BOOST_AUTO_TEST_CASE(library_stays_loaded_while_any_object_from_it_lives) {
+BOOST_AUTO_TEST_CASE(library_stays_loaded_while_any_handle_on_it_lives) {
   TempDir dir;
   // A private copy, so that no other test holds the same library open.
   const std::string copy = dir.path() + "/libpasserelle-hello.so";
   std::filesystem::copy_file(module("hello"), copy);
+  BOOST_TEST(!is_loaded(copy));
   auto plugin = LoadedPlugin::load(copy);
-  std::vector<Route> routes = plugin->plugin().routes();  // std::function objects from the library
   BOOST_TEST(is_loaded(copy));
   auto held = plugin;
   plugin.reset();
   BOOST_TEST(is_loaded(copy));
-  routes.clear();
   held.reset();
+  BOOST_TEST(!is_loaded(copy));
+}
+
+BOOST_AUTO_TEST_CASE(a_route_keeps_its_library_after_the_host_let_it_go) {
+  TempDir dir;
+  const std::string copy = dir.path() + "/libpasserelle-hello.so";
+  std::filesystem::copy_file(module("hello"), copy);
+  SqliteStore store(dir.path() + "/db.sqlite", 1);
+  OutboundHttpClient http{OutboundConfig{}};
+  MetricsRegistry metrics;
+  std::shared_ptr<const RouteTable> table;  // what a request in flight holds
+  {
+    PluginHost host(store, http, metrics, std::chrono::seconds(5));
+    host.load_all(load_config(dir.write(
+        "p.yaml", "tls:\n  certificate: c\n  private_key: k\nplugins:\n  - name: hello\n"
+                  "    library: " + copy + "\n    config:\n      greeting: Kenavo\n")));
+    run(host.start_all());
+    table = host.table();
+  }  // the host is gone, and with it every handle it had on the plugin
+  BOOST_TEST_REQUIRE(is_loaded(copy));
+  const RouteTable::Target* greet = nullptr;
+  for (const auto& target : table->targets)
+    if (target.route->method == "GET" && target.route->path == "/api/hello") greet = &target;
+  BOOST_TEST_REQUIRE(greet != nullptr);
+  // The route's handler is code of the library and reads the plugin's state: both still there.
+  Request request;
+  request.method = "GET";
+  request.path = "/api/hello";
+  Response response = run(greet->route->handler(std::move(request)));
+  BOOST_TEST(response.status == 200);
+  BOOST_TEST(response.body == R"({"message":"Kenavo"})");
+  BOOST_TEST(is_loaded(copy));
+  table.reset();  // the request ends: nothing holds the plugin any more
   BOOST_TEST(!is_loaded(copy));
 }
 
