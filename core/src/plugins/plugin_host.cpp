@@ -84,10 +84,9 @@ Task<void> PluginHost::start_one(Pending& p) {
     // Migrations and statements alike reach only the plugin's own tables.
     auto database = store_.for_plugin(name);
     const int applied = co_await database->migrate(lp.plugin().migrations());
-    lp.services = std::make_unique<PluginServices>(name, p.settings, std::move(database), http_,
-                                                   metrics_, tokens_,
-                                                   territories_ ? *territories_ : kNoTerritories,
-                                                   *blocking_);
+    lp.services = std::make_unique<PluginServices>(
+        name, p.settings, std::move(database), http_, metrics_, tokens_,
+        territories_ ? *territories_ : kNoTerritories, *blocking_);
     co_await lp.plugin().start(*lp.services);
     lp.routes = lp.plugin().routes();
     for (const auto& route : lp.routes)

@@ -31,8 +31,14 @@ class PluginServices final : public Host {
                  std::unique_ptr<PluginDatabase> database, HttpClient& http,
                  MetricsRegistry& metrics, const IdentityTokens* tokens,
                  const Territories& territories, BlockingPool& blocking)
-      : config_(std::move(config)), logger_(plugin), database_(std::move(database)), http_(http),
-        metrics_(metrics, plugin), tokens_(tokens), territories_(territories), blocking_(blocking) {}
+      : config_(std::move(config)),
+        logger_(plugin),
+        database_(std::move(database)),
+        http_(http),
+        metrics_(metrics, plugin),
+        tokens_(tokens),
+        territories_(territories),
+        blocking_(blocking) {}
 
   const boost::json::object& config() const override { return config_; }
   Logger& logger() override { return logger_; }

@@ -158,7 +158,8 @@ void validate(const Directorate& d) {
   check_text("address", d.address, 300);
   check_phone("phone", d.phone);
   check_email("email", d.email);
-  if (d.contacts.size() > kMaxContacts) invalid("contacts", "at most " + std::to_string(kMaxContacts));
+  if (d.contacts.size() > kMaxContacts)
+    invalid("contacts", "at most " + std::to_string(kMaxContacts));
   for (std::size_t i = 0; i < d.contacts.size(); ++i) check_contact("contacts[" + std::to_string(i) + "].", d.contacts[i]);
 }
 
@@ -262,8 +263,10 @@ std::vector<Directorate> load_yaml(const std::string& path) {
   return out;
 }
 
-std::optional<KnownDepartment> known_department(const std::string& code, const Territories& territories) {
-  if (const Department* d = territories.department(code)) return KnownDepartment{d->code, d->name, d->region};
+std::optional<KnownDepartment> known_department(const std::string& code,
+                                                const Territories& territories) {
+  if (const Department* d = territories.department(code))
+    return KnownDepartment{d->code, d->name, d->region};
   if (const OfficialDepartment* d = official_department(code))
     return KnownDepartment{std::string(d->code), std::string(d->name), std::string(d->region)};
   return std::nullopt;
@@ -280,14 +283,16 @@ std::vector<std::string> coverage_problems(const std::vector<Directorate>& all, 
       else if (known->region != d.region)
         problems.push_back("directorate " + d.id + ": department " + dep + " is in region " + known->region + ", not " + d.region);
     }
-  auto twice = [&](const std::string& code, const std::string& name, const std::vector<std::string>& ids) {
+  auto twice = [&](const std::string& code, const std::string& name,
+                   const std::vector<std::string>& ids) {
     std::string list;
     for (const auto& id : ids) list += (list.empty() ? "" : " and ") + id;
     problems.push_back("department " + code + " (" + name + ") is covered twice: " + list);
   };
   // The departments to cover, in the store's order (or the official one).
   std::vector<KnownDepartment> to_cover;
-  for (const Department* dep : territories.departments()) to_cover.push_back({dep->code, dep->name, dep->region});
+  for (const Department* dep : territories.departments())
+    to_cover.push_back({dep->code, dep->name, dep->region});
   if (to_cover.empty())
     for (const auto& dep : official_departments())
       to_cover.push_back({std::string(dep.code), std::string(dep.name), std::string(dep.region)});
@@ -295,8 +300,10 @@ std::vector<std::string> coverage_problems(const std::vector<Directorate>& all, 
   for (const auto& dep : to_cover) {
     seen.insert(dep.code);
     auto it = covered_by.find(dep.code);
-    if (it == covered_by.end()) problems.push_back("department " + dep.code + " (" + dep.name + ") is not covered");
-    else if (it->second.size() > 1) twice(dep.code, dep.name, it->second);
+    if (it == covered_by.end())
+      problems.push_back("department " + dep.code + " (" + dep.name + ") is not covered");
+    else if (it->second.size() > 1)
+      twice(dep.code, dep.name, it->second);
   }
   // Listed twice though not to cover (outside the imported part of France): still wrong.
   for (const auto& [code, ids] : covered_by)

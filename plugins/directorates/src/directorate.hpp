@@ -60,7 +60,8 @@ std::vector<Directorate> load_yaml(const std::string& path);
 struct KnownDepartment {
   std::string code, name, region;
 };
-std::optional<KnownDepartment> known_department(const std::string& code, const Territories& territories);
+std::optional<KnownDepartment> known_department(const std::string& code,
+                                                const Territories& territories);
 
 /// What is wrong with the coverage of France's departments: each directorate's departments
 /// known (imported territories, else the official list) and in its region; no department in

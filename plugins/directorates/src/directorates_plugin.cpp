@@ -30,10 +30,11 @@ std::int64_t epoch_seconds() {
 // Inserts or replaces one directorate: ON CONFLICT, which PostgreSQL has too (not INSERT OR
 // REPLACE).
 Statement upsert(const Directorate& d) {
-  return {"INSERT INTO directorates_directorates (id, document, updated_at) VALUES (?1, ?2, ?3)"
-          " ON CONFLICT (id) DO UPDATE SET document = excluded.document,"
-          " updated_at = excluded.updated_at",
-          {d.id, json::serialize(to_json(d)), epoch_seconds()}};
+  return {
+      "INSERT INTO directorates_directorates (id, document, updated_at) VALUES (?1, ?2, ?3)"
+      " ON CONFLICT (id) DO UPDATE SET document = excluded.document,"
+      " updated_at = excluded.updated_at",
+      {d.id, json::serialize(to_json(d)), epoch_seconds()}};
 }
 
 json::object list_json(const std::vector<const Directorate*>& items) {
@@ -96,7 +97,8 @@ class DirectoratesPlugin final : public Plugin {
       host.logger().info("seeded " + std::to_string(seed.size()) + " directorates from " + file);
     }
     co_await reload();
-    for (const auto& problem : coverage_problems(*snapshot(), host.territories())) host.logger().warn(problem);
+    for (const auto& problem : coverage_problems(*snapshot(), host.territories()))
+      host.logger().warn(problem);
   }
 
   std::vector<Route> routes() override {
@@ -152,7 +154,8 @@ class DirectoratesPlugin final : public Plugin {
       const auto known = known_department(dep, host_->territories());
       if (!known) throw HttpError(422, "invalid_field", field + ": unknown department " + dep);
       if (known->region != d.region)
-        throw HttpError(422, "invalid_field", field + ": department " + dep + " is not in region " + d.region);
+        throw HttpError(422, "invalid_field",
+                        field + ": department " + dep + " is not in region " + d.region);
     }
   }
 
@@ -225,7 +228,8 @@ class DirectoratesPlugin final : public Plugin {
     // Writes wait their turn, so that the department checks see every earlier write.
     AsyncMutex::Lock lock = co_await writes_.lock();
     Snapshot all = snapshot();
-    const auto stored = std::find_if(all->begin(), all->end(), [&](const auto& x) { return x.id == d.id; });
+    const auto stored =
+        std::find_if(all->begin(), all->end(), [&](const auto& x) { return x.id == d.id; });
     const bool exists = stored != all->end();
     if (create && exists) throw HttpError(409, "conflict", "directorate " + d.id + " exists");
     if (!create && !exists) throw HttpError(404, "not_found", "no directorate " + d.id);

@@ -99,10 +99,11 @@ class HelloPlugin final : public Plugin {
     const std::string name = parse_new_item(r.body);
     // Portable SQL: numbered placeholders, the time computed here, the new row by RETURNING.
     // Built before co_await: g++ 12 miscompiles braced lists inside a co_await expression.
-    Statement insert{"INSERT INTO hello_items (name, created_at) SELECT ?1, ?2"
-                     " WHERE (SELECT count(*) FROM hello_items) < ?3"
-                     " RETURNING id, name, created_at",
-                     {name, epoch_seconds(), settings_.max_items}};
+    Statement insert{
+        "INSERT INTO hello_items (name, created_at) SELECT ?1, ?2"
+        " WHERE (SELECT count(*) FROM hello_items) < ?3"
+        " RETURNING id, name, created_at",
+        {name, epoch_seconds(), settings_.max_items}};
     auto result = co_await host_->database().query(std::move(insert));
     if (result.rows.empty()) throw HttpError(409, "limit_reached", "too many items");
     host_->logger().info("item created");

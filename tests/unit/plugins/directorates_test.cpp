@@ -5,8 +5,8 @@
 #include "support/app_fixture.hpp"
 
 #include <boost/asio/thread_pool.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <future>
@@ -151,8 +151,10 @@ BOOST_AUTO_TEST_CASE(the_product_seed_is_accepted_whatever_part_of_france_is_imp
   problems = dir::coverage_problems(wrong, partial);
   BOOST_TEST_REQUIRE(problems.size() == 3u);
   BOOST_TEST(problems[0] == "directorate ile-de-france: department 99 is unknown");
-  BOOST_TEST(problems[1] == "directorate centre-val-de-loire: department 2A is in region 94, not 24");
-  BOOST_TEST(problems[2] == "department 2A (Corse-du-Sud) is covered twice: centre-val-de-loire and corse");
+  BOOST_TEST(problems[1] ==
+             "directorate centre-val-de-loire: department 2A is in region 94, not 24");
+  BOOST_TEST(problems[2] ==
+             "department 2A (Corse-du-Sud) is covered twice: centre-val-de-loire and corse");
 }
 
 BOOST_AUTO_TEST_CASE(validation_names_the_field) {
@@ -170,8 +172,11 @@ BOOST_AUTO_TEST_CASE(validation_names_the_field) {
                             "contacts":[{"role":"r","name":"n","email":"a@b.fr","phone":"1","themes":["golf"]}]})")
                  .rfind("contacts[0].themes[0]: unknown theme \"golf\"", 0) == 0u);
   for (const std::string id : {"for", "mine", "coverage"})
-    BOOST_TEST(message_of(R"({"id":")" + id + R"(","name":"X","region":"52","departments":["49"],"address":"a","phone":"1","email":"x@y.fr"})") ==
-               "id: \"" + id + "\" is reserved (for, mine and coverage are routes)");
+    BOOST_TEST(
+        message_of(
+            R"({"id":")" + id +
+            R"(","name":"X","region":"52","departments":["49"],"address":"a","phone":"1","email":"x@y.fr"})") ==
+        "id: \"" + id + "\" is reserved (for, mine and coverage are routes)");
   BOOST_TEST(message_of(pdl("P", contacts(21))) == "contacts: at most 20");
   BOOST_TEST(status_of(pdl("P", contacts(20))) == 200);
 }
@@ -260,37 +265,46 @@ BOOST_FIXTURE_TEST_CASE(operators_edit_and_changes_survive_a_restart, Directorat
 }
 
 BOOST_FIXTURE_TEST_CASE(reserved_ids_are_refused_by_the_routes, Directorates) {
-  Response r = call("POST", "/api/directorates",
-                    R"({"id":"mine","name":"X","region":"52","departments":["85"],"address":"a","phone":"+33 2","email":"v@x.fr"})");
+  Response r = call(
+      "POST", "/api/directorates",
+      R"({"id":"mine","name":"X","region":"52","departments":["85"],"address":"a","phone":"+33 2","email":"v@x.fr"})");
   BOOST_TEST(r.status == 422);
-  BOOST_TEST(json(r).at("error").at("message").as_string() == "id: \"mine\" is reserved (for, mine and coverage are routes)");
+  BOOST_TEST(json(r).at("error").at("message").as_string() ==
+             "id: \"mine\" is reserved (for, mine and coverage are routes)");
 }
 
 BOOST_FIXTURE_TEST_CASE(contact_ids_are_the_servers, Directorates) {
   // Ids sent by the client are ignored, even the largest integer (no overflow).
-  Response r = call("PUT", "/api/directorates/pays-de-la-loire",
-                    pdl("P", "[" + contact("a", "9223372036854775807") + "," + contact("b", "9223372036854775807") + "," +
-                                 contact("c", "-4") + "]"));
+  Response r =
+      call("PUT", "/api/directorates/pays-de-la-loire",
+           pdl("P", "[" + contact("a", "9223372036854775807") + "," +
+                        contact("b", "9223372036854775807") + "," + contact("c", "-4") + "]"));
   BOOST_TEST_REQUIRE(r.status == 200);
-  BOOST_TEST((contact_ids(json(r)) == std::vector<std::int64_t>{2, 3, 4}));  // after Yann Le Gall's 1
-  r = call("POST", "/api/directorates/pays-de-la-loire/contacts", contact("d", "9223372036854775807"));
+  BOOST_TEST(
+      (contact_ids(json(r)) == std::vector<std::int64_t>{2, 3, 4}));  // after Yann Le Gall's 1
+  r = call("POST", "/api/directorates/pays-de-la-loire/contacts",
+           contact("d", "9223372036854775807"));
   BOOST_TEST(r.status == 201);
   BOOST_TEST(json(r).at("id").as_int64() == 5);
   // A PUT keeps the ids the directorate has (b stays 3), and gives new ones to the others.
-  r = call("PUT", "/api/directorates/pays-de-la-loire",
-           pdl("P", "[" + contact("b", "3") + "," + contact("e", "3") + "," + contact("f", "77") + "]"));
+  r = call(
+      "PUT", "/api/directorates/pays-de-la-loire",
+      pdl("P", "[" + contact("b", "3") + "," + contact("e", "3") + "," + contact("f", "77") + "]"));
   BOOST_TEST_REQUIRE(r.status == 200);
   BOOST_TEST((contact_ids(json(r)) == std::vector<std::int64_t>{3, 6, 7}));
   BOOST_TEST(call("DELETE", "/api/directorates/pays-de-la-loire/contacts/3").status == 204);
   // At most 20 contacts, through every route.
-  BOOST_TEST(call("PUT", "/api/directorates/pays-de-la-loire", pdl("P", contacts(21))).status == 422);
-  BOOST_TEST(call("PUT", "/api/directorates/pays-de-la-loire", pdl("P", contacts(20))).status == 200);
+  BOOST_TEST(call("PUT", "/api/directorates/pays-de-la-loire", pdl("P", contacts(21))).status ==
+             422);
+  BOOST_TEST(call("PUT", "/api/directorates/pays-de-la-loire", pdl("P", contacts(20))).status ==
+             200);
   r = call("POST", "/api/directorates/pays-de-la-loire/contacts", contact("g"));
   BOOST_TEST(r.status == 422);
   BOOST_TEST(json(r).at("error").at("message").as_string() == "contacts: at most 20");
-  r = call("POST", "/api/directorates",
-           R"({"id":"vendee","name":"V","region":"52","departments":["71"],"address":"a","phone":"+33 2","email":"v@x.fr","contacts":)" +
-               contacts(21) + "}");
+  r = call(
+      "POST", "/api/directorates",
+      R"({"id":"vendee","name":"V","region":"52","departments":["71"],"address":"a","phone":"+33 2","email":"v@x.fr","contacts":)" +
+          contacts(21) + "}");
   BOOST_TEST(r.status == 422);
 }
 
@@ -305,7 +319,8 @@ BOOST_FIXTURE_TEST_CASE(concurrent_writes_wait_their_turn_instead_of_failing, Di
     in.body = pdl("DR " + std::to_string(i));
     in.headers.emplace_back("content-type", "application/json");
     in.request_id = "r" + std::to_string(i);
-    replies.push_back(boost::asio::co_spawn(pool, dispatcher.handle(std::move(in)), boost::asio::use_future));
+    replies.push_back(
+        boost::asio::co_spawn(pool, dispatcher.handle(std::move(in)), boost::asio::use_future));
   }
   std::set<std::string> names;
   for (auto& reply : replies) {
@@ -316,7 +331,8 @@ BOOST_FIXTURE_TEST_CASE(concurrent_writes_wait_their_turn_instead_of_failing, Di
   pool.join();
   BOOST_TEST(names.size() == 20u);
   // The last one written is what is stored.
-  const std::string stored(json(call("GET", "/api/directorates/pays-de-la-loire")).at("name").as_string());
+  const std::string stored(
+      json(call("GET", "/api/directorates/pays-de-la-loire")).at("name").as_string());
   BOOST_TEST(names.count(stored) == 1u);
 }
 
@@ -331,16 +347,20 @@ BOOST_AUTO_TEST_CASE(directorates_stored_before_integer_times_are_kept) {
     BOOST_TEST(run(db->migrate(first)) == 1);
     auto seeded = dir::load_yaml(kSeed);
     for (const auto& d : seeded)
-      run(db->query({"INSERT INTO directorates_directorates (id, document, updated_at) VALUES (?1, ?2, "
-                     "'2025-06-01T08:30:00Z')",
-                     {d.id, boost::json::serialize(dir::to_json(d))}}));
+      run(db->query(
+          {"INSERT INTO directorates_directorates (id, document, updated_at) VALUES (?1, ?2, "
+           "'2025-06-01T08:30:00Z')",
+           {d.id, boost::json::serialize(dir::to_json(d))}}));
   }
   app.identity = make_identity({"operator"});
   app.start(plugin_yaml());
   BOOST_TEST(app.call("GET", "/readyz").status == 200);
-  BOOST_TEST(AppFixture::json(app.call("GET", "/api/directorates")).at("directorates").as_array().size() == 4u);
+  BOOST_TEST(
+      AppFixture::json(app.call("GET", "/api/directorates")).at("directorates").as_array().size() ==
+      4u);
   auto db = app.store.for_plugin("directorates");
-  auto row = run(db->query({"SELECT updated_at FROM directorates_directorates WHERE id = ?1", {std::string("corse")}}));
+  auto row = run(db->query(
+      {"SELECT updated_at FROM directorates_directorates WHERE id = ?1", {std::string("corse")}}));
   BOOST_TEST(std::get<std::int64_t>(row.rows.at(0).at(0)) == 1748766600);
 }
 

@@ -92,7 +92,8 @@ BOOST_AUTO_TEST_CASE(items_made_before_integer_times_keep_their_date) {
     first.resize(1);
     auto db = app.store.for_plugin("hello");
     BOOST_TEST(run(db->migrate(first)) == 1);
-    run(db->query({"INSERT INTO hello_items (name, created_at) VALUES ('Saumur', "
+    run(
+        db->query({"INSERT INTO hello_items (name, created_at) VALUES ('Saumur', "
                    "'2025-06-01T08:30:00Z')",
                    {}}));
   }

@@ -80,8 +80,9 @@ BOOST_AUTO_TEST_CASE(missing_file) {
 }
 
 BOOST_AUTO_TEST_CASE(wrong_abi_version) {
-  BOOST_TEST(load_error(module("bad_abi")) ==
-             "plugin library " + module("bad_abi") + ": ABI version 999 instead of " + std::to_string(kAbiVersion));
+  BOOST_TEST(load_error(module("bad_abi")) == "plugin library " + module("bad_abi") +
+                                                  ": ABI version 999 instead of " +
+                                                  std::to_string(kAbiVersion));
 }
 
 BOOST_AUTO_TEST_CASE(wrong_build_fingerprint) {
@@ -144,9 +145,11 @@ BOOST_AUTO_TEST_CASE(a_route_keeps_its_library_after_the_host_let_it_go) {
   std::shared_ptr<const RouteTable> table;  // what a request in flight holds
   {
     PluginHost host(store, http, metrics, std::chrono::seconds(5));
-    host.load_all(load_config(dir.write(
-        "p.yaml", "tls:\n  certificate: c\n  private_key: k\nplugins:\n  - name: hello\n"
-                  "    library: " + copy + "\n    config:\n      greeting: Kenavo\n")));
+    host.load_all(load_config(
+        dir.write("p.yaml",
+                  "tls:\n  certificate: c\n  private_key: k\nplugins:\n  - name: hello\n"
+                  "    library: " +
+                      copy + "\n    config:\n      greeting: Kenavo\n")));
     run(host.start_all());
     table = host.table();
   }  // the host is gone, and with it every handle it had on the plugin
@@ -170,7 +173,8 @@ BOOST_AUTO_TEST_CASE(a_route_keeps_its_library_after_the_host_let_it_go) {
 BOOST_AUTO_TEST_CASE(host_names_the_config_entry_of_a_bad_plugin) {
   HostFixture f;
   BOOST_TEST(f.load_error("  - name: hello\n    library: " + module("bad_abi") + "\n") ==
-             "p.yaml:5:5: plugin library " + module("bad_abi") + ": ABI version 999 instead of " + std::to_string(kAbiVersion));
+             "p.yaml:5:5: plugin library " + module("bad_abi") + ": ABI version 999 instead of " +
+                 std::to_string(kAbiVersion));
 }
 
 BOOST_AUTO_TEST_CASE(host_refuses_a_name_that_differs_from_the_library) {
