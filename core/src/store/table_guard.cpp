@@ -1,7 +1,13 @@
 // The rules of TableGuard. SQLite reports its own bookkeeping through the same authorizer (the
 // schema table written by CREATE TABLE, sqlite_sequence cleaned by DROP TABLE, the shadow tables
 // of FTS5), so those are allowed exactly where the statement itself is a schema change of the
-// plugin's own objects; everything else outside the plugin's prefix is refused.
+// plugin's own objects; everything else outside the plugin's prefix is refused. (So a statement
+// like CREATE TABLE x_copy AS SELECT sql FROM sqlite_schema may copy the schema's text: no row
+// of any table, and the schema is in the sources anyway.)
+//
+// What this guards is the SQL a plugin sends, mistakes and injections included. A plugin is
+// native code in the gateway's process: a deliberately hostile one is kept out by review and
+// by who may install plugins, not by the store.
 #include "store/table_guard.hpp"
 
 #include <sqlite3.h>
@@ -40,6 +46,11 @@ bool has_upper_case(const char* name) {
 }
 
 std::string text(const char* s) { return s ? s : ""; }
+
+// Virtual table modules a plugin may use: each reads only its own shadow tables (through
+// statements the authorizer sees).
+const std::set<std::string, std::less<>> kModules = {
+    "fts5", "fts5vocab", "fts4", "fts3", "fts4aux", "fts3tokenize", "rtree", "rtree_i32"};
 
 }  // namespace
 
@@ -118,8 +129,14 @@ std::string TableGuard::decide(int action, const char* a1, const char* a2) {
   const std::string who = "plugin \"" + plugin_ + "\" may not ";
   switch (action) {
     case SQLITE_SELECT:
-    case SQLITE_FUNCTION:
     case SQLITE_RECURSIVE:
+      return {};
+
+    case SQLITE_FUNCTION:
+      // fts3_tokenizer(name, pointer) registers code from a raw pointer; load_extension loads
+      // a library (off by default, refused anyway).
+      if (iequals(text(a2), "fts3_tokenizer") || iequals(text(a2), "load_extension"))
+        return who + "call " + text(a2) + "()";
       return {};
 
     case SQLITE_READ:
@@ -169,6 +186,10 @@ std::string TableGuard::decide(int action, const char* a1, const char* a2) {
     case SQLITE_CREATE_VIEW:
     case SQLITE_CREATE_VTABLE:
       if (!owns(a1)) return refuse_table("create", a1);
+      // Full-text search and R-trees; not dbstat, sqlite_stmt, sqlite_dbpage and the like,
+      // which read the whole database file or the connection, below the authorizer.
+      if (action == SQLITE_CREATE_VTABLE && !kModules.count(text(a2)))
+        return who + "create a virtual table of module " + text(a2);
       if (has_upper_case(a1))
         return who + "create " + text(a1) + ": names are lower case (portable SQL)";
       last_ddl_ = action;

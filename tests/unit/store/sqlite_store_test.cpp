@@ -219,6 +219,11 @@ BOOST_FIXTURE_TEST_CASE(a_plugin_cannot_leave_its_name_space_in_other_ways, Conf
   refused("CREATE TABLE notes (x)", "may not create table notes");  // the bare name is not its own
   refused("CREATE TABLE Notes_Upper (x)", "names are lower case");
   refused("ALTER TABLE notes_items RENAME TO notes_renamed", "may not rename tables");
+  refused("CREATE VIRTUAL TABLE notes_stat USING dbstat", "of module dbstat");
+  refused("SELECT * FROM dbstat", "may not read table dbstat");
+  refused("SELECT * FROM sqlite_stmt", "may not read table sqlite_stmt");
+  refused("SELECT fts3_tokenizer('simple', x'00')", "may not call fts3_tokenizer()");
+  refused("SELECT load_extension('/tmp/x.so')", "may not call load_extension()");
   refused("SELECT * FROM notes_items WHERE id = ?", "must be written ?1");
   refused("SELECT * FROM notes_items WHERE id = :id", "must be written ?1");
   // The refusal does not outlive its statement, nor leak to the next user of the connection.
@@ -248,6 +253,13 @@ BOOST_FIXTURE_TEST_CASE(full_text_search_works_inside_the_name_space, Confined) 
       scalar(*notes, "SELECT count(*) FROM notes_search WHERE notes_search MATCH 'rurales'") == 1);
   BOOST_TEST(refusal(*notes, "CREATE VIRTUAL TABLE users_search USING fts5(body)")
                  .find("may not create table users_search") != std::string::npos);
+  // An index over the core's table, with the plugin's name, reads nothing of it.
+  BOOST_TEST(refusal(*notes, "CREATE VIRTUAL TABLE notes_users USING fts5(password_hash, "
+                             "content='users', content_rowid='id')") == "");
+  BOOST_TEST(refusal(*notes, "INSERT INTO notes_users (notes_users) VALUES ('rebuild')")
+                 .find("may not read table users") != std::string::npos);
+  BOOST_TEST(refusal(*notes, "SELECT password_hash FROM notes_users")
+                 .find("may not read table users") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(table_prefixes) {
