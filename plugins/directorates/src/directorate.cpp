@@ -109,6 +109,10 @@ Directorate directorate_of(const json::object& o) {
   d.address = text_field(o, "address");
   d.phone = text_field(o, "phone");
   d.email = text_field(o, "email");
+  if (const auto* v = o.if_contains("version"); v && !v->is_null()) {
+    if (!v->is_int64() || v->as_int64() < 0) invalid("version", "a positive integer");
+    d.version = v->as_int64();
+  }
   if (const auto* contacts = o.if_contains("contacts"); contacts && !contacts->is_null()) {
     if (!contacts->is_array()) invalid("contacts", "expected a list");
     if (contacts->as_array().size() > kMaxContacts)
@@ -136,8 +140,11 @@ json::object to_json(const Directorate& d) {
   json::array departments, contacts;
   for (const auto& dep : d.departments) departments.emplace_back(dep);
   for (const auto& c : d.contacts) contacts.push_back(to_json(c));
-  return {{"id", d.id}, {"name", d.name}, {"region", d.region}, {"departments", std::move(departments)},
-          {"address", d.address}, {"phone", d.phone}, {"email", d.email}, {"contacts", std::move(contacts)}};
+  return {{"id", d.id},           {"name", d.name},
+          {"region", d.region},   {"departments", std::move(departments)},
+          {"address", d.address}, {"phone", d.phone},
+          {"email", d.email},     {"contacts", std::move(contacts)},
+          {"version", d.version}};
 }
 
 void validate(const Directorate& d) {

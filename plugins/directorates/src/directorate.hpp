@@ -28,6 +28,9 @@ struct Directorate {
   std::vector<std::string> departments;
   std::string address, phone, email;
   std::vector<Contact> contacts;
+  // Stored: 1 at creation, one more at each change. In a body: the version the client read and
+  // bases its change on (0 when it does not say).
+  std::int64_t version = 0;
 };
 
 boost::json::object to_json(const Directorate& d);

@@ -37,6 +37,25 @@ Statement upsert(const Directorate& d) {
       {d.id, json::serialize(to_json(d)), epoch_seconds()}};
 }
 
+std::string etag(const Directorate& d) { return "\"" + std::to_string(d.version) + "\""; }
+
+// A change based on an older read is a conflict: If-Match, or the version in the body, must
+// name the version stored now (neither given: the change applies to whatever is stored).
+void check_version(const Request& r, const Directorate& stored, std::int64_t claimed = 0) {
+  const auto if_match = r.header("if-match");
+  const bool matches =
+      !if_match || *if_match == "*" || if_match->find(etag(stored)) != std::string::npos;
+  if (!matches || (claimed != 0 && claimed != stored.version))
+    throw HttpError(409, "conflict",
+                    "directorate " + stored.id + " changed since it was read (it is at version " +
+                        std::to_string(stored.version) + "): read it again");
+}
+
+Response with_etag(Response response, const Directorate& d) {
+  response.headers.emplace_back("ETag", etag(d));
+  return response;
+}
+
 json::object list_json(const std::vector<const Directorate*>& items) {
   json::array out;
   for (const auto* d : items) out.push_back(to_json(*d));
@@ -92,7 +111,10 @@ class DirectoratesPlugin final : public Plugin {
         throw std::runtime_error(file + ": " + all);
       }
       std::vector<Statement> inserts;
-      for (const auto& d : seed) inserts.push_back(upsert(d));
+      for (auto& d : seed) {
+        d.version = 1;
+        inserts.push_back(upsert(d));
+      }
       co_await host.database().transaction(std::move(inserts));
       host.logger().info("seeded " + std::to_string(seed.size()) + " directorates from " + file);
     }
@@ -169,7 +191,7 @@ class DirectoratesPlugin final : public Plugin {
   Task<Response> get(Request r) {
     Snapshot all = snapshot();
     for (const auto& d : *all)
-      if (d.id == r.param("id")) co_return Response::json(to_json(d));
+      if (d.id == r.param("id")) co_return with_etag(Response::json(to_json(d)), d);
     throw HttpError(404, "not_found", "no directorate " + r.param("id"));
   }
 
@@ -224,7 +246,7 @@ class DirectoratesPlugin final : public Plugin {
     co_await reload();
   }
 
-  Task<Response> store(Directorate d, bool create) {
+  Task<Response> store(Directorate d, bool create, Request r) {
     // Writes wait their turn, so that the department checks see every earlier write.
     AsyncMutex::Lock lock = co_await writes_.lock();
     Snapshot all = snapshot();
@@ -233,28 +255,31 @@ class DirectoratesPlugin final : public Plugin {
     const bool exists = stored != all->end();
     if (create && exists) throw HttpError(409, "conflict", "directorate " + d.id + " exists");
     if (!create && !exists) throw HttpError(404, "not_found", "no directorate " + d.id);
+    if (exists) check_version(r, *stored, d.version);
     check_against_others(d, *all);
     assign_contact_ids(d, exists ? &*stored : nullptr);
+    d.version = exists ? stored->version + 1 : 1;
     const std::string id = d.id;
-    json::object body = to_json(d);
+    Response response = with_etag(Response::json(to_json(d), create ? 201 : 200), d);
     co_await save(std::move(d));
     host_->logger().info(std::string(create ? "created" : "updated") + " directorate " + id);
-    co_return Response::json(body, create ? 201 : 200);
+    co_return response;
   }
 
   Task<Response> create(Request r) {
     Directorate d = directorate_from_json(r.body);
-    co_return co_await store(std::move(d), true);
+    co_return co_await store(std::move(d), true, std::move(r));
   }
 
   Task<Response> replace(Request r) {
     Directorate d = directorate_from_json(r.body);
     if (d.id != r.param("id")) throw HttpError(422, "invalid_field", "id: must be " + r.param("id"));
-    co_return co_await store(std::move(d), false);
+    co_return co_await store(std::move(d), false, std::move(r));
   }
 
   Task<Response> remove(Request r) {
     AsyncMutex::Lock lock = co_await writes_.lock();
+    check_version(r, current(r.param("id")));
     Statement del{"DELETE FROM directorates_directorates WHERE id = ?1", {r.param("id")}};
     const QueryResult done = co_await host_->database().query(std::move(del));
     if (done.changes == 0) throw HttpError(404, "not_found", "no directorate " + r.param("id"));
@@ -277,10 +302,12 @@ class DirectoratesPlugin final : public Plugin {
     Contact c = contact_from_json(r.body);
     AsyncMutex::Lock lock = co_await writes_.lock();
     Directorate d = current(r.param("id"));
+    check_version(r, d);
     if (d.contacts.size() >= kMaxContacts)
       throw HttpError(422, "invalid_field", "contacts: at most " + std::to_string(kMaxContacts));
     c.id = next_contact_id(d);  // whatever id the body had
     d.contacts.push_back(c);
+    ++d.version;
     co_await save(std::move(d));
     co_return Response::json(to_json(c), 201);
   }
@@ -288,9 +315,11 @@ class DirectoratesPlugin final : public Plugin {
   Task<Response> remove_contact(Request r) {
     AsyncMutex::Lock lock = co_await writes_.lock();
     Directorate d = current(r.param("id"));
+    check_version(r, d);
     const auto before = d.contacts.size();
     std::erase_if(d.contacts, [&](const Contact& c) { return std::to_string(c.id) == r.param("contact"); });
     if (d.contacts.size() == before) throw HttpError(404, "not_found", "no contact " + r.param("contact"));
+    ++d.version;
     co_await save(std::move(d));
     Response res;
     res.status = 204;

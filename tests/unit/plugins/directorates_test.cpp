@@ -308,6 +308,46 @@ BOOST_FIXTURE_TEST_CASE(contact_ids_are_the_servers, Directorates) {
   BOOST_TEST(r.status == 422);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_change_based_on_an_old_read_is_a_conflict, Directorates) {
+  auto with_if_match = [&](const std::string& method, const std::string& target,
+                           const std::string& etag, std::string body = "") {
+    IncomingRequest in;
+    in.method = method;
+    in.target = target;
+    in.body = std::move(body);
+    if (!in.body.empty()) in.headers.emplace_back("content-type", "application/json");
+    in.headers.emplace_back("if-match", etag);
+    in.request_id = "t";
+    return run(dispatcher.handle(std::move(in)));
+  };
+  Response r = call("GET", "/api/directorates/pays-de-la-loire");
+  BOOST_TEST(json(r).at("version").as_int64() == 1);
+  std::string etag;
+  for (const auto& [name, value] : r.headers)
+    if (name == "ETag") etag = value;
+  BOOST_TEST(etag == "\"1\"");
+  // Two operators read version 1; the first change wins, the second is told to read again.
+  r = with_if_match("PUT", "/api/directorates/pays-de-la-loire", etag, pdl("First"));
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(json(r).at("version").as_int64() == 2);
+  r = with_if_match("PUT", "/api/directorates/pays-de-la-loire", etag, pdl("Second"));
+  BOOST_TEST(r.status == 409);
+  BOOST_TEST(json(r).at("error").at("message").as_string() ==
+             "directorate pays-de-la-loire changed since it was read (it is at version 2): read it "
+             "again");
+  // The same with the version in the body; and without either, the change applies.
+  std::string body = pdl("Third");
+  body.insert(1, R"("version":1,)");
+  BOOST_TEST(call("PUT", "/api/directorates/pays-de-la-loire", body).status == 409);
+  body.replace(body.find("\"version\":1"), 11, "\"version\":2");
+  BOOST_TEST(call("PUT", "/api/directorates/pays-de-la-loire", body).status == 200);
+  BOOST_TEST(
+      with_if_match("POST", "/api/directorates/pays-de-la-loire/contacts", "\"2\"", contact("x"))
+          .status == 409);
+  BOOST_TEST(with_if_match("DELETE", "/api/directorates/pays-de-la-loire", "\"2\"").status == 409);
+  BOOST_TEST(with_if_match("DELETE", "/api/directorates/pays-de-la-loire", "\"3\"").status == 204);
+}
+
 BOOST_FIXTURE_TEST_CASE(concurrent_writes_wait_their_turn_instead_of_failing, Directorates) {
   // 20 PUTs at once on 4 threads: each waits for the previous one, none is refused.
   boost::asio::thread_pool pool(4);
