@@ -60,8 +60,9 @@ struct QueryResult {
 /// core's accounts, sessions, tokens, keys, territories, or another plugin's — is refused when
 /// the statement is prepared, with an error naming the table. So are ATTACH/DETACH, PRAGMAs
 /// (except reading the shape of its own tables), ANALYZE, temporary objects, renaming a table
-/// (create, copy, drop instead) and BEGIN/COMMIT/SAVEPOINT written in SQL: use transaction().
-/// Migrations are held to the same rules.
+/// (create, copy, drop instead), virtual tables other than full-text search (FTS3/4/5) and
+/// R-trees, and BEGIN/COMMIT/SAVEPOINT written in SQL: use transaction(). Migrations are held
+/// to the same rules.
 ///
 /// **Portable SQL.** The store is SQLite today and PostgreSQL for several instances; the same
 /// plugin must run on both, so write:
