@@ -11,6 +11,7 @@
 #include <boost/json/value.hpp>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,10 +42,16 @@ struct Route {
   std::vector<std::string> accepts = {"application/json"};
 };
 
-/// A schema migration, applied once, in version order, in a transaction.
+/// A schema migration of the plugin's own tables, applied once, in version order, in a
+/// transaction, under the rules of Database (own tables only, portable SQL). Migrations are
+/// append-only: once released, a migration's text never changes; fix or convert in a new one.
 struct Migration {
   int version;      ///< 1, 2, 3 ... per plugin.
-  std::string sql;  ///< One or more SQL statements.
+  std::string sql;  ///< One or more portable SQL statements, for every dialect not listed below.
+  /// Text for one dialect ("sqlite", "postgresql", as Database::dialect() says) where it must
+  /// differ: auto-generated ids, full-text search, converting data. An empty text means "nothing
+  /// to do in this dialect" (the version is still recorded).
+  std::map<std::string, std::string> sql_by_dialect = {};
 };
 
 /// Type of a config field.
@@ -69,7 +76,7 @@ class PASSERELLE_SDK_API Plugin {
   virtual PluginInfo info() const = 0;
   /// Keys accepted in the plugin's config section.
   virtual std::vector<ConfigField> config_schema() const { return {}; }
-  /// Schema migrations of the plugin's own tables (prefix them with the plugin name).
+  /// Schema migrations of the plugin's own tables, named `<name>_…` (see Database).
   virtual std::vector<Migration> migrations() const { return {}; }
   /// Reads the config and prepares; the host outlives the plugin.
   virtual Task<void> start(Host& host) = 0;

@@ -13,19 +13,19 @@ namespace passerelle {
 /// Version of the binary interface between host and plugins. Raised whenever a type of the SDK
 /// changes layout or a virtual function is added, removed or reordered.
 #ifndef PASSERELLE_ABI_OVERRIDE
-inline constexpr int kAbiVersion = 1;
+inline constexpr int kAbiVersion = 2;
 #else
 inline constexpr int kAbiVersion = PASSERELLE_ABI_OVERRIDE;  // tests of the loader only
 #endif
 
 /// Human-readable version of the SDK headers.
-inline constexpr const char* kSdkVersion = "0.1.0";
+inline constexpr const char* kSdkVersion = "0.2.0";
 
 #ifndef PASSERELLE_FINGERPRINT_OVERRIDE
 /// Build fingerprint: compiler, Boost and SDK version. Host and plugin must agree exactly,
 /// since they exchange C++ objects (std::string, Boost.JSON values, coroutine frames).
 inline constexpr const char* kBuildFingerprint =
-    "gcc-" __VERSION__ ";boost-" PASSERELLE_STRINGIFY(BOOST_VERSION) ";sdk-0.1.0";
+    "gcc-" __VERSION__ ";boost-" PASSERELLE_STRINGIFY(BOOST_VERSION) ";sdk-0.2.0";
 #else
 inline constexpr const char* kBuildFingerprint = PASSERELLE_FINGERPRINT_OVERRIDE;  // tests only
 #endif

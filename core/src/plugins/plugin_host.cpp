@@ -7,6 +7,7 @@
 #include "plugins/plugin_config.hpp"
 #include "plugins/plugin_services.hpp"
 #include "store/sqlite_store.hpp"
+#include "store/table_guard.hpp"
 #include "territories/territory_index.hpp"
 #include "util/blocking_pool.hpp"
 
@@ -56,11 +57,19 @@ void PluginHost::load_all(const Config& config) {
     if (name != pc.name)
       fail_at(config.file, pc.position,
               "plugin library " + pc.library + " is named \"" + name + "\", not \"" + pc.name + "\"");
-    for (const auto& other : plugins_)
-      if (other.plugin->info().name == name)
+    for (const auto& other : plugins_) {
+      const std::string& other_name = other.plugin->info().name;
+      if (other_name == name)
         fail_at(config.file, pc.position,
                 "plugin library " + pc.library + ": plugin \"" + name + "\" is already loaded from " +
                     other.plugin->path());
+      // Each plugin reaches the tables that start with its prefix: no prefix may hold another.
+      const std::string mine = table_prefix(name), theirs = table_prefix(other_name);
+      if (mine.rfind(theirs, 0) == 0 || theirs.rfind(mine, 0) == 0)
+        fail_at(config.file, pc.position,
+                "plugin \"" + name + "\" cannot run beside plugin \"" + other_name +
+                    "\": their tables (" + mine + "*, " + theirs + "*) would overlap");
+    }
     auto settings = validate_plugin_config(pc.config, pc.position, config.file,
                                            plugin->plugin().config_schema());
     plugins_.push_back({std::move(plugin), pc, std::move(settings)});
@@ -72,9 +81,12 @@ Task<void> PluginHost::start_one(Pending& p) {
   LoadedPlugin& lp = *p.plugin;
   const std::string name = lp.info().name;
   try {
-    const int applied = co_await store_.migrate("plugin:" + name, lp.plugin().migrations());
-    lp.services = std::make_unique<PluginServices>(name, p.settings, store_, http_, metrics_, tokens_,
-                                                     territories_ ? *territories_ : kNoTerritories, *blocking_);
+    // Migrations and statements alike reach only the plugin's own tables.
+    auto database = store_.for_plugin(name);
+    const int applied = co_await database->migrate(lp.plugin().migrations());
+    lp.services = std::make_unique<PluginServices>(
+        name, p.settings, std::move(database), http_, metrics_, tokens_,
+        territories_ ? *territories_ : kNoTerritories, *blocking_);
     co_await lp.plugin().start(*lp.services);
     lp.routes = lp.plugin().routes();
     for (const auto& route : lp.routes)

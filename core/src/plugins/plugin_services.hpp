@@ -1,12 +1,15 @@
-// The Host one plugin sees: its config, a logger with its name, the store, HTTP, metrics.
+// The Host one plugin sees: its config, a logger with its name, the store confined to its own
+// tables, HTTP, metrics.
 #pragma once
 
 #include "auth/identity_tokens.hpp"
 #include "metrics/registry.hpp"
 #include "passerelle/host.hpp"
+#include "store/sqlite_store.hpp"
 
 #include <boost/json/object.hpp>
 
+#include <memory>
 #include <string>
 
 namespace passerelle {
@@ -24,15 +27,22 @@ class PluginLogger final : public Logger {
 
 class PluginServices final : public Host {
  public:
-  PluginServices(const std::string& plugin, boost::json::object config, Database& database,
-                 HttpClient& http, MetricsRegistry& metrics, const IdentityTokens* tokens,
+  PluginServices(const std::string& plugin, boost::json::object config,
+                 std::unique_ptr<PluginDatabase> database, HttpClient& http,
+                 MetricsRegistry& metrics, const IdentityTokens* tokens,
                  const Territories& territories, BlockingPool& blocking)
-      : config_(std::move(config)), logger_(plugin), database_(database), http_(http),
-        metrics_(metrics, plugin), tokens_(tokens), territories_(territories), blocking_(blocking) {}
+      : config_(std::move(config)),
+        logger_(plugin),
+        database_(std::move(database)),
+        http_(http),
+        metrics_(metrics, plugin),
+        tokens_(tokens),
+        territories_(territories),
+        blocking_(blocking) {}
 
   const boost::json::object& config() const override { return config_; }
   Logger& logger() override { return logger_; }
-  Database& database() override { return database_; }
+  Database& database() override { return *database_; }
   HttpClient& http() override { return http_; }
   Metrics& metrics() override { return metrics_; }
   Task<void> sleep(std::chrono::milliseconds duration) override;
@@ -43,7 +53,7 @@ class PluginServices final : public Host {
  private:
   boost::json::object config_;
   PluginLogger logger_;
-  Database& database_;
+  std::unique_ptr<PluginDatabase> database_;
   HttpClient& http_;
   PluginMetrics metrics_;
   const IdentityTokens* tokens_;

@@ -1,5 +1,8 @@
-// SQLite behind a thread pool: each job borrows a connection, runs, and resumes the caller.
+// SQLite behind a thread pool: each job borrows a connection, runs (for the core, or confined to
+// one plugin's tables), and resumes the caller.
 #include "store/sqlite_store.hpp"
+
+#include "store/table_guard.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -17,78 +20,200 @@ namespace asio = boost::asio;
 
 namespace {
 
-[[noreturn]] void raise(sqlite3* db, const std::string& what) {
-  throw std::runtime_error(what + ": " + sqlite3_errmsg(db));
+struct Connection {
+  sqlite3* db = nullptr;
+  TableGuard guard;
+};
+
+// Runs `body` with the connection's statements confined to `plugin` (empty: the core).
+template <class F>
+auto as(Connection& c, const std::string& plugin, F&& body) {
+  struct Restore {
+    TableGuard& guard;
+    ~Restore() { guard.confine(""); }
+  } restore{c.guard};
+  c.guard.confine(plugin);
+  return body();
 }
 
-void exec(sqlite3* db, const std::string& sql) {
+[[noreturn]] void raise(Connection& c, const std::string& what) {
+  // A refusal of the guard says which table and why; SQLite would only say "not authorized".
+  if (!c.guard.refusal().empty()) throw std::runtime_error("store: " + c.guard.refusal());
+  throw std::runtime_error(what + ": " + sqlite3_errmsg(c.db));
+}
+
+using StatementPtr = std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)>;
+
+// Prepares the first statement of `sql`; null when there is none (only blanks or comments).
+// `tail` receives what follows it.
+StatementPtr prepare(Connection& c, std::string_view sql, const char** tail) {
+  c.guard.begin_statement(c.db);
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(c.db, sql.data(), static_cast<int>(sql.size()), &stmt, tail) !=
+      SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    raise(c, "sqlite prepare");
+  }
+  StatementPtr guard(stmt, sqlite3_finalize);
+  // Portable SQL: PostgreSQL numbers its parameters too, so a plugin writes ?1..?n.
+  if (stmt && c.guard.confined())
+    for (int i = 1; i <= sqlite3_bind_parameter_count(stmt); ++i) {
+      const char* name = sqlite3_bind_parameter_name(stmt, i);
+      if (!name || name[0] != '?')
+        throw std::runtime_error("store: parameter " + std::to_string(i) + " of \"" +
+                                 std::string(sql.substr(0, 60)) + "\" must be written ?" +
+                                 std::to_string(i) + " (numbered placeholders only)");
+    }
+  return guard;
+}
+
+void bind(Connection& c, sqlite3_stmt* stmt, const std::vector<SqlValue>& params) {
+  if (static_cast<int>(params.size()) > sqlite3_bind_parameter_count(stmt))
+    throw std::runtime_error("sqlite: more parameters than placeholders");
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const int idx = static_cast<int>(i + 1);
+    const SqlValue& v = params[i];
+    int rc = SQLITE_OK;
+    if (std::holds_alternative<std::nullptr_t>(v))
+      rc = sqlite3_bind_null(stmt, idx);
+    else if (auto* n = std::get_if<std::int64_t>(&v))
+      rc = sqlite3_bind_int64(stmt, idx, *n);
+    else if (auto* d = std::get_if<double>(&v))
+      rc = sqlite3_bind_double(stmt, idx, *d);
+    else {
+      const auto& s = std::get<std::string>(v);
+      rc = sqlite3_bind_text(stmt, idx, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    }
+    if (rc != SQLITE_OK) raise(c, "sqlite bind");
+  }
+}
+
+QueryResult run(Connection& c, const Statement& st) {
+  const char* tail = nullptr;
+  StatementPtr stmt = prepare(c, st.sql, &tail);
+  if (!stmt) throw std::runtime_error("sqlite: empty statement");
+  if (tail && std::string_view(tail).find_first_not_of(" \t\r\n;") != std::string_view::npos)
+    throw std::runtime_error("sqlite: one statement per query (use transaction() for several)");
+  bind(c, stmt.get(), st.params);
+  QueryResult result;
+  const int columns = sqlite3_column_count(stmt.get());
+  for (int col = 0; col < columns; ++col)
+    result.columns.emplace_back(sqlite3_column_name(stmt.get(), col));
+  for (;;) {
+    const int rc = sqlite3_step(stmt.get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) raise(c, "sqlite step");
+    std::vector<SqlValue> row;
+    row.reserve(columns);
+    for (int col = 0; col < columns; ++col) {
+      switch (sqlite3_column_type(stmt.get(), col)) {
+        case SQLITE_NULL:
+          row.emplace_back(nullptr);
+          break;
+        case SQLITE_INTEGER:
+          row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(stmt.get(), col)));
+          break;
+        case SQLITE_FLOAT:
+          row.emplace_back(sqlite3_column_double(stmt.get(), col));
+          break;
+        default: {
+          const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), col));
+          row.emplace_back(std::string(text ? text : "", sqlite3_column_bytes(stmt.get(), col)));
+        }
+      }
+    }
+    result.rows.push_back(std::move(row));
+  }
+  result.changes = sqlite3_changes64(c.db);
+  result.last_insert_id = sqlite3_last_insert_rowid(c.db);
+  return result;
+}
+
+// Runs every statement of a script (a migration), each through the guard.
+void run_script(Connection& c, const std::string& sql) {
+  std::string_view rest(sql);
+  while (!rest.empty()) {
+    const char* tail = nullptr;
+    StatementPtr stmt = prepare(c, rest, &tail);
+    rest.remove_prefix(static_cast<std::size_t>(tail - rest.data()));
+    if (!stmt) continue;
+    int rc;
+    while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    }
+    if (rc != SQLITE_DONE) raise(c, "sqlite");
+  }
+}
+
+void exec(sqlite3* db, const char* sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string message = err ? err : "unknown error";
     sqlite3_free(err);
     throw std::runtime_error("sqlite: " + message);
   }
 }
 
-QueryResult run(sqlite3* db, const Statement& st) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, st.sql.c_str(), static_cast<int>(st.sql.size()), &stmt, nullptr) !=
-      SQLITE_OK)
-    raise(db, "sqlite prepare");
-  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, sqlite3_finalize);
-  if (static_cast<int>(st.params.size()) > sqlite3_bind_parameter_count(stmt))
-    throw std::runtime_error("sqlite: more parameters than placeholders");
-  for (std::size_t i = 0; i < st.params.size(); ++i) {
-    const int idx = static_cast<int>(i + 1);
-    const SqlValue& v = st.params[i];
-    int rc = SQLITE_OK;
-    if (std::holds_alternative<std::nullptr_t>(v)) rc = sqlite3_bind_null(stmt, idx);
-    else if (auto* n = std::get_if<std::int64_t>(&v)) rc = sqlite3_bind_int64(stmt, idx, *n);
-    else if (auto* d = std::get_if<double>(&v)) rc = sqlite3_bind_double(stmt, idx, *d);
-    else {
-      const auto& s = std::get<std::string>(v);
-      rc = sqlite3_bind_text(stmt, idx, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-    }
-    if (rc != SQLITE_OK) raise(db, "sqlite bind");
-  }
-  QueryResult result;
-  const int columns = sqlite3_column_count(stmt);
-  for (int c = 0; c < columns; ++c) result.columns.emplace_back(sqlite3_column_name(stmt, c));
-  for (;;) {
-    const int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) raise(db, "sqlite step");
-    std::vector<SqlValue> row;
-    row.reserve(columns);
-    for (int c = 0; c < columns; ++c) {
-      switch (sqlite3_column_type(stmt, c)) {
-        case SQLITE_NULL: row.emplace_back(nullptr); break;
-        case SQLITE_INTEGER: row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(stmt, c))); break;
-        case SQLITE_FLOAT: row.emplace_back(sqlite3_column_double(stmt, c)); break;
-        default: {
-          const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
-          row.emplace_back(std::string(text ? text : "", sqlite3_column_bytes(stmt, c)));
-        }
-      }
-    }
-    result.rows.push_back(std::move(row));
-  }
-  result.changes = sqlite3_changes64(db);
-  result.last_insert_id = sqlite3_last_insert_rowid(db);
-  return result;
-}
-
+// BEGIN and COMMIT are the store's, never the plugin's: they run unconfined.
 template <class F>
-auto in_transaction(sqlite3* db, F&& body) {
-  exec(db, "BEGIN IMMEDIATE");
+auto in_transaction(Connection& c, const std::string& plugin, F&& body) {
+  exec(c.db, "BEGIN IMMEDIATE");
   try {
-    auto out = body();
-    exec(db, "COMMIT");
+    auto out = as(c, plugin, body);
+    exec(c.db, "COMMIT");
     return out;
   } catch (...) {
-    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_exec(c.db, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
+}
+
+std::vector<QueryResult> run_all(Connection& c, const std::string& plugin,
+                                 const std::vector<Statement>& statements) {
+  return in_transaction(c, plugin, [&] {
+    std::vector<QueryResult> out;
+    for (const auto& st : statements) out.push_back(run(c, st));
+    return out;
+  });
+}
+
+// The text of `m` for `dialect`, or null when it has none.
+const std::string* sql_for(const Migration& m, const std::string& dialect) {
+  if (auto it = m.sql_by_dialect.find(dialect); it != m.sql_by_dialect.end()) return &it->second;
+  return m.sql.empty() ? nullptr : &m.sql;
+}
+
+int apply_migrations(Connection& c, const std::string& owner, const std::string& plugin,
+                     const std::vector<Migration>& ms) {
+  int applied = 0;
+  int last = 0;
+  for (const auto& m : ms) {
+    if (m.version <= last)
+      throw std::runtime_error("migrations of " + owner + " must have increasing versions");
+    last = m.version;
+    const std::string* sql = sql_for(m, "sqlite");
+    if (!sql)
+      throw std::runtime_error("migration " + std::to_string(m.version) + " of " + owner +
+                               " has no SQL for sqlite");
+    in_transaction(c, "", [&] {
+      auto done = run(c, {"SELECT 1 FROM schema_migrations WHERE owner=?1 AND version=?2",
+                          {owner, std::int64_t{m.version}}});
+      if (!done.rows.empty()) return 0;
+      try {
+        as(c, plugin, [&] {
+          run_script(c, *sql);
+          return 0;
+        });
+      } catch (const std::exception& e) {
+        throw std::runtime_error("migration " + std::to_string(m.version) + " of " + owner + ": " +
+                                 e.what());
+      }
+      run(c, {"INSERT INTO schema_migrations(owner, version) VALUES (?1, ?2)",
+              {owner, std::int64_t{m.version}}});
+      ++applied;
+      return 0;
+    });
+  }
+  return applied;
 }
 
 }  // namespace
@@ -96,8 +221,8 @@ auto in_transaction(sqlite3* db, F&& body) {
 struct SqliteStore::Impl {
   asio::thread_pool pool;
   std::mutex mutex;
-  std::vector<sqlite3*> free;
-  std::vector<sqlite3*> all;
+  std::vector<Connection*> free;
+  std::vector<std::unique_ptr<Connection>> all;
 
   explicit Impl(unsigned threads) : pool(threads) {}
 
@@ -105,21 +230,25 @@ struct SqliteStore::Impl {
   // threads, so one is always free when a pool thread asks.
   template <class F>
   auto with_connection(F&& f) {
-    sqlite3* db;
+    Connection* c;
     {
       std::lock_guard lock(mutex);
-      db = free.back();
+      c = free.back();
       free.pop_back();
     }
     struct Return {
       Impl* self;
-      sqlite3* db;
+      Connection* c;
       ~Return() {
+        c->guard.confine("");
+        // Never hand on a connection inside a transaction someone forgot to end.
+        if (!sqlite3_get_autocommit(c->db))
+          sqlite3_exec(c->db, "ROLLBACK", nullptr, nullptr, nullptr);
         std::lock_guard lock(self->mutex);
-        self->free.push_back(db);
+        self->free.push_back(c);
       }
-    } give_back{this, db};
-    return f(db);
+    } give_back{this, c};
+    return f(*c);
   }
 
   // Not a coroutine itself, and no capturing coroutine lambda: g++ 12 destroys the captures
@@ -133,6 +262,25 @@ struct SqliteStore::Impl {
   Task<R> offload(F f) {
     return asio::co_spawn(pool, job<R>(this, std::move(f)), asio::use_awaitable);
   }
+
+  Task<QueryResult> query(std::string plugin, Statement statement) {
+    return offload<QueryResult>(
+        [plugin = std::move(plugin), st = std::move(statement)](Connection& c) {
+          return as(c, plugin, [&] { return run(c, st); });
+        });
+  }
+
+  Task<std::vector<QueryResult>> transaction(std::string plugin, std::vector<Statement> sts) {
+    return offload<std::vector<QueryResult>>(
+        [plugin = std::move(plugin), sts = std::move(sts)](Connection& c) {
+          return run_all(c, plugin, sts);
+        });
+  }
+
+  Task<int> migrate(std::string owner, std::string plugin, std::vector<Migration> ms) {
+    return offload<int>([owner = std::move(owner), plugin = std::move(plugin), ms = std::move(ms)](
+                            Connection& c) { return apply_migrations(c, owner, plugin, ms); });
+  }
 };
 
 SqliteStore::SqliteStore(const std::string& path, unsigned threads)
@@ -142,22 +290,26 @@ SqliteStore::SqliteStore(const std::string& path, unsigned threads)
     if (!parent.empty()) std::filesystem::create_directories(parent);
   }
   for (unsigned i = 0; i < threads; ++i) {
-    sqlite3* db = nullptr;
+    auto c = std::make_unique<Connection>();
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
-      std::string message = db ? sqlite3_errmsg(db) : "out of memory";
-      sqlite3_close(db);
-      for (auto* open : impl_->all) sqlite3_close(open);
+    if (sqlite3_open_v2(path.c_str(), &c->db, flags, nullptr) != SQLITE_OK) {
+      std::string message = c->db ? sqlite3_errmsg(c->db) : "out of memory";
+      sqlite3_close(c->db);
+      for (auto& open : impl_->all) sqlite3_close(open->db);
       throw std::runtime_error("cannot open store " + path + ": " + message);
     }
-    impl_->all.push_back(db);
-    impl_->free.push_back(db);
-    sqlite3_busy_timeout(db, 5000);
+    sqlite3_busy_timeout(c->db, 5000);
+    // Defensive: no statement may write the schema table directly (writable_schema stays
+    // off), which TableGuard relies on.
+    sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
     // WAL: readers do not block the writer. FULL: a commit is on disk before it is answered,
     // so an accepted request survives a power cut too, not only a crash of the process.
-    exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+    exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+    c->guard.install(c->db);
+    impl_->free.push_back(c.get());
+    impl_->all.push_back(std::move(c));
   }
-  exec(impl_->all.front(),
+  exec(impl_->all.front()->db,
        "CREATE TABLE IF NOT EXISTS schema_migrations ("
        " owner TEXT NOT NULL, version INTEGER NOT NULL,"
        " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),"
@@ -168,45 +320,36 @@ void SqliteStore::join() { impl_->pool.join(); }
 
 SqliteStore::~SqliteStore() {
   impl_->pool.join();
-  for (auto* db : impl_->all) sqlite3_close(db);
+  for (auto& c : impl_->all) sqlite3_close(c->db);
 }
 
 Task<QueryResult> SqliteStore::query(Statement statement) {
-  return impl_->offload<QueryResult>(
-      [st = std::move(statement)](sqlite3* db) { return run(db, st); });
+  return impl_->query("", std::move(statement));
 }
 
 Task<std::vector<QueryResult>> SqliteStore::transaction(std::vector<Statement> statements) {
-  return impl_->offload<std::vector<QueryResult>>([sts = std::move(statements)](sqlite3* db) {
-    return in_transaction(db, [&] {
-      std::vector<QueryResult> out;
-      for (const auto& st : sts) out.push_back(run(db, st));
-      return out;
-    });
-  });
+  return impl_->transaction("", std::move(statements));
 }
 
 Task<int> SqliteStore::migrate(std::string owner, std::vector<Migration> migrations) {
-  return impl_->offload<int>([owner = std::move(owner), ms = std::move(migrations)](sqlite3* db) {
-    int applied = 0;
-    int last = 0;
-    for (const auto& m : ms) {
-      if (m.version <= last)
-        throw std::runtime_error("migrations of " + owner + " must have increasing versions");
-      last = m.version;
-      in_transaction(db, [&] {
-        auto done = run(db, {"SELECT 1 FROM schema_migrations WHERE owner=?1 AND version=?2",
-                             {owner, std::int64_t{m.version}}});
-        if (!done.rows.empty()) return 0;
-        exec(db, m.sql);
-        run(db, {"INSERT INTO schema_migrations(owner, version) VALUES (?1, ?2)",
-                 {owner, std::int64_t{m.version}}});
-        ++applied;
-        return 0;
-      });
-    }
-    return applied;
-  });
+  return impl_->migrate(std::move(owner), "", std::move(migrations));
+}
+
+std::unique_ptr<PluginDatabase> SqliteStore::for_plugin(const std::string& name) {
+  if (name.empty()) throw std::invalid_argument("a plugin has a name");
+  return std::unique_ptr<PluginDatabase>(new PluginDatabase(*impl_, name));
+}
+
+Task<QueryResult> PluginDatabase::query(Statement statement) {
+  return store_.query(plugin_, std::move(statement));
+}
+
+Task<std::vector<QueryResult>> PluginDatabase::transaction(std::vector<Statement> statements) {
+  return store_.transaction(plugin_, std::move(statements));
+}
+
+Task<int> PluginDatabase::migrate(std::vector<Migration> migrations) {
+  return store_.migrate("plugin:" + plugin_, plugin_, std::move(migrations));
 }
 
 }  // namespace passerelle

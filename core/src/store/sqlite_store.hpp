@@ -1,5 +1,6 @@
 // The embedded SQLite store: a few connections, each used by one thread of the store's pool,
-// so that database work never runs on an I/O thread.
+// so that database work never runs on an I/O thread. The core reaches every table; a plugin
+// gets a PluginDatabase that reaches only its own (see store/table_guard.hpp).
 #pragma once
 
 #include "passerelle/host.hpp"
@@ -9,9 +10,9 @@
 #include <string>
 #include <vector>
 
-struct sqlite3;
-
 namespace passerelle {
+
+class PluginDatabase;
 
 class SqliteStore final : public Database {
  public:
@@ -21,17 +22,45 @@ class SqliteStore final : public Database {
 
   Task<QueryResult> query(Statement statement) override;
   Task<std::vector<QueryResult>> transaction(std::vector<Statement> statements) override;
+  std::string dialect() const override { return "sqlite"; }
 
   /// Applies the migrations of `owner` not yet applied, each in its own transaction, in order.
   /// Returns how many were applied.
   Task<int> migrate(std::string owner, std::vector<Migration> migrations);
 
+  /// The store as plugin `name` sees it: only the tables named table_prefix(name)...
+  std::unique_ptr<PluginDatabase> for_plugin(const std::string& name);
+
   /// Waits for the statements under way (their callers' executors must still exist).
   void join();
 
- private:
   struct Impl;
+
+ private:
+  friend class PluginDatabase;
   std::unique_ptr<Impl> impl_;
+};
+
+/// One plugin's handle on the store: every statement, its migrations' included, is confined to
+/// the plugin's tables; anything else fails with std::runtime_error naming the table.
+class PluginDatabase final : public Database {
+ public:
+  Task<QueryResult> query(Statement statement) override;
+  Task<std::vector<QueryResult>> transaction(std::vector<Statement> statements) override;
+  std::string dialect() const override { return "sqlite"; }
+
+  /// Applies the plugin's migrations not yet applied (recorded as owner "plugin:<name>").
+  Task<int> migrate(std::vector<Migration> migrations);
+
+  const std::string& plugin() const { return plugin_; }
+
+ private:
+  friend class SqliteStore;
+  PluginDatabase(SqliteStore::Impl& store, std::string plugin)
+      : store_(store), plugin_(std::move(plugin)) {}
+
+  SqliteStore::Impl& store_;
+  std::string plugin_;
 };
 
 }  // namespace passerelle

@@ -1,12 +1,15 @@
 // Validation rules of directorates and contacts, their JSON and YAML forms, the coverage check.
 #include "directorate.hpp"
 
+#include "france.hpp"
+
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -81,9 +84,14 @@ json::object parse_object(const std::string& body) {
   return std::move(v.as_object());
 }
 
+// Ids that are fixed routes: /api/directorates/for, /mine, /coverage.
+const std::set<std::string> kReservedIds = {"for", "mine", "coverage"};
+
 Contact contact_of(const json::object& o, const std::string& prefix) {
   Contact c;
-  if (const auto* id = o.if_contains("id"); id && id->is_int64()) c.id = id->as_int64();
+  // Only a claim: assign_contact_ids decides.
+  if (const auto* id = o.if_contains("id"); id && id->is_int64() && id->as_int64() > 0)
+    c.id = id->as_int64();
   c.role = text_field(o, "role", prefix);
   c.name = text_field(o, "name", prefix);
   c.email = text_field(o, "email", prefix);
@@ -101,17 +109,19 @@ Directorate directorate_of(const json::object& o) {
   d.address = text_field(o, "address");
   d.phone = text_field(o, "phone");
   d.email = text_field(o, "email");
+  if (const auto* v = o.if_contains("version"); v && !v->is_null()) {
+    if (!v->is_int64() || v->as_int64() < 0) invalid("version", "a positive integer");
+    d.version = v->as_int64();
+  }
   if (const auto* contacts = o.if_contains("contacts"); contacts && !contacts->is_null()) {
     if (!contacts->is_array()) invalid("contacts", "expected a list");
-    std::int64_t next = 1;
+    if (contacts->as_array().size() > kMaxContacts)
+      invalid("contacts", "at most " + std::to_string(kMaxContacts));
     for (std::size_t i = 0; i < contacts->as_array().size(); ++i) {
       const auto& c = contacts->as_array()[i];
       const std::string prefix = "contacts[" + std::to_string(i) + "].";
       if (!c.is_object()) invalid("contacts[" + std::to_string(i) + "]", "expected an object");
-      Contact contact = contact_of(c.as_object(), prefix);
-      if (contact.id == 0) contact.id = next;
-      next = std::max(next, contact.id) + 1;
-      d.contacts.push_back(std::move(contact));
+      d.contacts.push_back(contact_of(c.as_object(), prefix));
     }
   }
   return d;
@@ -130,14 +140,19 @@ json::object to_json(const Directorate& d) {
   json::array departments, contacts;
   for (const auto& dep : d.departments) departments.emplace_back(dep);
   for (const auto& c : d.contacts) contacts.push_back(to_json(c));
-  return {{"id", d.id}, {"name", d.name}, {"region", d.region}, {"departments", std::move(departments)},
-          {"address", d.address}, {"phone", d.phone}, {"email", d.email}, {"contacts", std::move(contacts)}};
+  return {{"id", d.id},           {"name", d.name},
+          {"region", d.region},   {"departments", std::move(departments)},
+          {"address", d.address}, {"phone", d.phone},
+          {"email", d.email},     {"contacts", std::move(contacts)},
+          {"version", d.version}};
 }
 
 void validate(const Directorate& d) {
   check_text("id", d.id, 64);
   if (!std::all_of(d.id.begin(), d.id.end(), [](char c) { return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-'; }))
     invalid("id", "lower-case letters, digits and - only");
+  if (kReservedIds.count(d.id))
+    invalid("id", "\"" + d.id + "\" is reserved (for, mine and coverage are routes)");
   check_text("name", d.name, 200);
   check_text("region", d.region, 3);
   if (d.departments.empty()) invalid("departments", "at least one department");
@@ -150,7 +165,36 @@ void validate(const Directorate& d) {
   check_text("address", d.address, 300);
   check_phone("phone", d.phone);
   check_email("email", d.email);
+  if (d.contacts.size() > kMaxContacts)
+    invalid("contacts", "at most " + std::to_string(kMaxContacts));
   for (std::size_t i = 0; i < d.contacts.size(); ++i) check_contact("contacts[" + std::to_string(i) + "].", d.contacts[i]);
+}
+
+std::int64_t next_contact_id(const Directorate& d) {
+  std::int64_t last = 0;
+  for (const auto& c : d.contacts) last = std::max(last, c.id);
+  if (last == std::numeric_limits<std::int64_t>::max())
+    throw HttpError(409, "conflict", "contact ids of " + d.id + " are exhausted");
+  return last + 1;
+}
+
+void assign_contact_ids(Directorate& incoming, const Directorate* stored) {
+  std::set<std::int64_t> kept;
+  std::int64_t last = 0;
+  if (stored)
+    for (const auto& c : stored->contacts) last = std::max(last, c.id);
+  for (auto& c : incoming.contacts) {
+    const bool known = stored && std::any_of(stored->contacts.begin(), stored->contacts.end(),
+                                             [&](const Contact& s) { return s.id == c.id; });
+    if (c.id > 0 && known && kept.insert(c.id).second) continue;
+    c.id = 0;
+  }
+  for (auto& c : incoming.contacts) {
+    if (c.id != 0) continue;
+    if (last == std::numeric_limits<std::int64_t>::max())
+      throw HttpError(409, "conflict", "contact ids of " + incoming.id + " are exhausted");
+    c.id = ++last;
+  }
 }
 
 Directorate directorate_from_json(const std::string& body) {
@@ -226,26 +270,54 @@ std::vector<Directorate> load_yaml(const std::string& path) {
   return out;
 }
 
+std::optional<KnownDepartment> known_department(const std::string& code,
+                                                const Territories& territories) {
+  if (const Department* d = territories.department(code))
+    return KnownDepartment{d->code, d->name, d->region};
+  if (const OfficialDepartment* d = official_department(code))
+    return KnownDepartment{std::string(d->code), std::string(d->name), std::string(d->region)};
+  return std::nullopt;
+}
+
 std::vector<std::string> coverage_problems(const std::vector<Directorate>& all, const Territories& territories) {
   std::vector<std::string> problems;
   std::map<std::string, std::vector<std::string>> covered_by;
   for (const auto& d : all)
     for (const auto& dep : d.departments) {
       covered_by[dep].push_back(d.id);
-      const Department* known = territories.department(dep);
+      const auto known = known_department(dep, territories);
       if (!known) problems.push_back("directorate " + d.id + ": department " + dep + " is unknown");
       else if (known->region != d.region)
         problems.push_back("directorate " + d.id + ": department " + dep + " is in region " + known->region + ", not " + d.region);
     }
-  for (const Department* dep : territories.departments()) {
-    auto it = covered_by.find(dep->code);
-    if (it == covered_by.end()) problems.push_back("department " + dep->code + " (" + dep->name + ") is not covered");
-    else if (it->second.size() > 1) {
-      std::string ids;
-      for (const auto& id : it->second) ids += (ids.empty() ? "" : " and ") + id;
-      problems.push_back("department " + dep->code + " (" + dep->name + ") is covered twice: " + ids);
-    }
+  auto twice = [&](const std::string& code, const std::string& name,
+                   const std::vector<std::string>& ids) {
+    std::string list;
+    for (const auto& id : ids) list += (list.empty() ? "" : " and ") + id;
+    problems.push_back("department " + code + " (" + name + ") is covered twice: " + list);
+  };
+  // The departments to cover, in the store's order (or the official one).
+  std::vector<KnownDepartment> to_cover;
+  for (const Department* dep : territories.departments())
+    to_cover.push_back({dep->code, dep->name, dep->region});
+  if (to_cover.empty())
+    for (const auto& dep : official_departments())
+      to_cover.push_back({std::string(dep.code), std::string(dep.name), std::string(dep.region)});
+  std::set<std::string> seen;
+  for (const auto& dep : to_cover) {
+    seen.insert(dep.code);
+    auto it = covered_by.find(dep.code);
+    if (it == covered_by.end())
+      problems.push_back("department " + dep.code + " (" + dep.name + ") is not covered");
+    else if (it->second.size() > 1)
+      twice(dep.code, dep.name, it->second);
   }
+  // Listed twice though not to cover (outside the imported part of France): still wrong.
+  for (const auto& [code, ids] : covered_by)
+    if (!seen.count(code) && ids.size() > 1) {
+      const auto known = known_department(code, territories);
+      twice(code, known ? known->name : "unknown", ids);
+    }
   return problems;
 }
 

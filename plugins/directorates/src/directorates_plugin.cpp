@@ -2,12 +2,14 @@
 // commune, department, region or postal code; operators edit them through the API.
 #include "directorate.hpp"
 
+#include "passerelle/async_mutex.hpp"
 #include "passerelle/sdk.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <set>
 
@@ -17,6 +19,42 @@ namespace json = boost::json;
 
 namespace {
 using Snapshot = std::shared_ptr<const std::vector<Directorate>>;
+
+// Times are computed here and stored as integer epoch seconds (portable SQL).
+std::int64_t epoch_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Inserts or replaces one directorate: ON CONFLICT, which PostgreSQL has too (not INSERT OR
+// REPLACE).
+Statement upsert(const Directorate& d) {
+  return {
+      "INSERT INTO directorates_directorates (id, document, updated_at) VALUES (?1, ?2, ?3)"
+      " ON CONFLICT (id) DO UPDATE SET document = excluded.document,"
+      " updated_at = excluded.updated_at",
+      {d.id, json::serialize(to_json(d)), epoch_seconds()}};
+}
+
+std::string etag(const Directorate& d) { return "\"" + std::to_string(d.version) + "\""; }
+
+// A change based on an older read is a conflict: If-Match, or the version in the body, must
+// name the version stored now (neither given: the change applies to whatever is stored).
+void check_version(const Request& r, const Directorate& stored, std::int64_t claimed = 0) {
+  const auto if_match = r.header("if-match");
+  const bool matches =
+      !if_match || *if_match == "*" || if_match->find(etag(stored)) != std::string::npos;
+  if (!matches || (claimed != 0 && claimed != stored.version))
+    throw HttpError(409, "conflict",
+                    "directorate " + stored.id + " changed since it was read (it is at version " +
+                        std::to_string(stored.version) + "): read it again");
+}
+
+Response with_etag(Response response, const Directorate& d) {
+  response.headers.emplace_back("ETag", etag(d));
+  return response;
+}
 
 json::object list_json(const std::vector<const Directorate*>& items) {
   json::array out;
@@ -36,10 +74,23 @@ class DirectoratesPlugin final : public Plugin {
              "YAML seed of the directorates (config/directorates.yaml), read when the store has none"}};
   }
 
+  // Migration 1 was written for SQLite before the portable-SQL rules (a strftime default); it
+  // stays as applied, and PostgreSQL gets the final shape directly. Migration 2 brings SQLite to
+  // that shape. New migrations: one portable `sql` text.
   std::vector<Migration> migrations() const override {
-    return {{1,
+    Migration table{1, "", {}};
+    table.sql_by_dialect["sqlite"] =
 #include "migrations/001_directorates.inc"
-    }};
+        ;
+    table.sql_by_dialect["postgresql"] =
+#include "migrations/001_directorates_postgresql.inc"
+        ;
+    Migration epoch_times{2, "", {}};
+    epoch_times.sql_by_dialect["sqlite"] =
+#include "migrations/002_updated_at_sqlite.inc"
+        ;
+    epoch_times.sql_by_dialect["postgresql"] = "";  // migration 1 made it so already
+    return {table, epoch_times};
   }
 
   Task<void> start(Host& host) override {
@@ -52,23 +103,24 @@ class DirectoratesPlugin final : public Plugin {
       std::vector<Directorate> seed;
       std::function<void()> read = [&seed, &file] { seed = load_yaml(file); };  // a file: off the I/O thread
       co_await host.offload(std::move(read));
-      if (host.territories().departments().empty()) {
-        host.logger().warn("no territories imported: the coverage of departments is not checked");
-      } else if (auto problems = coverage_problems(seed, host.territories()); !problems.empty()) {
+      // Against the imported territories, and the official list for what they lack.
+      if (auto problems = coverage_problems(seed, host.territories()); !problems.empty()) {
         std::string all;
         for (std::size_t i = 0; i < problems.size() && i < 5; ++i) all += (i ? "; " : "") + problems[i];
         if (problems.size() > 5) all += "; and " + std::to_string(problems.size() - 5) + " more";
         throw std::runtime_error(file + ": " + all);
       }
       std::vector<Statement> inserts;
-      for (const auto& d : seed)
-        inserts.push_back({"INSERT INTO directorates_directorates(id, document) VALUES (?1, ?2)", {d.id, json::serialize(to_json(d))}});
+      for (auto& d : seed) {
+        d.version = 1;
+        inserts.push_back(upsert(d));
+      }
       co_await host.database().transaction(std::move(inserts));
       host.logger().info("seeded " + std::to_string(seed.size()) + " directorates from " + file);
     }
     co_await reload();
-    if (!host.territories().departments().empty())
-      for (const auto& problem : coverage_problems(*snapshot(), host.territories())) host.logger().warn(problem);
+    for (const auto& problem : coverage_problems(*snapshot(), host.territories()))
+      host.logger().warn(problem);
   }
 
   std::vector<Route> routes() override {
@@ -121,13 +173,11 @@ class DirectoratesPlugin final : public Plugin {
       const std::string field = "departments[" + std::to_string(i) + "]";
       const Directorate* owner = for_department(all, dep);
       if (owner && owner->id != d.id) throw HttpError(422, "invalid_field", field + ": department " + dep + " is covered by " + owner->id);
-      const Territories& t = host_->territories();
-      if (!t.departments().empty()) {
-        const Department* known = t.department(dep);
-        if (!known) throw HttpError(422, "invalid_field", field + ": unknown department " + dep);
-        if (known->region != d.region)
-          throw HttpError(422, "invalid_field", field + ": department " + dep + " is not in region " + d.region);
-      }
+      const auto known = known_department(dep, host_->territories());
+      if (!known) throw HttpError(422, "invalid_field", field + ": unknown department " + dep);
+      if (known->region != d.region)
+        throw HttpError(422, "invalid_field",
+                        field + ": department " + dep + " is not in region " + d.region);
     }
   }
 
@@ -141,7 +191,7 @@ class DirectoratesPlugin final : public Plugin {
   Task<Response> get(Request r) {
     Snapshot all = snapshot();
     for (const auto& d : *all)
-      if (d.id == r.param("id")) co_return Response::json(to_json(d));
+      if (d.id == r.param("id")) co_return with_etag(Response::json(to_json(d)), d);
     throw HttpError(404, "not_found", "no directorate " + r.param("id"));
   }
 
@@ -189,51 +239,47 @@ class DirectoratesPlugin final : public Plugin {
     co_return Response::json(json::object{{"complete", problems.empty()}, {"problems", std::move(problems)}});
   }
 
-  // One write at a time, so that the department checks see every earlier write. A flag, not a
-  // mutex: the coroutine may resume on another thread than the one that took it.
-  struct WriteTurn {
-    std::atomic<bool>& flag;
-    explicit WriteTurn(std::atomic<bool>& f) : flag(f) {
-      if (flag.exchange(true)) throw HttpError(409, "busy", "another change is being saved, try again");
-    }
-    ~WriteTurn() { flag = false; }
-  };
-
-  // Saves one directorate and refreshes the snapshot; the caller holds the write turn.
+  // Saves one directorate and refreshes the snapshot; the caller holds the write lock.
   Task<void> save(Directorate d) {
-    Statement upsert{"INSERT OR REPLACE INTO directorates_directorates(id, document) VALUES (?1, ?2)",
-                     {d.id, json::serialize(to_json(d))}};
-    co_await host_->database().query(std::move(upsert));
+    Statement statement = upsert(d);
+    co_await host_->database().query(std::move(statement));
     co_await reload();
   }
 
-  Task<Response> store(Directorate d, bool create) {
-    WriteTurn turn(writing_);
+  Task<Response> store(Directorate d, bool create, Request r) {
+    // Writes wait their turn, so that the department checks see every earlier write.
+    AsyncMutex::Lock lock = co_await writes_.lock();
     Snapshot all = snapshot();
-    const bool exists = std::any_of(all->begin(), all->end(), [&](const auto& x) { return x.id == d.id; });
+    const auto stored =
+        std::find_if(all->begin(), all->end(), [&](const auto& x) { return x.id == d.id; });
+    const bool exists = stored != all->end();
     if (create && exists) throw HttpError(409, "conflict", "directorate " + d.id + " exists");
     if (!create && !exists) throw HttpError(404, "not_found", "no directorate " + d.id);
+    if (exists) check_version(r, *stored, d.version);
     check_against_others(d, *all);
+    assign_contact_ids(d, exists ? &*stored : nullptr);
+    d.version = exists ? stored->version + 1 : 1;
     const std::string id = d.id;
-    json::object body = to_json(d);
+    Response response = with_etag(Response::json(to_json(d), create ? 201 : 200), d);
     co_await save(std::move(d));
     host_->logger().info(std::string(create ? "created" : "updated") + " directorate " + id);
-    co_return Response::json(body, create ? 201 : 200);
+    co_return response;
   }
 
   Task<Response> create(Request r) {
     Directorate d = directorate_from_json(r.body);
-    co_return co_await store(std::move(d), true);
+    co_return co_await store(std::move(d), true, std::move(r));
   }
 
   Task<Response> replace(Request r) {
     Directorate d = directorate_from_json(r.body);
     if (d.id != r.param("id")) throw HttpError(422, "invalid_field", "id: must be " + r.param("id"));
-    co_return co_await store(std::move(d), false);
+    co_return co_await store(std::move(d), false, std::move(r));
   }
 
   Task<Response> remove(Request r) {
-    WriteTurn turn(writing_);
+    AsyncMutex::Lock lock = co_await writes_.lock();
+    check_version(r, current(r.param("id")));
     Statement del{"DELETE FROM directorates_directorates WHERE id = ?1", {r.param("id")}};
     const QueryResult done = co_await host_->database().query(std::move(del));
     if (done.changes == 0) throw HttpError(404, "not_found", "no directorate " + r.param("id"));
@@ -244,7 +290,7 @@ class DirectoratesPlugin final : public Plugin {
     co_return res;
   }
 
-  // The directorate as it is now, read under the write turn (so no other edit is lost).
+  // The directorate as it is now, read under the write lock (so no other edit is lost).
   Directorate current(const std::string& id) const {
     Snapshot all = snapshot();
     for (const auto& d : *all)
@@ -254,23 +300,26 @@ class DirectoratesPlugin final : public Plugin {
 
   Task<Response> add_contact(Request r) {
     Contact c = contact_from_json(r.body);
-    WriteTurn turn(writing_);
+    AsyncMutex::Lock lock = co_await writes_.lock();
     Directorate d = current(r.param("id"));
-    if (d.contacts.size() >= 20) throw HttpError(422, "invalid_field", "contacts: at most 20");
-    std::int64_t next = 1;
-    for (const auto& x : d.contacts) next = std::max(next, x.id + 1);
-    c.id = next;
+    check_version(r, d);
+    if (d.contacts.size() >= kMaxContacts)
+      throw HttpError(422, "invalid_field", "contacts: at most " + std::to_string(kMaxContacts));
+    c.id = next_contact_id(d);  // whatever id the body had
     d.contacts.push_back(c);
+    ++d.version;
     co_await save(std::move(d));
     co_return Response::json(to_json(c), 201);
   }
 
   Task<Response> remove_contact(Request r) {
-    WriteTurn turn(writing_);
+    AsyncMutex::Lock lock = co_await writes_.lock();
     Directorate d = current(r.param("id"));
+    check_version(r, d);
     const auto before = d.contacts.size();
     std::erase_if(d.contacts, [&](const Contact& c) { return std::to_string(c.id) == r.param("contact"); });
     if (d.contacts.size() == before) throw HttpError(404, "not_found", "no contact " + r.param("contact"));
+    ++d.version;
     co_await save(std::move(d));
     Response res;
     res.status = 204;
@@ -279,7 +328,7 @@ class DirectoratesPlugin final : public Plugin {
 
   Host* host_ = nullptr;
   Snapshot snapshot_ = std::make_shared<const std::vector<Directorate>>();
-  std::atomic<bool> writing_{false};
+  AsyncMutex writes_;
 };
 
 }  // namespace passerelle::plugins::directorates

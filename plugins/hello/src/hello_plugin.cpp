@@ -34,10 +34,23 @@ class HelloPlugin final : public Plugin {
     };
   }
 
+  // Migration 1 was written for SQLite before the portable-SQL rules (an AUTOINCREMENT id, a
+  // strftime default); it stays as applied, and PostgreSQL gets the final shape directly.
+  // Migration 2 brings SQLite to that shape. New migrations: one portable `sql` text.
   std::vector<Migration> migrations() const override {
-    return {{1,
+    Migration items{1, "", {}};
+    items.sql_by_dialect["sqlite"] =
 #include "migrations/001_items.inc"
-    }};
+        ;
+    items.sql_by_dialect["postgresql"] =
+#include "migrations/001_items_postgresql.inc"
+        ;
+    Migration epoch_times{2, "", {}};
+    epoch_times.sql_by_dialect["sqlite"] =
+#include "migrations/002_created_at_sqlite.inc"
+        ;
+    epoch_times.sql_by_dialect["postgresql"] = "";  // migration 1 made it so already
+    return {items, epoch_times};
   }
 
   Task<void> start(Host& host) override {
@@ -84,16 +97,17 @@ class HelloPlugin final : public Plugin {
 
   Task<Response> create(Request r) {
     const std::string name = parse_new_item(r.body);
+    // Portable SQL: numbered placeholders, the time computed here, the new row by RETURNING.
     // Built before co_await: g++ 12 miscompiles braced lists inside a co_await expression.
-    std::vector<Statement> statements{
-        {"INSERT INTO hello_items(name) SELECT ?1 WHERE (SELECT count(*) FROM hello_items) < ?2",
-         {name, settings_.max_items}},
-        {"SELECT id, name, created_at FROM hello_items WHERE id = last_insert_rowid()", {}},
-    };
-    auto results = co_await host_->database().transaction(std::move(statements));
-    if (results[0].changes == 0) throw HttpError(409, "limit_reached", "too many items");
+    Statement insert{
+        "INSERT INTO hello_items (name, created_at) SELECT ?1, ?2"
+        " WHERE (SELECT count(*) FROM hello_items) < ?3"
+        " RETURNING id, name, created_at",
+        {name, epoch_seconds(), settings_.max_items}};
+    auto result = co_await host_->database().query(std::move(insert));
+    if (result.rows.empty()) throw HttpError(409, "limit_reached", "too many items");
     host_->logger().info("item created");
-    co_return Response::json(item_json(results[1].rows.at(0)), 201);
+    co_return Response::json(item_json(result.rows.at(0)), 201);
   }
 
   Task<Response> get(Request r) {

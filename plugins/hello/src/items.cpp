@@ -3,6 +3,9 @@
 
 #include <boost/json/parse.hpp>
 
+#include <chrono>
+#include <ctime>
+
 namespace passerelle::plugins::hello {
 
 std::string parse_new_item(const std::string& body) {
@@ -20,10 +23,25 @@ std::string parse_new_item(const std::string& body) {
   return out;
 }
 
+std::int64_t epoch_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string iso8601_utc(std::int64_t epoch) {
+  const std::time_t t = static_cast<std::time_t>(epoch);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return out;
+}
+
 boost::json::object item_json(const std::vector<SqlValue>& row) {
   return {{"id", std::get<std::int64_t>(row.at(0))},
           {"name", std::get<std::string>(row.at(1))},
-          {"created_at", std::get<std::string>(row.at(2))}};
+          {"created_at", iso8601_utc(std::get<std::int64_t>(row.at(2)))}};
 }
 
 }  // namespace passerelle::plugins::hello

@@ -1,9 +1,15 @@
 // The directorates plugin: its rules as plain functions, then its routes through the real
 // library over the territories fixture.
 #include "directorate.hpp"
+#include "france.hpp"
 #include "support/app_fixture.hpp"
 
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include <future>
 
 using namespace passerelle;
 using namespace passerelle::test;
@@ -36,6 +42,31 @@ std::string message_of(const std::string& body) {
 }
 
 const char* kNew = R"({"id":"x","name":"X","region":"52","departments":["49"],"address":"a","phone":"+33 1","email":"x@y.fr"})";
+const std::string kProductSeed = std::string(PASSERELLE_SOURCE_DIR) + "/config/directorates.yaml";
+
+// The body of a PUT of pays-de-la-loire (as in the fixture seed) with `contacts` (a JSON list).
+std::string pdl(const std::string& name, const std::string& contacts = "[]") {
+  return R"({"id":"pays-de-la-loire","name":")" + name +
+         R"(","region":"52","departments":["44","49","53","72","85"],"address":"a","phone":"+33 2","email":"pdl@x.fr","contacts":)" +
+         contacts + "}";
+}
+
+std::string contact(const std::string& name, const std::string& id = "") {
+  return "{" + (id.empty() ? "" : "\"id\":" + id + ",") + R"("role":"r","name":")" + name +
+         R"(","email":"a@b.fr","phone":"+33 2","themes":[]})";
+}
+
+std::string contacts(int n) {
+  std::string out = "[";
+  for (int i = 0; i < n; ++i) out += (i ? "," : "") + contact("c" + std::to_string(i));
+  return out + "]";
+}
+
+std::vector<std::int64_t> contact_ids(const boost::json::value& directorate) {
+  std::vector<std::int64_t> ids;
+  for (const auto& c : directorate.at("contacts").as_array()) ids.push_back(c.at("id").as_int64());
+  return ids;
+}
 
 struct Directorates : AppFixture {
   Directorates() {
@@ -76,6 +107,56 @@ BOOST_AUTO_TEST_CASE(coverage_names_missing_and_doubled_departments) {
   BOOST_TEST(problems[2] == "department 971 (Guadeloupe) is not covered");
 }
 
+BOOST_AUTO_TEST_CASE(the_official_list_has_the_101_departments_and_18_regions) {
+  const auto& departments = dir::official_departments();
+  const auto& regions = dir::official_regions();
+  BOOST_TEST(departments.size() == 101u);
+  BOOST_TEST(regions.size() == 18u);
+  std::set<std::string_view> region_codes, department_codes;
+  for (const auto& r : regions) region_codes.insert(r.code);
+  for (const auto& d : departments) {
+    department_codes.insert(d.code);
+    BOOST_TEST(region_codes.count(d.region) == 1u, d.code);
+  }
+  BOOST_TEST(department_codes.size() == 101u);
+  BOOST_TEST(region_codes.size() == 18u);
+  // Where the fixture (copied from the published data) has them, the same names and regions.
+  TerritoryIndex t(read_territories(std::string(PASSERELLE_TEST_FIXTURES) + "/territories"));
+  BOOST_TEST_REQUIRE(!t.departments().empty());
+  for (const Department* d : t.departments()) {
+    const auto* official = dir::official_department(d->code);
+    BOOST_TEST_REQUIRE(official != nullptr, d->code);
+    BOOST_TEST(official->name == d->name);
+    BOOST_TEST(official->region == d->region);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(the_product_seed_is_accepted_whatever_part_of_france_is_imported) {
+  const auto all = dir::load_yaml(kProductSeed);
+  // Only the fixture's departments imported (the offline demo): the others are known from the
+  // official list, and the fixture's are all covered.
+  TerritoryIndex partial(read_territories(std::string(PASSERELLE_TEST_FIXTURES) + "/territories"));
+  BOOST_TEST(dir::coverage_problems(all, partial).empty());
+  // Nothing imported: checked against the official list alone.
+  TerritoryIndex none;
+  BOOST_TEST(dir::coverage_problems(all, none).empty());
+  // The fixture seed does not cover France.
+  auto problems = dir::coverage_problems(dir::load_yaml(kSeed), none);
+  BOOST_TEST_REQUIRE(problems.size() == 101u - 12u);
+  BOOST_TEST(problems[0] == "department 01 (Ain) is not covered");
+  // A department known nowhere, or in another region, is still refused.
+  auto wrong = all;
+  wrong[0].departments.push_back("99");
+  wrong[1].departments.push_back("2A");
+  problems = dir::coverage_problems(wrong, partial);
+  BOOST_TEST_REQUIRE(problems.size() == 3u);
+  BOOST_TEST(problems[0] == "directorate ile-de-france: department 99 is unknown");
+  BOOST_TEST(problems[1] ==
+             "directorate centre-val-de-loire: department 2A is in region 94, not 24");
+  BOOST_TEST(problems[2] ==
+             "department 2A (Corse-du-Sud) is covered twice: centre-val-de-loire and corse");
+}
+
 BOOST_AUTO_TEST_CASE(validation_names_the_field) {
   BOOST_TEST(status_of(kNew) == 200);
   BOOST_TEST(status_of("{") == 400);
@@ -90,6 +171,14 @@ BOOST_AUTO_TEST_CASE(validation_names_the_field) {
   BOOST_TEST(message_of(R"({"id":"x","name":"X","region":"52","departments":["49"],"address":"a","phone":"1","email":"x@y.fr",
                             "contacts":[{"role":"r","name":"n","email":"a@b.fr","phone":"1","themes":["golf"]}]})")
                  .rfind("contacts[0].themes[0]: unknown theme \"golf\"", 0) == 0u);
+  for (const std::string id : {"for", "mine", "coverage"})
+    BOOST_TEST(
+        message_of(
+            R"({"id":")" + id +
+            R"(","name":"X","region":"52","departments":["49"],"address":"a","phone":"1","email":"x@y.fr"})") ==
+        "id: \"" + id + "\" is reserved (for, mine and coverage are routes)");
+  BOOST_TEST(message_of(pdl("P", contacts(21))) == "contacts: at most 20");
+  BOOST_TEST(status_of(pdl("P", contacts(20))) == 200);
 }
 
 BOOST_AUTO_TEST_CASE(yaml_errors_have_a_position) {
@@ -173,6 +262,146 @@ BOOST_FIXTURE_TEST_CASE(operators_edit_and_changes_survive_a_restart, Directorat
   in.target = "/api/directorates/pays-de-la-loire";
   BOOST_TEST(json(run(d2.handle(in))).at("departments").as_array().size() == 4u);
   run(second.stop_all(std::chrono::milliseconds(0)));
+}
+
+BOOST_FIXTURE_TEST_CASE(reserved_ids_are_refused_by_the_routes, Directorates) {
+  Response r = call(
+      "POST", "/api/directorates",
+      R"({"id":"mine","name":"X","region":"52","departments":["85"],"address":"a","phone":"+33 2","email":"v@x.fr"})");
+  BOOST_TEST(r.status == 422);
+  BOOST_TEST(json(r).at("error").at("message").as_string() ==
+             "id: \"mine\" is reserved (for, mine and coverage are routes)");
+}
+
+BOOST_FIXTURE_TEST_CASE(contact_ids_are_the_servers, Directorates) {
+  // Ids sent by the client are ignored, even the largest integer (no overflow).
+  Response r =
+      call("PUT", "/api/directorates/pays-de-la-loire",
+           pdl("P", "[" + contact("a", "9223372036854775807") + "," +
+                        contact("b", "9223372036854775807") + "," + contact("c", "-4") + "]"));
+  BOOST_TEST_REQUIRE(r.status == 200);
+  BOOST_TEST(
+      (contact_ids(json(r)) == std::vector<std::int64_t>{2, 3, 4}));  // after Yann Le Gall's 1
+  r = call("POST", "/api/directorates/pays-de-la-loire/contacts",
+           contact("d", "9223372036854775807"));
+  BOOST_TEST(r.status == 201);
+  BOOST_TEST(json(r).at("id").as_int64() == 5);
+  // A PUT keeps the ids the directorate has (b stays 3), and gives new ones to the others.
+  r = call(
+      "PUT", "/api/directorates/pays-de-la-loire",
+      pdl("P", "[" + contact("b", "3") + "," + contact("e", "3") + "," + contact("f", "77") + "]"));
+  BOOST_TEST_REQUIRE(r.status == 200);
+  BOOST_TEST((contact_ids(json(r)) == std::vector<std::int64_t>{3, 6, 7}));
+  BOOST_TEST(call("DELETE", "/api/directorates/pays-de-la-loire/contacts/3").status == 204);
+  // At most 20 contacts, through every route.
+  BOOST_TEST(call("PUT", "/api/directorates/pays-de-la-loire", pdl("P", contacts(21))).status ==
+             422);
+  BOOST_TEST(call("PUT", "/api/directorates/pays-de-la-loire", pdl("P", contacts(20))).status ==
+             200);
+  r = call("POST", "/api/directorates/pays-de-la-loire/contacts", contact("g"));
+  BOOST_TEST(r.status == 422);
+  BOOST_TEST(json(r).at("error").at("message").as_string() == "contacts: at most 20");
+  r = call(
+      "POST", "/api/directorates",
+      R"({"id":"vendee","name":"V","region":"52","departments":["71"],"address":"a","phone":"+33 2","email":"v@x.fr","contacts":)" +
+          contacts(21) + "}");
+  BOOST_TEST(r.status == 422);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_change_based_on_an_old_read_is_a_conflict, Directorates) {
+  auto with_if_match = [&](const std::string& method, const std::string& target,
+                           const std::string& etag, std::string body = "") {
+    IncomingRequest in;
+    in.method = method;
+    in.target = target;
+    in.body = std::move(body);
+    if (!in.body.empty()) in.headers.emplace_back("content-type", "application/json");
+    in.headers.emplace_back("if-match", etag);
+    in.request_id = "t";
+    return run(dispatcher.handle(std::move(in)));
+  };
+  Response r = call("GET", "/api/directorates/pays-de-la-loire");
+  BOOST_TEST(json(r).at("version").as_int64() == 1);
+  std::string etag;
+  for (const auto& [name, value] : r.headers)
+    if (name == "ETag") etag = value;
+  BOOST_TEST(etag == "\"1\"");
+  // Two operators read version 1; the first change wins, the second is told to read again.
+  r = with_if_match("PUT", "/api/directorates/pays-de-la-loire", etag, pdl("First"));
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(json(r).at("version").as_int64() == 2);
+  r = with_if_match("PUT", "/api/directorates/pays-de-la-loire", etag, pdl("Second"));
+  BOOST_TEST(r.status == 409);
+  BOOST_TEST(json(r).at("error").at("message").as_string() ==
+             "directorate pays-de-la-loire changed since it was read (it is at version 2): read it "
+             "again");
+  // The same with the version in the body; and without either, the change applies.
+  std::string body = pdl("Third");
+  body.insert(1, R"("version":1,)");
+  BOOST_TEST(call("PUT", "/api/directorates/pays-de-la-loire", body).status == 409);
+  body.replace(body.find("\"version\":1"), 11, "\"version\":2");
+  BOOST_TEST(call("PUT", "/api/directorates/pays-de-la-loire", body).status == 200);
+  BOOST_TEST(
+      with_if_match("POST", "/api/directorates/pays-de-la-loire/contacts", "\"2\"", contact("x"))
+          .status == 409);
+  BOOST_TEST(with_if_match("DELETE", "/api/directorates/pays-de-la-loire", "\"2\"").status == 409);
+  BOOST_TEST(with_if_match("DELETE", "/api/directorates/pays-de-la-loire", "\"3\"").status == 204);
+}
+
+BOOST_FIXTURE_TEST_CASE(concurrent_writes_wait_their_turn_instead_of_failing, Directorates) {
+  // 20 PUTs at once on 4 threads: each waits for the previous one, none is refused.
+  boost::asio::thread_pool pool(4);
+  std::vector<std::future<Response>> replies;
+  for (int i = 0; i < 20; ++i) {
+    IncomingRequest in;
+    in.method = "PUT";
+    in.target = "/api/directorates/pays-de-la-loire";
+    in.body = pdl("DR " + std::to_string(i));
+    in.headers.emplace_back("content-type", "application/json");
+    in.request_id = "r" + std::to_string(i);
+    replies.push_back(
+        boost::asio::co_spawn(pool, dispatcher.handle(std::move(in)), boost::asio::use_future));
+  }
+  std::set<std::string> names;
+  for (auto& reply : replies) {
+    Response r = reply.get();
+    BOOST_TEST(r.status == 200, r.body);
+    if (r.status == 200) names.insert(std::string(json(r).at("name").as_string()));
+  }
+  pool.join();
+  BOOST_TEST(names.size() == 20u);
+  // The last one written is what is stored.
+  const std::string stored(
+      json(call("GET", "/api/directorates/pays-de-la-loire")).at("name").as_string());
+  BOOST_TEST(names.count(stored) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(directorates_stored_before_integer_times_are_kept) {
+  AppFixture app;
+  {
+    // The store as the first release left it: migration 1 only, a time stored as text.
+    auto library = LoadedPlugin::load(module("directorates"));
+    std::vector<Migration> first = library->plugin().migrations();
+    first.resize(1);
+    auto db = app.store.for_plugin("directorates");
+    BOOST_TEST(run(db->migrate(first)) == 1);
+    auto seeded = dir::load_yaml(kSeed);
+    for (const auto& d : seeded)
+      run(db->query(
+          {"INSERT INTO directorates_directorates (id, document, updated_at) VALUES (?1, ?2, "
+           "'2025-06-01T08:30:00Z')",
+           {d.id, boost::json::serialize(dir::to_json(d))}}));
+  }
+  app.identity = make_identity({"operator"});
+  app.start(plugin_yaml());
+  BOOST_TEST(app.call("GET", "/readyz").status == 200);
+  BOOST_TEST(
+      AppFixture::json(app.call("GET", "/api/directorates")).at("directorates").as_array().size() ==
+      4u);
+  auto db = app.store.for_plugin("directorates");
+  auto row = run(db->query(
+      {"SELECT updated_at FROM directorates_directorates WHERE id = ?1", {std::string("corse")}}));
+  BOOST_TEST(std::get<std::int64_t>(row.rows.at(0).at(0)) == 1748766600);
 }
 
 BOOST_AUTO_TEST_CASE(an_inconsistent_seed_fails_the_plugin_with_the_reason) {

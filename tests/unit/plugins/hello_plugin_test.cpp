@@ -83,6 +83,31 @@ BOOST_FIXTURE_TEST_CASE(widget_speaks_to_the_user, Hello) {
   BOOST_TEST(widget->at("text").as_string() == "Salut, Marie Dupont");
 }
 
+BOOST_AUTO_TEST_CASE(items_made_before_integer_times_keep_their_date) {
+  AppFixture app;
+  {
+    // The store as the first release left it: migration 1 only, a time stored as text.
+    auto library = LoadedPlugin::load(module("hello"));
+    std::vector<Migration> first = library->plugin().migrations();
+    first.resize(1);
+    auto db = app.store.for_plugin("hello");
+    BOOST_TEST(run(db->migrate(first)) == 1);
+    run(
+        db->query({"INSERT INTO hello_items (name, created_at) VALUES ('Saumur', "
+                   "'2025-06-01T08:30:00Z')",
+                   {}}));
+  }
+  app.identity = make_identity({"operator"});
+  app.start("  - name: hello\n    library: " + module("hello") + "\n");
+  Response r = app.call("GET", "/api/hello/items/1");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.body == R"({"id":1,"name":"Saumur","created_at":"2025-06-01T08:30:00Z"})");
+  r = app.call("POST", "/api/hello/items", R"({"name":"Angers"})");
+  BOOST_TEST(r.status == 201);
+  BOOST_TEST(AppFixture::json(r).at("id").as_int64() == 2);  // ids go on after the old ones
+  BOOST_TEST(AppFixture::json(r).at("created_at").as_string().size() == 20u);
+}
+
 BOOST_AUTO_TEST_CASE(unreachable_upstream_is_a_502) {
   AppFixture app;
   // Port 9 on loopback: nothing listens there, the connection is refused at once.

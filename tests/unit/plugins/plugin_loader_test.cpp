@@ -19,6 +19,7 @@
 
 using namespace passerelle;
 using passerelle::test::module;
+using passerelle::test::run;
 using passerelle::test::TempDir;
 
 namespace {
@@ -71,7 +72,7 @@ BOOST_AUTO_TEST_CASE(good_plugin_loads_with_its_description) {
   BOOST_TEST(plugin->info().version == "1.0.0");
   BOOST_TEST(!plugin->info().description.empty());
   BOOST_TEST(plugin->plugin().config_schema().size() == 3u);
-  BOOST_TEST(plugin->plugin().migrations().size() == 1u);
+  BOOST_TEST(plugin->plugin().migrations().size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(missing_file) {
@@ -79,8 +80,9 @@ BOOST_AUTO_TEST_CASE(missing_file) {
 }
 
 BOOST_AUTO_TEST_CASE(wrong_abi_version) {
-  BOOST_TEST(load_error(module("bad_abi")) ==
-             "plugin library " + module("bad_abi") + ": ABI version 999 instead of 1");
+  BOOST_TEST(load_error(module("bad_abi")) == "plugin library " + module("bad_abi") +
+                                                  ": ABI version 999 instead of " +
+                                                  std::to_string(kAbiVersion));
 }
 
 BOOST_AUTO_TEST_CASE(wrong_build_fingerprint) {
@@ -118,26 +120,61 @@ BOOST_AUTO_TEST_CASE(truncated_and_garbage_files_are_refused_without_crashing) {
   BOOST_TEST(load_error(empty) == "plugin library " + empty + ": not a shared library (file too short)");
 }
 
-BOOST_AUTO_TEST_CASE(library_stays_loaded_while_any_object_from_it_lives) {
+BOOST_AUTO_TEST_CASE(library_stays_loaded_while_any_handle_on_it_lives) {
   TempDir dir;
   // A private copy, so that no other test holds the same library open.
   const std::string copy = dir.path() + "/libpasserelle-hello.so";
   std::filesystem::copy_file(module("hello"), copy);
+  BOOST_TEST(!is_loaded(copy));
   auto plugin = LoadedPlugin::load(copy);
-  std::vector<Route> routes = plugin->plugin().routes();  // std::function objects from the library
   BOOST_TEST(is_loaded(copy));
   auto held = plugin;
   plugin.reset();
   BOOST_TEST(is_loaded(copy));
-  routes.clear();
   held.reset();
+  BOOST_TEST(!is_loaded(copy));
+}
+
+BOOST_AUTO_TEST_CASE(a_route_keeps_its_library_after_the_host_let_it_go) {
+  TempDir dir;
+  const std::string copy = dir.path() + "/libpasserelle-hello.so";
+  std::filesystem::copy_file(module("hello"), copy);
+  SqliteStore store(dir.path() + "/db.sqlite", 1);
+  OutboundHttpClient http{OutboundConfig{}};
+  MetricsRegistry metrics;
+  std::shared_ptr<const RouteTable> table;  // what a request in flight holds
+  {
+    PluginHost host(store, http, metrics, std::chrono::seconds(5));
+    host.load_all(load_config(
+        dir.write("p.yaml",
+                  "tls:\n  certificate: c\n  private_key: k\nplugins:\n  - name: hello\n"
+                  "    library: " +
+                      copy + "\n    config:\n      greeting: Kenavo\n")));
+    run(host.start_all());
+    table = host.table();
+  }  // the host is gone, and with it every handle it had on the plugin
+  BOOST_TEST_REQUIRE(is_loaded(copy));
+  const RouteTable::Target* greet = nullptr;
+  for (const auto& target : table->targets)
+    if (target.route->method == "GET" && target.route->path == "/api/hello") greet = &target;
+  BOOST_TEST_REQUIRE(greet != nullptr);
+  // The route's handler is code of the library and reads the plugin's state: both still there.
+  Request request;
+  request.method = "GET";
+  request.path = "/api/hello";
+  Response response = run(greet->route->handler(std::move(request)));
+  BOOST_TEST(response.status == 200);
+  BOOST_TEST(response.body == R"({"message":"Kenavo"})");
+  BOOST_TEST(is_loaded(copy));
+  table.reset();  // the request ends: nothing holds the plugin any more
   BOOST_TEST(!is_loaded(copy));
 }
 
 BOOST_AUTO_TEST_CASE(host_names_the_config_entry_of_a_bad_plugin) {
   HostFixture f;
   BOOST_TEST(f.load_error("  - name: hello\n    library: " + module("bad_abi") + "\n") ==
-             "p.yaml:5:5: plugin library " + module("bad_abi") + ": ABI version 999 instead of 1");
+             "p.yaml:5:5: plugin library " + module("bad_abi") + ": ABI version 999 instead of " +
+                 std::to_string(kAbiVersion));
 }
 
 BOOST_AUTO_TEST_CASE(host_refuses_a_name_that_differs_from_the_library) {
