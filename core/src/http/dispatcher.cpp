@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string_view>
 
 namespace passerelle {
 
@@ -122,6 +123,19 @@ void check_csrf(const RouteSpec& spec, const IncomingRequest& in,
   }
 }
 
+// Whether the router and a handler read the path alike: no encoded slash (one segment as sent,
+// two once decoded), no NUL (a C string ends there), no backslash (some servers read it as a
+// slash), no dot segment (a handler building a file path or an upstream URL from a parameter
+// would climb out of it).
+bool is_plain_path(std::string_view encoded, const std::string& decoded,
+                   const std::vector<std::string>& segments) {
+  for (auto p = encoded.find('%'); p != std::string_view::npos; p = encoded.find('%', p + 1))
+    if (encoded.substr(p + 1, 2) == "2f" || encoded.substr(p + 1, 2) == "2F") return false;
+  if (decoded.find_first_of(std::string_view("\\\0", 2)) != std::string::npos) return false;
+  return std::none_of(segments.begin(), segments.end(),
+                      [](const std::string& s) { return s == "." || s == ".."; });
+}
+
 void check_media_type(const RouteSpec& spec, const IncomingRequest& in) {
   if (in.body.empty()) return;
   const std::string* ct = in.header("content-type");
@@ -220,10 +234,14 @@ Task<Response> Dispatcher::route(IncomingRequest& in, std::string& label) {
   if (!url) throw HttpError(400, "bad_request", "malformed request target");
   auto query = parse_form(url->encoded_query());
   if (!query) throw HttpError(400, "bad_request", "malformed query string");
-  std::string path = url->path();
+  const std::string decoded = url->path();
+  const auto segments = Router::split(decoded);
+  if (!is_plain_path(url->encoded_path(), decoded, segments))
+    throw HttpError(400, "bad_request", "malformed path");
+  // Handlers get the path the router matched: "//a//b/" is "/a/b" to both.
+  std::string path = "/" + join(segments, "/");
 
   const auto routes = current_routes();  // held to the end: targets point into it
-  const auto segments = Router::split(path);
   Router::Result found = routes->router.find(in.method, segments);
   if (found.outcome == Router::Outcome::method_not_allowed) {
     Response r = error_response(405, "method_not_allowed",
@@ -266,7 +284,8 @@ Task<Response> Dispatcher::route(IncomingRequest& in, std::string& label) {
   request.path_params = std::move(found.match.params);
   request.query = std::move(*query);
   for (const auto& [k, v] : in.headers)
-    if (k != "cookie" && k != "authorization") request.headers[k] = v;
+    // The first value of a repeated header, as IncomingRequest::header() gives the core.
+    if (k != "cookie" && k != "authorization") request.headers.emplace(k, v);
   request.body = std::move(in.body);
   if (auth) request.identity = std::move(auth->identity);
   request.request_id = in.request_id;

@@ -50,11 +50,18 @@ class FaultyPlugin final : public Plugin {
     throw HttpError(418, "teapot", "I am a teapot");
     co_return Response{};
   }
-  // The header names and the body the plugin was given, to check what reaches a plugin.
+  // The path, the headers and the body the plugin was given, to check what reaches a plugin.
   static Task<Response> headers(Request r) {
     boost::json::array names;
-    for (const auto& [name, value] : r.headers) names.emplace_back(name);
-    co_return Response::json(boost::json::object{{"headers", std::move(names)}, {"body", r.body}});
+    boost::json::object values;
+    for (const auto& [name, value] : r.headers) {
+      names.emplace_back(name);
+      values[name] = value;
+    }
+    co_return Response::json(boost::json::object{{"path", r.path},
+                                                 {"headers", std::move(names)},
+                                                 {"values", std::move(values)},
+                                                 {"body", r.body}});
   }
   static Task<Response> ok() { co_return Response::json(boost::json::object{{"ok", true}}); }
   Task<Response> hang() {

@@ -461,6 +461,38 @@ BOOST_FIXTURE_TEST_CASE(core_and_plugin_routes_share_one_router_and_the_core_kee
   BOOST_TEST(r.status == 405);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_path_the_router_and_a_handler_could_read_apart_is_a_400, CoreApp) {
+  BOOST_TEST(send("GET", "/api/territories/communes/49007").status == 200);
+  BOOST_TEST(send("GET", "/api/territories/communes/%34%39007").status == 200);  // unreserved
+  for (const char* target :
+       {"/api/territories/communes%2F49007",   // one segment as sent, two once decoded
+        "/api/territories/%2fcommunes/49007",  // likewise, and an empty segment
+        "/api/territories/communes/49007%00",  // a C string would end before the NUL
+        "/api/territories/communes/%2e%2e",    // dot segments, encoded or not
+        "/api/territories/communes/./49007", "/api/territories/x/../communes/49007",
+        "/api/territories/communes/49007%5C"}) {  // a backslash some servers read as a slash
+    const Response r = send("GET", target);
+    BOOST_TEST(r.status == 400, target);
+    BOOST_TEST(error_code(r) == "bad_request", target);
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(a_plugin_sees_the_path_routed_and_the_header_values_the_core_read, Faulty) {
+  IncomingRequest in;
+  in.method = "POST";
+  in.target = "//api/faulty//headers/?a=1";
+  in.headers = {{"content-type", "application/json"},
+                {"x-forwarded-for", "192.0.2.1"},
+                {"x-forwarded-for", "198.51.100.7"}};
+  in.body = "{}";
+  in.request_id = "plugin-path";
+  const Response r = run(dispatcher.handle(std::move(in)));
+  BOOST_TEST_REQUIRE(r.status == 200);
+  BOOST_TEST(json(r).at("path").as_string() == "/api/faulty/headers");
+  // The first value, as IncomingRequest::header() gives the core.
+  BOOST_TEST(json(r).at("values").at("x-forwarded-for").as_string() == "192.0.2.1");
+}
+
 BOOST_AUTO_TEST_CASE(a_core_route_the_dispatcher_cannot_apply_is_refused_at_start) {
   AppFixture app;
   auto dispatch = [&](std::vector<RouteSpec> specs) {
