@@ -16,6 +16,7 @@
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <stdexcept>
 #include <string_view>
 
@@ -136,6 +137,22 @@ bool is_plain_path(std::string_view encoded, const std::string& decoded,
                       [](const std::string& s) { return s == "." || s == ".."; });
 }
 
+// Beast writes header names and values as given: a CR or LF there would end the header early
+// and let the rest (from a query parameter, say) forge headers or a second response.
+bool is_token(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+}
+bool is_field_value(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+bool has_safe_headers(const Response& r) {
+  return is_field_value(r.content_type) &&
+         std::all_of(r.headers.begin(), r.headers.end(),
+                     [](const auto& h) { return is_token(h.first) && is_field_value(h.second); });
+}
+
 void check_media_type(const RouteSpec& spec, const IncomingRequest& in) {
   if (in.body.empty()) return;
   const std::string* ct = in.header("content-type");
@@ -218,6 +235,12 @@ Task<Response> Dispatcher::handle(IncomingRequest request) {
   } catch (...) {  // the server's contract: handle() never throws
     log::error("http", "request failed",
                {{"request_id", request_id}, {"route", label}, {"error", "unknown"}});
+    response = error_response(500, "internal_error",
+                              "internal error, see the log for this request id", request_id);
+  }
+  if (!has_safe_headers(response)) {
+    log::error("http", "handler answered a malformed header",
+               {{"request_id", request_id}, {"route", label}});
     response = error_response(500, "internal_error",
                               "internal error, see the log for this request id", request_id);
   }

@@ -91,6 +91,15 @@ struct CoreApp : AppFixture {
            throw HttpErrorWithHeaders(503, "busy", "try again soon", {{"Retry-After", "2"}});
            co_return Response{};
          }});
+    // A careless handler: copies the query into a header, a header name and the media type.
+    routes.push_back({{.method = "GET", .path = "/test/echo", .authenticate = false},
+                      [](CoreRequest req) -> Task<Response> {
+                        Response r = Response::text("echo");
+                        r.headers.emplace_back("X-Echo", req.query["v"]);
+                        if (req.query.count("name")) r.headers.emplace_back(req.query["name"], "1");
+                        if (req.query.count("type")) r.content_type = req.query["type"];
+                        co_return r;
+                      }});
     return routes;
   }
 
@@ -373,6 +382,20 @@ BOOST_FIXTURE_TEST_CASE(core_handlers_answer_errors_by_throwing, CoreApp) {
   BOOST_TEST(r.status == 503);
   BOOST_TEST(error_code(r) == "busy");
   BOOST_TEST(header(r, "Retry-After") == "2");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_header_that_would_split_the_response_is_a_500, CoreApp) {
+  Response r = send("GET", "/test/echo?v=plain%20text&name=X-Name");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(header(r, "X-Echo") == "plain text");
+  for (const char* query :
+       {"v=a%0D%0ASet-Cookie:%20session=forged", "v=a%0Ab", "v=a%00b", "name=Set-Cookie:%20a",
+        "name=X%20Y", "name=", "type=text/html%0D%0ASet-Cookie:%20session=forged"}) {
+    r = send("GET", std::string("/test/echo?") + query);
+    BOOST_TEST(r.status == 500, query);
+    BOOST_TEST(r.body.find("forged") == std::string::npos, query);
+    BOOST_TEST(r.headers.empty(), query);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(one_parser_for_query_strings_and_form_bodies) {
