@@ -218,6 +218,19 @@ BOOST_AUTO_TEST_CASE(head_answers_like_get_without_a_body) {
   BOOST_TEST(post_only->headers.at("allow") == "POST");
 }
 
+BOOST_AUTO_TEST_CASE(bytes_outside_ascii_in_a_path_are_logged_percent_encoded) {
+  GatewayProcess gw;
+  // Beast lets bytes 0x80-0xFF through in a target; as such, "\xff" is not UTF-8 and a JSON log
+  // reader may drop the whole line, and the request with it.
+  const Exchange e = exchange(gw,
+                              "GET /caf\xc3\xa9/\xff?q=\xfe HTTP/1.1\r\nHost: localhost\r\n"
+                              "Connection: close\r\n\r\n");
+  BOOST_TEST_REQUIRE(e.reply.has_value());
+  BOOST_TEST(e.reply->status == 400);  // not a URI either
+  BOOST_TEST(gw.wait_for_log("\"path\":\"/caf%C3%A9/%FF\""));
+  BOOST_TEST(gw.log().find('\xff') == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
   GatewayProcess gw(faulty_yaml());
   TestConnection c(gw.https_port());
