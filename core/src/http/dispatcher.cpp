@@ -147,8 +147,9 @@ bool is_token(std::string_view s) {
 bool is_field_value(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
-bool has_safe_headers(const Response& r) {
-  return is_field_value(r.content_type) &&
+// Also a final status of three digits: Beast writes any number, and 1xx is not an answer.
+bool is_writable(const Response& r) {
+  return r.status >= 200 && r.status <= 599 && is_field_value(r.content_type) &&
          std::all_of(r.headers.begin(), r.headers.end(),
                      [](const auto& h) { return is_token(h.first) && is_field_value(h.second); });
 }
@@ -238,9 +239,9 @@ Task<Response> Dispatcher::handle(IncomingRequest request) {
     response = error_response(500, "internal_error",
                               "internal error, see the log for this request id", request_id);
   }
-  if (!has_safe_headers(response)) {
-    log::error("http", "handler answered a malformed header",
-               {{"request_id", request_id}, {"route", label}});
+  if (!is_writable(response)) {
+    log::error("http", "handler answered a malformed status or header",
+               {{"request_id", request_id}, {"route", label}, {"status", response.status}});
     response = error_response(500, "internal_error",
                               "internal error, see the log for this request id", request_id);
   }

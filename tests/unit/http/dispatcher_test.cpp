@@ -98,6 +98,7 @@ struct CoreApp : AppFixture {
                         r.headers.emplace_back("X-Echo", req.query["v"]);
                         if (req.query.count("name")) r.headers.emplace_back(req.query["name"], "1");
                         if (req.query.count("type")) r.content_type = req.query["type"];
+                        if (req.query.count("status")) r.status = std::stoi(req.query["status"]);
                         co_return r;
                       }});
     return routes;
@@ -384,13 +385,15 @@ BOOST_FIXTURE_TEST_CASE(core_handlers_answer_errors_by_throwing, CoreApp) {
   BOOST_TEST(header(r, "Retry-After") == "2");
 }
 
-BOOST_FIXTURE_TEST_CASE(a_header_that_would_split_the_response_is_a_500, CoreApp) {
+BOOST_FIXTURE_TEST_CASE(a_header_or_status_that_would_break_the_response_is_a_500, CoreApp) {
   Response r = send("GET", "/test/echo?v=plain%20text&name=X-Name");
   BOOST_TEST(r.status == 200);
   BOOST_TEST(header(r, "X-Echo") == "plain text");
+  BOOST_TEST(send("GET", "/test/echo?status=599").status == 599);
   for (const char* query :
        {"v=a%0D%0ASet-Cookie:%20session=forged", "v=a%0Ab", "v=a%00b", "name=Set-Cookie:%20a",
-        "name=X%20Y", "name=", "type=text/html%0D%0ASet-Cookie:%20session=forged"}) {
+        "name=X%20Y", "name=", "type=text/html%0D%0ASet-Cookie:%20session=forged", "status=0",
+        "status=101", "status=600", "status=20000"}) {
     r = send("GET", std::string("/test/echo?") + query);
     BOOST_TEST(r.status == 500, query);
     BOOST_TEST(r.body.find("forged") == std::string::npos, query);
