@@ -272,6 +272,29 @@ BOOST_FIXTURE_TEST_CASE(metrics_roles_are_checked_by_the_dispatcher, CoreApp) {
     BOOST_TEST(r.body.find(line) != std::string::npos, line);
 }
 
+BOOST_FIXTURE_TEST_CASE(random_paths_and_methods_add_no_metric_series, CoreApp) {
+  const auto series = [this] {
+    const std::string text = metrics.render();
+    std::size_t n = 0;
+    for (auto p = text.find("\npasserelle_http_requests_total{"); p != std::string::npos;
+         p = text.find("\npasserelle_http_requests_total{", p + 1))
+      ++n;
+    return n;
+  };
+  send("GET", "/api/territories/communes/00000");
+  send("GET", "/no/such/path");
+  const std::size_t before = series();
+  for (int i = 0; i < 50; ++i) {
+    const std::string x = "r" + std::to_string(i);
+    send("GET", "/api/territories/communes/" + x);  // one route, whatever the code
+    send("GET", "/no/such/" + x);
+    send("X" + x, "/" + x);
+    send("GET", "/%2e%2e/" + x);
+  }
+  BOOST_TEST(series() - before <= 2u);  // at most 405 and 400 of "unmatched" are new
+  BOOST_TEST(metrics.render().find("r49") == std::string::npos);
+}
+
 BOOST_FIXTURE_TEST_CASE(api_me_needs_a_login, CoreApp) {
   Response r = send("GET", "/api/me");
   BOOST_TEST(r.status == 401);
