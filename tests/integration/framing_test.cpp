@@ -231,6 +231,24 @@ BOOST_AUTO_TEST_CASE(bytes_outside_ascii_in_a_path_are_logged_percent_encoded) {
   BOOST_TEST(gw.log().find('\xff') == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_body_trickled_in_is_cut_off_at_the_body_timeout_from_its_start) {
+  GatewayProcess gw("", "  limits:\n    body_timeout: 500ms\n");
+  TestConnection c(gw.https_port());
+  BOOST_TEST_REQUIRE(
+      c.send_raw("POST /healthz HTTP/1.1\r\nHost: localhost\r\n"
+                 "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"));
+  // One byte per 100 ms, the pace of a slow client (the sleep orders nothing): each read is
+  // quick, the whole body would take 10 s. Sending fails once the server has closed.
+  int sent = 0;
+  while (sent < 100 && c.send_raw("x")) {
+    ++sent;
+    std::this_thread::sleep_for(100ms);
+  }
+  BOOST_TEST(sent < 100);
+  BOOST_TEST(!c.read_reply().has_value());  // closed without an answer, as timeouts are
+  expect_server_answers(gw);
+}
+
 BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
   GatewayProcess gw(faulty_yaml());
   TestConnection c(gw.https_port());
