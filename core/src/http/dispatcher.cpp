@@ -154,6 +154,12 @@ bool is_writable(const Response& r) {
                      [](const auto& h) { return is_token(h.first) && is_field_value(h.second); });
 }
 
+// The caller's lookup as its own coroutine: it owns the headers it reads, so that it may
+// outlive a 504 at its deadline.
+Task<std::optional<AuthContext>> look_up(const Authenticate& authenticate, IncomingRequest who) {
+  co_return co_await authenticate(who);
+}
+
 void check_media_type(const RouteSpec& spec, const IncomingRequest& in) {
   if (in.body.empty()) return;
   const std::string* ct = in.header("content-type");
@@ -288,7 +294,7 @@ Task<Response> Dispatcher::route(IncomingRequest& in, std::string& label) {
   label = target.label;
 
   std::optional<AuthContext> auth;
-  if (spec.authenticate) auth = co_await authenticate_(in);
+  if (spec.authenticate) auth = co_await authenticate_within(target, in);
   if (!spec.roles.empty()) {
     if (!auth) throw HttpError(401, "unauthenticated", "log in first");
     if (!role_allows(spec.roles, auth->identity))
@@ -314,6 +320,32 @@ Task<Response> Dispatcher::route(IncomingRequest& in, std::string& label) {
   if (auth) request.identity = std::move(auth->identity);
   request.request_id = in.request_id;
   co_return co_await call_plugin(target, std::move(request));
+}
+
+// The lookup reads the store: under the route's deadline too, so that a busy store costs a
+// 504 rather than a request that waits with no timer at all (the session has none meanwhile).
+Task<std::optional<AuthContext>> Dispatcher::authenticate_within(const Target& target,
+                                                                 const IncomingRequest& in) {
+  IncomingRequest who;  // all but the body, which the lookup does not read
+  who.method = in.method;
+  who.target = in.target;
+  who.headers = in.headers;
+  who.remote = in.remote;
+  who.request_id = in.request_id;
+  auto executor = co_await asio::this_coro::executor;
+  Task<std::optional<AuthContext>> lookup = look_up(authenticate_, std::move(who));
+  auto call = DeadlineCall<std::optional<AuthContext>>::start(executor, std::move(lookup),
+                                                              target.spec.deadline);
+  CallOutcome<std::optional<AuthContext>> outcome = co_await call->result();
+  if (outcome.timed_out) {
+    log::error("http", "caller lookup timed out",
+               {{"request_id", in.request_id},
+                {"route", target.label},
+                {"timeout_ms", target.spec.deadline.count()}});
+    throw HttpError(504, "timeout", "the gateway did not answer in time");
+  }
+  if (outcome.error) std::rethrow_exception(outcome.error);
+  co_return std::move(*outcome.value);
 }
 
 Task<Response> Dispatcher::call_core(const Target& target, CoreRequest request) {

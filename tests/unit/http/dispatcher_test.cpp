@@ -49,12 +49,18 @@ struct CoreApp : AppFixture {
   BlockingPool pool{1};
   AuthService auth{store, pool, test_auth_config(dir.path()), false};
   std::optional<AuthContext> caller;
-  int lookups = 0;  // how many times the dispatcher asked who is calling
+  int lookups = 0;           // how many times the dispatcher asked who is calling
+  bool slow_lookup = false;  // the caller's lookup waits 2 s (a busy store) unless cancelled
   bool hang_ended = false;
   bool hang_cancelled = false;
   Dispatcher core{host, metrics,
                   [this](const IncomingRequest&) -> Task<std::optional<AuthContext>> {
                     ++lookups;
+                    if (slow_lookup) {
+                      boost::asio::steady_timer busy(co_await boost::asio::this_coro::executor,
+                                                     std::chrono::seconds(2));
+                      co_await busy.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+                    }
                     co_return caller;
                   },
                   core_routes(), std::chrono::milliseconds(100)};
@@ -394,6 +400,17 @@ BOOST_FIXTURE_TEST_CASE(a_hanging_core_handler_is_a_504_at_its_deadline, CoreApp
   BOOST_TEST(r.status == 200);
   BOOST_TEST(r.body == "woke up");
   BOOST_TEST(!hang_cancelled);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_slow_caller_lookup_is_a_504_at_the_route_deadline, CoreApp) {
+  as_bearer({"operator"});
+  slow_lookup = true;
+  const Response r = send("GET", "/api/me");  // the default deadline here: 100 ms
+  BOOST_TEST(r.status == 504);
+  BOOST_TEST(error_code(r) == "timeout");
+  BOOST_TEST(lookups == 1);
+  slow_lookup = false;
+  BOOST_TEST(send("GET", "/api/me").status == 200);
 }
 
 BOOST_FIXTURE_TEST_CASE(core_handlers_answer_errors_by_throwing, CoreApp) {
