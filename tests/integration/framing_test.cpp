@@ -249,6 +249,20 @@ BOOST_AUTO_TEST_CASE(a_body_trickled_in_is_cut_off_at_the_body_timeout_from_its_
   expect_server_answers(gw);
 }
 
+BOOST_AUTO_TEST_CASE(a_204_or_304_with_a_body_is_answered_without_it) {
+  GatewayProcess gw(faulty_yaml());
+  TestConnection c(gw.https_port());
+  for (const std::string code : {"204", "304"}) {
+    c.send_raw("GET /api/faulty/status?code=" + code + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    const auto r = c.read_reply(true);  // no body may follow, whatever the handler gave
+    BOOST_TEST_REQUIRE(r.has_value(), code);
+    BOOST_TEST(r->status == std::stoi(code));
+    BOOST_TEST(r->headers.count("content-length") == 0u, code);
+  }
+  // The connection goes on, and nothing of a body was left on it.
+  BOOST_TEST(c.request("GET", "/healthz")->body == R"({"status":"ok"})");
+}
+
 BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
   GatewayProcess gw(faulty_yaml());
   TestConnection c(gw.https_port());

@@ -46,8 +46,11 @@ inline http::response<http::string_body> to_beast(Response&& r, unsigned version
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::content_type, r.content_type);
   for (auto& [name, value] : r.headers) res.insert(name, value);
-  res.body() = std::move(r.body);
   res.keep_alive(keep_alive);
+  // No content follows a 204 or a 304, nor a Content-Length for it (RFC 9110 §8.6): Beast
+  // throws on a body there, which would end the session with no answer.
+  if (r.status == 204 || r.status == 304) return res;
+  res.body() = std::move(r.body);
   res.prepare_payload();
   return res;
 }

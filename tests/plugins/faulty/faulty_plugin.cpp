@@ -31,6 +31,7 @@ class FaultyPlugin final : public Plugin {
         {"GET", "/api/faulty/ok", {}, [](Request) { return ok(); }},
         {"GET", "/api/faulty/elu-only", {"elu"}, [](Request) { return ok(); }},
         {"POST", "/api/faulty/headers", {}, [](Request r) { return headers(std::move(r)); }},
+        {"GET", "/api/faulty/status", {}, [](Request r) { return status(std::move(r)); }},
     };
   }
 
@@ -62,6 +63,11 @@ class FaultyPlugin final : public Plugin {
                                                  {"headers", std::move(names)},
                                                  {"values", std::move(values)},
                                                  {"body", r.body}});
+  }
+  // {"ok":true} with the status asked for, a body even where the status allows none.
+  static Task<Response> status(Request r) {
+    const int code = std::stoi(r.query_param("code").value_or("200"));
+    co_return Response::json(boost::json::object{{"ok", true}}, code);
   }
   static Task<Response> ok() { co_return Response::json(boost::json::object{{"ok", true}}); }
   Task<Response> hang() {
