@@ -138,14 +138,19 @@ bool is_plain_path(std::string_view encoded, const std::string& decoded,
 }
 
 // Beast writes header names and values as given: a CR or LF there would end the header early
-// and let the rest (from a query parameter, say) forge headers or a second response.
+// and let the rest (from a query parameter, say) forge headers or a second response. It
+// throws on a field of 64 KiB or more, in the session, which then ends with no answer.
+constexpr std::size_t kMaxField = 60 * 1024;
 bool is_token(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-    return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-  });
+  return !s.empty() && s.size() <= kMaxField &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) {
+           return std::isalnum(c) ||
+                  std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+         });
 }
 bool is_field_value(std::string_view s) {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+  return s.size() <= kMaxField &&
+         s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 // Also a final status of three digits: Beast writes any number, and 1xx is not an answer.
 bool is_writable(const Response& r) {
