@@ -218,6 +218,51 @@ BOOST_AUTO_TEST_CASE(head_answers_like_get_without_a_body) {
   BOOST_TEST(post_only->headers.at("allow") == "POST");
 }
 
+BOOST_AUTO_TEST_CASE(bytes_outside_ascii_in_a_path_are_logged_percent_encoded) {
+  GatewayProcess gw;
+  // Beast lets bytes 0x80-0xFF through in a target; as such, "\xff" is not UTF-8 and a JSON log
+  // reader may drop the whole line, and the request with it.
+  const Exchange e = exchange(gw,
+                              "GET /caf\xc3\xa9/\xff?q=\xfe HTTP/1.1\r\nHost: localhost\r\n"
+                              "Connection: close\r\n\r\n");
+  BOOST_TEST_REQUIRE(e.reply.has_value());
+  BOOST_TEST(e.reply->status == 400);  // not a URI either
+  BOOST_TEST(gw.wait_for_log("\"path\":\"/caf%C3%A9/%FF\""));
+  BOOST_TEST(gw.log().find('\xff') == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_body_trickled_in_is_cut_off_at_the_body_timeout_from_its_start) {
+  GatewayProcess gw("", "  limits:\n    body_timeout: 500ms\n");
+  TestConnection c(gw.https_port());
+  BOOST_TEST_REQUIRE(
+      c.send_raw("POST /healthz HTTP/1.1\r\nHost: localhost\r\n"
+                 "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"));
+  // One byte per 100 ms, the pace of a slow client (the sleep orders nothing): each read is
+  // quick, the whole body would take 10 s. Sending fails once the server has closed.
+  int sent = 0;
+  while (sent < 100 && c.send_raw("x")) {
+    ++sent;
+    std::this_thread::sleep_for(100ms);
+  }
+  BOOST_TEST(sent < 100);
+  BOOST_TEST(!c.read_reply().has_value());  // closed without an answer, as timeouts are
+  expect_server_answers(gw);
+}
+
+BOOST_AUTO_TEST_CASE(a_204_or_304_with_a_body_is_answered_without_it) {
+  GatewayProcess gw(faulty_yaml());
+  TestConnection c(gw.https_port());
+  for (const std::string code : {"204", "304"}) {
+    c.send_raw("GET /api/faulty/status?code=" + code + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    const auto r = c.read_reply(true);  // no body may follow, whatever the handler gave
+    BOOST_TEST_REQUIRE(r.has_value(), code);
+    BOOST_TEST(r->status == std::stoi(code));
+    BOOST_TEST(r->headers.count("content-length") == 0u, code);
+  }
+  // The connection goes on, and nothing of a body was left on it.
+  BOOST_TEST(c.request("GET", "/healthz")->body == R"({"status":"ok"})");
+}
+
 BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
   GatewayProcess gw(faulty_yaml());
   TestConnection c(gw.https_port());

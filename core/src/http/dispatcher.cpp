@@ -16,7 +16,9 @@
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <stdexcept>
+#include <string_view>
 
 namespace passerelle {
 
@@ -122,6 +124,47 @@ void check_csrf(const RouteSpec& spec, const IncomingRequest& in,
   }
 }
 
+// Whether the router and a handler read the path alike: no encoded slash (one segment as sent,
+// two once decoded), no NUL (a C string ends there), no backslash (some servers read it as a
+// slash), no dot segment (a handler building a file path or an upstream URL from a parameter
+// would climb out of it).
+bool is_plain_path(std::string_view encoded, const std::string& decoded,
+                   const std::vector<std::string>& segments) {
+  for (auto p = encoded.find('%'); p != std::string_view::npos; p = encoded.find('%', p + 1))
+    if (encoded.substr(p + 1, 2) == "2f" || encoded.substr(p + 1, 2) == "2F") return false;
+  if (decoded.find_first_of(std::string_view("\\\0", 2)) != std::string::npos) return false;
+  return std::none_of(segments.begin(), segments.end(),
+                      [](const std::string& s) { return s == "." || s == ".."; });
+}
+
+// Beast writes header names and values as given: a CR or LF there would end the header early
+// and let the rest (from a query parameter, say) forge headers or a second response. It
+// throws on a field of 64 KiB or more, in the session, which then ends with no answer.
+constexpr std::size_t kMaxField = 60 * 1024;
+bool is_token(std::string_view s) {
+  return !s.empty() && s.size() <= kMaxField &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) {
+           return std::isalnum(c) ||
+                  std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+         });
+}
+bool is_field_value(std::string_view s) {
+  return s.size() <= kMaxField &&
+         s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+// Also a final status of three digits: Beast writes any number, and 1xx is not an answer.
+bool is_writable(const Response& r) {
+  return r.status >= 200 && r.status <= 599 && is_field_value(r.content_type) &&
+         std::all_of(r.headers.begin(), r.headers.end(),
+                     [](const auto& h) { return is_token(h.first) && is_field_value(h.second); });
+}
+
+// The caller's lookup as its own coroutine: it owns the headers it reads, so that it may
+// outlive a 504 at its deadline.
+Task<std::optional<AuthContext>> look_up(const Authenticate& authenticate, IncomingRequest who) {
+  co_return co_await authenticate(who);
+}
+
 void check_media_type(const RouteSpec& spec, const IncomingRequest& in) {
   if (in.body.empty()) return;
   const std::string* ct = in.header("content-type");
@@ -207,6 +250,12 @@ Task<Response> Dispatcher::handle(IncomingRequest request) {
     response = error_response(500, "internal_error",
                               "internal error, see the log for this request id", request_id);
   }
+  if (!is_writable(response)) {
+    log::error("http", "handler answered a malformed status or header",
+               {{"request_id", request_id}, {"route", label}, {"status", response.status}});
+    response = error_response(500, "internal_error",
+                              "internal error, see the log for this request id", request_id);
+  }
   metrics_
       .counter(
           "passerelle_http_requests_total", "Requests answered, by route template and status",
@@ -220,10 +269,14 @@ Task<Response> Dispatcher::route(IncomingRequest& in, std::string& label) {
   if (!url) throw HttpError(400, "bad_request", "malformed request target");
   auto query = parse_form(url->encoded_query());
   if (!query) throw HttpError(400, "bad_request", "malformed query string");
-  std::string path = url->path();
+  const std::string decoded = url->path();
+  const auto segments = Router::split(decoded);
+  if (!is_plain_path(url->encoded_path(), decoded, segments))
+    throw HttpError(400, "bad_request", "malformed path");
+  // Handlers get the path the router matched: "//a//b/" is "/a/b" to both.
+  std::string path = "/" + join(segments, "/");
 
   const auto routes = current_routes();  // held to the end: targets point into it
-  const auto segments = Router::split(path);
   Router::Result found = routes->router.find(in.method, segments);
   if (found.outcome == Router::Outcome::method_not_allowed) {
     Response r = error_response(405, "method_not_allowed",
@@ -246,7 +299,7 @@ Task<Response> Dispatcher::route(IncomingRequest& in, std::string& label) {
   label = target.label;
 
   std::optional<AuthContext> auth;
-  if (spec.authenticate) auth = co_await authenticate_(in);
+  if (spec.authenticate) auth = co_await authenticate_within(target, in);
   if (!spec.roles.empty()) {
     if (!auth) throw HttpError(401, "unauthenticated", "log in first");
     if (!role_allows(spec.roles, auth->identity))
@@ -266,11 +319,38 @@ Task<Response> Dispatcher::route(IncomingRequest& in, std::string& label) {
   request.path_params = std::move(found.match.params);
   request.query = std::move(*query);
   for (const auto& [k, v] : in.headers)
-    if (k != "cookie" && k != "authorization") request.headers[k] = v;
+    // The first value of a repeated header, as IncomingRequest::header() gives the core.
+    if (k != "cookie" && k != "authorization") request.headers.emplace(k, v);
   request.body = std::move(in.body);
   if (auth) request.identity = std::move(auth->identity);
   request.request_id = in.request_id;
   co_return co_await call_plugin(target, std::move(request));
+}
+
+// The lookup reads the store: under the route's deadline too, so that a busy store costs a
+// 504 rather than a request that waits with no timer at all (the session has none meanwhile).
+Task<std::optional<AuthContext>> Dispatcher::authenticate_within(const Target& target,
+                                                                 const IncomingRequest& in) {
+  IncomingRequest who;  // all but the body, which the lookup does not read
+  who.method = in.method;
+  who.target = in.target;
+  who.headers = in.headers;
+  who.remote = in.remote;
+  who.request_id = in.request_id;
+  auto executor = co_await asio::this_coro::executor;
+  Task<std::optional<AuthContext>> lookup = look_up(authenticate_, std::move(who));
+  auto call = DeadlineCall<std::optional<AuthContext>>::start(executor, std::move(lookup),
+                                                              target.spec.deadline);
+  CallOutcome<std::optional<AuthContext>> outcome = co_await call->result();
+  if (outcome.timed_out) {
+    log::error("http", "caller lookup timed out",
+               {{"request_id", in.request_id},
+                {"route", target.label},
+                {"timeout_ms", target.spec.deadline.count()}});
+    throw HttpError(504, "timeout", "the gateway did not answer in time");
+  }
+  if (outcome.error) std::rethrow_exception(outcome.error);
+  co_return std::move(*outcome.value);
 }
 
 Task<Response> Dispatcher::call_core(const Target& target, CoreRequest request) {

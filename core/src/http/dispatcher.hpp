@@ -36,6 +36,8 @@ class Dispatcher final : public RequestHandler {
   struct Target;
   std::shared_ptr<const Routes> current_routes();
   Task<Response> route(IncomingRequest& request, std::string& route_label);
+  Task<std::optional<AuthContext>> authenticate_within(const Target& target,
+                                                       const IncomingRequest& in);
   Task<Response> call_core(const Target& target, CoreRequest request);
   Task<Response> call_plugin(const Target& target, Request request);
 

@@ -2,6 +2,8 @@
 // shutdown and reclaiming use to end a connection on its own executor.
 #include "server/sessions.hpp"
 
+#include "auth/throttle.hpp"
+
 #include <boost/asio/post.hpp>
 
 namespace passerelle {
@@ -21,6 +23,12 @@ std::string address_of(boost::asio::ip::tcp::socket& socket) {
 
 }  // namespace
 
+std::string cap_key(const std::string& address) {
+  // The networks the login throttle counts failures by, IPv4 always per address here: a /24
+  // is commonly many unrelated clients behind one provider.
+  return client_network(address, 32);
+}
+
 std::shared_ptr<SessionState> admit_connection(ConnectionTracker& tracker,
                                                boost::asio::ip::tcp::socket& socket) {
   auto state = std::make_shared<SessionState>(tracker, address_of(socket));
@@ -37,7 +45,7 @@ std::shared_ptr<SessionState> admit_connection(ConnectionTracker& tracker,
       s->socket->cancel(ignored);
     });
   };
-  const auto id = tracker.add({state->remote, state->idle, std::move(close)});
+  const auto id = tracker.add({cap_key(state->remote), state->idle, std::move(close)});
   if (!id) return nullptr;
   state->id = *id;
   return state;

@@ -19,6 +19,7 @@
 #include <cctype>
 #include <chrono>
 #include <optional>
+#include <string_view>
 
 namespace passerelle {
 
@@ -45,8 +46,11 @@ inline http::response<http::string_body> to_beast(Response&& r, unsigned version
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::content_type, r.content_type);
   for (auto& [name, value] : r.headers) res.insert(name, value);
-  res.body() = std::move(r.body);
   res.keep_alive(keep_alive);
+  // No content follows a 204 or a 304, nor a Content-Length for it (RFC 9110 §8.6): Beast
+  // throws on a body there, which would end the session with no answer.
+  if (r.status == 204 || r.status == 304) return res;
+  res.body() = std::move(r.body);
   res.prepare_payload();
   return res;
 }
@@ -62,6 +66,24 @@ inline std::vector<std::pair<std::string, std::string>> lower_case_fields(
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return std::tolower(c); });
     out.emplace_back(std::move(name), std::string(field.value()));
+  }
+  return out;
+}
+
+// The path of a target as logged. Beast lets bytes 0x80-0xFF through in a target: written as
+// such, a line may not be UTF-8 and a log reader may drop it, and the request with it.
+inline std::string loggable_path(std::string_view target) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : target.substr(0, target.find('?'))) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x80) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    }
   }
   return out;
 }
@@ -173,7 +195,7 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
       keep_alive = req.keep_alive() && !env.tracker.stopping();
       head = req.method() == http::verb::head;
       method = std::string(req.method_string());
-      path = std::string(req.target().substr(0, req.target().find('?')));
+      path = loggable_path(req.target());
       IncomingRequest in;
       in.method = method;
       in.target = std::string(req.target());

@@ -47,6 +47,10 @@ struct SessionState {
   boost::asio::ip::tcp::socket* socket = nullptr;
 };
 
+/// What a connection counts as against the per-address cap: its IPv4 address, or its IPv6 /64
+/// (a host commonly holds a whole /64: a cap per IPv6 address would hold nothing).
+std::string cap_key(const std::string& address);
+
 /// Registers a new connection with the tracker, or nothing when its address or the server
 /// is at the connection limit (idle connections are then asked to make room).
 std::shared_ptr<SessionState> admit_connection(ConnectionTracker& tracker,

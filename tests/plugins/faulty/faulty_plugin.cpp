@@ -31,6 +31,7 @@ class FaultyPlugin final : public Plugin {
         {"GET", "/api/faulty/ok", {}, [](Request) { return ok(); }},
         {"GET", "/api/faulty/elu-only", {"elu"}, [](Request) { return ok(); }},
         {"POST", "/api/faulty/headers", {}, [](Request r) { return headers(std::move(r)); }},
+        {"GET", "/api/faulty/status", {}, [](Request r) { return status(std::move(r)); }},
     };
   }
 
@@ -50,11 +51,23 @@ class FaultyPlugin final : public Plugin {
     throw HttpError(418, "teapot", "I am a teapot");
     co_return Response{};
   }
-  // The header names and the body the plugin was given, to check what reaches a plugin.
+  // The path, the headers and the body the plugin was given, to check what reaches a plugin.
   static Task<Response> headers(Request r) {
     boost::json::array names;
-    for (const auto& [name, value] : r.headers) names.emplace_back(name);
-    co_return Response::json(boost::json::object{{"headers", std::move(names)}, {"body", r.body}});
+    boost::json::object values;
+    for (const auto& [name, value] : r.headers) {
+      names.emplace_back(name);
+      values[name] = value;
+    }
+    co_return Response::json(boost::json::object{{"path", r.path},
+                                                 {"headers", std::move(names)},
+                                                 {"values", std::move(values)},
+                                                 {"body", r.body}});
+  }
+  // {"ok":true} with the status asked for, a body even where the status allows none.
+  static Task<Response> status(Request r) {
+    const int code = std::stoi(r.query_param("code").value_or("200"));
+    co_return Response::json(boost::json::object{{"ok", true}}, code);
   }
   static Task<Response> ok() { co_return Response::json(boost::json::object{{"ok", true}}); }
   Task<Response> hang() {

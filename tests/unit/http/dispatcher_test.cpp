@@ -49,12 +49,18 @@ struct CoreApp : AppFixture {
   BlockingPool pool{1};
   AuthService auth{store, pool, test_auth_config(dir.path()), false};
   std::optional<AuthContext> caller;
-  int lookups = 0;  // how many times the dispatcher asked who is calling
+  int lookups = 0;           // how many times the dispatcher asked who is calling
+  bool slow_lookup = false;  // the caller's lookup waits 2 s (a busy store) unless cancelled
   bool hang_ended = false;
   bool hang_cancelled = false;
   Dispatcher core{host, metrics,
                   [this](const IncomingRequest&) -> Task<std::optional<AuthContext>> {
                     ++lookups;
+                    if (slow_lookup) {
+                      boost::asio::steady_timer busy(co_await boost::asio::this_coro::executor,
+                                                     std::chrono::seconds(2));
+                      co_await busy.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+                    }
                     co_return caller;
                   },
                   core_routes(), std::chrono::milliseconds(100)};
@@ -91,6 +97,16 @@ struct CoreApp : AppFixture {
            throw HttpErrorWithHeaders(503, "busy", "try again soon", {{"Retry-After", "2"}});
            co_return Response{};
          }});
+    // A careless handler: copies the query into a header, a header name and the media type.
+    routes.push_back({{.method = "GET", .path = "/test/echo", .authenticate = false},
+                      [](CoreRequest req) -> Task<Response> {
+                        Response r = Response::text("echo");
+                        r.headers.emplace_back("X-Echo", req.query["v"]);
+                        if (req.query.count("name")) r.headers.emplace_back(req.query["name"], "1");
+                        if (req.query.count("type")) r.content_type = req.query["type"];
+                        if (req.query.count("status")) r.status = std::stoi(req.query["status"]);
+                        co_return r;
+                      }});
     return routes;
   }
 
@@ -262,6 +278,29 @@ BOOST_FIXTURE_TEST_CASE(metrics_roles_are_checked_by_the_dispatcher, CoreApp) {
     BOOST_TEST(r.body.find(line) != std::string::npos, line);
 }
 
+BOOST_FIXTURE_TEST_CASE(random_paths_and_methods_add_no_metric_series, CoreApp) {
+  const auto series = [this] {
+    const std::string text = metrics.render();
+    std::size_t n = 0;
+    for (auto p = text.find("\npasserelle_http_requests_total{"); p != std::string::npos;
+         p = text.find("\npasserelle_http_requests_total{", p + 1))
+      ++n;
+    return n;
+  };
+  send("GET", "/api/territories/communes/00000");
+  send("GET", "/no/such/path");
+  const std::size_t before = series();
+  for (int i = 0; i < 50; ++i) {
+    const std::string x = "r" + std::to_string(i);
+    send("GET", "/api/territories/communes/" + x);  // one route, whatever the code
+    send("GET", "/no/such/" + x);
+    send("X" + x, "/" + x);
+    send("GET", "/%2e%2e/" + x);
+  }
+  BOOST_TEST(series() - before <= 2u);  // at most 405 and 400 of "unmatched" are new
+  BOOST_TEST(metrics.render().find("r49") == std::string::npos);
+}
+
 BOOST_FIXTURE_TEST_CASE(api_me_needs_a_login, CoreApp) {
   Response r = send("GET", "/api/me");
   BOOST_TEST(r.status == 401);
@@ -363,6 +402,17 @@ BOOST_FIXTURE_TEST_CASE(a_hanging_core_handler_is_a_504_at_its_deadline, CoreApp
   BOOST_TEST(!hang_cancelled);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_slow_caller_lookup_is_a_504_at_the_route_deadline, CoreApp) {
+  as_bearer({"operator"});
+  slow_lookup = true;
+  const Response r = send("GET", "/api/me");  // the default deadline here: 100 ms
+  BOOST_TEST(r.status == 504);
+  BOOST_TEST(error_code(r) == "timeout");
+  BOOST_TEST(lookups == 1);
+  slow_lookup = false;
+  BOOST_TEST(send("GET", "/api/me").status == 200);
+}
+
 BOOST_FIXTURE_TEST_CASE(core_handlers_answer_errors_by_throwing, CoreApp) {
   Response r = send("GET", "/test/throw");
   BOOST_TEST(r.status == 500);
@@ -373,6 +423,25 @@ BOOST_FIXTURE_TEST_CASE(core_handlers_answer_errors_by_throwing, CoreApp) {
   BOOST_TEST(r.status == 503);
   BOOST_TEST(error_code(r) == "busy");
   BOOST_TEST(header(r, "Retry-After") == "2");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_header_or_status_that_would_break_the_response_is_a_500, CoreApp) {
+  Response r = send("GET", "/test/echo?v=plain%20text&name=X-Name");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(header(r, "X-Echo") == "plain text");
+  BOOST_TEST(send("GET", "/test/echo?status=599").status == 599);
+  for (const char* query :
+       {"v=a%0D%0ASet-Cookie:%20session=forged", "v=a%0Ab", "v=a%00b", "name=Set-Cookie:%20a",
+        "name=X%20Y", "name=", "type=text/html%0D%0ASet-Cookie:%20session=forged", "status=0",
+        "status=101", "status=600", "status=20000"}) {
+    r = send("GET", std::string("/test/echo?") + query);
+    BOOST_TEST(r.status == 500, query);
+    BOOST_TEST(r.body.find("forged") == std::string::npos, query);
+    BOOST_TEST(r.headers.empty(), query);
+  }
+  // Beast refuses a field of 64 KiB or more by throwing, in the session: no answer at all.
+  r = send("GET", "/test/echo?v=" + std::string(70'000, 'a'));
+  BOOST_TEST(r.status == 500);
 }
 
 BOOST_AUTO_TEST_CASE(one_parser_for_query_strings_and_form_bodies) {
@@ -459,6 +528,38 @@ BOOST_FIXTURE_TEST_CASE(core_and_plugin_routes_share_one_router_and_the_core_kee
   in.method = "DELETE";
   r = run(both.handle(in));
   BOOST_TEST(r.status == 405);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_path_the_router_and_a_handler_could_read_apart_is_a_400, CoreApp) {
+  BOOST_TEST(send("GET", "/api/territories/communes/49007").status == 200);
+  BOOST_TEST(send("GET", "/api/territories/communes/%34%39007").status == 200);  // unreserved
+  for (const char* target :
+       {"/api/territories/communes%2F49007",   // one segment as sent, two once decoded
+        "/api/territories/%2fcommunes/49007",  // likewise, and an empty segment
+        "/api/territories/communes/49007%00",  // a C string would end before the NUL
+        "/api/territories/communes/%2e%2e",    // dot segments, encoded or not
+        "/api/territories/communes/./49007", "/api/territories/x/../communes/49007",
+        "/api/territories/communes/49007%5C"}) {  // a backslash some servers read as a slash
+    const Response r = send("GET", target);
+    BOOST_TEST(r.status == 400, target);
+    BOOST_TEST(error_code(r) == "bad_request", target);
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(a_plugin_sees_the_path_routed_and_the_header_values_the_core_read, Faulty) {
+  IncomingRequest in;
+  in.method = "POST";
+  in.target = "//api/faulty//headers/?a=1";
+  in.headers = {{"content-type", "application/json"},
+                {"x-forwarded-for", "192.0.2.1"},
+                {"x-forwarded-for", "198.51.100.7"}};
+  in.body = "{}";
+  in.request_id = "plugin-path";
+  const Response r = run(dispatcher.handle(std::move(in)));
+  BOOST_TEST_REQUIRE(r.status == 200);
+  BOOST_TEST(json(r).at("path").as_string() == "/api/faulty/headers");
+  // The first value, as IncomingRequest::header() gives the core.
+  BOOST_TEST(json(r).at("values").at("x-forwarded-for").as_string() == "192.0.2.1");
 }
 
 BOOST_AUTO_TEST_CASE(a_core_route_the_dispatcher_cannot_apply_is_refused_at_start) {
