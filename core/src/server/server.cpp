@@ -52,6 +52,19 @@ struct Worker {
   tcp::acceptor http{ioc};
 };
 
+// A session that throws (it should not: network errors are error codes) ends its connection;
+// the reason goes to the log instead of vanishing.
+void log_session_failure(std::exception_ptr error) {
+  if (!error) return;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    log::error("server", "connection ended by an exception", {{"error", e.what()}});
+  } catch (...) {
+    log::error("server", "connection ended by an exception", {{"error", "unknown"}});
+  }
+}
+
 struct Server::Impl {
   Config config;
   std::string public_url;  // known once the HTTPS listener is bound
@@ -184,9 +197,11 @@ struct Server::Impl {
       metrics.counter("passerelle_connections_total", "Accepted connections",
                       https ? "scheme=\"https\"" : "scheme=\"http\"").add(1);
       if (https)
-        asio::co_spawn(executor, run_https_session(std::move(socket), tls.load(), env, std::move(state)), asio::detached);
+        asio::co_spawn(executor, run_https_session(std::move(socket), tls.load(), env, std::move(state)),
+                       log_session_failure);
       else
-        asio::co_spawn(executor, run_redirect_session(std::move(socket), env, std::move(state)), asio::detached);
+        asio::co_spawn(executor, run_redirect_session(std::move(socket), env, std::move(state)),
+                       log_session_failure);
     }
   }
 
