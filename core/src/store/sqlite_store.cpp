@@ -2,6 +2,7 @@
 // one plugin's tables), and resumes the caller.
 #include "store/sqlite_store.hpp"
 
+#include "store/core_schema.hpp"
 #include "store/table_guard.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -337,6 +338,10 @@ Task<int> SqliteStore::migrate(std::string owner, std::vector<Migration> migrati
 
 std::unique_ptr<PluginDatabase> SqliteStore::for_plugin(const std::string& name) {
   if (name.empty()) throw std::invalid_argument("a plugin has a name");
+  // Its prefix would hold a core table ("user" owns "user_*", so user_links): refused.
+  if (auto table = core_table_reached(name); !table.empty())
+    throw std::invalid_argument("plugin \"" + name + "\" cannot have a store: its tables (" +
+                                table_prefix(name) + "*) would include the core's " + table);
   return std::unique_ptr<PluginDatabase>(new PluginDatabase(*impl_, name));
 }
 

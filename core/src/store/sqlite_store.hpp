@@ -29,6 +29,7 @@ class SqliteStore final : public Database {
   Task<int> migrate(std::string owner, std::vector<Migration> migrations);
 
   /// The store as plugin `name` sees it: only the tables named table_prefix(name)...
+  /// std::invalid_argument when that prefix holds a core table (see core_table_reached()).
   std::unique_ptr<PluginDatabase> for_plugin(const std::string& name);
 
   /// Waits for the statements under way (their callers' executors must still exist).

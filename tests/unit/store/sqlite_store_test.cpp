@@ -1,6 +1,7 @@
 // The store: queries on its own pool, all-or-nothing transactions, idempotent migrations, one
 // text per dialect, and plugins confined to their own tables.
 #include "store/sqlite_store.hpp"
+#include "store/core_schema.hpp"
 #include "store/table_guard.hpp"
 #include "support/temp_dir.hpp"
 
@@ -260,6 +261,28 @@ BOOST_FIXTURE_TEST_CASE(full_text_search_works_inside_the_name_space, Confined) 
                  .find("may not read table users") != std::string::npos);
   BOOST_TEST(refusal(*notes, "SELECT password_hash FROM notes_users")
                  .find("may not read table users") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_plugin_whose_prefix_holds_a_core_table_gets_no_store) {
+  // Plugin "user" would own user_links (and so link any identity to any account), "api" the
+  // API tokens, "signing" the signing key, "schema" the migrations, "sqlite" the counters.
+  TempDir dir;
+  SqliteStore store(dir.path() + "/db.sqlite", 1);
+  run(store.migrate("core", core_migrations()));
+  for (const auto& [name, table] :
+       std::vector<std::pair<std::string, std::string>>{{"user", "user_links"},
+                                                        {"api", "api_tokens"},
+                                                        {"signing", "signing_keys"},
+                                                        {"schema", "schema_migrations"},
+                                                        {"territory", "territory_regions"},
+                                                        {"sqlite", "sqlite_master"}}) {
+    BOOST_TEST(core_table_reached(name) == table, name);
+    BOOST_CHECK_THROW(store.for_plugin(name), std::invalid_argument);
+  }
+  BOOST_TEST(core_table_reached("users") == "");
+  BOOST_TEST(core_table_reached("directorates") == "");
+  BOOST_TEST(core_table_reached("notes") == "");
+  BOOST_CHECK_NO_THROW(store.for_plugin("notes"));
 }
 
 BOOST_AUTO_TEST_CASE(table_prefixes) {
