@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
@@ -24,7 +25,17 @@ namespace {
 struct Connection {
   sqlite3* db = nullptr;
   TableGuard guard;
+  // A plugin's statement runs until then: a runaway query (an endless recursive CTE, say)
+  // would otherwise keep one of the few connections, and the core waits for one too.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  std::chrono::milliseconds plugin_limit{0};
 };
+
+// SQLite's progress handler, every few thousand VM steps: nonzero interrupts the statement.
+int past_deadline(void* connection) {
+  const auto& c = *static_cast<const Connection*>(connection);
+  return c.guard.confined() && std::chrono::steady_clock::now() > c.deadline;
+}
 
 // Runs `body` with the connection's statements confined to `plugin` (empty: the core).
 template <class F>
@@ -40,6 +51,9 @@ auto as(Connection& c, const std::string& plugin, F&& body) {
 [[noreturn]] void raise(Connection& c, const std::string& what) {
   // A refusal of the guard says which table and why; SQLite would only say "not authorized".
   if (!c.guard.refusal().empty()) throw std::runtime_error("store: " + c.guard.refusal());
+  if (sqlite3_errcode(c.db) == SQLITE_INTERRUPT && c.guard.confined())
+    throw std::runtime_error("store: a plugin's statement is stopped after " +
+                             std::to_string(c.plugin_limit.count()) + " ms");
   throw std::runtime_error(what + ": " + sqlite3_errmsg(c.db));
 }
 
@@ -49,6 +63,8 @@ using StatementPtr = std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)>;
 // `tail` receives what follows it.
 StatementPtr prepare(Connection& c, std::string_view sql, const char** tail) {
   c.guard.begin_statement(c.db);
+  c.deadline = c.guard.confined() ? std::chrono::steady_clock::now() + c.plugin_limit
+                                  : std::chrono::steady_clock::time_point::max();
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(c.db, sql.data(), static_cast<int>(sql.size()), &stmt, tail) !=
       SQLITE_OK) {
@@ -242,6 +258,7 @@ struct SqliteStore::Impl {
       Connection* c;
       ~Return() {
         c->guard.confine("");
+        c->deadline = std::chrono::steady_clock::time_point::max();
         // Never hand on a connection inside a transaction someone forgot to end.
         if (!sqlite3_get_autocommit(c->db))
           sqlite3_exec(c->db, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -284,7 +301,8 @@ struct SqliteStore::Impl {
   }
 };
 
-SqliteStore::SqliteStore(const std::string& path, unsigned threads)
+SqliteStore::SqliteStore(const std::string& path, unsigned threads,
+                         std::chrono::milliseconds plugin_statement_limit)
     : impl_(std::make_unique<Impl>(threads)) {
   if (path != ":memory:") {
     const auto parent = std::filesystem::path(path).parent_path();
@@ -307,6 +325,8 @@ SqliteStore::SqliteStore(const std::string& path, unsigned threads)
     // so an accepted request survives a power cut too, not only a crash of the process.
     exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
     c->guard.install(c->db);
+    c->plugin_limit = plugin_statement_limit;
+    sqlite3_progress_handler(c->db, 10000, &past_deadline, c.get());
     impl_->free.push_back(c.get());
     impl_->all.push_back(std::move(c));
   }

@@ -6,6 +6,7 @@
 #include "passerelle/host.hpp"
 #include "passerelle/plugin.hpp"
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,8 +17,10 @@ class PluginDatabase;
 
 class SqliteStore final : public Database {
  public:
-  /// Opens (creating folder and file when missing) `path` with `threads` connections.
-  SqliteStore(const std::string& path, unsigned threads);
+  /// Opens (creating folder and file when missing) `path` with `threads` connections. A
+  /// plugin's statement that runs longer than `plugin_statement_limit` is stopped (an error).
+  SqliteStore(const std::string& path, unsigned threads,
+              std::chrono::milliseconds plugin_statement_limit = std::chrono::seconds(30));
   ~SqliteStore() override;
 
   Task<QueryResult> query(Statement statement) override;

@@ -263,6 +263,23 @@ BOOST_FIXTURE_TEST_CASE(full_text_search_works_inside_the_name_space, Confined) 
                  .find("may not read table users") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_runaway_plugin_statement_is_stopped_and_the_store_goes_on) {
+  // An endless recursive CTE (here one of a hundred million rows, some seconds) would hold a
+  // connection for good: with two of them, the core's logins would wait too.
+  TempDir dir;
+  SqliteStore store(dir.path() + "/db.sqlite", 1, std::chrono::milliseconds(100));
+  auto notes = store.for_plugin("notes");
+  const std::string endless =
+      "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 100000000)"
+      " SELECT count(*) FROM r";
+  BOOST_TEST(refusal(*notes, endless) == "store: a plugin's statement is stopped after 100 ms");
+  // The connection serves again, the plugin's short statements and the core's alike.
+  BOOST_TEST(scalar(*notes, "SELECT 1") == 1);
+  BOOST_TEST(scalar(store,
+                    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r"
+                    " WHERE n < 1000) SELECT count(*) FROM r") == 1000);
+}
+
 BOOST_AUTO_TEST_CASE(a_plugin_whose_prefix_holds_a_core_table_gets_no_store) {
   // Plugin "user" would own user_links (and so link any identity to any account), "api" the
   // API tokens, "signing" the signing key, "schema" the migrations, "sqlite" the counters.
