@@ -129,10 +129,10 @@ std::string check_logout_token_claims(const json::object& c, const OidcProviderC
   if (now > exp + leeway) return "logout token: expired";
   // §2.4: the member of the event is a JSON object (an empty one).
   const auto* events = c.if_contains("events");
-  const auto* event = events && events->is_object()
-                          ? events->as_object().if_contains(
-                                "http://schemas.openid.net/event/backchannel-logout")
-                          : nullptr;
+  const auto* event =
+      events && events->is_object()
+          ? events->as_object().if_contains("http://schemas.openid.net/event/backchannel-logout")
+          : nullptr;
   if (!event || !event->is_object()) return "logout token: no back-channel logout event";
   if (c.contains("nonce")) return "logout token: carries a nonce";
   if (text(c, "jti").empty()) return "logout token: no jti";
