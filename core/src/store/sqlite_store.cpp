@@ -5,6 +5,8 @@
 #include "store/core_schema.hpp"
 #include "store/table_guard.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -276,9 +278,15 @@ struct SqliteStore::Impl {
     co_return self->with_connection(f);
   }
 
+  // The job is not tied to the caller's cancellation (a handler at its deadline): it cannot
+  // stop halfway anyway, and Boost 1.81's co_spawn, cancelled once a job that never suspends
+  // has finished, throws out of its entry point on the pool thread (std::terminate). The
+  // cancelled caller gets the result and stops at its next co_await.
   template <class R, class F>
   Task<R> offload(F f) {
-    return asio::co_spawn(pool, job<R>(this, std::move(f)), asio::use_awaitable);
+    return asio::co_spawn(pool, job<R>(this, std::move(f)),
+                          asio::bind_cancellation_slot(asio::cancellation_slot(),
+                                                       asio::use_awaitable));
   }
 
   Task<QueryResult> query(std::string plugin, Statement statement) {

@@ -5,7 +5,12 @@
 #include "store/table_guard.hpp"
 #include "support/temp_dir.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
+#include <sqlite3.h>
 #include "support/run.hpp"
 
 using namespace passerelle;
@@ -278,6 +283,36 @@ BOOST_AUTO_TEST_CASE(a_runaway_plugin_statement_is_stopped_and_the_store_goes_on
   BOOST_TEST(scalar(store,
                     "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r"
                     " WHERE n < 1000) SELECT count(*) FROM r") == 1000);
+}
+
+BOOST_AUTO_TEST_CASE(a_caller_cancelled_while_its_query_runs_does_not_end_the_process) {
+  // A handler past its deadline is cancelled while the store runs its statement. Boost 1.81's
+  // co_spawn then threw out of the store's thread once the statement ended (std::terminate):
+  // any slow store and a deadline stopped the whole gateway.
+  TempDir dir;
+  const std::string path = dir.path() + "/db.sqlite";
+  SqliteStore store(path, 2);
+  run(store.query({"CREATE TABLE t (x)", {}}));
+  // Another writer holds the database: the caller's INSERT waits for it on one store thread.
+  sqlite3* other = nullptr;
+  BOOST_TEST_REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
+  BOOST_TEST_REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) ==
+                     SQLITE_OK);
+  boost::asio::io_context ioc;
+  boost::asio::cancellation_signal deadline;
+  bool ended = false;
+  auto done = [&](std::exception_ptr, QueryResult) { ended = true; };
+  boost::asio::co_spawn(ioc, store.query({"INSERT INTO t VALUES (1)", {}}),
+                        boost::asio::bind_cancellation_slot(deadline.slot(), done));
+  ioc.poll();
+  deadline.emit(boost::asio::cancellation_type::all);
+  // Served by the other store thread after the cancellation was delivered there.
+  BOOST_TEST(scalar(store, "SELECT count(*) FROM t") == 0);
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  ioc.run();  // until the caller has ended
+  BOOST_TEST(ended);
+  BOOST_TEST(scalar(store, "SELECT count(*) FROM t") == 1);  // the write was done
 }
 
 BOOST_AUTO_TEST_CASE(a_plugin_whose_prefix_holds_a_core_table_gets_no_store) {
