@@ -21,6 +21,8 @@ class ReplaySet {
   bool first_use(const std::string& key, std::int64_t expires_at, std::int64_t now) {
     // Callback and back-channel logout only, a few per login: a lock is cheap there.
     std::lock_guard lock(mutex_);
+    // Asked first: making room below would forget the oldest value, which may be this one.
+    if (auto it = seen_.find(key); it != seen_.end() && it->second >= now) return false;
     while (!by_expiry_.empty() &&
            (by_expiry_.begin()->first < now || by_expiry_.size() >= capacity_)) {
       seen_.erase(by_expiry_.begin()->second);

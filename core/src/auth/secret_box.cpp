@@ -1,5 +1,6 @@
 // libsodium's XChaCha20-Poly1305 (192-bit random nonces: no counter to keep between instances);
-// the key file is written once with O_EXCL and mode 0600, and refused when others may read it.
+// the key file is written whole then linked to its name (mode 0600), and refused when others
+// may read it.
 #include "auth/secret_box.hpp"
 
 #include "auth/crypto.hpp"
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -69,16 +71,24 @@ SecretBox SecretBox::load_or_create(const std::string& path) {
     std::error_code ec;
     fs::create_directories(parent, ec);
   }
-  // O_EXCL: two instances starting at once on a fresh folder do not both write a key.
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd >= 0) {
+  // Written whole in a file of our own, then linked to its name: two instances starting at once
+  // on a fresh folder neither both write a key nor read one half written (link() fails with
+  // EEXIST for the second, which then reads the first one's key).
+  if (::access(path.c_str(), F_OK) != 0) {
+    std::string temp = path + ".XXXXXX";
+    const int fd = ::mkstemp(temp.data());  // mode 0600
+    if (fd < 0) key_error(path, std::string("cannot be created: ") + std::strerror(errno));
     const std::string raw = auth::random_token(kKeyBytes) + "\n";
     const bool written =
         ::write(fd, raw.data(), raw.size()) == static_cast<ssize_t>(raw.size()) && ::fsync(fd) == 0;
+    const int write_errno = errno;
     ::close(fd);
-    if (!written) key_error(path, std::string("cannot be written: ") + std::strerror(errno));
-  } else if (errno != EEXIST) {
-    key_error(path, std::string("cannot be created: ") + std::strerror(errno));
+    const bool linked = written && ::link(temp.c_str(), path.c_str()) == 0;
+    const int link_errno = errno;
+    ::unlink(temp.c_str());
+    if (!written) key_error(path, std::string("cannot be written: ") + std::strerror(write_errno));
+    if (!linked && link_errno != EEXIST)
+      key_error(path, std::string("cannot be created: ") + std::strerror(link_errno));
   }
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)

@@ -98,7 +98,14 @@ OidcProviderConfig read_oidc(YamlSection s, const std::string& base_dir) {
       s.fail("name", "must be lower-case letters, digits or '-'");
   p.display_name = s.string("display_name", p.name);
   p.issuer = s.required_string("issuer");
-  const bool loopback = p.issuer.rfind("http://127.0.0.1:", 0) == 0 || p.issuer.rfind("http://localhost:", 0) == 0;
+  bool loopback =
+      p.issuer.rfind("http://127.0.0.1:", 0) == 0 || p.issuer.rfind("http://localhost:", 0) == 0;
+  if (loopback) {
+    // Only a port may follow: "http://127.0.0.1:@elsewhere.example" names another host.
+    const std::string rest = p.issuer.substr(p.issuer.find(':', 5) + 1);
+    const std::string port = rest.substr(0, rest.find_first_of("/?#"));
+    loopback = !port.empty() && port.find_first_not_of("0123456789") == std::string::npos;
+  }
   if (p.issuer.rfind("https://", 0) != 0 && !loopback)
     s.fail("issuer", "must be an https:// URL (http only on 127.0.0.1, for tests)");
   p.client_id = s.required_string("client_id");

@@ -6,6 +6,7 @@
 #include "log/log.hpp"
 #include "plugins/plugin_config.hpp"
 #include "plugins/plugin_services.hpp"
+#include "store/core_schema.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/table_guard.hpp"
 #include "territories/territory_index.hpp"
@@ -57,6 +58,10 @@ void PluginHost::load_all(const Config& config) {
     if (name != pc.name)
       fail_at(config.file, pc.position,
               "plugin library " + pc.library + " is named \"" + name + "\", not \"" + pc.name + "\"");
+    if (auto table = core_table_reached(name); !table.empty())
+      fail_at(config.file, pc.position,
+              "plugin \"" + name + "\" cannot be loaded: its tables (" + table_prefix(name) +
+                  "*) would include the core's table " + table + "; rename the plugin");
     for (const auto& other : plugins_) {
       const std::string& other_name = other.plugin->info().name;
       if (other_name == name)

@@ -4,6 +4,10 @@
 // Version 3: logins in progress move to a sealed cookie: their table goes.
 #include "store/core_schema.hpp"
 
+#include "store/table_guard.hpp"
+
+#include <regex>
+
 namespace passerelle {
 
 std::vector<Migration> core_migrations() {
@@ -86,6 +90,24 @@ CREATE TABLE territory_import (
           {3, R"sql(
 DROP TABLE IF EXISTS oidc_pending;
 )sql"}};
+}
+
+std::string core_table_reached(const std::string& plugin) {
+  // Read from the migrations themselves, so that a table added to the core is covered at once.
+  // Tables dropped since (oidc_pending) stay reserved: an old store may still hold them.
+  std::vector<std::string> tables = {"schema_migrations", "sqlite_master", "sqlite_sequence"};
+  static const std::regex kCreate(
+      R"(create\s+(?:virtual\s+)?table\s+(?:if\s+not\s+exists\s+)?(\w+))", std::regex::icase);
+  for (const auto& m : core_migrations())
+    for (std::sregex_iterator it(m.sql.begin(), m.sql.end(), kCreate), end; it != end; ++it)
+      tables.push_back((*it)[1].str());
+  const std::string prefix = table_prefix(plugin);
+  for (const auto& table : tables) {
+    std::string lower = table;
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower.size() > prefix.size() && lower.compare(0, prefix.size(), prefix) == 0) return table;
+  }
+  return {};
 }
 
 }  // namespace passerelle

@@ -3,11 +3,17 @@
 
 #include "passerelle/plugin.hpp"
 
+#include <string>
 #include <vector>
 
 namespace passerelle {
 
 /// Migrations of owner "core", in order.
 std::vector<Migration> core_migrations();
+
+/// The table outside its own that a plugin called `plugin` would reach through its prefix
+/// (table_prefix(): "user" owns "user_*"): a table of the core's migrations, the store's
+/// schema_migrations or one of SQLite's own (sqlite_*). Empty when there is none.
+std::string core_table_reached(const std::string& plugin);
 
 }  // namespace passerelle

@@ -2,14 +2,18 @@
 // one plugin's tables), and resumes the caller.
 #include "store/sqlite_store.hpp"
 
+#include "store/core_schema.hpp"
 #include "store/table_guard.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
@@ -23,7 +27,17 @@ namespace {
 struct Connection {
   sqlite3* db = nullptr;
   TableGuard guard;
+  // A plugin's statement runs until then: a runaway query (an endless recursive CTE, say)
+  // would otherwise keep one of the few connections, and the core waits for one too.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  std::chrono::milliseconds plugin_limit{0};
 };
+
+// SQLite's progress handler, every few thousand VM steps: nonzero interrupts the statement.
+int past_deadline(void* connection) {
+  const auto& c = *static_cast<const Connection*>(connection);
+  return c.guard.confined() && std::chrono::steady_clock::now() > c.deadline;
+}
 
 // Runs `body` with the connection's statements confined to `plugin` (empty: the core).
 template <class F>
@@ -39,6 +53,9 @@ auto as(Connection& c, const std::string& plugin, F&& body) {
 [[noreturn]] void raise(Connection& c, const std::string& what) {
   // A refusal of the guard says which table and why; SQLite would only say "not authorized".
   if (!c.guard.refusal().empty()) throw std::runtime_error("store: " + c.guard.refusal());
+  if (sqlite3_errcode(c.db) == SQLITE_INTERRUPT && c.guard.confined())
+    throw std::runtime_error("store: a plugin's statement is stopped after " +
+                             std::to_string(c.plugin_limit.count()) + " ms");
   throw std::runtime_error(what + ": " + sqlite3_errmsg(c.db));
 }
 
@@ -48,6 +65,8 @@ using StatementPtr = std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)>;
 // `tail` receives what follows it.
 StatementPtr prepare(Connection& c, std::string_view sql, const char** tail) {
   c.guard.begin_statement(c.db);
+  c.deadline = c.guard.confined() ? std::chrono::steady_clock::now() + c.plugin_limit
+                                  : std::chrono::steady_clock::time_point::max();
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(c.db, sql.data(), static_cast<int>(sql.size()), &stmt, tail) !=
       SQLITE_OK) {
@@ -241,6 +260,7 @@ struct SqliteStore::Impl {
       Connection* c;
       ~Return() {
         c->guard.confine("");
+        c->deadline = std::chrono::steady_clock::time_point::max();
         // Never hand on a connection inside a transaction someone forgot to end.
         if (!sqlite3_get_autocommit(c->db))
           sqlite3_exec(c->db, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -258,9 +278,15 @@ struct SqliteStore::Impl {
     co_return self->with_connection(f);
   }
 
+  // The job is not tied to the caller's cancellation (a handler at its deadline): it cannot
+  // stop halfway anyway, and Boost 1.81's co_spawn, cancelled once a job that never suspends
+  // has finished, throws out of its entry point on the pool thread (std::terminate). The
+  // cancelled caller gets the result and stops at its next co_await.
   template <class R, class F>
   Task<R> offload(F f) {
-    return asio::co_spawn(pool, job<R>(this, std::move(f)), asio::use_awaitable);
+    return asio::co_spawn(pool, job<R>(this, std::move(f)),
+                          asio::bind_cancellation_slot(asio::cancellation_slot(),
+                                                       asio::use_awaitable));
   }
 
   Task<QueryResult> query(std::string plugin, Statement statement) {
@@ -283,7 +309,8 @@ struct SqliteStore::Impl {
   }
 };
 
-SqliteStore::SqliteStore(const std::string& path, unsigned threads)
+SqliteStore::SqliteStore(const std::string& path, unsigned threads,
+                         std::chrono::milliseconds plugin_statement_limit)
     : impl_(std::make_unique<Impl>(threads)) {
   if (path != ":memory:") {
     const auto parent = std::filesystem::path(path).parent_path();
@@ -306,6 +333,8 @@ SqliteStore::SqliteStore(const std::string& path, unsigned threads)
     // so an accepted request survives a power cut too, not only a crash of the process.
     exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
     c->guard.install(c->db);
+    c->plugin_limit = plugin_statement_limit;
+    sqlite3_progress_handler(c->db, 10000, &past_deadline, c.get());
     impl_->free.push_back(c.get());
     impl_->all.push_back(std::move(c));
   }
@@ -337,6 +366,10 @@ Task<int> SqliteStore::migrate(std::string owner, std::vector<Migration> migrati
 
 std::unique_ptr<PluginDatabase> SqliteStore::for_plugin(const std::string& name) {
   if (name.empty()) throw std::invalid_argument("a plugin has a name");
+  // Its prefix would hold a core table ("user" owns "user_*", so user_links): refused.
+  if (auto table = core_table_reached(name); !table.empty())
+    throw std::invalid_argument("plugin \"" + name + "\" cannot have a store: its tables (" +
+                                table_prefix(name) + "*) would include the core's " + table);
   return std::unique_ptr<PluginDatabase>(new PluginDatabase(*impl_, name));
 }
 

@@ -6,6 +6,7 @@
 #include "passerelle/host.hpp"
 #include "passerelle/plugin.hpp"
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,8 +17,10 @@ class PluginDatabase;
 
 class SqliteStore final : public Database {
  public:
-  /// Opens (creating folder and file when missing) `path` with `threads` connections.
-  SqliteStore(const std::string& path, unsigned threads);
+  /// Opens (creating folder and file when missing) `path` with `threads` connections. A
+  /// plugin's statement that runs longer than `plugin_statement_limit` is stopped (an error).
+  SqliteStore(const std::string& path, unsigned threads,
+              std::chrono::milliseconds plugin_statement_limit = std::chrono::seconds(30));
   ~SqliteStore() override;
 
   Task<QueryResult> query(Statement statement) override;
@@ -29,6 +32,7 @@ class SqliteStore final : public Database {
   Task<int> migrate(std::string owner, std::vector<Migration> migrations);
 
   /// The store as plugin `name` sees it: only the tables named table_prefix(name)...
+  /// std::invalid_argument when that prefix holds a core table (see core_table_reached()).
   std::unique_ptr<PluginDatabase> for_plugin(const std::string& name);
 
   /// Waits for the statements under way (their callers' executors must still exist).

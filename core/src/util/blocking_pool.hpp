@@ -5,6 +5,8 @@
 #include "passerelle/task.hpp"
 #include "util/job_limit.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -22,10 +24,15 @@ class BlockingPool {
 
   /// Runs `f()` on the pool. `f` is taken by value; it must not capture references to the
   /// caller's frame that could dangle (the caller waits, so references are fine in practice).
+  /// The job is not tied to the caller's cancellation (a handler at its deadline): it cannot
+  /// stop halfway, and Boost 1.81's co_spawn, cancelled while a job that never suspends runs,
+  /// throws out of the pool thread once it ends (std::terminate). The cancelled caller gets the
+  /// result and stops at its next co_await.
   template <class F>
   Task<std::invoke_result_t<F>> run(F f) {
     return boost::asio::co_spawn(pool_, job<std::invoke_result_t<F>>(std::move(f)),
-                                 boost::asio::use_awaitable);
+                                 boost::asio::bind_cancellation_slot(
+                                     boost::asio::cancellation_slot(), boost::asio::use_awaitable));
   }
 
   /// Like run(), but throws PoolFull at once, without queueing, when `limit` already counts

@@ -5,6 +5,7 @@
 #include "passerelle/async_mutex.hpp"
 #include "passerelle/sdk.hpp"
 
+#include <boost/asio/this_coro.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -152,6 +153,13 @@ class DirectoratesPlugin final : public Plugin {
  private:
   Snapshot snapshot() const { return std::atomic_load(&snapshot_); }
 
+  // A write once begun is carried through, the snapshot's refresh included, even when the
+  // handler's deadline passes meanwhile (the client has had its 504): a write stored but not
+  // in the snapshot would let the next writer pass an If-Match against the older version.
+  static Task<void> finish_even_if_cancelled() {
+    co_await boost::asio::this_coro::throw_if_cancelled(false);
+  }
+
   Task<void> reload() {
     Statement all{"SELECT document FROM directorates_directorates ORDER BY id", {}};
     const QueryResult rows = co_await host_->database().query(std::move(all));
@@ -241,6 +249,7 @@ class DirectoratesPlugin final : public Plugin {
 
   // Saves one directorate and refreshes the snapshot; the caller holds the write lock.
   Task<void> save(Directorate d) {
+    co_await finish_even_if_cancelled();
     Statement statement = upsert(d);
     co_await host_->database().query(std::move(statement));
     co_await reload();
@@ -280,6 +289,7 @@ class DirectoratesPlugin final : public Plugin {
   Task<Response> remove(Request r) {
     AsyncMutex::Lock lock = co_await writes_.lock();
     check_version(r, current(r.param("id")));
+    co_await finish_even_if_cancelled();
     Statement del{"DELETE FROM directorates_directorates WHERE id = ?1", {r.param("id")}};
     const QueryResult done = co_await host_->database().query(std::move(del));
     if (done.changes == 0) throw HttpError(404, "not_found", "no directorate " + r.param("id"));

@@ -80,6 +80,13 @@ BOOST_AUTO_TEST_CASE(logout_token_checks) {
   bad.erase("events");
   BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) == "logout token: no back-channel logout event");
   bad = c;
+  bad["events"] = json::object{{"http://schemas.openid.net/event/backchannel-logout", true}};
+  BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) ==
+             "logout token: no back-channel logout event");
+  bad = c;
+  bad["exp"] = 1e300;  // no int64: refused, never converted
+  BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) == "logout token: no expiry");
+  bad = c;
   bad.erase("exp");
   BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) == "logout token: no expiry");
   bad = c;

@@ -53,4 +53,13 @@ BOOST_AUTO_TEST_CASE(the_set_is_bounded) {
   BOOST_TEST(!set.first_use("k9", 2000, 0));  // the latest are still remembered
 }
 
+BOOST_AUTO_TEST_CASE(a_full_set_still_refuses_a_value_it_holds) {
+  // When full, room is made for a new value: never by forgetting the very value offered.
+  ReplaySet set(2);
+  BOOST_TEST(set.first_use("oldest", 1000, 0));
+  BOOST_TEST(set.first_use("newer", 2000, 0));
+  BOOST_TEST(!set.first_use("oldest", 1000, 10));
+  BOOST_TEST(!set.first_use("newer", 2000, 10));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

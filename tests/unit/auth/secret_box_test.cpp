@@ -13,7 +13,10 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
+#include <optional>
+#include <thread>
 
 using namespace passerelle;
 using passerelle::test::run;
@@ -63,6 +66,33 @@ BOOST_AUTO_TEST_CASE(the_key_file_is_created_with_mode_0600_and_kept) {
   BOOST_TEST(first.origin() == path);
   const auto again = SecretBox::load_or_create(path);
   BOOST_TEST(again.open(first.seal("x", "c"), "c").value_or("") == "x");  // the same key
+}
+
+BOOST_AUTO_TEST_CASE(two_instances_creating_the_key_file_at_once_both_get_the_key) {
+  // The second one must never read a file the first has created but not written yet.
+  for (int round = 0; round < 300; ++round) {
+    TempDir dir;
+    const std::string path = dir.path() + "/secret.key";
+    std::atomic<int> ready{0};
+    std::string errors[2];
+    std::optional<SecretBox> boxes[2];
+    auto start = [&](int i) {
+      ++ready;
+      while (ready.load() < 2) {
+      }
+      try {
+        boxes[i].emplace(SecretBox::load_or_create(path));
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    };
+    std::thread other(start, 1);
+    start(0);
+    other.join();
+    BOOST_TEST_REQUIRE(errors[0] == "", "round " << round);
+    BOOST_TEST_REQUIRE(errors[1] == "", "round " << round);
+    BOOST_TEST_REQUIRE(boxes[1]->open(boxes[0]->seal("x", "c"), "c").value_or("") == "x");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_bad_key_file_is_refused_with_its_path) {

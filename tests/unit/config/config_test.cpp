@@ -64,6 +64,21 @@ BOOST_AUTO_TEST_CASE(wrong_types_and_ranges_are_refused) {
              "p.yaml:4:9: server: expected a mapping");
 }
 
+BOOST_AUTO_TEST_CASE(an_http_issuer_is_on_a_loopback_host_only) {
+  TempDir dir;
+  auto issuer = [&](const std::string& url) {
+    return error_of(dir, std::string(kTls) + "auth:\n  oidc:\n    - name: idp\n      issuer: " +
+                             url + "\n      client_id: c\n      client_secret: s\n");
+  };
+  BOOST_TEST(issuer("http://127.0.0.1:9000/realm") == "");
+  BOOST_TEST(issuer("http://localhost:9000") == "");
+  BOOST_TEST(issuer("https://idp.example/realm") == "");
+  // The user-info part of the URL would make the host another one.
+  for (const char* url : {"http://127.0.0.1:@idp.example/realm", "http://localhost:80@idp.example",
+                          "http://127.0.0.1:9000.idp.example/", "http://idp.example/"})
+    BOOST_TEST(issuer(url).find("must be an https:// URL") != std::string::npos, url);
+}
+
 BOOST_AUTO_TEST_CASE(missing_required_key_points_at_its_section) {
   TempDir dir;
   BOOST_TEST(error_of(dir, "tls:\n  certificate: c.pem\n") == "p.yaml:2:3: private_key: is required");

@@ -9,6 +9,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <sqlite3.h>
+
 #include <future>
 
 using namespace passerelle;
@@ -374,6 +376,34 @@ BOOST_FIXTURE_TEST_CASE(concurrent_writes_wait_their_turn_instead_of_failing, Di
   const std::string stored(
       json(call("GET", "/api/directorates/pays-de-la-loire")).at("name").as_string());
   BOOST_TEST(names.count(stored) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_write_that_outlives_its_deadline_still_refreshes_what_is_read) {
+  // The store is slow (another writer holds it) and the PUT gets its 504; its write lands after
+  // all. What the plugin serves, and checks versions against, must be that write.
+  AppFixture app;
+  app.start(plugin_yaml() + "    timeout: 200ms\n");
+  app.identity = make_identity({"operator"});
+  sqlite3* other = nullptr;
+  BOOST_TEST_REQUIRE(sqlite3_open((app.dir.path() + "/db.sqlite").c_str(), &other) == SQLITE_OK);
+  BOOST_TEST_REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) ==
+                     SQLITE_OK);
+  boost::asio::thread_pool pool(1);
+  IncomingRequest in;
+  in.method = "PUT";
+  in.target = "/api/directorates/pays-de-la-loire";
+  in.body = pdl("Late");
+  in.headers.emplace_back("content-type", "application/json");
+  in.request_id = "late";
+  auto reply =
+      boost::asio::co_spawn(pool, app.dispatcher.handle(std::move(in)), boost::asio::use_future);
+  BOOST_TEST(reply.get().status == 504);
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  pool.join();  // the handler, past its deadline, has ended
+  const auto stored = app.json(app.call("GET", "/api/directorates/pays-de-la-loire"));
+  BOOST_TEST(stored.at("name").as_string() == "Late");
+  BOOST_TEST(stored.at("version").as_int64() == 2);
 }
 
 BOOST_AUTO_TEST_CASE(directorates_stored_before_integer_times_are_kept) {

@@ -1,10 +1,16 @@
 // The store: queries on its own pool, all-or-nothing transactions, idempotent migrations, one
 // text per dialect, and plugins confined to their own tables.
 #include "store/sqlite_store.hpp"
+#include "store/core_schema.hpp"
 #include "store/table_guard.hpp"
 #include "support/temp_dir.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
+#include <sqlite3.h>
 #include "support/run.hpp"
 
 using namespace passerelle;
@@ -260,6 +266,75 @@ BOOST_FIXTURE_TEST_CASE(full_text_search_works_inside_the_name_space, Confined) 
                  .find("may not read table users") != std::string::npos);
   BOOST_TEST(refusal(*notes, "SELECT password_hash FROM notes_users")
                  .find("may not read table users") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_runaway_plugin_statement_is_stopped_and_the_store_goes_on) {
+  // An endless recursive CTE (here one of a hundred million rows, some seconds) would hold a
+  // connection for good: with two of them, the core's logins would wait too.
+  TempDir dir;
+  SqliteStore store(dir.path() + "/db.sqlite", 1, std::chrono::milliseconds(100));
+  auto notes = store.for_plugin("notes");
+  const std::string endless =
+      "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 100000000)"
+      " SELECT count(*) FROM r";
+  BOOST_TEST(refusal(*notes, endless) == "store: a plugin's statement is stopped after 100 ms");
+  // The connection serves again, the plugin's short statements and the core's alike.
+  BOOST_TEST(scalar(*notes, "SELECT 1") == 1);
+  BOOST_TEST(scalar(store,
+                    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r"
+                    " WHERE n < 1000) SELECT count(*) FROM r") == 1000);
+}
+
+BOOST_AUTO_TEST_CASE(a_caller_cancelled_while_its_query_runs_does_not_end_the_process) {
+  // A handler past its deadline is cancelled while the store runs its statement. Boost 1.81's
+  // co_spawn then threw out of the store's thread once the statement ended (std::terminate):
+  // any slow store and a deadline stopped the whole gateway.
+  TempDir dir;
+  const std::string path = dir.path() + "/db.sqlite";
+  SqliteStore store(path, 2);
+  run(store.query({"CREATE TABLE t (x)", {}}));
+  // Another writer holds the database: the caller's INSERT waits for it on one store thread.
+  sqlite3* other = nullptr;
+  BOOST_TEST_REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
+  BOOST_TEST_REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) ==
+                     SQLITE_OK);
+  boost::asio::io_context ioc;
+  boost::asio::cancellation_signal deadline;
+  bool ended = false;
+  auto done = [&](std::exception_ptr, QueryResult) { ended = true; };
+  boost::asio::co_spawn(ioc, store.query({"INSERT INTO t VALUES (1)", {}}),
+                        boost::asio::bind_cancellation_slot(deadline.slot(), done));
+  ioc.poll();
+  deadline.emit(boost::asio::cancellation_type::all);
+  // Served by the other store thread after the cancellation was delivered there.
+  BOOST_TEST(scalar(store, "SELECT count(*) FROM t") == 0);
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  ioc.run();  // until the caller has ended
+  BOOST_TEST(ended);
+  BOOST_TEST(scalar(store, "SELECT count(*) FROM t") == 1);  // the write was done
+}
+
+BOOST_AUTO_TEST_CASE(a_plugin_whose_prefix_holds_a_core_table_gets_no_store) {
+  // Plugin "user" would own user_links (and so link any identity to any account), "api" the
+  // API tokens, "signing" the signing key, "schema" the migrations, "sqlite" the counters.
+  TempDir dir;
+  SqliteStore store(dir.path() + "/db.sqlite", 1);
+  run(store.migrate("core", core_migrations()));
+  for (const auto& [name, table] :
+       std::vector<std::pair<std::string, std::string>>{{"user", "user_links"},
+                                                        {"api", "api_tokens"},
+                                                        {"signing", "signing_keys"},
+                                                        {"schema", "schema_migrations"},
+                                                        {"territory", "territory_regions"},
+                                                        {"sqlite", "sqlite_master"}}) {
+    BOOST_TEST(core_table_reached(name) == table, name);
+    BOOST_CHECK_THROW(store.for_plugin(name), std::invalid_argument);
+  }
+  BOOST_TEST(core_table_reached("users") == "");
+  BOOST_TEST(core_table_reached("directorates") == "");
+  BOOST_TEST(core_table_reached("notes") == "");
+  BOOST_CHECK_NO_THROW(store.for_plugin("notes"));
 }
 
 BOOST_AUTO_TEST_CASE(table_prefixes) {

@@ -4,6 +4,8 @@
 
 #include "support/run.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -63,6 +65,37 @@ BOOST_AUTO_TEST_CASE(a_full_limit_refuses_at_once_instead_of_queueing) {
   BOOST_TEST(limit.pending() == 0u);
   // Room again once the jobs ended.
   BOOST_TEST(test::run(limited(pool, limit, gate.opened, 4)) == 4);
+}
+
+BOOST_AUTO_TEST_CASE(a_caller_cancelled_while_its_job_runs_does_not_end_the_process) {
+  // What a handler's deadline does: the job cannot stop, the caller is told to. Boost 1.81's
+  // co_spawn then threw out of the pool thread once the job ended (std::terminate).
+  // Two threads: the cancellation reaches the job's side while the job runs.
+  BlockingPool pool(2);
+  JobLimit limit(1);
+  Gate gate;
+  std::promise<void> started;
+  auto job = [&started, opened = gate.opened] {
+    started.set_value();
+    opened.wait();
+    return 1;
+  };
+  boost::asio::io_context ioc;
+  boost::asio::cancellation_signal deadline;
+  bool ended = false;
+  auto done = [&](std::exception_ptr, int) { ended = true; };
+  boost::asio::co_spawn(ioc, pool.run_limited(limit, std::move(job)),
+                        boost::asio::bind_cancellation_slot(deadline.slot(), done));
+  ioc.poll();
+  started.get_future().wait();
+  deadline.emit(boost::asio::cancellation_type::all);
+  // Runs on the idle thread after the cancellation was delivered there.
+  auto marker = [] { return 0; };
+  BOOST_TEST(test::run(pool.run(std::move(marker))) == 0);
+  gate.open.set_value();
+  ioc.run();  // until the caller has ended: the job's completion keeps it busy
+  BOOST_TEST(ended);
+  BOOST_TEST(limit.pending() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_job_that_throws_gives_its_place_back) {

@@ -32,7 +32,9 @@ std::int64_t number(const json::object& o, const char* key) {
   const auto* v = o.if_contains(key);
   if (v && v->is_int64()) return v->as_int64();
   if (v && v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
-  if (v && v->is_double()) return static_cast<std::int64_t>(v->as_double());
+  // A double past the range of int64 cannot be converted (undefined behaviour): unusable.
+  if (v && v->is_double() && v->as_double() >= 0 && v->as_double() < 9.2e18)
+    return static_cast<std::int64_t>(v->as_double());
   return -1;
 }
 
@@ -125,10 +127,13 @@ std::string check_logout_token_claims(const json::object& c, const OidcProviderC
   const std::int64_t exp = number(c, "exp");
   if (exp < 0) return "logout token: no expiry";
   if (now > exp + leeway) return "logout token: expired";
+  // §2.4: the member of the event is a JSON object (an empty one).
   const auto* events = c.if_contains("events");
-  if (!events || !events->is_object() ||
-      !events->as_object().contains("http://schemas.openid.net/event/backchannel-logout"))
-    return "logout token: no back-channel logout event";
+  const auto* event =
+      events && events->is_object()
+          ? events->as_object().if_contains("http://schemas.openid.net/event/backchannel-logout")
+          : nullptr;
+  if (!event || !event->is_object()) return "logout token: no back-channel logout event";
   if (c.contains("nonce")) return "logout token: carries a nonce";
   if (text(c, "jti").empty()) return "logout token: no jti";
   if (text(c, "sid").empty() && text(c, "sub").empty()) return "logout token: names no session";
