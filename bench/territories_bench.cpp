@@ -17,7 +17,8 @@ double ns_per_op(std::size_t ops, F&& f) {
   const auto start = std::chrono::steady_clock::now();
   std::size_t sink = 0;
   for (std::size_t i = 0; i < ops; ++i) sink += f(i);
-  const auto ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+  const auto ns =
+      std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
   if (sink == 42) std::puts("");  // keeps the work observable
   return ns / static_cast<double>(ops);
 }
@@ -46,17 +47,25 @@ int main(int argc, char** argv) {
   std::shuffle(prefixes.begin(), prefixes.end(), rng);
 
   const std::size_t n = 1'000'000;
-  const double by_code = ns_per_op(n, [&](std::size_t i) { return index.commune(codes[i % codes.size()]) != nullptr; });
-  const double by_postal = ns_per_op(n, [&](std::size_t i) { return index.communes_by_postal_code(postal[i % postal.size()]).size(); });
+  const double by_code = ns_per_op(
+      n, [&](std::size_t i) { return index.commune(codes[i % codes.size()]) != nullptr; });
+  const double by_postal = ns_per_op(n, [&](std::size_t i) {
+    return index.communes_by_postal_code(postal[i % postal.size()]).size();
+  });
   const double chain = ns_per_op(n, [&](std::size_t i) {
     const auto* c = index.commune(codes[i % codes.size()]);
     return index.region(index.department(c->department)->region)->name.size();
   });
-  const double search = ns_per_op(100'000, [&](std::size_t i) { return index.search(prefixes[i % prefixes.size()], 10).size(); });
-  const double search_1 = ns_per_op(20'000, [&](std::size_t i) { return index.search(std::string(1, "abcdefghlmprstv"[i % 15]), 10).size(); });
+  const double search = ns_per_op(100'000, [&](std::size_t i) {
+    return index.search(prefixes[i % prefixes.size()], 10).size();
+  });
+  const double search_1 = ns_per_op(20'000, [&](std::size_t i) {
+    return index.search(std::string(1, "abcdefghlmprstv"[i % 15]), 10).size();
+  });
 
   auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
-  std::printf("territories: %zu communes; read JSON %.0f ms, build index %.0f ms\n", index.commune_count(), ms(t0, t1), ms(t1, t2));
+  std::printf("territories: %zu communes; read JSON %.0f ms, build index %.0f ms\n",
+              index.commune_count(), ms(t0, t1), ms(t1, t2));
   std::printf("  commune by INSEE code           %8.0f ns\n", by_code);
   std::printf("  communes by postal code         %8.0f ns\n", by_postal);
   std::printf("  commune -> department -> region %8.0f ns\n", chain);

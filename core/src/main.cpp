@@ -47,9 +47,11 @@ int main(int argc, char** argv) {
       check = arg == "--check-config";
       config_path = argv[++i];
     } else if (arg == "--version") {
-      std::cout << "passerelle " << passerelle::kSdkVersion << " (" << passerelle::kBuildFingerprint << ")\n";
+      std::cout << "passerelle " << passerelle::kSdkVersion << " (" << passerelle::kBuildFingerprint
+                << ")\n";
       return 0;
-    } else if ((arg == "users" || arg == "tokens" || arg == "territories") && !config_path.empty()) {
+    } else if ((arg == "users" || arg == "tokens" || arg == "territories") &&
+               !config_path.empty()) {
       command.assign(argv + i, argv + argc);
       break;
     } else {
@@ -72,7 +74,8 @@ int main(int argc, char** argv) {
     }
     passerelle::log::set_level(passerelle::log::level_from_string(config.log.level));
     if (config.demo)
-      passerelle::log::warn("server", "demo mode: listening on loopback only; do not use in production");
+      passerelle::log::warn("server",
+                            "demo mode: listening on loopback only; do not use in production");
     passerelle::Server server(std::move(config));
     code = server.run();
   } catch (const passerelle::ConfigError& e) {

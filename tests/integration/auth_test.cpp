@@ -29,14 +29,13 @@ std::string plugins_yaml() {
 
 // A gateway with hello and two accounts: marie (elu of Angers) and olga (operator).
 struct Gateway : GatewayProcess {
-  explicit Gateway(const std::string& auth_yaml = "")
-      : GatewayProcess(plugins_yaml() + auth_yaml) {
+  explicit Gateway(const std::string& auth_yaml = "") : GatewayProcess(plugins_yaml() + auth_yaml) {
     add_user("marie", "elu", "Marie Dupont");
     add_user("olga", "operator", "Olga Martin");
   }
   void add_user(const std::string& name, const std::string& role, const std::string& display) {
-    auto r = run_passerelle({"--config", config_path(), "users", "add", name, "--name", display, "--roles",
-                             role, "--commune", "49007"},
+    auto r = run_passerelle({"--config", config_path(), "users", "add", name, "--name", display,
+                             "--roles", role, "--commune", "49007"},
                             std::string(kPassword) + "\n");
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   }
@@ -46,7 +45,8 @@ struct Gateway : GatewayProcess {
 std::string encode(const std::string& s) {
   std::string out;
   for (unsigned char ch : s) {
-    if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '+') out += static_cast<char>(ch);
+    if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '+')
+      out += static_cast<char>(ch);
     else {
       char buf[4];
       std::snprintf(buf, sizeof buf, "%%%02X", ch);
@@ -65,21 +65,27 @@ struct Browser {
 
   explicit Browser(const Gateway& gw) : c(gw.https_port()), origin(gw.origin()) {}
 
-  std::optional<HttpReply> login(const std::string& user, const std::string& password, const std::string& next = "/api/me") {
-    auto r = c.request("POST", "/auth/login", "username=" + user + "&password=" + password + "&next=" + encode(next),
+  std::optional<HttpReply> login(const std::string& user, const std::string& password,
+                                 const std::string& next = "/api/me") {
+    auto r = c.request("POST", "/auth/login",
+                       "username=" + user + "&password=" + password + "&next=" + encode(next),
                        {{"Content-Type", "application/x-www-form-urlencoded"}, {"Origin", origin}});
     if (r && r->headers.count("set-cookie")) {
       const std::string set = r->headers["set-cookie"];
       cookie = set.substr(0, set.find(';'));
       auto me = get("/api/me");
-      if (me && me->status == 200) csrf = std::string(boost::json::parse(me->body).at("csrf_token").as_string());
+      if (me && me->status == 200)
+        csrf = std::string(boost::json::parse(me->body).at("csrf_token").as_string());
     }
     return r;
   }
-  std::optional<HttpReply> get(const std::string& target) { return c.request("GET", target, "", {{"Cookie", cookie}}); }
-  std::optional<HttpReply> post(const std::string& target, const std::string& body, bool with_csrf = true,
-                                const std::string& from = "") {
-    std::vector<std::pair<std::string, std::string>> h{{"Cookie", cookie}, {"Origin", from.empty() ? origin : from}};
+  std::optional<HttpReply> get(const std::string& target) {
+    return c.request("GET", target, "", {{"Cookie", cookie}});
+  }
+  std::optional<HttpReply> post(const std::string& target, const std::string& body,
+                                bool with_csrf = true, const std::string& from = "") {
+    std::vector<std::pair<std::string, std::string>> h{{"Cookie", cookie},
+                                                       {"Origin", from.empty() ? origin : from}};
     if (with_csrf) h.emplace_back("X-CSRF-Token", csrf);
     return c.request("POST", target, body, h);
   }
@@ -121,13 +127,15 @@ BOOST_AUTO_TEST_CASE(json_login_and_wrong_password) {
   Gateway gw;
   TestConnection c(gw.https_port());
   const std::vector<std::pair<std::string, std::string>> h{{"Origin", gw.origin()}};
-  auto r = c.request("POST", "/auth/login", R"({"username":"marie","password":"wrong password!"})", h);
+  auto r =
+      c.request("POST", "/auth/login", R"({"username":"marie","password":"wrong password!"})", h);
   BOOST_TEST(r->status == 401);
   BOOST_TEST(r->body.find("\"code\":\"invalid_credentials\"") != std::string::npos);
   BOOST_TEST(!r->headers.count("set-cookie"));
   r = c.request("POST", "/auth/login", R"({"username":"nobody","password":"wrong password!"})", h);
   BOOST_TEST(r->status == 401);
-  r = c.request("POST", "/auth/login", std::string(R"({"username":"marie","password":")") + kPassword + "\"}", h);
+  r = c.request("POST", "/auth/login",
+                std::string(R"({"username":"marie","password":")") + kPassword + "\"}", h);
   BOOST_TEST(r->status == 200);
   BOOST_TEST(r->headers.count("set-cookie") == 1u);
   BOOST_TEST(gw.wait_for_log("\"msg\":\"login failed\""));
@@ -158,8 +166,9 @@ BOOST_AUTO_TEST_CASE(csrf_is_required_for_state_changes_by_cookie) {
   BOOST_TEST(r->status == 201);
   // A login form posted from another site is refused too (login CSRF).
   TestConnection c(gw.https_port());
-  r = c.request("POST", "/auth/login", "username=olga&password=x",
-                {{"Content-Type", "application/x-www-form-urlencoded"}, {"Origin", "https://evil.example"}});
+  r = c.request(
+      "POST", "/auth/login", "username=olga&password=x",
+      {{"Content-Type", "application/x-www-form-urlencoded"}, {"Origin", "https://evil.example"}});
   BOOST_TEST(r->status == 403);
 }
 
@@ -188,7 +197,8 @@ BOOST_AUTO_TEST_CASE(failed_logins_are_throttled) {
 
 BOOST_AUTO_TEST_CASE(operator_api_token) {
   Gateway gw;
-  auto created = run_passerelle({"--config", gw.config_path(), "tokens", "create", "--user", "olga", "--name", "ci"});
+  auto created = run_passerelle(
+      {"--config", gw.config_path(), "tokens", "create", "--user", "olga", "--name", "ci"});
   BOOST_TEST_REQUIRE(created.exit_code == 0, created.output);
   const std::string token = created.output.substr(0, created.output.find('\n'));
   BOOST_TEST(token.rfind("pst_", 0) == 0u);
@@ -197,11 +207,15 @@ BOOST_AUTO_TEST_CASE(operator_api_token) {
   BOOST_TEST(r->status == 200);
   BOOST_TEST(r->body.find("passerelle_connections_total") != std::string::npos);
   // No CSRF with a bearer token: browsers do not send it on their own.
-  r = c.request("POST", "/api/hello/items", R"({"name":"Saumur"})", {{"Authorization", "Bearer " + token}});
+  r = c.request("POST", "/api/hello/items", R"({"name":"Saumur"})",
+                {{"Authorization", "Bearer " + token}});
   BOOST_TEST(r->status == 201);
-  BOOST_TEST(run_passerelle({"--config", gw.config_path(), "tokens", "revoke", "1"}).exit_code == 0);
-  BOOST_TEST(c.request("GET", "/metrics", "", {{"Authorization", "Bearer " + token}})->status == 401);
-  auto refused = run_passerelle({"--config", gw.config_path(), "tokens", "create", "--user", "marie", "--name", "x"});
+  BOOST_TEST(run_passerelle({"--config", gw.config_path(), "tokens", "revoke", "1"}).exit_code ==
+             0);
+  BOOST_TEST(c.request("GET", "/metrics", "", {{"Authorization", "Bearer " + token}})->status ==
+             401);
+  auto refused = run_passerelle(
+      {"--config", gw.config_path(), "tokens", "create", "--user", "marie", "--name", "x"});
   BOOST_TEST(refused.exit_code == 1);
   BOOST_TEST(refused.output == "passerelle: API tokens are for operator accounts only\n");
 }
@@ -211,7 +225,8 @@ BOOST_AUTO_TEST_CASE(disabling_an_account_ends_its_sessions) {
   Browser b(gw);
   b.login("marie", "correct+horse+battery");
   BOOST_TEST(b.get("/api/me")->status == 200);
-  BOOST_TEST(run_passerelle({"--config", gw.config_path(), "users", "disable", "marie"}).exit_code == 0);
+  BOOST_TEST(
+      run_passerelle({"--config", gw.config_path(), "users", "disable", "marie"}).exit_code == 0);
   BOOST_TEST(b.get("/api/me")->status == 401);
   Browser again(gw);
   BOOST_TEST(again.login("marie", "correct+horse+battery")->status == 401);
@@ -224,18 +239,23 @@ BOOST_AUTO_TEST_CASE(demo_accounts_are_seeded_in_demo_mode_and_refused_in_produc
     GatewayProcess demo("demo: true\n" + std::string("store:\n  sqlite: ") + db + "\n");
     BOOST_TEST(demo.wait_for_log("demo accounts are active"));
     TestConnection c(demo.https_port());
-    auto r = c.request("POST", "/auth/login", R"({"username":"elu.angers","password":"passerelle-demo"})",
+    auto r = c.request("POST", "/auth/login",
+                       R"({"username":"elu.angers","password":"passerelle-demo"})",
                        {{"Origin", "https://localhost:" + std::to_string(demo.https_port())}});
     BOOST_TEST(r->status == 200);
     BOOST_TEST(demo.stop(SIGTERM) == 0);
   }
   const std::string production = dir.write(
-      "prod.yaml", "tls:\n  certificate: " + test_certs().cert + "\n  private_key: " + test_certs().key +
-                       "\nstore:\n  sqlite: " + db + "\nserver:\n  https_port: 0\n  http_port: 0\n");
+      "prod.yaml", "tls:\n  certificate: " + test_certs().cert +
+                       "\n  private_key: " + test_certs().key + "\nstore:\n  sqlite: " + db +
+                       "\nserver:\n  https_port: 0\n  http_port: 0\n");
   auto r = run_passerelle({"--config", production});
   BOOST_TEST(r.exit_code == 1);
-  BOOST_TEST(r.output.find("passerelle: the account elu.angers still has the demo password") != std::string::npos, r.output);
-  auto refused = run_passerelle({"--config", production, "users", "passwd", "elu.angers"}, "passerelle-demo\n");
+  BOOST_TEST(r.output.find("passerelle: the account elu.angers still has the demo password") !=
+                 std::string::npos,
+             r.output);
+  auto refused = run_passerelle({"--config", production, "users", "passwd", "elu.angers"},
+                                "passerelle-demo\n");
   BOOST_TEST(refused.output == "passerelle: the demo password is refused outside demo mode\n");
 }
 
@@ -243,18 +263,24 @@ BOOST_AUTO_TEST_CASE(an_elu_sees_the_directorate_of_their_region) {
   // Territories imported into a store before the gateway starts on it, as tools/run does.
   TempDir dir;
   const std::string db = dir.path() + "/db.sqlite";
-  const std::string setup = dir.write("setup.yaml", "tls:\n  certificate: c\n  private_key: k\nstore:\n  sqlite: " + db + "\n");
-  auto imported = run_passerelle({"--config", setup, "territories", "import", std::string(PASSERELLE_TEST_FIXTURES) + "/territories"});
+  const std::string setup = dir.write(
+      "setup.yaml", "tls:\n  certificate: c\n  private_key: k\nstore:\n  sqlite: " + db + "\n");
+  auto imported = run_passerelle({"--config", setup, "territories", "import",
+                                  std::string(PASSERELLE_TEST_FIXTURES) + "/territories"});
   BOOST_TEST_REQUIRE(imported.exit_code == 0, imported.output);
-  GatewayProcess gw("store:\n  sqlite: " + db + "\nplugins:\n  - name: directorates\n    library: " + module("directorates") +
-                    "\n    config:\n      data_file: " + PASSERELLE_TEST_FIXTURES + "/directorates/directorates.yaml\n");
-  auto added = run_passerelle({"--config", gw.config_path(), "users", "add", "marie", "--name", "Marie Dupont", "--roles", "elu",
-                               "--commune", "49007"},
+  GatewayProcess gw("store:\n  sqlite: " + db +
+                    "\nplugins:\n  - name: directorates\n    library: " + module("directorates") +
+                    "\n    config:\n      data_file: " + PASSERELLE_TEST_FIXTURES +
+                    "/directorates/directorates.yaml\n");
+  auto added = run_passerelle({"--config", gw.config_path(), "users", "add", "marie", "--name",
+                               "Marie Dupont", "--roles", "elu", "--commune", "49007"},
                               std::string(kPassword) + "\n");
   BOOST_TEST_REQUIRE(added.exit_code == 0, added.output);
   TestConnection c(gw.https_port());
   const std::string origin = "https://localhost:" + std::to_string(gw.https_port());
-  auto r = c.request("POST", "/auth/login", std::string(R"({"username":"marie","password":")") + kPassword + "\"}", {{"Origin", origin}});
+  auto r = c.request("POST", "/auth/login",
+                     std::string(R"({"username":"marie","password":")") + kPassword + "\"}",
+                     {{"Origin", origin}});
   BOOST_TEST_REQUIRE(r->status == 200);
   const std::string cookie = r->headers["set-cookie"].substr(0, r->headers["set-cookie"].find(';'));
   r = c.request("GET", "/api/directorates/mine", "", {{"Cookie", cookie}});

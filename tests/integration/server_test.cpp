@@ -4,8 +4,8 @@
 #include "support/https_client.hpp"
 #include "support/run.hpp"
 
-#include <boost/test/unit_test.hpp>
 #include <openssl/ssl.h>
+#include <boost/test/unit_test.hpp>
 
 #include <csignal>
 #include <filesystem>
@@ -17,8 +17,12 @@ namespace {
 
 std::string plugins_yaml() {
   return "plugins:\n"
-         "  - name: hello\n    library: " + module("hello") + "\n"
-         "  - name: faulty\n    library: " + module("faulty") + "\n"
+         "  - name: hello\n    library: " +
+         module("hello") +
+         "\n"
+         "  - name: faulty\n    library: " +
+         module("faulty") +
+         "\n"
          "    route_timeouts:\n      GET /api/faulty/hang: 300ms\n";
 }
 
@@ -43,7 +47,8 @@ BOOST_AUTO_TEST_CASE(healthz_over_verified_tls_with_security_headers) {
   BOOST_TEST(r->headers["content-type"] == "application/json");
   BOOST_TEST(r->headers["strict-transport-security"] == "max-age=63072000; includeSubDomains");
   BOOST_TEST(r->headers["x-content-type-options"] == "nosniff");
-  BOOST_TEST(r->headers["content-security-policy"].find("frame-ancestors 'none'") != std::string::npos);
+  BOOST_TEST(r->headers["content-security-policy"].find("frame-ancestors 'none'") !=
+             std::string::npos);
   BOOST_TEST(r->headers["x-request-id"].size() == 32u);
 }
 
@@ -198,7 +203,10 @@ BOOST_AUTO_TEST_CASE(sighup_reloads_the_certificate) {
   const std::string before = TestConnection(gw.https_port()).peer_certificate_serial();
   BOOST_TEST_REQUIRE(!before.empty());
   TempDir fresh;
-  BOOST_TEST_REQUIRE(std::system((std::string(PASSERELLE_TEST_CERTS_TOOL) + " " + fresh.path() + " >/dev/null").c_str()) == 0);
+  BOOST_TEST_REQUIRE(
+      std::system(
+          (std::string(PASSERELLE_TEST_CERTS_TOOL) + " " + fresh.path() + " >/dev/null").c_str()) ==
+      0);
   std::filesystem::copy_file(fresh.path() + "/dev-cert.pem", gw.dir().path() + "/cert.pem",
                              std::filesystem::copy_options::overwrite_existing);
   std::filesystem::copy_file(fresh.path() + "/dev-key.pem", gw.dir().path() + "/key.pem",

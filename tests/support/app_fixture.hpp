@@ -10,10 +10,10 @@
 #include "metrics/registry.hpp"
 #include "plugins/plugin_host.hpp"
 #include "store/sqlite_store.hpp"
-#include "territories/importer.hpp"
-#include "territories/territory_index.hpp"
 #include "support/run.hpp"
 #include "support/temp_dir.hpp"
+#include "territories/importer.hpp"
+#include "territories/territory_index.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -24,7 +24,8 @@ struct AppFixture {
   SqliteStore store{dir.path() + "/db.sqlite", 2};
   OutboundHttpClient http{OutboundConfig{}};
   MetricsRegistry metrics;
-  TerritoryIndex territories{read_territories(std::string(PASSERELLE_TEST_FIXTURES) + "/territories")};
+  TerritoryIndex territories{
+      read_territories(std::string(PASSERELLE_TEST_FIXTURES) + "/territories")};
   PluginHost host{store, http, metrics, std::chrono::seconds(5), nullptr, &territories};
   std::optional<Identity> identity;  // who the next requests come from
   // As if authenticated by a bearer token: no CSRF (cookie sessions are tested end to end).

@@ -3,13 +3,13 @@
 
 #include <boost/json/parse.hpp>
 
-#include <csignal>
-#include <filesystem>
 #include <spawn.h>
-#include <sstream>
-#include <stdexcept>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
 #include <vector>
 
 extern char** environ;
@@ -55,9 +55,11 @@ GatewayProcess::GatewayProcess(const std::string& extra_yaml, const std::string&
   std::ostringstream yaml;
   yaml << "server:\n  listen: 127.0.0.1\n  https_port: 0\n  http_port: 0\n  workers: 2\n"
        << (server_yaml.empty() ? "  shutdown_grace: 5s\n" : server_yaml)
-       << "tls:\n  certificate: " << dir_.path() << "/cert.pem\n  private_key: " << dir_.path() << "/key.pem\n"
+       << "tls:\n  certificate: " << dir_.path() << "/cert.pem\n  private_key: " << dir_.path()
+       << "/key.pem\n"
        << extra_yaml;
-  if (extra_yaml.find("store:") == std::string::npos) yaml << "store:\n  sqlite: " << dir_.path() << "/db.sqlite\n";
+  if (extra_yaml.find("store:") == std::string::npos)
+    yaml << "store:\n  sqlite: " << dir_.path() << "/db.sqlite\n";
   const std::string config = dir_.write("passerelle.yaml", yaml.str());
 
   int fds[2];
@@ -89,7 +91,8 @@ GatewayProcess::GatewayProcess(const std::string& extra_yaml, const std::string&
     if (line.find("\"msg\":\"listening\"") == std::string::npos) continue;
     auto v = boost::json::parse(line);
     https_port_ = static_cast<std::uint16_t>(v.at("https_port").as_int64());
-    if (auto* p = v.as_object().if_contains("http_port")) http_port_ = static_cast<std::uint16_t>(p->as_int64());
+    if (auto* p = v.as_object().if_contains("http_port"))
+      http_port_ = static_cast<std::uint16_t>(p->as_int64());
   }
   if (!wait_for_log("\"component\":\"server\",\"msg\":\"ready\"") &&
       !wait_for_log("started with failed plugins", std::chrono::milliseconds(10)))
@@ -104,8 +107,9 @@ GatewayProcess::~GatewayProcess() {
 
 bool GatewayProcess::wait_for_log(const std::string& text, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  return cv_.wait_for(lock, timeout, [&] { return log_.find(text) != std::string::npos || eof_; }) &&
-         log_.find(text) != std::string::npos;
+  return cv_.wait_for(lock, timeout, [&] {
+    return log_.find(text) != std::string::npos || eof_;
+  }) && log_.find(text) != std::string::npos;
 }
 
 std::string GatewayProcess::log() const {
@@ -138,7 +142,8 @@ CommandResult run_passerelle(const std::vector<std::string>& args, const std::st
   close(in[1]);
   std::string out;
   char buf[4096];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
   close(fds[0]);
   return {wait_exit(pid, std::chrono::seconds(30)), out};
 }

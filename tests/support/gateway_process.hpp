@@ -29,7 +29,8 @@ class GatewayProcess {
   int pid() const { return pid_; }
 
   /// Waits (bounded) until a log line contains `text`.
-  bool wait_for_log(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  bool wait_for_log(const std::string& text,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
   std::string log() const;
 
   /// Sends `signo`; returns the exit code, or -1 if the process did not exit within `timeout`.
@@ -53,6 +54,7 @@ struct CommandResult {
   int exit_code;
   std::string output;
 };
-CommandResult run_passerelle(const std::vector<std::string>& args, const std::string& stdin_text = "");
+CommandResult run_passerelle(const std::vector<std::string>& args,
+                             const std::string& stdin_text = "");
 
 }  // namespace passerelle::test

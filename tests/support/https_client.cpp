@@ -33,8 +33,10 @@ struct TestConnection::Impl {
 
   template <class F>
   void with_stream(F&& f) {
-    if (tls) f(*tls);
-    else f(*plain);
+    if (tls)
+      f(*tls);
+    else
+      f(*plain);
   }
 
   void drive() {
@@ -45,7 +47,8 @@ struct TestConnection::Impl {
 
 TestConnection::TestConnection(std::uint16_t port) : TestConnection(port, Options{}) {}
 
-TestConnection::TestConnection(std::uint16_t port, Options options) : impl_(std::make_unique<Impl>()) {
+TestConnection::TestConnection(std::uint16_t port, Options options)
+    : impl_(std::make_unique<Impl>()) {
   Impl& s = *impl_;
   s.options = std::move(options);
   s.port = port;
@@ -97,7 +100,8 @@ std::shared_ptr<void> TestConnection::session() const {
   if (!impl_->tls) return nullptr;
   SSL_SESSION* session = SSL_get1_session(impl_->tls->native_handle());
   if (!session) return nullptr;
-  return std::shared_ptr<void>(session, [](void* p) { SSL_SESSION_free(static_cast<SSL_SESSION*>(p)); });
+  return std::shared_ptr<void>(session,
+                               [](void* p) { SSL_SESSION_free(static_cast<SSL_SESSION*>(p)); });
 }
 
 bool TestConnection::resumed() const {
@@ -122,7 +126,8 @@ bool TestConnection::send_raw(const std::string& bytes) {
   boost::system::error_code ec;
   s.tcp_layer().expires_after(s.options.timeout);
   s.with_stream([&](auto& stream) {
-    asio::async_write(stream, asio::buffer(bytes), [&](boost::system::error_code e, std::size_t) { ec = e; });
+    asio::async_write(stream, asio::buffer(bytes),
+                      [&](boost::system::error_code e, std::size_t) { ec = e; });
   });
   s.drive();
   return !ec;
@@ -136,7 +141,8 @@ std::optional<HttpReply> TestConnection::read_reply(bool to_head) {
   boost::system::error_code ec;
   s.tcp_layer().expires_after(s.options.timeout);
   s.with_stream([&](auto& stream) {
-    http::async_read(stream, s.buffer, parser, [&](boost::system::error_code e, std::size_t) { ec = e; });
+    http::async_read(stream, s.buffer, parser,
+                     [&](boost::system::error_code e, std::size_t) { ec = e; });
   });
   s.drive();
   if (ec) return std::nullopt;
@@ -145,7 +151,8 @@ std::optional<HttpReply> TestConnection::read_reply(bool to_head) {
   reply.status = static_cast<int>(res.result_int());
   for (const auto& f : res) {
     std::string name(f.name_string());
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     reply.headers[name] = std::string(f.value());
   }
   reply.body = res.body();
@@ -157,14 +164,16 @@ std::optional<HttpReply> TestConnection::request(
     const std::string& method, const std::string& target, const std::string& body,
     const std::vector<std::pair<std::string, std::string>>& headers) {
   // Host with the port, as browsers send it (the CSRF origin check compares with it).
-  std::string raw = method + " " + target + " HTTP/1.1\r\nHost: localhost:" + std::to_string(impl_->port) + "\r\n";
+  std::string raw = method + " " + target +
+                    " HTTP/1.1\r\nHost: localhost:" + std::to_string(impl_->port) + "\r\n";
   bool has_type = false;
   for (const auto& [k, v] : headers) {
     raw += k + ": " + v + "\r\n";
     has_type = has_type || k == "Content-Type";
   }
   if (!body.empty() && !has_type) raw += "Content-Type: application/json\r\n";
-  if (!body.empty() || method == "POST") raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  if (!body.empty() || method == "POST")
+    raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   raw += "\r\n" + body;
   send_raw(raw);
   return read_reply();
@@ -176,7 +185,8 @@ bool TestConnection::wait_closed(std::chrono::milliseconds timeout) {
   boost::system::error_code ec;
   s.tcp_layer().expires_after(timeout);
   s.with_stream([&](auto& stream) {
-    stream.async_read_some(asio::buffer(&byte, 1), [&](boost::system::error_code e, std::size_t) { ec = e; });
+    stream.async_read_some(asio::buffer(&byte, 1),
+                           [&](boost::system::error_code e, std::size_t) { ec = e; });
   });
   s.drive();
   return ec && ec != beast::error::timeout;

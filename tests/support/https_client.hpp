@@ -23,8 +23,8 @@ class TestConnection {
  public:
   struct Options {
     bool tls = true;
-    std::string ca_file;          // verify against it when set
-    int max_tls_version = 0;      // e.g. TLS1_1_VERSION to check refusals; 0: default
+    std::string ca_file;      // verify against it when set
+    int max_tls_version = 0;  // e.g. TLS1_1_VERSION to check refusals; 0: default
     std::chrono::milliseconds timeout{10'000};
     std::shared_ptr<void> resume;  // a session() of an earlier connection, to resume
     std::string source_address;    // bind the client socket to it (e.g. "127.0.0.2": all of
@@ -49,9 +49,9 @@ class TestConnection {
   /// response to a HEAD request (headers only, whatever its Content-Length says).
   std::optional<HttpReply> read_reply(bool to_head = false);
   /// One request, one response.
-  std::optional<HttpReply> request(const std::string& method, const std::string& target,
-                                   const std::string& body = "",
-                                   const std::vector<std::pair<std::string, std::string>>& headers = {});
+  std::optional<HttpReply> request(
+      const std::string& method, const std::string& target, const std::string& body = "",
+      const std::vector<std::pair<std::string, std::string>>& headers = {});
   /// Waits until the server closes the connection; false when it is still open at the deadline.
   bool wait_closed(std::chrono::milliseconds timeout);
 

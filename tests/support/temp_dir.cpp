@@ -28,8 +28,10 @@ std::string TempDir::write(const std::string& name, const std::string& content) 
 const TestCerts& test_certs() {
   static TempDir dir;
   static TestCerts certs = [] {
-    const std::string cmd = std::string(PASSERELLE_TEST_CERTS_TOOL) + " " + dir.path() + " >/dev/null";
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot generate test certificates");
+    const std::string cmd =
+        std::string(PASSERELLE_TEST_CERTS_TOOL) + " " + dir.path() + " >/dev/null";
+    if (std::system(cmd.c_str()) != 0)
+      throw std::runtime_error("cannot generate test certificates");
     return TestCerts{dir.path(), dir.path() + "/dev-cert.pem", dir.path() + "/dev-key.pem",
                      dir.path() + "/dev-ca.pem"};
   }();

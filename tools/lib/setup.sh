@@ -8,7 +8,7 @@ export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file
 export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
 
 # Debian 12 packages the build and the tests need (see README, "What it is made of").
-PACKAGES=(g++ cmake ninja-build ccache pkg-config openssl curl
+PACKAGES=(g++ cmake ninja-build ccache pkg-config openssl curl clang-format
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-test1.81-dev
   libyaml-cpp-dev libssl-dev libsqlite3-dev libsodium-dev libcjose-dev libjansson-dev)
 

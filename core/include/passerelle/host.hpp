@@ -28,9 +28,9 @@ class PASSERELLE_SDK_API Logger {
   virtual void log(Level level, std::string_view message) = 0;
   /// Shorthands for log().
   void debug(std::string_view m) { log(Level::debug, m); }
-  void info(std::string_view m) { log(Level::info, m); }   ///< Info line.
-  void warn(std::string_view m) { log(Level::warn, m); }   ///< Warning line.
-  void error(std::string_view m) { log(Level::error, m); } ///< Error line.
+  void info(std::string_view m) { log(Level::info, m); }    ///< Info line.
+  void warn(std::string_view m) { log(Level::warn, m); }    ///< Warning line.
+  void error(std::string_view m) { log(Level::error, m); }  ///< Error line.
 };
 
 /// One SQL value: NULL, integer, real or text.
@@ -44,10 +44,10 @@ struct Statement {
 
 /// What a statement returned.
 struct QueryResult {
-  std::vector<std::string> columns;            ///< Column names of the result set.
-  std::vector<std::vector<SqlValue>> rows;     ///< Rows, each with one value per column.
-  std::int64_t changes = 0;                    ///< Rows changed by an INSERT/UPDATE/DELETE.
-  std::int64_t last_insert_id = 0;             ///< Rowid of the last INSERT.
+  std::vector<std::string> columns;         ///< Column names of the result set.
+  std::vector<std::vector<SqlValue>> rows;  ///< Rows, each with one value per column.
+  std::int64_t changes = 0;                 ///< Rows changed by an INSERT/UPDATE/DELETE.
+  std::int64_t last_insert_id = 0;          ///< Rowid of the last INSERT.
 };
 
 /// The plugin's access to the gateway's store. Every call runs on the store's own thread pool,

@@ -46,10 +46,10 @@ struct Request {
 
 /// A response produced by a plugin.
 struct Response {
-  int status = 200;                                         ///< HTTP status code.
-  std::string content_type = "application/json";           ///< Content-Type header.
-  std::string body;                                         ///< Body bytes.
-  std::vector<std::pair<std::string, std::string>> headers; ///< Extra headers.
+  int status = 200;                                          ///< HTTP status code.
+  std::string content_type = "application/json";             ///< Content-Type header.
+  std::string body;                                          ///< Body bytes.
+  std::vector<std::pair<std::string, std::string>> headers;  ///< Extra headers.
 
   /// A JSON response with the given status.
   static Response json(const boost::json::value& value, int status = 200) {

@@ -34,10 +34,10 @@ using Handler = std::function<Task<Response>(Request)>;
 /// sessions, `accepts`, and the deadline of the plugin's config. A GET route answers HEAD too
 /// (Request::method is then "HEAD" and the body is not sent).
 struct Route {
-  std::string method;               ///< "GET", "POST", "PUT", "PATCH" or "DELETE".
-  std::string path;                 ///< Path template, must start with "/api/<plugin name>".
-  std::vector<std::string> roles;   ///< Roles allowed; empty = public; {"*"} = any logged-in user.
-  Handler handler;                  ///< The coroutine that answers.
+  std::string method;              ///< "GET", "POST", "PUT", "PATCH" or "DELETE".
+  std::string path;                ///< Path template, must start with "/api/<plugin name>".
+  std::vector<std::string> roles;  ///< Roles allowed; empty = public; {"*"} = any logged-in user.
+  Handler handler;                 ///< The coroutine that answers.
   /// Media types accepted for a request body; a body of another type gets 415.
   std::vector<std::string> accepts = {"application/json"};
 };
@@ -59,12 +59,12 @@ enum class ConfigType { string, integer, number, boolean, duration, string_list,
 
 /// One field of a plugin's config section. Unknown keys are refused by the host.
 struct ConfigField {
-  std::string name;                 ///< Key in the YAML section.
-  ConfigType type;                  ///< Expected type; durations become milliseconds, paths
-                                    ///< absolute (relative ones from the config file's folder).
-  bool required = false;            ///< Whether the key must be present.
-  boost::json::value default_value; ///< Used when absent and not required.
-  std::string description;          ///< One line for operators.
+  std::string name;                  ///< Key in the YAML section.
+  ConfigType type;                   ///< Expected type; durations become milliseconds, paths
+                                     ///< absolute (relative ones from the config file's folder).
+  bool required = false;             ///< Whether the key must be present.
+  boost::json::value default_value;  ///< Used when absent and not required.
+  std::string description;           ///< One line for operators.
 };
 
 /// A service plugin. The host calls, in order: info(), config_schema(), migrations(), start(),
@@ -97,16 +97,14 @@ using PluginFactory = std::unique_ptr<Plugin>();
 
 /// Exports the plugin class `Type` (default-constructible) with its ABI version and build
 /// fingerprint. Use once, at namespace scope, in one .cpp of the plugin.
-#define PASSERELLE_PLUGIN(Type)                                                         \
-  extern "C" PASSERELLE_SDK_API int passerelle_abi_version() {                         \
-    return ::passerelle::kAbiVersion;                                                   \
-  }                                                                                     \
-  extern "C" PASSERELLE_SDK_API const char* passerelle_build_fingerprint() {           \
-    return ::passerelle::kBuildFingerprint;                                             \
-  }                                                                                     \
-  namespace passerelle_export {                                                         \
-  inline std::unique_ptr<::passerelle::Plugin> create_plugin() {                        \
-    return std::make_unique<Type>();                                                    \
-  }                                                                                     \
-  }                                                                                     \
+#define PASSERELLE_PLUGIN(Type)                                                                    \
+  extern "C" PASSERELLE_SDK_API int passerelle_abi_version() { return ::passerelle::kAbiVersion; } \
+  extern "C" PASSERELLE_SDK_API const char* passerelle_build_fingerprint() {                       \
+    return ::passerelle::kBuildFingerprint;                                                        \
+  }                                                                                                \
+  namespace passerelle_export {                                                                    \
+  inline std::unique_ptr<::passerelle::Plugin> create_plugin() {                                   \
+    return std::make_unique<Type>();                                                               \
+  }                                                                                                \
+  }                                                                                                \
   BOOST_DLL_ALIAS(passerelle_export::create_plugin, passerelle_create_plugin)

@@ -40,7 +40,8 @@ class Territories {
   /// The commune of an INSEE code, or null.
   virtual const Commune* commune(std::string_view insee) const = 0;
   /// The communes a postal code serves (several may share one), largest first.
-  virtual std::vector<const Commune*> communes_by_postal_code(std::string_view postal_code) const = 0;
+  virtual std::vector<const Commune*> communes_by_postal_code(
+      std::string_view postal_code) const = 0;
   /// Communes whose name, or a word of it, starts with `query` (accents and case ignored),
   /// largest first, at most `limit`.
   virtual std::vector<const Commune*> search(std::string_view query, std::size_t limit) const = 0;

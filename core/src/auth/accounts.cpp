@@ -29,15 +29,20 @@ Account account_of(const std::vector<SqlValue>& row) {
   return a;
 }
 
-void check_profile(const std::string& display_name, const std::string& commune, const std::string& siret) {
-  if (display_name.empty() || display_name.size() > 200) throw AccountError("the display name must have 1 to 200 characters");
-  const bool commune_ok = commune.empty() || (commune.size() == 5 && std::all_of(commune.begin(), commune.end(), [](char c) {
-                                                return std::isdigit(static_cast<unsigned char>(c)) || c == 'A' || c == 'B';
-                                              }));
+void check_profile(const std::string& display_name, const std::string& commune,
+                   const std::string& siret) {
+  if (display_name.empty() || display_name.size() > 200)
+    throw AccountError("the display name must have 1 to 200 characters");
+  const bool commune_ok =
+      commune.empty() ||
+      (commune.size() == 5 && std::all_of(commune.begin(), commune.end(), [](char c) {
+         return std::isdigit(static_cast<unsigned char>(c)) || c == 'A' || c == 'B';
+       }));
   if (!commune_ok) throw AccountError("the commune must be an INSEE code such as 49007");
-  const bool siret_ok = siret.empty() || (siret.size() == 14 && std::all_of(siret.begin(), siret.end(), [](char c) {
-                                            return std::isdigit(static_cast<unsigned char>(c));
-                                          }));
+  const bool siret_ok =
+      siret.empty() || (siret.size() == 14 && std::all_of(siret.begin(), siret.end(), [](char c) {
+                          return std::isdigit(static_cast<unsigned char>(c));
+                        }));
   if (!siret_ok) throw AccountError("the SIRET must have 14 digits");
 }
 
@@ -48,7 +53,8 @@ std::vector<std::string> parse_roles(const std::string& text) {
   std::istringstream in(text);
   for (std::string role; std::getline(in, role, ',');) {
     if (role.empty()) continue;
-    if (!is_known_role(role)) throw AccountError("unknown role \"" + role + "\" (elu, agent, advisor, operator)");
+    if (!is_known_role(role))
+      throw AccountError("unknown role \"" + role + "\" (elu, agent, advisor, operator)");
     if (std::find(out.begin(), out.end(), role) == out.end()) out.push_back(role);
   }
   return out;
@@ -63,8 +69,9 @@ std::string join_roles(const std::vector<std::string>& roles) {
 void Accounts::check_username(const std::string& username) {
   const bool ok = username.size() >= 3 && username.size() <= 64 &&
                   std::all_of(username.begin(), username.end(), [](char c) {
-                    return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-                           c == '.' || c == '_' || c == '-';
+                    return std::islower(static_cast<unsigned char>(c)) ||
+                           std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                           c == '-';
                   });
   if (!ok) throw AccountError("the username must have 3 to 64 of a-z 0-9 . _ -");
 }
@@ -72,7 +79,8 @@ void Accounts::check_username(const std::string& username) {
 void Accounts::check_new_password(const std::string& password, bool demo) {
   if (password.size() < 12) throw AccountError("the password must have at least 12 characters");
   if (password.size() > 1024) throw AccountError("the password must have at most 1024 characters");
-  if (!demo && password == kDemoPassword) throw AccountError("the demo password is refused outside demo mode");
+  if (!demo && password == kDemoPassword)
+    throw AccountError("the demo password is refused outside demo mode");
 }
 
 Task<std::int64_t> Accounts::create(NewAccount a) {
@@ -82,9 +90,11 @@ Task<std::int64_t> Accounts::create(NewAccount a) {
   // The job is named before co_await: g++ 12 destroys a lambda prvalue's captures twice there.
   auto hashing = [pw = a.password] { return auth::hash_password(pw); };
   std::string hash = co_await pool_.run(std::move(hashing));
-  Statement insert{"INSERT INTO users(username, display_name, email, password_hash, roles, commune_insee, siret) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                   {a.username, a.display_name, a.email, hash, join_roles(a.roles), a.commune_insee, a.siret}};
+  Statement insert{
+      "INSERT INTO users(username, display_name, email, password_hash, roles, commune_insee, "
+      "siret) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+      {a.username, a.display_name, a.email, hash, join_roles(a.roles), a.commune_insee, a.siret}};
   try {
     auto r = co_await store_.query(std::move(insert));
     co_return r.last_insert_id;
@@ -123,7 +133,8 @@ Task<void> Accounts::set_password(std::string username, std::string password) {
   // A new password ends every session: the reason for the change may be a stolen one.
   std::vector<Statement> statements{
       {"UPDATE users SET password_hash = ?2 WHERE username = ?1", {username, hash}},
-      {"DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?1)", {username}}};
+      {"DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?1)",
+       {username}}};
   const auto r = co_await store_.transaction(std::move(statements));
   if (r[0].changes == 0) throw AccountError("no account \"" + username + "\"");
 }
@@ -145,10 +156,12 @@ Task<void> Accounts::set_roles(std::string username, std::vector<std::string> ro
 }
 
 Task<std::optional<Account>> Accounts::check_password(std::string username, std::string password) {
-  Statement q{std::string("SELECT ") + kColumns + ", password_hash FROM users WHERE username = ?1", {username}};
+  Statement q{std::string("SELECT ") + kColumns + ", password_hash FROM users WHERE username = ?1",
+              {username}};
   auto r = co_await store_.query(std::move(q));
   std::optional<std::string> hash;
-  if (!r.rows.empty() && std::holds_alternative<std::string>(r.rows[0][8])) hash = std::get<std::string>(r.rows[0][8]);
+  if (!r.rows.empty() && std::holds_alternative<std::string>(r.rows[0][8]))
+    hash = std::get<std::string>(r.rows[0][8]);
   auto verifying = [hash, pw = std::move(password)] {
     // Unknown users are checked against a fixed hash, so that both answers take as long.
     static const std::string kDummy = auth::hash_password("not a real password, only for timing");
@@ -162,19 +175,24 @@ Task<std::optional<Account>> Accounts::check_password(std::string username, std:
   co_return a;
 }
 
-Task<Account> Accounts::link_federated(std::string provider, std::string subject, FederatedProfile p) {
+Task<Account> Accounts::link_federated(std::string provider, std::string subject,
+                                       FederatedProfile p) {
   if (p.display_name.empty()) p.display_name = p.email.empty() ? subject : p.email;
   std::vector<Statement> statements{
       {"INSERT INTO users(display_name, email, roles, commune_insee, siret) "
-       "SELECT ?3, ?4, ?5, ?6, ?7 WHERE NOT EXISTS (SELECT 1 FROM user_links WHERE provider = ?1 AND subject = ?2)",
+       "SELECT ?3, ?4, ?5, ?6, ?7 WHERE NOT EXISTS (SELECT 1 FROM user_links WHERE provider = ?1 "
+       "AND subject = ?2)",
        {provider, subject, p.display_name, p.email, join_roles(p.roles), p.commune_insee, p.siret}},
-      {"INSERT OR IGNORE INTO user_links(provider, subject, user_id) VALUES (?1, ?2, last_insert_rowid())",
+      {"INSERT OR IGNORE INTO user_links(provider, subject, user_id) VALUES (?1, ?2, "
+       "last_insert_rowid())",
        {provider, subject}},
       // Claims and role rules are re-applied at every login: the provider is the authority.
       {"UPDATE users SET display_name = ?3, email = ?4, roles = ?5, commune_insee = ?6, siret = ?7 "
        "WHERE id = (SELECT user_id FROM user_links WHERE provider = ?1 AND subject = ?2)",
        {provider, subject, p.display_name, p.email, join_roles(p.roles), p.commune_insee, p.siret}},
-      {std::string("SELECT ") + kColumns + " FROM users WHERE id = (SELECT user_id FROM user_links WHERE provider = ?1 AND subject = ?2)",
+      {std::string("SELECT ") + kColumns +
+           " FROM users WHERE id = (SELECT user_id FROM user_links WHERE provider = ?1 AND subject "
+           "= ?2)",
        {provider, subject}}};
   auto r = co_await store_.transaction(std::move(statements));
   if (r[3].rows.empty()) throw AccountError("federated account could not be linked");

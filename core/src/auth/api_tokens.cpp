@@ -8,7 +8,8 @@
 namespace passerelle {
 
 Task<std::string> ApiTokens::create(std::string username, std::string name) {
-  if (name.empty() || name.size() > 100) throw AccountError("the token name must have 1 to 100 characters");
+  if (name.empty() || name.size() > 100)
+    throw AccountError("the token name must have 1 to 100 characters");
   Statement who{"SELECT id, roles, enabled FROM users WHERE username = ?1", {username}};
   auto r = co_await store_.query(std::move(who));
   if (r.rows.empty()) throw AccountError("no account \"" + username + "\"");
@@ -23,28 +24,34 @@ Task<std::string> ApiTokens::create(std::string username, std::string name) {
 }
 
 Task<std::vector<ApiTokenInfo>> ApiTokens::list() {
-  Statement q{"SELECT t.id, u.username, t.name, t.created_at, t.revoked_at IS NOT NULL FROM api_tokens t "
-              "JOIN users u ON u.id = t.user_id ORDER BY t.id", {}};
+  Statement q{
+      "SELECT t.id, u.username, t.name, t.created_at, t.revoked_at IS NOT NULL FROM api_tokens t "
+      "JOIN users u ON u.id = t.user_id ORDER BY t.id",
+      {}};
   auto r = co_await store_.query(std::move(q));
   std::vector<ApiTokenInfo> out;
   for (const auto& row : r.rows)
-    out.push_back({std::get<std::int64_t>(row[0]), std::get<std::string>(row[1]), std::get<std::string>(row[2]),
-                   std::get<std::string>(row[3]), std::get<std::int64_t>(row[4]) != 0});
+    out.push_back({std::get<std::int64_t>(row[0]), std::get<std::string>(row[1]),
+                   std::get<std::string>(row[2]), std::get<std::string>(row[3]),
+                   std::get<std::int64_t>(row[4]) != 0});
   co_return out;
 }
 
 Task<bool> ApiTokens::revoke(std::int64_t id) {
-  Statement q{"UPDATE api_tokens SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ','now') "
-              "WHERE id = ?1 AND revoked_at IS NULL", {id}};
+  Statement q{
+      "UPDATE api_tokens SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ','now') "
+      "WHERE id = ?1 AND revoked_at IS NULL",
+      {id}};
   const QueryResult r = co_await store_.query(std::move(q));
   co_return r.changes > 0;
 }
 
 Task<std::optional<std::int64_t>> ApiTokens::resolve(std::string token) {
   if (token.rfind("pst_", 0) != 0 || token.size() != 47) co_return std::nullopt;
-  Statement q{"SELECT t.user_id FROM api_tokens t JOIN users u ON u.id = t.user_id "
-              "WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND u.enabled = 1",
-              {auth::sha256_hex(token)}};
+  Statement q{
+      "SELECT t.user_id FROM api_tokens t JOIN users u ON u.id = t.user_id "
+      "WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND u.enabled = 1",
+      {auth::sha256_hex(token)}};
   auto r = co_await store_.query(std::move(q));
   if (r.rows.empty()) co_return std::nullopt;
   co_return std::get<std::int64_t>(r.rows[0][0]);

@@ -11,8 +11,8 @@ namespace passerelle {
 
 struct AuthContext {
   Identity identity;
-  bool via_cookie = false;          // session cookie (CSRF applies) or bearer token (it does not)
-  std::string session_cookie;       // the cookie value, when via_cookie
+  bool via_cookie = false;     // session cookie (CSRF applies) or bearer token (it does not)
+  std::string session_cookie;  // the cookie value, when via_cookie
   std::optional<SessionRecord> session;
 };
 

@@ -72,7 +72,8 @@ Task<std::string> AuthService::open_session(const Account& account, std::string 
 }
 
 std::string AuthService::session_cookie(const std::string& value) const {
-  return std::string(kSessionCookie) + "=" + value + "; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=" +
+  return std::string(kSessionCookie) + "=" + value +
+         "; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=" +
          std::to_string(sessions_.policy().absolute_timeout.count());
 }
 
@@ -85,11 +86,18 @@ Task<void> AuthService::seed_demo_accounts() {
   for (const auto& d : kDemoAccounts) {
     names += (names.empty() ? "" : ", ") + std::string(d.username);
     if (co_await accounts_.find_by_username(d.username)) continue;
-    NewAccount a{d.username, kDemoPassword, d.display_name, d.email, {d.role}, kAngersInsee,
-                 std::string(d.role) == "elu" || std::string(d.role) == "agent" ? kAngersSiret : ""};
+    NewAccount a{
+        d.username,
+        kDemoPassword,
+        d.display_name,
+        d.email,
+        {d.role},
+        kAngersInsee,
+        std::string(d.role) == "elu" || std::string(d.role) == "agent" ? kAngersSiret : ""};
     co_await accounts_.create(std::move(a));
   }
-  log::warn("auth", "demo accounts are active, with the password of the README", {{"accounts", names}});
+  log::warn("auth", "demo accounts are active, with the password of the README",
+            {{"accounts", names}});
 }
 
 Task<void> AuthService::seal_stored_secrets() {
@@ -102,8 +110,9 @@ Task<void> AuthService::refuse_demo_passwords() {
   for (const auto& d : kDemoAccounts) {
     if (!co_await accounts_.find_by_username(d.username)) continue;  // cheap check first
     if (co_await accounts_.check_password(d.username, kDemoPassword))
-      throw AccountError(std::string("the account ") + d.username +
-                         " still has the demo password: change it (passerelle users passwd) or disable it");
+      throw AccountError(
+          std::string("the account ") + d.username +
+          " still has the demo password: change it (passerelle users passwd) or disable it");
   }
 }
 

@@ -54,17 +54,27 @@ json::object IdentityTokens::jwks() const {
   return {{"keys", std::move(keys)}};
 }
 
-std::string IdentityTokens::mint(const Identity& who, const std::string& audience, std::chrono::seconds ttl) const {
+std::string IdentityTokens::mint(const Identity& who, const std::string& audience,
+                                 std::chrono::seconds ttl) const {
   if (!key_) throw std::runtime_error("identity tokens are not ready");
   ttl = std::clamp(ttl, std::chrono::seconds(1), std::chrono::seconds(600));
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count();
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
   json::array roles;
   for (const auto& r : who.roles) roles.emplace_back(r);
-  json::object claims{{"iss", issuer_}, {"sub", who.subject}, {"aud", audience}, {"iat", now},
-                      {"nbf", now}, {"exp", now + ttl.count()}, {"name", who.display_name},
-                      {"email", who.email}, {"roles", std::move(roles)},
-                      {"commune_insee", who.commune_insee}, {"siret", who.siret}, {"idp", who.provider}};
+  json::object claims{{"iss", issuer_},
+                      {"sub", who.subject},
+                      {"aud", audience},
+                      {"iat", now},
+                      {"nbf", now},
+                      {"exp", now + ttl.count()},
+                      {"name", who.display_name},
+                      {"email", who.email},
+                      {"roles", std::move(roles)},
+                      {"commune_insee", who.commune_insee},
+                      {"siret", who.siret},
+                      {"idp", who.provider}};
   return key_->sign(claims);
 }
 

@@ -4,9 +4,9 @@
 
 #include "auth/crypto.hpp"
 
+#include <cjose/cjose.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <cjose/cjose.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -71,7 +71,8 @@ std::optional<cjose_jwk_kty_t> kty_for(const std::string& alg) {
 std::optional<Token> peek(const std::string& compact) {
   const auto dot1 = compact.find('.');
   const auto dot2 = dot1 == std::string::npos ? dot1 : compact.find('.', dot1 + 1);
-  if (dot2 == std::string::npos || compact.find('.', dot2 + 1) != std::string::npos) return std::nullopt;
+  if (dot2 == std::string::npos || compact.find('.', dot2 + 1) != std::string::npos)
+    return std::nullopt;
   // The signature is decoded by cjose_jws_import in verify(): it must be well-formed too.
   if (!is_base64url(std::string_view(compact).substr(dot2 + 1))) return std::nullopt;
   auto header = base64url_decode(std::string_view(compact).substr(0, dot1));
@@ -127,7 +128,8 @@ std::optional<KeySet> KeySet::parse(const std::string& text) {
 
 std::size_t KeySet::size() const { return impl_->keys.size(); }
 
-KeySet::Result KeySet::verify(const std::string& compact, const std::vector<std::string>& algorithms) const {
+KeySet::Result KeySet::verify(const std::string& compact,
+                              const std::vector<std::string>& algorithms) const {
   Result result;
   auto unverified = peek(compact);
   if (!unverified) {
@@ -152,7 +154,8 @@ KeySet::Result KeySet::verify(const std::string& compact, const std::vector<std:
     }
   }
   if (!key || (kid.empty() && candidates != 1)) {
-    result.error = kid.empty() ? "no single key for a token without kid" : "unknown key id \"" + kid + "\"";
+    result.error =
+        kid.empty() ? "no single key for a token without kid" : "unknown key id \"" + kid + "\"";
     result.unknown_kid = !kid.empty();
     return result;
   }
@@ -170,7 +173,8 @@ SigningKey::~SigningKey() {
   if (jwk_) cjose_jwk_release(static_cast<cjose_jwk_t*>(jwk_));
 }
 
-SigningKey::SigningKey(SigningKey&& other) noexcept : jwk_(other.jwk_), kid_(std::move(other.kid_)) {
+SigningKey::SigningKey(SigningKey&& other) noexcept
+    : jwk_(other.jwk_), kid_(std::move(other.kid_)) {
   other.jwk_ = nullptr;
 }
 
@@ -178,9 +182,11 @@ SigningKey SigningKey::generate() {
   cjose_err err;
   SigningKey key;
   key.jwk_ = cjose_jwk_create_EC_random(CJOSE_JWK_EC_P_256, &err);
-  if (!key.jwk_) throw std::runtime_error(std::string("cannot create a signing key: ") + err.message);
+  if (!key.jwk_)
+    throw std::runtime_error(std::string("cannot create a signing key: ") + err.message);
   key.kid_ = auth::random_token(12);
-  if (!cjose_jwk_set_kid(static_cast<cjose_jwk_t*>(key.jwk_), key.kid_.c_str(), key.kid_.size(), &err))
+  if (!cjose_jwk_set_kid(static_cast<cjose_jwk_t*>(key.jwk_), key.kid_.c_str(), key.kid_.size(),
+                         &err))
     throw std::runtime_error(std::string("cannot set the key id: ") + err.message);
   return key;
 }
@@ -189,7 +195,8 @@ SigningKey SigningKey::from_private_json(const std::string& text) {
   cjose_err err;
   SigningKey key;
   key.jwk_ = cjose_jwk_import(text.c_str(), text.size(), &err);
-  if (!key.jwk_) throw std::runtime_error(std::string("stored signing key is unreadable: ") + err.message);
+  if (!key.jwk_)
+    throw std::runtime_error(std::string("stored signing key is unreadable: ") + err.message);
   const char* kid = cjose_jwk_get_kid(static_cast<cjose_jwk_t*>(key.jwk_), &err);
   key.kid_ = kid ? kid : "";
   return key;
@@ -218,14 +225,16 @@ json::object SigningKey::public_jwk() const {
 
 std::string SigningKey::sign(const json::object& claims) const {
   cjose_err err;
-  std::unique_ptr<cjose_header_t, void (*)(cjose_header_t*)> header(cjose_header_new(&err), cjose_header_release);
+  std::unique_ptr<cjose_header_t, void (*)(cjose_header_t*)> header(cjose_header_new(&err),
+                                                                    cjose_header_release);
   if (!header || !cjose_header_set(header.get(), CJOSE_HDR_ALG, CJOSE_HDR_ALG_ES256, &err) ||
       !cjose_header_set(header.get(), CJOSE_HDR_KID, kid_.c_str(), &err) ||
       !cjose_header_set(header.get(), "typ", "JWT", &err))
     throw std::runtime_error(std::string("cannot build the token header: ") + err.message);
   const std::string payload = json::serialize(claims);
   JwsPtr jws(cjose_jws_sign(static_cast<cjose_jwk_t*>(jwk_), header.get(),
-                            reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &err));
+                            reinterpret_cast<const uint8_t*>(payload.data()), payload.size(),
+                            &err));
   const char* compact = nullptr;
   if (!jws || !cjose_jws_export(jws.get(), &compact, &err))
     throw std::runtime_error(std::string("cannot sign the token: ") + err.message);

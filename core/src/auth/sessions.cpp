@@ -38,7 +38,8 @@ std::string Sessions::open(const SqlValue& value, const char* context) const {
   return plain.value_or(std::string());
 }
 
-Task<std::string> Sessions::create(std::int64_t user_id, std::string provider, const OidcSessionInfo* info) {
+Task<std::string> Sessions::create(std::int64_t user_id, std::string provider,
+                                   const OidcSessionInfo* info) {
   const OidcSessionInfo oidc = info ? *info : OidcSessionInfo{};
   const std::string cookie = auth::random_token(32);
   const std::int64_t now = unix_seconds();
@@ -57,7 +58,8 @@ Task<std::optional<SessionRecord>> Sessions::resolve(std::string cookie) {
   if (cookie.size() != 43) co_return std::nullopt;  // 32 bytes in base64url
   const std::string id_hash = auth::sha256_hex(cookie);
   Statement select{
-      "SELECT s.user_id, s.provider, s.csrf_token, s.created_at, s.last_seen, s.oidc_sid, s.oidc_sub, "
+      "SELECT s.user_id, s.provider, s.csrf_token, s.created_at, s.last_seen, s.oidc_sid, "
+      "s.oidc_sub, "
       "s.id_token, s.refresh_token FROM sessions s JOIN users u ON u.id = s.user_id "
       "WHERE s.id_hash = ?1 AND u.enabled = 1",
       {id_hash}};
@@ -67,7 +69,8 @@ Task<std::optional<SessionRecord>> Sessions::resolve(std::string cookie) {
   const std::int64_t now = unix_seconds();
   const std::int64_t created = std::get<std::int64_t>(row[3]);
   const std::int64_t last_seen = std::get<std::int64_t>(row[4]);
-  if (now - created > policy_.absolute_timeout.count() || now - last_seen > policy_.idle_timeout.count()) {
+  if (now - created > policy_.absolute_timeout.count() ||
+      now - last_seen > policy_.idle_timeout.count()) {
     co_await destroy(cookie);
     co_return std::nullopt;
   }

@@ -43,7 +43,8 @@ void LoginThrottle::prune(std::deque<Clock::time_point>& q, Clock::time_point no
   while (!q.empty() && now - q.front() >= policy_.window) q.pop_front();
 }
 
-std::optional<std::chrono::seconds> LoginThrottle::check(const std::string& key, int limit, Clock::time_point now) {
+std::optional<std::chrono::seconds> LoginThrottle::check(const std::string& key, int limit,
+                                                         Clock::time_point now) {
   auto it = failures_.find(key);
   if (it == failures_.end()) return std::nullopt;
   prune(it->second, now);
@@ -87,7 +88,8 @@ std::optional<std::chrono::seconds> LoginThrottle::begin_attempt(const std::stri
   sweep(now);
   auto a = check(by_account, policy_.max_failures_per_account, now);
   auto b = check(by_network, policy_.max_failures_per_address, now);
-  if (a || b) return std::max(a.value_or(std::chrono::seconds(0)), b.value_or(std::chrono::seconds(0)));
+  if (a || b)
+    return std::max(a.value_or(std::chrono::seconds(0)), b.value_or(std::chrono::seconds(0)));
   failures_[by_account].push_back(now);
   failures_[by_network].push_back(now);
   return std::nullopt;

@@ -33,11 +33,13 @@ class LoginThrottle {
   /// Check and count in one step: an allowed attempt counts as a failure at once, so that
   /// parallel attempts cannot all pass the check before the first one fails. Returns the wait
   /// when refused. `address` is the client's IP address.
-  std::optional<std::chrono::seconds> begin_attempt(const std::string& account, const std::string& address,
+  std::optional<std::chrono::seconds> begin_attempt(const std::string& account,
+                                                    const std::string& address,
                                                     Clock::time_point now);
   /// The attempt begun at `began` succeeded: the failures of the account from that network are
   /// forgotten, and this attempt no longer counts against the network.
-  void attempt_succeeded(const std::string& account, const std::string& address, Clock::time_point began);
+  void attempt_succeeded(const std::string& account, const std::string& address,
+                         Clock::time_point began);
   /// The attempt begun at `began` was not decided (e.g. refused as overloaded): it no longer
   /// counts at all.
   void attempt_abandoned(const std::string& account, const std::string& address,
@@ -46,7 +48,8 @@ class LoginThrottle {
   const ThrottlePolicy& policy() const { return policy_; }
 
  private:
-  std::optional<std::chrono::seconds> check(const std::string& key, int limit, Clock::time_point now);
+  std::optional<std::chrono::seconds> check(const std::string& key, int limit,
+                                            Clock::time_point now);
   void forget_one(const std::string& key, Clock::time_point began);
   void prune(std::deque<Clock::time_point>& q, Clock::time_point now) const;
   void sweep(Clock::time_point now);  // drops keys whose failures all left the window

@@ -12,19 +12,21 @@
 
 #include "util/run_sync.hpp"
 
-#include <iostream>
-#include <map>
 #include <termios.h>
 #include <unistd.h>
+#include <iostream>
+#include <map>
 
 namespace passerelle {
 
 const char* const kAdminUsage =
-    "       passerelle --config FILE users add USERNAME --name NAME [--email E] [--roles elu,agent]\n"
+    "       passerelle --config FILE users add USERNAME --name NAME [--email E] [--roles "
+    "elu,agent]\n"
     "                                 [--commune INSEE] [--siret SIRET]   (password on stdin)\n"
     "       passerelle --config FILE users list | disable U | enable U | passwd U | roles U R1,R2\n"
     "       passerelle --config FILE tokens create --user U --name N | list | revoke ID\n"
-    "       passerelle --config FILE territories import DIR   (JSON files of @etalab/decoupage-administratif)\n";
+    "       passerelle --config FILE territories import DIR   (JSON files of "
+    "@etalab/decoupage-administratif)\n";
 
 namespace {
 
@@ -56,7 +58,8 @@ std::string read_password() {
 std::map<std::string, std::string> options(const std::vector<std::string>& args, std::size_t from) {
   std::map<std::string, std::string> out;
   for (std::size_t i = from; i < args.size(); ++i) {
-    if (args[i].rfind("--", 0) != 0 || i + 1 >= args.size()) throw AccountError("unexpected argument " + args[i]);
+    if (args[i].rfind("--", 0) != 0 || i + 1 >= args.size())
+      throw AccountError("unexpected argument " + args[i]);
     out[args[i].substr(2)] = args[i + 1];
     ++i;
   }
@@ -97,9 +100,9 @@ int run_admin_command(const Config& config, const std::vector<std::string>& args
       std::cout << "created account " << arg(args, 2) << " (id " << id << ")\n";
     } else if (group == "users" && verb == "list") {
       for (const auto& a : run_sync(accounts.list()))
-        std::cout << a.id << '\t' << (a.username.empty() ? "(federated)" : a.username) << '\t' << a.display_name
-                  << '\t' << join_roles(a.roles) << '\t' << a.commune_insee << '\t'
-                  << (a.enabled ? "enabled" : "disabled") << '\n';
+        std::cout << a.id << '\t' << (a.username.empty() ? "(federated)" : a.username) << '\t'
+                  << a.display_name << '\t' << join_roles(a.roles) << '\t' << a.commune_insee
+                  << '\t' << (a.enabled ? "enabled" : "disabled") << '\n';
     } else if (group == "users" && (verb == "disable" || verb == "enable")) {
       run_sync(accounts.set_enabled(arg(args, 2), verb == "enable"));
       std::cout << "account " << arg(args, 2) << ' ' << verb << "d\n";
@@ -112,10 +115,12 @@ int run_admin_command(const Config& config, const std::vector<std::string>& args
     } else if (group == "territories" && verb == "import") {
       const std::string folder = arg(args, 2);
       TerritoryData data = read_territories(folder);
-      const auto counts = std::to_string(data.regions.size()) + " regions, " + std::to_string(data.departments.size()) +
-                          " departments, " + std::to_string(data.communes.size()) + " communes";
+      const auto counts = std::to_string(data.regions.size()) + " regions, " +
+                          std::to_string(data.departments.size()) + " departments, " +
+                          std::to_string(data.communes.size()) + " communes";
       run_sync(save_territories(store, std::move(data), folder));
-      std::cout << "imported " << counts << " from " << folder << " (restart the gateway to use them)\n";
+      std::cout << "imported " << counts << " from " << folder
+                << " (restart the gateway to use them)\n";
     } else if (group == "tokens" && verb == "create") {
       auto o = options(args, 2);
       std::cout << run_sync(tokens.create(o["user"], o["name"])) << '\n';
@@ -125,7 +130,8 @@ int run_admin_command(const Config& config, const std::vector<std::string>& args
         std::cout << t.id << '\t' << t.username << '\t' << t.name << '\t' << t.created_at << '\t'
                   << (t.revoked ? "revoked" : "active") << '\n';
     } else if (group == "tokens" && verb == "revoke") {
-      if (!run_sync(tokens.revoke(std::stoll(arg(args, 2))))) throw AccountError("no active token " + arg(args, 2));
+      if (!run_sync(tokens.revoke(std::stoll(arg(args, 2)))))
+        throw AccountError("no active token " + arg(args, 2));
       std::cout << "token " << arg(args, 2) << " revoked\n";
     } else {
       std::cerr << "usage:\n" << kAdminUsage;

@@ -39,8 +39,10 @@ Target parse_target(const std::string& url) {
   if (!parsed) throw HttpError(502, "upstream_unavailable", "invalid upstream URL");
   Target t;
   const std::string scheme = parsed->scheme();
-  if (scheme == "https") t.https = true;
-  else if (scheme != "http") throw HttpError(502, "upstream_unavailable", "unsupported URL scheme");
+  if (scheme == "https")
+    t.https = true;
+  else if (scheme != "http")
+    throw HttpError(502, "upstream_unavailable", "unsupported URL scheme");
   t.host = parsed->host_address();
   if (t.host.empty()) throw HttpError(502, "upstream_unavailable", "URL without host");
   if (parsed->host_type() == boost::urls::host_type::ipv6) t.host = parsed->encoded_host_address();
@@ -72,7 +74,8 @@ asio::awaitable<OutboundResponse> exchange(Stream& stream, const Target& t, Outb
   out.status = static_cast<int>(res.result_int());
   for (const auto& f : res) {
     std::string name(f.name_string());
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     out.headers.emplace_back(std::move(name), std::string(f.value()));
   }
   out.body = std::move(res.body());
@@ -140,7 +143,8 @@ Task<OutboundResponse> OutboundHttpClient::fetch(OutboundRequest request) {
   auto fetching = fetch_guarded(tls_, target, std::move(request));
   auto waiting = timer.async_wait(asio::use_awaitable);
   auto result = co_await (std::move(fetching) || std::move(waiting));
-  if (result.index() == 1) throw HttpError(504, "upstream_timeout", "the upstream did not answer in time");
+  if (result.index() == 1)
+    throw HttpError(504, "upstream_timeout", "the upstream did not answer in time");
   Outcome outcome = std::get<0>(std::move(result));
   if (outcome.response) co_return std::move(*outcome.response);
   try {
@@ -149,7 +153,8 @@ Task<OutboundResponse> OutboundHttpClient::fetch(OutboundRequest request) {
     throw;
   } catch (const std::exception& e) {
     // The detail (addresses, source locations) is for the log, not for the user.
-    log::warn("http_client", "outbound request failed", {{"host", target.host}, {"error", e.what()}});
+    log::warn("http_client", "outbound request failed",
+              {{"host", target.host}, {"error", e.what()}});
     throw HttpError(502, "upstream_unavailable", "the upstream service is unreachable");
   }
 }

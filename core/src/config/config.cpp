@@ -45,7 +45,8 @@ ServerConfig read_server(YamlSection s) {
   c.redirect_http = s.boolean("redirect_http", c.redirect_http);
   c.public_host = s.string("public_host", c.public_host);
   c.public_url = s.string("public_url", c.public_url);
-  if (!c.public_url.empty() && (c.public_url.rfind("https://", 0) != 0 || c.public_url.back() == '/'))
+  if (!c.public_url.empty() &&
+      (c.public_url.rfind("https://", 0) != 0 || c.public_url.back() == '/'))
     s.fail("public_url", "must be https://host[:port] without a trailing /");
   c.workers = s.integer("workers", 0, 0, 256);
   if (c.workers == 0) c.workers = std::max(1u, std::thread::hardware_concurrency());
@@ -61,7 +62,8 @@ PluginConfig read_plugin(YamlSection s, const std::string& base_dir) {
   p.position = s.node();
   p.name = s.required_string("name");
   for (char ch : p.name) {
-    if (!(std::islower(static_cast<unsigned char>(ch)) || std::isdigit(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-'))
+    if (!(std::islower(static_cast<unsigned char>(ch)) ||
+          std::isdigit(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-'))
       s.fail("name", "must be lower-case letters, digits, '-' or '_'");
   }
   p.library = resolve(base_dir, s.required_string("library"));
@@ -74,19 +76,21 @@ PluginConfig read_plugin(YamlSection s, const std::string& base_dir) {
     }
   }
   p.config = s.raw("config");
-  if (p.config.IsDefined() && !p.config.IsNull() && !p.config.IsMap()) s.fail("config", "expected a mapping");
+  if (p.config.IsDefined() && !p.config.IsNull() && !p.config.IsMap())
+    s.fail("config", "expected a mapping");
   s.finish();
   return p;
 }
 
-const std::set<std::string> kIdentityFields = {"email", "given_name", "family_name", "display_name",
-                                              "siret", "commune_insee"};
+const std::set<std::string> kIdentityFields = {"email",        "given_name", "family_name",
+                                               "display_name", "siret",      "commune_insee"};
 const std::set<std::string> kAlgorithms = {"RS256", "PS256", "ES256"};
 
 std::vector<std::string> read_roles(YamlSection& s, const std::string& key) {
   auto roles = s.string_list(key);
   for (const auto& r : roles)
-    if (!is_known_role(r)) s.fail(key, "unknown role \"" + r + "\" (elu, agent, advisor, operator)");
+    if (!is_known_role(r))
+      s.fail(key, "unknown role \"" + r + "\" (elu, agent, advisor, operator)");
   return roles;
 }
 
@@ -94,7 +98,8 @@ OidcProviderConfig read_oidc(YamlSection s, const std::string& base_dir) {
   OidcProviderConfig p;
   p.name = s.required_string("name");
   for (char ch : p.name)
-    if (!(std::islower(static_cast<unsigned char>(ch)) || std::isdigit(static_cast<unsigned char>(ch)) || ch == '-'))
+    if (!(std::islower(static_cast<unsigned char>(ch)) ||
+          std::isdigit(static_cast<unsigned char>(ch)) || ch == '-'))
       s.fail("name", "must be lower-case letters, digits or '-'");
   p.display_name = s.string("display_name", p.name);
   p.issuer = s.required_string("issuer");
@@ -122,7 +127,9 @@ OidcProviderConfig read_oidc(YamlSection s, const std::string& base_dir) {
     for (const auto& kv : claims.node()) {
       const std::string field = kv.first.Scalar();
       if (!kIdentityFields.count(field))
-        fail_at(s.file(), kv.first, "unknown identity field \"" + field + "\" (email, given_name, family_name, display_name, siret, commune_insee)");
+        fail_at(s.file(), kv.first,
+                "unknown identity field \"" + field +
+                    "\" (email, given_name, family_name, display_name, siret, commune_insee)");
       p.claims[field] = claims.string(field, "");
     }
   }
@@ -135,7 +142,8 @@ OidcProviderConfig read_oidc(YamlSection s, const std::string& base_dir) {
     r.claim = rule.string("claim", "");
     r.equals = rule.string("equals", "");
     const int conditions = !r.email_domain.empty() + !r.siret_prefix.empty() + !r.claim.empty();
-    if (conditions != 1) rule.fail("role", "a rule needs exactly one of email_domain, siret_prefix, claim");
+    if (conditions != 1)
+      rule.fail("role", "a rule needs exactly one of email_domain, siret_prefix, claim");
     if (!r.claim.empty() && r.equals.empty()) rule.fail("claim", "a claim rule needs equals");
     rule.finish();
     p.roles.push_back(std::move(r));
@@ -154,8 +162,10 @@ AuthConfig read_auth(YamlSection s, const std::string& base_dir, const std::stri
   AuthConfig a;
   a.session_idle_timeout = s.duration("session_idle_timeout", a.session_idle_timeout);
   a.session_absolute_timeout = s.duration("session_absolute_timeout", a.session_absolute_timeout);
-  a.max_failures_per_account = s.integer("max_failures_per_account", a.max_failures_per_account, 1, 1000);
-  a.max_failures_per_address = s.integer("max_failures_per_address", a.max_failures_per_address, 1, 100000);
+  a.max_failures_per_account =
+      s.integer("max_failures_per_account", a.max_failures_per_account, 1, 1000);
+  a.max_failures_per_address =
+      s.integer("max_failures_per_address", a.max_failures_per_address, 1, 100000);
   a.failure_window = s.duration("failure_window", a.failure_window);
   a.throttle_ipv4_prefix = s.integer("throttle_ipv4_prefix", a.throttle_ipv4_prefix, 24, 32);
   if (a.throttle_ipv4_prefix != 24 && a.throttle_ipv4_prefix != 32)
@@ -173,7 +183,8 @@ AuthConfig read_auth(YamlSection s, const std::string& base_dir, const std::stri
   for (auto& entry : s.sections("oidc")) {
     const YAML::Node position = entry.node();
     auto p = read_oidc(std::move(entry), base_dir);
-    if (!names.insert(p.name).second) fail_at(s.file(), position, "OIDC provider \"" + p.name + "\" is listed twice");
+    if (!names.insert(p.name).second)
+      fail_at(s.file(), position, "OIDC provider \"" + p.name + "\" is listed twice");
     a.oidc.push_back(std::move(p));
   }
   s.finish();
@@ -232,7 +243,8 @@ Config load_config_text(const std::string& text, const std::string& path) {
   std::set<std::string> names;
   for (auto& entry : top.sections("plugins")) {
     PluginConfig p = read_plugin(entry, base_dir);
-    if (!names.insert(p.name).second) fail_at(path, p.position, "plugin \"" + p.name + "\" is listed twice");
+    if (!names.insert(p.name).second)
+      fail_at(path, p.position, "plugin \"" + p.name + "\" is listed twice");
     c.plugins.push_back(std::move(p));
   }
   top.finish();

@@ -18,7 +18,7 @@ struct LimitsConfig {
   std::size_t body_bytes = 1024 * 1024;
   milliseconds header_timeout{10'000};  // whole request head, from the first byte on
   milliseconds body_timeout{30'000};
-  milliseconds idle_timeout{60'000};    // between requests of a keep-alive connection
+  milliseconds idle_timeout{60'000};  // between requests of a keep-alive connection
   milliseconds write_timeout{30'000};
   milliseconds handshake_timeout{10'000};
   std::size_t max_connections = 10'000;
@@ -31,8 +31,8 @@ struct ServerConfig {
   std::uint16_t http_port = 8080;  // 0: any free port (tests)
   bool redirect_http = true;       // listen on http_port and redirect to HTTPS
   std::string public_host;         // host name used in redirects; empty: the request's Host
-  std::string public_url;          // https://host[:port] of the gateway; empty: https://localhost:<port>
-  unsigned workers = 0;            // 0: number of cores
+  std::string public_url;  // https://host[:port] of the gateway; empty: https://localhost:<port>
+  unsigned workers = 0;    // 0: number of cores
   milliseconds handler_timeout{30'000};
   milliseconds shutdown_grace{10'000};
   LimitsConfig limits;
@@ -59,8 +59,8 @@ struct LogConfig {
 
 struct PluginConfig {
   std::string name;
-  std::string library;  // absolute or relative to the config file's folder
-  milliseconds timeout{0};                        // 0: server.handler_timeout
+  std::string library;      // absolute or relative to the config file's folder
+  milliseconds timeout{0};  // 0: server.handler_timeout
   std::map<std::string, milliseconds> route_timeouts;  // "GET /api/x/{id}" -> deadline
   YAML::Node config;    // validated later against the plugin's own schema
   YAML::Node position;  // where the entry stands, for error messages
@@ -75,15 +75,15 @@ struct OidcRoleRule {
 };
 
 struct OidcProviderConfig {
-  std::string name;           // /auth/oidc/<name>/...
-  std::string display_name;   // on the login page
-  std::string issuer;         // https://..., or http://127.0.0.1:... for tests
+  std::string name;          // /auth/oidc/<name>/...
+  std::string display_name;  // on the login page
+  std::string issuer;        // https://..., or http://127.0.0.1:... for tests
   std::string client_id;
-  std::string client_secret;  // from ${ENV}
+  std::string client_secret;                        // from ${ENV}
   std::string client_auth = "client_secret_basic";  // or client_secret_post
   std::vector<std::string> scopes{"openid", "email", "profile"};
-  bool userinfo = false;      // call the userinfo endpoint after the token exchange
-  std::map<std::string, std::string> claims;        // identity field -> claim name
+  bool userinfo = false;                      // call the userinfo endpoint after the token exchange
+  std::map<std::string, std::string> claims;  // identity field -> claim name
   std::vector<OidcRoleRule> roles;
   std::vector<std::string> default_roles;
   std::vector<std::string> algorithms{"RS256", "PS256", "ES256"};

@@ -10,8 +10,8 @@ namespace passerelle {
 class ConfigError : public std::runtime_error {
  public:
   ConfigError(const std::string& file, int line, int column, const std::string& message)
-      : std::runtime_error(file + ":" + std::to_string(line) + ":" + std::to_string(column) +
-                           ": " + message) {}
+      : std::runtime_error(file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " +
+                           message) {}
 };
 
 }  // namespace passerelle

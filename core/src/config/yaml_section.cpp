@@ -143,7 +143,8 @@ std::chrono::milliseconds YamlSection::duration(const std::string& key,
   if (!present(v)) return fallback;
   const std::string s = scalar(v, key);
   auto d = parse_duration(s);
-  if (!d) fail_at(file_, v, key + ": expected a duration such as 500ms, 10s, 5m, got \"" + s + "\"");
+  if (!d)
+    fail_at(file_, v, key + ": expected a duration such as 500ms, 10s, 5m, got \"" + s + "\"");
   return *d;
 }
 

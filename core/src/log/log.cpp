@@ -65,8 +65,9 @@ class Writer {
         out += '\n';
       }
       if (dropped)
-        out += "{\"level\":\"warn\",\"component\":\"log\",\"msg\":\"log lines dropped\",\"count\":" +
-               std::to_string(dropped) + "}\n";
+        out +=
+            "{\"level\":\"warn\",\"component\":\"log\",\"msg\":\"log lines dropped\",\"count\":" +
+            std::to_string(dropped) + "}\n";
       std::fwrite(out.data(), 1, out.size(), stderr);
       std::fflush(stderr);
       lock.lock();
@@ -94,10 +95,14 @@ Writer& writer() {
 
 const char* name_of(Level level) {
   switch (level) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
   }
   return "info";
 }
@@ -126,7 +131,9 @@ Level level_from_string(std::string_view name) {
 
 void set_level(Level level) { g_level = static_cast<int>(level); }
 
-bool enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
+bool enabled(Level level) {
+  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+}
 
 void write(Level level, std::string_view component, std::string_view message,
            boost::json::object fields) {

@@ -33,8 +33,7 @@ std::string MetricsRegistry::render() const {
 
 Counter& PluginMetrics::counter(const std::string& name, const std::string& help) {
   std::string clean;
-  for (char c : name)
-    clean += (std::isalnum(static_cast<unsigned char>(c)) || c == '_') ? c : '_';
+  for (char c : name) clean += (std::isalnum(static_cast<unsigned char>(c)) || c == '_') ? c : '_';
   return registry_.counter(prefix_ + clean, help);
 }
 

@@ -11,7 +11,9 @@
 namespace passerelle {
 
 std::shared_ptr<LoadedPlugin> LoadedPlugin::load(const std::string& path) {
-  auto fail = [&](const std::string& why) { return PluginError("plugin library " + path + ": " + why); };
+  auto fail = [&](const std::string& why) {
+    return PluginError("plugin library " + path + ": " + why);
+  };
   if (!std::filesystem::exists(path)) throw fail("no such file");
   if (auto bad = check_elf(path)) throw fail(*bad);
 

@@ -3,8 +3,8 @@
 
 #include "passerelle/plugin.hpp"
 
-#include <boost/json/object.hpp>
 #include <yaml-cpp/yaml.h>
+#include <boost/json/object.hpp>
 
 #include <string>
 #include <vector>

@@ -28,7 +28,8 @@ std::string check_route(const Route& route, const std::string& plugin) {
   if (route.path != prefix && route.path.rfind(prefix + "/", 0) != 0)
     return "route " + route.path + " must be under " + prefix + "/";
   for (const auto& role : route.roles)
-    if (role != "*" && !is_known_role(role)) return "route " + route.path + " names an unknown role \"" + role + "\"";
+    if (role != "*" && !is_known_role(role))
+      return "route " + route.path + " names an unknown role \"" + role + "\"";
   if (!route.handler) return "route " + route.path + " has no handler";
   return {};
 }
@@ -37,8 +38,13 @@ std::string check_route(const Route& route, const std::string& plugin) {
 PluginHost::PluginHost(SqliteStore& store, HttpClient& http, MetricsRegistry& metrics,
                        std::chrono::milliseconds default_timeout, const IdentityTokens* tokens,
                        const Territories* territories)
-    : store_(store), http_(http), metrics_(metrics), default_timeout_(default_timeout), tokens_(tokens),
-      territories_(territories), blocking_(std::make_unique<BlockingPool>(2)) {
+    : store_(store),
+      http_(http),
+      metrics_(metrics),
+      default_timeout_(default_timeout),
+      tokens_(tokens),
+      territories_(territories),
+      blocking_(std::make_unique<BlockingPool>(2)) {
   table_.store(std::make_shared<const RouteTable>());
 }
 
@@ -56,8 +62,9 @@ void PluginHost::load_all(const Config& config) {
     }
     const std::string& name = plugin->info().name;
     if (name != pc.name)
-      fail_at(config.file, pc.position,
-              "plugin library " + pc.library + " is named \"" + name + "\", not \"" + pc.name + "\"");
+      fail_at(
+          config.file, pc.position,
+          "plugin library " + pc.library + " is named \"" + name + "\", not \"" + pc.name + "\"");
     if (auto table = core_table_reached(name); !table.empty())
       fail_at(config.file, pc.position,
               "plugin \"" + name + "\" cannot be loaded: its tables (" + table_prefix(name) +
@@ -66,8 +73,8 @@ void PluginHost::load_all(const Config& config) {
       const std::string& other_name = other.plugin->info().name;
       if (other_name == name)
         fail_at(config.file, pc.position,
-                "plugin library " + pc.library + ": plugin \"" + name + "\" is already loaded from " +
-                    other.plugin->path());
+                "plugin library " + pc.library + ": plugin \"" + name +
+                    "\" is already loaded from " + other.plugin->path());
       // Each plugin reaches the tables that start with its prefix: no prefix may hold another.
       const std::string mine = table_prefix(name), theirs = table_prefix(other_name);
       if (mine.rfind(theirs, 0) == 0 || theirs.rfind(mine, 0) == 0)
@@ -98,7 +105,9 @@ Task<void> PluginHost::start_one(Pending& p) {
       if (auto error = check_route(route, name); !error.empty()) throw std::runtime_error(error);
     lp.set_state(LoadedPlugin::State::running);
     log::info("plugins", "plugin started",
-              {{"plugin", name}, {"version", lp.info().version}, {"migrations_applied", applied},
+              {{"plugin", name},
+               {"version", lp.info().version},
+               {"migrations_applied", applied},
                {"routes", lp.routes.size()}});
   } catch (const std::exception& e) {
     lp.routes.clear();
@@ -127,7 +136,8 @@ void PluginHost::publish() {
         timeout = it->second;
       std::string error;
       if (!table->router.add(route.method, route.path, table->targets.size(), error)) {
-        log::error("plugins", "route refused", {{"plugin", p.plugin->info().name}, {"error", error}});
+        log::error("plugins", "route refused",
+                   {{"plugin", p.plugin->info().name}, {"error", error}});
         continue;
       }
       table->targets.push_back({p.plugin, &route, timeout});
@@ -151,7 +161,8 @@ Task<void> PluginHost::stop_all(std::chrono::milliseconds grace) {
     try {
       co_await p.plugin->plugin().stop();
     } catch (const std::exception& e) {
-      log::error("plugins", "plugin failed to stop", {{"plugin", p.plugin->info().name}, {"error", e.what()}});
+      log::error("plugins", "plugin failed to stop",
+                 {{"plugin", p.plugin->info().name}, {"error", e.what()}});
     }
     p.plugin->set_state(LoadedPlugin::State::stopped);
   }
@@ -167,10 +178,18 @@ boost::json::array PluginHost::describe() const {
     o["version"] = plugin->info().version;
     o["description"] = plugin->info().description;
     switch (plugin->state()) {
-      case LoadedPlugin::State::loaded: o["state"] = "starting"; break;
-      case LoadedPlugin::State::running: o["state"] = "running"; break;
-      case LoadedPlugin::State::failed: o["state"] = "failed"; break;
-      case LoadedPlugin::State::stopped: o["state"] = "stopped"; break;
+      case LoadedPlugin::State::loaded:
+        o["state"] = "starting";
+        break;
+      case LoadedPlugin::State::running:
+        o["state"] = "running";
+        break;
+      case LoadedPlugin::State::failed:
+        o["state"] = "failed";
+        break;
+      case LoadedPlugin::State::stopped:
+        o["state"] = "stopped";
+        break;
     }
     out.push_back(std::move(o));
   }

@@ -29,7 +29,7 @@ struct RouteTable {
     std::chrono::milliseconds timeout;
   };
   Router router;
-  std::vector<Target> targets;                        // indexed by router ids
+  std::vector<Target> targets;                         // indexed by router ids
   std::vector<std::shared_ptr<LoadedPlugin>> plugins;  // every plugin, running or failed
 };
 

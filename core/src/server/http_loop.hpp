@@ -130,7 +130,8 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
         state.idle->store(false, std::memory_order_relaxed);
         if (ec) break;
       } else {
-        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(1024), as_tuple(use_awaitable));
+        auto [ec, n] =
+            co_await stream.async_read_some(buffer.prepare(1024), as_tuple(use_awaitable));
         state.idle->store(false, std::memory_order_relaxed);
         if (ec) break;
         buffer.commit(n);
@@ -143,7 +144,8 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
 
     // The whole head must arrive within header_timeout: a client trickling bytes is cut off.
     tcp.expires_after(limits.header_timeout);
-    auto [ec, _] = co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
+    auto [ec, _] =
+        co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
     std::optional<FramingError> refused;
     std::vector<std::pair<std::string, std::string>> fields;
     if (!ec) {
@@ -158,7 +160,8 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
         if (wec) break;
       }
       tcp.expires_after(limits.body_timeout);
-      std::tie(ec, std::ignore) = co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
+      std::tie(ec, std::ignore) =
+          co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
     }
 
     Response response;
@@ -172,15 +175,16 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
       // on it can no longer be framed. Timeouts and resets just close.
       request_id = new_request_id();
       if (refused) {
-        response = error_response(refused->status, refused->status == 501 ? "not_implemented"
-                                                                          : "bad_request",
+        response = error_response(refused->status,
+                                  refused->status == 501 ? "not_implemented" : "bad_request",
                                   refused->message, request_id);
       } else if (ec == http::error::header_limit) {
-        response = error_response(431, "header_too_large", "request header fields too large", request_id);
+        response =
+            error_response(431, "header_too_large", "request header fields too large", request_id);
       } else if (ec == http::error::body_limit) {
-        response = error_response(413, "payload_too_large",
-                                  "the body exceeds " + std::to_string(limits.body_bytes) + " bytes",
-                                  request_id);
+        response = error_response(
+            413, "payload_too_large",
+            "the body exceeds " + std::to_string(limits.body_bytes) + " bytes", request_id);
       } else if (ec == http::error::buffer_overflow) {
         response = error_response(400, "bad_request",
                                   "chunk extensions or trailer section too long", request_id);
@@ -219,17 +223,25 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
     if (head) {
       // The head a GET would have had, Content-Length included, and no body (RFC 9110 §9.3.2).
       http::response<http::empty_body> head_only{std::move(res.base())};
-      std::tie(wec, std::ignore) = co_await http::async_write(stream, head_only, as_tuple(use_awaitable));
+      std::tie(wec, std::ignore) =
+          co_await http::async_write(stream, head_only, as_tuple(use_awaitable));
     } else {
       std::tie(wec, std::ignore) = co_await http::async_write(stream, res, as_tuple(use_awaitable));
     }
 
     if (env.access_log) {
-      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count();
       log::write(log::Level::info, "access", "request",
-                 {{"request_id", request_id}, {"remote", remote}, {"method", method},
-                  {"path", path}, {"status", status}, {"bytes", bytes},
-                  {"duration_us", static_cast<std::int64_t>(us)}, {"tls", https}});
+                 {{"request_id", request_id},
+                  {"remote", remote},
+                  {"method", method},
+                  {"path", path},
+                  {"status", status},
+                  {"bytes", bytes},
+                  {"duration_us", static_cast<std::int64_t>(us)},
+                  {"tls", https}});
     }
     if (wec) break;
     if (ec || refused) co_return LoopEnd::refused;
@@ -252,7 +264,8 @@ inline boost::asio::awaitable<void> linger(boost::asio::ip::tcp::socket& socket)
   std::array<char, 4096> sink;
   std::size_t dropped = 0;
   while (dropped < 256 * 1024) {
-    auto [ec, n] = co_await socket.async_read_some(boost::asio::buffer(sink), as_tuple(use_awaitable));
+    auto [ec, n] =
+        co_await socket.async_read_some(boost::asio::buffer(sink), as_tuple(use_awaitable));
     if (ec) break;
     dropped += n;
   }

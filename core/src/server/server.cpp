@@ -11,26 +11,26 @@
 #include "http/dashboard.hpp"
 #include "http/dispatcher.hpp"
 #include "http/status_routes.hpp"
-#include "store/core_schema.hpp"
-#include "territories/territory_routes.hpp"
-#include "territories/territory_store.hpp"
-#include "util/blocking_pool.hpp"
-#include "util/run_sync.hpp"
 #include "log/log.hpp"
 #include "metrics/registry.hpp"
 #include "plugins/plugin_host.hpp"
 #include "server/sessions.hpp"
 #include "server/tls_context.hpp"
+#include "store/core_schema.hpp"
 #include "store/sqlite_store.hpp"
+#include "territories/territory_routes.hpp"
+#include "territories/territory_store.hpp"
+#include "util/blocking_pool.hpp"
+#include "util/run_sync.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
@@ -69,7 +69,7 @@ struct Server::Impl {
   Config config;
   std::string public_url;  // known once the HTTPS listener is bound
   std::vector<std::unique_ptr<Worker>> workers;
-  asio::io_context& ioc;   // the first worker's: signals, plugin start-up, shutdown
+  asio::io_context& ioc;     // the first worker's: signals, plugin start-up, shutdown
   BlockingPool blocking{2};  // password hashing, file reads: off the I/O threads
   MetricsRegistry metrics;
   SqliteStore store;
@@ -96,12 +96,15 @@ struct Server::Impl {
         ioc(workers.front()->ioc),
         store(config.store.sqlite, config.store.threads),
         http(config.outbound),
-        plugins(store, http, metrics, config.server.handler_timeout, &identity_tokens, &territories),
+        plugins(store, http, metrics, config.server.handler_timeout, &identity_tokens,
+                &territories),
         auth(store, blocking, config.auth, config.demo),
         oidc(auth, store, http, config.auth.oidc, public_url),
-        dispatcher(plugins, metrics, [this](const IncomingRequest& in) { return auth.authenticate(in); },
-                   core_routes()),
-        tracker({config.server.limits.max_connections, config.server.limits.max_connections_per_address,
+        dispatcher(
+            plugins, metrics, [this](const IncomingRequest& in) { return auth.authenticate(in); },
+            core_routes()),
+        tracker({config.server.limits.max_connections,
+                 config.server.limits.max_connections_per_address,
                  config.server.limits.max_connections * 9 / 10}),
         env{config.server, dispatcher, tracker, config.log.access_log, 0} {
     tls.store(make_server_tls(config.tls.certificate, config.tls.private_key));
@@ -113,7 +116,8 @@ struct Server::Impl {
   std::vector<CoreRoute> core_routes() {
     auto routes = status_routes(plugins, metrics);
     auto login = auth_routes(
-        auth, [this](const AuthContext& ctx) { return oidc.end_session_url(ctx); }, oidc.providers());
+        auth, [this](const AuthContext& ctx) { return oidc.end_session_url(ctx); },
+        oidc.providers());
     routes.insert(routes.end(), login.begin(), login.end());
     routes.push_back(dashboard_route(plugins, std::chrono::seconds(3)));
     auto places = territory_routes([this]() -> const Territories& { return territories; });
@@ -141,8 +145,10 @@ struct Server::Impl {
       log::warn("territories", "no territories in the store: run tools/import-territories");
     else
       log::info("territories", "territories loaded", {{"communes", territories.commune_count()}});
-    if (config.demo) co_await auth.seed_demo_accounts();
-    else co_await auth.refuse_demo_passwords();
+    if (config.demo)
+      co_await auth.seed_demo_accounts();
+    else
+      co_await auth.refuse_demo_passwords();
   }
 
   // Binds every worker's acceptor to one port (the first one picks it when `port` is 0).
@@ -157,7 +163,8 @@ struct Server::Impl {
       probe.set_option(tcp::acceptor::reuse_address(true));  // TIME_WAIT of a previous run is fine
       probe.bind(ep, ec);
       if (ec)
-        throw std::runtime_error("cannot listen on " + config.server.listen + ":" + std::to_string(port) + ": " + ec.message());
+        throw std::runtime_error("cannot listen on " + config.server.listen + ":" +
+                                 std::to_string(port) + ": " + ec.message());
     }
     for (auto& w : workers) {
       tcp::acceptor& acceptor = (*w).*which;
@@ -168,7 +175,8 @@ struct Server::Impl {
       acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
       acceptor.bind(ep, ec);
       if (ec)
-        throw std::runtime_error("cannot listen on " + config.server.listen + ":" + std::to_string(port) + ": " + ec.message());
+        throw std::runtime_error("cannot listen on " + config.server.listen + ":" +
+                                 std::to_string(port) + ": " + ec.message());
       acceptor.listen(asio::socket_base::max_listen_connections);
       port = acceptor.local_endpoint().port();
     }
@@ -194,10 +202,13 @@ struct Server::Impl {
         continue;  // the socket closes as it goes out of scope
       }
       socket.set_option(tcp::no_delay(true));
-      metrics.counter("passerelle_connections_total", "Accepted connections",
-                      https ? "scheme=\"https\"" : "scheme=\"http\"").add(1);
+      metrics
+          .counter("passerelle_connections_total", "Accepted connections",
+                   https ? "scheme=\"https\"" : "scheme=\"http\"")
+          .add(1);
       if (https)
-        asio::co_spawn(executor, run_https_session(std::move(socket), tls.load(), env, std::move(state)),
+        asio::co_spawn(executor,
+                       run_https_session(std::move(socket), tls.load(), env, std::move(state)),
                        log_session_failure);
       else
         asio::co_spawn(executor, run_redirect_session(std::move(socket), env, std::move(state)),
@@ -209,12 +220,15 @@ struct Server::Impl {
     // Reading PEM files is blocking: do it on the blocking pool, then swap atomically. Existing
     // connections keep the context they started with.
     try {
-      auto load = [this] { return make_server_tls(config.tls.certificate, config.tls.private_key); };
+      auto load = [this] {
+        return make_server_tls(config.tls.certificate, config.tls.private_key);
+      };
       auto next = co_await blocking.run(std::move(load));
       tls.store(std::move(next));
       log::info("server", "TLS certificates reloaded", {{"certificate", config.tls.certificate}});
     } catch (const std::exception& e) {
-      log::error("server", "TLS reload failed, keeping the previous certificates", {{"error", e.what()}});
+      log::error("server", "TLS reload failed, keeping the previous certificates",
+                 {{"error", e.what()}});
     }
   }
 
@@ -243,7 +257,8 @@ struct Server::Impl {
       }
     }
     // Plugins stop once their requests ended (a handler that outlived a 504 may still run).
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     co_await plugins.stop_all(std::max(left, std::chrono::milliseconds(1000)));
     for (auto& w : workers) w->ioc.stop();
   }
@@ -284,13 +299,17 @@ int Server::run() {
   }
   s.env.https_port = s.open(&Worker::https, s.config.server.https_port);
   s.public_url = !s.config.server.public_url.empty() ? s.config.server.public_url
-                 : s.env.https_port == 443 ? std::string("https://localhost")
-                                           : "https://localhost:" + std::to_string(s.env.https_port);
-  boost::json::object fields{{"address", s.config.server.listen}, {"https_port", s.env.https_port},
+                 : s.env.https_port == 443
+                     ? std::string("https://localhost")
+                     : "https://localhost:" + std::to_string(s.env.https_port);
+  boost::json::object fields{{"address", s.config.server.listen},
+                             {"https_port", s.env.https_port},
                              {"workers", s.workers.size()}};
-  if (s.config.server.redirect_http) fields["http_port"] = s.open(&Worker::http, s.config.server.http_port);
+  if (s.config.server.redirect_http)
+    fields["http_port"] = s.open(&Worker::http, s.config.server.http_port);
   for (auto& w : s.workers) {
-    if (s.config.server.redirect_http) asio::co_spawn(w->ioc, s.accept_loop(w->http, false), asio::detached);
+    if (s.config.server.redirect_http)
+      asio::co_spawn(w->ioc, s.accept_loop(w->http, false), asio::detached);
     asio::co_spawn(w->ioc, s.accept_loop(w->https, true), asio::detached);
   }
   asio::co_spawn(s.ioc, s.signals(), asio::detached);
@@ -298,12 +317,15 @@ int Server::run() {
   asio::co_spawn(s.ioc, s.oidc.discover_all(), asio::detached);
   log::info("server", "listening", std::move(fields));
   asio::co_spawn(s.ioc, s.plugins.start_all(), [&s](std::exception_ptr e) {
-    if (e) log::error("plugins", "start-up failed");
-    else log::info("server", s.plugins.ready() ? "ready" : "started with failed plugins");
+    if (e)
+      log::error("plugins", "start-up failed");
+    else
+      log::info("server", s.plugins.ready() ? "ready" : "started with failed plugins");
   });
 
   std::vector<std::thread> threads;
-  for (std::size_t i = 1; i < s.workers.size(); ++i) threads.emplace_back([w = s.workers[i].get()] { w->ioc.run(); });
+  for (std::size_t i = 1; i < s.workers.size(); ++i)
+    threads.emplace_back([w = s.workers[i].get()] { w->ioc.run(); });
   s.ioc.run();
   for (auto& t : threads) t.join();
   log::info("server", "stopped");

@@ -16,9 +16,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <chrono>
 #include <memory>
 
 namespace passerelle {
@@ -30,7 +30,9 @@ class TlsStream {
 
   /// Takes the socket; `ctx` must outlive the stream (the session holds it).
   TlsStream(boost::asio::ip::tcp::socket socket, SSL_CTX* ctx)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(std::make_shared<Shared>()) {
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        shared_(std::make_shared<Shared>()) {
     shared_->socket = &socket_;
     socket_.non_blocking(true);
     ssl_ = SSL_new(ctx);
@@ -76,8 +78,8 @@ class TlsStream {
 
   template <class Token>
   auto async_handshake(Token&& token) {
-    return boost::asio::async_compose<Token, void(error_code)>(
-        Op<Handshake>{this, Handshake{}}, token, socket_);
+    return boost::asio::async_compose<Token, void(error_code)>(Op<Handshake>{this, Handshake{}},
+                                                               token, socket_);
   }
 
   template <class MutableBuffers, class Token>
@@ -96,7 +98,8 @@ class TlsStream {
   /// an idle connection then needs no read buffer.
   template <class Token>
   auto async_wait_readable(Token&& token) {
-    return boost::asio::async_compose<Token, void(error_code)>(Op<Peek>{this, Peek{}}, token, socket_);
+    return boost::asio::async_compose<Token, void(error_code)>(Op<Peek>{this, Peek{}}, token,
+                                                               socket_);
   }
 
   /// Sends close_notify if the socket takes it now; never waits (the peer may be gone).
@@ -133,7 +136,8 @@ class TlsStream {
     static constexpr bool kHasSize = true;
     Buffers buffers;
     int operator()(SSL* ssl, std::size_t& n) const {
-      for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers); ++it) {
+      for (auto it = boost::asio::buffer_sequence_begin(buffers);
+           it != boost::asio::buffer_sequence_end(buffers); ++it) {
         boost::asio::mutable_buffer b = *it;
         if (b.size() == 0) continue;
         return SSL_read_ex(ssl, b.data(), b.size(), &n);
@@ -173,8 +177,10 @@ class TlsStream {
 
     template <class Self>
     void finish(Self& self, error_code ec, std::size_t n) {
-      if constexpr (Attempt::kHasSize) self.complete(ec, n);
-      else self.complete(ec);
+      if constexpr (Attempt::kHasSize)
+        self.complete(ec, n);
+      else
+        self.complete(ec);
     }
 
     template <class Self>
@@ -194,20 +200,27 @@ class TlsStream {
       const int err = SSL_get_error(stream->ssl_, r);
       switch (err) {
         case SSL_ERROR_WANT_READ:
-          return stream->socket_.async_wait(boost::asio::ip::tcp::socket::wait_read, std::move(self));
+          return stream->socket_.async_wait(boost::asio::ip::tcp::socket::wait_read,
+                                            std::move(self));
         case SSL_ERROR_WANT_WRITE:
-          return stream->socket_.async_wait(boost::asio::ip::tcp::socket::wait_write, std::move(self));
+          return stream->socket_.async_wait(boost::asio::ip::tcp::socket::wait_write,
+                                            std::move(self));
         case SSL_ERROR_ZERO_RETURN:
           return finish(self, boost::asio::error::eof, 0);  // the peer sent close_notify
         case SSL_ERROR_SYSCALL:
           // A peer that closes without close_notify: a truncated stream, which HTTP tolerates.
-          return finish(self, errno && errno != EAGAIN ? error_code(errno, boost::system::system_category())
-                                                       : error_code(boost::asio::ssl::error::stream_truncated),
+          return finish(self,
+                        errno && errno != EAGAIN
+                            ? error_code(errno, boost::system::system_category())
+                            : error_code(boost::asio::ssl::error::stream_truncated),
                         0);
         default: {
           const unsigned long code = ERR_get_error();
           ERR_clear_error();
-          return finish(self, error_code(static_cast<int>(code ? code : err), boost::asio::error::get_ssl_category()), 0);
+          return finish(self,
+                        error_code(static_cast<int>(code ? code : err),
+                                   boost::asio::error::get_ssl_category()),
+                        0);
         }
       }
     }

@@ -284,9 +284,9 @@ struct SqliteStore::Impl {
   // cancelled caller gets the result and stops at its next co_await.
   template <class R, class F>
   Task<R> offload(F f) {
-    return asio::co_spawn(pool, job<R>(this, std::move(f)),
-                          asio::bind_cancellation_slot(asio::cancellation_slot(),
-                                                       asio::use_awaitable));
+    return asio::co_spawn(
+        pool, job<R>(this, std::move(f)),
+        asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
   }
 
   Task<QueryResult> query(std::string plugin, Statement statement) {

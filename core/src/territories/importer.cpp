@@ -35,7 +35,8 @@ json::array read_array(const std::string& folder, const std::string& file, bool 
 // One record being read: errors name the file, the record number and its code.
 class Record {
  public:
-  Record(const std::string& file, std::size_t index, const json::value& v) : file_(file), index_(index) {
+  Record(const std::string& file, std::size_t index, const json::value& v)
+      : file_(file), index_(index) {
     if (!v.is_object()) fail("", "expected an object");
     o_ = &v.as_object();
     if (const auto* c = o_->if_contains("code"); c && c->is_string()) code_ = c->as_string();
@@ -117,7 +118,8 @@ TerritoryData read_territories(const std::string& folder) {
     const auto* members = r.object().if_contains("membres");
     if (!members || !members->is_array()) r.fail("membres", "expected a list");
     for (const auto& m : members->as_array()) {
-      if (!m.is_object() || !m.as_object().contains("code") || !m.as_object().at("code").is_string())
+      if (!m.is_object() || !m.as_object().contains("code") ||
+          !m.as_object().at("code").is_string())
         r.fail("membres", "each member needs a code");
       epci_of[std::string(m.as_object().at("code").as_string())] = siren;
     }
@@ -137,7 +139,8 @@ TerritoryData read_territories(const std::string& folder) {
     c.region = r.text("region");
     c.population = r.integer("population");
     c.postal_codes = r.texts("codesPostaux");
-    if (!departments.count(c.department)) r.fail("departement", "unknown department " + c.department);
+    if (!departments.count(c.department))
+      r.fail("departement", "unknown department " + c.department);
     if (!regions.count(c.region)) r.fail("region", "unknown region " + c.region);
     if (!communes.insert(c.code).second) r.fail("code", "two current communes have this code");
     if (auto it = epci_of.find(c.code); it != epci_of.end()) c.epci = it->second;

@@ -10,10 +10,10 @@ namespace {
 // Latin letters with diacritics used in French place names (UTF-8, two bytes, C3 xx / C5 xx).
 char fold_c3(unsigned char second) {
   static const char* kFold =  // for U+00C0 .. U+00FF
-      "aaaaaaaceeeeiiii"    // C0-CF
-      "dnooooo ouuuuy s"    // D0-DF (D7 is ×, DF is ß)
-      "aaaaaaaceeeeiiii"    // E0-EF
-      "dnooooo ouuuuy y";   // F0-FF (F7 is ÷)
+      "aaaaaaaceeeeiiii"      // C0-CF
+      "dnooooo ouuuuy s"      // D0-DF (D7 is ×, DF is ß)
+      "aaaaaaaceeeeiiii"      // E0-EF
+      "dnooooo ouuuuy y";     // F0-FF (F7 is ÷)
   if (second < 0x80 || second > 0xBF) return 0;
   const char c = kFold[second - 0x80];
   return c == ' ' ? 0 : c;
@@ -27,8 +27,10 @@ std::string normalize_name(std::string_view in) {
   for (std::size_t i = 0; i < in.size(); ++i) {
     const unsigned char c = in[i];
     if (c < 0x80) {
-      if (std::isalnum(c)) out += static_cast<char>(std::tolower(c));
-      else if (!out.empty() && out.back() != ' ') out += ' ';  // - ' . , and spaces
+      if (std::isalnum(c))
+        out += static_cast<char>(std::tolower(c));
+      else if (!out.empty() && out.back() != ' ')
+        out += ' ';  // - ' . , and spaces
       continue;
     }
     if (c == 0xC3 && i + 1 < in.size()) {
@@ -37,7 +39,8 @@ std::string normalize_name(std::string_view in) {
     } else if (c == 0xC5 && i + 1 < in.size() && (in[i + 1] == '\x92' || in[i + 1] == '\x93')) {
       out += "oe";  // Œ œ
       ++i;
-    } else if (c == 0xE2 && i + 2 < in.size() && in[i + 1] == '\x80' && (in[i + 2] == '\x99' || in[i + 2] == '\x98')) {
+    } else if (c == 0xE2 && i + 2 < in.size() && in[i + 1] == '\x80' &&
+               (in[i + 2] == '\x99' || in[i + 2] == '\x98')) {
       if (!out.empty() && out.back() != ' ') out += ' ';  // typographic apostrophe
       i += 2;
     } else {
@@ -50,7 +53,8 @@ std::string normalize_name(std::string_view in) {
 
 TerritoryIndex::TerritoryIndex(TerritoryData data) : data_(std::move(data)) {
   for (std::size_t i = 0; i < data_.regions.size(); ++i) region_by_code_[data_.regions[i].code] = i;
-  for (std::size_t i = 0; i < data_.departments.size(); ++i) department_by_code_[data_.departments[i].code] = i;
+  for (std::size_t i = 0; i < data_.departments.size(); ++i)
+    department_by_code_[data_.departments[i].code] = i;
   for (std::size_t i = 0; i < data_.communes.size(); ++i) {
     const Commune& c = data_.communes[i];
     commune_by_code_[c.code] = i;
@@ -69,7 +73,8 @@ TerritoryIndex::TerritoryIndex(TerritoryData data) : data_(std::move(data)) {
   auto by_population = [this](std::size_t a, std::size_t b) {
     return data_.communes[a].population > data_.communes[b].population;
   };
-  for (auto& [pc, list] : communes_by_postal_code_) std::sort(list.begin(), list.end(), by_population);
+  for (auto& [pc, list] : communes_by_postal_code_)
+    std::sort(list.begin(), list.end(), by_population);
 }
 
 const Commune* TerritoryIndex::commune(std::string_view insee) const {
@@ -97,25 +102,33 @@ bool TerritoryIndex::ranks_before(std::size_t a, std::size_t b) const {
 std::vector<std::size_t> TerritoryIndex::best(std::string_view prefix, std::size_t limit) const {
   std::vector<std::size_t> top;
   top.reserve(limit + 1);
-  auto it = std::lower_bound(words_.begin(), words_.end(), prefix,
-                             [](const auto& entry, std::string_view key) { return std::string_view(entry.first) < key; });
-  for (; it != words_.end() && std::string_view(it->first).substr(0, prefix.size()) == prefix; ++it) {
+  auto it = std::lower_bound(
+      words_.begin(), words_.end(), prefix,
+      [](const auto& entry, std::string_view key) { return std::string_view(entry.first) < key; });
+  for (; it != words_.end() && std::string_view(it->first).substr(0, prefix.size()) == prefix;
+       ++it) {
     const std::size_t i = it->second;
     if (top.size() == limit && !ranks_before(i, top.back())) continue;
-    if (std::find(top.begin(), top.end(), i) != top.end()) continue;  // another word of the same name
-    top.insert(std::upper_bound(top.begin(), top.end(), i, [this](std::size_t a, std::size_t b) { return ranks_before(a, b); }), i);
+    if (std::find(top.begin(), top.end(), i) != top.end())
+      continue;  // another word of the same name
+    top.insert(
+        std::upper_bound(top.begin(), top.end(), i,
+                         [this](std::size_t a, std::size_t b) { return ranks_before(a, b); }),
+        i);
     if (top.size() > limit) top.pop_back();
   }
   return top;
 }
 
-std::vector<const Commune*> TerritoryIndex::search(std::string_view query, std::size_t limit) const {
+std::vector<const Commune*> TerritoryIndex::search(std::string_view query,
+                                                   std::size_t limit) const {
   const std::string q = normalize_name(query);
   std::vector<const Commune*> out;
   if (q.empty() || limit == 0) return out;
   std::vector<std::size_t> hits;
   if (auto memo = short_prefixes_.find(q); memo != short_prefixes_.end() && limit <= kMemoLimit) {
-    hits.assign(memo->second.begin(), memo->second.begin() + static_cast<std::ptrdiff_t>(std::min(limit, memo->second.size())));
+    hits.assign(memo->second.begin(), memo->second.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                                 limit, memo->second.size())));
   } else {
     hits = best(q, limit);
   }

@@ -13,18 +13,22 @@ Task<void> save_territories(SqliteStore& store, TerritoryData data, std::string 
                                     {"DELETE FROM territory_regions", {}}};
   statements.reserve(data.communes.size() + data.departments.size() + data.regions.size() + 5);
   for (const auto& r : data.regions)
-    statements.push_back({"INSERT INTO territory_regions(code, name) VALUES (?1, ?2)", {r.code, r.name}});
+    statements.push_back(
+        {"INSERT INTO territory_regions(code, name) VALUES (?1, ?2)", {r.code, r.name}});
   for (const auto& d : data.departments)
-    statements.push_back({"INSERT INTO territory_departments(code, name, region) VALUES (?1, ?2, ?3)",
-                          {d.code, d.name, d.region}});
+    statements.push_back(
+        {"INSERT INTO territory_departments(code, name, region) VALUES (?1, ?2, ?3)",
+         {d.code, d.name, d.region}});
   for (const auto& c : data.communes) {
     std::string postal;
     for (const auto& pc : c.postal_codes) postal += (postal.empty() ? "" : " ") + pc;
-    statements.push_back({"INSERT INTO territory_communes(code, name, department, region, population, "
-                          "postal_codes, epci) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                          {c.code, c.name, c.department, c.region, c.population, postal, c.epci}});
+    statements.push_back(
+        {"INSERT INTO territory_communes(code, name, department, region, population, "
+         "postal_codes, epci) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         {c.code, c.name, c.department, c.region, c.population, postal, c.epci}});
   }
-  statements.push_back({"INSERT OR REPLACE INTO territory_import(id, source) VALUES (1, ?1)", {source}});
+  statements.push_back(
+      {"INSERT OR REPLACE INTO territory_import(id, source) VALUES (1, ?1)", {source}});
   co_await store.transaction(std::move(statements));
 }
 
@@ -37,8 +41,12 @@ Task<TerritoryData> load_territories(SqliteStore& store) {
   Statement departments{"SELECT code, name, region FROM territory_departments", {}};
   const QueryResult department_rows = co_await store.query(std::move(departments));
   for (auto& row : department_rows.rows)
-    data.departments.push_back({std::get<std::string>(row[0]), std::get<std::string>(row[1]), std::get<std::string>(row[2])});
-  Statement communes{"SELECT code, name, department, region, population, postal_codes, epci FROM territory_communes", {}};
+    data.departments.push_back({std::get<std::string>(row[0]), std::get<std::string>(row[1]),
+                                std::get<std::string>(row[2])});
+  Statement communes{
+      "SELECT code, name, department, region, population, postal_codes, epci FROM "
+      "territory_communes",
+      {}};
   const QueryResult commune_rows = co_await store.query(std::move(communes));
   for (auto& row : commune_rows.rows) {
     Commune c;

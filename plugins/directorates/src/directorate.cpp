@@ -3,10 +3,10 @@
 
 #include "france.hpp"
 
+#include <yaml-cpp/yaml.h>
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <limits>
@@ -19,14 +19,15 @@ namespace json = boost::json;
 
 namespace {
 
-const std::set<std::string> kThemes = {"financement", "ingenierie", "habitat", "transition-ecologique",
-                                       "numerique", "cohesion-sociale"};
+const std::set<std::string> kThemes = {"financement",           "ingenierie", "habitat",
+                                       "transition-ecologique", "numerique",  "cohesion-sociale"};
 
 [[noreturn]] void invalid(const std::string& field, const std::string& reason) {
   throw HttpError(422, "invalid_field", field + ": " + reason);
 }
 
-void check_text(const std::string& field, const std::string& value, std::size_t max, bool required = true) {
+void check_text(const std::string& field, const std::string& value, std::size_t max,
+                bool required = true) {
   if (required && value.empty()) invalid(field, "required");
   if (value.size() > max) invalid(field, "at most " + std::to_string(max) + " characters");
   for (unsigned char c : value)
@@ -36,13 +37,16 @@ void check_text(const std::string& field, const std::string& value, std::size_t 
 void check_email(const std::string& field, const std::string& value) {
   check_text(field, value, 254);
   const auto at = value.find('@');
-  if (at == std::string::npos || at == 0 || value.find('.', at) == std::string::npos || value.find(' ') != std::string::npos)
+  if (at == std::string::npos || at == 0 || value.find('.', at) == std::string::npos ||
+      value.find(' ') != std::string::npos)
     invalid(field, "not an email address");
 }
 
 void check_phone(const std::string& field, const std::string& value) {
   check_text(field, value, 30);
-  if (!std::all_of(value.begin(), value.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '+' || c == ' '; }))
+  if (!std::all_of(value.begin(), value.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) || c == '+' || c == ' ';
+      }))
     invalid(field, "digits, spaces and + only");
 }
 
@@ -54,7 +58,9 @@ void check_contact(const std::string& prefix, const Contact& c) {
   for (std::size_t i = 0; i < c.themes.size(); ++i)
     if (!kThemes.count(c.themes[i]))
       invalid(prefix + "themes[" + std::to_string(i) + "]",
-              "unknown theme \"" + c.themes[i] + "\" (financement, ingenierie, habitat, transition-ecologique, numerique, cohesion-sociale)");
+              "unknown theme \"" + c.themes[i] +
+                  "\" (financement, ingenierie, habitat, transition-ecologique, numerique, "
+                  "cohesion-sociale)");
 }
 
 std::string text_field(const json::object& o, const char* key, const std::string& prefix = "") {
@@ -64,7 +70,8 @@ std::string text_field(const json::object& o, const char* key, const std::string
   return std::string(v->as_string());
 }
 
-std::vector<std::string> list_field(const json::object& o, const char* key, const std::string& prefix = "") {
+std::vector<std::string> list_field(const json::object& o, const char* key,
+                                    const std::string& prefix = "") {
   std::vector<std::string> out;
   const auto* v = o.if_contains(key);
   if (!v || v->is_null()) return out;
@@ -132,8 +139,8 @@ Directorate directorate_of(const json::object& o) {
 json::object to_json(const Contact& c) {
   json::array themes;
   for (const auto& t : c.themes) themes.emplace_back(t);
-  return {{"id", c.id}, {"role", c.role}, {"name", c.name}, {"email", c.email}, {"phone", c.phone},
-          {"themes", std::move(themes)}};
+  return {{"id", c.id},       {"role", c.role},   {"name", c.name},
+          {"email", c.email}, {"phone", c.phone}, {"themes", std::move(themes)}};
 }
 
 json::object to_json(const Directorate& d) {
@@ -149,7 +156,10 @@ json::object to_json(const Directorate& d) {
 
 void validate(const Directorate& d) {
   check_text("id", d.id, 64);
-  if (!std::all_of(d.id.begin(), d.id.end(), [](char c) { return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-'; }))
+  if (!std::all_of(d.id.begin(), d.id.end(), [](char c) {
+        return std::islower(static_cast<unsigned char>(c)) ||
+               std::isdigit(static_cast<unsigned char>(c)) || c == '-';
+      }))
     invalid("id", "lower-case letters, digits and - only");
   if (kReservedIds.count(d.id))
     invalid("id", "\"" + d.id + "\" is reserved (for, mine and coverage are routes)");
@@ -167,7 +177,8 @@ void validate(const Directorate& d) {
   check_email("email", d.email);
   if (d.contacts.size() > kMaxContacts)
     invalid("contacts", "at most " + std::to_string(kMaxContacts));
-  for (std::size_t i = 0; i < d.contacts.size(); ++i) check_contact("contacts[" + std::to_string(i) + "].", d.contacts[i]);
+  for (std::size_t i = 0; i < d.contacts.size(); ++i)
+    check_contact("contacts[" + std::to_string(i) + "].", d.contacts[i]);
 }
 
 std::int64_t next_contact_id(const Directorate& d) {
@@ -209,11 +220,14 @@ Contact contact_from_json(const std::string& body) {
   return c;
 }
 
-Directorate directorate_from_document(const std::string& document) { return directorate_of(json::parse(document).as_object()); }
+Directorate directorate_from_document(const std::string& document) {
+  return directorate_of(json::parse(document).as_object());
+}
 
 std::vector<Directorate> load_yaml(const std::string& path) {
   auto where = [&](const YAML::Node& n) {
-    return path + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1) + ": ";
+    return path + ":" + std::to_string(n.Mark().line + 1) + ":" +
+           std::to_string(n.Mark().column + 1) + ": ";
   };
   YAML::Node root;
   try {
@@ -221,18 +235,23 @@ std::vector<Directorate> load_yaml(const std::string& path) {
   } catch (const YAML::BadFile&) {
     throw std::runtime_error(path + ":1:1: cannot read the file");
   } catch (const YAML::ParserException& e) {
-    throw std::runtime_error(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
+    throw std::runtime_error(path + ":" + std::to_string(e.mark.line + 1) + ":" +
+                             std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
   const YAML::Node list = root["directorates"];
-  if (!list || !list.IsSequence()) throw std::runtime_error(path + ":1:1: expected a list under directorates");
-  static const std::set<std::string> kKeys = {"id", "name", "region", "departments", "address", "phone", "email", "contacts"};
+  if (!list || !list.IsSequence())
+    throw std::runtime_error(path + ":1:1: expected a list under directorates");
+  static const std::set<std::string> kKeys = {"id",      "name",  "region", "departments",
+                                              "address", "phone", "email",  "contacts"};
   static const std::set<std::string> kContactKeys = {"role", "name", "email", "phone", "themes"};
   std::vector<Directorate> out;
   std::set<std::string> ids;
   for (const auto& entry : list) {
-    if (!entry.IsMap()) throw std::runtime_error(where(entry) + "each directorate must be a mapping");
+    if (!entry.IsMap())
+      throw std::runtime_error(where(entry) + "each directorate must be a mapping");
     for (const auto& kv : entry)
-      if (!kKeys.count(kv.first.Scalar())) throw std::runtime_error(where(kv.first) + "unknown key \"" + kv.first.Scalar() + "\"");
+      if (!kKeys.count(kv.first.Scalar()))
+        throw std::runtime_error(where(kv.first) + "unknown key \"" + kv.first.Scalar() + "\"");
     auto scalar = [&](const YAML::Node& parent, const char* key) {
       const YAML::Node v = parent[key];
       if (!v) return std::string();
@@ -247,16 +266,21 @@ std::vector<Directorate> load_yaml(const std::string& path) {
       for (const auto& x : v) items.push_back(x.Scalar());
       return items;
     };
-    Directorate d{scalar(entry, "id"), scalar(entry, "name"), scalar(entry, "region"), scalars(entry, "departments"),
-                  scalar(entry, "address"), scalar(entry, "phone"), scalar(entry, "email"), {}};
+    Directorate d{scalar(entry, "id"),      scalar(entry, "name"),
+                  scalar(entry, "region"),  scalars(entry, "departments"),
+                  scalar(entry, "address"), scalar(entry, "phone"),
+                  scalar(entry, "email"),   {}};
     if (const YAML::Node contacts = entry["contacts"]) {
-      if (!contacts.IsSequence()) throw std::runtime_error(where(contacts) + "contacts: expected a list");
+      if (!contacts.IsSequence())
+        throw std::runtime_error(where(contacts) + "contacts: expected a list");
       std::int64_t id = 1;
       for (const auto& c : contacts) {
         if (!c.IsMap()) throw std::runtime_error(where(c) + "each contact must be a mapping");
         for (const auto& kv : c)
-          if (!kContactKeys.count(kv.first.Scalar())) throw std::runtime_error(where(kv.first) + "unknown key \"" + kv.first.Scalar() + "\"");
-        d.contacts.push_back({id++, scalar(c, "role"), scalar(c, "name"), scalar(c, "email"), scalar(c, "phone"), scalars(c, "themes")});
+          if (!kContactKeys.count(kv.first.Scalar()))
+            throw std::runtime_error(where(kv.first) + "unknown key \"" + kv.first.Scalar() + "\"");
+        d.contacts.push_back({id++, scalar(c, "role"), scalar(c, "name"), scalar(c, "email"),
+                              scalar(c, "phone"), scalars(c, "themes")});
       }
     }
     try {
@@ -264,7 +288,8 @@ std::vector<Directorate> load_yaml(const std::string& path) {
     } catch (const HttpError& e) {
       throw std::runtime_error(where(entry) + "directorate \"" + d.id + "\": " + e.what());
     }
-    if (!ids.insert(d.id).second) throw std::runtime_error(where(entry) + "directorate \"" + d.id + "\" is listed twice");
+    if (!ids.insert(d.id).second)
+      throw std::runtime_error(where(entry) + "directorate \"" + d.id + "\" is listed twice");
     out.push_back(std::move(d));
   }
   return out;
@@ -279,16 +304,19 @@ std::optional<KnownDepartment> known_department(const std::string& code,
   return std::nullopt;
 }
 
-std::vector<std::string> coverage_problems(const std::vector<Directorate>& all, const Territories& territories) {
+std::vector<std::string> coverage_problems(const std::vector<Directorate>& all,
+                                           const Territories& territories) {
   std::vector<std::string> problems;
   std::map<std::string, std::vector<std::string>> covered_by;
   for (const auto& d : all)
     for (const auto& dep : d.departments) {
       covered_by[dep].push_back(d.id);
       const auto known = known_department(dep, territories);
-      if (!known) problems.push_back("directorate " + d.id + ": department " + dep + " is unknown");
+      if (!known)
+        problems.push_back("directorate " + d.id + ": department " + dep + " is unknown");
       else if (known->region != d.region)
-        problems.push_back("directorate " + d.id + ": department " + dep + " is in region " + known->region + ", not " + d.region);
+        problems.push_back("directorate " + d.id + ": department " + dep + " is in region " +
+                           known->region + ", not " + d.region);
     }
   auto twice = [&](const std::string& code, const std::string& name,
                    const std::vector<std::string>& ids) {
@@ -321,9 +349,11 @@ std::vector<std::string> coverage_problems(const std::vector<Directorate>& all, 
   return problems;
 }
 
-const Directorate* for_department(const std::vector<Directorate>& all, const std::string& department) {
+const Directorate* for_department(const std::vector<Directorate>& all,
+                                  const std::string& department) {
   for (const auto& d : all)
-    if (std::find(d.departments.begin(), d.departments.end(), department) != d.departments.end()) return &d;
+    if (std::find(d.departments.begin(), d.departments.end(), department) != d.departments.end())
+      return &d;
   return nullptr;
 }
 

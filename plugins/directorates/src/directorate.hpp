@@ -72,9 +72,11 @@ std::optional<KnownDepartment> known_department(const std::string& code,
 /// are those of the imported territories, or the official 101 when none are imported. So a
 /// store holding only part of France (the test fixture of an offline demo) accepts the seed of
 /// the whole country.
-std::vector<std::string> coverage_problems(const std::vector<Directorate>& all, const Territories& territories);
+std::vector<std::string> coverage_problems(const std::vector<Directorate>& all,
+                                           const Territories& territories);
 
 /// The directorate covering a department, or null.
-const Directorate* for_department(const std::vector<Directorate>& all, const std::string& department);
+const Directorate* for_department(const std::vector<Directorate>& all,
+                                  const std::string& department);
 
 }  // namespace passerelle::plugins::directorates

@@ -71,8 +71,9 @@ class DirectoratesPlugin final : public Plugin {
   }
 
   std::vector<ConfigField> config_schema() const override {
-    return {{"data_file", ConfigType::path, true, nullptr,
-             "YAML seed of the directorates (config/directorates.yaml), read when the store has none"}};
+    return {
+        {"data_file", ConfigType::path, true, nullptr,
+         "YAML seed of the directorates (config/directorates.yaml), read when the store has none"}};
   }
 
   // Migration 1 was written for SQLite before the portable-SQL rules (a strftime default); it
@@ -102,12 +103,15 @@ class DirectoratesPlugin final : public Plugin {
       // First start: the seed file must be whole and consistent, or nothing is stored.
       const std::string file(host.config().at("data_file").as_string());
       std::vector<Directorate> seed;
-      std::function<void()> read = [&seed, &file] { seed = load_yaml(file); };  // a file: off the I/O thread
+      std::function<void()> read = [&seed, &file] {
+        seed = load_yaml(file);
+      };  // a file: off the I/O thread
       co_await host.offload(std::move(read));
       // Against the imported territories, and the official list for what they lack.
       if (auto problems = coverage_problems(seed, host.territories()); !problems.empty()) {
         std::string all;
-        for (std::size_t i = 0; i < problems.size() && i < 5; ++i) all += (i ? "; " : "") + problems[i];
+        for (std::size_t i = 0; i < problems.size() && i < 5; ++i)
+          all += (i ? "; " : "") + problems[i];
         if (problems.size() > 5) all += "; and " + std::to_string(problems.size() - 5) + " more";
         throw std::runtime_error(file + ": " + all);
       }
@@ -128,14 +132,19 @@ class DirectoratesPlugin final : public Plugin {
     const std::vector<std::string> anyone{"*"}, operators{"operator"};
     return {
         {"GET", "/api/directorates", anyone, [this](Request) { return list(); }},
-        {"GET", "/api/directorates/for", anyone, [this](Request r) { return for_place(std::move(r)); }},
+        {"GET", "/api/directorates/for", anyone,
+         [this](Request r) { return for_place(std::move(r)); }},
         {"GET", "/api/directorates/mine", anyone, [this](Request r) { return mine(std::move(r)); }},
         {"GET", "/api/directorates/coverage", operators, [this](Request) { return coverage(); }},
         {"GET", "/api/directorates/{id}", anyone, [this](Request r) { return get(std::move(r)); }},
-        {"POST", "/api/directorates", operators, [this](Request r) { return create(std::move(r)); }},
-        {"PUT", "/api/directorates/{id}", operators, [this](Request r) { return replace(std::move(r)); }},
-        {"DELETE", "/api/directorates/{id}", operators, [this](Request r) { return remove(std::move(r)); }},
-        {"POST", "/api/directorates/{id}/contacts", operators, [this](Request r) { return add_contact(std::move(r)); }},
+        {"POST", "/api/directorates", operators,
+         [this](Request r) { return create(std::move(r)); }},
+        {"PUT", "/api/directorates/{id}", operators,
+         [this](Request r) { return replace(std::move(r)); }},
+        {"DELETE", "/api/directorates/{id}", operators,
+         [this](Request r) { return remove(std::move(r)); }},
+        {"POST", "/api/directorates/{id}/contacts", operators,
+         [this](Request r) { return add_contact(std::move(r)); }},
         {"DELETE", "/api/directorates/{id}/contacts/{contact}", operators,
          [this](Request r) { return remove_contact(std::move(r)); }},
     };
@@ -164,7 +173,8 @@ class DirectoratesPlugin final : public Plugin {
     Statement all{"SELECT document FROM directorates_directorates ORDER BY id", {}};
     const QueryResult rows = co_await host_->database().query(std::move(all));
     auto fresh = std::make_shared<std::vector<Directorate>>();
-    for (const auto& row : rows.rows) fresh->push_back(directorate_from_document(std::get<std::string>(row[0])));
+    for (const auto& row : rows.rows)
+      fresh->push_back(directorate_from_document(std::get<std::string>(row[0])));
     std::atomic_store(&snapshot_, Snapshot(std::move(fresh)));
   }
 
@@ -180,7 +190,9 @@ class DirectoratesPlugin final : public Plugin {
       const std::string& dep = d.departments[i];
       const std::string field = "departments[" + std::to_string(i) + "]";
       const Directorate* owner = for_department(all, dep);
-      if (owner && owner->id != d.id) throw HttpError(422, "invalid_field", field + ": department " + dep + " is covered by " + owner->id);
+      if (owner && owner->id != d.id)
+        throw HttpError(422, "invalid_field",
+                        field + ": department " + dep + " is covered by " + owner->id);
       const auto known = known_department(dep, host_->territories());
       if (!known) throw HttpError(422, "invalid_field", field + ": unknown department " + dep);
       if (known->region != d.region)
@@ -209,18 +221,21 @@ class DirectoratesPlugin final : public Plugin {
     std::set<std::string> departments;
     if (auto commune = r.query_param("commune")) {
       const Commune* c = t.commune(*commune);
-      if (!c) throw HttpError(404, "not_found", "no commune with INSEE code " + commune->substr(0, 10));
+      if (!c)
+        throw HttpError(404, "not_found", "no commune with INSEE code " + commune->substr(0, 10));
       departments.insert(c->department);
     } else if (auto department = r.query_param("department")) {
       departments.insert(*department);
     } else if (auto postal = r.query_param("postal_code")) {
       for (const Commune* c : t.communes_by_postal_code(*postal)) departments.insert(c->department);
-      if (departments.empty()) throw HttpError(404, "not_found", "no commune with postal code " + postal->substr(0, 10));
+      if (departments.empty())
+        throw HttpError(404, "not_found", "no commune with postal code " + postal->substr(0, 10));
     } else if (auto region = r.query_param("region")) {
       std::vector<const Directorate*> items;
       for (const auto& d : *all)
         if (d.region == *region) items.push_back(&d);
-      if (items.empty()) throw HttpError(404, "not_found", "no directorate in region " + region->substr(0, 10));
+      if (items.empty())
+        throw HttpError(404, "not_found", "no directorate in region " + region->substr(0, 10));
       co_return Response::json(list_json(items));
     } else {
       throw HttpError(400, "bad_request", "give commune, department, region or postal_code");
@@ -243,8 +258,10 @@ class DirectoratesPlugin final : public Plugin {
 
   Task<Response> coverage() {
     json::array problems;
-    for (const auto& p : coverage_problems(*snapshot(), host_->territories())) problems.emplace_back(p);
-    co_return Response::json(json::object{{"complete", problems.empty()}, {"problems", std::move(problems)}});
+    for (const auto& p : coverage_problems(*snapshot(), host_->territories()))
+      problems.emplace_back(p);
+    co_return Response::json(
+        json::object{{"complete", problems.empty()}, {"problems", std::move(problems)}});
   }
 
   // Saves one directorate and refreshes the snapshot; the caller holds the write lock.
@@ -282,7 +299,8 @@ class DirectoratesPlugin final : public Plugin {
 
   Task<Response> replace(Request r) {
     Directorate d = directorate_from_json(r.body);
-    if (d.id != r.param("id")) throw HttpError(422, "invalid_field", "id: must be " + r.param("id"));
+    if (d.id != r.param("id"))
+      throw HttpError(422, "invalid_field", "id: must be " + r.param("id"));
     co_return co_await store(std::move(d), false, std::move(r));
   }
 
@@ -294,7 +312,8 @@ class DirectoratesPlugin final : public Plugin {
     const QueryResult done = co_await host_->database().query(std::move(del));
     if (done.changes == 0) throw HttpError(404, "not_found", "no directorate " + r.param("id"));
     co_await reload();
-    host_->logger().warn("deleted directorate " + r.param("id") + ": its departments are no longer covered");
+    host_->logger().warn("deleted directorate " + r.param("id") +
+                         ": its departments are no longer covered");
     Response res;
     res.status = 204;
     co_return res;
@@ -327,8 +346,10 @@ class DirectoratesPlugin final : public Plugin {
     Directorate d = current(r.param("id"));
     check_version(r, d);
     const auto before = d.contacts.size();
-    std::erase_if(d.contacts, [&](const Contact& c) { return std::to_string(c.id) == r.param("contact"); });
-    if (d.contacts.size() == before) throw HttpError(404, "not_found", "no contact " + r.param("contact"));
+    std::erase_if(d.contacts,
+                  [&](const Contact& c) { return std::to_string(c.id) == r.param("contact"); });
+    if (d.contacts.size() == before)
+      throw HttpError(404, "not_found", "no contact " + r.param("contact"));
     ++d.version;
     co_await save(std::move(d));
     Response res;

@@ -68,7 +68,10 @@ class HelloPlugin final : public Plugin {
     return {
         {"GET", "/api/hello", {}, [this](Request r) { return greet(std::move(r)); }},
         {"GET", "/api/hello/items", {}, [this](Request r) { return list(std::move(r)); }},
-        {"POST", "/api/hello/items", {"operator"}, [this](Request r) { return create(std::move(r)); }},
+        {"POST",
+         "/api/hello/items",
+         {"operator"},
+         [this](Request r) { return create(std::move(r)); }},
         {"GET", "/api/hello/items/{id}", {}, [this](Request r) { return get(std::move(r)); }},
         {"POST", "/api/hello/echo", {}, [this](Request r) { return echo(std::move(r)); }},
         {"GET", "/api/hello/upstream", {}, [this](Request r) { return upstream(std::move(r)); }},
@@ -136,13 +139,12 @@ class HelloPlugin final : public Plugin {
     out.url = settings_.upstream_url;
     out.timeout = std::chrono::seconds(5);
     OutboundResponse res = co_await host_->http().fetch(std::move(out));
-    co_return Response::json(
-        json::object{{"status", res.status}, {"bytes", res.body.size()}});
+    co_return Response::json(json::object{{"status", res.status}, {"bytes", res.body.size()}});
   }
 
   Task<Response> me(Request r) {
-    co_return Response::json(json::object{{"subject", r.identity->subject},
-                                          {"display_name", r.identity->display_name}});
+    co_return Response::json(
+        json::object{{"subject", r.identity->subject}, {"display_name", r.identity->display_name}});
   }
 
   Host* host_ = nullptr;

@@ -14,7 +14,8 @@ std::string parse_new_item(const std::string& body) {
   if (ec) throw HttpError(400, "invalid_json", "the body is not valid JSON");
   const auto* obj = v.if_object();
   const auto* name = obj ? obj->if_contains("name") : nullptr;
-  if (!name || !name->is_string()) throw HttpError(422, "invalid_field", "name: a string is required");
+  if (!name || !name->is_string())
+    throw HttpError(422, "invalid_field", "name: a string is required");
   std::string out(name->as_string());
   if (out.empty() || out.size() > 100)
     throw HttpError(422, "invalid_field", "name: 1 to 100 characters");

@@ -18,7 +18,8 @@ class FaultyPlugin final : public Plugin {
 
   Task<void> start(Host& host) override {
     host_ = &host;
-    if (host.config().at("fail_start").as_bool()) throw std::runtime_error("start refused on purpose");
+    if (host.config().at("fail_start").as_bool())
+      throw std::runtime_error("start refused on purpose");
     co_return;
   }
 
@@ -35,7 +36,7 @@ class FaultyPlugin final : public Plugin {
     };
   }
 
- // Its widget fails for agents and hangs for advisors.
+  // Its widget fails for agents and hangs for advisors.
   Task<std::optional<boost::json::value>> widget(Identity identity) override {
     if (identity.has_role("agent")) throw std::runtime_error("widget broken on purpose");
     if (identity.has_role("advisor")) co_await host_->sleep(std::chrono::hours(1));

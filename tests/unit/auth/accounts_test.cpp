@@ -24,7 +24,8 @@ struct Store {
   Store() { run(store.migrate("core", core_migrations())); }
 
   std::int64_t add(const std::string& username, std::vector<std::string> roles = {"elu"}) {
-    return run(accounts.create({username, "correct horse battery", "Marie Dupont", "m@angers.fr", roles, "49007", ""}));
+    return run(accounts.create(
+        {username, "correct horse battery", "Marie Dupont", "m@angers.fr", roles, "49007", ""}));
   }
   std::string error_of(NewAccount a) {
     try {
@@ -57,14 +58,18 @@ BOOST_FIXTURE_TEST_CASE(create_find_and_check_password, Store) {
 
 BOOST_FIXTURE_TEST_CASE(bad_input_is_refused_with_a_reason, Store) {
   add("marie");
-  BOOST_TEST(error_of({"marie", "correct horse battery", "M", "", {}, "", ""}) == "the username \"marie\" is taken");
+  BOOST_TEST(error_of({"marie", "correct horse battery", "M", "", {}, "", ""}) ==
+             "the username \"marie\" is taken");
   BOOST_TEST(error_of({"Marie!", "correct horse battery", "M", "", {}, "", ""}) ==
              "the username must have 3 to 64 of a-z 0-9 . _ -");
-  BOOST_TEST(error_of({"paul", "short", "M", "", {}, "", ""}) == "the password must have at least 12 characters");
-  BOOST_TEST(error_of({"paul", kDemoPassword, "M", "", {}, "", ""}) == "the demo password is refused outside demo mode");
+  BOOST_TEST(error_of({"paul", "short", "M", "", {}, "", ""}) ==
+             "the password must have at least 12 characters");
+  BOOST_TEST(error_of({"paul", kDemoPassword, "M", "", {}, "", ""}) ==
+             "the demo password is refused outside demo mode");
   BOOST_TEST(error_of({"paul", "correct horse battery", "M", "", {}, "4900", ""}) ==
              "the commune must be an INSEE code such as 49007");
-  BOOST_TEST(error_of({"paul", "correct horse battery", "M", "", {}, "", "123"}) == "the SIRET must have 14 digits");
+  BOOST_TEST(error_of({"paul", "correct horse battery", "M", "", {}, "", "123"}) ==
+             "the SIRET must have 14 digits");
   BOOST_CHECK_THROW(parse_roles("elu,mayor"), AccountError);
   BOOST_TEST((parse_roles("elu,agent,elu") == std::vector<std::string>{"elu", "agent"}));
 }
@@ -92,7 +97,8 @@ BOOST_FIXTURE_TEST_CASE(sessions_resolve_expire_and_end, Store) {
   BOOST_TEST(s->csrf_token.size() == 43u);
   BOOST_TEST(!run(sessions.resolve(cookie + "x")).has_value());
   // Only the hash is stored.
-  const auto stored = run(store.query({"SELECT count(*) FROM sessions WHERE id_hash = ?1", {cookie}}));
+  const auto stored =
+      run(store.query({"SELECT count(*) FROM sessions WHERE id_hash = ?1", {cookie}}));
   BOOST_TEST(std::get<std::int64_t>(stored.rows.at(0).at(0)) == 0);
   run(sessions.destroy(cookie));
   BOOST_TEST(!run(sessions.resolve(cookie)).has_value());

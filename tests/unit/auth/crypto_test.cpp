@@ -1,6 +1,6 @@
 // Random tokens, hashes, constant-time comparison, Argon2id round trip; forms, cookies, escaping.
-#include "auth/auth_routes.hpp"
 #include "auth/crypto.hpp"
+#include "auth/auth_routes.hpp"
 #include "http/form.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -16,14 +16,17 @@ BOOST_AUTO_TEST_CASE(random_tokens_are_256_bits_base64url_and_distinct) {
   for (int i = 0; i < 100; ++i) {
     auto t = auth::random_token(32);
     BOOST_TEST(t.size() == 43u);
-    BOOST_TEST(t.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos);
+    BOOST_TEST(
+        t.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+        std::string::npos);
     seen.insert(t);
   }
   BOOST_TEST(seen.size() == 100u);
 }
 
 BOOST_AUTO_TEST_CASE(known_digests) {
-  BOOST_TEST(auth::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  BOOST_TEST(auth::sha256_hex("abc") ==
+             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   // RFC 7636, appendix B.
   BOOST_TEST(auth::sha256_base64url("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") ==
              "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
@@ -53,7 +56,8 @@ BOOST_AUTO_TEST_CASE(forms_and_cookies) {
   BOOST_TEST(f->count("empty") == 1u);
   BOOST_TEST(cookie_value("a=1; __Host-passerelle=xyz; b=2", "__Host-passerelle") == "xyz");
   BOOST_TEST(cookie_value("x__Host-passerelle=no", "__Host-passerelle") == "");
-  BOOST_TEST(html_escape("<a href=\"x\">'&'</a>") == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+  BOOST_TEST(html_escape("<a href=\"x\">'&'</a>") ==
+             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
 }
 
 BOOST_AUTO_TEST_CASE(only_local_paths_after_login) {

@@ -7,11 +7,11 @@
 #include "store/sqlite_store.hpp"
 #include "support/run.hpp"
 
+#include <cjose/cjose.h>
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
-#include <cjose/cjose.h>
 
 using namespace passerelle;
 namespace json = boost::json;
@@ -44,13 +44,15 @@ struct RsaKey {
     cjose_get_dealloc()(s);
     return o;
   }
-  std::string sign(const char* alg, const json::object& claims, const std::string& header_kid) const {
+  std::string sign(const char* alg, const json::object& claims,
+                   const std::string& header_kid) const {
     cjose_err err;
     cjose_header_t* h = cjose_header_new(&err);
     cjose_header_set(h, CJOSE_HDR_ALG, alg, &err);
     if (!header_kid.empty()) cjose_header_set(h, CJOSE_HDR_KID, header_kid.c_str(), &err);
     const std::string payload = json::serialize(claims);
-    cjose_jws_t* jws = cjose_jws_sign(jwk, h, reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &err);
+    cjose_jws_t* jws = cjose_jws_sign(jwk, h, reinterpret_cast<const uint8_t*>(payload.data()),
+                                      payload.size(), &err);
     const char* out = nullptr;
     cjose_jws_export(jws, &out, &err);
     std::string compact = out;
@@ -90,7 +92,8 @@ BOOST_AUTO_TEST_CASE(es256_round_trip_and_tampering) {
   // Same signature, other claims.
   const auto dot1 = token.find('.');
   const auto dot2 = token.find('.', dot1 + 1);
-  const std::string forged = token.substr(0, dot1 + 1) + b64(R"({"sub":"admin","aud":"x"})") + token.substr(dot2);
+  const std::string forged =
+      token.substr(0, dot1 + 1) + b64(R"({"sub":"admin","aud":"x"})") + token.substr(dot2);
   BOOST_TEST(set->verify(forged, kAll).error == "bad signature");
   BOOST_TEST(set->verify("not.a.token", kAll).error == "malformed token");
 }
@@ -101,10 +104,13 @@ BOOST_AUTO_TEST_CASE(none_and_hmac_are_refused) {
   const std::string payload = b64(R"({"sub":"u-1"})");
   BOOST_TEST(set->verify(b64(R"({"alg":"none"})") + "." + payload + ".", kAll).error ==
              "algorithm \"none\" is not accepted");
-  BOOST_TEST(set->verify(b64(R"({"alg":"HS256","kid":")" + key.kid() + "\"}") + "." + payload + ".c2ln", kAll).error ==
-             "algorithm \"HS256\" is not accepted");
+  BOOST_TEST(
+      set->verify(b64(R"({"alg":"HS256","kid":")" + key.kid() + "\"}") + "." + payload + ".c2ln",
+                  kAll)
+          .error == "algorithm \"HS256\" is not accepted");
   // ES256 is a good algorithm, but not on this provider's list.
-  BOOST_TEST(set->verify(key.sign({{"sub", "u-1"}}), {"RS256"}).error == "algorithm \"ES256\" is not accepted");
+  BOOST_TEST(set->verify(key.sign({{"sub", "u-1"}}), {"RS256"}).error ==
+             "algorithm \"ES256\" is not accepted");
 }
 
 BOOST_AUTO_TEST_CASE(rsa_algorithms_unknown_kid_and_rotation) {
@@ -120,14 +126,16 @@ BOOST_AUTO_TEST_CASE(rsa_algorithms_unknown_kid_and_rotation) {
   BOOST_TEST(r.unknown_kid);
   BOOST_TEST(r.error == "unknown key id \"k2\"");
   // A token claiming the old kid but signed by the new key.
-  BOOST_TEST(set->verify(new_key.sign("RS256", {{"sub", "a"}}, "k1"), kAll).error == "bad signature");
+  BOOST_TEST(set->verify(new_key.sign("RS256", {{"sub", "a"}}, "k1"), kAll).error ==
+             "bad signature");
   // After the provider rotated: the refetched set holds both keys.
   auto rotated = jose::KeySet::parse(jwks_of({new_key.public_jwk(), old_key.public_jwk()}));
   BOOST_TEST(rotated->verify(new_key.sign("RS256", {{"sub", "a"}}, "k2"), kAll).token.has_value());
   // A kid of an EC key cannot verify an RS256 token.
   auto ec = jose::SigningKey::generate();
   auto mixed = jose::KeySet::parse(jwks_of({ec.public_jwk()}));
-  BOOST_TEST(!mixed->verify(old_key.sign("RS256", {{"sub", "a"}}, ec.kid()), kAll).token.has_value());
+  BOOST_TEST(
+      !mixed->verify(old_key.sign("RS256", {{"sub", "a"}}, ec.kid()), kAll).token.has_value());
 }
 
 BOOST_AUTO_TEST_CASE(identity_tokens_verify_against_the_published_jwks) {

@@ -17,14 +17,19 @@ OidcProviderConfig provider() {
   c.issuer = "https://auth.example";
   c.client_id = "passerelle";
   c.claims = {{"family_name", "usual_name"}};
-  c.roles = {{"agent", "angers.fr", "", "", ""}, {"elu", "", "21490007", "", ""},
+  c.roles = {{"agent", "angers.fr", "", "", ""},
+             {"elu", "", "21490007", "", ""},
              {"advisor", "", "", "organization_label", "Banque"}};
   return c;
 }
 
 json::object good_claims() {
-  return {{"iss", "https://auth.example"}, {"aud", "passerelle"}, {"sub", "s-1"}, {"nonce", "n-1"},
-          {"iat", kNow - 5}, {"exp", kNow + 60}};
+  return {{"iss", "https://auth.example"},
+          {"aud", "passerelle"},
+          {"sub", "s-1"},
+          {"nonce", "n-1"},
+          {"iat", kNow - 5},
+          {"exp", kNow + 60}};
 }
 
 std::string check(json::object c, const std::string& nonce = "n-1") {
@@ -75,10 +80,12 @@ BOOST_AUTO_TEST_CASE(logout_token_checks) {
   BOOST_TEST(oidc::check_logout_token_claims(c, provider(), kNow) == "");
   auto bad = c;
   bad["nonce"] = "x";
-  BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) == "logout token: carries a nonce");
+  BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) ==
+             "logout token: carries a nonce");
   bad = c;
   bad.erase("events");
-  BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) == "logout token: no back-channel logout event");
+  BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) ==
+             "logout token: no back-channel logout event");
   bad = c;
   bad["events"] = json::object{{"http://schemas.openid.net/event/backchannel-logout", true}};
   BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) ==
@@ -91,7 +98,8 @@ BOOST_AUTO_TEST_CASE(logout_token_checks) {
   BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) == "logout token: no expiry");
   bad = c;
   bad.erase("sid");
-  BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) == "logout token: names no session");
+  BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) ==
+             "logout token: names no session");
   bad = c;
   bad.erase("jti");
   BOOST_TEST(oidc::check_logout_token_claims(bad, provider(), kNow) == "logout token: no jti");
@@ -148,8 +156,11 @@ BOOST_AUTO_TEST_CASE(discovery_documents_are_checked) {
 }
 
 BOOST_AUTO_TEST_CASE(proconnect_claims_and_role_rules) {
-  json::object claims{{"sub", "s-1"}, {"email", "Marie.Dupont@Angers.fr"}, {"given_name", "Marie"},
-                      {"usual_name", "Dupont"}, {"siret", "21490007800012"},
+  json::object claims{{"sub", "s-1"},
+                      {"email", "Marie.Dupont@Angers.fr"},
+                      {"given_name", "Marie"},
+                      {"usual_name", "Dupont"},
+                      {"siret", "21490007800012"},
                       {"organization_label", "Commune d'Angers"}};
   auto p = oidc::map_claims(provider(), claims);
   BOOST_TEST(p.display_name == "Marie Dupont");

@@ -16,7 +16,8 @@ BOOST_AUTO_TEST_SUITE(throttle)
 BOOST_AUTO_TEST_CASE(account_limit_and_retry_after) {
   LoginThrottle t({3, 100, 600s});
   const auto t0 = LoginThrottle::Clock::now();
-  for (int i = 0; i < 3; ++i) BOOST_TEST(!t.begin_attempt("marie", "10.0.0.1", t0 + std::chrono::seconds(i)));
+  for (int i = 0; i < 3; ++i)
+    BOOST_TEST(!t.begin_attempt("marie", "10.0.0.1", t0 + std::chrono::seconds(i)));
   auto wait = t.begin_attempt("marie", "10.0.0.1", t0 + 10s);
   BOOST_TEST_REQUIRE(wait.has_value());
   BOOST_TEST(wait->count() == 590);  // the first failure leaves the window at t0 + 600 s

@@ -47,7 +47,8 @@ BOOST_AUTO_TEST_CASE(unknown_key_is_named_with_its_position) {
   TempDir dir;
   BOOST_TEST(error_of(dir, std::string(kTls) + "server:\n  https_port: 1\n  colour: blue\n") ==
              "p.yaml:6:3: unknown key \"colour\"");
-  BOOST_TEST(error_of(dir, std::string(kTls) + "servre: {}\n") == "p.yaml:4:1: unknown key \"servre\"");
+  BOOST_TEST(error_of(dir, std::string(kTls) + "servre: {}\n") ==
+             "p.yaml:4:1: unknown key \"servre\"");
 }
 
 BOOST_AUTO_TEST_CASE(wrong_types_and_ranges_are_refused) {
@@ -56,8 +57,9 @@ BOOST_AUTO_TEST_CASE(wrong_types_and_ranges_are_refused) {
              "p.yaml:5:15: https_port: expected an integer, got \"abc\"");
   BOOST_TEST(error_of(dir, std::string(kTls) + "server:\n  https_port: 70000\n") ==
              "p.yaml:5:15: https_port: must be between 0 and 65535");
-  BOOST_TEST(error_of(dir, std::string(kTls) + "server:\n  handler_timeout: 10\n") ==
-             "p.yaml:5:20: handler_timeout: expected a duration such as 500ms, 10s, 5m, got \"10\"");
+  BOOST_TEST(
+      error_of(dir, std::string(kTls) + "server:\n  handler_timeout: 10\n") ==
+      "p.yaml:5:20: handler_timeout: expected a duration such as 500ms, 10s, 5m, got \"10\"");
   BOOST_TEST(error_of(dir, std::string(kTls) + "demo: yes\n") ==
              "p.yaml:4:7: demo: expected true or false, got \"yes\"");
   BOOST_TEST(error_of(dir, std::string(kTls) + "server: [1, 2]\n") ==
@@ -81,7 +83,8 @@ BOOST_AUTO_TEST_CASE(an_http_issuer_is_on_a_loopback_host_only) {
 
 BOOST_AUTO_TEST_CASE(missing_required_key_points_at_its_section) {
   TempDir dir;
-  BOOST_TEST(error_of(dir, "tls:\n  certificate: c.pem\n") == "p.yaml:2:3: private_key: is required");
+  BOOST_TEST(error_of(dir, "tls:\n  certificate: c.pem\n") ==
+             "p.yaml:2:3: private_key: is required");
 }
 
 BOOST_AUTO_TEST_CASE(yaml_syntax_error_has_a_position) {
@@ -91,11 +94,10 @@ BOOST_AUTO_TEST_CASE(yaml_syntax_error_has_a_position) {
 }
 
 BOOST_AUTO_TEST_CASE(missing_file_is_a_config_error) {
-  BOOST_CHECK_EXCEPTION(load_config("/nonexistent/passerelle.yaml"), ConfigError,
-                        [](const ConfigError& e) {
-                          return std::string(e.what()) ==
-                                 "/nonexistent/passerelle.yaml:1:1: cannot read the file";
-                        });
+  BOOST_CHECK_EXCEPTION(
+      load_config("/nonexistent/passerelle.yaml"), ConfigError, [](const ConfigError& e) {
+        return std::string(e.what()) == "/nonexistent/passerelle.yaml:1:1: cannot read the file";
+      });
 }
 
 BOOST_AUTO_TEST_CASE(text_is_read_as_if_it_came_from_the_named_file) {
@@ -112,9 +114,9 @@ BOOST_AUTO_TEST_CASE(environment_substitution) {
   TempDir dir;
   setenv("PASSERELLE_TEST_DB", "/srv/db.sqlite", 1);
   unsetenv("PASSERELLE_TEST_UNSET");
-  Config c = load_config(dir.write(
-      "p.yaml", std::string(kTls) + "store:\n  sqlite: ${PASSERELLE_TEST_DB}\n"
-                                    "log:\n  level: ${PASSERELLE_TEST_UNSET:-warn}\n"));
+  Config c = load_config(
+      dir.write("p.yaml", std::string(kTls) + "store:\n  sqlite: ${PASSERELLE_TEST_DB}\n"
+                                              "log:\n  level: ${PASSERELLE_TEST_UNSET:-warn}\n"));
   BOOST_TEST(c.store.sqlite == "/srv/db.sqlite");
   BOOST_TEST(c.log.level == "warn");
   BOOST_TEST(error_of(dir, std::string(kTls) + "store:\n  sqlite: ${PASSERELLE_TEST_UNSET}\n") ==
@@ -123,15 +125,14 @@ BOOST_AUTO_TEST_CASE(environment_substitution) {
 
 BOOST_AUTO_TEST_CASE(plugins_entries) {
   TempDir dir;
-  Config c = load_config(dir.write("p.yaml", std::string(kTls) +
-                                                 "plugins:\n"
-                                                 "  - name: hello\n"
-                                                 "    library: lib/h.so\n"
-                                                 "    timeout: 2s\n"
-                                                 "    route_timeouts:\n"
-                                                 "      GET /api/hello: 250ms\n"
-                                                 "    config:\n"
-                                                 "      greeting: Salut\n"));
+  Config c = load_config(dir.write("p.yaml", std::string(kTls) + "plugins:\n"
+                                                                 "  - name: hello\n"
+                                                                 "    library: lib/h.so\n"
+                                                                 "    timeout: 2s\n"
+                                                                 "    route_timeouts:\n"
+                                                                 "      GET /api/hello: 250ms\n"
+                                                                 "    config:\n"
+                                                                 "      greeting: Salut\n"));
   BOOST_TEST_REQUIRE(c.plugins.size() == 1u);
   BOOST_TEST(c.plugins[0].library == dir.path() + "/lib/h.so");
   BOOST_TEST(c.plugins[0].timeout.count() == 2000);

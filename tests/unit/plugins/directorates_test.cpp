@@ -22,7 +22,8 @@ namespace {
 const std::string kSeed = std::string(PASSERELLE_TEST_FIXTURES) + "/directorates/directorates.yaml";
 
 std::string plugin_yaml(const std::string& seed = kSeed) {
-  return "  - name: directorates\n    library: " + module("directorates") + "\n    config:\n      data_file: " + seed + "\n";
+  return "  - name: directorates\n    library: " + module("directorates") +
+         "\n    config:\n      data_file: " + seed + "\n";
 }
 
 int status_of(const std::string& body) {
@@ -43,7 +44,8 @@ std::string message_of(const std::string& body) {
   return "";
 }
 
-const char* kNew = R"({"id":"x","name":"X","region":"52","departments":["49"],"address":"a","phone":"+33 1","email":"x@y.fr"})";
+const char* kNew =
+    R"({"id":"x","name":"X","region":"52","departments":["49"],"address":"a","phone":"+33 1","email":"x@y.fr"})";
 const std::string kProductSeed = std::string(PASSERELLE_SOURCE_DIR) + "/config/directorates.yaml";
 
 // The body of a PUT of pays-de-la-loire (as in the fixture seed) with `contacts` (a JSON list).
@@ -105,7 +107,8 @@ BOOST_AUTO_TEST_CASE(coverage_names_missing_and_doubled_departments) {
   auto problems = dir::coverage_problems(all, t);
   BOOST_TEST_REQUIRE(problems.size() == 3u);
   BOOST_TEST(problems[0] == "directorate bretagne: department 49 is in region 52, not 53");
-  BOOST_TEST(problems[1] == "department 49 (Maine-et-Loire) is covered twice: pays-de-la-loire and bretagne");
+  BOOST_TEST(problems[1] ==
+             "department 49 (Maine-et-Loire) is covered twice: pays-de-la-loire and bretagne");
   BOOST_TEST(problems[2] == "department 971 (Guadeloupe) is not covered");
 }
 
@@ -162,17 +165,27 @@ BOOST_AUTO_TEST_CASE(the_product_seed_is_accepted_whatever_part_of_france_is_imp
 BOOST_AUTO_TEST_CASE(validation_names_the_field) {
   BOOST_TEST(status_of(kNew) == 200);
   BOOST_TEST(status_of("{") == 400);
-  BOOST_TEST(message_of(R"({"id":"Bad Id","name":"X","region":"52","departments":["49"],"address":"a","phone":"1","email":"x@y.fr"})") ==
-             "id: lower-case letters, digits and - only");
-  BOOST_TEST(message_of(R"({"id":"x","name":"X","region":"52","departments":[],"address":"a","phone":"1","email":"x@y.fr"})") ==
-             "departments: at least one department");
-  BOOST_TEST(message_of(R"({"id":"x","name":"X","region":"52","departments":["49","49"],"address":"a","phone":"1","email":"x@y.fr"})") ==
-             "departments[1]: listed twice");
-  BOOST_TEST(message_of(R"({"id":"x","name":"X","region":"52","departments":["49"],"address":"a","phone":"1","email":"nope"})") ==
-             "email: not an email address");
-  BOOST_TEST(message_of(R"({"id":"x","name":"X","region":"52","departments":["49"],"address":"a","phone":"1","email":"x@y.fr",
+  BOOST_TEST(
+      message_of(
+          R"({"id":"Bad Id","name":"X","region":"52","departments":["49"],"address":"a","phone":"1","email":"x@y.fr"})") ==
+      "id: lower-case letters, digits and - only");
+  BOOST_TEST(
+      message_of(
+          R"({"id":"x","name":"X","region":"52","departments":[],"address":"a","phone":"1","email":"x@y.fr"})") ==
+      "departments: at least one department");
+  BOOST_TEST(
+      message_of(
+          R"({"id":"x","name":"X","region":"52","departments":["49","49"],"address":"a","phone":"1","email":"x@y.fr"})") ==
+      "departments[1]: listed twice");
+  BOOST_TEST(
+      message_of(
+          R"({"id":"x","name":"X","region":"52","departments":["49"],"address":"a","phone":"1","email":"nope"})") ==
+      "email: not an email address");
+  BOOST_TEST(
+      message_of(
+          R"({"id":"x","name":"X","region":"52","departments":["49"],"address":"a","phone":"1","email":"x@y.fr",
                             "contacts":[{"role":"r","name":"n","email":"a@b.fr","phone":"1","themes":["golf"]}]})")
-                 .rfind("contacts[0].themes[0]: unknown theme \"golf\"", 0) == 0u);
+          .rfind("contacts[0].themes[0]: unknown theme \"golf\"", 0) == 0u);
   for (const std::string id : {"for", "mine", "coverage"})
     BOOST_TEST(
         message_of(
@@ -196,12 +209,26 @@ BOOST_FIXTURE_TEST_CASE(mine_and_for, Directorates) {
   Response r = call("GET", "/api/directorates/mine");
   BOOST_TEST(r.status == 200);
   BOOST_TEST(json(r).at("id").as_string() == "pays-de-la-loire");
-  BOOST_TEST(json(call("GET", "/api/directorates/for?commune=2A004")).at("directorates").at(0).at("id").as_string() == "corse");
-  BOOST_TEST(json(call("GET", "/api/directorates/for?postal_code=49000")).at("directorates").at(0).at("id").as_string() ==
-             "pays-de-la-loire");
-  BOOST_TEST(json(call("GET", "/api/directorates/for?department=971")).at("directorates").at(0).at("id").as_string() ==
-             "guadeloupe");
-  BOOST_TEST(json(call("GET", "/api/directorates/for?region=53")).at("directorates").at(0).at("id").as_string() == "bretagne");
+  BOOST_TEST(json(call("GET", "/api/directorates/for?commune=2A004"))
+                 .at("directorates")
+                 .at(0)
+                 .at("id")
+                 .as_string() == "corse");
+  BOOST_TEST(json(call("GET", "/api/directorates/for?postal_code=49000"))
+                 .at("directorates")
+                 .at(0)
+                 .at("id")
+                 .as_string() == "pays-de-la-loire");
+  BOOST_TEST(json(call("GET", "/api/directorates/for?department=971"))
+                 .at("directorates")
+                 .at(0)
+                 .at("id")
+                 .as_string() == "guadeloupe");
+  BOOST_TEST(json(call("GET", "/api/directorates/for?region=53"))
+                 .at("directorates")
+                 .at(0)
+                 .at("id")
+                 .as_string() == "bretagne");
   BOOST_TEST(call("GET", "/api/directorates/for?commune=99999").status == 404);
   BOOST_TEST(call("GET", "/api/directorates/for").status == 400);
   BOOST_TEST(call("GET", "/api/directorates/corse").status == 200);
@@ -221,17 +248,21 @@ BOOST_FIXTURE_TEST_CASE(widget_shows_the_directorate_and_its_main_contact, Direc
 BOOST_FIXTURE_TEST_CASE(operators_edit_and_changes_survive_a_restart, Directorates) {
   Response r = call("POST", "/api/directorates", kNew);
   BOOST_TEST(r.status == 422);
-  BOOST_TEST(json(r).at("error").at("message").as_string() == "departments[0]: department 49 is covered by pays-de-la-loire");
-  r = call("PUT", "/api/directorates/pays-de-la-loire",
-           R"({"id":"pays-de-la-loire","name":"DR PdL","region":"52","departments":["44","49","53","72"],"address":"a","phone":"+33 2","email":"pdl@x.fr"})");
+  BOOST_TEST(json(r).at("error").at("message").as_string() ==
+             "departments[0]: department 49 is covered by pays-de-la-loire");
+  r = call(
+      "PUT", "/api/directorates/pays-de-la-loire",
+      R"({"id":"pays-de-la-loire","name":"DR PdL","region":"52","departments":["44","49","53","72"],"address":"a","phone":"+33 2","email":"pdl@x.fr"})");
   BOOST_TEST(r.status == 200);
   r = call("GET", "/api/directorates/coverage");
   BOOST_TEST(json(r).at("problems").at(0).as_string() == "department 85 (Vendée) is not covered");
-  r = call("POST", "/api/directorates",
-           R"({"id":"vendee","name":"Antenne Vendée","region":"52","departments":["85"],"address":"a","phone":"+33 2","email":"v@x.fr"})");
+  r = call(
+      "POST", "/api/directorates",
+      R"({"id":"vendee","name":"Antenne Vendée","region":"52","departments":["85"],"address":"a","phone":"+33 2","email":"v@x.fr"})");
   BOOST_TEST(r.status == 201);
-  r = call("POST", "/api/directorates/vendee/contacts",
-           R"({"role":"Chargée d'affaires","name":"Anne Morel","email":"anne@x.fr","phone":"+33 2 1","themes":["habitat"]})");
+  r = call(
+      "POST", "/api/directorates/vendee/contacts",
+      R"({"role":"Chargée d'affaires","name":"Anne Morel","email":"anne@x.fr","phone":"+33 2 1","themes":["habitat"]})");
   BOOST_TEST(r.status == 201);
   const auto contact = json(r).at("id").as_int64();
   BOOST_TEST(call("POST", "/api/directorates/vendee/contacts", R"({"role":"x"})").status == 422);
@@ -242,7 +273,8 @@ BOOST_FIXTURE_TEST_CASE(operators_edit_and_changes_survive_a_restart, Directorat
   // Same store, a new host: what the operator did is still there; the seed is not read again.
   SqliteStore reopened(dir.path() + "/db.sqlite", 1);
   PluginHost second(reopened, http, metrics, std::chrono::seconds(5), nullptr, &territories);
-  second.load_all(load_config(dir.write("p2.yaml", "tls:\n  certificate: c\n  private_key: k\nplugins:\n" + plugin_yaml())));
+  second.load_all(load_config(dir.write(
+      "p2.yaml", "tls:\n  certificate: c\n  private_key: k\nplugins:\n" + plugin_yaml())));
   run(second.start_all());
   Dispatcher d2(second, metrics, [](const IncomingRequest&) -> Task<std::optional<AuthContext>> {
     AuthContext ctx;
@@ -255,8 +287,10 @@ BOOST_FIXTURE_TEST_CASE(operators_edit_and_changes_survive_a_restart, Directorat
   in.request_id = "t";
   auto listed = json(run(d2.handle(in)));
   std::vector<std::string> ids;
-  for (const auto& d : listed.at("directorates").as_array()) ids.emplace_back(d.at("id").as_string());
-  BOOST_TEST((ids == std::vector<std::string>{"bretagne", "guadeloupe", "pays-de-la-loire", "vendee"}));
+  for (const auto& d : listed.at("directorates").as_array())
+    ids.emplace_back(d.at("id").as_string());
+  BOOST_TEST(
+      (ids == std::vector<std::string>{"bretagne", "guadeloupe", "pays-de-la-loire", "vendee"}));
   in.target = "/api/directorates/vendee";
   auto vendee = json(run(d2.handle(in)));
   BOOST_TEST_REQUIRE(vendee.at("contacts").as_array().size() == 1u);

@@ -48,8 +48,8 @@ struct HostFixture {
   PluginHost host{store, http, metrics, std::chrono::seconds(5)};
 
   void load(const std::string& plugins_yaml) {
-    const std::string file = dir.write(
-        "p.yaml", "tls:\n  certificate: c\n  private_key: k\nplugins:\n" + plugins_yaml);
+    const std::string file =
+        dir.write("p.yaml", "tls:\n  certificate: c\n  private_key: k\nplugins:\n" + plugins_yaml);
     host.load_all(load_config(file));
   }
   std::string load_error(const std::string& plugins_yaml) {
@@ -76,7 +76,8 @@ BOOST_AUTO_TEST_CASE(good_plugin_loads_with_its_description) {
 }
 
 BOOST_AUTO_TEST_CASE(missing_file) {
-  BOOST_TEST(load_error("/nonexistent/libx.so") == "plugin library /nonexistent/libx.so: no such file");
+  BOOST_TEST(load_error("/nonexistent/libx.so") ==
+             "plugin library /nonexistent/libx.so: no such file");
 }
 
 BOOST_AUTO_TEST_CASE(wrong_abi_version) {
@@ -86,22 +87,25 @@ BOOST_AUTO_TEST_CASE(wrong_abi_version) {
 }
 
 BOOST_AUTO_TEST_CASE(wrong_build_fingerprint) {
-  BOOST_TEST(load_error(module("bad_fingerprint")) ==
-             "plugin library " + module("bad_fingerprint") +
-                 ": is not binary compatible: built as \"gcc-0.0 boost-0 sdk-0.0.0\", the host is \"" +
-                 kBuildFingerprint + "\"");
+  BOOST_TEST(
+      load_error(module("bad_fingerprint")) ==
+      "plugin library " + module("bad_fingerprint") +
+          ": is not binary compatible: built as \"gcc-0.0 boost-0 sdk-0.0.0\", the host is \"" +
+          kBuildFingerprint + "\"");
 }
 
 BOOST_AUTO_TEST_CASE(missing_factory) {
-  BOOST_TEST(load_error(module("no_factory")) ==
-             "plugin library " + module("no_factory") +
-                 ": does not export the factory passerelle_create_plugin (PASSERELLE_PLUGIN missing?)");
+  BOOST_TEST(
+      load_error(module("no_factory")) ==
+      "plugin library " + module("no_factory") +
+          ": does not export the factory passerelle_create_plugin (PASSERELLE_PLUGIN missing?)");
 }
 
 BOOST_AUTO_TEST_CASE(library_that_is_no_plugin) {
-  BOOST_TEST(load_error(module("not_plugin")) ==
-             "plugin library " + module("not_plugin") +
-                 ": not a Passerelle plugin (no passerelle_abi_version/passerelle_build_fingerprint)");
+  BOOST_TEST(
+      load_error(module("not_plugin")) ==
+      "plugin library " + module("not_plugin") +
+          ": not a Passerelle plugin (no passerelle_abi_version/passerelle_build_fingerprint)");
 }
 
 BOOST_AUTO_TEST_CASE(truncated_and_garbage_files_are_refused_without_crashing) {
@@ -115,9 +119,11 @@ BOOST_AUTO_TEST_CASE(truncated_and_garbage_files_are_refused_without_crashing) {
   BOOST_TEST(e.find("plugin library " + truncated + ": truncated") == 0u, e);
 
   const std::string text = dir.write("libtext.so", std::string(200, 'x'));
-  BOOST_TEST(load_error(text) == "plugin library " + text + ": not a shared library (no ELF magic)");
+  BOOST_TEST(load_error(text) ==
+             "plugin library " + text + ": not a shared library (no ELF magic)");
   const std::string empty = dir.write("libempty.so", "");
-  BOOST_TEST(load_error(empty) == "plugin library " + empty + ": not a shared library (file too short)");
+  BOOST_TEST(load_error(empty) ==
+             "plugin library " + empty + ": not a shared library (file too short)");
 }
 
 BOOST_AUTO_TEST_CASE(library_stays_loaded_while_any_handle_on_it_lives) {
@@ -180,7 +186,8 @@ BOOST_AUTO_TEST_CASE(host_names_the_config_entry_of_a_bad_plugin) {
 BOOST_AUTO_TEST_CASE(host_refuses_a_name_that_differs_from_the_library) {
   HostFixture f;
   BOOST_TEST(f.load_error("  - name: greeter\n    library: " + module("hello") + "\n") ==
-             "p.yaml:5:5: plugin library " + module("hello") + " is named \"hello\", not \"greeter\"");
+             "p.yaml:5:5: plugin library " + module("hello") +
+                 " is named \"hello\", not \"greeter\"");
 }
 
 BOOST_AUTO_TEST_CASE(host_refuses_a_duplicate_plugin) {
@@ -198,7 +205,8 @@ BOOST_AUTO_TEST_CASE(host_refuses_a_duplicate_plugin) {
 BOOST_AUTO_TEST_CASE(plugin_config_is_checked_against_its_schema) {
   HostFixture f;
   const std::string entry = "  - name: hello\n    library: " + module("hello") + "\n    config:\n";
-  BOOST_TEST(f.load_error(entry + "      greetin: Salut\n") == "p.yaml:8:7: unknown key \"greetin\"");
+  BOOST_TEST(f.load_error(entry + "      greetin: Salut\n") ==
+             "p.yaml:8:7: unknown key \"greetin\"");
   BOOST_TEST(f.load_error(entry + "      max_items: many\n") ==
              "p.yaml:8:18: max_items: expected an integer, got \"many\"");
 }

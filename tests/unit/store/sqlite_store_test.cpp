@@ -5,12 +5,12 @@
 #include "store/table_guard.hpp"
 #include "support/temp_dir.hpp"
 
+#include <sqlite3.h>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
-#include <sqlite3.h>
 #include "support/run.hpp"
 
 using namespace passerelle;
@@ -260,12 +260,14 @@ BOOST_FIXTURE_TEST_CASE(full_text_search_works_inside_the_name_space, Confined) 
   BOOST_TEST(refusal(*notes, "CREATE VIRTUAL TABLE users_search USING fts5(body)")
                  .find("may not create table users_search") != std::string::npos);
   // An index over the core's table, with the plugin's name, reads nothing of it.
-  BOOST_TEST(refusal(*notes, "CREATE VIRTUAL TABLE notes_users USING fts5(password_hash, "
-                             "content='users', content_rowid='id')") == "");
+  BOOST_TEST(refusal(*notes,
+                     "CREATE VIRTUAL TABLE notes_users USING fts5(password_hash, "
+                     "content='users', content_rowid='id')") == "");
   BOOST_TEST(refusal(*notes, "INSERT INTO notes_users (notes_users) VALUES ('rebuild')")
                  .find("may not read table users") != std::string::npos);
-  BOOST_TEST(refusal(*notes, "SELECT password_hash FROM notes_users")
-                 .find("may not read table users") != std::string::npos);
+  BOOST_TEST(
+      refusal(*notes, "SELECT password_hash FROM notes_users").find("may not read table users") !=
+      std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_runaway_plugin_statement_is_stopped_and_the_store_goes_on) {

@@ -33,14 +33,16 @@ BOOST_AUTO_TEST_CASE(import_keeps_current_communes_only) {
   BOOST_TEST(data.communes.size() == 332u);
   TerritoryIndex index(std::move(data));
   BOOST_TEST(index.commune("49023")->name == "Beaupréau-en-Mauges");  // not its commune déléguée
-  BOOST_TEST(index.commune("79224") == nullptr);  // a commune associée
+  BOOST_TEST(index.commune("79224") == nullptr);                      // a commune associée
 }
 
 BOOST_AUTO_TEST_CASE(a_malformed_record_is_named_and_nothing_is_kept) {
-  BOOST_CHECK_EXCEPTION(read_territories(kFixture + "/malformed"), ImportError, [](const ImportError& e) {
-    return std::string(e.what()) ==
-           "communes.json: record 132 (code 49007): population: expected a non-negative integer; nothing was imported";
-  });
+  BOOST_CHECK_EXCEPTION(read_territories(kFixture + "/malformed"), ImportError,
+                        [](const ImportError& e) {
+                          return std::string(e.what()) ==
+                                 "communes.json: record 132 (code 49007): population: expected a "
+                                 "non-negative integer; nothing was imported";
+                        });
   BOOST_CHECK_THROW(read_territories("/nonexistent"), ImportError);
 }
 
@@ -61,12 +63,14 @@ BOOST_FIXTURE_TEST_CASE(postal_codes_may_serve_several_communes, Fixture) {
   auto found = index.communes_by_postal_code("49000");
   BOOST_TEST_REQUIRE(found.size() >= 2u);
   BOOST_TEST(found.front()->name == "Angers");  // largest first
-  for (std::size_t i = 1; i < found.size(); ++i) BOOST_TEST(found[i - 1]->population >= found[i]->population);
+  for (std::size_t i = 1; i < found.size(); ++i)
+    BOOST_TEST(found[i - 1]->population >= found[i]->population);
   BOOST_TEST(index.communes_by_postal_code("00000").empty());
 }
 
 BOOST_FIXTURE_TEST_CASE(search_ignores_accents_and_case_and_ranks_by_population, Fixture) {
-  BOOST_TEST(names(index.search("ANG", 2)) == (std::vector<std::string>{"Angers", "Le Lion-d'Angers"}));
+  BOOST_TEST(names(index.search("ANG", 2)) ==
+             (std::vector<std::string>{"Angers", "Le Lion-d'Angers"}));
   BOOST_TEST(names(index.search("ponts de ce", 5)) == std::vector<std::string>{"Les Ponts-de-Cé"});
   BOOST_TEST(names(index.search("cé", 5)) == names(index.search("CE", 5)));
   BOOST_TEST(names(index.search("ajacc", 5)) == std::vector<std::string>{"Ajaccio"});

@@ -24,12 +24,14 @@ std::string claim_text(const json::object& claims, const std::string& name) {
   return {};
 }
 
-bool claim_matches(const json::object& claims, const std::string& name, const std::string& expected) {
+bool claim_matches(const json::object& claims, const std::string& name,
+                   const std::string& expected) {
   const auto* v = claims.if_contains(name);
   if (!v) return false;
   if (v->is_array())
-    return std::any_of(v->as_array().begin(), v->as_array().end(),
-                       [&](const json::value& x) { return x.is_string() && x.as_string() == expected; });
+    return std::any_of(v->as_array().begin(), v->as_array().end(), [&](const json::value& x) {
+      return x.is_string() && x.as_string() == expected;
+    });
   return claim_text(claims, name) == expected;
 }
 
@@ -52,7 +54,8 @@ FederatedProfile map_claims(const OidcProviderConfig& config, const json::object
   }
   if (p.display_name.empty()) p.display_name = p.email;
   // Only well-formed values reach the account: the provider is trusted, not infallible.
-  if (p.siret.size() != 14 || !std::all_of(p.siret.begin(), p.siret.end(), ::isdigit)) p.siret.clear();
+  if (p.siret.size() != 14 || !std::all_of(p.siret.begin(), p.siret.end(), ::isdigit))
+    p.siret.clear();
   if (p.commune_insee.size() != 5) p.commune_insee.clear();
 
   auto add = [&](const std::string& role) {

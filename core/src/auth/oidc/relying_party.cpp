@@ -112,18 +112,22 @@ std::string check_id_token_claims(const json::object& c, const OidcProviderConfi
   const std::int64_t exp = number(c, "exp");
   const std::int64_t iat = number(c, "iat");
   if (exp < 0 || now > exp + leeway) return "expired ID token";
-  if (iat < 0 || iat > now + leeway || now - iat > 600 + leeway) return "ID token issued at an unlikely time";
-  if (text(c, "nonce").empty() || !auth::equal_constant_time(text(c, "nonce"), nonce)) return "wrong nonce";
+  if (iat < 0 || iat > now + leeway || now - iat > 600 + leeway)
+    return "ID token issued at an unlikely time";
+  if (text(c, "nonce").empty() || !auth::equal_constant_time(text(c, "nonce"), nonce))
+    return "wrong nonce";
   if (text(c, "sub").empty()) return "no subject";
   return {};
 }
 
-std::string check_logout_token_claims(const json::object& c, const OidcProviderConfig& config, std::int64_t now) {
+std::string check_logout_token_claims(const json::object& c, const OidcProviderConfig& config,
+                                      std::int64_t now) {
   const auto leeway = RelyingParty::kLeeway.count();
   if (text(c, "iss") != config.issuer) return "logout token: wrong issuer";
   if (!audience_has(c, config.client_id)) return "logout token: wrong audience";
   const std::int64_t iat = number(c, "iat");
-  if (iat < 0 || iat > now + leeway || now - iat > 600 + leeway) return "logout token: unlikely issue time";
+  if (iat < 0 || iat > now + leeway || now - iat > 600 + leeway)
+    return "logout token: unlikely issue time";
   const std::int64_t exp = number(c, "exp");
   if (exp < 0) return "logout token: no expiry";
   if (now > exp + leeway) return "logout token: expired";
@@ -211,7 +215,8 @@ struct RelyingParty::Flight {
   }
 };
 
-RelyingParty::RelyingParty(OidcProviderConfig config, HttpClient& http, const std::string& public_url)
+RelyingParty::RelyingParty(OidcProviderConfig config, HttpClient& http,
+                           const std::string& public_url)
     : config_(std::move(config)), http_(http), public_url_(public_url) {}
 
 std::string RelyingParty::redirect_uri() const {
@@ -373,7 +378,8 @@ Task<jose::Token> RelyingParty::verify(std::string compact, const char* refused)
   co_return std::move(*result.token);
 }
 
-Task<std::string> RelyingParty::authorization_url(std::string state, std::string nonce, std::string challenge) {
+Task<std::string> RelyingParty::authorization_url(std::string state, std::string nonce,
+                                                  std::string challenge) {
   const Discovery d = co_await discovery(kLoginRefused);
   std::string scope;
   for (const auto& s : config_.scopes) scope += (scope.empty() ? "" : " ") + s;
@@ -394,12 +400,15 @@ Task<Login> RelyingParty::complete(std::string code, std::string verifier, std::
   request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
   request.headers.emplace_back("Accept", "application/json");
   request.body = "grant_type=authorization_code&code=" + url_encode(code) +
-                 "&redirect_uri=" + url_encode(redirect_uri()) + "&code_verifier=" + url_encode(verifier);
+                 "&redirect_uri=" + url_encode(redirect_uri()) +
+                 "&code_verifier=" + url_encode(verifier);
   if (config_.client_auth == "client_secret_post") {
-    request.body += "&client_id=" + url_encode(config_.client_id) + "&client_secret=" + url_encode(config_.client_secret);
+    request.body += "&client_id=" + url_encode(config_.client_id) +
+                    "&client_secret=" + url_encode(config_.client_secret);
   } else {
     // RFC 6749 §2.3.1: the id and secret are form-encoded before Basic encoding.
-    const std::string credentials = url_encode(config_.client_id) + ":" + url_encode(config_.client_secret);
+    const std::string credentials =
+        url_encode(config_.client_id) + ":" + url_encode(config_.client_secret);
     std::string basic = auth::base64url(credentials);
     std::replace(basic.begin(), basic.end(), '-', '+');
     std::replace(basic.begin(), basic.end(), '_', '/');
@@ -410,8 +419,10 @@ Task<Login> RelyingParty::complete(std::string code, std::string verifier, std::
   boost::system::error_code ec;
   auto body = json::parse(response.body, ec);
   if (response.status != 200 || ec || !body.is_object()) {
-    const std::string detail = !ec && body.is_object() ? text(body.as_object(), "error") : std::string();
-    refuse(config_.name, "the code was refused" + (detail.empty() ? std::string() : " (" + detail + ")"));
+    const std::string detail =
+        !ec && body.is_object() ? text(body.as_object(), "error") : std::string();
+    refuse(config_.name,
+           "the code was refused" + (detail.empty() ? std::string() : " (" + detail + ")"));
   }
   const auto& tokens = body.as_object();
   Login login;
@@ -422,7 +433,8 @@ Task<Login> RelyingParty::complete(std::string code, std::string verifier, std::
 
   jose::Token id = co_await verify(login.id_token, kLoginRefused);
   const auto& c = id.claims;
-  if (auto why = check_id_token_claims(c, config_, nonce, unix_seconds()); !why.empty()) refuse(config_.name, why);
+  if (auto why = check_id_token_claims(c, config_, nonce, unix_seconds()); !why.empty())
+    refuse(config_.name, why);
   login.subject = text(c, "sub");
   login.sid = text(c, "sid");
   login.claims = c;
@@ -472,7 +484,8 @@ std::string RelyingParty::end_session_url(const std::string& id_token) const {
   if (!discovery_ || discovery_->end_session_endpoint.empty() || id_token.empty()) return {};
   std::string url = discovery_->end_session_endpoint;
   url += url.find('?') == std::string::npos ? '?' : '&';
-  return url + "id_token_hint=" + url_encode(id_token) + "&post_logout_redirect_uri=" + url_encode(public_url_ + "/") +
+  return url + "id_token_hint=" + url_encode(id_token) +
+         "&post_logout_redirect_uri=" + url_encode(public_url_ + "/") +
          "&client_id=" + url_encode(config_.client_id);
 }
 

@@ -43,12 +43,13 @@ struct LogoutRequest {
 
 /// Why the claims of an ID token are not acceptable (iss, aud, azp, exp, iat, nonce, sub), or
 /// empty. `now` in seconds since the epoch.
-std::string check_id_token_claims(const boost::json::object& claims, const OidcProviderConfig& config,
-                                  const std::string& nonce, std::int64_t now);
+std::string check_id_token_claims(const boost::json::object& claims,
+                                  const OidcProviderConfig& config, const std::string& nonce,
+                                  std::int64_t now);
 
 /// Why the claims of a back-channel logout token are not acceptable, or empty.
-std::string check_logout_token_claims(const boost::json::object& claims, const OidcProviderConfig& config,
-                                      std::int64_t now);
+std::string check_logout_token_claims(const boost::json::object& claims,
+                                      const OidcProviderConfig& config, std::int64_t now);
 
 /// Why the protected header of a logout token is not acceptable (a `typ` other than
 /// logout+jwt), or empty. Back-Channel Logout 1.0 §2.4: a token typed for another use (an ID
@@ -72,7 +73,8 @@ class RelyingParty {
   std::string redirect_uri() const;
 
   /// The URL to send the browser to.
-  Task<std::string> authorization_url(std::string state, std::string nonce, std::string code_challenge);
+  Task<std::string> authorization_url(std::string state, std::string nonce,
+                                      std::string code_challenge);
 
   /// Exchanges the code and validates everything; HttpError 400/502 with a public reason.
   Task<Login> complete(std::string code, std::string code_verifier, std::string nonce);
