@@ -204,7 +204,7 @@ std::vector<CoreRoute> auth_routes(AuthService& auth, FederatedLogout federated_
   // Each handler reads these through its route's closure, which the dispatcher keeps.
   std::vector<CoreRoute> routes;
   routes.push_back(
-      {{.method = "GET", .path = "/auth/login", .authenticate = false},
+      {{.method = "GET", .path = "/auth/login", .authenticate = false, .immediate = true},
        [providers](CoreRequest req) { return login_form(providers, std::move(req)); }});
   // Login CSRF: only our own login page may post here (same origin; there is no session yet).
   routes.push_back(
@@ -222,7 +222,7 @@ std::vector<CoreRoute> auth_routes(AuthService& auth, FederatedLogout federated_
                     [&auth, federated_logout](CoreRequest req) {
                       return logout(auth, federated_logout, std::move(req));
                     }});
-  routes.push_back({{.method = "GET", .path = "/api/me", .roles = {"*"}},
+  routes.push_back({{.method = "GET", .path = "/api/me", .roles = {"*"}, .immediate = true},
                     [](CoreRequest req) { return me(std::move(req)); }});
   return routes;
 }

@@ -354,6 +354,7 @@ Task<std::optional<AuthContext>> Dispatcher::authenticate_within(const Target& t
 }
 
 Task<Response> Dispatcher::call_core(const Target& target, CoreRequest request) {
+  if (target.spec.immediate) co_return co_await target.core->handler(std::move(request));
   const std::string request_id = request.in.request_id;
   auto executor = co_await asio::this_coro::executor;
   Task<Response> handler = target.core->handler(std::move(request));

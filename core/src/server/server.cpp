@@ -124,7 +124,10 @@ struct Server::Impl {
     routes.insert(routes.end(), places.begin(), places.end());
     auto federated = oidc.routes();
     routes.insert(routes.end(), federated.begin(), federated.end());
-    routes.push_back({{.method = "GET", .path = "/.well-known/jwks.json", .authenticate = false},
+    routes.push_back({{.method = "GET",
+                       .path = "/.well-known/jwks.json",
+                       .authenticate = false,
+                       .immediate = true},
                       [this](CoreRequest) -> Task<Response> {
                         Response r = Response::json(identity_tokens.jwks());
                         r.headers.emplace_back("Cache-Control", "public, max-age=300");

@@ -27,7 +27,10 @@ json::object commune_json(const Territories& t, const Commune& c) {
 std::vector<CoreRoute> territory_routes(std::function<const Territories&()> territories) {
   std::vector<CoreRoute> routes;
   routes.push_back(
-      {{.method = "GET", .path = "/api/territories/communes", .authenticate = false},
+      {{.method = "GET",
+        .path = "/api/territories/communes",
+        .authenticate = false,
+        .immediate = true},
        [territories](CoreRequest req) -> Task<Response> {
          const std::string& q = req.query["q"];
          const std::string& postal = req.query["postal_code"];
@@ -44,16 +47,19 @@ std::vector<CoreRoute> territory_routes(std::function<const Territories&()> terr
          for (const Commune* c : found) items.push_back(commune_json(t, *c));
          co_return Response::json(json::object{{"communes", std::move(items)}});
        }});
-  routes.push_back(
-      {{.method = "GET", .path = "/api/territories/communes/{code}", .authenticate = false},
-       [territories](CoreRequest req) -> Task<Response> {
-         const std::string& code = req.path_params.at("code");
-         const Territories& t = territories();
-         const Commune* c = code.size() <= 5 ? t.commune(code) : nullptr;
-         if (!c)
-           throw HttpError(404, "not_found", "no commune with INSEE code " + code.substr(0, 10));
-         co_return Response::json(commune_json(t, *c));
-       }});
+  routes.push_back({{.method = "GET",
+                     .path = "/api/territories/communes/{code}",
+                     .authenticate = false,
+                     .immediate = true},
+                    [territories](CoreRequest req) -> Task<Response> {
+                      const std::string& code = req.path_params.at("code");
+                      const Territories& t = territories();
+                      const Commune* c = code.size() <= 5 ? t.commune(code) : nullptr;
+                      if (!c)
+                        throw HttpError(404, "not_found",
+                                        "no commune with INSEE code " + code.substr(0, 10));
+                      co_return Response::json(commune_json(t, *c));
+                    }});
   return routes;
 }
 
