@@ -7,6 +7,7 @@
 #include "log/log.hpp"
 #include "util/job_limit.hpp"
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 
@@ -222,6 +223,18 @@ std::vector<CoreRoute> auth_routes(AuthService& auth, FederatedLogout federated_
                     [&auth, federated_logout](CoreRequest req) {
                       return logout(auth, federated_logout, std::move(req));
                     }});
+  // The login page of the web app lists these, one button each.
+  routes.push_back(
+      {{.method = "GET", .path = "/auth/providers", .authenticate = false, .immediate = true},
+       [providers](CoreRequest) -> Task<Response> {
+         boost::json::array list;
+         for (const auto& [name, label] : providers)
+           list.push_back(boost::json::object{{"name", name},
+                                              {"display_name", label},
+                                              {"start", "/auth/oidc/" + name + "/start"}});
+         boost::json::object body{{"providers", std::move(list)}};
+         co_return Response::json(body);
+       }});
   routes.push_back({{.method = "GET", .path = "/api/me", .roles = {"*"}, .immediate = true},
                     [](CoreRequest req) { return me(std::move(req)); }});
   return routes;

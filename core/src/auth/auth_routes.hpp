@@ -1,4 +1,4 @@
-// /auth/login (form and JSON), /auth/logout and /api/me.
+// /auth/login (form and JSON), /auth/logout, /auth/providers and /api/me.
 #pragma once
 
 #include "http/route_spec.hpp"
@@ -18,7 +18,7 @@ using FederatedLogout = std::function<std::string(const AuthContext&)>;
 /// (name, label) of each OpenID Connect provider, for the links of the login page.
 using Providers = std::vector<std::pair<std::string, std::string>>;
 
-/// GET and POST /auth/login, POST /auth/logout, GET /api/me.
+/// GET and POST /auth/login, POST /auth/logout, GET /auth/providers, GET /api/me.
 std::vector<CoreRoute> auth_routes(AuthService& auth, FederatedLogout federated_logout,
                                    Providers providers);
 

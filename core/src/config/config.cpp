@@ -191,6 +191,30 @@ AuthConfig read_auth(YamlSection s, const std::string& base_dir, const std::stri
   return a;
 }
 
+// Page paths are plain literal paths: no parameter, no dot segment, and none under a prefix
+// that the gateway or its plugins answer (an API path must stay a JSON 404 when unknown).
+WebConfig read_web(YamlSection s, const std::string& base_dir) {
+  WebConfig w;
+  w.root = resolve(base_dir, s.string("root", "../web/dist"));
+  if (s.has("pages")) w.pages = s.string_list("pages");
+  std::set<std::string> seen;
+  for (const auto& page : w.pages) {
+    const bool plain =
+        !page.empty() && page[0] == '/' && (page.size() == 1 || page.back() != '/') &&
+        page.find("//") == std::string::npos && page.find("/.") == std::string::npos &&
+        std::all_of(page.begin(), page.end(), [](unsigned char ch) {
+          return std::isalnum(ch) || ch == '/' || ch == '-' || ch == '_' || ch == '.';
+        });
+    if (!plain) s.fail("pages", "\"" + page + "\" is not a plain path such as /mon-compte");
+    for (const char* reserved : {"/api", "/auth", "/assets", "/.well-known"})
+      if (page == reserved || page.rfind(std::string(reserved) + "/", 0) == 0)
+        s.fail("pages", "\"" + page + "\" lies under " + reserved + ", which the gateway answers");
+    if (!seen.insert(page).second) s.fail("pages", "\"" + page + "\" is listed twice");
+  }
+  s.finish();
+  return w;
+}
+
 }  // namespace
 
 Config load_config(const std::string& path) {
@@ -239,6 +263,7 @@ Config load_config_text(const std::string& text, const std::string& path) {
   outbound.finish();
 
   c.auth = read_auth(top.section("auth"), base_dir, c.store.sqlite);
+  c.web = read_web(top.section("web"), base_dir);
 
   std::set<std::string> names;
   for (auto& entry : top.sections("plugins")) {

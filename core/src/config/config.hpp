@@ -102,6 +102,12 @@ struct AuthConfig {
   std::vector<OidcProviderConfig> oidc;
 };
 
+/// The portal: a static web app held in memory, answered on its asset and page paths.
+struct WebConfig {
+  std::string root;  // folder of the built app; default ../web/dist from the config file
+  std::vector<std::string> pages{"/", "/connexion", "/ma-direction", "/mon-compte"};
+};
+
 struct Config {
   std::string file;
   bool demo = false;
@@ -111,6 +117,7 @@ struct Config {
   LogConfig log;
   OutboundConfig outbound;
   AuthConfig auth;
+  WebConfig web;
   std::vector<PluginConfig> plugins;
 };
 

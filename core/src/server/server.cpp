@@ -22,6 +22,8 @@
 #include "territories/territory_store.hpp"
 #include "util/blocking_pool.hpp"
 #include "util/run_sync.hpp"
+#include "web/static_site.hpp"
+#include "web/web_routes.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -83,6 +85,8 @@ struct Server::Impl {
   ConnectionTracker tracker;
   SessionEnv env;
   std::atomic<std::shared_ptr<asio::ssl::context>> tls;
+  // The portal's files; swapped whole on SIGHUP, so a request sees one version or the other.
+  std::atomic<std::shared_ptr<const StaticSite>> site;
 
   static std::vector<std::unique_ptr<Worker>> make_workers(unsigned n) {
     std::vector<std::unique_ptr<Worker>> out;
@@ -108,7 +112,28 @@ struct Server::Impl {
                  config.server.limits.max_connections * 9 / 10}),
         env{config.server, dispatcher, tracker, config.log.access_log, 0} {
     tls.store(make_server_tls(config.tls.certificate, config.tls.private_key));
+    load_site();
     plugins.load_all(config);
+  }
+
+  // Reads web.root into a new snapshot (blocking: at start-up, or on the blocking pool). A
+  // missing folder turns the portal off, or on reload keeps the files already served.
+  void load_site() {
+    std::string problem;
+    auto next = StaticSite::load(config.web.root, problem);
+    if (!next) {
+      if (site.load())
+        log::error("web", "portal reload failed, keeping the previous files",
+                   {{"root", config.web.root}, {"error", problem}});
+      else
+        log::warn("web", "portal off: no web app to serve",
+                  {{"root", config.web.root}, {"error", problem}});
+      return;
+    }
+    log::info(
+        "web", "portal loaded",
+        {{"root", config.web.root}, {"files", next->file_count()}, {"bytes", next->byte_count()}});
+    site.store(std::move(next));
   }
 
   // The gateway's own routes, declared like plugin routes and dispatched with them. Routes
@@ -124,6 +149,8 @@ struct Server::Impl {
     routes.insert(routes.end(), places.begin(), places.end());
     auto federated = oidc.routes();
     routes.insert(routes.end(), federated.begin(), federated.end());
+    auto portal = web_routes([this] { return site.load(); }, config.web.pages);
+    routes.insert(routes.end(), portal.begin(), portal.end());
     routes.push_back({{.method = "GET",
                        .path = "/.well-known/jwks.json",
                        .authenticate = false,
@@ -235,6 +262,15 @@ struct Server::Impl {
     }
   }
 
+  asio::awaitable<void> reload_site() {
+    try {
+      auto load = [this] { load_site(); };
+      co_await blocking.run(std::move(load));
+    } catch (const std::exception& e) {
+      log::error("web", "portal reload failed, keeping the previous files", {{"error", e.what()}});
+    }
+  }
+
   asio::awaitable<void> shutdown() {
     log::info("server", "shutting down", {{"grace_ms", config.server.shutdown_grace.count()}});
     for (auto& w : workers)
@@ -283,6 +319,7 @@ struct Server::Impl {
       if (ec) co_return;
       if (signo == SIGHUP) {
         co_await reload_tls();
+        co_await reload_site();
         continue;
       }
       co_await shutdown();
