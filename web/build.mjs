@@ -3,6 +3,7 @@
 // dist/index.html referencing them, then a .gz and a .br next to every compressible file.
 // Run with `node web/build.mjs` (tools/run and tools/test do); prints the sizes.
 import * as esbuild from 'esbuild';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -33,7 +34,7 @@ const dsfrFonts = {
   },
 };
 
-function html(js, css) {
+function html(js, css, icon) {
   // No inline script or style: the Content-Security-Policy forbids them.
   return `<!doctype html>
 <html lang="fr" data-fr-scheme="light">
@@ -42,6 +43,7 @@ function html(js, css) {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="format-detection" content="telephone=no">
 <title>Passerelle</title>
+<link rel="icon" type="image/svg+xml" href="/assets/${icon}">
 <link rel="stylesheet" href="/assets/${css}">
 <script type="module" src="/assets/${js}"></script>
 </head>
@@ -83,7 +85,11 @@ async function main() {
   const js = outputs.find((o) => o.endsWith('.js'));
   const css = outputs.find((o) => o.endsWith('.css'));
   if (!js || !css) throw new Error(`esbuild wrote no js or css: ${outputs.join(', ')}`);
-  fs.writeFileSync(path.join(DIST, 'index.html'), html(js, css));
+  // DSFR's favicon (the Marianne), hashed like the rest; without it browsers ask /favicon.ico.
+  const favicon = fs.readFileSync(path.join(HERE, 'node_modules/@gouvfr/dsfr/dist/favicon/favicon.svg'));
+  const icon = `favicon-${crypto.createHash('sha256').update(favicon).digest('hex').slice(0, 10)}.svg`;
+  fs.writeFileSync(path.join(ASSETS, icon), favicon);
+  fs.writeFileSync(path.join(DIST, 'index.html'), html(js, css, icon));
 
   const rows = [];
   const total = { raw: 0, gz: 0, br: 0 };
