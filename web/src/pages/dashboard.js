@@ -5,6 +5,10 @@ import { alert, h } from '../dom.js';
 const UNAVAILABLE = 'Ce service est temporairement indisponible.';
 const HIDDEN_KEYS = new Set(['title', 'text', 'id', 'version']);
 const MAX_DEPTH = 3;
+// Fields that summarise a nested object (a directorate, a contact) better than all its fields.
+// French labels of the field names the plugins use most; others are shown as they are.
+const LABELS = { directorate: 'Direction', contact: 'Contact', contacts: 'Contacts' };
+const SUMMARY_KEYS = ['name', 'role', 'address', 'phone', 'email'];
 
 /** A readable view of any JSON value (a widget's fields beyond title and text). */
 function view(value, depth = 0) {
@@ -15,10 +19,14 @@ function view(value, depth = 0) {
     return h('ul', {}, value.map((v) => h('li', {}, view(v, depth + 1))));
   }
   if (typeof value === 'object') {
+    const summary = SUMMARY_KEYS.map((k) => value[k]).filter((v) => typeof v === 'string' && v);
+    if (depth > 0 && typeof value.name === 'string') {
+      return h('div', {}, summary.map((v) => h('p', { class: 'fr-mb-1v' }, v)));
+    }
     if (depth >= MAX_DEPTH) return '…';
     const keys = Object.keys(value).filter((k) => !HIDDEN_KEYS.has(k));
     return h('dl', { class: 'pa-widget-fields' }, keys.flatMap((k) => [
-      h('dt', {}, k.replaceAll('_', ' ')), h('dd', {}, view(value[k], depth + 1))]));
+      h('dt', {}, LABELS[k] || k.replaceAll('_', ' ')), h('dd', {}, view(value[k], depth + 1))]));
   }
   if (typeof value === 'boolean') return value ? 'oui' : 'non';
   return String(value);
