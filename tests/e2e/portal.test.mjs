@@ -288,6 +288,29 @@ describe('the portal in a browser', () => {
     }
   });
 
+  test('the login page shows one button per OpenID provider, ProConnect in its own look', { timeout: 30000 }, async () => {
+    const { context, page } = await openPage(1280);
+    try {
+      // The provider list as GET /auth/providers gives it (answered here by the browser: the
+      // test gateway has no provider configured).
+      await page.route('**/auth/providers', (route) => route.fulfill({ json: { providers: [
+        { name: 'proconnect', display_name: 'ProConnect', start: '/auth/oidc/proconnect/start' },
+        { name: 'keycloak', display_name: 'Annuaire de la banque', start: '/auth/oidc/keycloak/start' },
+      ] } }));
+      await page.goto(`${ctx.base}/connexion?next=%2Fma-direction`);
+      const connect = page.locator('button.fr-connect');
+      await connect.waitFor();
+      assert.match(await connect.innerText(), /S’identifier avec\s*ProConnect/);
+      assert.equal(await page.locator('.fr-connect-group form').getAttribute('action'), '/auth/oidc/proconnect/start');
+      assert.equal(await page.locator('.fr-connect-group input[name="next"]').inputValue(), '/ma-direction');
+      const other = page.getByRole('link', { name: 'Se connecter avec Annuaire de la banque' });
+      assert.equal(await other.getAttribute('href'), '/auth/oidc/keycloak/start?next=%2Fma-direction');
+      await shot(page, 'connexion-providers-1280');
+    } finally {
+      await context.close();
+    }
+  });
+
   test('every page at 360 px wide, with a screenshot of each', { timeout: 60000 }, async () => {
     const { context, page, watch } = await openPage(360, 740);
     try {
