@@ -311,6 +311,25 @@ describe('the portal in a browser', () => {
     }
   });
 
+  test('a failing widget reads "temporairement indisponible", the others render', { timeout: 30000 }, async () => {
+    const { context, page } = await openPage(1280);
+    try {
+      await login(page);
+      // The gateway's answer when one plugin failed or timed out (answered by the browser here;
+      // the gateway's own behaviour is covered by its integration tests).
+      await page.route('**/api/dashboard', (route) => route.fulfill({ json: { widgets: [
+        { plugin: 'hello', widget: { title: 'Hello', text: 'Bonjour' } },
+        { plugin: 'news', unavailable: true },
+      ] } }));
+      await page.reload();
+      const failed = page.locator('.fr-card[data-plugin="news"]');
+      await failed.getByText('Ce service est temporairement indisponible.').waitFor();
+      await page.locator('.fr-card[data-plugin="hello"]').getByText('Bonjour').waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+
   test('every page at 360 px wide, with a screenshot of each', { timeout: 60000 }, async () => {
     const { context, page, watch } = await openPage(360, 740);
     try {
