@@ -16,6 +16,9 @@ PACKAGES=(g++ cmake ninja-build ccache pkg-config openssl curl clang-format
 # hold libFuzzer and the sanitizers (not pulled in by clang without recommends).
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
+# The browser the end-to-end tests of the portal drive (tests/e2e, through playwright-core).
+E2E_PACKAGES=(chromium)
+
 install_packages() {
   local wanted=("$@") missing=()
   for p in "${wanted[@]}"; do
@@ -38,6 +41,20 @@ install_packages() {
 install_node() {
   command -v node >/dev/null && command -v npm >/dev/null && return 0
   install_packages nodejs npm
+}
+
+# Builds the portal (web/ -> web/dist): installs its locked npm packages when node_modules is
+# missing or the lock changed, then runs esbuild through web/build.mjs. Returns non-zero on
+# failure (no registry, a build error); the caller decides whether that is fatal.
+build_web() {
+  local web="$ROOT/web"
+  if ! cmp -s "$web/package-lock.json" "$web/node_modules/.installed-package-lock.json" 2>/dev/null; then
+    # --ignore-scripts: the DSFR package's install script only checks for a project generator
+    # this app does not use; esbuild needs no script once its platform package is there.
+    (cd "$web" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null) || return 1
+    cp "$web/package-lock.json" "$web/node_modules/.installed-package-lock.json"
+  fi
+  node "$web/build.mjs"
 }
 
 build_preset() {

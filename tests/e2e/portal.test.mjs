@@ -1,0 +1,362 @@
+// End-to-end test of the portal in a real browser (Debian's headless Chromium driven by
+// playwright-core): the real gateway serves web/dist (config `web.root`) and the demo accounts;
+// an élu logs in through the login page, sees the dashboard's cards, the directorate page, logs
+// out, and a reload of / lands on /connexion. A second run at 360 px takes a screenshot of each
+// page (into build/e2e-screenshots, or $E2E_OUTPUT). Prints the bytes a cold load of the
+// dashboard transfers (budget: < 300 KB compressed).
+//
+// Run with ./run.sh (PASSERELLE_BINARY = gateway binary; default ../../build/dev/bin/passerelle).
+// A gateway without the `web:` config section (it refuses the key) or PORTAL_E2E_FRONT=1: a Node
+// front (front.mjs) serves web/dist and passes the rest to the gateway. E2E_KEEP=1 keeps the temporary folder.
+
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+import { startFront } from './front.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const BINARY = path.resolve(process.env.PASSERELLE_BINARY || path.join(ROOT, 'build/dev/bin/passerelle'));
+const MODULES = process.env.PASSERELLE_MODULES || path.resolve(path.dirname(BINARY), '../modules');
+const DIST = path.join(ROOT, 'web/dist');
+const OUTPUT = path.resolve(process.env.E2E_OUTPUT || path.join(ROOT, 'build/e2e-screenshots'));
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+let useFront = process.env.PORTAL_E2E_FRONT === '1';
+const READY_TIMEOUT_MS = 15000;
+const STEP_TIMEOUT_MS = 10000; // every wait in the browser is bounded by this
+const BUDGET_BYTES = 300 * 1024;
+const USERNAME = 'elu.angers';
+const PASSWORD = 'passerelle-demo';
+
+const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function gatewayConfig({ port, dir }) {
+  const web = useFront ? '' : `
+web:
+  root: ${DIST}
+  pages: [/, /connexion, /ma-direction, /mon-compte]
+`;
+  return `demo: true
+server:
+  listen: 127.0.0.1
+  https_port: ${port}
+  redirect_http: false
+  workers: 1
+  handler_timeout: 10s
+  shutdown_grace: 1s
+tls:
+  certificate: ${dir}/dev-cert.pem
+  private_key: ${dir}/dev-key.pem
+store:
+  sqlite: ${dir}/passerelle.db
+log:
+  level: info
+${web}
+plugins:
+  - name: hello
+    library: ${MODULES}/libpasserelle-hello.so
+    config:
+      greeting: "Bonjour Angers"
+  - name: directorates
+    library: ${MODULES}/libpasserelle-directorates.so
+    config:
+      data_file: ${ROOT}/config/directorates.yaml
+`;
+}
+
+/** The gateway, in its own process group; its log lines are kept for failure messages. */
+function startGateway(configPath) {
+  const lines = [];
+  const child = spawn(BINARY, ['--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let exited = null;
+  const exit = new Promise((resolve) => {
+    child.on('exit', (code, signal) => { exited = { code, signal }; resolve(); });
+    child.on('error', (err) => { exited = { error: err.message }; resolve(); });
+  });
+  for (const s of [child.stdout, child.stderr]) {
+    s.setEncoding('utf8');
+    s.on('data', (chunk) => lines.push(...chunk.split('\n').filter(Boolean)));
+  }
+  const kill = () => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } };
+  process.on('exit', kill);
+  return {
+    lines,
+    tail: (n = 30) => lines.slice(-n).join('\n'),
+    async ready() {
+      const deadline = Date.now() + READY_TIMEOUT_MS;
+      while (!lines.some((l) => l.includes('"msg":"ready"'))) {
+        if (exited) throw new Error(`gateway exited ${JSON.stringify(exited)}:\n${lines.slice(-30).join('\n')}`);
+        if (Date.now() > deadline) throw new Error(`gateway not ready in ${READY_TIMEOUT_MS} ms:\n${lines.slice(-30).join('\n')}`);
+        await sleep(25);
+      }
+    },
+    async stop() {
+      if (!exited) {
+        try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
+        await Promise.race([exit, sleep(5000)]);
+      }
+      kill();
+      process.removeListener('exit', kill);
+    },
+  };
+}
+
+const ctx = {};
+
+/** A new browser context (empty cache and cookies) and page, watching requests and the console. */
+async function openPage(width, height = 900) {
+  const context = await ctx.browser.newContext({
+    viewport: { width, height },
+    ignoreHTTPSErrors: true, // the test's own CA, unknown to Chromium
+    locale: 'fr-FR',
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  const watch = { offsite: [], consoleErrors: [], failed: [] };
+  page.on('response', (r) => {
+    if (r.status() >= 400) watch.failed.push(`${r.status()} ${new URL(r.url()).pathname}`);
+  });
+  page.on('request', (r) => {
+    if (!r.url().startsWith(`${ctx.base}/`) && !r.url().startsWith('data:')) watch.offsite.push(r.url());
+  });
+  page.on('console', (m) => { if (m.type() === 'error') watch.consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => watch.consoleErrors.push(String(e)));
+  return { context, page, watch };
+}
+
+function assertClean(watch) {
+  assert.deepEqual(watch.offsite, [], 'no request to any other host');
+  // Expected failures: /api/me before login (401), /auth/providers where the gateway has no such
+  // route yet (404). Chromium reports each failed response on the console too.
+  const failed = watch.failed.filter((f) => f !== '401 /api/me' && f !== '404 /auth/providers');
+  assert.deepEqual(failed, [], 'no other failed response');
+  const bad = watch.consoleErrors.filter((t) => !/^Failed to load resource: the server responded/.test(t));
+  assert.deepEqual(bad, [], 'no script error and no Content-Security-Policy violation');
+}
+
+async function login(page) {
+  await page.goto(`${ctx.base}/`);
+  await page.waitForURL((u) => u.pathname === '/connexion');
+  assert.equal(new URL(page.url()).searchParams.get('next'), '/');
+  await page.getByLabel('Identifiant').fill(USERNAME);
+  await page.getByLabel('Mot de passe').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+  await page.waitForURL((u) => u.pathname === '/');
+  await page.locator('.fr-card[data-plugin="hello"]').waitFor();
+}
+
+async function shot(page, name) {
+  fs.mkdirSync(OUTPUT, { recursive: true });
+  await page.screenshot({ path: path.join(OUTPUT, `${name}.png`), fullPage: true });
+}
+
+describe('the portal in a browser', () => {
+  before(async () => {
+    assert.ok(fs.existsSync(BINARY), `gateway binary not found: ${BINARY} (set PASSERELLE_BINARY)`);
+    assert.ok(fs.existsSync(path.join(DIST, 'index.html')), `${DIST}/index.html missing: run node web/build.mjs`);
+    assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} missing: apt-get install chromium`);
+    ctx.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'passerelle-e2e-'));
+    execFileSync(path.join(ROOT, 'tools/gen-dev-certs'), [ctx.dir], { stdio: 'ignore', timeout: 30000 });
+    const port = await freePort();
+    const configPath = path.join(ctx.dir, 'passerelle.yaml');
+    fs.writeFileSync(configPath, gatewayConfig({ port, dir: ctx.dir }));
+    // The communes of the test fixture (Angers among them): the header shows the commune's name.
+    const importTerritories = () => execFileSync(BINARY, ['--config', configPath, 'territories',
+      'import', path.join(ROOT, 'tests/fixtures/territories')],
+    { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60000 });
+    try {
+      importTerritories();
+    } catch (err) {
+      // A gateway built before static serving refuses the `web:` section: the Node front
+      // stands in for it (the rest of the test is the same).
+      if (useFront || !String(err.stderr).includes('unknown key "web"')) throw err;
+      console.log('e2e.portal: this gateway has no `web:` config section; web/dist is served ' +
+        'by tests/e2e/front.mjs instead');
+      useFront = true;
+      fs.writeFileSync(configPath, gatewayConfig({ port, dir: ctx.dir }));
+      importTerritories();
+    }
+    ctx.gateway = startGateway(configPath);
+    await ctx.gateway.ready();
+    ctx.base = `https://localhost:${port}`;
+    if (useFront) {
+      const frontPort = await freePort();
+      ctx.front = await startFront({
+        port: frontPort,
+        key: fs.readFileSync(path.join(ctx.dir, 'dev-key.pem')),
+        cert: fs.readFileSync(path.join(ctx.dir, 'dev-cert.pem')),
+        ca: fs.readFileSync(path.join(ctx.dir, 'dev-ca.pem')),
+        dist: DIST,
+        gatewayPort: port,
+      });
+      ctx.base = `https://localhost:${frontPort}`;
+    }
+    ctx.browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run'],
+      timeout: 30000,
+    });
+  }, { timeout: 120000 });
+
+  after(async () => {
+    if (ctx.browser) await ctx.browser.close();
+    if (ctx.front) await new Promise((r) => { ctx.front.close(r); ctx.front.closeAllConnections(); });
+    if (ctx.gateway) {
+      await ctx.gateway.stop();
+      fs.writeFileSync(path.join(ctx.dir, 'gateway.log'), `${ctx.gateway.lines.join('\n')}\n`);
+    }
+    if (ctx.dir) {
+      if (process.env.E2E_KEEP === '1') console.error(`kept ${ctx.dir}`);
+      else fs.rmSync(ctx.dir, { recursive: true, force: true });
+    }
+  }, { timeout: 30000 });
+
+  test('an élu logs in, sees the dashboard and the directorate, logs out', { timeout: 60000 }, async (t) => {
+    const { context, page, watch } = await openPage(1280);
+    try {
+      await login(page);
+      const header = page.locator('header');
+      await header.getByText('Angers (49007)').first().waitFor();
+      const directorates = page.locator('.fr-card[data-plugin="directorates"]');
+      await directorates.getByRole('heading', { name: 'Votre direction régionale' }).waitFor();
+      await page.locator('.fr-card[data-plugin="hello"]').getByText('Bonjour Angers').waitFor();
+      assert.equal(await page.getByText('temporairement indisponible').count(), 0);
+      await shot(page, 'dashboard-1280');
+
+      // A cold load of the dashboard: a fresh context (empty cache) with the same session.
+      const state = await context.storageState();
+      const cold = await ctx.browser.newContext({ viewport: { width: 1280, height: 900 },
+        ignoreHTTPSErrors: true, storageState: state });
+      const coldPage = await cold.newPage();
+      coldPage.setDefaultTimeout(STEP_TIMEOUT_MS);
+      const cdp = await cold.newCDPSession(coldPage);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+      let bytes = 0;
+      let requests = 0;
+      cdp.on('Network.loadingFinished', (e) => { bytes += e.encodedDataLength; requests += 1; });
+      await coldPage.goto(`${ctx.base}/`, { waitUntil: 'networkidle' });
+      await coldPage.locator('.fr-card[data-plugin="directorates"]').waitFor();
+      await cold.close();
+      t.diagnostic(`cold load of the dashboard: ${bytes} bytes in ${requests} responses ` +
+        `(budget ${BUDGET_BYTES})`);
+      console.log(`cold load of the dashboard: ${(bytes / 1024).toFixed(1)} KB transferred ` +
+        `in ${requests} responses (budget ${BUDGET_BYTES / 1024} KB)`);
+
+      await page.getByRole('link', { name: 'Ma direction', exact: true }).click();
+      await page.waitForURL((u) => u.pathname === '/ma-direction');
+      await page.getByRole('heading', { name: /Pays de la Loire/ }).waitFor();
+      await shot(page, 'ma-direction-1280');
+
+      await page.getByRole('link', { name: 'Mon compte', exact: true }).click();
+      await page.getByText('Élu·e').waitFor();
+      await shot(page, 'mon-compte-1280');
+
+      await page.locator('header').getByRole('button', { name: 'Se déconnecter' }).first().click();
+      await page.waitForURL((u) => u.pathname === '/connexion');
+      await page.goto(`${ctx.base}/`);
+      await page.waitForURL((u) => u.pathname === '/connexion');
+      await page.getByRole('heading', { name: 'Connexion à Passerelle' }).waitFor();
+      await shot(page, 'connexion-1280');
+      assertClean(watch);
+    } catch (err) {
+      err.message += `\n--- gateway log (tail):\n${ctx.gateway.tail()}`;
+      throw err;
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the login page shows one button per OpenID provider, ProConnect in its own look', { timeout: 30000 }, async () => {
+    const { context, page } = await openPage(1280);
+    try {
+      // The provider list as GET /auth/providers gives it (answered here by the browser: the
+      // test gateway has no provider configured).
+      await page.route('**/auth/providers', (route) => route.fulfill({ json: { providers: [
+        { name: 'proconnect', display_name: 'ProConnect', start: '/auth/oidc/proconnect/start' },
+        { name: 'keycloak', display_name: 'Annuaire de la banque', start: '/auth/oidc/keycloak/start' },
+      ] } }));
+      await page.goto(`${ctx.base}/connexion?next=%2Fma-direction`);
+      const connect = page.locator('button.fr-connect');
+      await connect.waitFor();
+      assert.match(await connect.innerText(), /S’identifier avec\s*ProConnect/);
+      assert.equal(await page.locator('.fr-connect-group form').getAttribute('action'), '/auth/oidc/proconnect/start');
+      assert.equal(await page.locator('.fr-connect-group input[name="next"]').inputValue(), '/ma-direction');
+      const other = page.getByRole('link', { name: 'Se connecter avec Annuaire de la banque' });
+      assert.equal(await other.getAttribute('href'), '/auth/oidc/keycloak/start?next=%2Fma-direction');
+      await shot(page, 'connexion-providers-1280');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a failing widget reads "temporairement indisponible", the others render', { timeout: 30000 }, async () => {
+    const { context, page } = await openPage(1280);
+    try {
+      await login(page);
+      // The gateway's answer when one plugin failed or timed out (answered by the browser here;
+      // the gateway's own behaviour is covered by its integration tests).
+      await page.route('**/api/dashboard', (route) => route.fulfill({ json: { widgets: [
+        { plugin: 'hello', widget: { title: 'Hello', text: 'Bonjour' } },
+        { plugin: 'news', unavailable: true },
+      ] } }));
+      await page.reload();
+      const failed = page.locator('.fr-card[data-plugin="news"]');
+      await failed.getByText('Ce service est temporairement indisponible.').waitFor();
+      await page.locator('.fr-card[data-plugin="hello"]').getByText('Bonjour').waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('every page at 360 px wide, with a screenshot of each', { timeout: 60000 }, async () => {
+    const { context, page, watch } = await openPage(360, 740);
+    try {
+      await page.goto(`${ctx.base}/connexion`);
+      await page.getByRole('heading', { name: 'Connexion à Passerelle' }).waitFor();
+      await shot(page, 'connexion-360');
+      await login(page);
+      await page.locator('.fr-card[data-plugin="directorates"]').waitFor();
+      await shot(page, 'dashboard-360');
+      // The navigation sits behind the menu button at this width.
+      await page.getByRole('button', { name: 'Menu' }).click();
+      await page.locator('#header-menu').getByRole('link', { name: 'Ma direction', exact: true }).click();
+      await page.waitForURL((u) => u.pathname === '/ma-direction');
+      await page.getByRole('heading', { name: /Pays de la Loire/ }).waitFor();
+      await shot(page, 'ma-direction-360');
+      await page.goto(`${ctx.base}/mon-compte`);
+      await page.getByText('Élu·e').waitFor();
+      await shot(page, 'mon-compte-360');
+      // Nothing wider than the screen: no horizontal scrolling.
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow} px wider than 360 px`);
+      assertClean(watch);
+    } catch (err) {
+      err.message += `\n--- gateway log (tail):\n${ctx.gateway.tail()}`;
+      throw err;
+    } finally {
+      await context.close();
+    }
+  });
+});

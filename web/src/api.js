@@ -1,0 +1,60 @@
+// Calls to the gateway (same origin, JSON): errors carry the status and a French message.
+
+const MESSAGES = {
+  invalid_credentials: 'Identifiant ou mot de passe incorrect.',
+  too_many_attempts: 'Trop de tentatives de connexion. Réessayez dans quelques minutes.',
+  overloaded: 'Le service est très sollicité. Réessayez dans un instant.',
+  unauthenticated: 'Votre session a expiré. Reconnectez-vous.',
+  forbidden: 'Vous n’avez pas accès à ce service.',
+  csrf: 'La page a expiré. Rechargez-la puis réessayez.',
+  no_commune: 'Votre compte n’est rattaché à aucune commune : demandez-le à un opérateur.',
+  not_found: 'Aucune information n’a été trouvée.',
+};
+
+/** An API failure: status (0 = network), code and a message to show in French. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function frenchMessage(status, code) {
+  if (MESSAGES[code]) return MESSAGES[code];
+  if (status === 401) return MESSAGES.unauthenticated;
+  if (status === 403) return MESSAGES.forbidden;
+  if (status === 404) return MESSAGES.not_found;
+  if (status === 429) return MESSAGES.too_many_attempts;
+  if (status >= 500) return 'Ce service est temporairement indisponible. Réessayez plus tard.';
+  return 'La demande n’a pas abouti. Réessayez.';
+}
+
+/** fetch + JSON; resolves to the parsed body, rejects with an ApiError. */
+export async function api(path, { method = 'GET', body, csrf } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (csrf) headers['X-CSRF-Token'] = csrf;
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'Le serveur est injoignable. Vérifiez votre connexion.');
+  }
+  let data = null;
+  try {
+    data = await res.json();
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const code = data && data.error && typeof data.error.code === 'string' ? data.error.code : '';
+    throw new ApiError(res.status, code, frenchMessage(res.status, code));
+  }
+  return data;
+}

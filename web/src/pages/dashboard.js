@@ -1,0 +1,75 @@
+// /: one DSFR card per widget of GET /api/dashboard; a failed widget says so, the others render.
+import { api } from '../api.js';
+import { alert, h } from '../dom.js';
+
+const UNAVAILABLE = 'Ce service est temporairement indisponible.';
+const HIDDEN_KEYS = new Set(['title', 'text', 'id', 'version']);
+const MAX_DEPTH = 3;
+// Fields that summarise a nested object (a directorate, a contact) better than all its fields.
+// French labels of the field names the plugins use most; others are shown as they are.
+const LABELS = { directorate: 'Direction', contact: 'Contact', contacts: 'Contacts' };
+const SUMMARY_KEYS = ['name', 'role', 'address', 'phone', 'email'];
+
+/** A readable view of any JSON value (a widget's fields beyond title and text). */
+function view(value, depth = 0) {
+  if (value === null || value === undefined) return '—';
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '—';
+    if (value.every((v) => typeof v !== 'object' || v === null)) return value.join(', ');
+    return h('ul', {}, value.map((v) => h('li', {}, view(v, depth + 1))));
+  }
+  if (typeof value === 'object') {
+    const summary = SUMMARY_KEYS.map((k) => value[k]).filter((v) => typeof v === 'string' && v);
+    if (depth > 0 && typeof value.name === 'string') {
+      return h('div', {}, summary.map((v) => h('p', { class: 'fr-mb-1v' }, v)));
+    }
+    if (depth >= MAX_DEPTH) return '…';
+    const keys = Object.keys(value).filter((k) => !HIDDEN_KEYS.has(k));
+    return h('dl', { class: 'pa-widget-fields' }, keys.flatMap((k) => [
+      h('dt', {}, LABELS[k] || k.replaceAll('_', ' ')), h('dd', {}, view(value[k], depth + 1))]));
+  }
+  if (typeof value === 'boolean') return value ? 'oui' : 'non';
+  return String(value);
+}
+
+function card(entry) {
+  const widget = entry && typeof entry.widget === 'object' && entry.widget ? entry.widget : {};
+  const title = typeof widget.title === 'string' && widget.title ? widget.title : entry.plugin;
+  const content = h('div', { class: 'fr-card__content' },
+    h('h2', { class: 'fr-card__title' }, title));
+  if (entry.unavailable) {
+    content.append(h('p', { class: 'fr-card__desc' }, UNAVAILABLE));
+  } else if (typeof widget.text === 'string') {
+    content.append(h('p', { class: 'fr-card__desc' }, widget.text));
+  } else {
+    content.append(h('div', { class: 'fr-card__desc' }, view(widget)));
+  }
+  const body = h('div', { class: 'fr-card__body' }, content);
+  if (entry.plugin === 'directorates' && !entry.unavailable) {
+    body.append(h('div', { class: 'fr-card__footer' },
+      h('a', { class: 'fr-link', href: '/ma-direction', 'data-link': true },
+        'Voir ma direction et ses contacts')));
+  }
+  return h('div', { class: 'fr-col-12 fr-col-md-6 fr-col-lg-4' },
+    h('div', { class: 'fr-card', 'data-plugin': entry.plugin }, body));
+}
+
+export async function dashboardPage(main, { user, commune }) {
+  main.append(h('h1', {}, 'Tableau de bord'));
+  if (commune) main.append(h('p', { class: 'fr-text--lead' }, `Commune : ${commune}`));
+  const grid = h('div', { class: 'fr-grid-row fr-grid-row--gutters' });
+  main.append(grid);
+  let res;
+  try {
+    res = await api('/api/dashboard');
+  } catch (err) {
+    main.append(alert('error', err.message));
+    return;
+  }
+  const widgets = res && Array.isArray(res.widgets) ? res.widgets : [];
+  if (widgets.length === 0) {
+    main.append(h('p', {}, `Aucun service n’est encore proposé à ${user.display_name || 'vous'}.`));
+    return;
+  }
+  grid.append(...widgets.map(card));
+}
