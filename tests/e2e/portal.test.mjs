@@ -6,8 +6,7 @@
 // dashboard transfers (budget: < 300 KB compressed).
 //
 // Run with ./run.sh (PASSERELLE_BINARY = gateway binary; default ../../build/dev/bin/passerelle).
-// A gateway without the `web:` config section (it refuses the key) or PORTAL_E2E_FRONT=1: a Node
-// front (front.mjs) serves web/dist and passes the rest to the gateway. E2E_KEEP=1 keeps the temporary folder.
+// E2E_KEEP=1 keeps the temporary folder.
 
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -20,8 +19,6 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-import { startFront } from './front.mjs';
-
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 const BINARY = path.resolve(process.env.PASSERELLE_BINARY || path.join(ROOT, 'build/dev/bin/passerelle'));
@@ -29,7 +26,6 @@ const MODULES = process.env.PASSERELLE_MODULES || path.resolve(path.dirname(BINA
 const DIST = path.join(ROOT, 'web/dist');
 const OUTPUT = path.resolve(process.env.E2E_OUTPUT || path.join(ROOT, 'build/e2e-screenshots'));
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-let useFront = process.env.PORTAL_E2E_FRONT === '1';
 const READY_TIMEOUT_MS = 15000;
 const STEP_TIMEOUT_MS = 10000; // every wait in the browser is bounded by this
 const BUDGET_BYTES = 300 * 1024;
@@ -51,7 +47,7 @@ function freePort() {
 }
 
 function gatewayConfig({ port, dir }) {
-  const web = useFront ? '' : `
+  const web = `
 web:
   root: ${DIST}
   pages: [/, /connexion, /ma-direction, /mon-compte]
@@ -184,33 +180,10 @@ describe('the portal in a browser', () => {
     const importTerritories = () => execFileSync(BINARY, ['--config', configPath, 'territories',
       'import', path.join(ROOT, 'tests/fixtures/territories')],
     { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60000 });
-    try {
-      importTerritories();
-    } catch (err) {
-      // A gateway built before static serving refuses the `web:` section: the Node front
-      // stands in for it (the rest of the test is the same).
-      if (useFront || !String(err.stderr).includes('unknown key "web"')) throw err;
-      console.log('e2e.portal: this gateway has no `web:` config section; web/dist is served ' +
-        'by tests/e2e/front.mjs instead');
-      useFront = true;
-      fs.writeFileSync(configPath, gatewayConfig({ port, dir: ctx.dir }));
-      importTerritories();
-    }
+    importTerritories();
     ctx.gateway = startGateway(configPath);
     await ctx.gateway.ready();
     ctx.base = `https://localhost:${port}`;
-    if (useFront) {
-      const frontPort = await freePort();
-      ctx.front = await startFront({
-        port: frontPort,
-        key: fs.readFileSync(path.join(ctx.dir, 'dev-key.pem')),
-        cert: fs.readFileSync(path.join(ctx.dir, 'dev-cert.pem')),
-        ca: fs.readFileSync(path.join(ctx.dir, 'dev-ca.pem')),
-        dist: DIST,
-        gatewayPort: port,
-      });
-      ctx.base = `https://localhost:${frontPort}`;
-    }
     ctx.browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
@@ -221,7 +194,6 @@ describe('the portal in a browser', () => {
 
   after(async () => {
     if (ctx.browser) await ctx.browser.close();
-    if (ctx.front) await new Promise((r) => { ctx.front.close(r); ctx.front.closeAllConnections(); });
     if (ctx.gateway) {
       await ctx.gateway.stop();
       fs.writeFileSync(path.join(ctx.dir, 'gateway.log'), `${ctx.gateway.lines.join('\n')}\n`);
