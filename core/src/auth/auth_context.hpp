@@ -4,6 +4,7 @@
 #include "auth/sessions.hpp"
 #include "passerelle/identity.hpp"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -11,6 +12,7 @@ namespace passerelle {
 
 struct AuthContext {
   Identity identity;
+  std::int64_t user_id = 0;    // the account, for routes about the caller's own sessions
   bool via_cookie = false;     // session cookie (CSRF applies) or bearer token (it does not)
   std::string session_cookie;  // the cookie value, when via_cookie
   std::optional<SessionRecord> session;

@@ -91,10 +91,15 @@ Response html_response(std::string body, int status) {
   return r;
 }
 
-// GET /auth/login: the form, sending back to `next` (a path of this site) once logged in.
-Task<Response> login_form(const Providers& providers, CoreRequest req) {
-  const std::string& next = req.query["next"];
-  co_return html_response(login_page(is_safe_next(next) ? next : "/", "", providers), 200);
+// GET /auth/login: the form, sending back to `next` (a path of this site) once logged in; or,
+// when the portal serves its own login page, a redirect there with the same `next`.
+Task<Response> login_form(const Providers& providers, const PortalLogin& portal_login,
+                          CoreRequest req) {
+  const std::string& asked = req.query["next"];
+  const std::string next = is_safe_next(asked) ? asked : "/";
+  if (portal_login && portal_login())
+    co_return redirect_response("/connexion?next=" + url_encode(next));
+  co_return html_response(login_page(next, "", providers), 200);
 }
 
 // POST /auth/login, from our own login page (the dispatcher checked the origin).
@@ -177,6 +182,59 @@ Task<Response> logout(AuthService& auth, const FederatedLogout& federated_logout
   co_return r;
 }
 
+// POST /auth/logout-everywhere: ends every session of the caller (the dispatcher checked the
+// CSRF token of a cookie session), e.g. after a device was lost.
+Task<Response> logout_everywhere(AuthService& auth, CoreRequest req) {
+  const IncomingRequest& in = req.in;
+  const AuthContext& ctx = req.caller();
+  const int ended = co_await auth.sessions().destroy_all_for_user(ctx.user_id);
+  log::info("audit", "logout everywhere",
+            {{"subject", ctx.identity.subject},
+             {"sessions", ended},
+             {"remote", in.remote},
+             {"request_id", in.request_id}});
+  json::object body{{"logged_out", true}, {"sessions_ended", ended}};
+  Response r = Response::json(body);
+  r.headers.emplace_back("Set-Cookie", AuthService::clear_session_cookie());
+  co_return r;
+}
+
+// GET /api/me/sessions: the caller's open sessions, without any secret.
+Task<Response> my_sessions(AuthService& auth, CoreRequest req) {
+  const AuthContext& ctx = req.caller();
+  const std::string current = ctx.via_cookie ? Sessions::public_id(ctx.session_cookie) : "";
+  auto list = co_await auth.sessions().list_for_user(ctx.user_id);
+  json::array sessions;
+  for (const auto& s : list)
+    sessions.push_back(json::object{{"id", s.id},
+                                    {"provider", s.provider},
+                                    {"created_at", s.created_at},
+                                    {"last_seen", s.last_seen},
+                                    {"current", s.id == current}});
+  json::object body{{"sessions", std::move(sessions)}};
+  co_return Response::json(body);
+}
+
+// DELETE /api/me/sessions/{id}: ends one of the caller's sessions; 404 for any other id, so
+// that nobody learns whether an id belongs to someone else.
+Task<Response> end_my_session(AuthService& auth, CoreRequest req) {
+  const IncomingRequest& in = req.in;
+  const AuthContext& ctx = req.caller();
+  const std::string id = req.path_params["id"];
+  const bool ended = co_await auth.sessions().destroy_by_public_id(ctx.user_id, id);
+  if (!ended) throw HttpError(404, "not_found", "no such session");
+  log::info("audit", "session ended",
+            {{"subject", ctx.identity.subject},
+             {"session", id},
+             {"remote", in.remote},
+             {"request_id", in.request_id}});
+  const bool own = ctx.via_cookie && Sessions::public_id(ctx.session_cookie) == id;
+  json::object body{{"ended", true}};
+  Response r = Response::json(body);
+  if (own) r.headers.emplace_back("Set-Cookie", AuthService::clear_session_cookie());
+  co_return r;
+}
+
 // GET /api/me: the caller's identity, and the CSRF token of a cookie session.
 Task<Response> me(CoreRequest req) {
   const AuthContext& ctx = req.caller();
@@ -201,12 +259,14 @@ bool is_safe_next(const std::string& next) {
 }
 
 std::vector<CoreRoute> auth_routes(AuthService& auth, FederatedLogout federated_logout,
-                                   Providers providers) {
+                                   Providers providers, PortalLogin portal_login) {
   // Each handler reads these through its route's closure, which the dispatcher keeps.
   std::vector<CoreRoute> routes;
   routes.push_back(
       {{.method = "GET", .path = "/auth/login", .authenticate = false, .immediate = true},
-       [providers](CoreRequest req) { return login_form(providers, std::move(req)); }});
+       [providers, portal_login](CoreRequest req) {
+         return login_form(providers, portal_login, std::move(req));
+       }});
   // Login CSRF: only our own login page may post here (same origin; there is no session yet).
   routes.push_back(
       {{.method = "POST",
@@ -237,6 +297,16 @@ std::vector<CoreRoute> auth_routes(AuthService& auth, FederatedLogout federated_
        }});
   routes.push_back({{.method = "GET", .path = "/api/me", .roles = {"*"}, .immediate = true},
                     [](CoreRequest req) { return me(std::move(req)); }});
+  // CSRF of the three below: the session's token (the default); bearer tokens need none.
+  routes.push_back({{.method = "POST",
+                     .path = "/auth/logout-everywhere",
+                     .roles = {"*"},
+                     .accepts = {"application/x-www-form-urlencoded", "application/json"}},
+                    [&auth](CoreRequest req) { return logout_everywhere(auth, std::move(req)); }});
+  routes.push_back({{.method = "GET", .path = "/api/me/sessions", .roles = {"*"}},
+                    [&auth](CoreRequest req) { return my_sessions(auth, std::move(req)); }});
+  routes.push_back({{.method = "DELETE", .path = "/api/me/sessions/{id}", .roles = {"*"}},
+                    [&auth](CoreRequest req) { return end_my_session(auth, std::move(req)); }});
   return routes;
 }
 

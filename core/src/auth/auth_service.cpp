@@ -47,6 +47,7 @@ Task<std::optional<AuthContext>> AuthService::authenticate(const IncomingRequest
     if (!account) co_return std::nullopt;
     AuthContext ctx;
     ctx.identity = Accounts::identity_of(*account, "token");
+    ctx.user_id = account->id;
     co_return ctx;
   }
   const std::string* cookies = in.header("cookie");
@@ -59,6 +60,7 @@ Task<std::optional<AuthContext>> AuthService::authenticate(const IncomingRequest
   if (!account || !account->enabled) co_return std::nullopt;
   AuthContext ctx;
   ctx.identity = Accounts::identity_of(*account, session->provider);
+  ctx.user_id = account->id;
   ctx.via_cookie = true;
   ctx.session_cookie = std::move(value);
   ctx.session = std::move(session);

@@ -92,6 +92,57 @@ Task<void> Sessions::destroy(std::string cookie) {
   co_await store_.query(std::move(del));
 }
 
+namespace {
+std::string public_id_of_hash(const std::string& id_hash) {
+  return auth::sha256_hex(id_hash).substr(0, 16);
+}
+}  // namespace
+
+std::string Sessions::public_id(const std::string& cookie) {
+  return public_id_of_hash(auth::sha256_hex(cookie));
+}
+
+Task<std::vector<SessionSummary>> Sessions::list_for_user(std::int64_t user_id) {
+  Statement select{
+      "SELECT id_hash, provider, created_at, last_seen FROM sessions WHERE user_id = ?1 "
+      "ORDER BY created_at, id_hash",
+      {user_id}};
+  auto r = co_await store_.query(std::move(select));
+  const std::int64_t now = unix_seconds();
+  std::vector<SessionSummary> out;
+  for (const auto& row : r.rows) {
+    const std::int64_t created = std::get<std::int64_t>(row[2]);
+    const std::int64_t last_seen = std::get<std::int64_t>(row[3]);
+    if (now - created > policy_.absolute_timeout.count() ||
+        now - last_seen > policy_.idle_timeout.count())
+      continue;
+    out.push_back({public_id_of_hash(std::get<std::string>(row[0])), std::get<std::string>(row[1]),
+                   created, last_seen});
+  }
+  co_return out;
+}
+
+Task<bool> Sessions::destroy_by_public_id(std::int64_t user_id, std::string id) {
+  if (id.size() != 16) co_return false;
+  Statement select{"SELECT id_hash FROM sessions WHERE user_id = ?1", {user_id}};
+  auto r = co_await store_.query(std::move(select));
+  for (const auto& row : r.rows) {
+    const std::string& id_hash = std::get<std::string>(row[0]);
+    if (public_id_of_hash(id_hash) != id) continue;
+    // The user id again: the row must still be this user's when it is deleted.
+    Statement del{"DELETE FROM sessions WHERE id_hash = ?1 AND user_id = ?2", {id_hash, user_id}};
+    auto d = co_await store_.query(std::move(del));
+    co_return d.changes > 0;
+  }
+  co_return false;
+}
+
+Task<int> Sessions::destroy_all_for_user(std::int64_t user_id) {
+  Statement del{"DELETE FROM sessions WHERE user_id = ?1", {user_id}};
+  auto r = co_await store_.query(std::move(del));
+  co_return static_cast<int>(r.changes);
+}
+
 Task<int> Sessions::destroy_federated(std::string provider, std::string sid, std::string sub) {
   if (sid.empty() && sub.empty()) co_return 0;
   // Back-Channel Logout §2.6: when the token names both, a session must match both.

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace passerelle {
 
@@ -36,6 +37,14 @@ struct SessionRecord {
   OidcSessionInfo oidc;
 };
 
+/// What a user may see of one of their sessions: never the cookie nor its stored hash.
+struct SessionSummary {
+  std::string id;  // public id: see Sessions::public_id
+  std::string provider;
+  std::int64_t created_at = 0;  // epoch seconds
+  std::int64_t last_seen = 0;   // epoch seconds (touched at most once a minute)
+};
+
 class Sessions {
  public:
   /// `secrets` must outlive this object.
@@ -57,6 +66,19 @@ class Sessions {
   /// Ends the sessions a provider's back-channel logout names: by sid and sub when both are
   /// given (both must match), else by the one given.
   Task<int> destroy_federated(std::string provider, std::string sid, std::string sub);
+
+  /// The public id of the session a cookie opens: 16 hex characters of SHA-256 of the stored
+  /// hash, so it names a session without letting anyone find its cookie or its row.
+  static std::string public_id(const std::string& cookie_value);
+
+  /// The live sessions of a user, oldest first (expired ones are left for resolve to delete).
+  Task<std::vector<SessionSummary>> list_for_user(std::int64_t user_id);
+
+  /// Ends the session of `user_id` whose public id is `id`; false when it has none such.
+  Task<bool> destroy_by_public_id(std::int64_t user_id, std::string id);
+
+  /// Ends every session of a user; returns how many.
+  Task<int> destroy_all_for_user(std::int64_t user_id);
 
   const SessionPolicy& policy() const { return policy_; }
 

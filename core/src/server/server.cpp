@@ -37,6 +37,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -136,13 +137,19 @@ struct Server::Impl {
     site.store(std::move(next));
   }
 
+  // Whether the portal's own login page is served now (files loaded, /connexion a page).
+  bool portal_serves_login() const {
+    const auto& pages = config.web.pages;
+    return site.load() && std::find(pages.begin(), pages.end(), "/connexion") != pages.end();
+  }
+
   // The gateway's own routes, declared like plugin routes and dispatched with them. Routes
   // that declare no deadline get server.handler_timeout, as plugin routes do.
   std::vector<CoreRoute> core_routes() {
     auto routes = status_routes(plugins, metrics);
     auto login = auth_routes(
         auth, [this](const AuthContext& ctx) { return oidc.end_session_url(ctx); },
-        oidc.providers());
+        oidc.providers(), [this] { return portal_serves_login(); });
     routes.insert(routes.end(), login.begin(), login.end());
     routes.push_back(dashboard_route(plugins, std::chrono::seconds(3)));
     auto places = territory_routes([this]() -> const Territories& { return territories; });

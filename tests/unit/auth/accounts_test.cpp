@@ -1,5 +1,6 @@
 // Accounts and sessions over a real store: rules, password checks, federation links, expiry.
 #include "auth/accounts.hpp"
+#include "auth/crypto.hpp"
 #include "auth/secret_box.hpp"
 #include "auth/sessions.hpp"
 #include "store/core_schema.hpp"
@@ -9,6 +10,8 @@
 #include "util/blocking_pool.hpp"
 
 #include <boost/test/unit_test.hpp>
+
+#include <algorithm>
 
 using namespace passerelle;
 using passerelle::test::run;
@@ -113,6 +116,51 @@ BOOST_FIXTURE_TEST_CASE(sessions_resolve_expire_and_end, Store) {
   BOOST_TEST(run(sessions.resolve(federated))->oidc.sid == "sid-9");
   BOOST_TEST(run(sessions.destroy_federated("test", "sid-9", "")) == 1);
   BOOST_TEST(!run(sessions.resolve(federated)).has_value());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_user_lists_and_ends_only_their_own_sessions, Store) {
+  const auto marie = add("marie");
+  const auto paul = add("paul");
+  Sessions sessions(store, secrets, {std::chrono::seconds(3600), std::chrono::seconds(3600)});
+  const std::string first = run(sessions.create(marie, "local", nullptr));
+  const std::string second = run(sessions.create(marie, "test", nullptr));
+  const std::string other = run(sessions.create(paul, "local", nullptr));
+
+  auto list = run(sessions.list_for_user(marie));
+  BOOST_TEST_REQUIRE(list.size() == 2u);
+  std::vector<std::string> ids{list[0].id, list[1].id};
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> expected{Sessions::public_id(first), Sessions::public_id(second)};
+  std::sort(expected.begin(), expected.end());
+  BOOST_TEST(ids == expected);
+  for (const auto& s : list) {
+    BOOST_TEST(s.id.size() == 16u);
+    BOOST_TEST(s.created_at > 0);
+    BOOST_TEST(s.last_seen >= s.created_at);
+    // Neither the cookie nor its stored hash is shown.
+    BOOST_TEST(first.find(s.id) == std::string::npos);
+    BOOST_TEST(s.id != auth::sha256_hex(first).substr(0, 16));
+  }
+
+  // Paul cannot end Marie's session; an unknown or malformed id ends nothing.
+  BOOST_TEST(!run(sessions.destroy_by_public_id(paul, Sessions::public_id(second))));
+  BOOST_TEST(!run(sessions.destroy_by_public_id(marie, "0123456789abcdef")));
+  BOOST_TEST(!run(sessions.destroy_by_public_id(marie, "")));
+  BOOST_TEST(run(sessions.resolve(second)).has_value());
+  BOOST_TEST(run(sessions.destroy_by_public_id(marie, Sessions::public_id(second))));
+  BOOST_TEST(!run(sessions.resolve(second)).has_value());
+  BOOST_TEST(run(sessions.resolve(first)).has_value());
+
+  run(sessions.create(marie, "local", nullptr));
+  BOOST_TEST(run(sessions.destroy_all_for_user(marie)) == 2);
+  BOOST_TEST(run(sessions.list_for_user(marie)).empty());
+  BOOST_TEST(!run(sessions.resolve(first)).has_value());
+  BOOST_TEST(run(sessions.resolve(other)).has_value());  // another user's stay open
+
+  // Expired sessions are not listed.
+  Sessions expired(store, secrets, {std::chrono::seconds(3600), std::chrono::seconds(-1)});
+  run(expired.create(marie, "local", nullptr));
+  BOOST_TEST(run(expired.list_for_user(marie)).empty());
 }
 
 BOOST_FIXTURE_TEST_CASE(back_channel_logout_matches_sid_and_sub_when_both_are_given, Store) {
