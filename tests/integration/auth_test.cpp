@@ -89,7 +89,20 @@ struct Browser {
     if (with_csrf) h.emplace_back("X-CSRF-Token", csrf);
     return c.request("POST", target, body, h);
   }
+  std::optional<HttpReply> del(const std::string& target, bool with_csrf = true) {
+    std::vector<std::pair<std::string, std::string>> h{{"Cookie", cookie}, {"Origin", origin}};
+    if (with_csrf) h.emplace_back("X-CSRF-Token", csrf);
+    return c.request("DELETE", target, "", h);
+  }
 };
+
+// The sessions listed by GET /api/me/sessions.
+boost::json::array sessions_of(Browser& b) {
+  auto r = b.get("/api/me/sessions");
+  BOOST_REQUIRE(r.has_value());
+  BOOST_REQUIRE_EQUAL(r->status, 200);
+  return boost::json::parse(r->body).at("sessions").as_array();
+}
 
 }  // namespace
 
@@ -183,6 +196,64 @@ BOOST_AUTO_TEST_CASE(roles_are_enforced_before_the_plugin) {
   BOOST_TEST(elu.get("/metrics")->status == 403);
   TestConnection anonymous(gw.https_port());
   BOOST_TEST(anonymous.request("GET", "/api/hello/me")->status == 401);
+}
+
+BOOST_AUTO_TEST_CASE(a_user_lists_ends_and_logs_out_all_their_sessions) {
+  Gateway gw("demo: true\n");
+  BOOST_TEST_REQUIRE(gw.wait_for_log("demo accounts are active"));
+  Browser laptop(gw), phone(gw), other(gw);
+  BOOST_TEST_REQUIRE(laptop.login("elu.angers", "passerelle-demo")->status == 303);
+  BOOST_TEST_REQUIRE(phone.login("elu.angers", "passerelle-demo")->status == 303);
+  BOOST_TEST_REQUIRE(other.login("marie", "correct+horse+battery")->status == 303);
+
+  auto list = sessions_of(laptop);
+  BOOST_TEST_REQUIRE(list.size() == 2u);
+  std::string phone_id;
+  int current = 0;
+  for (const auto& v : list) {
+    const auto& s = v.as_object();
+    BOOST_TEST(s.at("id").as_string().size() == 16u);
+    BOOST_TEST(s.at("provider").as_string() == "local");
+    BOOST_TEST(s.at("created_at").as_int64() > 0);
+    BOOST_TEST(s.at("last_seen").as_int64() > 0);
+    if (s.at("current").as_bool())
+      ++current;
+    else
+      phone_id = std::string(s.at("id").as_string());
+  }
+  BOOST_TEST(current == 1);
+  BOOST_TEST_REQUIRE(phone_id.size() == 16u);
+  // No secret of any session in the answer.
+  const std::string body = laptop.get("/api/me/sessions")->body;
+  for (const auto* b : {&laptop, &phone}) {
+    const std::string value = b->cookie.substr(b->cookie.find('=') + 1);
+    BOOST_TEST(body.find(value) == std::string::npos);
+    BOOST_TEST(body.find(b->csrf) == std::string::npos);
+  }
+
+  // Another user cannot end it, nor learn that it exists; CSRF is required.
+  BOOST_TEST(other.del("/api/me/sessions/" + phone_id)->status == 404);
+  BOOST_TEST(laptop.del("/api/me/sessions/" + phone_id, false)->status == 403);
+  BOOST_TEST(phone.get("/api/me")->status == 200);
+  BOOST_TEST(laptop.del("/api/me/sessions/0123456789abcdef")->status == 404);
+  BOOST_TEST(laptop.del("/api/me/sessions/" + phone_id)->status == 200);
+  BOOST_TEST(phone.get("/api/me")->status == 401);
+  BOOST_TEST(laptop.get("/api/me")->status == 200);
+  BOOST_TEST(sessions_of(laptop).size() == 1u);
+  BOOST_TEST(gw.wait_for_log("\"msg\":\"session ended\""));
+
+  // Log out everywhere: CSRF required, then every session of the user ends, others stay.
+  BOOST_TEST_REQUIRE(phone.login("elu.angers", "passerelle-demo")->status == 303);
+  auto r = laptop.post("/auth/logout-everywhere", "", false);
+  BOOST_TEST(r->status == 403);
+  BOOST_TEST(r->body.find("\"code\":\"csrf_failed\"") != std::string::npos);
+  r = laptop.post("/auth/logout-everywhere", "");
+  BOOST_TEST(r->status == 200);
+  BOOST_TEST(r->headers["set-cookie"].find("Max-Age=0") != std::string::npos);
+  BOOST_TEST(laptop.get("/api/me")->status == 401);
+  BOOST_TEST(phone.get("/api/me")->status == 401);
+  BOOST_TEST(other.get("/api/me")->status == 200);
+  BOOST_TEST(gw.wait_for_log("\"msg\":\"logout everywhere\""));
 }
 
 BOOST_AUTO_TEST_CASE(failed_logins_are_throttled) {
