@@ -246,6 +246,39 @@ BOOST_AUTO_TEST_CASE(configured_pages_only) {
   BOOST_TEST(get(c, "/connexion").status == 404);
 }
 
+BOOST_AUTO_TEST_CASE(login_goes_to_the_portal_page_when_it_is_served) {
+  {
+    WebRoot site;
+    GatewayProcess gw(site.yaml());
+    TestConnection c(gw.https_port());
+    auto r = get(c, "/auth/login?next=%2Fmon-compte%3Fa%3D1%26b%3D2");
+    BOOST_TEST(r.status == 302);
+    BOOST_TEST(r.headers["location"] == "/connexion?next=%2Fmon-compte%3Fa%3D1%26b%3D2");
+    // An unsafe next is still refused: the portal gets the home page instead.
+    for (const std::string next : {"%2F%2Fevil.example", "https%3A%2F%2Fevil.example", ""}) {
+      r = get(c, "/auth/login?next=" + next);
+      BOOST_TEST(r.status == 302, next);
+      BOOST_TEST(r.headers["location"] == "/connexion?next=%2F", next);
+    }
+  }
+  {
+    // Served, but without /connexion among its pages: the gateway's own form.
+    WebRoot site;
+    GatewayProcess gw(site.yaml() + "  pages: [/, /accueil]\n");
+    TestConnection c(gw.https_port());
+    auto r = get(c, "/auth/login?next=%2Faccueil");
+    BOOST_TEST(r.status == 200);
+    BOOST_TEST(r.body.find("<form method=\"post\" action=\"/auth/login\">") != std::string::npos);
+  }
+  // No web app at all: the form too.
+  TempDir empty;
+  GatewayProcess gw("web:\n  root: " + empty.path() + "/missing\n");
+  TestConnection c(gw.https_port());
+  auto r = get(c, "/auth/login?next=%2Fmon-compte");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.body.find("value=\"/mon-compte\"") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(sighup_reloads_the_files) {
   WebRoot site;
   GatewayProcess gw(site.yaml());

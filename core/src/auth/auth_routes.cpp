@@ -97,8 +97,11 @@ Task<Response> login_form(const Providers& providers, const PortalLogin& portal_
                           CoreRequest req) {
   const std::string& asked = req.query["next"];
   const std::string next = is_safe_next(asked) ? asked : "/";
-  if (portal_login && portal_login())
-    co_return redirect_response("/connexion?next=" + url_encode(next));
+  if (portal_login && portal_login()) {
+    Response r = redirect_response("/connexion?next=" + url_encode(next));
+    r.status = 302;  // a GET answered by another GET, as links to /auth/login expect
+    co_return r;
+  }
   co_return html_response(login_page(next, "", providers), 200);
 }
 
