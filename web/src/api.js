@@ -58,3 +58,20 @@ export async function api(path, { method = 'GET', body, csrf } = {}) {
   }
   return data;
 }
+
+/** GET /api/me/sessions: the caller's open sessions ({id, provider, created_at, last_seen,
+ * current}, times in epoch seconds). */
+export async function mySessions() {
+  const data = await api('/api/me/sessions');
+  return data && Array.isArray(data.sessions) ? data.sessions : [];
+}
+
+/** DELETE /api/me/sessions/{id}: ends one of the caller's other sessions. */
+export function endSession(id, csrf) {
+  return api(`/api/me/sessions/${encodeURIComponent(id)}`, { method: 'DELETE', csrf });
+}
+
+/** POST /auth/logout-everywhere: ends every session of the caller, this one too. */
+export function logoutEverywhere(csrf) {
+  return api('/auth/logout-everywhere', { method: 'POST', body: {}, csrf });
+}
