@@ -131,10 +131,11 @@ struct Server::Impl {
                   {{"root", config.web.root}, {"error", problem}});
       return;
     }
-    log::info(
-        "web", "portal loaded",
-        {{"root", config.web.root}, {"files", next->file_count()}, {"bytes", next->byte_count()}});
-    site.store(std::move(next));
+    const auto files = next->file_count();
+    const auto bytes = next->byte_count();
+    site.store(std::move(next));  // live before it is said: a reader of the log may ask at once
+    log::info("web", "portal loaded",
+              {{"root", config.web.root}, {"files", files}, {"bytes", bytes}});
   }
 
   // Whether the portal's own login page is served now (files loaded, /connexion a page).
