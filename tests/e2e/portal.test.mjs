@@ -4,12 +4,17 @@
 // out, and a reload of / lands on /connexion. A second run at 360 px takes a screenshot of each
 // page (into build/e2e-screenshots, or $E2E_OUTPUT). Prints the bytes a cold load of the
 // dashboard transfers (budget: < 300 KB compressed).
+// Also: axe-core on every page at 1280 and 360 px (no serious or critical violation); the
+// keyboard-only path (login, skip link, navigation, logout); logout ending the session in every
+// tab; the test plugin `faulty` (its widget hangs for an advisor) leaving the dashboard usable;
+// a warm reload of the dashboard (HTML 304, immutable assets not asked again; figures printed).
 //
 // Run with ./run.sh (PASSERELLE_BINARY = gateway binary; default ../../build/dev/bin/passerelle).
 // E2E_KEEP=1 keeps the temporary folder.
 
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -17,6 +22,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
+import AxeBuilder from '@axe-core/playwright';
 import { chromium } from 'playwright-core';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -77,6 +83,8 @@ plugins:
     library: ${MODULES}/libpasserelle-directorates.so
     config:
       data_file: ${ROOT}/config/directorates.yaml
+  - name: faulty
+    library: ${MODULES}/libpasserelle-faulty.so
 `;
 }
 
@@ -150,15 +158,47 @@ function assertClean(watch) {
   assert.deepEqual(bad, [], 'no script error and no Content-Security-Policy violation');
 }
 
-async function login(page) {
+async function login(page, username = USERNAME) {
   await page.goto(`${ctx.base}/`);
   await page.waitForURL((u) => u.pathname === '/connexion');
   assert.equal(new URL(page.url()).searchParams.get('next'), '/');
-  await page.getByLabel('Identifiant').fill(USERNAME);
+  await page.getByLabel('Identifiant').fill(username);
   await page.getByLabel('Mot de passe').fill(PASSWORD);
   await page.getByRole('button', { name: 'Se connecter' }).click();
   await page.waitForURL((u) => u.pathname === '/');
   await page.locator('.fr-card[data-plugin="hello"]').waitFor();
+}
+
+/** axe-core on the page as it is: fails on serious or critical violations, prints the others. */
+async function checkAccessibility(page, t, name) {
+  const { violations } = await new AxeBuilder({ page }).analyze();
+  const describe = (v) => `${name}: [${v.impact}] ${v.id} (${v.nodes.length}×) ${v.help}: ` +
+    v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ');
+  for (const v of violations) t.diagnostic(describe(v));
+  const blocking = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(blocking.map(describe), [], `${name}: no serious or critical axe violation`);
+  return violations.length;
+}
+
+/** What has the keyboard focus: tag, id, class, text (trimmed), for assertions and messages. */
+function focused(page) {
+  return page.evaluate(() => {
+    const e = document.activeElement;
+    return e ? { tag: e.tagName.toLowerCase(), id: e.id, cls: e.className,
+      text: (e.textContent || '').trim(), href: e.getAttribute('href') } : null;
+  });
+}
+
+/** Presses key (Tab or Shift+Tab) until the focused element matches; at most max presses. */
+async function tabTo(page, match, { key = 'Tab', max = 30 } = {}) {
+  const seen = [];
+  for (let i = 0; i < max; i += 1) {
+    await page.keyboard.press(key);
+    const f = await focused(page);
+    if (f && match(f)) return seen.length + 1;
+    seen.push(f ? `${f.tag}#${f.id}.${f.cls} "${f.text.slice(0, 30)}"` : 'none');
+  }
+  throw new Error(`not reached with ${max} × ${key}; focus went through:\n${seen.join('\n')}`);
 }
 
 async function shot(page, name) {
@@ -184,9 +224,15 @@ describe('the portal in a browser', () => {
     ctx.gateway = startGateway(configPath);
     await ctx.gateway.ready();
     ctx.base = `https://localhost:${port}`;
+    // Chromium trusts the test's certificate by its key: with a certificate error it would not
+    // keep responses in its HTTP cache, and the warm-reload test would measure nothing.
+    const leaf = new crypto.X509Certificate(fs.readFileSync(path.join(ctx.dir, 'dev-cert.pem')));
+    const spki = crypto.createHash('sha256')
+      .update(leaf.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
     ctx.browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        `--ignore-certificate-errors-spki-list=${spki}`,
         '--disable-component-update', '--disable-sync', '--no-first-run'],
       timeout: 30000,
     });
@@ -327,6 +373,197 @@ describe('the portal in a browser', () => {
     } catch (err) {
       err.message += `\n--- gateway log (tail):\n${ctx.gateway.tail()}`;
       throw err;
+    } finally {
+      await context.close();
+    }
+  });
+
+  for (const width of [1280, 360]) {
+    const name = `axe-core finds no serious or critical violation on any page at ${width} px`;
+    test(name, { timeout: 60000 }, async (t) => {
+      const { context, page } = await openPage(width, width === 360 ? 740 : 900);
+      try {
+        let others = 0;
+        await page.goto(`${ctx.base}/connexion`);
+        await page.getByRole('heading', { name: 'Connexion à Passerelle' }).waitFor();
+        others += await checkAccessibility(page, t, `/connexion @${width}`);
+        await login(page);
+        await page.locator('.fr-card[data-plugin="directorates"]').waitFor();
+        others += await checkAccessibility(page, t, `/ @${width}`);
+        if (width === 360) {
+          // The navigation, behind the menu button at this width: the open menu too.
+          await page.getByRole('button', { name: 'Menu' }).click();
+          await page.locator('#header-menu.fr-modal--opened').waitFor();
+          others += await checkAccessibility(page, t, `/ (menu open) @${width}`);
+        }
+        await page.goto(`${ctx.base}/ma-direction`);
+        await page.getByRole('heading', { name: /Pays de la Loire/ }).waitFor();
+        others += await checkAccessibility(page, t, `/ma-direction @${width}`);
+        await page.goto(`${ctx.base}/mon-compte`);
+        await page.getByText('Élu·e').waitFor();
+        others += await checkAccessibility(page, t, `/mon-compte @${width}`);
+        console.log(`axe-core at ${width} px: 4 pages, ${others} minor or moderate violation(s)` +
+          (width === 360 ? ' (the open menu too)' : ''));
+      } finally {
+        await context.close();
+      }
+    });
+  }
+
+  test('keyboard only: log in, skip link, navigation, logout', { timeout: 60000 }, async () => {
+    const { context, page } = await openPage(1280);
+    try {
+      await page.goto(`${ctx.base}/connexion`);
+      await page.getByRole('heading', { name: 'Connexion à Passerelle' }).waitFor();
+      await tabTo(page, (f) => f.id === 'username');
+      await page.keyboard.type(USERNAME);
+      await page.keyboard.press('Tab');
+      assert.equal((await focused(page)).id, 'password', 'Tab goes on to the password');
+      await page.keyboard.type(PASSWORD);
+      await page.keyboard.press('Enter');
+      await page.waitForURL((u) => u.pathname === '/');
+      await page.locator('.fr-card[data-plugin="hello"]').waitFor();
+
+      // A fresh load of the dashboard: the first Tab stop is the skip link to the content.
+      await page.reload();
+      await page.locator('.fr-card[data-plugin="hello"]').waitFor();
+      await page.keyboard.press('Tab');
+      const first = await focused(page);
+      assert.deepEqual([first.tag, first.href], ['a', '#contenu'],
+        `the first Tab stop is the skip link, not ${JSON.stringify(first)}`);
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => document.activeElement?.id === 'contenu',
+        null, { timeout: STEP_TIMEOUT_MS });
+
+      // From the top of the page, Tab reaches the navigation; Enter follows the link.
+      await page.reload();
+      await page.locator('.fr-card[data-plugin="hello"]').waitFor();
+      await tabTo(page, (f) => f.tag === 'a' && f.cls.includes('fr-nav__link')
+        && f.text === 'Ma direction');
+      await page.keyboard.press('Enter');
+      await page.waitForURL((u) => u.pathname === '/ma-direction');
+      await page.getByRole('heading', { name: /Pays de la Loire/ }).waitFor();
+
+      // The focus is now on the page's title: the logout button is back up (Shift+Tab).
+      await tabTo(page, (f) => f.tag === 'button' && f.text === 'Se déconnecter',
+        { key: 'Shift+Tab' });
+      await page.keyboard.press('Enter');
+      await page.waitForURL((u) => u.pathname === '/connexion');
+      await page.goto(`${ctx.base}/`);
+      await page.waitForURL((u) => u.pathname === '/connexion');
+    } catch (err) {
+      err.message += `\n--- gateway log (tail):\n${ctx.gateway.tail()}`;
+      throw err;
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('logout in one tab ends access in the others', { timeout: 30000 }, async () => {
+    const { context, page: a } = await openPage(1280);
+    try {
+      await login(a);
+      const b = await context.newPage();
+      b.setDefaultTimeout(STEP_TIMEOUT_MS);
+      await b.goto(`${ctx.base}/`);
+      await b.locator('.fr-card[data-plugin="hello"]').waitFor();
+      assert.equal(new URL(b.url()).pathname, '/');
+
+      await a.locator('header').getByRole('button', { name: 'Se déconnecter' }).first().click();
+      await a.waitForURL((u) => u.pathname === '/connexion');
+
+      // Tab B's next API call is refused, and its next page load lands on the login page.
+      const status = await b.evaluate(async () => (await fetch('/api/dashboard')).status);
+      assert.equal(status, 401, 'the other tab\'s session is over');
+      await b.goto(`${ctx.base}/`);
+      await b.waitForURL((u) => u.pathname === '/connexion');
+      await b.getByRole('heading', { name: 'Connexion à Passerelle' }).waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a plugin whose widget hangs leaves the dashboard usable', { timeout: 30000 }, async () => {
+    const { context, page } = await openPage(1280);
+    try {
+      // The faulty plugin's widget never answers for an advisor: the gateway gives up after 3 s
+      // and marks it unavailable; the other cards render (bounded by STEP_TIMEOUT_MS).
+      await login(page, 'conseiller.demo');
+      const faulty = page.locator('.fr-card[data-plugin="faulty"]');
+      await faulty.getByText('Ce service est temporairement indisponible.').waitFor();
+      await page.locator('.fr-card[data-plugin="hello"]').getByText('Bonjour Angers').waitFor();
+      const others = await page.locator('.fr-card:not([data-plugin="faulty"])').count();
+      assert.ok(others >= 1, 'the other cards render');
+      assert.equal(await page.getByText('temporairement indisponible').count(), 1,
+        'only the faulty card is unavailable');
+      // Still usable: the navigation works.
+      await page.getByRole('link', { name: 'Mon compte', exact: true }).click();
+      await page.waitForURL((u) => u.pathname === '/mon-compte');
+    } catch (err) {
+      err.message += `\n--- gateway log (tail):\n${ctx.gateway.tail()}`;
+      throw err;
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a warm reload of the dashboard comes from the cache', { timeout: 30000 }, async (t) => {
+    const { context: first, page: loginPage } = await openPage(1280);
+    const state = await (async () => { await login(loginPage); return first.storageState(); })();
+    await first.close();
+    // A fresh context (empty cache) with the session: a cold load, then a reload.
+    const context = await ctx.browser.newContext({ viewport: { width: 1280, height: 900 },
+      ignoreHTTPSErrors: true, storageState: state });
+    try {
+      const page = await context.newPage();
+      page.setDefaultTimeout(STEP_TIMEOUT_MS);
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      // Per request: its path, whether the cache answered, and the status on the wire
+      // (responseReceived reports a revalidated response as 200; the wire says 304).
+      let requests = new Map();
+      let bytes = 0;
+      const entry = (id) => {
+        if (!requests.has(id)) requests.set(id, {});
+        return requests.get(id);
+      };
+      cdp.on('Network.requestWillBeSent', (e) => {
+        Object.assign(entry(e.requestId), { path: new URL(e.request.url).pathname, type: e.type });
+      });
+      cdp.on('Network.requestServedFromCache', (e) => { entry(e.requestId).cached = true; });
+      cdp.on('Network.responseReceived', (e) => {
+        const r = e.response;
+        if (r.fromDiskCache || r.fromPrefetchCache) entry(e.requestId).cached = true;
+      });
+      cdp.on('Network.responseReceivedExtraInfo', (e) => {
+        entry(e.requestId).wire = e.statusCode;
+      });
+      cdp.on('Network.loadingFinished', (e) => { bytes += e.encodedDataLength; });
+
+      await page.goto(`${ctx.base}/`, { waitUntil: 'networkidle' });
+      await page.locator('.fr-card[data-plugin="directorates"]').waitFor();
+      const cold = { bytes, requests: requests.size };
+      requests = new Map();
+      bytes = 0;
+      await page.reload({ waitUntil: 'networkidle' });
+      await page.locator('.fr-card[data-plugin="directorates"]').waitFor();
+      const all = [...requests.values()];
+      const notModified = all.filter((r) => r.wire === 304).length;
+      const fromCache = all.filter((r) => r.cached && r.wire === undefined).length;
+      const assetsOnWire = all.filter((r) => r.path?.startsWith('/assets/')
+        && r.wire !== undefined);
+      const html = all.find((r) => r.type === 'Document');
+      const kb = (n) => (n / 1024).toFixed(1);
+      const line = `dashboard: cold load ${kb(cold.bytes)} KB in ${cold.requests} ` +
+        `requests; warm reload ${kb(bytes)} KB in ${all.length} requests: ` +
+        `${notModified} × 304, ${fromCache} from the cache, ` +
+        `${assetsOnWire.length} asset(s) asked of the server, HTML ${JSON.stringify(html)}`;
+      t.diagnostic(line);
+      console.log(line);
+      assert.ok(html, 'the reload loaded the page');
+      assert.ok(html.wire === 304 || (html.cached && html.wire === undefined),
+        `the HTML came back 304 or from the cache, not ${JSON.stringify(html)}`);
+      assert.deepEqual(assetsOnWire.map((r) => r.path), [], 'no immutable asset is asked again');
     } finally {
       await context.close();
     }
