@@ -2,6 +2,7 @@
 #include "auth/oidc/claims.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace passerelle::oidc {
 
@@ -54,7 +55,8 @@ FederatedProfile map_claims(const OidcProviderConfig& config, const json::object
   }
   if (p.display_name.empty()) p.display_name = p.email;
   // Only well-formed values reach the account: the provider is trusted, not infallible.
-  if (p.siret.size() != 14 || !std::all_of(p.siret.begin(), p.siret.end(), ::isdigit))
+  if (p.siret.size() != 14 || !std::all_of(p.siret.begin(), p.siret.end(),
+                                           [](unsigned char ch) { return std::isdigit(ch); }))
     p.siret.clear();
   if (p.commune_insee.size() != 5) p.commune_insee.clear();
 
