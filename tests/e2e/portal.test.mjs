@@ -9,14 +9,13 @@
 // tab; the test plugin `faulty` (its widget hangs for an advisor) leaving the dashboard usable;
 // a warm reload of the dashboard (HTML 304, immutable assets not asked again; figures printed).
 //
-// Run with ./run.sh (PASSERELLE_BINARY = gateway binary; default ../../build/dev/bin/passerelle).
+// Run with ../support/node-test.sh . portal.test.mjs (PASSERELLE_BINARY = gateway binary; default ../../build/dev/bin/passerelle).
 // E2E_KEEP=1 keeps the temporary folder.
 
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -24,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 
 import AxeBuilder from '@axe-core/playwright';
 import { chromium } from 'playwright-core';
+import { freePort } from '../support/net.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -40,17 +40,6 @@ const PASSWORD = 'passerelle-demo';
 
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function gatewayConfig({ port, dir }) {
   const web = `

@@ -6,14 +6,13 @@
 // (application/jwt), ES256 ID tokens, an algorithm allow-list that refuses the provider's
 // tokens, an issuer written with a terminating "/", and a wrong issuer said at start-up.
 //
-// Run with ./run.sh (PASSERELLE_BINARY = gateway binary; default ../../build/dev/bin/passerelle).
+// Run with ../support/node-test.sh . flow.test.mjs (PASSERELLE_BINARY = gateway binary; default ../../build/dev/bin/passerelle).
 // OIDC_TEST_KEEP=1 keeps the temporary folder (config, certificates, database, gateway log).
 
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 
 import { startProvider, TEST_USER, TEST_PASSWORD } from './provider.mjs';
 import { Browser, completeProviderLogin, decodeJwt } from './browser.mjs';
+import { freePort } from '../support/net.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -30,17 +30,6 @@ const STOP_TIMEOUT_MS = 5000;
 const TEST_TIMEOUT_MS = 60000;
 const SESSION_COOKIE = '__Host-passerelle';
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 // A deadline for Promise.race that does not keep the process alive once the race is over.
