@@ -63,16 +63,6 @@ class ConnectionTracker {
     std::lock_guard lock(mutex_);
     return closers_.size();
   }
-  std::size_t count(const std::string& address) const {
-    std::lock_guard lock(mutex_);
-    auto it = per_address_.find(address);
-    return it == per_address_.end() ? 0 : it->second;
-  }
-  /// Idle connections asked to close to make room, since start.
-  std::uint64_t reclaimed() const {
-    std::lock_guard lock(mutex_);
-    return reclaimed_;
-  }
   bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
 
   /// Marks shutdown and asks every idle connection to close.
@@ -104,7 +94,6 @@ class ConnectionTracker {
       reclaim_cursor_ = it->first + 1;
       ++it;
     }
-    reclaimed_ += asked;
   }
 
   Limits limits_;
@@ -113,7 +102,6 @@ class ConnectionTracker {
   std::unordered_map<std::string, std::size_t> per_address_;
   std::uint64_t next_ = 1;  // 0 is never an id
   std::uint64_t reclaim_cursor_ = 0;
-  std::uint64_t reclaimed_ = 0;
   std::atomic<bool> stopping_{false};
 };
 
