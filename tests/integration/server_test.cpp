@@ -76,6 +76,24 @@ BOOST_AUTO_TEST_CASE(keep_alive_serves_several_requests_and_logs_no_query_string
   BOOST_TEST(gw.log().find("\"component\":\"access\"") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(buffered_access_lines_are_written_in_order_at_a_clean_stop) {
+  // A flush interval longer than the test: only the stop can write these lines.
+  GatewayProcess gw("log:\n  access_log_flush: 60s\n");
+  TestConnection c(gw.https_port());
+  for (const char* id : {"flush-1", "flush-2", "flush-3"})
+    BOOST_TEST(c.request("GET", "/healthz", "", {{"X-Request-Id", id}})->status == 200);
+  BOOST_TEST(gw.log().find("\"component\":\"access\"") == std::string::npos);  // still buffered
+  BOOST_TEST(gw.stop(SIGTERM) == 0);
+  BOOST_TEST_REQUIRE(gw.wait_for_log("\"request_id\":\"flush-3\""));
+  const std::string log = gw.log();
+  const auto first = log.find("\"request_id\":\"flush-1\"");
+  const auto second = log.find("\"request_id\":\"flush-2\"");
+  BOOST_TEST_REQUIRE(first != std::string::npos);
+  BOOST_TEST_REQUIRE(second != std::string::npos);
+  BOOST_TEST(first < second);
+  BOOST_TEST(second < log.find("\"request_id\":\"flush-3\""));
+}
+
 BOOST_AUTO_TEST_CASE(tls_below_1_2_is_refused) {
   GatewayProcess gw;
   TestConnection::Options old;

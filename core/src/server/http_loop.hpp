@@ -3,6 +3,7 @@
 #pragma once
 
 #include "http/responses.hpp"
+#include "log/access_log.hpp"
 #include "log/log.hpp"
 #include "server/framing.hpp"
 #include "server/sessions.hpp"
@@ -19,6 +20,7 @@
 #include <cctype>
 #include <chrono>
 #include <optional>
+#include <span>
 #include <string_view>
 
 namespace passerelle {
@@ -42,10 +44,18 @@ class TrackedSession {
   std::shared_ptr<SessionState> state_;
 };
 
-inline http::response<http::string_body> to_beast(Response&& r, unsigned version, bool keep_alive) {
-  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+// The answer as Beast writes it: the handler's headers, then X-Request-Id, Date and the common
+// headers the handler did not set, copied from static text (no string built per request).
+inline http::response<http::string_body> to_beast(Response&& r, bool keep_alive,
+                                                  std::string_view request_id, bool https) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), 11};
   res.set(http::field::content_type, r.content_type);
   for (auto& [name, value] : r.headers) res.insert(name, value);
+  res.insert("X-Request-Id", request_id);
+  if (!has_header(r, "Date")) res.insert(http::field::date, http_date_now());
+  for (const CommonHeader& common : common_headers())
+    if ((https || !common.https_only) && !has_header(r, common.name))
+      res.insert(common.name, common.value);
   res.keep_alive(keep_alive);
   // No content follows a 204 or a 304, nor a Content-Length for it (RFC 9110 §8.6): Beast
   // throws on a body there, which would end the session with no answer.
@@ -70,27 +80,10 @@ inline std::vector<std::pair<std::string, std::string>> lower_case_fields(
   return out;
 }
 
-// The path of a target as logged. Beast lets bytes 0x80-0xFF through in a target: written as
-// such, a line may not be UTF-8 and a log reader may drop it, and the request with it.
-inline std::string loggable_path(std::string_view target) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : target.substr(0, target.find('?'))) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x80) {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0xf];
-    }
-  }
-  return out;
-}
-
 inline std::optional<FramingError> check_framing(const http::request_header<>& head) {
-  std::vector<HeaderField> fields;
-  fields.reserve(8);
+  // Views into the head, in a vector each thread reuses: no allocation per request.
+  thread_local std::vector<HeaderField> fields;
+  fields.clear();
   for (const auto& field : head) fields.emplace_back(field.name_string(), field.value());
   return framing_error(fields, head.version());
 }
@@ -167,13 +160,16 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
     Response response;
     bool keep_alive = false;
     bool head = false;
-    std::string method = "-";
-    std::string path = "-";
-    std::string request_id;
+    // Views into the parser's head, which lives until the end of this turn (the access log).
+    std::string_view method = "-";
+    std::string_view target = "-";
+    std::array<char, 64> id_text;  // the request id, kept here rather than in a string
+    std::string_view request_id;
     if (ec || refused) {
       // Limits and malformed requests get an answer, then the connection closes: what follows
       // on it can no longer be framed. Timeouts and resets just close.
-      request_id = new_request_id();
+      new_request_id(std::span<char, 32>(id_text.data(), 32));
+      request_id = std::string_view(id_text.data(), 32);
       if (refused) {
         response = error_response(refused->status,
                                   refused->status == 501 ? "not_implemented" : "bad_request",
@@ -195,28 +191,33 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
         break;
       }
     } else {
-      auto req = parser.release();
+      auto& req = parser.get();
       keep_alive = req.keep_alive() && !env.tracker.stopping();
       head = req.method() == http::verb::head;
-      method = std::string(req.method_string());
-      path = loggable_path(req.target());
+      method = req.method_string();
+      target = req.target();
       IncomingRequest in;
-      in.method = method;
-      in.target = std::string(req.target());
+      in.method = std::string(method);
+      in.target = std::string(target);
       in.headers = std::move(fields);
       in.body = std::move(req.body());
       in.remote = remote;
       const std::string* given = in.header("x-request-id");
-      in.request_id = given && is_valid_request_id(*given) ? *given : new_request_id();
-      request_id = in.request_id;
+      if (given && is_valid_request_id(*given)) {
+        std::copy(given->begin(), given->end(), id_text.begin());
+        request_id = std::string_view(id_text.data(), given->size());
+      } else {
+        new_request_id(std::span<char, 32>(id_text.data(), 32));
+        request_id = std::string_view(id_text.data(), 32);
+      }
+      in.request_id = std::string(request_id);
       tcp.expires_never();  // the handler has its own deadline
       response = co_await respond(std::move(in));
       if (env.tracker.stopping()) keep_alive = false;
     }
 
-    add_common_headers(response, request_id, https);
     const int status = response.status;
-    auto res = to_beast(std::move(response), 11, keep_alive);
+    auto res = to_beast(std::move(response), keep_alive, request_id, https);
     const std::size_t bytes = head ? 0 : res.body().size();
     tcp.expires_after(limits.write_timeout);
     boost::system::error_code wec;
@@ -230,18 +231,20 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
     }
 
     if (env.access_log) {
-      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::steady_clock::now() - started)
-                          .count();
-      log::write(log::Level::info, "access", "request",
-                 {{"request_id", request_id},
-                  {"remote", remote},
-                  {"method", method},
-                  {"path", path},
-                  {"status", status},
-                  {"bytes", bytes},
-                  {"duration_us", static_cast<std::int64_t>(us)},
-                  {"tls", https}});
+      // Into this thread's buffer: no lock, no allocation (log/access_log.hpp).
+      access_log::Record line;
+      line.time = std::chrono::system_clock::now();
+      line.request_id = request_id;
+      line.remote = remote;
+      line.method = method;
+      line.target = target;
+      line.status = status;
+      line.bytes = bytes;
+      line.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - started)
+                             .count();
+      line.tls = https;
+      access_log::record(line);
     }
     if (wec) break;
     if (ec || refused) co_return LoopEnd::refused;
