@@ -50,6 +50,11 @@ BOOST_AUTO_TEST_CASE(healthz_over_verified_tls_with_security_headers) {
   BOOST_TEST(r->headers["content-security-policy"].find("frame-ancestors 'none'") !=
              std::string::npos);
   BOOST_TEST(r->headers["x-request-id"].size() == 32u);
+  BOOST_TEST(r->headers["content-length"] == "15");
+  // An origin server with a clock sends Date (RFC 9110 §6.6.1): "Sun, 06 Nov 1994 08:49:37 GMT".
+  const std::string date = r->headers["date"];
+  BOOST_TEST(date.size() == 29u);
+  BOOST_TEST(date.substr(date.size() < 4 ? 0 : date.size() - 4) == " GMT");
 }
 
 BOOST_AUTO_TEST_CASE(request_id_is_echoed_only_when_well_formed) {

@@ -12,12 +12,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <optional>
 #include <span>
@@ -44,25 +46,70 @@ class TrackedSession {
   std::shared_ptr<SessionState> state_;
 };
 
-// The answer as Beast writes it: the handler's headers, then X-Request-Id, Date and the common
-// headers the handler did not set, copied from static text (no string built per request).
-inline http::response<http::string_body> to_beast(Response&& r, bool keep_alive,
-                                                  std::string_view request_id, bool https) {
-  http::response<http::string_body> res{static_cast<http::status>(r.status), 11};
-  res.set(http::field::content_type, r.content_type);
-  for (auto& [name, value] : r.headers) res.insert(name, value);
-  res.insert("X-Request-Id", request_id);
-  if (!has_header(r, "Date")) res.insert(http::field::date, http_date_now());
-  for (const CommonHeader& common : common_headers())
-    if ((https || !common.https_only) && !has_header(r, common.name))
-      res.insert(common.name, common.value);
-  res.keep_alive(keep_alive);
-  // No content follows a 204 or a 304, nor a Content-Length for it (RFC 9110 §8.6): Beast
-  // throws on a body there, which would end the session with no answer.
-  if (r.status == 204 || r.status == 304) return res;
-  res.body() = std::move(r.body);
-  res.prepare_payload();
-  return res;
+// Framing is the session's: a handler's Content-Length, Transfer-Encoding or Connection would
+// contradict the one written here.
+inline bool is_framing_header(std::string_view name) {
+  const auto same = [name](std::string_view framing) {
+    return name.size() == framing.size() &&
+           std::equal(name.begin(), name.end(), framing.begin(),
+                      [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+  };
+  return same("content-length") || same("transfer-encoding") || same("connection");
+}
+
+// The common headers as one block of text, built once: most answers set none of them.
+inline std::string_view common_header_block(bool https) {
+  static const auto build = [](bool with_hsts) {
+    std::string block;
+    for (const CommonHeader& h : common_headers())
+      if (with_hsts || !h.https_only) block.append(h.name).append(": ").append(h.value) += "\r\n";
+    return block;
+  };
+  static const std::string with_hsts = build(true);
+  static const std::string without_hsts = build(false);
+  return https ? with_hsts : without_hsts;
+}
+
+// The head of an answer, written into `out` (kept by the connection, so that it allocates only
+// when it grows): status line, Content-Type, the handler's headers, X-Request-Id, Date, the
+// common headers the handler did not set, Content-Length (none for a 204 or a 304, RFC 9110
+// §8.6) and "Connection: close" when the connection ends. Beast's message and serializer did
+// this with an allocation per field; names and values were checked by the dispatcher.
+inline void write_head(std::string& out, const Response& r, std::size_t content_length,
+                       bool keep_alive, std::string_view request_id, bool https) {
+  out.clear();
+  char number[24];
+  const auto status_end = std::to_chars(number, number + sizeof number, r.status).ptr;
+  out.append("HTTP/1.1 ").append(number, status_end) += ' ';
+  out.append(http::obsolete_reason(static_cast<http::status>(r.status))).append("\r\n");
+  out.append("Content-Type: ").append(r.content_type).append("\r\n");
+  unsigned handler_set = 0;  // bit i: the handler set common_headers()[i]
+  for (const auto& [name, value] : r.headers) {
+    if (is_framing_header(name)) continue;
+    out.append(name).append(": ").append(value).append("\r\n");
+  }
+  if (!r.headers.empty()) {
+    const auto common = common_headers();
+    for (std::size_t i = 0; i < common.size(); ++i)
+      if (has_header(r, common[i].name)) handler_set |= 1u << i;
+  }
+  out.append("X-Request-Id: ").append(request_id).append("\r\n");
+  if (r.headers.empty() || !has_header(r, "Date"))
+    out.append("Date: ").append(http_date_now()).append("\r\n");
+  if (handler_set == 0) {
+    out.append(common_header_block(https));
+  } else {
+    const auto common = common_headers();
+    for (std::size_t i = 0; i < common.size(); ++i)
+      if (!(handler_set & (1u << i)) && (https || !common[i].https_only))
+        out.append(common[i].name).append(": ").append(common[i].value).append("\r\n");
+  }
+  if (r.status != 204 && r.status != 304) {
+    const auto length_end = std::to_chars(number, number + sizeof number, content_length).ptr;
+    out.append("Content-Length: ").append(number, length_end).append("\r\n");
+  }
+  if (!keep_alive) out.append("Connection: close\r\n");
+  out.append("\r\n");
 }
 
 // The head's fields with lower-case names. Taken before the body is read: trailer fields,
@@ -108,6 +155,7 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
   const LimitsConfig& limits = env.server.limits;
   const std::string& remote = state.remote;
   beast::flat_buffer buffer(limits.header_bytes + kReadSlack);
+  std::string head_text;  // the head of each answer (write_head)
 
   for (;;) {
     // Between requests: wait for a first byte, no longer than the idle timeout. Shutdown, and
@@ -119,6 +167,8 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
       if constexpr (requires { stream.async_wait_readable(as_tuple(use_awaitable)); }) {
         // TLS: wait without a buffer; idle connections hold no memory of their own.
         buffer.shrink_to_fit();
+        head_text.clear();
+        head_text.shrink_to_fit();
         auto [ec] = co_await stream.async_wait_readable(as_tuple(use_awaitable));
         state.idle->store(false, std::memory_order_relaxed);
         if (ec) break;
@@ -217,18 +267,16 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
     }
 
     const int status = response.status;
-    auto res = to_beast(std::move(response), keep_alive, request_id, https);
-    const std::size_t bytes = head ? 0 : res.body().size();
+    // No content follows a 204 or a 304; a HEAD gets the head a GET would have had, Content-Length
+    // included, and no body (RFC 9110 §9.3.2).
+    if (status == 204 || status == 304) response.body.clear();
+    head_text.reserve(1024);
+    write_head(head_text, response, response.body.size(), keep_alive, request_id, https);
+    const std::size_t bytes = head ? 0 : response.body.size();
+    const std::array<boost::asio::const_buffer, 2> parts{
+        boost::asio::buffer(head_text), boost::asio::buffer(response.body.data(), bytes)};
     tcp.expires_after(limits.write_timeout);
-    boost::system::error_code wec;
-    if (head) {
-      // The head a GET would have had, Content-Length included, and no body (RFC 9110 §9.3.2).
-      http::response<http::empty_body> head_only{std::move(res.base())};
-      std::tie(wec, std::ignore) =
-          co_await http::async_write(stream, head_only, as_tuple(use_awaitable));
-    } else {
-      std::tie(wec, std::ignore) = co_await http::async_write(stream, res, as_tuple(use_awaitable));
-    }
+    auto [wec, written] = co_await boost::asio::async_write(stream, parts, as_tuple(use_awaitable));
 
     if (env.access_log) {
       // Into this thread's buffer: no lock, no allocation (log/access_log.hpp).
