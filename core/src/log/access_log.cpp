@@ -164,13 +164,15 @@ bool append_json_text(char*& out, char* end, std::string_view text) {
 std::size_t format_line(char* out, char* end, const Record& r) {
   Cursor c{out, end};
   const bool ok = c.put("{\"ts\":\"") && put_time(c, r.time) &&
-                  c.put("\",\"level\":\"info\",\"component\":\"access\",\"msg\":\"request\","
-                        "\"request_id\":\"") &&
+                  c.put(
+                      "\",\"level\":\"info\",\"component\":\"access\",\"msg\":\"request\","
+                      "\"request_id\":\"") &&
                   put_text(c, r.request_id) && c.put("\",\"remote\":\"") && put_text(c, r.remote) &&
                   c.put("\",\"method\":\"") && put_text(c, r.method) && c.put("\",\"path\":\"") &&
                   put_path(c, r.target) && c.put("\",\"status\":") && c.number(r.status) &&
                   c.put(",\"bytes\":") && c.number(r.bytes) && c.put(",\"duration_us\":") &&
-                  c.number(r.duration_us) && c.put(r.tls ? ",\"tls\":true}\n" : ",\"tls\":false}\n");
+                  c.number(r.duration_us) &&
+                  c.put(r.tls ? ",\"tls\":true}\n" : ",\"tls\":false}\n");
   return ok ? static_cast<std::size_t>(c.pos - out) : 0;
 }
 

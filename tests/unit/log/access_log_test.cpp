@@ -71,15 +71,15 @@ BOOST_AUTO_TEST_CASE(quotes_backslashes_and_control_characters_are_escaped) {
 }
 
 BOOST_AUTO_TEST_CASE(valid_utf8_is_kept_and_each_invalid_byte_becomes_a_replacement) {
-  for (const char* valid : {"caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xed\x9f\xbf",
-                            "\xf4\x8f\xbf\xbf"})
+  for (const char* valid :
+       {"caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xed\x9f\xbf", "\xf4\x8f\xbf\xbf"})
     BOOST_TEST(escaped(valid) == valid);
-  BOOST_TEST(escaped("\x80") == "\\ufffd");                          // lone continuation byte
-  BOOST_TEST(escaped("\xc0\xaf") == "\\ufffd\\ufffd");               // overlong '/'
-  BOOST_TEST(escaped("\xe0\x80\xaf") == "\\ufffd\\ufffd\\ufffd");    // overlong, three bytes
-  BOOST_TEST(escaped("\xed\xa0\x80") == "\\ufffd\\ufffd\\ufffd");    // a UTF-16 surrogate
+  BOOST_TEST(escaped("\x80") == "\\ufffd");                        // lone continuation byte
+  BOOST_TEST(escaped("\xc0\xaf") == "\\ufffd\\ufffd");             // overlong '/'
+  BOOST_TEST(escaped("\xe0\x80\xaf") == "\\ufffd\\ufffd\\ufffd");  // overlong, three bytes
+  BOOST_TEST(escaped("\xed\xa0\x80") == "\\ufffd\\ufffd\\ufffd");  // a UTF-16 surrogate
   BOOST_TEST(escaped("\xf4\x90\x80\x80") == "\\ufffd\\ufffd\\ufffd\\ufffd");  // above U+10FFFF
-  BOOST_TEST(escaped("a\xe2\x82") == "a\\ufffd\\ufffd");             // cut short at the end
+  BOOST_TEST(escaped("a\xe2\x82") == "a\\ufffd\\ufffd");  // cut short at the end
   BOOST_TEST(escaped("\xff\xfe") == "\\ufffd\\ufffd");
   BOOST_TEST(escaped("\xc3(") == "\\ufffd(");  // a lead byte without its continuation
   BOOST_TEST(read_back("x\xff\xc3\xa9") == "x\xef\xbf\xbd\xc3\xa9");
@@ -169,7 +169,8 @@ BOOST_AUTO_TEST_CASE(flush_hands_on_what_is_buffered_and_nothing_when_empty) {
   BOOST_TEST(recorder.handed.empty());
   buffer.flush();
   BOOST_REQUIRE_EQUAL(recorder.handed.size(), 1u);
-  BOOST_TEST(recorder.handed[0] == access_log::line(sample("one")) + access_log::line(sample("two")));
+  BOOST_TEST(recorder.handed[0] ==
+             access_log::line(sample("one")) + access_log::line(sample("two")));
   BOOST_TEST(buffer.pending_bytes() == 0u);
   buffer.flush();
   BOOST_TEST(recorder.handed.size() == 1u);
