@@ -50,6 +50,11 @@ BOOST_AUTO_TEST_CASE(healthz_over_verified_tls_with_security_headers) {
   BOOST_TEST(r->headers["content-security-policy"].find("frame-ancestors 'none'") !=
              std::string::npos);
   BOOST_TEST(r->headers["x-request-id"].size() == 32u);
+  BOOST_TEST(r->headers["content-length"] == "15");
+  // An origin server with a clock sends Date (RFC 9110 §6.6.1): "Sun, 06 Nov 1994 08:49:37 GMT".
+  const std::string date = r->headers["date"];
+  BOOST_TEST(date.size() == 29u);
+  BOOST_TEST(date.substr(date.size() < 4 ? 0 : date.size() - 4) == " GMT");
 }
 
 BOOST_AUTO_TEST_CASE(request_id_is_echoed_only_when_well_formed) {
@@ -74,6 +79,24 @@ BOOST_AUTO_TEST_CASE(keep_alive_serves_several_requests_and_logs_no_query_string
   BOOST_TEST(gw.wait_for_log("\"path\":\"/api/hello\""));
   BOOST_TEST(gw.log().find("s3cret") == std::string::npos);
   BOOST_TEST(gw.log().find("\"component\":\"access\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(buffered_access_lines_are_written_in_order_at_a_clean_stop) {
+  // A flush interval longer than the test: only the stop can write these lines.
+  GatewayProcess gw("log:\n  access_log_flush: 60s\n");
+  TestConnection c(gw.https_port());
+  for (const char* id : {"flush-1", "flush-2", "flush-3"})
+    BOOST_TEST(c.request("GET", "/healthz", "", {{"X-Request-Id", id}})->status == 200);
+  BOOST_TEST(gw.log().find("\"component\":\"access\"") == std::string::npos);  // still buffered
+  BOOST_TEST(gw.stop(SIGTERM) == 0);
+  BOOST_TEST_REQUIRE(gw.wait_for_log("\"request_id\":\"flush-3\""));
+  const std::string log = gw.log();
+  const auto first = log.find("\"request_id\":\"flush-1\"");
+  const auto second = log.find("\"request_id\":\"flush-2\"");
+  BOOST_TEST_REQUIRE(first != std::string::npos);
+  BOOST_TEST_REQUIRE(second != std::string::npos);
+  BOOST_TEST(first < second);
+  BOOST_TEST(second < log.find("\"request_id\":\"flush-3\""));
 }
 
 BOOST_AUTO_TEST_CASE(tls_below_1_2_is_refused) {

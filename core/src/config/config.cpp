@@ -256,6 +256,11 @@ Config load_config_text(const std::string& text, const std::string& path) {
   static const std::set<std::string> kLevels = {"debug", "info", "warn", "error"};
   if (!kLevels.count(c.log.level)) log.fail("level", "must be debug, info, warn or error");
   c.log.access_log = log.boolean("access_log", c.log.access_log);
+  c.log.access_log_buffer = static_cast<std::size_t>(log.integer(
+      "access_log_buffer", static_cast<std::int64_t>(c.log.access_log_buffer), 4096, 16 << 20));
+  c.log.access_log_flush = log.duration("access_log_flush", c.log.access_log_flush);
+  if (c.log.access_log_flush < milliseconds(10) || c.log.access_log_flush > milliseconds(60'000))
+    log.fail("access_log_flush", "must be between 10ms and 60s");
   log.finish();
 
   YamlSection outbound = top.section("outbound");

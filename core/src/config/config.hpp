@@ -55,6 +55,8 @@ struct OutboundConfig {
 struct LogConfig {
   std::string level = "info";
   bool access_log = true;
+  std::size_t access_log_buffer = 64 * 1024;  // per I/O thread; written when full...
+  milliseconds access_log_flush{1000};        // ...or when this long has passed
 };
 
 struct PluginConfig {

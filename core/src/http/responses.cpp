@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <ctime>
 #include <random>
 
 namespace passerelle {
 
 Response error_response(int status, const std::string& code, const std::string& message,
-                        const std::string& request_id) {
+                        std::string_view request_id) {
   boost::json::object error;
   error["code"] = code;
   error["message"] = message;
@@ -18,7 +20,7 @@ Response error_response(int status, const std::string& code, const std::string& 
   return Response::json(boost::json::object{{"error", std::move(error)}}, status);
 }
 
-Response error_response(const HttpError& error, const std::string& request_id) {
+Response error_response(const HttpError& error, std::string_view request_id) {
   Response r = error_response(error.status(), error.code(), error.what(), request_id);
   if (const auto* with = dynamic_cast<const HttpErrorWithHeaders*>(&error))
     r.headers.insert(r.headers.end(), with->headers().begin(), with->headers().end());
@@ -33,7 +35,6 @@ Response redirect_response(const std::string& location) {
   return r;
 }
 
-namespace {
 bool has_header(const Response& r, std::string_view name) {
   return std::any_of(r.headers.begin(), r.headers.end(), [&](const auto& h) {
     return h.first.size() == name.size() &&
@@ -41,19 +42,41 @@ bool has_header(const Response& r, std::string_view name) {
                       [](char a, char b) { return std::tolower(a) == std::tolower(b); });
   });
 }
-}  // namespace
 
-void add_common_headers(Response& r, const std::string& request_id, bool https) {
-  auto set_default = [&](const char* name, const char* value) {
-    if (!has_header(r, name)) r.headers.emplace_back(name, value);
+std::span<const CommonHeader> common_headers() {
+  static constexpr CommonHeader kHeaders[] = {
+      {"Strict-Transport-Security", "max-age=63072000; includeSubDomains", true},
+      {"X-Content-Type-Options", "nosniff"},
+      {"X-Frame-Options", "DENY"},
+      {"Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"},
+      {"Referrer-Policy", "strict-origin-when-cross-origin"},
+      {"Cache-Control", "no-store"},
   };
-  r.headers.emplace_back("X-Request-Id", request_id);
-  if (https) set_default("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
-  set_default("X-Content-Type-Options", "nosniff");
-  set_default("X-Frame-Options", "DENY");
-  set_default("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'");
-  set_default("Referrer-Policy", "strict-origin-when-cross-origin");
-  set_default("Cache-Control", "no-store");
+  return kHeaders;
+}
+
+std::string_view http_date_now() {
+  struct Cache {
+    std::time_t second = -1;
+    char text[32] = {};
+    std::size_t size = 0;
+  };
+  thread_local Cache cache;
+  const std::time_t now = std::time(nullptr);
+  if (now != cache.second) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    // By hand rather than strftime: day and month names must not follow the locale.
+    static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const int n = std::snprintf(
+        cache.text, sizeof cache.text, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday],
+        tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cache.size = n > 0 ? static_cast<std::size_t>(n) : 0;
+    cache.second = now;
+  }
+  return {cache.text, cache.size};
 }
 
 bool is_valid_request_id(std::string_view id) {
@@ -63,14 +86,18 @@ bool is_valid_request_id(std::string_view id) {
   });
 }
 
-std::string new_request_id() {
+void new_request_id(std::span<char, 32> out) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   static const char* kHex = "0123456789abcdef";
-  std::string id(32, '0');
   for (int half = 0; half < 2; ++half) {
     std::uint64_t v = rng();
-    for (int i = 0; i < 16; ++i, v >>= 4) id[half * 16 + i] = kHex[v & 0xf];
+    for (int i = 0; i < 16; ++i, v >>= 4) out[half * 16 + i] = kHex[v & 0xf];
   }
+}
+
+std::string new_request_id() {
+  std::string id(32, '0');
+  new_request_id(std::span<char, 32>(id.data(), 32));
   return id;
 }
 

@@ -1,9 +1,15 @@
-// The log writer thread: lines are queued under a mutex and written to stderr in batches.
+// The log writer thread: lines and access-log buffers are queued under a mutex and written to
+// stderr in batches, one writev(2) per batch.
 #include "log/log.hpp"
 
 #include <boost/json/serialize.hpp>
 
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -12,11 +18,35 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace passerelle::log {
 namespace {
 
-constexpr std::size_t kMaxQueued = 100'000;  // beyond this, lines are dropped and counted
+// Beyond this many bytes waiting, lines are dropped and counted: a stalled stderr must not
+// grow the process without bound.
+constexpr std::size_t kMaxQueuedBytes = 64 * 1024 * 1024;
+// Emptied access-log buffers kept for reuse: about two per I/O thread.
+constexpr std::size_t kMaxSpareBuffers = 16;
+
+// Writes every byte of `parts` to stderr, in order: one writev(2) unless the kernel takes less.
+void write_all(std::vector<iovec>& parts) {
+  std::size_t first = 0;
+  while (first < parts.size()) {
+    const int count = static_cast<int>(std::min<std::size_t>(parts.size() - first, IOV_MAX));
+    const ssize_t n = ::writev(STDERR_FILENO, parts.data() + first, count);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // nowhere left to report it
+    }
+    auto left = static_cast<std::size_t>(n);
+    while (first < parts.size() && left >= parts[first].iov_len) left -= parts[first++].iov_len;
+    if (left > 0) {
+      parts[first].iov_base = static_cast<char*>(parts[first].iov_base) + left;
+      parts[first].iov_len -= left;
+    }
+  }
+}
 
 class Writer {
  public:
@@ -30,16 +60,30 @@ class Writer {
     thread_.join();
   }
 
-  void push(std::string line) {
+  // `bytes` is whole lines, each ending in '\n'. A reusable buffer's storage comes back, once
+  // written, to a later caller: for one, an emptied buffer (or an empty string) is returned.
+  std::string push(std::string bytes, bool reusable) {
+    std::string spare;
+    bool wake = false;
     {
       std::lock_guard lock(mutex_);
-      if (queue_.size() >= kMaxQueued) {
-        ++dropped_;
-        return;
+      if (reusable && !spare_.empty()) {
+        spare = std::move(spare_.back());
+        spare_.pop_back();
       }
-      queue_.push_back(std::move(line));
+      if (queued_bytes_ + bytes.size() > kMaxQueuedBytes) {
+        dropped_ += static_cast<std::size_t>(std::count(bytes.begin(), bytes.end(), '\n'));
+        return spare;
+      }
+      queued_bytes_ += bytes.size();
+      queue_.push_back({std::move(bytes), reusable});
+      // Only an idle writer needs waking: a busy one takes the whole queue on its next turn.
+      // This spares a futex wake-up (and the context switch after it) per line.
+      wake = idle_;
+      idle_ = false;
     }
-    cv_.notify_one();
+    if (wake) cv_.notify_one();
+    return spare;
   }
 
   void flush() {
@@ -48,29 +92,46 @@ class Writer {
   }
 
  private:
+  struct Item {
+    std::string bytes;
+    bool reusable;
+  };
+
   void run() {
     std::unique_lock lock(mutex_);
+    std::vector<iovec> parts;
     for (;;) {
-      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      while (queue_.empty() && !stop_) {
+        idle_ = true;
+        cv_.wait(lock);
+      }
+      idle_ = false;
       if (queue_.empty() && stop_) return;
-      std::deque<std::string> batch;
+      std::deque<Item> batch;
       batch.swap(queue_);
-      std::size_t dropped = dropped_;
+      queued_bytes_ = 0;
+      const std::size_t dropped = dropped_;
       dropped_ = 0;
       writing_ = true;
       lock.unlock();
-      std::string out;
-      for (auto& line : batch) {
-        out += line;
-        out += '\n';
-      }
+
+      std::string notice;
       if (dropped)
-        out +=
-            "{\"level\":\"warn\",\"component\":\"log\",\"msg\":\"log lines dropped\",\"count\":" +
+        notice =
+            "{\"level\":\"warn\",\"component\":\"log\",\"msg\":\"log lines dropped\","
+            "\"count\":" +
             std::to_string(dropped) + "}\n";
-      std::fwrite(out.data(), 1, out.size(), stderr);
-      std::fflush(stderr);
+      parts.clear();
+      for (auto& item : batch) parts.push_back({item.bytes.data(), item.bytes.size()});
+      if (!notice.empty()) parts.push_back({notice.data(), notice.size()});
+      write_all(parts);
+
       lock.lock();
+      for (auto& item : batch) {
+        if (!item.reusable || spare_.size() >= kMaxSpareBuffers) continue;
+        item.bytes.clear();
+        spare_.push_back(std::move(item.bytes));
+      }
       writing_ = false;
       flushed_cv_.notify_all();
     }
@@ -79,10 +140,13 @@ class Writer {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::condition_variable flushed_cv_;
-  std::deque<std::string> queue_;
+  std::deque<Item> queue_;
+  std::vector<std::string> spare_;
+  std::size_t queued_bytes_ = 0;
   std::size_t dropped_ = 0;
   bool stop_ = false;
   bool writing_ = false;
+  bool idle_ = false;  // the writer waits for work: a push must wake it
   std::thread thread_;
 };
 
@@ -144,8 +208,12 @@ void write(Level level, std::string_view component, std::string_view message,
   line["component"] = component;
   line["msg"] = message;
   for (auto& kv : fields) line[kv.key()] = std::move(kv.value());
-  writer().push(boost::json::serialize(line));
+  std::string text = boost::json::serialize(line);
+  text += '\n';
+  writer().push(std::move(text), false);
 }
+
+std::string hand_off(std::string lines) { return writer().push(std::move(lines), true); }
 
 void flush() { writer().flush(); }
 

@@ -3,6 +3,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <string>
 #include <string_view>
 
 namespace passerelle::log {
@@ -21,6 +22,10 @@ bool enabled(Level level);
 /// One line: {"ts":..., "level":..., "component":..., "msg":..., ...fields}.
 void write(Level level, std::string_view component, std::string_view message,
            boost::json::object fields = {});
+
+/// Queues `lines` (whole lines, each ending in '\n') to be written in one piece, after what is
+/// queued already. Returns an emptied buffer from an earlier call for reuse, or an empty string.
+std::string hand_off(std::string lines);
 
 /// Writes everything queued so far; call before exiting.
 void flush();

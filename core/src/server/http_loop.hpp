@@ -3,6 +3,7 @@
 #pragma once
 
 #include "http/responses.hpp"
+#include "log/access_log.hpp"
 #include "log/log.hpp"
 #include "server/framing.hpp"
 #include "server/sessions.hpp"
@@ -11,14 +12,17 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <optional>
+#include <span>
 #include <string_view>
 
 namespace passerelle {
@@ -42,17 +46,70 @@ class TrackedSession {
   std::shared_ptr<SessionState> state_;
 };
 
-inline http::response<http::string_body> to_beast(Response&& r, unsigned version, bool keep_alive) {
-  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
-  res.set(http::field::content_type, r.content_type);
-  for (auto& [name, value] : r.headers) res.insert(name, value);
-  res.keep_alive(keep_alive);
-  // No content follows a 204 or a 304, nor a Content-Length for it (RFC 9110 §8.6): Beast
-  // throws on a body there, which would end the session with no answer.
-  if (r.status == 204 || r.status == 304) return res;
-  res.body() = std::move(r.body);
-  res.prepare_payload();
-  return res;
+// Framing is the session's: a handler's Content-Length, Transfer-Encoding or Connection would
+// contradict the one written here.
+inline bool is_framing_header(std::string_view name) {
+  const auto same = [name](std::string_view framing) {
+    return name.size() == framing.size() &&
+           std::equal(name.begin(), name.end(), framing.begin(),
+                      [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+  };
+  return same("content-length") || same("transfer-encoding") || same("connection");
+}
+
+// The common headers as one block of text, built once: most answers set none of them.
+inline std::string_view common_header_block(bool https) {
+  static const auto build = [](bool with_hsts) {
+    std::string block;
+    for (const CommonHeader& h : common_headers())
+      if (with_hsts || !h.https_only) block.append(h.name).append(": ").append(h.value) += "\r\n";
+    return block;
+  };
+  static const std::string with_hsts = build(true);
+  static const std::string without_hsts = build(false);
+  return https ? with_hsts : without_hsts;
+}
+
+// The head of an answer, written into `out` (kept by the connection, so that it allocates only
+// when it grows): status line, Content-Type, the handler's headers, X-Request-Id, Date, the
+// common headers the handler did not set, Content-Length (none for a 204 or a 304, RFC 9110
+// §8.6) and "Connection: close" when the connection ends. Beast's message and serializer did
+// this with an allocation per field; names and values were checked by the dispatcher.
+inline void write_head(std::string& out, const Response& r, std::size_t content_length,
+                       bool keep_alive, std::string_view request_id, bool https) {
+  out.clear();
+  char number[24];
+  const auto status_end = std::to_chars(number, number + sizeof number, r.status).ptr;
+  out.append("HTTP/1.1 ").append(number, status_end) += ' ';
+  out.append(http::obsolete_reason(static_cast<http::status>(r.status))).append("\r\n");
+  out.append("Content-Type: ").append(r.content_type).append("\r\n");
+  unsigned handler_set = 0;  // bit i: the handler set common_headers()[i]
+  for (const auto& [name, value] : r.headers) {
+    if (is_framing_header(name)) continue;
+    out.append(name).append(": ").append(value).append("\r\n");
+  }
+  if (!r.headers.empty()) {
+    const auto common = common_headers();
+    for (std::size_t i = 0; i < common.size(); ++i)
+      if (has_header(r, common[i].name)) handler_set |= 1u << i;
+  }
+  out.append("X-Request-Id: ").append(request_id).append("\r\n");
+  if (r.headers.empty() || !has_header(r, "Date"))
+    out.append("Date: ").append(http_date_now()).append("\r\n");
+  if (handler_set == 0) {
+    out.append(common_header_block(https));
+  } else {
+    const auto common = common_headers();
+    for (std::size_t i = 0; i < common.size(); ++i)
+      if (!(handler_set & (1u << i)) && (https || !common[i].https_only))
+        out.append(common[i].name).append(": ").append(common[i].value).append("\r\n");
+  }
+  if (r.status != 204 && r.status != 304) {
+    const auto length_end = std::to_chars(number, number + sizeof number, content_length).ptr;
+    out.append("Content-Length: ").append(number, length_end).append("\r\n");
+  }
+  if (!keep_alive) out.append("Connection: close\r\n");
+  out.append("\r\n");
 }
 
 // The head's fields with lower-case names. Taken before the body is read: trailer fields,
@@ -70,27 +127,10 @@ inline std::vector<std::pair<std::string, std::string>> lower_case_fields(
   return out;
 }
 
-// The path of a target as logged. Beast lets bytes 0x80-0xFF through in a target: written as
-// such, a line may not be UTF-8 and a log reader may drop it, and the request with it.
-inline std::string loggable_path(std::string_view target) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : target.substr(0, target.find('?'))) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x80) {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0xf];
-    }
-  }
-  return out;
-}
-
 inline std::optional<FramingError> check_framing(const http::request_header<>& head) {
-  std::vector<HeaderField> fields;
-  fields.reserve(8);
+  // Views into the head, in a vector each thread reuses: no allocation per request.
+  thread_local std::vector<HeaderField> fields;
+  fields.clear();
   for (const auto& field : head) fields.emplace_back(field.name_string(), field.value());
   return framing_error(fields, head.version());
 }
@@ -115,6 +155,7 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
   const LimitsConfig& limits = env.server.limits;
   const std::string& remote = state.remote;
   beast::flat_buffer buffer(limits.header_bytes + kReadSlack);
+  std::string head_text;  // the head of each answer (write_head)
 
   for (;;) {
     // Between requests: wait for a first byte, no longer than the idle timeout. Shutdown, and
@@ -126,6 +167,8 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
       if constexpr (requires { stream.async_wait_readable(as_tuple(use_awaitable)); }) {
         // TLS: wait without a buffer; idle connections hold no memory of their own.
         buffer.shrink_to_fit();
+        head_text.clear();
+        head_text.shrink_to_fit();
         auto [ec] = co_await stream.async_wait_readable(as_tuple(use_awaitable));
         state.idle->store(false, std::memory_order_relaxed);
         if (ec) break;
@@ -167,13 +210,16 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
     Response response;
     bool keep_alive = false;
     bool head = false;
-    std::string method = "-";
-    std::string path = "-";
-    std::string request_id;
+    // Views into the parser's head, which lives until the end of this turn (the access log).
+    std::string_view method = "-";
+    std::string_view target = "-";
+    std::array<char, 64> id_text;  // the request id, kept here rather than in a string
+    std::string_view request_id;
     if (ec || refused) {
       // Limits and malformed requests get an answer, then the connection closes: what follows
       // on it can no longer be framed. Timeouts and resets just close.
-      request_id = new_request_id();
+      new_request_id(std::span<char, 32>(id_text.data(), 32));
+      request_id = std::string_view(id_text.data(), 32);
       if (refused) {
         response = error_response(refused->status,
                                   refused->status == 501 ? "not_implemented" : "bad_request",
@@ -195,53 +241,58 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
         break;
       }
     } else {
-      auto req = parser.release();
+      auto& req = parser.get();
       keep_alive = req.keep_alive() && !env.tracker.stopping();
       head = req.method() == http::verb::head;
-      method = std::string(req.method_string());
-      path = loggable_path(req.target());
+      method = req.method_string();
+      target = req.target();
       IncomingRequest in;
-      in.method = method;
-      in.target = std::string(req.target());
+      in.method = std::string(method);
+      in.target = std::string(target);
       in.headers = std::move(fields);
       in.body = std::move(req.body());
       in.remote = remote;
       const std::string* given = in.header("x-request-id");
-      in.request_id = given && is_valid_request_id(*given) ? *given : new_request_id();
-      request_id = in.request_id;
+      if (given && is_valid_request_id(*given)) {
+        std::copy(given->begin(), given->end(), id_text.begin());
+        request_id = std::string_view(id_text.data(), given->size());
+      } else {
+        new_request_id(std::span<char, 32>(id_text.data(), 32));
+        request_id = std::string_view(id_text.data(), 32);
+      }
+      in.request_id = std::string(request_id);
       tcp.expires_never();  // the handler has its own deadline
       response = co_await respond(std::move(in));
       if (env.tracker.stopping()) keep_alive = false;
     }
 
-    add_common_headers(response, request_id, https);
     const int status = response.status;
-    auto res = to_beast(std::move(response), 11, keep_alive);
-    const std::size_t bytes = head ? 0 : res.body().size();
+    // No content follows a 204 or a 304; a HEAD gets the head a GET would have had, Content-Length
+    // included, and no body (RFC 9110 §9.3.2).
+    if (status == 204 || status == 304) response.body.clear();
+    head_text.reserve(1024);
+    write_head(head_text, response, response.body.size(), keep_alive, request_id, https);
+    const std::size_t bytes = head ? 0 : response.body.size();
+    const std::array<boost::asio::const_buffer, 2> parts{
+        boost::asio::buffer(head_text), boost::asio::buffer(response.body.data(), bytes)};
     tcp.expires_after(limits.write_timeout);
-    boost::system::error_code wec;
-    if (head) {
-      // The head a GET would have had, Content-Length included, and no body (RFC 9110 §9.3.2).
-      http::response<http::empty_body> head_only{std::move(res.base())};
-      std::tie(wec, std::ignore) =
-          co_await http::async_write(stream, head_only, as_tuple(use_awaitable));
-    } else {
-      std::tie(wec, std::ignore) = co_await http::async_write(stream, res, as_tuple(use_awaitable));
-    }
+    auto [wec, written] = co_await boost::asio::async_write(stream, parts, as_tuple(use_awaitable));
 
     if (env.access_log) {
-      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::steady_clock::now() - started)
-                          .count();
-      log::write(log::Level::info, "access", "request",
-                 {{"request_id", request_id},
-                  {"remote", remote},
-                  {"method", method},
-                  {"path", path},
-                  {"status", status},
-                  {"bytes", bytes},
-                  {"duration_us", static_cast<std::int64_t>(us)},
-                  {"tls", https}});
+      // Into this thread's buffer: no lock, no allocation (log/access_log.hpp).
+      access_log::Record line;
+      line.time = std::chrono::system_clock::now();
+      line.request_id = request_id;
+      line.remote = remote;
+      line.method = method;
+      line.target = target;
+      line.status = status;
+      line.bytes = bytes;
+      line.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - started)
+                             .count();
+      line.tls = https;
+      access_log::record(line);
     }
     if (wec) break;
     if (ec || refused) co_return LoopEnd::refused;

@@ -11,6 +11,7 @@
 #include "http/dashboard.hpp"
 #include "http/dispatcher.hpp"
 #include "http/status_routes.hpp"
+#include "log/access_log.hpp"
 #include "log/log.hpp"
 #include "metrics/registry.hpp"
 #include "plugins/plugin_host.hpp"
@@ -33,6 +34,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
@@ -111,7 +113,10 @@ struct Server::Impl {
         tracker({config.server.limits.max_connections,
                  config.server.limits.max_connections_per_address,
                  config.server.limits.max_connections * 9 / 10}),
-        env{config.server, dispatcher, tracker, config.log.access_log, 0} {
+        // Access lines are info lines: a higher log level turns them off, as it always has.
+        env{config.server, dispatcher, tracker,
+            config.log.access_log && log::enabled(log::Level::info), 0} {
+    access_log::configure(config.log.access_log_buffer);
     tls.store(make_server_tls(config.tls.certificate, config.tls.private_key));
     load_site();
     plugins.load_all(config);
@@ -254,6 +259,18 @@ struct Server::Impl {
     }
   }
 
+  // Hands the thread's access-log buffer to the writer at each interval, so that a quiet
+  // server's lines do not wait for the buffer to fill; runs on each worker's own thread.
+  static asio::awaitable<void> flush_access_log(std::chrono::milliseconds interval) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (;;) {
+      timer.expires_after(interval);
+      auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      access_log::flush_thread();
+    }
+  }
+
   asio::awaitable<void> reload_tls() {
     // Reading PEM files is blocking: do it on the blocking pool, then swap atomically. Existing
     // connections keep the context they started with.
@@ -359,6 +376,8 @@ int Server::run() {
     if (s.config.server.redirect_http)
       asio::co_spawn(w->ioc, s.accept_loop(w->http, false), asio::detached);
     asio::co_spawn(w->ioc, s.accept_loop(w->https, true), asio::detached);
+    if (s.env.access_log)
+      asio::co_spawn(w->ioc, s.flush_access_log(s.config.log.access_log_flush), asio::detached);
   }
   asio::co_spawn(s.ioc, s.signals(), asio::detached);
   // OpenID providers are discovered in the background: a provider down never delays the start.
@@ -371,10 +390,16 @@ int Server::run() {
       log::info("server", s.plugins.ready() ? "ready" : "started with failed plugins");
   });
 
+  // Each I/O thread hands over its last access lines once it stops serving: a clean stop
+  // loses none.
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < s.workers.size(); ++i)
-    threads.emplace_back([w = s.workers[i].get()] { w->ioc.run(); });
+    threads.emplace_back([w = s.workers[i].get()] {
+      w->ioc.run();
+      access_log::flush_thread();
+    });
   s.ioc.run();
+  access_log::flush_thread();
   for (auto& t : threads) t.join();
   log::info("server", "stopped");
   return 0;

@@ -167,6 +167,23 @@ BOOST_AUTO_TEST_CASE(durations) {
 // The `web:` section: default root next to the config, default pages, and page paths refused
 // when they are not plain or fall under a prefix the gateway answers itself.
 
+BOOST_AUTO_TEST_CASE(access_log_buffer_and_flush_interval) {
+  TempDir dir;
+  Config c = load_config(dir.write("p.yaml", kTls));
+  BOOST_TEST(c.log.access_log);
+  BOOST_TEST(c.log.access_log_buffer == 64u * 1024u);
+  BOOST_TEST(c.log.access_log_flush.count() == 1000);
+  c = load_config(dir.write(
+      "p.yaml",
+      std::string(kTls) + "log:\n  access_log_buffer: 8192\n  access_log_flush: 250ms\n"));
+  BOOST_TEST(c.log.access_log_buffer == 8192u);
+  BOOST_TEST(c.log.access_log_flush.count() == 250);
+  BOOST_TEST(error_of(dir, std::string(kTls) + "log:\n  access_log_buffer: 100\n") ==
+             "p.yaml:5:22: access_log_buffer: must be between 4096 and 16777216");
+  BOOST_TEST(error_of(dir, std::string(kTls) + "log:\n  access_log_flush: 0s\n") ==
+             "p.yaml:5:21: access_log_flush: must be between 10ms and 60s");
+}
+
 BOOST_AUTO_TEST_CASE(web_section_defaults) {
   TempDir dir;
   Config c = load_config(dir.write("p.yaml", kTls));
