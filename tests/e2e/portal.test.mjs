@@ -285,6 +285,10 @@ describe('the portal in a browser', () => {
       await page.getByText('Élu·e').waitFor();
       await shot(page, 'mon-compte-1280');
 
+      // The operators' page, asked for by its address: a message, and no call to its API.
+      await page.goto(`${ctx.base}/exploitation`);
+      await page.getByText('Cette page est réservée aux opérateurs de la plateforme.').waitFor();
+
       await page.locator('header').getByRole('button', { name: 'Se déconnecter' }).first().click();
       await page.waitForURL((u) => u.pathname === '/connexion');
       await page.goto(`${ctx.base}/`);
