@@ -31,8 +31,12 @@ RouteStats& MetricsRegistry::route(const std::string& group, const std::string& 
 }
 
 std::map<std::string, GroupTotals> MetricsRegistry::group_totals() const {
-  std::map<std::string, GroupTotals> out;
   std::lock_guard lock(mutex_);
+  return group_totals_locked();
+}
+
+std::map<std::string, GroupTotals> MetricsRegistry::group_totals_locked() const {
+  std::map<std::string, GroupTotals> out;
   for (const auto& [key, stats] : routes_) {
     GroupTotals& totals = out[stats->group()];
     for (int status = RouteStats::kFirstStatus; status <= RouteStats::kLastStatus; ++status) {
@@ -86,6 +90,20 @@ void MetricsRegistry::render_routes(std::ostream& out) const {
     out << name << "_sum{route=\"" << route << "\"} " << stats->latency().sum_seconds() << '\n';
     out << name << "_count{route=\"" << route << "\"} " << total << '\n';
   }
+  // Per plugin, the sums of its routes (the gateway's own routes are the rest).
+  const auto totals = group_totals_locked();
+  out << "# HELP passerelle_http_plugin_requests_total Requests answered on a plugin's routes\n"
+         "# TYPE passerelle_http_plugin_requests_total counter\n";
+  for (const auto& [group, t] : totals)
+    if (!group.empty())
+      out << "passerelle_http_plugin_requests_total{plugin=\"" << label_value(group) << "\"} "
+          << t.requests << '\n';
+  out << "# HELP passerelle_http_plugin_errors_total 5xx answers on a plugin's routes\n"
+         "# TYPE passerelle_http_plugin_errors_total counter\n";
+  for (const auto& [group, t] : totals)
+    if (!group.empty())
+      out << "passerelle_http_plugin_errors_total{plugin=\"" << label_value(group) << "\"} "
+          << t.errors << '\n';
 }
 
 MetricsRegistry::AtomicCounter& MetricsRegistry::counter(const std::string& name,

@@ -53,7 +53,8 @@ class MetricsRegistry {
     std::string help;
     std::map<std::string, std::unique_ptr<AtomicCounter>> series;  // by label set
   };
-  void render_routes(std::ostream& out) const;
+  void render_routes(std::ostream& out) const;                     // mutex_ held
+  std::map<std::string, GroupTotals> group_totals_locked() const;  // mutex_ held
 
   mutable std::mutex mutex_;
   std::map<std::string, Family> families_;

@@ -109,6 +109,8 @@ BOOST_AUTO_TEST_CASE(metrics_text_has_counts_and_cumulative_histograms_of_asked_
            histogram + "_bucket" + route + R"(,le="+Inf"} 3)",
            histogram + "_count" + route + "} 3",
            histogram + "_sum" + route + "} 0.0067",
+           std::string(R"(passerelle_http_plugin_requests_total{plugin="hello"} 3)"),
+           std::string(R"(passerelle_http_plugin_errors_total{plugin="hello"} 0)"),
        })
     BOOST_TEST(text.find(line) != std::string::npos, line);
   BOOST_TEST(text.find("DELETE") == std::string::npos);
