@@ -1,6 +1,8 @@
 // Builds the portal into web/dist: bundles src/app.js and src/app.css (which imports only the
 // DSFR parts the pages use) with esbuild into content-hashed files under dist/assets, writes
 // dist/index.html referencing them, then a .gz and a .br next to every compressible file.
+// The operators' page has its own stylesheet (src/operations.css) and its chart code in a
+// chunk of its own (a dynamic import): neither is loaded by any other page.
 // Run with `node web/build.mjs` (tools/run and tools/test do); prints the sizes.
 import * as esbuild from 'esbuild';
 import * as crypto from 'node:crypto';
@@ -65,26 +67,47 @@ function walk(dir) {
 async function main() {
   fs.rmSync(DIST, { recursive: true, force: true });
   fs.mkdirSync(ASSETS, { recursive: true });
-  const result = await esbuild.build({
+  const common = {
     absWorkingDir: HERE,
-    entryPoints: { app: 'src/app.js', 'app-style': 'src/app.css' },
     bundle: true,
     minify: true,
-    format: 'esm',
     target: ['es2020', 'chrome100', 'firefox100', 'safari15'],
     outdir: ASSETS,
-    entryNames: 'app-[hash]',
     assetNames: '[name]-[hash]',
     loader: { '.woff2': 'file', '.svg': 'file' },
-    plugins: [dsfrFonts],
     metafile: true,
     legalComments: 'none',
     logLevel: 'warning',
+  };
+  // Stylesheets first: the script learns the hashed name of the operators' one.
+  const styles = await esbuild.build({
+    ...common,
+    entryPoints: { app: 'src/app.css', operations: 'src/operations.css' },
+    entryNames: '[name]-[hash]',
+    plugins: [dsfrFonts],
   });
-  const outputs = Object.keys(result.metafile.outputs).map((o) => path.basename(o));
-  const js = outputs.find((o) => o.endsWith('.js'));
-  const css = outputs.find((o) => o.endsWith('.css'));
-  if (!js || !css) throw new Error(`esbuild wrote no js or css: ${outputs.join(', ')}`);
+  const cssOf = (entry) => {
+    const out = Object.entries(styles.metafile.outputs).find(([, o]) => o.entryPoint === entry);
+    if (!out) throw new Error(`esbuild wrote no css for ${entry}`);
+    return path.basename(out[0]);
+  };
+  const css = cssOf('src/app.css');
+  const scripts = await esbuild.build({
+    ...common,
+    entryPoints: { app: 'src/app.js' },
+    entryNames: '[name]-[hash]',
+    chunkNames: 'chunk-[hash]',
+    format: 'esm',
+    // import() of the operators' page makes a chunk (with the charts) fetched by it alone.
+    splitting: true,
+    define: {
+      __OPERATIONS_CSS__: JSON.stringify(`/assets/${cssOf('src/operations.css')}`),
+    },
+  });
+  const entry = Object.entries(scripts.metafile.outputs)
+    .find(([, o]) => o.entryPoint === 'src/app.js');
+  if (!entry) throw new Error('esbuild wrote no script for src/app.js');
+  const js = path.basename(entry[0]);
   // DSFR's favicon (the Marianne), hashed like the rest; without it browsers ask /favicon.ico.
   const favicon = fs.readFileSync(path.join(HERE, 'node_modules/@gouvfr/dsfr/dist/favicon/favicon.svg'));
   const icon = `favicon-${crypto.createHash('sha256').update(favicon).digest('hex').slice(0, 10)}.svg`;

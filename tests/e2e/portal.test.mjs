@@ -8,6 +8,9 @@
 // keyboard-only path (login, skip link, navigation, logout); logout ending the session in every
 // tab; the test plugin `faulty` (its widget hangs for an advisor) leaving the dashboard usable;
 // a warm reload of the dashboard (HTML 304, immutable assets not asked again; figures printed).
+// "Mon compte": closing another session ends it; "Se déconnecter partout" ends every tab's.
+// The operators' page (/exploitation): the plugins and their charts, shown to operators only,
+// the chart code fetched by that page alone; axe-core and screenshots at 1280 and 360 px.
 //
 // Run with ../support/node-test.sh . portal.test.mjs (PASSERELLE_BINARY = gateway binary; default ../../build/dev/bin/passerelle).
 // E2E_KEEP=1 keeps the temporary folder.
@@ -45,7 +48,7 @@ function gatewayConfig({ port, dir }) {
   const web = `
 web:
   root: ${DIST}
-  pages: [/, /connexion, /ma-direction, /mon-compte]
+  pages: [/, /connexion, /ma-direction, /mon-compte, /exploitation]
 `;
   return `demo: true
 server:
@@ -249,6 +252,8 @@ describe('the portal in a browser', () => {
       await directorates.getByRole('heading', { name: 'Votre direction régionale' }).waitFor();
       await page.locator('.fr-card[data-plugin="hello"]').getByText('Bonjour Angers').waitFor();
       assert.equal(await page.getByText('temporairement indisponible').count(), 0);
+      assert.equal(await page.getByRole('link', { name: 'Exploitation' }).count(), 0,
+        'the operators\' page is not in an élu\'s navigation');
       await shot(page, 'dashboard-1280');
 
       // A cold load of the dashboard: a fresh context (empty cache) with the same session.
@@ -279,6 +284,10 @@ describe('the portal in a browser', () => {
       await page.getByRole('link', { name: 'Mon compte', exact: true }).click();
       await page.getByText('Élu·e').waitFor();
       await shot(page, 'mon-compte-1280');
+
+      // The operators' page, asked for by its address: a message, and no call to its API.
+      await page.goto(`${ctx.base}/exploitation`);
+      await page.getByText('Cette page est réservée aux opérateurs de la plateforme.').waitFor();
 
       await page.locator('header').getByRole('button', { name: 'Se déconnecter' }).first().click();
       await page.waitForURL((u) => u.pathname === '/connexion');
@@ -313,6 +322,9 @@ describe('the portal in a browser', () => {
       const other = page.getByRole('link', { name: 'Se connecter avec Annuaire de la banque' });
       assert.equal(await other.getAttribute('href'), '/auth/oidc/keycloak/start?next=%2Fma-direction');
       await shot(page, 'connexion-providers-1280');
+      await page.setViewportSize({ width: 360, height: 740 });
+      await connect.waitFor();
+      await shot(page, 'connexion-providers-360');
     } finally {
       await context.close();
     }
@@ -471,6 +483,113 @@ describe('the portal in a browser', () => {
       await context.close();
     }
   });
+
+  test('Mon compte: close another session, then log out everywhere', { timeout: 60000 }, async () => {
+    // An account no other test uses, so that its sessions are the ones opened here.
+    const user = 'agent.angers';
+    const { context, page: a } = await openPage(1280);
+    const other = await openPage(1280);
+    try {
+      await login(other.page, user); // another browser: a second session
+      await login(a, user);
+      await a.getByRole('link', { name: 'Mon compte', exact: true }).click();
+      await a.waitForURL((u) => u.pathname === '/mon-compte');
+      const sessions = a.locator('section[aria-labelledby="mes-sessions"]');
+      await sessions.getByText('cette session').waitFor();
+      const close = sessions.getByRole('button', { name: /^Fermer la session/ });
+      await close.first().waitFor();
+      assert.equal(await close.count(), 1, 'one other session to close');
+      await close.click();
+      await sessions.getByText('La session a été fermée.').waitFor();
+      assert.equal(await close.count(), 0);
+      const closed = await other.page.evaluate(async () => (await fetch('/api/me')).status);
+      assert.equal(closed, 401, 'the closed session no longer works');
+      assert.equal(await a.evaluate(async () => (await fetch('/api/me')).status), 200,
+        'this one still does');
+
+      // Every tab, of this browser and of another, is logged out by "Se déconnecter partout".
+      await login(other.page, user);
+      const b = await context.newPage();
+      b.setDefaultTimeout(STEP_TIMEOUT_MS);
+      await b.goto(`${ctx.base}/`);
+      await b.locator('.fr-card[data-plugin="hello"]').waitFor();
+      await sessions.getByRole('button', { name: 'Se déconnecter partout' }).click();
+      await a.waitForURL((u) => u.pathname === '/connexion');
+      for (const [name, tab] of [['another tab', b], ['another browser', other.page], ['this tab', a]]) {
+        const status = await tab.evaluate(async () => (await fetch('/api/me')).status);
+        assert.equal(status, 401, `${name} is logged out`);
+        await tab.goto(`${ctx.base}/`);
+        await tab.waitForURL((u) => u.pathname === '/connexion');
+      }
+      assertClean(other.watch);
+    } catch (err) {
+      err.message += `\n--- gateway log (tail):\n${ctx.gateway.tail()}`;
+      throw err;
+    } finally {
+      await other.context.close();
+      await context.close();
+    }
+  });
+
+  for (const width of [1280, 360]) {
+    test(`an operator sees the plugins and their last hour at ${width} px`, { timeout: 60000 }, async (t) => {
+      const { context, page, watch } = await openPage(width, width === 360 ? 740 : 900);
+      const assets = [];
+      page.on('request', (r) => {
+        const u = new URL(r.url());
+        if (u.pathname.startsWith('/assets/') && u.pathname.endsWith('.js')) assets.push(u.pathname);
+      });
+      try {
+        await login(page, 'operateur.demo');
+        const dashboardScripts = assets.length;
+        // Some traffic of a plugin, counted in the minute in progress.
+        await page.evaluate(async () => {
+          for (let i = 0; i < 5; i += 1) await fetch('/api/hello');
+        });
+        if (width === 360) await page.getByRole('button', { name: 'Menu' }).click();
+        await page.locator('#navigation').getByRole('link', { name: 'Exploitation' }).click();
+        await page.waitForURL((u) => u.pathname === '/exploitation');
+        await page.getByRole('heading', { name: 'Exploitation', level: 1 }).waitFor();
+
+        const row = page.locator('#table-services tr[data-plugin="hello"]');
+        await row.getByText('En service').waitFor();
+        const cells = await row.locator('th, td').allInnerTexts();
+        assert.equal(cells[0], 'hello');
+        assert.match(cells[1], /^\d+\.\d+/, 'a version');
+        assert.match(cells[3], /\d{4}/, 'a load date');
+        for (const name of ['directorates', 'faulty']) await page.locator(`#table-services tr[data-plugin="${name}"]`).waitFor();
+
+        // Three charts per plugin, drawn (a canvas in each), and their figures as text.
+        const hello = page.locator('section[data-group="activite-hello"]');
+        await hello.locator('line-chart canvas').nth(2).waitFor();
+        assert.equal(await hello.locator('line-chart').count(), 3);
+        const said = await hello.locator('figure p').allInnerTexts();
+        assert.match(said[0], /requêtes sur la dernière heure/);
+        assert.match(said[0], /[1-9]\d* dans la minute en cours|au plus/);
+        assert.equal(await hello.locator('table tbody tr').count(), 60, 'every minute in the table');
+        await page.locator('section[data-group="activite-passerelle"] line-chart canvas').first().waitFor();
+
+        // The chart code is not the dashboard's: this page fetched scripts of its own.
+        assert.ok(assets.length > dashboardScripts, 'the page fetched its own script');
+        await shot(page, `exploitation-${width}`);
+        if (width === 360) {
+          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+          assert.ok(overflow <= 0, `the page is ${overflow} px wider than 360 px`);
+        }
+        // Checked before axe-core runs: to read the charts' shadow roots, axe copies their
+        // stylesheets into <style> elements of its own, which the page's CSP refuses (rightly).
+        assertClean(watch);
+        const minor = await checkAccessibility(page, t, `/exploitation @${width}`);
+        console.log(`axe-core on /exploitation at ${width} px: ${minor} minor or moderate ` +
+          'violation(s)');
+      } catch (err) {
+        err.message += `\n--- gateway log (tail):\n${ctx.gateway.tail()}`;
+        throw err;
+      } finally {
+        await context.close();
+      }
+    });
+  }
 
   test('a plugin whose widget hangs leaves the dashboard usable', { timeout: 30000 }, async () => {
     const { context, page } = await openPage(1280);

@@ -226,8 +226,8 @@ BOOST_AUTO_TEST_CASE(pages_answer_the_app) {
   WebRoot site;
   GatewayProcess gw(site.yaml());
   TestConnection c(gw.https_port());
-  for (const std::string page :
-       {"/", "/connexion", "/ma-direction", "/mon-compte", "/connexion?next=%2Fmon-compte"}) {
+  for (const std::string page : {"/", "/connexion", "/ma-direction", "/mon-compte", "/exploitation",
+                                 "/connexion?next=%2Fmon-compte"}) {
     auto r = get(c, page);
     BOOST_TEST(r.status == 200, page);
     BOOST_TEST(r.body == kIndex, page);

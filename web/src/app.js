@@ -9,12 +9,29 @@ import { dashboardPage } from './pages/dashboard.js';
 import { directoratePage } from './pages/directorate.js';
 import { accountPage } from './pages/account.js';
 
+// A page whose code (with what it alone needs: the charts of /exploitation) is fetched when it
+// opens, so that the other pages do not carry it.
+function lazyPage(load, name) {
+  return async (main, ctx) => {
+    let page;
+    try {
+      page = (await load())[name];
+    } catch {
+      main.append(alert('error', 'La page n’a pas pu être chargée. Rechargez-la.'));
+      return;
+    }
+    await page(main, ctx);
+  };
+}
+
 // path -> { title, render(main, ctx), public: no sign-in needed }
 const ROUTES = {
   '/connexion': { title: 'Connexion', render: loginPage, public: true },
   '/': { title: 'Tableau de bord', render: dashboardPage },
   '/ma-direction': { title: 'Ma direction', render: directoratePage },
   '/mon-compte': { title: 'Mon compte', render: accountPage },
+  '/exploitation': { title: 'Exploitation',
+    render: lazyPage(() => import('./pages/operations.js'), 'operationsPage') },
 };
 
 const app = document.getElementById('app');
@@ -89,7 +106,8 @@ async function render() {
     if (ticket !== rendering) return;
   }
   const headerUser = ctx.user
-    ? { name: ctx.user.display_name || ctx.user.subject, commune: ctx.commune } : null;
+    ? { name: ctx.user.display_name || ctx.user.subject, commune: ctx.commune,
+      roles: ctx.user.roles } : null;
   const { root, main } = frame({ user: headerUser, current: path, onLogout: doLogout });
   main.setAttribute('aria-busy', 'true');
   const pending = route.render(main, ctx);

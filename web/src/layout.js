@@ -2,10 +2,12 @@
 // commune, logout, navigation), the main landmark and the footer.
 import { h } from './dom.js';
 
+// `role`: shown only to users who have it (the page checks again, and so does the API).
 export const NAV = [
   { path: '/', label: 'Tableau de bord' },
   { path: '/ma-direction', label: 'Ma direction' },
   { path: '/mon-compte', label: 'Mon compte' },
+  { path: '/exploitation', label: 'Exploitation', role: 'operator' },
 ];
 
 function logo() {
@@ -33,7 +35,8 @@ function toolLinks(user, onLogout) {
 }
 
 /**
- * Builds the page frame; returns { root, main }. user: { name, commune } or null (login page);
+ * Builds the page frame; returns { root, main }. user: { name, commune, roles } or null (login
+ * page);
  * current: the path of the page, marked aria-current in the navigation.
  */
 export function frame({ user, current, onLogout }) {
@@ -64,13 +67,14 @@ export function frame({ user, current, onLogout }) {
             h('div', { class: 'fr-header__tools-links' }, toolLinks(user, onLogout)))))),
     menu);
   if (user) {
+    const links = NAV.filter((item) => !item.role || (user.roles || []).includes(item.role));
     menu.append(h('div', { class: 'fr-container' },
       h('button', { type: 'button', class: 'fr-btn--close fr-btn', 'aria-controls': menuId,
         title: 'Fermer', onclick: () => setMenu(false) }, 'Fermer'),
       h('div', { class: 'fr-header__menu-links' }, toolLinks(user, onLogout)),
       h('nav', { class: 'fr-nav', id: 'navigation', role: 'navigation',
         'aria-label': 'Menu principal' },
-        h('ul', { class: 'fr-nav__list' }, NAV.map((item) => h('li', { class: 'fr-nav__item' },
+        h('ul', { class: 'fr-nav__list' }, links.map((item) => h('li', { class: 'fr-nav__item' },
           h('a', { class: 'fr-nav__link', href: item.path, 'data-link': true,
             'aria-current': item.path === current ? 'page' : null,
             onclick: () => setMenu(false) }, item.label)))))));

@@ -29,12 +29,20 @@ struct Dispatcher::Target {
   const CoreRoute* core = nullptr;             // a route of the gateway, or
   const RouteTable::Target* plugin = nullptr;  // a plugin's, owned by Routes::plugins
   std::string label;                           // "GET /api/x/{id}", for metrics and logs
+  RouteStats* stats = nullptr;                 // its counters, resolved when the table is built
 };
 
 struct Dispatcher::Routes {
   std::shared_ptr<const RouteTable> plugins;  // the table these routes were built from
   Router router;
   std::vector<Target> targets;  // indexed by router ids
+  // Plugins not running, whose paths answer 503: their counters, so that the operators see
+  // the failures of the plugin rather than of the gateway.
+  struct Down {
+    std::string name;
+    RouteStats* stats;
+  };
+  std::vector<Down> down;
 };
 
 namespace {
@@ -47,19 +55,6 @@ std::string join(const std::vector<std::string>& items, const char* sep) {
 
 bool changes_state(const std::string& method) {
   return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
-}
-
-// A Prometheus label value: backslash, quote and newline escaped.
-std::string label_value(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
 }
 
 // Refuses, at start-up, a core route the dispatcher could not apply as declared.
@@ -183,7 +178,8 @@ Dispatcher::Dispatcher(PluginHost& plugins, MetricsRegistry& metrics, Authentica
       metrics_(metrics),
       authenticate_(std::move(authenticate)),
       core_routes_(std::move(core_routes)),
-      default_deadline_(default_deadline) {
+      default_deadline_(default_deadline),
+      unmatched_(metrics.route("", "unmatched")) {
   Router probe;
   std::string error;
   for (auto& core : core_routes_) {
@@ -209,7 +205,9 @@ std::shared_ptr<const Dispatcher::Routes> Dispatcher::current_routes() {
   std::string error;
   for (const auto& core : core_routes_) {
     next->router.add(core.spec.method, core.spec.path, next->targets.size(), error);
-    next->targets.push_back({core.spec, &core, nullptr, core.spec.method + " " + core.spec.path});
+    std::string label = core.spec.method + " " + core.spec.path;
+    RouteStats& stats = metrics_.route("", label);
+    next->targets.push_back({core.spec, &core, nullptr, std::move(label), &stats});
   }
   for (const auto& target : table->targets) {
     const Route& route = *target.route;
@@ -225,46 +223,52 @@ std::shared_ptr<const Dispatcher::Routes> Dispatcher::current_routes() {
       continue;
     }
     std::string label = spec.method + " " + spec.path;
-    next->targets.push_back({std::move(spec), nullptr, &target, std::move(label)});
+    RouteStats& stats = metrics_.route(target.plugin->info().name, label);
+    next->targets.push_back({std::move(spec), nullptr, &target, std::move(label), &stats});
   }
+  for (const auto& plugin : table->plugins)
+    if (plugin->state() != LoadedPlugin::State::running) {
+      const std::string& name = plugin->info().name;
+      next->down.push_back({name, &metrics_.route(name, "* /api/" + name + "/... (unavailable)")});
+    }
   routes_.store(next);
   return next;
 }
 
 Task<Response> Dispatcher::handle(IncomingRequest request) {
+  const auto started = std::chrono::steady_clock::now();
   const std::string request_id = request.request_id;
-  std::string label = "unmatched";
+  RouteStats* stats = &unmatched_;  // the route's own once matched
   Response response;
   try {
-    response = co_await route(request, label);
+    response = co_await route(request, stats);
   } catch (const HttpError& e) {
     response = error_response(e, request_id);
   } catch (const std::exception& e) {
     log::error("http", "request failed",
-               {{"request_id", request_id}, {"route", label}, {"error", e.what()}});
+               {{"request_id", request_id}, {"route", stats->label()}, {"error", e.what()}});
     response = error_response(500, "internal_error",
                               "internal error, see the log for this request id", request_id);
   } catch (...) {  // the server's contract: handle() never throws
     log::error("http", "request failed",
-               {{"request_id", request_id}, {"route", label}, {"error", "unknown"}});
+               {{"request_id", request_id}, {"route", stats->label()}, {"error", "unknown"}});
     response = error_response(500, "internal_error",
                               "internal error, see the log for this request id", request_id);
   }
   if (!is_writable(response)) {
-    log::error("http", "handler answered a malformed status or header",
-               {{"request_id", request_id}, {"route", label}, {"status", response.status}});
+    log::error(
+        "http", "handler answered a malformed status or header",
+        {{"request_id", request_id}, {"route", stats->label()}, {"status", response.status}});
     response = error_response(500, "internal_error",
                               "internal error, see the log for this request id", request_id);
   }
-  metrics_
-      .counter(
-          "passerelle_http_requests_total", "Requests answered, by route template and status",
-          "route=\"" + label_value(label) + "\",status=\"" + std::to_string(response.status) + "\"")
-      .add(1);
+  // Atomics of the route, resolved when its table was built: no lookup and no lock here (it
+  // was a map lookup under the registry's mutex and a label string built per request).
+  stats->record(response.status, std::chrono::steady_clock::now() - started);
   co_return response;
 }
 
-Task<Response> Dispatcher::route(IncomingRequest& in, std::string& label) {
+Task<Response> Dispatcher::route(IncomingRequest& in, RouteStats*& stats) {
   auto url = boost::urls::parse_origin_form(in.target);
   if (!url) throw HttpError(400, "bad_request", "malformed request target");
   auto query = parse_form(url->encoded_query());
@@ -286,17 +290,19 @@ Task<Response> Dispatcher::route(IncomingRequest& in, std::string& label) {
   }
   if (found.outcome == Router::Outcome::not_found) {
     if (segments.size() >= 2 && segments[0] == "api") {
-      for (const auto& p : routes->plugins->plugins)
-        if (p->info().name == segments[1] && p->state() != LoadedPlugin::State::running)
+      for (const auto& down : routes->down)
+        if (down.name == segments[1]) {
+          stats = down.stats;
           throw HttpError(503, "plugin_unavailable",
                           "the service " + segments[1] + " is unavailable");
+        }
     }
     throw HttpError(404, "not_found", "no such resource");
   }
 
   const Target& target = routes->targets[found.match.id];
   const RouteSpec& spec = target.spec;
-  label = target.label;
+  stats = target.stats;
 
   std::optional<AuthContext> auth;
   if (spec.authenticate) auth = co_await authenticate_within(target, in);

@@ -35,7 +35,7 @@ class Dispatcher final : public RequestHandler {
   struct Routes;
   struct Target;
   std::shared_ptr<const Routes> current_routes();
-  Task<Response> route(IncomingRequest& request, std::string& route_label);
+  Task<Response> route(IncomingRequest& request, RouteStats*& stats);
   Task<std::optional<AuthContext>> authenticate_within(const Target& target,
                                                        const IncomingRequest& in);
   Task<Response> call_core(const Target& target, CoreRequest request);
@@ -46,6 +46,7 @@ class Dispatcher final : public RequestHandler {
   Authenticate authenticate_;
   std::vector<CoreRoute> core_routes_;
   std::chrono::milliseconds default_deadline_;
+  RouteStats& unmatched_;  // requests no route took (404, 405, malformed)
   // The core routes with those of the plugin table it was built from; rebuilt when the plugin
   // host publishes a new table.
   std::atomic<std::shared_ptr<const Routes>> routes_;

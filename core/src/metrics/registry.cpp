@@ -1,10 +1,110 @@
 // Metric families kept in maps; the hot path touches only an atomic after the first lookup.
+// Route counters are looked up when a route table is built, and rendered from their atomics.
 #include "metrics/registry.hpp"
 
 #include <cctype>
 #include <sstream>
 
 namespace passerelle {
+namespace {
+
+// A Prometheus label value: backslash, quote and newline escaped.
+std::string label_value(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+RouteStats& MetricsRegistry::route(const std::string& group, const std::string& label) {
+  std::lock_guard lock(mutex_);
+  auto& slot = routes_[{label, group}];
+  if (!slot) slot = std::make_unique<RouteStats>(group, label);
+  return *slot;
+}
+
+std::map<std::string, GroupTotals> MetricsRegistry::group_totals() const {
+  std::lock_guard lock(mutex_);
+  return group_totals_locked();
+}
+
+std::map<std::string, GroupTotals> MetricsRegistry::group_totals_locked() const {
+  std::map<std::string, GroupTotals> out;
+  for (const auto& [key, stats] : routes_) {
+    GroupTotals& totals = out[stats->group()];
+    for (int status = RouteStats::kFirstStatus; status <= RouteStats::kLastStatus; ++status) {
+      const auto n = stats->answered(status);
+      totals.requests += n;
+      if (status >= 500) totals.errors += n;
+    }
+    const BucketCounts latency = stats->latency().counts();
+    for (std::size_t i = 0; i < latency.size(); ++i) totals.latency[i] += latency[i];
+  }
+  return out;
+}
+
+std::vector<MinutePoint> MetricsRegistry::last_hour(const std::string& group,
+                                                    std::int64_t now) const {
+  const auto totals = group_totals();
+  const auto it = totals.find(group);
+  return history_.series(group, now, it == totals.end() ? GroupTotals{} : it->second);
+}
+
+void MetricsRegistry::render_routes(std::ostream& out) const {
+  out << "# HELP passerelle_http_requests_total Requests answered, by route template and status\n"
+         "# TYPE passerelle_http_requests_total counter\n";
+  for (const auto& [key, stats] : routes_) {
+    const std::string route = label_value(stats->label());
+    for (int status = RouteStats::kFirstStatus; status <= RouteStats::kLastStatus; ++status)
+      if (const auto n = stats->answered(status))
+        out << "passerelle_http_requests_total{route=\"" << route << "\",status=\"" << status
+            << "\"} " << n << '\n';
+  }
+  out << "# HELP passerelle_http_request_duration_seconds Time from dispatch to the answer "
+         "(caller lookup and handler), by route template\n"
+         "# TYPE passerelle_http_request_duration_seconds histogram\n";
+  for (const auto& [key, stats] : routes_) {
+    const BucketCounts counts = stats->latency().counts();
+    std::uint64_t total = 0;
+    for (auto c : counts) total += c;
+    if (total == 0) continue;  // a route never asked adds no series
+    const std::string route = label_value(stats->label());
+    const std::string name = "passerelle_http_request_duration_seconds";
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      cumulative += counts[i];
+      out << name << "_bucket{route=\"" << route << "\",le=\"";
+      if (i < kLatencyBounds.size())
+        out << kLatencyBounds[i];
+      else
+        out << "+Inf";
+      out << "\"} " << cumulative << '\n';
+    }
+    out << name << "_sum{route=\"" << route << "\"} " << stats->latency().sum_seconds() << '\n';
+    out << name << "_count{route=\"" << route << "\"} " << total << '\n';
+  }
+  // Per plugin, the sums of its routes (the gateway's own routes are the rest).
+  const auto totals = group_totals_locked();
+  out << "# HELP passerelle_http_plugin_requests_total Requests answered on a plugin's routes\n"
+         "# TYPE passerelle_http_plugin_requests_total counter\n";
+  for (const auto& [group, t] : totals)
+    if (!group.empty())
+      out << "passerelle_http_plugin_requests_total{plugin=\"" << label_value(group) << "\"} "
+          << t.requests << '\n';
+  out << "# HELP passerelle_http_plugin_errors_total 5xx answers on a plugin's routes\n"
+         "# TYPE passerelle_http_plugin_errors_total counter\n";
+  for (const auto& [group, t] : totals)
+    if (!group.empty())
+      out << "passerelle_http_plugin_errors_total{plugin=\"" << label_value(group) << "\"} "
+          << t.errors << '\n';
+}
 
 MetricsRegistry::AtomicCounter& MetricsRegistry::counter(const std::string& name,
                                                          const std::string& help,
@@ -19,6 +119,7 @@ MetricsRegistry::AtomicCounter& MetricsRegistry::counter(const std::string& name
 
 std::string MetricsRegistry::render() const {
   std::ostringstream out;
+  out.precision(15);  // whole counts up to 10^15 as integers, not in exponent form
   std::lock_guard lock(mutex_);
   for (const auto& [name, family] : families_) {
     out << "# HELP " << name << ' ' << family.help << "\n# TYPE " << name << " counter\n";
@@ -28,6 +129,7 @@ std::string MetricsRegistry::render() const {
       out << ' ' << counter->value() << '\n';
     }
   }
+  render_routes(out);
   return out.str();
 }
 

@@ -3,6 +3,7 @@
 
 #include "plugins/elf_check.hpp"
 #include "plugins/plugin_services.hpp"
+#include "util/clock.hpp"
 
 #include <boost/dll/shared_library.hpp>
 
@@ -38,6 +39,7 @@ std::shared_ptr<LoadedPlugin> LoadedPlugin::load(const std::string& path) {
 
   std::shared_ptr<LoadedPlugin> loaded(new LoadedPlugin());
   loaded->path_ = path;
+  loaded->loaded_at_ = unix_seconds();
   loaded->library_ = std::move(lib);
   try {
     loaded->plugin_ = loaded->library_->get_alias<PluginFactory>("passerelle_create_plugin")();
@@ -47,6 +49,20 @@ std::shared_ptr<LoadedPlugin> LoadedPlugin::load(const std::string& path) {
     throw fail(std::string("factory failed: ") + e.what());
   }
   return loaded;
+}
+
+const char* state_name(LoadedPlugin::State state) {
+  switch (state) {
+    case LoadedPlugin::State::loaded:
+      return "starting";
+    case LoadedPlugin::State::running:
+      return "running";
+    case LoadedPlugin::State::failed:
+      return "failed";
+    case LoadedPlugin::State::stopped:
+      return "stopped";
+  }
+  return "unknown";
 }
 
 LoadedPlugin::~LoadedPlugin() {

@@ -5,6 +5,7 @@
 #include "passerelle/plugin.hpp"
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -38,6 +39,8 @@ class LoadedPlugin {
   Plugin& plugin() { return *plugin_; }
   const PluginInfo& info() const { return info_; }
   const std::string& path() const { return path_; }
+  /// When the library was loaded, epoch seconds.
+  std::int64_t loaded_at() const { return loaded_at_; }
 
   State state() const { return state_.load(); }
   void set_state(State s) { state_.store(s); }
@@ -58,6 +61,7 @@ class LoadedPlugin {
   LoadedPlugin() = default;
 
   std::string path_;
+  std::int64_t loaded_at_ = 0;
   PluginInfo info_;
   std::atomic<State> state_{State::loaded};
   std::string failure_;
@@ -65,5 +69,8 @@ class LoadedPlugin {
   std::unique_ptr<boost::dll::shared_library> library_;
   std::unique_ptr<Plugin> plugin_;
 };
+
+/// The state as the API says it: starting, running, failed or stopped.
+const char* state_name(LoadedPlugin::State state);
 
 }  // namespace passerelle

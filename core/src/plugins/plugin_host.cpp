@@ -177,20 +177,7 @@ boost::json::array PluginHost::describe() const {
     o["name"] = plugin->info().name;
     o["version"] = plugin->info().version;
     o["description"] = plugin->info().description;
-    switch (plugin->state()) {
-      case LoadedPlugin::State::loaded:
-        o["state"] = "starting";
-        break;
-      case LoadedPlugin::State::running:
-        o["state"] = "running";
-        break;
-      case LoadedPlugin::State::failed:
-        o["state"] = "failed";
-        break;
-      case LoadedPlugin::State::stopped:
-        o["state"] = "stopped";
-        break;
-    }
+    o["state"] = state_name(plugin->state());
     out.push_back(std::move(o));
   }
   return out;

@@ -8,6 +8,7 @@
 #include "auth/identity_tokens.hpp"
 #include "auth/oidc/oidc_logins.hpp"
 #include "client/http_client.hpp"
+#include "http/admin_overview.hpp"
 #include "http/dashboard.hpp"
 #include "http/dispatcher.hpp"
 #include "http/status_routes.hpp"
@@ -35,6 +36,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/system_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
@@ -158,6 +160,7 @@ struct Server::Impl {
         oidc.providers(), [this] { return portal_serves_login(); });
     routes.insert(routes.end(), login.begin(), login.end());
     routes.push_back(dashboard_route(plugins, std::chrono::seconds(3)));
+    routes.push_back(admin_overview_route(plugins, metrics));
     auto places = territory_routes([this]() -> const Territories& { return territories; });
     routes.insert(routes.end(), places.begin(), places.end());
     auto federated = oidc.routes();
@@ -271,6 +274,21 @@ struct Server::Impl {
     }
   }
 
+  // Closes each minute of the metrics history at the minute's end, on the wall clock so that
+  // points fall on whole minutes. A timer of the first worker, not a thread of its own.
+  asio::awaitable<void> close_minutes() {
+    asio::system_timer timer(ioc);
+    for (;;) {
+      const auto minute =
+          std::chrono::floor<std::chrono::minutes>(std::chrono::system_clock::now());
+      timer.expires_at(minute + std::chrono::minutes(1));
+      auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      metrics.close_minute(
+          std::chrono::duration_cast<std::chrono::seconds>(minute.time_since_epoch()).count());
+    }
+  }
+
   asio::awaitable<void> reload_tls() {
     // Reading PEM files is blocking: do it on the blocking pool, then swap atomically. Existing
     // connections keep the context they started with.
@@ -380,6 +398,7 @@ int Server::run() {
       asio::co_spawn(w->ioc, s.flush_access_log(s.config.log.access_log_flush), asio::detached);
   }
   asio::co_spawn(s.ioc, s.signals(), asio::detached);
+  asio::co_spawn(s.ioc, s.close_minutes(), asio::detached);
   // OpenID providers are discovered in the background: a provider down never delays the start.
   asio::co_spawn(s.ioc, s.oidc.discover_all(), asio::detached);
   log::info("server", "listening", std::move(fields));
