@@ -112,6 +112,10 @@ struct Server::Impl {
                  config.server.limits.max_connections_per_address,
                  config.server.limits.max_connections * 9 / 10}),
         env{config.server, dispatcher, tracker, config.log.access_log, 0} {
+    dispatcher.set_authenticate_now(
+        [this](const IncomingRequest& in, const asio::any_io_executor& executor) {
+          return auth.authenticate_now(in, executor);
+        });
     tls.store(make_server_tls(config.tls.certificate, config.tls.private_key));
     load_site();
     plugins.load_all(config);
