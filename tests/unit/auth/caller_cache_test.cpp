@@ -1,6 +1,7 @@
 // The caller cache: size bounds, idle and absolute expiry, the TTL against the store, lazy
 // writes of the idle clock, invalidation (also racing a fill); and through AuthService over a
-// real store, that a logout, a closed session or a revoked token ends at once.
+// real store, that a logout, a closed session or a revoked token ends at once, and that the
+// idle clock reaches the store in the background.
 #include "auth/caller_cache.hpp"
 #include "auth/auth_service.hpp"
 #include "auth/crypto.hpp"
@@ -291,6 +292,21 @@ BOOST_FIXTURE_TEST_CASE(closing_sessions_or_changing_an_account_ends_its_entries
   run(auth->accounts().set_enabled("marie", false));
   BOOST_TEST(!now(laptop).has_value());
   BOOST_TEST(!run(auth->authenticate(laptop)).has_value());
+}
+
+BOOST_FIXTURE_TEST_CASE(the_last_use_is_written_in_the_background_and_never_back_in_time, Service) {
+  const auto in = with("cookie", login("marie"));
+  auto ctx = run(auth->authenticate(in));
+  BOOST_TEST_REQUIRE(ctx.has_value());
+  const std::string id_hash = auth::sha256_hex(ctx->session_cookie);
+  const std::int64_t created = run(auth->sessions().list_for_user(ctx->user_id)).at(0).last_seen;
+  auth->sessions().touch_later(io.get_executor(), id_hash, created + 90);
+  io.run();  // returns once the write is done
+  BOOST_TEST(run(auth->sessions().list_for_user(ctx->user_id)).at(0).last_seen == created + 90);
+  io.restart();
+  auth->sessions().touch_later(io.get_executor(), id_hash, created + 30);
+  io.run();
+  BOOST_TEST(run(auth->sessions().list_for_user(ctx->user_id)).at(0).last_seen == created + 90);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_revoked_token_is_refused_at_once, Service) {
