@@ -44,7 +44,7 @@ Task<bool> ApiTokens::revoke(std::int64_t id) {
       "WHERE id = ?1 AND revoked_at IS NULL",
       {id}};
   const QueryResult r = co_await store_.query(std::move(q));
-  if (cache_) cache_->erase_if([id](const CachedCaller& c) { return c.token_id == id; });
+  if (cache_) cache_->forget_token(id);
   co_return r.changes > 0;
 }
 

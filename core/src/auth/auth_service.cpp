@@ -89,7 +89,7 @@ Task<std::optional<AuthContext>> AuthService::authenticate(const IncomingRequest
     const std::string token = authorization->substr(7);
     if (!ApiTokens::well_formed(token)) co_return std::nullopt;
     const std::string token_hash = auth::sha256_hex(token);
-    const std::uint64_t generation = caches_.tokens.generation(token_hash);
+    const std::uint64_t since = caches_.tokens.sequence();
     if (auto known = caches_.tokens.find(token_hash); known.caller) co_return known.caller->context;
     auto resolved = co_await tokens_.resolve(token);
     if (!resolved) {
@@ -103,7 +103,7 @@ Task<std::optional<AuthContext>> AuthService::authenticate(const IncomingRequest
     cached->context.user_id = account->id;
     cached->username = account->username;
     cached->token_id = resolved->id;
-    caches_.tokens.put(token_hash, cached, 0, generation);
+    caches_.tokens.put(token_hash, cached, 0, since);
     co_return cached->context;
   }
   const std::string* cookies = in.header("cookie");
@@ -111,7 +111,7 @@ Task<std::optional<AuthContext>> AuthService::authenticate(const IncomingRequest
   std::string value = cookie_value(*cookies, kSessionCookie);
   if (!Sessions::well_formed(value)) co_return std::nullopt;
   const std::string id_hash = auth::sha256_hex(value);
-  const std::uint64_t generation = caches_.sessions.generation(id_hash);
+  const std::uint64_t since = caches_.sessions.sequence();
   auto known = caches_.sessions.find(id_hash);
   if (known.caller) {  // filled since, or a caller that does not try authenticate_now()
     if (known.write_last_seen) {
@@ -138,7 +138,7 @@ Task<std::optional<AuthContext>> AuthService::authenticate(const IncomingRequest
   cached->created_at = session->created_at;
   const std::int64_t stored_last_seen = session->last_seen;
   cached->context.session = std::move(session);
-  caches_.sessions.put(id_hash, cached, stored_last_seen, generation);
+  caches_.sessions.put(id_hash, cached, stored_last_seen, since);
   AuthContext ctx = cached->context;
   ctx.session_cookie = std::move(value);
   co_return ctx;

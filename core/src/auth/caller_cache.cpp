@@ -1,52 +1,187 @@
-// Sharded LRU of resolved callers; expiry and staleness are checked on every hit.
+// Per-thread LRUs of resolved callers, invalidated through a ring of atomics; expiry and
+// staleness are checked on every hit.
 #include "auth/caller_cache.hpp"
 
 #include <algorithm>
+#include <functional>
 
 namespace passerelle {
 
 namespace {
-// The store learns of a session's use at most once a minute: precise enough for timeouts
-// counted in minutes, and no write per request.
+// The store learns of a session's use at most once a minute (per thread that sees it):
+// precise enough for timeouts counted in minutes, and no write per request.
 constexpr std::int64_t kWriteEvery = 60;
-constexpr std::size_t kMaxShards = 16;
-constexpr std::size_t kMinPerShard = 256;  // small caches keep one exact LRU
 
-std::chrono::milliseconds system_now() {
+// Which LRU a thread uses for each cache it has met. Plain data, so that reaching it costs no
+// initialisation check; an entry pushed out (a thread meeting more caches than this) is found
+// again, under the cache's registration lock, by the thread's serial number.
+struct ThreadEntry {
+  std::uint64_t cache;  // 0: free
+  void* shard;
+};
+constexpr std::size_t kThreadEntries = 8;
+thread_local ThreadEntry t_entries[kThreadEntries];
+thread_local std::size_t t_next_entry;
+thread_local std::uint64_t t_serial;  // 0 until the thread first meets a cache
+
+// Never reused, unlike std::thread::id or an address: a stale entry matches nothing.
+std::atomic<std::uint64_t> g_next_cache{1};
+std::atomic<std::uint64_t> g_next_thread{1};
+
+std::uint64_t hash_of(std::string_view s) { return std::hash<std::string_view>{}(s); }
+
+std::uint64_t hash_of(std::string_view a, std::string_view b) {
+  const std::uint64_t h = hash_of(a);
+  return h ^ (hash_of(b) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+}
+
+std::int64_t system_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now().time_since_epoch());
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 }  // namespace
 
-CallerCache::CallerCache(CallerCacheConfig config, Clock clock)
-    : config_(config), clock_(clock ? std::move(clock) : Clock(system_now)) {
-  if (config_.max_entries == 0) return;
-  const std::size_t shards =
-      std::clamp<std::size_t>(config_.max_entries / kMinPerShard, 1, kMaxShards);
-  per_shard_ = config_.max_entries / shards;  // so that the total stays within max_entries
-  for (std::size_t i = 0; i < shards; ++i) shards_.push_back(std::make_unique<Shard>());
+CallerCache::CallerCache(CallerCacheConfig config, const CallerClock* clock)
+    : config_(config), clock_(clock), id_(g_next_cache.fetch_add(1)) {}
+
+CallerCache::~CallerCache() = default;
+
+std::int64_t CallerCache::now_ms() const {
+  return clock_ ? clock_->now().count() : system_now_ms();
 }
 
-std::int64_t CallerCache::now_ms() const { return clock_().count(); }
-std::int64_t CallerCache::now_seconds() const { return now_ms() / 1000; }
-
-CallerCache::Shard& CallerCache::shard_of(const std::string& key) const {
-  return *shards_[std::hash<std::string>{}(key) % shards_.size()];
+std::size_t CallerCache::per_thread() const {
+  const std::size_t threads =
+      std::max<std::size_t>(1, shard_count_.load(std::memory_order_relaxed));
+  return std::max<std::size_t>(1, config_.max_entries / threads);
 }
 
-std::uint64_t CallerCache::generation(const std::string& key) const {
-  return enabled() ? shard_of(key).generation.load() : 0;
+CallerCache::Shard& CallerCache::local_shard() {
+  for (const ThreadEntry& e : t_entries)
+    if (e.cache == id_) return *static_cast<Shard*>(e.shard);
+  return register_thread();
+}
+
+// A thread's first use of this cache (or its entry was pushed out): not the request path once
+// warm, so a lock is fine here.
+CallerCache::Shard& CallerCache::register_thread() {
+  if (t_serial == 0) t_serial = g_next_thread.fetch_add(1);
+  Shard* shard = nullptr;
+  {
+    std::lock_guard lock(threads_);
+    for (const auto& s : shards_)
+      if (s->owner == t_serial) shard = s.get();
+    if (!shard) {
+      auto fresh = std::make_unique<Shard>();
+      fresh->owner = t_serial;
+      fresh->seen = published_.load(std::memory_order_acquire);  // empty: nothing to forget
+      shard = fresh.get();
+      shards_.push_back(std::move(fresh));
+      shard_count_.store(shards_.size(), std::memory_order_relaxed);
+    }
+  }
+  ThreadEntry* entry = nullptr;
+  for (ThreadEntry& e : t_entries)
+    if (e.cache == 0 && !entry) entry = &e;
+  if (!entry) entry = &t_entries[t_next_entry++ % kThreadEntries];
+  *entry = {id_, shard};
+  return *shard;
+}
+
+// A seqlock per record (Boehm, "Can seqlocks get along with programming language memory
+// models?"): the stamp is cleared before the fields change and set once they have.
+void CallerCache::publish(Kind kind, std::uint64_t value) {
+  std::lock_guard lock(writers_);
+  const std::uint64_t n = published_.load(std::memory_order_relaxed) + 1;
+  Record& r = ring_[n % kRingSize];
+  r.stamp.store(0, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  r.kind.store(static_cast<std::uint64_t>(kind), std::memory_order_relaxed);
+  r.value.store(value, std::memory_order_relaxed);
+  r.stamp.store(n, std::memory_order_release);
+  // Before the caller answers (a logout's response): any request after that sees it.
+  published_.store(n, std::memory_order_release);
+}
+
+bool CallerCache::read(std::uint64_t n, Invalidation& out) const {
+  const Record& r = ring_[n % kRingSize];
+  if (r.stamp.load(std::memory_order_acquire) != n) return false;
+  const std::uint64_t kind = r.kind.load(std::memory_order_relaxed);
+  const std::uint64_t value = r.value.load(std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (r.stamp.load(std::memory_order_relaxed) != n) return false;
+  out = {static_cast<Kind>(kind), value};
+  return true;
+}
+
+bool CallerCache::matches(const Invalidation& i, std::uint64_t key_hash, const Slot& slot) {
+  const CachedCaller& c = *slot.caller;
+  switch (i.kind) {
+    case Kind::key:
+      return key_hash == i.value;
+    case Kind::user:
+      return static_cast<std::uint64_t>(c.context.user_id) == i.value;
+    case Kind::username:
+      return !c.username.empty() && slot.username_hash == i.value;
+    case Kind::token:
+      return static_cast<std::uint64_t>(c.token_id) == i.value;
+    case Kind::federated_sid:
+      return slot.sid_hash != 0 && slot.sid_hash == i.value;
+    case Kind::federated_sub:
+      return slot.sub_hash != 0 && slot.sub_hash == i.value;
+  }
+  return true;  // a kind this build does not know: forgetting is always safe
+}
+
+void CallerCache::remove(Shard& shard, std::unordered_map<std::uint64_t, Slot>::iterator it) {
+  shard.order.erase(it->second.order);
+  shard.slots.erase(it);
+  shard.count.store(shard.slots.size(), std::memory_order_relaxed);
+}
+
+void CallerCache::clear(Shard& shard) {
+  shard.slots.clear();
+  shard.order.clear();
+  shard.count.store(0, std::memory_order_relaxed);
+}
+
+void CallerCache::catch_up(Shard& shard) {
+  const std::uint64_t published = published_.load(std::memory_order_acquire);
+  if (published == shard.seen) return;  // the request path's usual case: one load
+  if (published - shard.seen >= kRingSize) {
+    clear(shard);  // lapped: what was forgotten is gone from the ring
+  } else {
+    for (std::uint64_t n = shard.seen + 1; n <= published; ++n) {
+      Invalidation i;
+      if (!read(n, i)) {
+        clear(shard);  // overwritten while read
+        break;
+      }
+      if (i.kind == Kind::key) {
+        auto it = shard.slots.find(i.value);
+        if (it != shard.slots.end()) remove(shard, it);
+        continue;
+      }
+      for (auto it = shard.slots.begin(); it != shard.slots.end();) {
+        auto next = std::next(it);
+        if (matches(i, it->first, it->second)) remove(shard, it);
+        it = next;
+      }
+    }
+  }
+  shard.seen = published;
 }
 
 CallerCache::Lookup CallerCache::find(const std::string& key) {
   Lookup out;
   if (!enabled()) return out;
+  Shard& shard = local_shard();
+  catch_up(shard);
+  auto it = shard.slots.find(hash_of(key));
+  if (it == shard.slots.end() || it->second.key != key) return out;
   const std::int64_t ms = now_ms();
   const std::int64_t now = ms / 1000;
-  Shard& shard = shard_of(key);
-  std::lock_guard lock(shard.mutex);
-  auto it = shard.slots.find(key);
-  if (it == shard.slots.end()) return out;
   Slot& slot = it->second;
   out.last_seen = slot.last_seen;
   // The same rules as the store's (auth/sessions.cpp), on the exact last use. An expired or
@@ -68,91 +203,107 @@ CallerCache::Lookup CallerCache::find(const std::string& key) {
 }
 
 void CallerCache::put(const std::string& key, std::shared_ptr<const CachedCaller> caller,
-                      std::int64_t stored_last_seen, std::uint64_t generation) {
+                      std::int64_t stored_last_seen, std::uint64_t since) {
   if (!enabled()) return;
-  const std::int64_t ms = now_ms();
-  Shard& shard = shard_of(key);
-  std::lock_guard lock(shard.mutex);
-  // Checked under the lock that erase() takes after counting: an invalidation either sees
-  // this entry and removes it, or has counted already and this put gives up.
-  if (shard.generation.load() != generation) return;
-  auto it = shard.slots.find(key);
-  if (it == shard.slots.end()) {
-    if (shard.slots.size() >= per_shard_) {
-      shard.slots.erase(shard.order.back());
-      shard.order.pop_back();
+  Shard& shard = local_shard();
+  catch_up(shard);
+  const std::uint64_t key_hash = hash_of(key);
+  Slot fresh;
+  fresh.key = key;
+  fresh.caller = std::move(caller);
+  if (!fresh.caller->username.empty()) fresh.username_hash = hash_of(fresh.caller->username);
+  if (const auto& s = fresh.caller->context.session) {
+    if (!s->oidc.sid.empty()) fresh.sid_hash = hash_of(s->provider, s->oidc.sid);
+    if (!s->oidc.sub.empty()) fresh.sub_hash = hash_of(s->provider, s->oidc.sub);
+  }
+  // The store answered after `since`: an invalidation published since may concern what it
+  // said (a logout racing the lookup). Those published later are applied by the next
+  // catch_up(), before any find() on this thread.
+  const std::uint64_t published = shard.seen;
+  if (since < published) {
+    if (published - since >= kRingSize) return;  // too many to check
+    for (std::uint64_t n = since + 1; n <= published; ++n) {
+      Invalidation i;
+      if (!read(n, i) || matches(i, key_hash, fresh)) return;
     }
-    shard.order.push_front(key);
-    it = shard.slots.emplace(key, Slot{}).first;
-    it->second.order = shard.order.begin();
+  }
+  const std::int64_t ms = now_ms();
+  auto it = shard.slots.find(key_hash);
+  if (it != shard.slots.end() && it->second.key != key) {
+    remove(shard, it);  // another key of the same hash: the newer one stays
+    it = shard.slots.end();
+  }
+  if (it == shard.slots.end()) {
+    // Also shrinks an LRU filled before more threads shared max_entries.
+    while (!shard.slots.empty() && shard.slots.size() >= per_thread())
+      remove(shard, shard.slots.find(shard.order.back()));
+    shard.order.push_front(key_hash);
+    fresh.order = shard.order.begin();
+    it = shard.slots.emplace(key_hash, std::move(fresh)).first;
+    shard.count.store(shard.slots.size(), std::memory_order_relaxed);
   } else {
-    shard.order.splice(shard.order.begin(), shard.order, it->second.order);
+    Slot& slot = it->second;
+    slot.caller = std::move(fresh.caller);
+    slot.username_hash = fresh.username_hash;
+    slot.sid_hash = fresh.sid_hash;
+    slot.sub_hash = fresh.sub_hash;
+    shard.order.splice(shard.order.begin(), shard.order, slot.order);
   }
   Slot& slot = it->second;
-  slot.caller = std::move(caller);
   slot.checked_ms = ms;
   slot.last_seen = std::max(slot.last_seen, ms / 1000);
   slot.written = std::max(slot.written, stored_last_seen);
 }
 
-void CallerCache::remove(Shard& shard, const std::string& key) {
-  auto it = shard.slots.find(key);
-  if (it == shard.slots.end()) return;
-  shard.order.erase(it->second.order);
-  shard.slots.erase(it);
+void CallerCache::erase(const std::string& key) {
+  if (enabled()) publish(Kind::key, hash_of(key));
 }
 
-void CallerCache::erase(const std::string& key) {
+void CallerCache::forget_user(std::int64_t user_id) {
+  if (enabled()) publish(Kind::user, static_cast<std::uint64_t>(user_id));
+}
+
+void CallerCache::forget_username(const std::string& username) {
+  if (enabled() && !username.empty()) publish(Kind::username, hash_of(username));
+}
+
+void CallerCache::forget_token(std::int64_t token_id) {
+  if (enabled()) publish(Kind::token, static_cast<std::uint64_t>(token_id));
+}
+
+// Back-Channel Logout names a session by sid, sub or both; by sid alone this may forget a
+// session more (one of the same sid, another subject): a lookup more, never a stale hit.
+void CallerCache::forget_federated(const std::string& provider, const std::string& sid,
+                                   const std::string& sub) {
   if (!enabled()) return;
-  Shard& shard = shard_of(key);
-  shard.generation.fetch_add(1);  // counted before the lock: see put()
-  std::lock_guard lock(shard.mutex);
-  remove(shard, key);
+  if (!sid.empty())
+    publish(Kind::federated_sid, hash_of(provider, sid));
+  else if (!sub.empty())
+    publish(Kind::federated_sub, hash_of(provider, sub));
 }
 
 void CallerCache::drop(const std::string& key) {
   if (!enabled()) return;
-  Shard& shard = shard_of(key);
-  std::lock_guard lock(shard.mutex);
-  remove(shard, key);
-}
-
-void CallerCache::erase_if(const std::function<bool(const CachedCaller&)>& match) {
-  if (!enabled()) return;
-  for (auto& shard : shards_) shard->generation.fetch_add(1);
-  for (auto& shard : shards_) {
-    std::lock_guard lock(shard->mutex);
-    for (auto it = shard->slots.begin(); it != shard->slots.end();) {
-      if (match(*it->second.caller)) {
-        shard->order.erase(it->second.order);
-        it = shard->slots.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
+  Shard& shard = local_shard();
+  auto it = shard.slots.find(hash_of(key));
+  if (it != shard.slots.end() && it->second.key == key) remove(shard, it);
 }
 
 std::size_t CallerCache::size() const {
+  std::lock_guard lock(threads_);
   std::size_t n = 0;
-  for (const auto& shard : shards_) {
-    std::lock_guard lock(shard->mutex);
-    n += shard->slots.size();
-  }
+  for (const auto& shard : shards_) n += shard->count.load(std::memory_order_relaxed);
   return n;
 }
 
 void CallerCaches::forget_user(std::int64_t user_id) {
-  auto of_user = [user_id](const CachedCaller& c) { return c.context.user_id == user_id; };
-  sessions.erase_if(of_user);
-  tokens.erase_if(of_user);
+  sessions.forget_user(user_id);
+  tokens.forget_user(user_id);
 }
 
 void CallerCaches::forget_username(const std::string& username) {
-  if (username.empty()) return;
-  auto named = [&username](const CachedCaller& c) { return c.username == username; };
-  sessions.erase_if(named);
-  tokens.erase_if(named);
+  sessions.forget_username(username);
+  tokens.forget_username(username);
 }
 
 }  // namespace passerelle

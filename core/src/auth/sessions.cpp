@@ -178,8 +178,7 @@ Task<bool> Sessions::destroy_by_public_id(std::int64_t user_id, std::string id) 
 Task<int> Sessions::destroy_all_for_user(std::int64_t user_id) {
   Statement del{"DELETE FROM sessions WHERE user_id = ?1", {user_id}};
   auto r = co_await store_.query(std::move(del));
-  if (cache_)
-    cache_->erase_if([user_id](const CachedCaller& c) { return c.context.user_id == user_id; });
+  if (cache_) cache_->forget_user(user_id);
   co_return static_cast<int>(r.changes);
 }
 
@@ -195,12 +194,7 @@ Task<int> Sessions::destroy_federated(std::string provider, std::string sid, std
                 "DELETE FROM sessions WHERE provider = ?1 AND oidc_sid = ?2 AND oidc_sub = ?3",
                 {provider, sid, sub}};
   auto r = co_await store_.query(std::move(del));
-  if (cache_)
-    cache_->erase_if([&](const CachedCaller& c) {
-      const auto& s = c.context.session;
-      return s && s->provider == provider && (sid.empty() || s->oidc.sid == sid) &&
-             (sub.empty() || s->oidc.sub == sub);
-    });
+  if (cache_) cache_->forget_federated(provider, sid, sub);
   co_return static_cast<int>(r.changes);
 }
 

@@ -14,6 +14,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+
 using namespace passerelle;
 using namespace std::chrono_literals;
 using passerelle::test::run;
@@ -23,15 +30,12 @@ namespace {
 
 constexpr std::int64_t kStart = 1'800'000'000;  // epoch seconds
 
-// A clock the test moves by hand.
-struct ManualClock {
-  std::shared_ptr<std::chrono::milliseconds> now =
-      std::make_shared<std::chrono::milliseconds>(std::chrono::seconds(kStart));
-  CallerCache::Clock clock() const {
-    return [now = now] { return *now; };
-  }
-  void advance(std::chrono::milliseconds by) { *now += by; }
-  std::int64_t seconds() const { return now->count() / 1000; }
+// A clock the test moves by hand (never while another thread reads it).
+struct ManualClock final : CallerClock {
+  std::chrono::milliseconds at{std::chrono::seconds(kStart)};
+  std::chrono::milliseconds now() const override { return at; }
+  void advance(std::chrono::milliseconds by) { at += by; }
+  std::int64_t seconds() const { return at.count() / 1000; }
 };
 
 std::shared_ptr<CachedCaller> caller(std::int64_t user_id, const std::string& username = "marie",
@@ -42,6 +46,16 @@ std::shared_ptr<CachedCaller> caller(std::int64_t user_id, const std::string& us
   c->context.identity.roles = {"elu"};
   c->username = username;
   c->created_at = created_at;
+  return c;
+}
+
+std::shared_ptr<CachedCaller> federated(std::int64_t user_id, const std::string& provider,
+                                        const std::string& sid, const std::string& sub) {
+  auto c = caller(user_id, "");
+  c->context.session.emplace();
+  c->context.session->provider = provider;
+  c->context.session->oidc.sid = sid;
+  c->context.session->oidc.sub = sub;
   return c;
 }
 
@@ -57,8 +71,61 @@ CallerCacheConfig config(std::size_t max_entries, std::chrono::milliseconds ttl 
 
 void put(CallerCache& cache, const std::string& key, std::shared_ptr<CachedCaller> c,
          std::int64_t stored_last_seen = kStart) {
-  cache.put(key, std::move(c), stored_last_seen, cache.generation(key));
+  cache.put(key, std::move(c), stored_last_seen, cache.sequence());
 }
+
+// A thread that runs the jobs it is given one at a time, in order. Waiting for a job's result
+// orders it after what the test did before and before what it does next: no sleep needed.
+// Assertions stay on the test's thread (Boost.Test's are not thread-safe): jobs return values.
+class Worker {
+ public:
+  Worker() : thread_([this] { loop(); }) {}
+  ~Worker() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+  template <class F>
+  auto post(F f) {
+    auto task = std::make_shared<std::packaged_task<decltype(f())()>>(std::move(f));
+    auto result = task->get_future();
+    {
+      std::lock_guard lock(mutex_);
+      jobs_.push_back([task] { (*task)(); });
+    }
+    wake_.notify_one();
+    return result;
+  }
+  template <class F>
+  auto on(F f) {
+    return post(std::move(f)).get();
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: started once the rest exists
+};
 
 }  // namespace
 
@@ -66,7 +133,7 @@ BOOST_AUTO_TEST_SUITE(caller_cache)
 
 BOOST_AUTO_TEST_CASE(a_hit_gives_what_the_store_said_and_a_miss_nothing) {
   ManualClock t;
-  CallerCache cache(config(100), t.clock());
+  CallerCache cache(config(100), &t);
   BOOST_TEST(!cache.find("a").caller);
   put(cache, "a", caller(7));
   auto hit = cache.find("a");
@@ -78,7 +145,7 @@ BOOST_AUTO_TEST_CASE(a_hit_gives_what_the_store_said_and_a_miss_nothing) {
 
 BOOST_AUTO_TEST_CASE(the_size_stays_within_max_entries_and_the_least_recent_goes_first) {
   ManualClock t;
-  CallerCache cache(config(3), t.clock());
+  CallerCache cache(config(3), &t);
   for (const char* key : {"a", "b", "c"}) put(cache, key, caller(1));
   BOOST_TEST(cache.find("a").caller != nullptr);  // now "b" is the least recently used
   put(cache, "d", caller(1));
@@ -86,7 +153,7 @@ BOOST_AUTO_TEST_CASE(the_size_stays_within_max_entries_and_the_least_recent_goes
   BOOST_TEST(!cache.find("b").caller);
   for (const char* key : {"a", "c", "d"}) BOOST_TEST(cache.find(key).caller != nullptr);
 
-  CallerCache sharded(config(1000), t.clock());
+  CallerCache sharded(config(1000), &t);
   for (int i = 0; i < 5000; ++i) put(sharded, "key-" + std::to_string(i), caller(i));
   BOOST_TEST(sharded.size() <= 1000u);
   BOOST_TEST(sharded.size() >= 900u);  // every shard full, give or take the rounding
@@ -95,7 +162,7 @@ BOOST_AUTO_TEST_CASE(the_size_stays_within_max_entries_and_the_least_recent_goes
 
 BOOST_AUTO_TEST_CASE(no_entries_means_no_cache) {
   ManualClock t;
-  CallerCache cache(config(0), t.clock());
+  CallerCache cache(config(0), &t);
   BOOST_TEST(!cache.enabled());
   put(cache, "a", caller(1));
   BOOST_TEST(!cache.find("a").caller);
@@ -104,7 +171,7 @@ BOOST_AUTO_TEST_CASE(no_entries_means_no_cache) {
 
 BOOST_AUTO_TEST_CASE(after_the_ttl_the_store_is_asked_again_with_the_last_use_known) {
   ManualClock t;
-  CallerCache cache(config(10, 5s), t.clock());
+  CallerCache cache(config(10, 5s), &t);
   put(cache, "a", caller(1));
   t.advance(4999ms);
   BOOST_TEST(cache.find("a").caller != nullptr);
@@ -120,7 +187,7 @@ BOOST_AUTO_TEST_CASE(after_the_ttl_the_store_is_asked_again_with_the_last_use_kn
 
 BOOST_AUTO_TEST_CASE(the_idle_timeout_counts_from_the_last_use_in_memory) {
   ManualClock t;
-  CallerCache cache(config(10, 3600s, 60s, 0s), t.clock());
+  CallerCache cache(config(10, 3600s, 60s, 0s), &t);
   put(cache, "a", caller(1));
   for (int i = 0; i < 5; ++i) {  // used every 50 s: alive well past 60 s after it was stored
     t.advance(50s);
@@ -136,7 +203,7 @@ BOOST_AUTO_TEST_CASE(the_idle_timeout_counts_from_the_last_use_in_memory) {
 
 BOOST_AUTO_TEST_CASE(the_absolute_timeout_ends_a_session_however_used) {
   ManualClock t;
-  CallerCache cache(config(10, 3600s, 60s, 300s), t.clock());
+  CallerCache cache(config(10, 3600s, 60s, 300s), &t);
   put(cache, "a", caller(1, "marie", kStart));
   for (int i = 0; i < 7; ++i) {  // used every 40 s
     t.advance(40s);
@@ -150,7 +217,7 @@ BOOST_AUTO_TEST_CASE(the_absolute_timeout_ends_a_session_however_used) {
 
 BOOST_AUTO_TEST_CASE(the_idle_clock_is_written_back_at_most_once_a_minute) {
   ManualClock t;
-  CallerCache cache(config(10, 3600s, 3600s, 0s), t.clock());
+  CallerCache cache(config(10, 3600s, 3600s, 0s), &t);
   put(cache, "a", caller(1), kStart);
   t.advance(30s);
   BOOST_TEST(cache.find("a").write_last_seen == 0);
@@ -163,9 +230,9 @@ BOOST_AUTO_TEST_CASE(the_idle_clock_is_written_back_at_most_once_a_minute) {
   BOOST_TEST(cache.find("a").write_last_seen == kStart + 120);
 }
 
-BOOST_AUTO_TEST_CASE(invalidation_is_immediate_by_key_user_name_or_any_rule) {
+BOOST_AUTO_TEST_CASE(invalidation_is_immediate_by_key_user_name_token_or_federated_login) {
   ManualClock t;
-  CallerCaches caches(config(100), config(100), t.clock());
+  CallerCaches caches(config(100), config(100), &t);
   put(caches.sessions, "s1", caller(1, "marie"));
   put(caches.sessions, "s2", caller(1, "marie"));
   put(caches.sessions, "s3", caller(2, "olga"));
@@ -186,25 +253,195 @@ BOOST_AUTO_TEST_CASE(invalidation_is_immediate_by_key_user_name_or_any_rule) {
   BOOST_TEST(!caches.tokens.find("t9").caller);
 
   put(caches.tokens, "t9", token);
-  caches.tokens.erase_if([](const CachedCaller& c) { return c.token_id == 9; });
+  caches.tokens.forget_token(8);
+  BOOST_TEST(caches.tokens.find("t9").caller != nullptr);
+  caches.tokens.forget_token(9);
   BOOST_TEST(!caches.tokens.find("t9").caller);
+
+  // Back-channel logout names the provider's session, its subject, or both.
+  put(caches.sessions, "f1", federated(3, "keycloak", "sid-1", "sub-3"));
+  put(caches.sessions, "f2", federated(4, "keycloak", "sid-2", "sub-4"));
+  put(caches.sessions, "f3", federated(4, "proconnect", "sid-2", "sub-4"));
+  caches.sessions.forget_federated("keycloak", "sid-1", "");
+  BOOST_TEST(!caches.sessions.find("f1").caller);
+  BOOST_TEST(caches.sessions.find("f2").caller != nullptr);
+  caches.sessions.forget_federated("keycloak", "", "sub-4");
+  BOOST_TEST(!caches.sessions.find("f2").caller);
+  BOOST_TEST(caches.sessions.find("f3").caller != nullptr);  // another provider's
+  caches.sessions.forget_federated("proconnect", "sid-2", "sub-4");
+  BOOST_TEST(!caches.sessions.find("f3").caller);
 }
 
 BOOST_AUTO_TEST_CASE(a_fill_overtaken_by_an_invalidation_is_not_kept) {
   ManualClock t;
-  CallerCache cache(config(100), t.clock());
-  auto before = cache.generation("a");  // a lookup asks the store...
-  cache.erase("a");                     // ...while a logout ends the session
+  CallerCache cache(config(100), &t);
+  auto before = cache.sequence();  // a lookup asks the store...
+  cache.erase("a");                // ...while a logout ends the session
   cache.put("a", caller(1), kStart, before);
   BOOST_TEST(!cache.find("a").caller);
-  before = cache.generation("a");  // the same when a whole user is forgotten
-  cache.erase_if([](const CachedCaller&) { return true; });
+  before = cache.sequence();  // the same when a whole user is forgotten
+  cache.forget_user(1);
   cache.put("a", caller(1), kStart, before);
   BOOST_TEST(!cache.find("a").caller);
-  before = cache.generation("a");  // dropping what the store no longer knows is no invalidation
+  before = cache.sequence();  // dropping what the store no longer knows is no invalidation
   cache.drop("b");
   cache.put("a", caller(1), kStart, before);
   BOOST_TEST(cache.find("a").caller != nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(each_thread_keeps_its_own_callers) {
+  ManualClock t;
+  CallerCache cache(config(100), &t);
+  Worker b;
+  b.on([&] { put(cache, "a", caller(1)); });
+  BOOST_TEST(b.on([&] { return cache.find("a").caller != nullptr; }));
+  BOOST_TEST(!cache.find("a").caller);  // this thread never asked the store for it
+  put(cache, "a", caller(1));
+  BOOST_TEST(cache.find("a").caller != nullptr);
+  BOOST_TEST(cache.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(max_entries_is_shared_out_among_the_threads) {
+  ManualClock t;
+  CallerCache cache(config(100), &t);
+  Worker b;
+  for (int i = 0; i < 100; ++i) put(cache, "a" + std::to_string(i), caller(1));
+  BOOST_TEST(cache.size() == 100u);
+  b.on([&] {
+    for (int i = 0; i < 100; ++i) put(cache, "b" + std::to_string(i), caller(1));
+  });
+  put(cache, "a-last", caller(1));  // this thread's LRU shrinks to its half
+  BOOST_TEST(cache.size() == 100u);
+  BOOST_TEST(cache.find("a-last").caller != nullptr);
+  BOOST_TEST(cache.find("a99").caller != nullptr);
+  BOOST_TEST(!cache.find("a0").caller);
+}
+
+BOOST_AUTO_TEST_CASE(an_invalidation_on_one_thread_is_seen_by_the_next_find_on_another) {
+  ManualClock t;
+  CallerCaches caches(config(100), config(100), &t);
+  Worker b;
+  auto token = caller(2, "olga");
+  token->token_id = 9;
+  b.on([&] {
+    put(caches.sessions, "s1", caller(1, "marie"));
+    put(caches.sessions, "s2", caller(1, "marie"));
+    put(caches.sessions, "s3", caller(2, "olga"));
+    put(caches.sessions, "s4", caller(3, "paul"));
+    put(caches.sessions, "f1", federated(5, "keycloak", "sid-1", "sub-5"));
+    put(caches.tokens, "t9", token);
+  });
+  auto known = [&](CallerCache& cache, const char* key) {
+    return b.on([&] { return cache.find(key).caller != nullptr; });
+  };
+  BOOST_TEST(known(caches.sessions, "s1"));
+
+  caches.sessions.erase("s1");  // this thread: a logout
+  BOOST_TEST(!known(caches.sessions, "s1"));
+  BOOST_TEST(known(caches.sessions, "s2"));
+  caches.forget_user(1);
+  BOOST_TEST(!known(caches.sessions, "s2"));
+  BOOST_TEST(known(caches.sessions, "s3"));
+  caches.tokens.forget_token(9);
+  BOOST_TEST(!known(caches.tokens, "t9"));
+  BOOST_TEST(known(caches.sessions, "s3"));
+  caches.forget_username("olga");
+  BOOST_TEST(!known(caches.sessions, "s3"));
+  caches.sessions.forget_federated("keycloak", "", "sub-5");
+  BOOST_TEST(!known(caches.sessions, "f1"));
+  BOOST_TEST(known(caches.sessions, "s4"));  // untouched all along
+}
+
+BOOST_AUTO_TEST_CASE(a_fill_on_one_thread_overtaken_by_an_invalidation_on_another_is_not_kept) {
+  ManualClock t;
+  CallerCache cache(config(100), &t);
+  Worker b;
+  // B asks the store about "a" (user 1) and "b" (user 2); meanwhile this thread logs "a" out.
+  const std::uint64_t before = b.on([&] { return cache.sequence(); });
+  cache.erase("a");
+  cache.erase("unrelated");
+  b.on([&] {
+    cache.put("a", caller(1), kStart, before);
+    cache.put("b", caller(2), kStart, before);
+  });
+  BOOST_TEST(!b.on([&] { return cache.find("a").caller != nullptr; }));
+  BOOST_TEST(b.on([&] { return cache.find("b").caller != nullptr; }));  // not concerned
+
+  // The same when the user is forgotten, and for an answer read before on another thread.
+  const std::uint64_t again = cache.sequence();
+  cache.forget_user(1);
+  b.on([&] {
+    cache.put("c", caller(1), kStart, again);
+    cache.put("d", caller(2), kStart, again);
+  });
+  BOOST_TEST(!b.on([&] { return cache.find("c").caller != nullptr; }));
+  BOOST_TEST(b.on([&] { return cache.find("d").caller != nullptr; }));
+}
+
+BOOST_AUTO_TEST_CASE(a_thread_lapped_by_invalidations_forgets_everything_and_hits_nothing_stale) {
+  ManualClock t;
+  CallerCache cache(config(100), &t);
+  Worker b;
+  b.on([&] {
+    put(cache, "a", caller(1));
+    put(cache, "b", caller(2));
+  });
+  // More invalidations than the ring holds, "a" among the first: B can no longer read that one.
+  cache.erase("a");
+  for (std::size_t i = 0; i < CallerCache::kRingSize + 10; ++i)
+    cache.erase("other-" + std::to_string(i));
+  BOOST_TEST(cache.size() == 2u);  // B has not looked yet
+  BOOST_TEST(!b.on([&] { return cache.find("a").caller != nullptr; }));
+  BOOST_TEST(!b.on([&] { return cache.find("b").caller != nullptr; }));  // forgotten too: safe
+  BOOST_TEST(cache.size() == 0u);
+  b.on([&] { put(cache, "b", caller(2)); });  // filled again from the store
+  BOOST_TEST(b.on([&] { return cache.find("b").caller != nullptr; }));
+
+  // A fill that began before so many invalidations cannot be checked: refused.
+  const std::uint64_t before = cache.sequence();
+  for (std::size_t i = 0; i < CallerCache::kRingSize; ++i) cache.erase("more-" + std::to_string(i));
+  b.on([&] { cache.put("c", caller(3), kStart, before); });
+  BOOST_TEST(!b.on([&] { return cache.find("c").caller != nullptr; }));
+}
+
+// Threads filling and reading while another invalidates: no crash nor race (run it under
+// TSan), and once the invalidations are published, no thread finds a caller they concern.
+BOOST_AUTO_TEST_CASE(threads_filling_while_another_invalidates_end_with_nothing_stale) {
+  CallerCache cache(config(64));
+  constexpr int kKeys = 48;
+  constexpr int kRounds = 20000;
+  auto fill = [&cache] {
+    int hits = 0;
+    for (int i = 0; i < kRounds; ++i) {
+      const std::string key = "k" + std::to_string(i % kKeys);
+      const std::uint64_t since = cache.sequence();
+      cache.put(key, caller(i % 4), 0, since);
+      if (cache.find(key).caller) ++hits;
+    }
+    return hits;
+  };
+  Worker b;
+  Worker c;
+  auto b_done = b.post(fill);
+  auto c_done = c.post(fill);
+  for (int i = 0; i < 3000; ++i) {
+    if (i % 3 == 0)
+      cache.erase("k" + std::to_string(i % kKeys));
+    else
+      cache.forget_user(i % 4);
+  }
+  b_done.get();
+  c_done.get();
+  for (int user = 0; user < 4; ++user) cache.forget_user(user);
+  auto any_left = [&cache] {
+    int found = 0;
+    for (int k = 0; k < kKeys; ++k)
+      if (cache.find("k" + std::to_string(k)).caller) ++found;
+    return found;
+  };
+  BOOST_TEST(b.on(any_left) == 0);
+  BOOST_TEST(c.on(any_left) == 0);
+  BOOST_TEST(cache.size() <= 64u);
 }
 
 namespace {
@@ -323,6 +560,23 @@ BOOST_FIXTURE_TEST_CASE(a_revoked_token_is_refused_at_once, Service) {
   BOOST_TEST(run(auth->tokens().revoke(run(auth->tokens().list()).at(0).id)));
   BOOST_TEST(!now(in).has_value());
   BOOST_TEST(!run(auth->authenticate(in)).has_value());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_logout_on_one_thread_ends_the_session_on_every_other, Service) {
+  const auto in = with("cookie", login("marie"));
+  Worker b;
+  auto on_b = [&] { return b.on([&] { return now(in).has_value(); }); };
+  BOOST_TEST_REQUIRE(b.on([&] { return run(auth->authenticate(in)).has_value(); }));
+  BOOST_TEST(on_b());                // B answers it from memory
+  BOOST_TEST(!now(in).has_value());  // this thread has not asked the store yet
+  BOOST_TEST_REQUIRE(run(auth->authenticate(in)).has_value());
+  BOOST_TEST(now(in).has_value());
+
+  const std::string cookie = in.headers[0].second.substr(sizeof("__Host-passerelle"));
+  run(auth->sessions().destroy(cookie));  // logout handled here
+  BOOST_TEST(!on_b());                    // B's next request asks the store...
+  BOOST_TEST(!b.on([&] { return run(auth->authenticate(in)).has_value(); }));  // ...which says no
+  BOOST_TEST(!now(in).has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
