@@ -11,6 +11,9 @@ namespace {
 // The store learns of a session's use at most once a minute (per thread that sees it):
 // precise enough for timeouts counted in minutes, and no write per request.
 constexpr std::int64_t kWriteEvery = 60;
+// Cells of the last-use table: max_entries rounded up, within these bounds (8 bytes each).
+constexpr std::size_t kMinUses = 64;
+constexpr std::size_t kMaxUses = std::size_t{1} << 16;
 
 // Which LRU a thread uses for each cache it has met. Plain data, so that reaching it costs no
 // initialisation check; an entry pushed out (a thread meeting more caches than this) is found
@@ -43,12 +46,37 @@ std::int64_t system_now_ms() {
 }  // namespace
 
 CallerCache::CallerCache(CallerCacheConfig config, const CallerClock* clock)
-    : config_(config), clock_(clock), id_(g_next_cache.fetch_add(1)) {}
+    : config_(config), clock_(clock), id_(g_next_cache.fetch_add(1)) {
+  if (!enabled() || config_.idle_timeout.count() == 0) return;
+  std::size_t cells = kMinUses;
+  while (cells < config_.max_entries && cells < kMaxUses) cells *= 2;
+  uses_ = std::make_unique<std::atomic<std::uint64_t>[]>(cells);
+  for (std::size_t i = 0; i < cells; ++i) uses_[i].store(0, std::memory_order_relaxed);
+  uses_mask_ = cells - 1;
+}
 
 CallerCache::~CallerCache() = default;
 
 std::int64_t CallerCache::now_ms() const {
   return clock_ ? clock_->now().count() : system_now_ms();
+}
+
+// Relaxed: a time, not a publication of anything else.
+std::int64_t CallerCache::last_use(std::uint64_t key_hash) const {
+  if (!uses_) return 0;
+  const std::uint64_t cell = uses_[key_hash & uses_mask_].load(std::memory_order_relaxed);
+  return (cell >> 32) == (key_hash >> 32) ? static_cast<std::int64_t>(cell & 0xffffffffU) : 0;
+}
+
+void CallerCache::note_use(std::uint64_t key_hash, std::int64_t seconds) {
+  if (!uses_) return;
+  std::atomic<std::uint64_t>& cell = uses_[key_hash & uses_mask_];
+  const std::uint64_t tag = key_hash >> 32;
+  const std::uint64_t noted = (tag << 32) | (static_cast<std::uint64_t>(seconds) & 0xffffffffU);
+  std::uint64_t seen = cell.load(std::memory_order_relaxed);
+  do {
+    if ((seen >> 32) == tag && static_cast<std::int64_t>(seen & 0xffffffffU) >= seconds) return;
+  } while (!cell.compare_exchange_weak(seen, noted, std::memory_order_relaxed));
 }
 
 std::size_t CallerCache::per_thread() const {
@@ -178,22 +206,32 @@ CallerCache::Lookup CallerCache::find(const std::string& key) {
   if (!enabled()) return out;
   Shard& shard = local_shard();
   catch_up(shard);
-  auto it = shard.slots.find(hash_of(key));
-  if (it == shard.slots.end() || it->second.key != key) return out;
+  const std::uint64_t key_hash = hash_of(key);
+  auto it = shard.slots.find(key_hash);
+  if (it == shard.slots.end() || it->second.key != key) {
+    out.last_seen = last_use(key_hash);  // another thread may have seen it
+    return out;
+  }
   const std::int64_t ms = now_ms();
   const std::int64_t now = ms / 1000;
   Slot& slot = it->second;
+  const std::int64_t idle = config_.idle_timeout.count();
+  // Used on another thread since this one last did: the idle clock counts from that use.
+  if (idle > 0 && now - slot.last_seen > idle)
+    slot.last_seen = std::max(slot.last_seen, last_use(key_hash));
   out.last_seen = slot.last_seen;
   // The same rules as the store's (auth/sessions.cpp), on the exact last use. An expired or
   // stale entry stays until the store's answer replaces or removes it: what it knows of the
   // idle clock goes with the question.
-  const bool expired =
-      (config_.absolute_timeout.count() > 0 &&
-       now - slot.caller->created_at > config_.absolute_timeout.count()) ||
-      (config_.idle_timeout.count() > 0 && now - slot.last_seen > config_.idle_timeout.count());
+  const bool expired = (config_.absolute_timeout.count() > 0 &&
+                        now - slot.caller->created_at > config_.absolute_timeout.count()) ||
+                       (idle > 0 && now - slot.last_seen > idle);
   if (expired || ms - slot.checked_ms >= config_.ttl.count()) return out;
-  slot.last_seen = std::max(slot.last_seen, now);
-  if (config_.idle_timeout.count() > 0 && slot.last_seen - slot.written >= kWriteEvery) {
+  if (now > slot.last_seen) {
+    slot.last_seen = now;
+    note_use(key_hash, now);  // once a second at most per session and thread
+  }
+  if (idle > 0 && slot.last_seen - slot.written >= kWriteEvery) {
     slot.written = slot.last_seen;  // claimed here, so that one request only writes it
     out.write_last_seen = slot.last_seen;
   }
@@ -253,6 +291,7 @@ void CallerCache::put(const std::string& key, std::shared_ptr<const CachedCaller
   slot.checked_ms = ms;
   slot.last_seen = std::max(slot.last_seen, ms / 1000);
   slot.written = std::max(slot.written, stored_last_seen);
+  note_use(key_hash, slot.last_seen);
 }
 
 void CallerCache::erase(const std::string& key) {

@@ -48,10 +48,11 @@ class CallerClock {
 };
 
 /// Each thread that uses the cache has its own LRU, reached through a thread_local table and
-/// touched by that thread only: find() and put() take no lock and share no written cache line.
-/// Invalidations (rare) are records in a ring of atomics that every thread applies to its own
-/// LRU on its next find() or put(); a thread too far behind to read them all forgets its whole
-/// LRU, which is always safe.
+/// touched by that thread only: find() and put() take no lock. Invalidations (rare) are records
+/// in a ring of atomics that every thread applies to its own LRU on its next find() or put(); a
+/// thread too far behind to read them all forgets its whole LRU, which is always safe. The last
+/// use of a session, which the idle timeout counts from whichever thread saw it, goes into a
+/// table of atomics at most once a second per session and thread.
 class CallerCache {
  public:
   /// `clock` (optional) must outlive the cache.
@@ -157,6 +158,10 @@ class CallerCache {
   void clear(Shard& shard);
   std::size_t per_thread() const;
   std::int64_t now_ms() const;
+  // The last use of a session seen by any thread (epoch seconds, 0: unknown or pushed out by
+  // another session of the same cell), and noting one.
+  std::int64_t last_use(std::uint64_t key_hash) const;
+  void note_use(std::uint64_t key_hash, std::int64_t seconds);
 
   CallerCacheConfig config_;
   const CallerClock* clock_;
@@ -165,6 +170,11 @@ class CallerCache {
   std::atomic<std::uint64_t> published_{0};  // last complete record
   std::mutex writers_;                       // invalidations only, never find() nor put()
   std::array<Record, kRingSize> ring_;
+
+  // Sessions only: the key hash's high half tagging a 32-bit time, in the cell its low half
+  // picks. A lost cell only costs the precision the store has (a minute).
+  std::unique_ptr<std::atomic<std::uint64_t>[]> uses_;
+  std::uint64_t uses_mask_ = 0;
 
   mutable std::mutex threads_;  // a thread's first use of this cache, and size()
   std::vector<std::unique_ptr<Shard>> shards_;

@@ -352,6 +352,29 @@ BOOST_AUTO_TEST_CASE(an_invalidation_on_one_thread_is_seen_by_the_next_find_on_a
   BOOST_TEST(known(caches.sessions, "s4"));  // untouched all along
 }
 
+// A browser's connections land on different threads: its session stays alive as long as any
+// of them is used, and the store hears of the latest use.
+BOOST_AUTO_TEST_CASE(the_idle_timeout_counts_from_the_last_use_on_any_thread) {
+  ManualClock t;
+  CallerCache cache(config(10, 3600s, 60s, 0s), &t);
+  Worker b;
+  put(cache, "a", caller(1));
+  b.on([&] { put(cache, "a", caller(1)); });
+  for (int i = 0; i < 3; ++i) {  // used on B only, every 50 s
+    t.advance(50s);
+    BOOST_TEST_REQUIRE(b.on([&] { return cache.find("a").caller != nullptr; }));
+  }
+  const std::int64_t used = t.seconds();
+  t.advance(30s);  // 180 s since this thread used it, 30 s since B did
+  BOOST_TEST(cache.find("a").caller != nullptr);
+  Worker c;  // a thread that never had it tells the store of the latest use
+  BOOST_TEST(c.on([&] { return cache.find("a").last_seen; }) == used + 30);
+  t.advance(61s);
+  auto miss = b.on([&] { return cache.find("a"); });
+  BOOST_TEST(!miss.caller);
+  BOOST_TEST(miss.last_seen == used + 30);
+}
+
 BOOST_AUTO_TEST_CASE(a_fill_on_one_thread_overtaken_by_an_invalidation_on_another_is_not_kept) {
   ManualClock t;
   CallerCache cache(config(100), &t);
@@ -407,7 +430,7 @@ BOOST_AUTO_TEST_CASE(a_thread_lapped_by_invalidations_forgets_everything_and_hit
 // Threads filling and reading while another invalidates: no crash nor race (run it under
 // TSan), and once the invalidations are published, no thread finds a caller they concern.
 BOOST_AUTO_TEST_CASE(threads_filling_while_another_invalidates_end_with_nothing_stale) {
-  CallerCache cache(config(64));
+  CallerCache cache(config(64, 3600s, 3600s, 0s));  // with an idle timeout: the last-use table
   constexpr int kKeys = 48;
   constexpr int kRounds = 20000;
   auto fill = [&cache] {
