@@ -126,7 +126,9 @@ class CallerCache {
     std::list<std::uint64_t>::iterator order;
   };
   // One thread's LRU, keyed by the key's hash (the slot holds the key: a collision is a miss).
-  struct Shard {
+  // Aligned so that two threads' LRUs, allocated one after the other, share no cache line: a
+  // hit writes the list's head.
+  struct alignas(64) Shard {
     std::unordered_map<std::uint64_t, Slot> slots;
     std::list<std::uint64_t> order;     // most recently used first
     std::uint64_t seen = 0;             // invalidations applied so far
