@@ -1,7 +1,8 @@
 // Sign-in end to end with the real binary: login, cookie, /api/me, logout; CSRF; throttling
 // (and no lock-out from another address); the bounded password-check queue; roles; API tokens;
-// disabled accounts; the demo-password guard; secrets sealed at rest; no secret in the log;
-// providers discovered at start-up.
+// disabled accounts; the caller cache (invalidated at once by the gateway, within its TTL by
+// the CLI); the demo-password guard; secrets sealed at rest; no secret in the log; providers
+// discovered at start-up.
 #include "store/sqlite_store.hpp"
 #include "support/gateway_process.hpp"
 #include "support/https_client.hpp"
@@ -15,6 +16,8 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <thread>
 
 using namespace passerelle::test;
 using namespace std::chrono_literals;
@@ -95,6 +98,20 @@ struct Browser {
     return c.request("DELETE", target, "", h);
   }
 };
+
+// Polls until `done` holds, for at most `limit`: a change made by the admin CLI (another
+// process) reaches the gateway's caller cache within its TTL, not at once.
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 15s) {
+  const auto give_up = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
+
+// A short TTL, so that the tests of changes made by the CLI do not wait the default 5 s.
+constexpr const char* kShortCacheTtl = "auth:\n  session_cache:\n    ttl: 1s\n";
 
 // The sessions listed by GET /api/me/sessions.
 boost::json::array sessions_of(Browser& b) {
@@ -267,7 +284,7 @@ BOOST_AUTO_TEST_CASE(failed_logins_are_throttled) {
 }
 
 BOOST_AUTO_TEST_CASE(operator_api_token) {
-  Gateway gw;
+  Gateway gw(kShortCacheTtl);
   auto created = run_passerelle(
       {"--config", gw.config_path(), "tokens", "create", "--user", "olga", "--name", "ci"});
   BOOST_TEST_REQUIRE(created.exit_code == 0, created.output);
@@ -283,8 +300,10 @@ BOOST_AUTO_TEST_CASE(operator_api_token) {
   BOOST_TEST(r->status == 201);
   BOOST_TEST(run_passerelle({"--config", gw.config_path(), "tokens", "revoke", "1"}).exit_code ==
              0);
-  BOOST_TEST(c.request("GET", "/metrics", "", {{"Authorization", "Bearer " + token}})->status ==
-             401);
+  // Revoked by another process: refused within the cache's TTL.
+  BOOST_TEST(eventually([&] {
+    return c.request("GET", "/metrics", "", {{"Authorization", "Bearer " + token}})->status == 401;
+  }));
   auto refused = run_passerelle(
       {"--config", gw.config_path(), "tokens", "create", "--user", "marie", "--name", "x"});
   BOOST_TEST(refused.exit_code == 1);
@@ -292,15 +311,54 @@ BOOST_AUTO_TEST_CASE(operator_api_token) {
 }
 
 BOOST_AUTO_TEST_CASE(disabling_an_account_ends_its_sessions) {
-  Gateway gw;
+  Gateway gw(kShortCacheTtl);
   Browser b(gw);
   b.login("marie", "correct+horse+battery");
   BOOST_TEST(b.get("/api/me")->status == 200);
+  BOOST_TEST(b.get("/api/me")->status == 200);  // known to the cache by now
   BOOST_TEST(
       run_passerelle({"--config", gw.config_path(), "users", "disable", "marie"}).exit_code == 0);
-  BOOST_TEST(b.get("/api/me")->status == 401);
+  // Disabled by another process: refused within the cache's TTL.
+  BOOST_TEST(eventually([&] { return b.get("/api/me")->status == 401; }));
   Browser again(gw);
   BOOST_TEST(again.login("marie", "correct+horse+battery")->status == 401);
+}
+
+BOOST_AUTO_TEST_CASE(a_logout_or_a_closed_session_ends_at_once_despite_the_cache) {
+  Gateway gw;  // the default TTL (5 s): only invalidation can pass these checks
+  Browser laptop(gw), phone(gw), tablet(gw);
+  for (auto* b : {&laptop, &phone, &tablet}) {
+    BOOST_TEST_REQUIRE(b->login("marie", "correct+horse+battery")->status == 303);
+    for (int i = 0; i < 3; ++i) BOOST_TEST_REQUIRE(b->get("/api/me")->status == 200);
+  }
+  auto list = sessions_of(laptop);
+  std::string phone_id;
+  for (const auto& v : list)
+    if (!v.as_object().at("current").as_bool() && phone_id.empty())
+      phone_id = std::string(v.as_object().at("id").as_string());
+  // "Mes sessions": closing another session ends it on its very next request...
+  BOOST_TEST_REQUIRE(laptop.del("/api/me/sessions/" + phone_id)->status == 200);
+  const bool phone_ended = phone.get("/api/me")->status == 401;
+  const bool tablet_ended = tablet.get("/api/me")->status == 401;
+  BOOST_TEST(phone_ended != tablet_ended);  // one of the two, whichever phone_id named
+  // ...and a logout ends the caller's own on the next one, on the same connection.
+  BOOST_TEST_REQUIRE(laptop.post("/auth/logout", "")->status == 200);
+  BOOST_TEST(laptop.get("/api/me")->status == 401);
+  BOOST_TEST(laptop.get("/api/hello/me")->status == 401);
+}
+
+BOOST_AUTO_TEST_CASE(a_role_changed_by_the_cli_applies_within_the_cache_ttl) {
+  Gateway gw(kShortCacheTtl);
+  Browser b(gw);
+  BOOST_TEST_REQUIRE(b.login("marie", "correct+horse+battery")->status == 303);
+  BOOST_TEST(b.get("/metrics")->status == 403);
+  BOOST_TEST(b.get("/metrics")->status == 403);  // answered from the cache
+  auto r = run_passerelle({"--config", gw.config_path(), "users", "roles", "marie", "operator"});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.output);
+  BOOST_TEST(eventually([&] { return b.get("/metrics")->status == 200; }));
+  auto me = b.get("/api/me");
+  BOOST_TEST_REQUIRE(me->status == 200);
+  BOOST_TEST(boost::json::parse(me->body).at("roles").at(0).as_string() == "operator");
 }
 
 BOOST_AUTO_TEST_CASE(demo_accounts_are_seeded_in_demo_mode_and_refused_in_production) {

@@ -1,6 +1,7 @@
 // Account storage and checks. Password hashing runs on the blocking pool.
 #include "auth/accounts.hpp"
 
+#include "auth/caller_cache.hpp"
 #include "auth/crypto.hpp"
 #include "store/sqlite_store.hpp"
 #include "util/blocking_pool.hpp"
@@ -136,6 +137,7 @@ Task<void> Accounts::set_password(std::string username, std::string password) {
       {"DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?1)",
        {username}}};
   const auto r = co_await store_.transaction(std::move(statements));
+  if (caches_) caches_->forget_username(username);
   if (r[0].changes == 0) throw AccountError("no account \"" + username + "\"");
 }
 
@@ -146,12 +148,14 @@ Task<void> Accounts::set_enabled(std::string username, bool enabled) {
       {"DELETE FROM sessions WHERE ?2 = 0 AND user_id = (SELECT id FROM users WHERE username = ?1)",
        {username, std::int64_t{enabled}}}};
   auto r = co_await store_.transaction(std::move(statements));
+  if (caches_) caches_->forget_username(username);
   if (r[0].changes == 0) throw AccountError("no account \"" + username + "\"");
 }
 
 Task<void> Accounts::set_roles(std::string username, std::vector<std::string> roles) {
   Statement q{"UPDATE users SET roles = ?2 WHERE username = ?1", {username, join_roles(roles)}};
   const QueryResult r = co_await store_.query(std::move(q));
+  if (caches_) caches_->forget_username(username);
   if (r.changes == 0) throw AccountError("no account \"" + username + "\"");
 }
 
@@ -196,7 +200,10 @@ Task<Account> Accounts::link_federated(std::string provider, std::string subject
        {provider, subject}}};
   auto r = co_await store_.transaction(std::move(statements));
   if (r[3].rows.empty()) throw AccountError("federated account could not be linked");
-  co_return account_of(r[3].rows[0]);
+  Account account = account_of(r[3].rows[0]);
+  // The claims may have changed the roles or the commune of sessions already open.
+  if (caches_) caches_->forget_user(account.id);
+  co_return account;
 }
 
 Identity Accounts::identity_of(const Account& a, const std::string& provider) {

@@ -17,6 +17,7 @@ namespace passerelle {
 
 class SqliteStore;
 class BlockingPool;
+struct CallerCaches;
 
 /// Bad input to an account operation; what() is for the operator.
 class AccountError : public std::runtime_error {
@@ -65,8 +66,10 @@ class Accounts {
  public:
   /// `demo`: whether the demo password may be set (demo mode only). `max_pending_checks`:
   /// password checks waiting or running at once, beyond which check_password() throws PoolFull.
-  Accounts(SqliteStore& store, BlockingPool& pool, bool demo, std::size_t max_pending_checks = 64)
-      : store_(store), pool_(pool), demo_(demo), checks_(max_pending_checks) {}
+  /// `caches` (optional, outliving this object) forget an account's callers when it changes.
+  Accounts(SqliteStore& store, BlockingPool& pool, bool demo, std::size_t max_pending_checks = 64,
+           CallerCaches* caches = nullptr)
+      : store_(store), pool_(pool), demo_(demo), checks_(max_pending_checks), caches_(caches) {}
 
   Task<std::int64_t> create(NewAccount account);
   Task<std::optional<Account>> find_by_username(std::string username);
@@ -98,6 +101,7 @@ class Accounts {
   BlockingPool& pool_;
   bool demo_;
   JobLimit checks_;  // Argon2id checks waiting or running
+  CallerCaches* caches_;
 };
 
 }  // namespace passerelle

@@ -2,6 +2,7 @@
 #include "auth/api_tokens.hpp"
 
 #include "auth/accounts.hpp"
+#include "auth/caller_cache.hpp"
 #include "auth/crypto.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -43,18 +44,20 @@ Task<bool> ApiTokens::revoke(std::int64_t id) {
       "WHERE id = ?1 AND revoked_at IS NULL",
       {id}};
   const QueryResult r = co_await store_.query(std::move(q));
+  if (cache_) cache_->forget_token(id);
   co_return r.changes > 0;
 }
 
-Task<std::optional<std::int64_t>> ApiTokens::resolve(std::string token) {
-  if (token.rfind("pst_", 0) != 0 || token.size() != 47) co_return std::nullopt;
+Task<std::optional<ResolvedToken>> ApiTokens::resolve(std::string token) {
+  if (!well_formed(token)) co_return std::nullopt;
   Statement q{
-      "SELECT t.user_id FROM api_tokens t JOIN users u ON u.id = t.user_id "
+      "SELECT t.id, t.user_id FROM api_tokens t JOIN users u ON u.id = t.user_id "
       "WHERE t.token_hash = ?1 AND t.revoked_at IS NULL AND u.enabled = 1",
       {auth::sha256_hex(token)}};
   auto r = co_await store_.query(std::move(q));
   if (r.rows.empty()) co_return std::nullopt;
-  co_return std::get<std::int64_t>(r.rows[0][0]);
+  co_return ResolvedToken{std::get<std::int64_t>(r.rows[0][0]),
+                          std::get<std::int64_t>(r.rows[0][1])};
 }
 
 }  // namespace passerelle

@@ -1,9 +1,12 @@
 // Cookie and bearer authentication, demo seeding and the demo-password guard.
 #include "auth/auth_service.hpp"
 
+#include "auth/crypto.hpp"
 #include "http/form.hpp"
 #include "log/log.hpp"
 #include "store/sqlite_store.hpp"
+
+#include <boost/asio/this_coro.hpp>
 
 namespace passerelle {
 
@@ -24,46 +27,120 @@ constexpr const char* kAngersInsee = "49007";
 constexpr const char* kAngersSiret = "21490007800012";
 }  // namespace
 
+namespace {
+CallerCacheConfig cache_config(const AuthConfig& config, bool sessions) {
+  CallerCacheConfig c;
+  c.max_entries = config.session_cache_max_entries;
+  c.ttl = config.session_cache_ttl;
+  if (sessions) {
+    c.idle_timeout = std::chrono::duration_cast<std::chrono::seconds>(config.session_idle_timeout);
+    c.absolute_timeout =
+        std::chrono::duration_cast<std::chrono::seconds>(config.session_absolute_timeout);
+  }
+  return c;
+}
+
+const std::optional<std::optional<AuthContext>> kAskTheStore;
+const std::optional<AuthContext> kAnonymous;
+}  // namespace
+
 AuthService::AuthService(SqliteStore& store, BlockingPool& pool, const AuthConfig& config,
                          bool demo)
     : secrets_(SecretBox::from_config(config)),
-      accounts_(store, pool, demo, config.max_pending_password_checks),
-      sessions_(
-          store, secrets_,
-          {std::chrono::duration_cast<std::chrono::seconds>(config.session_idle_timeout),
-           std::chrono::duration_cast<std::chrono::seconds>(config.session_absolute_timeout)}),
-      tokens_(store),
+      caches_(cache_config(config, true), cache_config(config, false)),
+      accounts_(store, pool, demo, config.max_pending_password_checks, &caches_),
+      sessions_(store, secrets_,
+                {std::chrono::duration_cast<std::chrono::seconds>(config.session_idle_timeout),
+                 std::chrono::duration_cast<std::chrono::seconds>(config.session_absolute_timeout)},
+                &caches_.sessions),
+      tokens_(store, &caches_.tokens),
       throttle_({config.max_failures_per_account, config.max_failures_per_address,
                  std::chrono::duration_cast<std::chrono::seconds>(config.failure_window),
                  config.throttle_ipv4_prefix}),
       demo_(demo) {}
 
+std::optional<std::optional<AuthContext>> AuthService::authenticate_now(
+    const IncomingRequest& in, const boost::asio::any_io_executor& executor) {
+  if (const std::string* authorization = in.header("authorization")) {
+    if (authorization->rfind("Bearer ", 0) != 0) return kAnonymous;
+    const std::string token = authorization->substr(7);
+    if (!ApiTokens::well_formed(token)) return kAnonymous;
+    auto found = caches_.tokens.find(auth::sha256_hex(token));
+    if (!found.caller) return kAskTheStore;
+    return found.caller->context;
+  }
+  const std::string* cookies = in.header("cookie");
+  if (!cookies) return kAnonymous;
+  std::string value = cookie_value(*cookies, kSessionCookie);
+  if (!Sessions::well_formed(value)) return kAnonymous;
+  std::string id_hash = auth::sha256_hex(value);
+  auto found = caches_.sessions.find(id_hash);
+  if (!found.caller) return kAskTheStore;
+  if (found.write_last_seen)
+    sessions_.touch_later(executor, std::move(id_hash), found.write_last_seen);
+  AuthContext ctx = found.caller->context;
+  ctx.session_cookie = std::move(value);
+  return ctx;
+}
+
 Task<std::optional<AuthContext>> AuthService::authenticate(const IncomingRequest& in) {
   if (const std::string* authorization = in.header("authorization")) {
     if (authorization->rfind("Bearer ", 0) != 0) co_return std::nullopt;
-    auto user_id = co_await tokens_.resolve(authorization->substr(7));
-    if (!user_id) co_return std::nullopt;
-    auto account = co_await accounts_.find_by_id(*user_id);
+    const std::string token = authorization->substr(7);
+    if (!ApiTokens::well_formed(token)) co_return std::nullopt;
+    const std::string token_hash = auth::sha256_hex(token);
+    const std::uint64_t since = caches_.tokens.sequence();
+    if (auto known = caches_.tokens.find(token_hash); known.caller) co_return known.caller->context;
+    auto resolved = co_await tokens_.resolve(token);
+    if (!resolved) {
+      caches_.tokens.drop(token_hash);
+      co_return std::nullopt;
+    }
+    auto account = co_await accounts_.find_by_id(resolved->user_id);
     if (!account) co_return std::nullopt;
-    AuthContext ctx;
-    ctx.identity = Accounts::identity_of(*account, "token");
-    ctx.user_id = account->id;
-    co_return ctx;
+    auto cached = std::make_shared<CachedCaller>();
+    cached->context.identity = Accounts::identity_of(*account, "token");
+    cached->context.user_id = account->id;
+    cached->username = account->username;
+    cached->token_id = resolved->id;
+    caches_.tokens.put(token_hash, cached, 0, since);
+    co_return cached->context;
   }
   const std::string* cookies = in.header("cookie");
   if (!cookies) co_return std::nullopt;
   std::string value = cookie_value(*cookies, kSessionCookie);
-  if (value.empty()) co_return std::nullopt;
-  auto session = co_await sessions_.resolve(value);
-  if (!session) co_return std::nullopt;
+  if (!Sessions::well_formed(value)) co_return std::nullopt;
+  const std::string id_hash = auth::sha256_hex(value);
+  const std::uint64_t since = caches_.sessions.sequence();
+  auto known = caches_.sessions.find(id_hash);
+  if (known.caller) {  // filled since, or a caller that does not try authenticate_now()
+    if (known.write_last_seen) {
+      const auto executor = co_await boost::asio::this_coro::executor;
+      sessions_.touch_later(executor, id_hash, known.write_last_seen);
+    }
+    AuthContext ctx = known.caller->context;
+    ctx.session_cookie = std::move(value);
+    co_return ctx;
+  }
+  // A use seen in memory since the store last heard of one still counts for the idle clock.
+  auto session = co_await sessions_.resolve(value, known.last_seen);
+  if (!session) {
+    caches_.sessions.drop(id_hash);
+    co_return std::nullopt;
+  }
   auto account = co_await accounts_.find_by_id(session->user_id);
   if (!account || !account->enabled) co_return std::nullopt;
-  AuthContext ctx;
-  ctx.identity = Accounts::identity_of(*account, session->provider);
-  ctx.user_id = account->id;
-  ctx.via_cookie = true;
+  auto cached = std::make_shared<CachedCaller>();
+  cached->context.identity = Accounts::identity_of(*account, session->provider);
+  cached->context.user_id = account->id;
+  cached->context.via_cookie = true;
+  cached->username = account->username;
+  cached->created_at = session->created_at;
+  const std::int64_t stored_last_seen = session->last_seen;
+  cached->context.session = std::move(session);
+  caches_.sessions.put(id_hash, cached, stored_last_seen, since);
+  AuthContext ctx = cached->context;
   ctx.session_cookie = std::move(value);
-  ctx.session = std::move(session);
   co_return ctx;
 }
 

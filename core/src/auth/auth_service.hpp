@@ -5,11 +5,14 @@
 #include "auth/accounts.hpp"
 #include "auth/api_tokens.hpp"
 #include "auth/auth_context.hpp"
+#include "auth/caller_cache.hpp"
 #include "auth/secret_box.hpp"
 #include "auth/sessions.hpp"
 #include "auth/throttle.hpp"
 #include "config/config.hpp"
 #include "http/incoming.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
 
 #include <optional>
 
@@ -34,8 +37,17 @@ class AuthService {
   const SecretBox& secrets() const { return secrets_; }
   bool demo() const { return demo_; }
 
-  /// Session cookie or bearer token -> identity; nothing when anonymous or invalid.
+  /// Session cookie or bearer token -> identity; nothing when anonymous or invalid. Asks the
+  /// store, and keeps what it says in the caller caches.
   Task<std::optional<AuthContext>> authenticate(const IncomingRequest& request);
+
+  /// The same from memory, on the calling thread: the caller (or anonymous) when known without
+  /// the store, else nothing (then call authenticate()). A use to write back goes to the store
+  /// through `executor` without being waited for.
+  std::optional<std::optional<AuthContext>> authenticate_now(
+      const IncomingRequest& request, const boost::asio::any_io_executor& executor);
+
+  CallerCaches& caches() { return caches_; }
 
   /// Opens a session and returns the Set-Cookie value.
   Task<std::string> open_session(const Account& account, std::string provider,
@@ -53,7 +65,8 @@ class AuthService {
   Task<void> seal_stored_secrets();
 
  private:
-  SecretBox secrets_;  // first: the sessions use it
+  SecretBox secrets_;    // first: the sessions use it
+  CallerCaches caches_;  // before the users that forget entries in it
   Accounts accounts_;
   Sessions sessions_;
   ApiTokens tokens_;

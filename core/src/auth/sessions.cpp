@@ -1,11 +1,16 @@
 // Session rows keyed by the hash of the cookie; expiry checked on every use.
 #include "auth/sessions.hpp"
 
+#include "auth/caller_cache.hpp"
 #include "auth/crypto.hpp"
 #include "auth/secret_box.hpp"
 #include "log/log.hpp"
 #include "store/sqlite_store.hpp"
 #include "util/clock.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+
+#include <algorithm>
 
 namespace passerelle {
 
@@ -54,8 +59,8 @@ Task<std::string> Sessions::create(std::int64_t user_id, std::string provider,
   co_return cookie;
 }
 
-Task<std::optional<SessionRecord>> Sessions::resolve(std::string cookie) {
-  if (cookie.size() != 43) co_return std::nullopt;  // 32 bytes in base64url
+Task<std::optional<SessionRecord>> Sessions::resolve(std::string cookie, std::int64_t seen) {
+  if (!well_formed(cookie)) co_return std::nullopt;  // 32 bytes in base64url
   const std::string id_hash = auth::sha256_hex(cookie);
   Statement select{
       "SELECT s.user_id, s.provider, s.csrf_token, s.created_at, s.last_seen, s.oidc_sid, "
@@ -68,17 +73,20 @@ Task<std::optional<SessionRecord>> Sessions::resolve(std::string cookie) {
   const auto& row = r.rows[0];
   const std::int64_t now = unix_seconds();
   const std::int64_t created = std::get<std::int64_t>(row[3]);
-  const std::int64_t last_seen = std::get<std::int64_t>(row[4]);
+  std::int64_t last_seen = std::get<std::int64_t>(row[4]);
   if (now - created > policy_.absolute_timeout.count() ||
-      now - last_seen > policy_.idle_timeout.count()) {
+      now - std::max(last_seen, seen) > policy_.idle_timeout.count()) {
     co_await destroy(cookie);
     co_return std::nullopt;
   }
   if (now - last_seen >= kTouchEvery) {
     Statement touch{"UPDATE sessions SET last_seen = ?2 WHERE id_hash = ?1", {id_hash, now}};
     co_await store_.query(std::move(touch));
+    last_seen = now;
   }
   SessionRecord s;
+  s.created_at = created;
+  s.last_seen = last_seen;
   s.user_id = std::get<std::int64_t>(row[0]);
   s.provider = std::get<std::string>(row[1]);
   s.csrf_token = std::get<std::string>(row[2]);
@@ -88,8 +96,37 @@ Task<std::optional<SessionRecord>> Sessions::resolve(std::string cookie) {
 }
 
 Task<void> Sessions::destroy(std::string cookie) {
-  Statement del{"DELETE FROM sessions WHERE id_hash = ?1", {auth::sha256_hex(cookie)}};
+  const std::string id_hash = auth::sha256_hex(cookie);
+  Statement del{"DELETE FROM sessions WHERE id_hash = ?1", {id_hash}};
   co_await store_.query(std::move(del));
+  if (cache_) cache_->erase(id_hash);
+}
+
+namespace {
+// Its own coroutine taking values: it outlives the request that saw the use.
+Task<void> write_last_seen(SqliteStore& store, std::string id_hash, std::int64_t seen) {
+  // Never back in time: another instance, or the store's own lookup, may have written later.
+  Statement touch{"UPDATE sessions SET last_seen = ?2 WHERE id_hash = ?1 AND last_seen < ?2",
+                  {std::move(id_hash), seen}};
+  co_await store.query(std::move(touch));
+}
+
+void log_touch_failure(std::exception_ptr error) {
+  if (!error) return;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    log::warn("auth", "a session's last use could not be written", {{"error", e.what()}});
+  } catch (...) {
+    log::warn("auth", "a session's last use could not be written", {{"error", "unknown"}});
+  }
+}
+}  // namespace
+
+void Sessions::touch_later(const boost::asio::any_io_executor& executor, std::string id_hash,
+                           std::int64_t seen) {
+  boost::asio::co_spawn(executor, write_last_seen(store_, std::move(id_hash), seen),
+                        log_touch_failure);
 }
 
 namespace {
@@ -132,6 +169,7 @@ Task<bool> Sessions::destroy_by_public_id(std::int64_t user_id, std::string id) 
     // The user id again: the row must still be this user's when it is deleted.
     Statement del{"DELETE FROM sessions WHERE id_hash = ?1 AND user_id = ?2", {id_hash, user_id}};
     auto d = co_await store_.query(std::move(del));
+    if (cache_) cache_->erase(id_hash);
     co_return d.changes > 0;
   }
   co_return false;
@@ -140,6 +178,7 @@ Task<bool> Sessions::destroy_by_public_id(std::int64_t user_id, std::string id) 
 Task<int> Sessions::destroy_all_for_user(std::int64_t user_id) {
   Statement del{"DELETE FROM sessions WHERE user_id = ?1", {user_id}};
   auto r = co_await store_.query(std::move(del));
+  if (cache_) cache_->forget_user(user_id);
   co_return static_cast<int>(r.changes);
 }
 
@@ -155,6 +194,7 @@ Task<int> Sessions::destroy_federated(std::string provider, std::string sid, std
                 "DELETE FROM sessions WHERE provider = ?1 AND oidc_sid = ?2 AND oidc_sub = ?3",
                 {provider, sid, sub}};
   auto r = co_await store_.query(std::move(del));
+  if (cache_) cache_->forget_federated(provider, sid, sub);
   co_return static_cast<int>(r.changes);
 }
 

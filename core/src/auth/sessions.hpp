@@ -6,6 +6,8 @@
 #include "passerelle/host.hpp"
 #include "passerelle/task.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -16,6 +18,7 @@ namespace passerelle {
 
 class SqliteStore;
 class SecretBox;
+class CallerCache;
 
 struct SessionPolicy {
   std::chrono::seconds idle_timeout{30 * 60};
@@ -35,6 +38,8 @@ struct SessionRecord {
   std::string provider;  // "local" or the OIDC provider's name
   std::string csrf_token;
   OidcSessionInfo oidc;
+  std::int64_t created_at = 0;  // epoch seconds
+  std::int64_t last_seen = 0;   // the idle clock as the store has it, epoch seconds
 };
 
 /// What a user may see of one of their sessions: never the cookie nor its stored hash.
@@ -47,9 +52,11 @@ struct SessionSummary {
 
 class Sessions {
  public:
-  /// `secrets` must outlive this object.
-  Sessions(SqliteStore& store, const SecretBox& secrets, SessionPolicy policy)
-      : store_(store), secrets_(secrets), policy_(policy) {}
+  /// `secrets` and `cache` must outlive this object. Every session ended here is forgotten by
+  /// `cache` (when given) at once.
+  Sessions(SqliteStore& store, const SecretBox& secrets, SessionPolicy policy,
+           CallerCache* cache = nullptr)
+      : store_(store), secrets_(secrets), policy_(policy), cache_(cache) {}
 
   /// Opens a session; returns the cookie value (never stored as such). `oidc` may be null.
   /// (A pointer, not a defaulted value: g++ 12 destroys defaulted class prvalues of a co_await
@@ -57,8 +64,17 @@ class Sessions {
   Task<std::string> create(std::int64_t user_id, std::string provider, const OidcSessionInfo* oidc);
 
   /// The live session of a cookie value, touching its idle clock; nothing when unknown,
-  /// expired (then deleted) or malformed.
-  Task<std::optional<SessionRecord>> resolve(std::string cookie_value);
+  /// expired (then deleted) or malformed. `seen`: a later use known in memory (epoch seconds,
+  /// 0 when none), which counts for the idle timeout as the stored one does.
+  Task<std::optional<SessionRecord>> resolve(std::string cookie_value, std::int64_t seen = 0);
+
+  /// Whether a cookie value has the shape of one this gateway gives (else: anonymous).
+  static bool well_formed(const std::string& cookie_value) { return cookie_value.size() == 43; }
+
+  /// Tells the store of a use seen in memory, off the caller's thread (the statement runs on
+  /// the store pool; a failure is logged): the idle clock is written lazily, not per request.
+  void touch_later(const boost::asio::any_io_executor& executor, std::string id_hash,
+                   std::int64_t seen);
 
   /// Ends one session.
   Task<void> destroy(std::string cookie_value);
@@ -93,6 +109,7 @@ class Sessions {
   SqliteStore& store_;
   const SecretBox& secrets_;
   SessionPolicy policy_;
+  CallerCache* cache_;
 };
 
 }  // namespace passerelle

@@ -172,6 +172,15 @@ AuthConfig read_auth(YamlSection s, const std::string& base_dir, const std::stri
     s.fail("throttle_ipv4_prefix", "must be 32 (one address) or 24");
   a.max_pending_password_checks =
       s.integer("max_pending_password_checks", a.max_pending_password_checks, 1, 100000);
+  {
+    YamlSection cache = s.section("session_cache");
+    a.session_cache_max_entries = static_cast<std::size_t>(cache.integer(
+        "max_entries", static_cast<std::int64_t>(a.session_cache_max_entries), 0, 10'000'000));
+    a.session_cache_ttl = cache.duration("ttl", a.session_cache_ttl);
+    // Longer would leave a change made by the admin CLI unseen for too long.
+    if (a.session_cache_ttl > milliseconds(60'000)) cache.fail("ttl", "must be 60s at most");
+    cache.finish();
+  }
   // The key sits outside the database, by default in the same folder: a copy of the database
   // file alone then holds no usable secret.
   const std::string default_key = (fs::path(store_path).parent_path() / "secret.key").string();

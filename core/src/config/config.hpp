@@ -99,6 +99,10 @@ struct AuthConfig {
   milliseconds failure_window{15 * 60 * 1000};
   int throttle_ipv4_prefix = 32;  // an IPv4 client network is a /32 or a /24 (IPv6: /64)
   unsigned max_pending_password_checks = 64;  // more waiting Argon2id checks: 503
+  // Callers (sessions, API tokens) kept in memory; 0: none. A change made by another process
+  // (the admin CLI) is seen within session_cache_ttl.
+  std::size_t session_cache_max_entries = 10000;
+  milliseconds session_cache_ttl{5000};
   std::string secret_key_file;  // key of the secrets at rest; default: next to the store
   std::string secret_key;       // or the key itself (base64url, 32 bytes), e.g. ${ENV}
   std::vector<OidcProviderConfig> oidc;

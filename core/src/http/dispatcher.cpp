@@ -333,17 +333,20 @@ Task<Response> Dispatcher::route(IncomingRequest& in, RouteStats*& stats) {
   co_return co_await call_plugin(target, std::move(request));
 }
 
-// The lookup reads the store: under the route's deadline too, so that a busy store costs a
-// 504 rather than a request that waits with no timer at all (the session has none meanwhile).
+// A caller known in memory is answered here, on the I/O thread. Otherwise the lookup reads the
+// store: under the route's deadline too, so that a busy store costs a 504 rather than a
+// request that waits with no timer at all (the session has none meanwhile).
 Task<std::optional<AuthContext>> Dispatcher::authenticate_within(const Target& target,
                                                                  const IncomingRequest& in) {
+  auto executor = co_await asio::this_coro::executor;
+  if (authenticate_now_)
+    if (auto known = authenticate_now_(in, executor)) co_return std::move(*known);
   IncomingRequest who;  // all but the body, which the lookup does not read
   who.method = in.method;
   who.target = in.target;
   who.headers = in.headers;
   who.remote = in.remote;
   who.request_id = in.request_id;
-  auto executor = co_await asio::this_coro::executor;
   Task<std::optional<AuthContext>> lookup = look_up(authenticate_, std::move(who));
   auto call = DeadlineCall<std::optional<AuthContext>>::start(executor, std::move(lookup),
                                                               target.spec.deadline);

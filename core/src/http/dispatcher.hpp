@@ -6,6 +6,8 @@
 #include "http/route_spec.hpp"
 #include "metrics/registry.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -20,6 +22,11 @@ class PluginHost;
 /// Finds who is calling (session cookie, bearer token); nothing means anonymous.
 using Authenticate = std::function<Task<std::optional<AuthContext>>(const IncomingRequest&)>;
 
+/// The same from memory, on the I/O thread: the caller (or anonymous) when known without the
+/// store; nothing when Authenticate must be asked.
+using AuthenticateNow = std::function<std::optional<std::optional<AuthContext>>(
+    const IncomingRequest&, const boost::asio::any_io_executor&)>;
+
 class Dispatcher final : public RequestHandler {
  public:
   /// Throws std::logic_error when a core route is malformed or routed twice. `default_deadline`
@@ -30,6 +37,9 @@ class Dispatcher final : public RequestHandler {
   ~Dispatcher() override;
 
   Task<Response> handle(IncomingRequest request) override;
+
+  /// Tried before Authenticate on every authenticated route; set before serving.
+  void set_authenticate_now(AuthenticateNow now) { authenticate_now_ = std::move(now); }
 
  private:
   struct Routes;
@@ -44,6 +54,7 @@ class Dispatcher final : public RequestHandler {
   PluginHost& plugins_;
   MetricsRegistry& metrics_;
   Authenticate authenticate_;
+  AuthenticateNow authenticate_now_;
   std::vector<CoreRoute> core_routes_;
   std::chrono::milliseconds default_deadline_;
   RouteStats& unmatched_;  // requests no route took (404, 405, malformed)

@@ -119,6 +119,10 @@ struct Server::Impl {
         env{config.server, dispatcher, tracker,
             config.log.access_log && log::enabled(log::Level::info), 0} {
     access_log::configure(config.log.access_log_buffer);
+    dispatcher.set_authenticate_now(
+        [this](const IncomingRequest& in, const asio::any_io_executor& executor) {
+          return auth.authenticate_now(in, executor);
+        });
     tls.store(make_server_tls(config.tls.certificate, config.tls.private_key));
     load_site();
     plugins.load_all(config);

@@ -164,6 +164,24 @@ BOOST_AUTO_TEST_CASE(durations) {
   BOOST_TEST(!parse_duration("s"));
 }
 
+BOOST_AUTO_TEST_CASE(session_cache_defaults_values_and_limits) {
+  TempDir dir;
+  Config c = load_config(dir.write("p.yaml", kTls));
+  BOOST_TEST(c.auth.session_cache_max_entries == 10000u);
+  BOOST_TEST(c.auth.session_cache_ttl.count() == 5000);
+  c = load_config(dir.write(
+      "q.yaml", std::string(kTls) + "auth:\n  session_cache:\n    max_entries: 0\n    ttl: 1s\n"));
+  BOOST_TEST(c.auth.session_cache_max_entries == 0u);
+  BOOST_TEST(c.auth.session_cache_ttl.count() == 1000);
+  const std::string too_long =
+      error_of(dir, std::string(kTls) + "auth:\n  session_cache:\n    ttl: 2m\n");
+  BOOST_TEST(too_long.rfind("p.yaml:6:", 0) == 0u, too_long);
+  BOOST_TEST(too_long.find("must be 60s at most") != std::string::npos, too_long);
+  BOOST_TEST(
+      error_of(dir, std::string(kTls) + "auth:\n  session_cache:\n    size: 1\n").find("size") !=
+      std::string::npos);
+}
+
 // The `web:` section: default root next to the config, default pages, and page paths refused
 // when they are not plain or fall under a prefix the gateway answers itself.
 

@@ -1,5 +1,6 @@
 // Dispatch through a real plugin library and the gateway's own routes, declared alike:
-// errors, deadlines, roles, CSRF, media types, HEAD, the one query parser, metrics.
+// errors, deadlines, roles, CSRF, media types, HEAD, the one query parser, metrics; callers
+// known in memory.
 #include "auth/auth_routes.hpp"
 #include "auth/auth_service.hpp"
 #include "http/form.hpp"
@@ -411,6 +412,33 @@ BOOST_FIXTURE_TEST_CASE(a_slow_caller_lookup_is_a_504_at_the_route_deadline, Cor
   BOOST_TEST(lookups == 1);
   slow_lookup = false;
   BOOST_TEST(send("GET", "/api/me").status == 200);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_caller_known_in_memory_skips_the_lookup_and_its_deadline, CoreApp) {
+  as_cookie({"agent"});
+  slow_lookup = true;  // the store would be too slow: only the answer from memory can pass
+  int asked = 0;
+  core.set_authenticate_now(
+      [&](const IncomingRequest& in,
+          const boost::asio::any_io_executor&) -> std::optional<std::optional<AuthContext>> {
+        ++asked;
+        if (in.header("cookie")) return caller;
+        return std::nullopt;  // unknown: the lookup decides
+      });
+  Response r = send("GET", "/api/me", {{"cookie", "c"}});
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(json(r).at("roles").at(0).as_string() == "agent");
+  BOOST_TEST(asked == 1);
+  BOOST_TEST(lookups == 0);
+  // CSRF still applies to what memory answered.
+  r = send("POST", "/auth/logout", with(with(kSameOrigin, "cookie", "c"), "x-csrf-token", "bad"));
+  BOOST_TEST(r.status == 403);
+  BOOST_TEST(lookups == 0);
+  // Not known: the lookup runs as before, under the route's deadline.
+  r = send("GET", "/api/me");
+  BOOST_TEST(r.status == 504);
+  BOOST_TEST(lookups == 1);
+  BOOST_TEST(asked == 3);
 }
 
 BOOST_FIXTURE_TEST_CASE(core_handlers_answer_errors_by_throwing, CoreApp) {
