@@ -249,6 +249,7 @@ Config load_config_text(const std::string& text, const std::string& path) {
   YamlSection store = top.section("store");
   c.store.sqlite = resolve(base_dir, store.string("sqlite", c.store.sqlite));
   c.store.threads = store.integer("threads", c.store.threads, 1, 64);
+  c.store.statement_cache = store.integer("statement_cache", c.store.statement_cache, 0, 10'000);
   store.finish();
 
   YamlSection log = top.section("log");

@@ -46,6 +46,7 @@ struct TlsConfig {
 struct StoreConfig {
   std::string sqlite = "var/passerelle.db";
   unsigned threads = 2;
+  unsigned statement_cache = 64;  // prepared statements kept per connection; 0: none
 };
 
 struct OutboundConfig {

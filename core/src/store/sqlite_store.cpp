@@ -3,6 +3,7 @@
 #include "store/sqlite_store.hpp"
 
 #include "store/core_schema.hpp"
+#include "store/statement_cache.hpp"
 #include "store/table_guard.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -25,8 +26,19 @@ namespace asio = boost::asio;
 namespace {
 
 struct Connection {
+  explicit Connection(std::size_t cached_statements) : statements(cached_statements) {}
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection() {
+    // SQLite refuses to close a connection with statements left (and would keep it open).
+    statements.clear();
+    guard.release();
+    sqlite3_close(db);
+  }
+
   sqlite3* db = nullptr;
   TableGuard guard;
+  StatementCache statements;
   // A plugin's statement runs until then: a runaway query (an endless recursive CTE, say)
   // would otherwise keep one of the few connections, and the core waits for one too.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
@@ -61,29 +73,50 @@ auto as(Connection& c, const std::string& plugin, F&& body) {
 
 using StatementPtr = std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)>;
 
-// Prepares the first statement of `sql`; null when there is none (only blanks or comments).
-// `tail` receives what follows it.
-StatementPtr prepare(Connection& c, std::string_view sql, const char** tail) {
+// Before each statement, prepared or taken from the cache: the guard's state and the deadline.
+void begin(Connection& c) {
   c.guard.begin_statement(c.db);
   c.deadline = c.guard.confined() ? std::chrono::steady_clock::now() + c.plugin_limit
                                   : std::chrono::steady_clock::time_point::max();
+}
+
+// Prepares the first statement of `sql`; null when there is none (only blanks or comments).
+// `tail` receives what follows it. Call begin() first.
+sqlite3_stmt* prepare(Connection& c, std::string_view sql, const char** tail, unsigned flags) {
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(c.db, sql.data(), static_cast<int>(sql.size()), &stmt, tail) !=
+  if (sqlite3_prepare_v3(c.db, sql.data(), static_cast<int>(sql.size()), flags, &stmt, tail) !=
       SQLITE_OK) {
     sqlite3_finalize(stmt);
     raise(c, "sqlite prepare");
   }
-  StatementPtr guard(stmt, sqlite3_finalize);
-  // Portable SQL: PostgreSQL numbers its parameters too, so a plugin writes ?1..?n.
-  if (stmt && c.guard.confined())
-    for (int i = 1; i <= sqlite3_bind_parameter_count(stmt); ++i) {
-      const char* name = sqlite3_bind_parameter_name(stmt, i);
-      if (!name || name[0] != '?')
-        throw std::runtime_error("store: parameter " + std::to_string(i) + " of \"" +
-                                 std::string(sql.substr(0, 60)) + "\" must be written ?" +
-                                 std::to_string(i) + " (numbered placeholders only)");
-    }
-  return guard;
+  return stmt;
+}
+
+// Portable SQL: PostgreSQL numbers its parameters too, so a plugin writes ?1..?n.
+void check_placeholders(Connection& c, sqlite3_stmt* stmt, std::string_view sql) {
+  if (!stmt || !c.guard.confined()) return;
+  for (int i = 1; i <= sqlite3_bind_parameter_count(stmt); ++i) {
+    const char* name = sqlite3_bind_parameter_name(stmt, i);
+    if (!name || name[0] != '?')
+      throw std::runtime_error("store: parameter " + std::to_string(i) + " of \"" +
+                               std::string(sql.substr(0, 60)) + "\" must be written ?" +
+                               std::to_string(i) + " (numbered placeholders only)");
+  }
+}
+
+// The statement `sql` for whoever the guard serves now: from the connection's cache, or
+// prepared (and checked) then cached. Keyed by the guard's owner: see StatementCache.
+StatementCache::Lease statement(Connection& c, const std::string& sql) {
+  begin(c);
+  if (auto cached = c.statements.find(c.guard.plugin(), sql)) return cached;
+  const char* tail = nullptr;
+  auto fresh = c.statements.adopt(prepare(c, sql, &tail, SQLITE_PREPARE_PERSISTENT));
+  if (!fresh) throw std::runtime_error("sqlite: empty statement");
+  if (tail && std::string_view(tail).find_first_not_of(" \t\r\n;") != std::string_view::npos)
+    throw std::runtime_error("sqlite: one statement per query (use transaction() for several)");
+  check_placeholders(c, fresh.get(), sql);
+  fresh.keep(c.guard.plugin(), sql);
+  return fresh;
 }
 
 void bind(Connection& c, sqlite3_stmt* stmt, const std::vector<SqlValue>& params) {
@@ -108,11 +141,7 @@ void bind(Connection& c, sqlite3_stmt* stmt, const std::vector<SqlValue>& params
 }
 
 QueryResult run(Connection& c, const Statement& st) {
-  const char* tail = nullptr;
-  StatementPtr stmt = prepare(c, st.sql, &tail);
-  if (!stmt) throw std::runtime_error("sqlite: empty statement");
-  if (tail && std::string_view(tail).find_first_not_of(" \t\r\n;") != std::string_view::npos)
-    throw std::runtime_error("sqlite: one statement per query (use transaction() for several)");
+  const StatementCache::Lease stmt = statement(c, st.sql);
   bind(c, stmt.get(), st.params);
   QueryResult result;
   const int columns = sqlite3_column_count(stmt.get());
@@ -153,7 +182,10 @@ void run_script(Connection& c, const std::string& sql) {
   std::string_view rest(sql);
   while (!rest.empty()) {
     const char* tail = nullptr;
-    StatementPtr stmt = prepare(c, rest, &tail);
+    begin(c);
+    // A script runs once: its statements are not cached.
+    StatementPtr stmt(prepare(c, rest, &tail, 0), sqlite3_finalize);
+    if (stmt) check_placeholders(c, stmt.get(), rest);
     rest.remove_prefix(static_cast<std::size_t>(tail - rest.data()));
     if (!stmt) continue;
     int rc;
@@ -244,6 +276,10 @@ struct SqliteStore::Impl {
   std::vector<std::unique_ptr<Connection>> all;
 
   explicit Impl(unsigned threads) : pool(threads) {}
+  ~Impl() {
+    pool.join();
+    all.clear();  // each connection finalizes its statements, then closes
+  }
 
   // Borrows a connection for the duration of `f`. There are as many connections as pool
   // threads, so one is always free when a pool thread asks.
@@ -310,19 +346,18 @@ struct SqliteStore::Impl {
 };
 
 SqliteStore::SqliteStore(const std::string& path, unsigned threads,
-                         std::chrono::milliseconds plugin_statement_limit)
+                         std::chrono::milliseconds plugin_statement_limit,
+                         std::size_t cached_statements)
     : impl_(std::make_unique<Impl>(threads)) {
   if (path != ":memory:") {
     const auto parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
   }
   for (unsigned i = 0; i < threads; ++i) {
-    auto c = std::make_unique<Connection>();
+    auto c = std::make_unique<Connection>(cached_statements);
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path.c_str(), &c->db, flags, nullptr) != SQLITE_OK) {
       std::string message = c->db ? sqlite3_errmsg(c->db) : "out of memory";
-      sqlite3_close(c->db);
-      for (auto& open : impl_->all) sqlite3_close(open->db);
       throw std::runtime_error("cannot open store " + path + ": " + message);
     }
     sqlite3_busy_timeout(c->db, 5000);
@@ -347,9 +382,18 @@ SqliteStore::SqliteStore(const std::string& path, unsigned threads,
 
 void SqliteStore::join() { impl_->pool.join(); }
 
-SqliteStore::~SqliteStore() {
-  impl_->pool.join();
-  for (auto& c : impl_->all) sqlite3_close(c->db);
+SqliteStore::~SqliteStore() = default;
+
+StatementCacheStats SqliteStore::statement_cache_stats() const {
+  StatementCacheStats total;
+  for (const auto& c : impl_->all) {
+    const StatementCacheStats one = c->statements.stats();
+    total.prepares += one.prepares;
+    total.hits += one.hits;
+    total.evictions += one.evictions;
+    total.size += one.size;
+  }
+  return total;
 }
 
 Task<QueryResult> SqliteStore::query(Statement statement) {
