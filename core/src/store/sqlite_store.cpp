@@ -6,9 +6,11 @@
 #include "store/statement_cache.hpp"
 #include "store/table_guard.hpp"
 
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -17,6 +19,7 @@
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
 namespace passerelle {
@@ -307,22 +310,42 @@ struct SqliteStore::Impl {
     return f(*c);
   }
 
-  // Not a coroutine itself, and no capturing coroutine lambda: g++ 12 destroys the captures
-  // of such lambdas twice. The job is a plain coroutine taking its arguments by value.
-  template <class R, class F>
-  static asio::awaitable<R> job(Impl* self, F f) {
-    co_return self->with_connection(f);
-  }
-
+  // Runs `f` with a connection on a pool thread, then hands its result (or its exception)
+  // straight to the caller's executor: one hop there, one back. (co_spawn, used before,
+  // allocated two coroutine frames per call and, in Boost 1.81, queued the job's end on the
+  // pool once more before resuming the caller.)
+  //
   // The job is not tied to the caller's cancellation (a handler at its deadline): it cannot
-  // stop halfway anyway, and Boost 1.81's co_spawn, cancelled once a job that never suspends
-  // has finished, throws out of its entry point on the pool thread (std::terminate). The
-  // cancelled caller gets the result and stops at its next co_await.
+  // stop halfway anyway. The cancelled caller gets the result and stops at its next co_await.
+  template <class R>
+  struct Initiation {
+    Impl* self;
+
+    template <class Handler, class F>
+    void operator()(Handler handler, F f) const {
+      auto caller = asio::prefer(asio::get_associated_executor(handler),
+                                 asio::execution::outstanding_work.tracked);
+      asio::post(self->pool, [self = self, handler = std::move(handler), caller = std::move(caller),
+                              f = std::move(f)]() mutable {
+        std::exception_ptr error;
+        std::optional<R> result;
+        try {
+          result.emplace(self->with_connection(f));
+        } catch (...) {
+          error = std::current_exception();
+        }
+        asio::post(caller,
+                   [handler = std::move(handler), error, result = std::move(result)]() mutable {
+                     std::move(handler)(error, result ? std::move(*result) : R{});
+                   });
+      });
+    }
+  };
+
   template <class R, class F>
   Task<R> offload(F f) {
-    return asio::co_spawn(
-        pool, job<R>(this, std::move(f)),
-        asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+    return asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, R)>(
+        Initiation<R>{this}, asio::use_awaitable, std::move(f));
   }
 
   Task<QueryResult> query(std::string plugin, Statement statement) {
