@@ -52,6 +52,7 @@ ServerConfig read_server(YamlSection s) {
   if (c.workers == 0) c.workers = std::max(1u, std::thread::hardware_concurrency());
   c.handler_timeout = s.duration("handler_timeout", c.handler_timeout);
   c.shutdown_grace = s.duration("shutdown_grace", c.shutdown_grace);
+  c.heap_trim_interval = s.duration("heap_trim_interval", c.heap_trim_interval);
   c.limits = read_limits(s.section("limits"));
   s.finish();
   return c;
@@ -258,6 +259,7 @@ Config load_config_text(const std::string& text, const std::string& path) {
   YamlSection store = top.section("store");
   c.store.sqlite = resolve(base_dir, store.string("sqlite", c.store.sqlite));
   c.store.threads = store.integer("threads", c.store.threads, 1, 64);
+  c.store.statement_cache = store.integer("statement_cache", c.store.statement_cache, 0, 10'000);
   store.finish();
 
   YamlSection log = top.section("log");

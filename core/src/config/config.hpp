@@ -35,6 +35,9 @@ struct ServerConfig {
   unsigned workers = 0;    // 0: number of cores
   milliseconds handler_timeout{30'000};
   milliseconds shutdown_grace{10'000};
+  // How often to check whether a burst of connections has ended, to give the heap's free
+  // memory back to the system (util/heap_trim.hpp); 0: never.
+  milliseconds heap_trim_interval{10'000};
   LimitsConfig limits;
 };
 
@@ -46,6 +49,7 @@ struct TlsConfig {
 struct StoreConfig {
   std::string sqlite = "var/passerelle.db";
   unsigned threads = 2;
+  unsigned statement_cache = 64;  // prepared statements kept per connection; 0: none
 };
 
 struct OutboundConfig {

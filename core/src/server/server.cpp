@@ -23,6 +23,7 @@
 #include "territories/territory_routes.hpp"
 #include "territories/territory_store.hpp"
 #include "util/blocking_pool.hpp"
+#include "util/heap_trim.hpp"
 #include "util/run_sync.hpp"
 #include "web/static_site.hpp"
 #include "web/web_routes.hpp"
@@ -103,7 +104,8 @@ struct Server::Impl {
       : config(std::move(c)),
         workers(make_workers(config.server.workers)),
         ioc(workers.front()->ioc),
-        store(config.store.sqlite, config.store.threads),
+        store(config.store.sqlite, config.store.threads, std::chrono::seconds(30),
+              config.store.statement_cache),
         http(config.outbound),
         plugins(store, http, metrics, config.server.handler_timeout, &identity_tokens,
                 &territories),
@@ -359,6 +361,26 @@ struct Server::Impl {
     workers.clear();
   }
 
+  // glibc keeps the memory a burst of connections freed; once the burst is over, give it back
+  // (see util/heap_trim.hpp). The heap is asked and trimmed on the blocking pool: both take
+  // malloc's arena locks.
+  asio::awaitable<void> trim_heap_after_bursts() {
+    // Below this, trimming is not worth its page faults when the next burst comes.
+    constexpr std::size_t kMinFree = 8 * 1024 * 1024;
+    HeapTrimPolicy policy(kMinFree);
+    asio::steady_timer timer(ioc);
+    while (!tracker.stopping()) {
+      timer.expires_after(config.server.heap_trim_interval);
+      auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec || tracker.stopping()) co_return;
+      const std::size_t connections = tracker.count();
+      auto check = [&policy, connections] {
+        if (policy.should_trim(connections, heap_figures().free)) trim_heap();
+      };
+      co_await blocking.run(std::move(check));
+    }
+  }
+
   asio::awaitable<void> signals() {
     asio::signal_set set(ioc, SIGINT, SIGTERM, SIGHUP);
     for (;;) {
@@ -403,6 +425,8 @@ int Server::run() {
   }
   asio::co_spawn(s.ioc, s.signals(), asio::detached);
   asio::co_spawn(s.ioc, s.close_minutes(), asio::detached);
+  if (s.config.server.heap_trim_interval.count() > 0)
+    asio::co_spawn(s.ioc, s.trim_heap_after_bursts(), asio::detached);
   // OpenID providers are discovered in the background: a provider down never delays the start.
   asio::co_spawn(s.ioc, s.oidc.discover_all(), asio::detached);
   log::info("server", "listening", std::move(fields));

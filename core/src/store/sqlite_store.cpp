@@ -3,11 +3,14 @@
 #include "store/sqlite_store.hpp"
 
 #include "store/core_schema.hpp"
+#include "store/statement_cache.hpp"
 #include "store/table_guard.hpp"
 
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -16,6 +19,7 @@
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
 namespace passerelle {
@@ -25,8 +29,19 @@ namespace asio = boost::asio;
 namespace {
 
 struct Connection {
+  explicit Connection(std::size_t cached_statements) : statements(cached_statements) {}
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection() {
+    // SQLite refuses to close a connection with statements left (and would keep it open).
+    statements.clear();
+    guard.release();
+    sqlite3_close(db);
+  }
+
   sqlite3* db = nullptr;
   TableGuard guard;
+  StatementCache statements;
   // A plugin's statement runs until then: a runaway query (an endless recursive CTE, say)
   // would otherwise keep one of the few connections, and the core waits for one too.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
@@ -61,29 +76,50 @@ auto as(Connection& c, const std::string& plugin, F&& body) {
 
 using StatementPtr = std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)>;
 
-// Prepares the first statement of `sql`; null when there is none (only blanks or comments).
-// `tail` receives what follows it.
-StatementPtr prepare(Connection& c, std::string_view sql, const char** tail) {
+// Before each statement, prepared or taken from the cache: the guard's state and the deadline.
+void begin(Connection& c) {
   c.guard.begin_statement(c.db);
   c.deadline = c.guard.confined() ? std::chrono::steady_clock::now() + c.plugin_limit
                                   : std::chrono::steady_clock::time_point::max();
+}
+
+// Prepares the first statement of `sql`; null when there is none (only blanks or comments).
+// `tail` receives what follows it. Call begin() first.
+sqlite3_stmt* prepare(Connection& c, std::string_view sql, const char** tail, unsigned flags) {
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(c.db, sql.data(), static_cast<int>(sql.size()), &stmt, tail) !=
+  if (sqlite3_prepare_v3(c.db, sql.data(), static_cast<int>(sql.size()), flags, &stmt, tail) !=
       SQLITE_OK) {
     sqlite3_finalize(stmt);
     raise(c, "sqlite prepare");
   }
-  StatementPtr guard(stmt, sqlite3_finalize);
-  // Portable SQL: PostgreSQL numbers its parameters too, so a plugin writes ?1..?n.
-  if (stmt && c.guard.confined())
-    for (int i = 1; i <= sqlite3_bind_parameter_count(stmt); ++i) {
-      const char* name = sqlite3_bind_parameter_name(stmt, i);
-      if (!name || name[0] != '?')
-        throw std::runtime_error("store: parameter " + std::to_string(i) + " of \"" +
-                                 std::string(sql.substr(0, 60)) + "\" must be written ?" +
-                                 std::to_string(i) + " (numbered placeholders only)");
-    }
-  return guard;
+  return stmt;
+}
+
+// Portable SQL: PostgreSQL numbers its parameters too, so a plugin writes ?1..?n.
+void check_placeholders(Connection& c, sqlite3_stmt* stmt, std::string_view sql) {
+  if (!stmt || !c.guard.confined()) return;
+  for (int i = 1; i <= sqlite3_bind_parameter_count(stmt); ++i) {
+    const char* name = sqlite3_bind_parameter_name(stmt, i);
+    if (!name || name[0] != '?')
+      throw std::runtime_error("store: parameter " + std::to_string(i) + " of \"" +
+                               std::string(sql.substr(0, 60)) + "\" must be written ?" +
+                               std::to_string(i) + " (numbered placeholders only)");
+  }
+}
+
+// The statement `sql` for whoever the guard serves now: from the connection's cache, or
+// prepared (and checked) then cached. Keyed by the guard's owner: see StatementCache.
+StatementCache::Lease statement(Connection& c, const std::string& sql) {
+  begin(c);
+  if (auto cached = c.statements.find(c.guard.plugin(), sql)) return cached;
+  const char* tail = nullptr;
+  auto fresh = c.statements.adopt(prepare(c, sql, &tail, SQLITE_PREPARE_PERSISTENT));
+  if (!fresh) throw std::runtime_error("sqlite: empty statement");
+  if (tail && std::string_view(tail).find_first_not_of(" \t\r\n;") != std::string_view::npos)
+    throw std::runtime_error("sqlite: one statement per query (use transaction() for several)");
+  check_placeholders(c, fresh.get(), sql);
+  fresh.keep(c.guard.plugin(), sql);
+  return fresh;
 }
 
 void bind(Connection& c, sqlite3_stmt* stmt, const std::vector<SqlValue>& params) {
@@ -108,11 +144,7 @@ void bind(Connection& c, sqlite3_stmt* stmt, const std::vector<SqlValue>& params
 }
 
 QueryResult run(Connection& c, const Statement& st) {
-  const char* tail = nullptr;
-  StatementPtr stmt = prepare(c, st.sql, &tail);
-  if (!stmt) throw std::runtime_error("sqlite: empty statement");
-  if (tail && std::string_view(tail).find_first_not_of(" \t\r\n;") != std::string_view::npos)
-    throw std::runtime_error("sqlite: one statement per query (use transaction() for several)");
+  const StatementCache::Lease stmt = statement(c, st.sql);
   bind(c, stmt.get(), st.params);
   QueryResult result;
   const int columns = sqlite3_column_count(stmt.get());
@@ -153,7 +185,10 @@ void run_script(Connection& c, const std::string& sql) {
   std::string_view rest(sql);
   while (!rest.empty()) {
     const char* tail = nullptr;
-    StatementPtr stmt = prepare(c, rest, &tail);
+    begin(c);
+    // A script runs once: its statements are not cached.
+    StatementPtr stmt(prepare(c, rest, &tail, 0), sqlite3_finalize);
+    if (stmt) check_placeholders(c, stmt.get(), rest);
     rest.remove_prefix(static_cast<std::size_t>(tail - rest.data()));
     if (!stmt) continue;
     int rc;
@@ -244,6 +279,10 @@ struct SqliteStore::Impl {
   std::vector<std::unique_ptr<Connection>> all;
 
   explicit Impl(unsigned threads) : pool(threads) {}
+  ~Impl() {
+    pool.join();
+    all.clear();  // each connection finalizes its statements, then closes
+  }
 
   // Borrows a connection for the duration of `f`. There are as many connections as pool
   // threads, so one is always free when a pool thread asks.
@@ -271,22 +310,42 @@ struct SqliteStore::Impl {
     return f(*c);
   }
 
-  // Not a coroutine itself, and no capturing coroutine lambda: g++ 12 destroys the captures
-  // of such lambdas twice. The job is a plain coroutine taking its arguments by value.
-  template <class R, class F>
-  static asio::awaitable<R> job(Impl* self, F f) {
-    co_return self->with_connection(f);
-  }
-
+  // Runs `f` with a connection on a pool thread, then hands its result (or its exception)
+  // straight to the caller's executor: one hop there, one back. (co_spawn, used before,
+  // allocated two coroutine frames per call and, in Boost 1.81, queued the job's end on the
+  // pool once more before resuming the caller.)
+  //
   // The job is not tied to the caller's cancellation (a handler at its deadline): it cannot
-  // stop halfway anyway, and Boost 1.81's co_spawn, cancelled once a job that never suspends
-  // has finished, throws out of its entry point on the pool thread (std::terminate). The
-  // cancelled caller gets the result and stops at its next co_await.
+  // stop halfway anyway. The cancelled caller gets the result and stops at its next co_await.
+  template <class R>
+  struct Initiation {
+    Impl* self;
+
+    template <class Handler, class F>
+    void operator()(Handler handler, F f) const {
+      auto caller = asio::prefer(asio::get_associated_executor(handler),
+                                 asio::execution::outstanding_work.tracked);
+      asio::post(self->pool, [self = self, handler = std::move(handler), caller = std::move(caller),
+                              f = std::move(f)]() mutable {
+        std::exception_ptr error;
+        std::optional<R> result;
+        try {
+          result.emplace(self->with_connection(f));
+        } catch (...) {
+          error = std::current_exception();
+        }
+        asio::post(caller,
+                   [handler = std::move(handler), error, result = std::move(result)]() mutable {
+                     std::move(handler)(error, result ? std::move(*result) : R{});
+                   });
+      });
+    }
+  };
+
   template <class R, class F>
   Task<R> offload(F f) {
-    return asio::co_spawn(
-        pool, job<R>(this, std::move(f)),
-        asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+    return asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, R)>(
+        Initiation<R>{this}, asio::use_awaitable, std::move(f));
   }
 
   Task<QueryResult> query(std::string plugin, Statement statement) {
@@ -310,19 +369,18 @@ struct SqliteStore::Impl {
 };
 
 SqliteStore::SqliteStore(const std::string& path, unsigned threads,
-                         std::chrono::milliseconds plugin_statement_limit)
+                         std::chrono::milliseconds plugin_statement_limit,
+                         std::size_t cached_statements)
     : impl_(std::make_unique<Impl>(threads)) {
   if (path != ":memory:") {
     const auto parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
   }
   for (unsigned i = 0; i < threads; ++i) {
-    auto c = std::make_unique<Connection>();
+    auto c = std::make_unique<Connection>(cached_statements);
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path.c_str(), &c->db, flags, nullptr) != SQLITE_OK) {
       std::string message = c->db ? sqlite3_errmsg(c->db) : "out of memory";
-      sqlite3_close(c->db);
-      for (auto& open : impl_->all) sqlite3_close(open->db);
       throw std::runtime_error("cannot open store " + path + ": " + message);
     }
     sqlite3_busy_timeout(c->db, 5000);
@@ -347,9 +405,18 @@ SqliteStore::SqliteStore(const std::string& path, unsigned threads,
 
 void SqliteStore::join() { impl_->pool.join(); }
 
-SqliteStore::~SqliteStore() {
-  impl_->pool.join();
-  for (auto& c : impl_->all) sqlite3_close(c->db);
+SqliteStore::~SqliteStore() = default;
+
+StatementCacheStats SqliteStore::statement_cache_stats() const {
+  StatementCacheStats total;
+  for (const auto& c : impl_->all) {
+    const StatementCacheStats one = c->statements.stats();
+    total.prepares += one.prepares;
+    total.hits += one.hits;
+    total.evictions += one.evictions;
+    total.size += one.size;
+  }
+  return total;
 }
 
 Task<QueryResult> SqliteStore::query(Statement statement) {

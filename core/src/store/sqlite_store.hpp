@@ -5,6 +5,7 @@
 
 #include "passerelle/host.hpp"
 #include "passerelle/plugin.hpp"
+#include "store/statement_cache.hpp"
 
 #include <chrono>
 #include <memory>
@@ -19,9 +20,14 @@ class SqliteStore final : public Database {
  public:
   /// Opens (creating folder and file when missing) `path` with `threads` connections. A
   /// plugin's statement that runs longer than `plugin_statement_limit` is stopped (an error).
+  /// Each connection keeps up to `cached_statements` prepared statements (0: none).
   SqliteStore(const std::string& path, unsigned threads,
-              std::chrono::milliseconds plugin_statement_limit = std::chrono::seconds(30));
+              std::chrono::milliseconds plugin_statement_limit = std::chrono::seconds(30),
+              std::size_t cached_statements = kDefaultCachedStatements);
   ~SqliteStore() override;
+
+  /// Prepared statements kept per connection unless configured otherwise (store.statements).
+  static constexpr std::size_t kDefaultCachedStatements = 64;
 
   Task<QueryResult> query(Statement statement) override;
   Task<std::vector<QueryResult>> transaction(std::vector<Statement> statements) override;
@@ -34,6 +40,9 @@ class SqliteStore final : public Database {
   /// The store as plugin `name` sees it: only the tables named table_prefix(name)...
   /// std::invalid_argument when that prefix holds a core table (see core_table_reached()).
   std::unique_ptr<PluginDatabase> for_plugin(const std::string& name);
+
+  /// The statement caches of every connection, added up (for tests and figures).
+  StatementCacheStats statement_cache_stats() const;
 
   /// Waits for the statements under way (their callers' executors must still exist).
   void join();

@@ -7,6 +7,7 @@
 #include <string>
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace passerelle {
 
@@ -19,12 +20,22 @@ std::string table_prefix(const std::string& plugin);
 /// virtual table (FTS5) prepares while it runs included.
 class TableGuard {
  public:
+  TableGuard() = default;
+  TableGuard(const TableGuard&) = delete;
+  TableGuard& operator=(const TableGuard&) = delete;
+  ~TableGuard() { release(); }
+
   /// Installs the authorizer on `db`, which must not outlive this guard.
   void install(sqlite3* db);
+
+  /// Finalizes the guard's own statement: call before closing the connection.
+  void release();
 
   /// Confines the next statements to `plugin`'s tables; an empty name gives the core back.
   void confine(const std::string& plugin);
   bool confined() const { return !plugin_.empty(); }
+  /// The plugin the statements are confined to; empty for the core.
+  const std::string& plugin() const { return plugin_; }
 
   /// Call before preparing a statement: forgets what the previous one did, and learns the
   /// schema's table names again if it changed.
@@ -48,6 +59,7 @@ class TableGuard {
   // table must be refused.
   std::set<std::string, std::less<>> tables_;
   std::int64_t schema_version_ = -1;
+  sqlite3_stmt* schema_version_query_ = nullptr;  // PRAGMA schema_version, kept prepared
   bool refreshing_ = false;
   int last_ddl_ = 0;  // the schema change this statement makes, if any (SQLITE_CREATE_TABLE...)
   std::string refusal_;

@@ -124,6 +124,20 @@ BOOST_AUTO_TEST_CASE(environment_substitution) {
              "p.yaml:5:11: sqlite: environment variable PASSERELLE_TEST_UNSET is not set");
 }
 
+BOOST_AUTO_TEST_CASE(statement_cache_and_heap_trim_keys) {
+  TempDir dir;
+  const Config defaults = load_config_text(kTls, "/etc/passerelle/p.yaml");
+  BOOST_TEST(defaults.store.statement_cache == 64u);
+  BOOST_TEST(defaults.server.heap_trim_interval.count() == 10'000);
+  const Config off =
+      load_config(dir.write("p.yaml", std::string(kTls) + "server:\n  heap_trim_interval: 0s\n"
+                                                          "store:\n  statement_cache: 0\n"));
+  BOOST_TEST(off.store.statement_cache == 0u);
+  BOOST_TEST(off.server.heap_trim_interval.count() == 0);
+  BOOST_TEST(error_of(dir, std::string(kTls) + "store:\n  statement_cache: -1\n")
+                 .find("statement_cache") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(plugins_entries) {
   TempDir dir;
   Config c = load_config(dir.write("p.yaml", std::string(kTls) + "plugins:\n"
