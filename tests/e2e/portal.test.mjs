@@ -267,14 +267,34 @@ describe('the portal in a browser', () => {
       await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
       let bytes = 0;
       let requests = 0;
+      const apiCalls = [];
       cdp.on('Network.loadingFinished', (e) => { bytes += e.encodedDataLength; requests += 1; });
-      await coldPage.goto(`${ctx.base}/`, { waitUntil: 'networkidle' });
-      await coldPage.locator('.fr-card[data-plugin="directorates"]').waitFor();
+      cdp.on('Network.requestWillBeSent', (e) => {
+        const u = new URL(e.request.url);
+        if (u.pathname.startsWith('/api/')) apiCalls.push(u.pathname);
+      });
+      await coldPage.goto(`${ctx.base}/`);
+      await coldPage.locator('.fr-card[data-plugin="directorates"]').getByRole('heading').waitFor();
+      // Time from the start of navigation until the cards are drawn, read in the page (printed,
+      // never asserted: wall-clock figures are not a test's business).
+      const usableMs = await coldPage.evaluate(() => performance.now());
+      await coldPage.waitForLoadState('networkidle');
+      const cards = await coldPage.locator('.fr-card[data-plugin]').count();
       await cold.close();
+      assert.ok(cards >= 2, `the dashboard shows its cards (${cards})`);
+      // The header's two (who is logged in, the commune's name) are the page's, not the cards'.
+      const cardCalls = apiCalls.filter((p) => p !== '/api/me' &&
+        !p.startsWith('/api/territories/communes/'));
+      assert.ok(apiCalls.length - cardCalls.length <= 2, `the header's calls: ${apiCalls.join(', ')}`);
+      assert.ok(cardCalls.length <= cards,
+        `at most one API call per card: ${cardCalls.length} calls (${cardCalls.join(', ')}) ` +
+        `for ${cards} cards`);
       t.diagnostic(`cold load of the dashboard: ${bytes} bytes in ${requests} responses ` +
         `(budget ${BUDGET_BYTES})`);
       console.log(`cold load of the dashboard: ${(bytes / 1024).toFixed(1)} KB transferred ` +
-        `in ${requests} responses (budget ${BUDGET_BYTES / 1024} KB)`);
+        `in ${requests} responses (budget ${BUDGET_BYTES / 1024} KB); ${cardCalls.length} API ` +
+        `call(s) for ${cards} cards, ${apiCalls.length} in all (${apiCalls.join(', ')}); cards drawn ` +
+        `${Math.round(usableMs)} ms after navigation start (goal < 1000 ms)`);
 
       await page.getByRole('link', { name: 'Ma direction', exact: true }).click();
       await page.waitForURL((u) => u.pathname === '/ma-direction');
