@@ -9,6 +9,10 @@
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
+#include <functional>
+#include <thread>
+
 using namespace passerelle::test;
 namespace json = boost::json;
 
@@ -21,7 +25,9 @@ struct Gateway : GatewayProcess {
   Gateway()
       : GatewayProcess("plugins:\n  - name: hello\n    library: " + module("hello") +
                        "\n  - name: faulty\n    library: " + module("faulty") +
-                       "\n    config:\n      fail_start: true\n") {
+                       "\n    config:\n      fail_start: true\n" +
+                       // Short: a role changed by the CLI (another process) is seen within it.
+                       "auth:\n  session_cache:\n    ttl: 1s\n") {
     for (const char* role : {"operator", "elu", "agent"}) {
       auto r = run_passerelle({"--config", config_path(), "users", "add", role, "--name", role,
                                "--roles", role, "--commune", "49007"},
@@ -52,6 +58,17 @@ struct User {
   }
 };
 
+// Polls until `done` holds, for at most 15 s: the admin CLI's changes reach the gateway's
+// caller cache within its TTL.
+bool eventually(const std::function<bool()>& done) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
 const json::object* plugin_named(const json::value& body, const std::string& name) {
   for (const auto& p : body.at("plugins").as_array())
     if (p.at("name").as_string() == name) return &p.as_object();
@@ -80,6 +97,29 @@ BOOST_AUTO_TEST_CASE(only_operators_see_the_overview) {
   BOOST_REQUIRE(r.has_value());
   BOOST_TEST(r->status == 200);
   BOOST_TEST(r->headers["content-type"].find("application/json") == 0u);
+}
+
+// A bearer token carries its account's roles as they are now, not as they were when it was
+// made: the token of an operator who is one no more is refused too.
+BOOST_AUTO_TEST_CASE(an_api_token_sees_the_overview_only_while_its_account_is_an_operator) {
+  Gateway gw;
+  auto created = run_passerelle(
+      {"--config", gw.config_path(), "tokens", "create", "--user", "operator", "--name", "ci"});
+  BOOST_TEST_REQUIRE(created.exit_code == 0, created.output);
+  const std::string token = created.output.substr(0, created.output.find('\n'));
+  TestConnection c(gw.https_port());
+  auto overview = [&] {
+    auto r = c.request("GET", "/api/admin/overview", "", {{"Authorization", "Bearer " + token}});
+    BOOST_REQUIRE(r.has_value());
+    return r->status;
+  };
+  BOOST_TEST(overview() == 200);
+  BOOST_TEST(overview() == 200);  // known to the cache by now
+  auto demoted =
+      run_passerelle({"--config", gw.config_path(), "users", "roles", "operator", "elu"});
+  BOOST_TEST_REQUIRE(demoted.exit_code == 0, demoted.output);
+  BOOST_TEST(eventually([&] { return overview() == 403; }));
+  BOOST_TEST(overview() == 403);
 }
 
 BOOST_AUTO_TEST_CASE(plugins_with_state_and_the_minute_in_progress) {

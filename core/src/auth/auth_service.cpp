@@ -137,6 +137,9 @@ Task<std::optional<AuthContext>> AuthService::authenticate(const IncomingRequest
   cached->username = account->username;
   cached->created_at = session->created_at;
   const std::int64_t stored_last_seen = session->last_seen;
+  // Sealed in the store and never read on the request path: not kept in clear in memory, nor
+  // copied into every request's context.
+  session->oidc.refresh_token.clear();
   cached->context.session = std::move(session);
   caches_.sessions.put(id_hash, cached, stored_last_seen, since);
   AuthContext ctx = cached->context;

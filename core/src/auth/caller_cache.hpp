@@ -33,7 +33,8 @@ struct CallerCacheConfig {
 
 /// What the store said of a caller, as a hit gives it back.
 struct CachedCaller {
-  AuthContext context;          // session_cookie left empty: the cache never holds a secret
+  // session_cookie and the provider's refresh token left empty: no credential is kept here
+  AuthContext context;
   std::string username;         // the account's ("" when federated), to forget it by name
   std::int64_t token_id = 0;    // the API token's row, to forget it when revoked
   std::int64_t created_at = 0;  // when the session began, epoch seconds (absolute timeout)

@@ -21,6 +21,29 @@ std::string label_value(const std::string& text) {
   return out;
 }
 
+// A HELP text: backslash and newline escaped, as the exposition format asks; a raw newline
+// would start a line of the text's own.
+std::string help_text(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+// A metric name's characters: anything else (a '-' of a plugin's name) becomes '_', or
+// Prometheus refuses the whole text.
+std::string metric_name(const std::string& text) {
+  std::string clean;
+  for (char c : text) clean += (std::isalnum(static_cast<unsigned char>(c)) || c == '_') ? c : '_';
+  return clean;
+}
+
 }  // namespace
 
 RouteStats& MetricsRegistry::route(const std::string& group, const std::string& label) {
@@ -122,7 +145,8 @@ std::string MetricsRegistry::render() const {
   out.precision(15);  // whole counts up to 10^15 as integers, not in exponent form
   std::lock_guard lock(mutex_);
   for (const auto& [name, family] : families_) {
-    out << "# HELP " << name << ' ' << family.help << "\n# TYPE " << name << " counter\n";
+    out << "# HELP " << name << ' ' << help_text(family.help) << "\n# TYPE " << name
+        << " counter\n";
     for (const auto& [labels, counter] : family.series) {
       out << name;
       if (!labels.empty()) out << '{' << labels << '}';
@@ -133,10 +157,11 @@ std::string MetricsRegistry::render() const {
   return out.str();
 }
 
+PluginMetrics::PluginMetrics(MetricsRegistry& registry, std::string plugin)
+    : registry_(registry), prefix_("passerelle_" + metric_name(plugin) + "_") {}
+
 Counter& PluginMetrics::counter(const std::string& name, const std::string& help) {
-  std::string clean;
-  for (char c : name) clean += (std::isalnum(static_cast<unsigned char>(c)) || c == '_') ? c : '_';
-  return registry_.counter(prefix_ + clean, help);
+  return registry_.counter(prefix_ + metric_name(name), help);
 }
 
 }  // namespace passerelle

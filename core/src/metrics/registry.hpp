@@ -66,8 +66,7 @@ class MetricsRegistry {
 /// The Metrics a plugin sees: names prefixed with passerelle_<plugin>_.
 class PluginMetrics final : public Metrics {
  public:
-  PluginMetrics(MetricsRegistry& registry, std::string plugin)
-      : registry_(registry), prefix_("passerelle_" + plugin + "_") {}
+  PluginMetrics(MetricsRegistry& registry, std::string plugin);
   Counter& counter(const std::string& name, const std::string& help) override;
 
  private:

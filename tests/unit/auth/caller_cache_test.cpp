@@ -602,4 +602,25 @@ BOOST_FIXTURE_TEST_CASE(a_logout_on_one_thread_ends_the_session_on_every_other, 
   BOOST_TEST(!now(in).has_value());
 }
 
+// The provider's refresh token "never leaves the server" and is sealed in the store: a copy in
+// clear, kept in memory for as long as the session is known and copied into every request's
+// context, is exactly what the sealing avoids. Nothing on the request path reads it.
+BOOST_FIXTURE_TEST_CASE(a_known_session_keeps_no_provider_refresh_token_in_memory, Service) {
+  auto account = run(auth->accounts().find_by_username("marie"));
+  BOOST_REQUIRE(account.has_value());
+  const OidcSessionInfo info{"sid-1", "sub-1", "header.payload.signature", "refresh-secret"};
+  const std::string set_cookie = run(auth->open_session(*account, "keycloak", &info));
+  const auto in = with("cookie", set_cookie.substr(0, set_cookie.find(';')));
+  auto ctx = run(auth->authenticate(in));
+  BOOST_TEST_REQUIRE(ctx.has_value());
+  BOOST_TEST_REQUIRE(ctx->session.has_value());
+  BOOST_TEST(ctx->session->oidc.refresh_token.empty());
+  // Still there for RP-initiated logout (it goes to the provider through the browser anyway).
+  BOOST_TEST(ctx->session->oidc.id_token == "header.payload.signature");
+  auto kept = auth->caches().sessions.find(auth::sha256_hex(ctx->session_cookie));
+  BOOST_TEST_REQUIRE(kept.caller != nullptr);
+  BOOST_TEST(kept.caller->context.session->oidc.refresh_token.empty());
+  BOOST_TEST(kept.caller->context.session_cookie.empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

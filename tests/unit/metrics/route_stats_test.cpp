@@ -5,6 +5,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <cctype>
+
 using namespace passerelle;
 using namespace std::chrono_literals;
 
@@ -114,6 +117,41 @@ BOOST_AUTO_TEST_CASE(metrics_text_has_counts_and_cumulative_histograms_of_asked_
        })
     BOOST_TEST(text.find(line) != std::string::npos, line);
   BOOST_TEST(text.find("DELETE") == std::string::npos);
+}
+
+// What a plugin names (its name, a route, a counter and its help text) cannot add a line of its
+// own nor break the exposition format: one bad line makes Prometheus refuse the whole scrape.
+BOOST_AUTO_TEST_CASE(names_from_plugins_cannot_add_or_break_lines_of_the_metrics_text) {
+  MetricsRegistry registry;
+  registry.route("my-plugin", "GET /api/my-plugin/\"a\"\nevil_route 1").record(200, 1ms);
+  PluginMetrics metrics(registry, "my-plugin");
+  metrics.counter("fetches", "Fetches\nevil_help 1\\").add(1);
+  const std::string text = registry.render();
+  const auto is_name_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':';
+  };
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = text.find('\n', start);
+    BOOST_TEST_REQUIRE(end != std::string::npos);
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) {
+      const std::size_t name_end = line.find(' ', 7);
+      BOOST_TEST(std::all_of(line.begin() + 7, line.begin() + name_end, is_name_char), line);
+      continue;
+    }
+    BOOST_TEST(line.rfind("passerelle_", 0) == 0, line);
+    const std::size_t name_end = line.find_first_of("{ ");
+    BOOST_TEST_REQUIRE(name_end != std::string::npos);
+    BOOST_TEST(std::all_of(line.begin(), line.begin() + name_end, is_name_char), line);
+  }
+  BOOST_TEST(text.find("passerelle_my_plugin_fetches 1") != std::string::npos, text);
+  BOOST_TEST(text.find(R"(# HELP passerelle_my_plugin_fetches Fetches\nevil_help 1\\)") !=
+                 std::string::npos,
+             text);
+  BOOST_TEST(text.find(R"(route="GET /api/my-plugin/\"a\"\nevil_route 1")") != std::string::npos,
+             text);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
