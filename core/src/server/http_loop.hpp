@@ -144,6 +144,7 @@ inline constexpr std::size_t kReadSlack = 4096;
 enum class LoopEnd {
   quiet,    // the client left, keep-alive ended, a timeout or shutdown
   refused,  // we answered an error and closed: unread request bytes may still be on the way
+  parked,   // idle for `park_after`: the caller keeps the connection without this coroutine
 };
 
 /// How one request-answer turn ended.
@@ -281,9 +282,12 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
   co_return keep_alive ? Turn::next : Turn::end;
 }
 
+// `park_after` (TLS only; zero: never): a connection that waits that long for its next request
+// returns LoopEnd::parked, still marked idle, with the rest of its idle timeout to run.
 template <class Stream, class Respond>
-boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, SessionEnv& env,
-                                           bool https, Respond respond) {
+boost::asio::awaitable<LoopEnd> serve_http(
+    Stream& stream, SessionState& state, SessionEnv& env, bool https, Respond respond,
+    std::chrono::steady_clock::duration park_after = std::chrono::steady_clock::duration::zero()) {
   using boost::asio::as_tuple;
   using boost::asio::use_awaitable;
   auto& tcp = beast::get_lowest_layer(stream);
@@ -296,14 +300,18 @@ boost::asio::awaitable<LoopEnd> serve_http(Stream& stream, SessionState& state, 
     if (buffer.size() == 0) {
       if (env.tracker.stopping()) break;
       state.idle->store(true, std::memory_order_relaxed);
-      tcp.expires_after(limits.idle_timeout);
       if constexpr (requires { stream.async_wait_readable(as_tuple(use_awaitable)); }) {
         // TLS: wait without a buffer; idle connections hold no memory of their own.
+        const bool may_park = park_after.count() > 0 && park_after < limits.idle_timeout;
+        tcp.expires_after(may_park ? park_after : limits.idle_timeout);
         buffer.shrink_to_fit();
         auto [ec] = co_await stream.async_wait_readable(as_tuple(use_awaitable));
+        if (ec == beast::error::timeout && may_park && !env.tracker.stopping())
+          co_return LoopEnd::parked;
         state.idle->store(false, std::memory_order_relaxed);
         if (ec) break;
       } else {
+        tcp.expires_after(limits.idle_timeout);
         auto [ec, n] =
             co_await stream.async_read_some(buffer.prepare(1024), as_tuple(use_awaitable));
         state.idle->store(false, std::memory_order_relaxed);
