@@ -48,12 +48,14 @@ boost::asio::awaitable<void> serve_tls(std::unique_ptr<TlsConnection> connection
 // closer, cancels the wait).
 void park(std::unique_ptr<TlsConnection> connection) {
   TlsConnection& c = *connection;
-  c.stream.expires_after(c.env.server.limits.idle_timeout - kParkAfter);
+  c.stream.expires_after(c.env.server.limits.idle_timeout - kParkAfter, ExactAllocator<void>());
   auto woken = [connection = std::move(connection)](boost::system::error_code ec) mutable {
     auto executor = connection->stream.get_executor();
     boost::asio::co_spawn(executor, serve_tls(std::move(connection), ec), log_session_failure);
   };
-  c.stream.socket().async_wait(boost::asio::ip::tcp::socket::wait_read, std::move(woken));
+  c.stream.socket().async_wait(
+      boost::asio::ip::tcp::socket::wait_read,
+      boost::asio::bind_allocator(ExactAllocator<void>(), std::move(woken)));
 }
 
 // The request loop, from a new connection or a parked one that was woken (`woken` set: it is
