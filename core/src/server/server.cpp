@@ -450,8 +450,8 @@ int Server::run() {
   asio::co_spawn(s.ioc, s.signals(), asio::detached);
   asio::co_spawn(s.ioc, s.close_minutes(), asio::detached);
   if (s.config.server.heap_trim_interval.count() > 0) {
-    // A burst worth trimming after: 64 connections or more (at 35-55 KB each when busy, about
-    // the 8 MiB the policy asks for); at most one early check a second.
+    // A burst worth a look: 64 connections or more (35-55 KB each while busy; the policy still
+    // trims only when 8 MiB or more are free); at most one early check a second.
     s.tracker.on_burst_end(BurstEndDetector(64, std::chrono::seconds(1)),
                            [&s] { s.wake_heap_trim(); });
     asio::co_spawn(s.ioc, s.trim_heap_after_bursts(), asio::detached);
