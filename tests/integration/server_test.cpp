@@ -174,6 +174,23 @@ BOOST_AUTO_TEST_CASE(slow_and_idle_clients_are_disconnected) {
   BOOST_TEST(idle.wait_closed(5s));
 }
 
+BOOST_AUTO_TEST_CASE(a_connection_idle_long_enough_to_be_parked_still_serves_and_times_out) {
+  // Idle for more than 250 ms, a connection is parked (no coroutine of its own): its next
+  // request must still be served, and its idle timeout still close it.
+  GatewayProcess gw("", "  limits:\n    idle_timeout: 1500ms\n");
+  TestConnection c(gw.https_port());
+  BOOST_TEST(c.request("GET", "/healthz")->status == 200);
+  // Time itself is what is tested here (the parking delay), not an order of events.
+  std::this_thread::sleep_for(600ms);
+  auto r = c.request("GET", "/healthz");
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->status == 200);
+  BOOST_TEST(r->keep_alive);
+  std::this_thread::sleep_for(600ms);  // parked again
+  BOOST_TEST(c.request("GET", "/healthz")->status == 200);
+  BOOST_TEST(c.wait_closed(5s));  // and the idle timeout ends it
+}
+
 BOOST_AUTO_TEST_CASE(plain_http_is_redirected_to_https) {
   GatewayProcess gw;
   TestConnection::Options plain;

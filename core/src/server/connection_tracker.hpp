@@ -3,6 +3,8 @@
 // its own executor.
 #pragma once
 
+#include "util/heap_trim.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -49,15 +51,33 @@ class ConnectionTracker {
     ++from_address;
     const auto id = next_++;
     closers_.emplace(id, std::move(entry));
+    burst_.opened(closers_.size());
     return id;
   }
   void remove(std::uint64_t id) {
+    bool burst_ended = false;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = closers_.find(id);
+      if (it == closers_.end()) return;
+      auto count = per_address_.find(it->second.address);
+      if (count != per_address_.end() && --count->second == 0) per_address_.erase(count);
+      closers_.erase(it);
+      burst_ended = on_burst_end_ && burst_.closed(closers_.size(), now_);
+    }
+    if (burst_ended) on_burst_end_();
+  }
+
+  /// Called (on the closing connection's thread, outside the tracker's lock) when the open
+  /// connections have just fallen to half of their peak (BurstEndDetector): the moment to give
+  /// the burst's memory back. Set once, before connections come; it must return at once.
+  void on_burst_end(
+      BurstEndDetector detector, std::function<void()> callback,
+      std::function<BurstEndDetector::Clock::time_point()> now = BurstEndDetector::Clock::now) {
     std::lock_guard lock(mutex_);
-    auto it = closers_.find(id);
-    if (it == closers_.end()) return;
-    auto count = per_address_.find(it->second.address);
-    if (count != per_address_.end() && --count->second == 0) per_address_.erase(count);
-    closers_.erase(it);
+    burst_ = detector;
+    on_burst_end_ = std::move(callback);
+    now_ = std::move(now);
   }
   std::size_t count() const {
     std::lock_guard lock(mutex_);
@@ -103,6 +123,9 @@ class ConnectionTracker {
   std::uint64_t next_ = 1;  // 0 is never an id
   std::uint64_t reclaim_cursor_ = 0;
   std::atomic<bool> stopping_{false};
+  BurstEndDetector burst_{0, {}};
+  std::function<void()> on_burst_end_;
+  std::function<BurstEndDetector::Clock::time_point()> now_;
 };
 
 }  // namespace passerelle

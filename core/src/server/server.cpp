@@ -93,6 +93,7 @@ struct Server::Impl {
   std::atomic<std::shared_ptr<asio::ssl::context>> tls;
   // The portal's files; swapped whole on SIGHUP, so a request sees one version or the other.
   std::atomic<std::shared_ptr<const StaticSite>> site;
+  asio::steady_timer* heap_trim_timer = nullptr;  // the trim loop's, while it runs (ioc only)
 
   static std::vector<std::unique_ptr<Worker>> make_workers(unsigned n) {
     std::vector<std::unique_ptr<Worker>> out;
@@ -355,6 +356,9 @@ struct Server::Impl {
     // Threads that may post into the io_contexts finish first; then the io_contexts go, with
     // any coroutine frame still in them, while everything those frames point to still exists.
     for (auto& w : workers) w->ioc.stop();
+    // Destroying the io_contexts ends the sessions left, each leaving the tracker: nothing
+    // must be posted into an io_context then.
+    tracker.on_burst_end(BurstEndDetector(0, {}), nullptr);
     store.join();
     blocking.join();
     plugins.join();
@@ -363,22 +367,42 @@ struct Server::Impl {
 
   // glibc keeps the memory a burst of connections freed; once the burst is over, give it back
   // (see util/heap_trim.hpp). The heap is asked and trimmed on the blocking pool: both take
-  // malloc's arena locks.
+  // malloc's arena locks. Checked every heap_trim_interval, and at once when the tracker sees
+  // the connections fall by half (wake_heap_trim): bursts a few seconds apart would otherwise
+  // often end between two checks and the next one begin before the later check.
   asio::awaitable<void> trim_heap_after_bursts() {
     // Below this, trimming is not worth its page faults when the next burst comes.
     constexpr std::size_t kMinFree = 8 * 1024 * 1024;
+    // After the tracker's notice, the rest of the burst closes within milliseconds (a client
+    // that stops closes all its connections at once): trim once they have.
+    constexpr auto kSettle = std::chrono::milliseconds(100);
     HeapTrimPolicy policy(kMinFree);
     asio::steady_timer timer(ioc);
+    heap_trim_timer = &timer;
     while (!tracker.stopping()) {
       timer.expires_after(config.server.heap_trim_interval);
       auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (ec || tracker.stopping()) co_return;
+      if (tracker.stopping()) break;
+      const bool burst_ended = ec == asio::error::operation_aborted;
+      if (burst_ended) {
+        timer.expires_after(kSettle);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      }
       const std::size_t connections = tracker.count();
-      auto check = [&policy, connections] {
-        if (policy.should_trim(connections, heap_figures().free)) trim_heap();
+      auto check = [&policy, connections, burst_ended] {
+        if (policy.should_trim(connections, heap_figures().free, burst_ended)) trim_heap();
       };
       co_await blocking.run(std::move(check));
     }
+    heap_trim_timer = nullptr;
+  }
+
+  // From the tracker, on the thread of the connection that just closed: hands the wake-up to
+  // the first worker, whose thread alone touches the trim loop's timer.
+  void wake_heap_trim() {
+    asio::post(ioc, [this] {
+      if (heap_trim_timer) heap_trim_timer->cancel();
+    });
   }
 
   asio::awaitable<void> signals() {
@@ -425,8 +449,13 @@ int Server::run() {
   }
   asio::co_spawn(s.ioc, s.signals(), asio::detached);
   asio::co_spawn(s.ioc, s.close_minutes(), asio::detached);
-  if (s.config.server.heap_trim_interval.count() > 0)
+  if (s.config.server.heap_trim_interval.count() > 0) {
+    // A burst worth a look: 64 connections or more (35-55 KB each while busy; the policy still
+    // trims only when 8 MiB or more are free); at most one early check a second.
+    s.tracker.on_burst_end(BurstEndDetector(64, std::chrono::seconds(1)),
+                           [&s] { s.wake_heap_trim(); });
     asio::co_spawn(s.ioc, s.trim_heap_after_bursts(), asio::detached);
+  }
   // OpenID providers are discovered in the background: a provider down never delays the start.
   asio::co_spawn(s.ioc, s.oidc.discover_all(), asio::detached);
   log::info("server", "listening", std::move(fields));

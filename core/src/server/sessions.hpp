@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
+#include <exception>
 #include <memory>
 #include <string>
 
@@ -46,6 +47,9 @@ struct SessionState {
   std::shared_ptr<std::atomic<bool>> idle = std::make_shared<std::atomic<bool>>(false);
   boost::asio::ip::tcp::socket* socket = nullptr;
 };
+
+/// Logs why a session coroutine ended by an exception (the completion of its co_spawn).
+void log_session_failure(std::exception_ptr error);
 
 /// What a connection counts as against the per-address cap: its IPv4 address, or its IPv6 /64
 /// (a host commonly holds a whole /64: a cap per IPv6 address would hold nothing).

@@ -4,6 +4,7 @@
 // (SSL_MODE_RELEASE_BUFFERS), which is what 1,000 idle TLS clients cost.
 #pragma once
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -20,8 +21,24 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 
 namespace passerelle {
+
+/// Allocates exactly what it is asked for, with operator new. Bound to a handler, it keeps
+/// Asio from taking the operation from its per-thread cache of recycled blocks, which hands a
+/// small object whatever larger block (up to 1 KiB) it holds: right for operations that last
+/// a moment, wasteful for one that waits for minutes, such as a parked connection's.
+template <class T>
+struct ExactAllocator {
+  using value_type = T;
+  ExactAllocator() = default;
+  template <class U>
+  ExactAllocator(const ExactAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p); }
+  friend bool operator==(const ExactAllocator&, const ExactAllocator&) { return true; }
+};
 
 class TlsStream {
  public:
@@ -57,18 +74,25 @@ class TlsStream {
   SSL* native_handle() { return ssl_; }
 
   /// Every operation pending now or started before the deadline fails with
-  /// beast::error::timeout once it passes (the socket is cancelled).
-  void expires_after(std::chrono::steady_clock::duration d) {
+  /// beast::error::timeout once it passes (the socket is cancelled). `Alloc`: how the pending
+  /// wait is allocated (the default: Asio's per-thread recycling, for deadlines that change
+  /// with every request; ExactAllocator for a long one).
+  template <class Alloc = std::allocator<void>>
+  void expires_after(std::chrono::steady_clock::duration d, Alloc alloc = {}) {
     const auto generation = ++shared_->generation;
     shared_->timed_out = false;
     timer_.expires_after(d);
-    timer_.async_wait([s = shared_, generation](error_code ec) {
+    auto expired = [s = shared_, generation](error_code ec) {
       // The stream may be gone (socket null), or the deadline replaced after this expiry was
       // already queued (generation moved on): then nothing times out.
       if (ec || !s->socket || s->generation != generation) return;
       s->timed_out = true;
       s->socket->cancel();
-    });
+    };
+    if constexpr (std::is_same_v<Alloc, std::allocator<void>>)
+      timer_.async_wait(std::move(expired));
+    else
+      timer_.async_wait(boost::asio::bind_allocator(alloc, std::move(expired)));
   }
   void expires_never() {
     ++shared_->generation;

@@ -4,6 +4,7 @@
 // burst's peak until malloc_trim(0) took it back to 26 MB (README, "Performance notes").
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 
@@ -30,8 +31,11 @@ class HeapTrimPolicy {
   explicit HeapTrimPolicy(std::size_t min_free) : min_free_(min_free) {}
 
   /// Called at each check with the connections open now and the heap's free bytes.
-  bool should_trim(std::size_t connections, std::size_t free_bytes) {
-    const bool fell = previous_ && connections <= *previous_ / 2;
+  /// `burst_ended`: the check was brought forward by a BurstEndDetector, which has already
+  /// seen the connections fall by half since their peak (the previous check may have come
+  /// before that peak, in a pause between two bursts).
+  bool should_trim(std::size_t connections, std::size_t free_bytes, bool burst_ended = false) {
+    const bool fell = burst_ended || (previous_ && connections <= *previous_ / 2);
     previous_ = connections;
     return fell && free_bytes >= min_free_;
   }
@@ -39,6 +43,43 @@ class HeapTrimPolicy {
  private:
   std::size_t min_free_;
   std::optional<std::size_t> previous_;
+};
+
+/// Notices the end of a burst of connections as it happens, so that the heap is trimmed then
+/// rather than at the next periodic check (which, between bursts a few seconds apart, often
+/// comes too late or in the middle of the next one). Fed by the connection tracker on every
+/// open and close; fires when the open connections have fallen to half (or less) of their peak
+/// since it last fired, that peak was at least `min_peak`, and it last fired at least `min_gap`
+/// ago. A steady load, whose count moves little, never makes it fire.
+class BurstEndDetector {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  BurstEndDetector(std::size_t min_peak, Clock::duration min_gap)
+      : min_peak_(min_peak), min_gap_(min_gap) {}
+
+  /// A connection opened; `count` are open now.
+  void opened(std::size_t count) {
+    if (count > peak_) peak_ = count;
+  }
+
+  /// A connection closed; `count` are open now. True when a burst has just ended. `now()` is
+  /// read only then, so that a close costs two comparisons.
+  template <class Now>
+  bool closed(std::size_t count, Now&& now) {
+    if (peak_ < min_peak_ || count > peak_ / 2) return false;
+    const Clock::time_point t = now();
+    if (last_ && t - *last_ < min_gap_) return false;  // rate-limited: a later close may fire
+    last_ = t;
+    peak_ = count;  // the next burst is measured from here
+    return true;
+  }
+
+ private:
+  std::size_t min_peak_;
+  Clock::duration min_gap_;
+  std::size_t peak_ = 0;
+  std::optional<Clock::time_point> last_;
 };
 
 }  // namespace passerelle

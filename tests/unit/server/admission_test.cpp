@@ -1,5 +1,5 @@
 // Admission: what a connection counts as against the per-address cap, and the cap holding for
-// clients that change address within their network.
+// clients that change address within their network; the tracker's notice of a burst's end.
 #include "server/connection_tracker.hpp"
 #include "server/sessions.hpp"
 
@@ -34,6 +34,28 @@ BOOST_AUTO_TEST_CASE(a_client_cycling_through_its_ipv6_64_stays_under_the_cap) {
   BOOST_TEST(admit(tracker, "2001:db8:0:1::1").has_value());  // another /64
   BOOST_TEST(admit(tracker, "192.0.2.1").has_value());
   BOOST_TEST(tracker.count() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(the_end_of_a_burst_is_told_once_outside_the_tracker_lock) {
+  ConnectionTracker tracker({.total = 1000, .per_address = 1000, .reclaim_from = 1000});
+  std::vector<std::size_t> told;  // the count the callback saw, each time it was called
+  auto now = BurstEndDetector::Clock::time_point{};
+  // The callback asks the tracker: it would deadlock if called with the tracker's lock held.
+  tracker.on_burst_end(
+      BurstEndDetector(8, std::chrono::seconds(1)), [&] { told.push_back(tracker.count()); },
+      [&] { return now; });
+  std::vector<std::uint64_t> ids;
+  for (int i = 0; i < 10; ++i) {
+    const auto id = admit(tracker, "192.0.2.1");
+    BOOST_TEST_REQUIRE(id.has_value());
+    ids.push_back(*id);
+  }
+  for (int i = 0; i < 4; ++i) tracker.remove(ids[i]);  // 6 open: not yet half of 10
+  BOOST_TEST(told.empty());
+  tracker.remove(ids[4]);  // 5 open: the burst is over
+  BOOST_TEST(told == std::vector<std::size_t>{5});
+  for (int i = 5; i < 10; ++i) tracker.remove(ids[i]);  // the rest, within the same second
+  BOOST_TEST(told.size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
