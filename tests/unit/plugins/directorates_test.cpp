@@ -238,6 +238,53 @@ BOOST_FIXTURE_TEST_CASE(mine_and_for, Directorates) {
   BOOST_TEST(call("GET", "/api/directorates/mine").status == 401);
 }
 
+// /mine answers with the text built when the directorates were read, tagged by its bytes: a
+// client holding that tag gets a 304, and a change gives a new body and a new tag at once.
+BOOST_FIXTURE_TEST_CASE(mine_is_tagged_by_its_bytes_and_revalidates, Directorates) {
+  const auto header_of = [](const Response& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers)
+      if (k == name) return v;
+    return std::string();
+  };
+  const auto mine = [&](const std::string& if_none_match) {
+    IncomingRequest in;
+    in.method = "GET";
+    in.target = "/api/directorates/mine";
+    if (!if_none_match.empty()) in.headers.emplace_back("if-none-match", if_none_match);
+    in.request_id = "t";
+    return run(dispatcher.handle(std::move(in)));
+  };
+  identity = make_identity({"elu"});  // Angers: pays-de-la-loire
+  Response first = mine("");
+  BOOST_TEST(first.status == 200);
+  const std::string tag = header_of(first, "ETag");
+  BOOST_TEST(tag.size() == 15u);
+  BOOST_TEST(header_of(first, "Cache-Control") == "private, no-cache");
+  // The same bytes as the directorate serialised on its own, and as GET /{id} and the list.
+  const Response by_id = call("GET", "/api/directorates/pays-de-la-loire");
+  BOOST_TEST(first.body == by_id.body);
+  BOOST_TEST(boost::json::serialize(json(first)) == first.body);
+  BOOST_TEST(json(call("GET", "/api/directorates")).at("directorates").at(3) == json(first));
+
+  Response again = mine(tag);
+  BOOST_TEST(again.status == 304);
+  BOOST_TEST(again.body.empty());
+  BOOST_TEST(header_of(again, "ETag") == tag);
+  BOOST_TEST(mine("\"other\", W/" + tag).status == 304);  // weak comparison, in a list
+  BOOST_TEST(mine("*").status == 304);
+  BOOST_TEST(mine("\"other\"").status == 200);
+
+  identity = make_identity({"operator"});
+  BOOST_TEST(call("PUT", "/api/directorates/pays-de-la-loire", pdl("Renamed")).status == 200);
+  identity = make_identity({"elu"});
+  Response changed = mine(tag);
+  BOOST_TEST(changed.status == 200);
+  BOOST_TEST(json(changed).at("name").as_string() == "Renamed");
+  BOOST_TEST(header_of(changed, "ETag") != tag);
+  BOOST_TEST(json(call("GET", "/api/directorates/pays-de-la-loire")).at("name").as_string() ==
+             "Renamed");
+}
+
 BOOST_FIXTURE_TEST_CASE(widget_shows_the_directorate_and_its_main_contact, Directorates) {
   auto w = run(host.table()->plugins.at(0)->plugin().widget(make_identity({"elu"})));
   BOOST_TEST_REQUIRE(w.has_value());
