@@ -1,6 +1,6 @@
 // Runs a coroutine as its own coroutine, raced against a deadline: a hung handler costs its
-// caller a timeout, nothing else, and whatever it needs (`keep_alive`) lives until it really
-// ends. Core handlers use it as is; plugin calls add the plugin's in-flight count on top.
+// caller a timeout, nothing else, and whatever it needs (its `Guard`) lives until it really
+// ends. Core handlers use it as is; plugin calls guard the plugin's in-flight count.
 #pragma once
 
 #include "passerelle/task.hpp"
@@ -17,6 +17,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <utility>
 
 namespace passerelle {
 
@@ -27,15 +28,26 @@ struct CallOutcome {
   bool timed_out = false;
 };
 
-template <class T>
+/// What a call without a guard holds.
+struct NoGuard {};
+
+// The guard, the outcome, the timer and the cancellation signal are one allocation (they were
+// four, with PluginCall's), and a task that ends before start() returns (a handler answering
+// from memory) is taken with take(), with no coroutine frame for result() nor timer armed.
+template <class T, class Guard = NoGuard>
 class DeadlineCall {
+  struct Key {};  // make_shared needs a public constructor; only start() can name this
+
  public:
-  /// Starts `task` on `executor` now; result() waits for it or the deadline. `keep_alive` is
-  /// released only after the coroutine ended and its outcome is gone.
+  /// Starts `task` on `executor` now; result() waits for it or the deadline. A `Guard` is made
+  /// of `guard_args` before the task starts, and destroyed only after the coroutine ended and
+  /// its outcome is gone.
+  template <class... GuardArgs>
   static std::shared_ptr<DeadlineCall> start(boost::asio::any_io_executor executor, Task<T> task,
                                              std::chrono::milliseconds timeout,
-                                             std::shared_ptr<void> keep_alive = {}) {
-    std::shared_ptr<DeadlineCall> call(new DeadlineCall(executor, std::move(keep_alive)));
+                                             GuardArgs&&... guard_args) {
+    auto call =
+        std::make_shared<DeadlineCall>(Key{}, executor, std::forward<GuardArgs>(guard_args)...);
     call->timer_.expires_after(timeout);
     auto done = [call](std::exception_ptr error, T value) {
       call->done_ = true;
@@ -51,7 +63,17 @@ class DeadlineCall {
     return call;
   }
 
-  /// The outcome; on timeout the coroutine is asked to stop (it keeps `keep_alive` until it
+  template <class... GuardArgs>
+  DeadlineCall(Key, boost::asio::any_io_executor executor, GuardArgs&&... guard_args)
+      : guard_(std::forward<GuardArgs>(guard_args)...), timer_(executor) {}
+
+  /// Whether the task has ended: its outcome is then there to take().
+  bool done() const { return done_; }
+
+  /// The outcome of a task that has ended (done()). Call once, instead of result().
+  CallOutcome<T> take() { return std::move(outcome_); }
+
+  /// The outcome; on timeout the coroutine is asked to stop (it keeps the guard until it
   /// does). Call once, on the executor given to start().
   Task<CallOutcome<T>> result() {
     boost::system::error_code ec;
@@ -64,11 +86,11 @@ class DeadlineCall {
     co_return std::move(outcome_);
   }
 
- private:
-  DeadlineCall(boost::asio::any_io_executor executor, std::shared_ptr<void> keep_alive)
-      : keep_alive_(std::move(keep_alive)), timer_(executor) {}
+  /// What the call holds for its task.
+  const Guard& guard() const { return guard_; }
 
-  std::shared_ptr<void> keep_alive_;  // first: destroyed last, after the outcome
+ private:
+  Guard guard_;  // first: destroyed last, after the outcome
   CallOutcome<T> outcome_;
   bool done_ = false;
   boost::asio::steady_timer timer_;

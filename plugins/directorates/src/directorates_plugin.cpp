@@ -333,6 +333,7 @@ class DirectoratesPlugin final : public Plugin {
       res.status = 304;
     else
       res.body = all->bodies[at];
+    res.headers.reserve(2);
     res.headers.emplace_back("ETag", tag);
     res.headers.emplace_back("Cache-Control", "private, no-cache");
     co_return res;
