@@ -279,33 +279,35 @@ Task<Response> Dispatcher::handle(IncomingRequest request) {
   const IdCopy id(request.request_id);
   const std::string_view request_id = id.view();
   RouteStats* stats = &unmatched_;  // the route's own once matched
-  Response response;
+  // Made once from what answers: a default Response allocates its content type (one character
+  // too long for the string's own buffer), and assigning over it frees that again.
+  std::optional<Response> answer;
   try {
-    response = co_await route(request, stats);
+    Response routed = co_await route(request, stats);
+    answer.emplace(std::move(routed));
   } catch (const HttpError& e) {
-    response = error_response(e, request_id);
+    answer.emplace(error_response(e, request_id));
   } catch (const std::exception& e) {
     log::error("http", "request failed",
                {{"request_id", request_id}, {"route", stats->label()}, {"error", e.what()}});
-    response = error_response(500, "internal_error",
-                              "internal error, see the log for this request id", request_id);
+    answer.emplace(error_response(500, "internal_error",
+                                  "internal error, see the log for this request id", request_id));
   } catch (...) {  // the server's contract: handle() never throws
     log::error("http", "request failed",
                {{"request_id", request_id}, {"route", stats->label()}, {"error", "unknown"}});
-    response = error_response(500, "internal_error",
-                              "internal error, see the log for this request id", request_id);
+    answer.emplace(error_response(500, "internal_error",
+                                  "internal error, see the log for this request id", request_id));
   }
-  if (!is_writable(response)) {
-    log::error(
-        "http", "handler answered a malformed status or header",
-        {{"request_id", request_id}, {"route", stats->label()}, {"status", response.status}});
-    response = error_response(500, "internal_error",
-                              "internal error, see the log for this request id", request_id);
+  if (!is_writable(*answer)) {
+    log::error("http", "handler answered a malformed status or header",
+               {{"request_id", request_id}, {"route", stats->label()}, {"status", answer->status}});
+    *answer = error_response(500, "internal_error",
+                             "internal error, see the log for this request id", request_id);
   }
   // Atomics of the route, resolved when its table was built: no lookup and no lock here (it
   // was a map lookup under the registry's mutex and a label string built per request).
-  stats->record(response.status, std::chrono::steady_clock::now() - started);
-  co_return response;
+  stats->record(answer->status, std::chrono::steady_clock::now() - started);
+  co_return std::move(*answer);
 }
 
 Task<Response> Dispatcher::route(IncomingRequest& in, RouteStats*& stats) {
