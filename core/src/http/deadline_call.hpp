@@ -49,17 +49,13 @@ class DeadlineCall {
     auto call =
         std::make_shared<DeadlineCall>(Key{}, executor, std::forward<GuardArgs>(guard_args)...);
     call->timer_.expires_after(timeout);
-    auto done = [call](std::exception_ptr error, T value) {
-      call->done_ = true;
-      if (error)
-        call->outcome_.error = error;
-      else
-        call->outcome_.value = std::move(value);
-      call->timer_.cancel();
-    };
+    Task<void> run = record(call, std::move(task));
+    // The completion holds the call too: co_spawn keeps its cancellation handler in `cancel_`
+    // until that completion has run.
+    auto finished = [call](std::exception_ptr) {};
     boost::asio::co_spawn(
-        executor, std::move(task),
-        boost::asio::bind_cancellation_slot(call->cancel_.slot(), std::move(done)));
+        executor, std::move(run),
+        boost::asio::bind_cancellation_slot(call->cancel_.slot(), std::move(finished)));
     return call;
   }
 
@@ -90,6 +86,21 @@ class DeadlineCall {
   const Guard& guard() const { return guard_; }
 
  private:
+  // Runs the task and keeps its outcome before it ends. co_spawn's own completion handler runs
+  // only after a trip through the executor's queue (Boost 1.81 never completes inline), so a
+  // task that answered at once still cost a coroutine frame for result(), a timer armed and
+  // cancelled, and two more turns of the queue.
+  static Task<void> record(std::shared_ptr<DeadlineCall> call, Task<T> task) {
+    try {
+      T value = co_await std::move(task);
+      call->outcome_.value = std::move(value);
+    } catch (...) {
+      call->outcome_.error = std::current_exception();
+    }
+    call->done_ = true;
+    call->timer_.cancel();
+  }
+
   Guard guard_;  // first: destroyed last, after the outcome
   CallOutcome<T> outcome_;
   bool done_ = false;
