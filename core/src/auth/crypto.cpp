@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 #include <sodium.h>
 
+#include <memory>
 #include <stdexcept>
 
 namespace passerelle::auth {
@@ -16,6 +17,26 @@ struct SodiumInit {
   }
 };
 void ensure_sodium() { static SodiumInit once; }
+
+// SHA256() fetches the algorithm by name and makes a context on every call: a read lock on
+// OpenSSL's provider store and several allocations, for each request that shows a session
+// cookie or a token. Fetched once here, with one context per thread, reset for each digest.
+const EVP_MD* sha256_algorithm() {
+  static const std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> md(
+      EVP_MD_fetch(nullptr, "SHA256", nullptr), &EVP_MD_free);
+  return md.get();
+}
+
+void sha256(std::string_view data, unsigned char (&digest)[SHA256_DIGEST_LENGTH]) {
+  thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                                 &EVP_MD_CTX_free);
+  const EVP_MD* md = sha256_algorithm();
+  unsigned int size = 0;
+  if (!md || !ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), digest, &size) != 1 || size != SHA256_DIGEST_LENGTH)
+    throw std::runtime_error("SHA-256 is not available");
+}
 }  // namespace
 
 std::string base64url(std::string_view data) {
@@ -37,19 +58,19 @@ std::string random_token(std::size_t bytes) {
 
 std::string sha256_hex(std::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  sha256(data, digest);
   static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : digest) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
+  std::string out(2 * sizeof digest, '\0');  // one allocation, not one per doubling
+  for (std::size_t i = 0; i < sizeof digest; ++i) {
+    out[2 * i] = kHex[digest[i] >> 4];
+    out[2 * i + 1] = kHex[digest[i] & 15];
   }
   return out;
 }
 
 std::string sha256_base64url(std::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  sha256(data, digest);
   return base64url(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 

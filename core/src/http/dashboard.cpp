@@ -29,11 +29,11 @@ CoreRoute dashboard_route(PluginHost& plugins, std::chrono::milliseconds timeout
         for (const auto& plugin : table->plugins) {
           if (plugin->state() != LoadedPlugin::State::running) continue;
           Task<Widget> widget = plugin->plugin().widget(identity);
-          calls.push_back(PluginCall<Widget>::start(executor, plugin, std::move(widget), timeout));
+          calls.push_back(PluginCall<Widget>::start(executor, std::move(widget), timeout, plugin));
         }
         json::array widgets;
         for (auto& call : calls) {
-          const std::string name = call->plugin()->info().name;
+          const std::string name = call->guard().plugin->info().name;
           PluginOutcome<Widget> outcome = co_await call->result();
           if (outcome.value && !*outcome.value) continue;  // nothing to show for this user
           json::object entry{{"plugin", name}};

@@ -16,6 +16,7 @@
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <stdexcept>
 #include <string_view>
@@ -160,6 +161,44 @@ Task<std::optional<AuthContext>> look_up(const Authenticate& authenticate, Incom
   co_return co_await authenticate(who);
 }
 
+// A copy of the request id, in place up to 64 characters (the session's are 32): kept by
+// handle() for the answer and the log, apart from the request, which a core route takes whole.
+class IdCopy {
+ public:
+  explicit IdCopy(std::string_view id) {
+    if (id.size() <= inline_.size()) {
+      std::copy(id.begin(), id.end(), inline_.begin());
+      view_ = std::string_view(inline_.data(), id.size());
+    } else {
+      heap_ = id;
+      view_ = heap_;
+    }
+  }
+  IdCopy(const IdCopy&) = delete;
+  IdCopy& operator=(const IdCopy&) = delete;
+  std::string_view view() const { return view_; }
+
+ private:
+  std::array<char, 64> inline_;
+  std::string heap_;
+  std::string_view view_;
+};
+
+// The path as handlers get it, "/" and the segments joined by "/": the decoded path itself
+// when it is that already (the usual case), else built.
+std::string normal_path(std::string decoded, const std::vector<std::string>& segments) {
+  std::size_t length = segments.empty() ? 1 : 0;
+  for (const auto& s : segments) length += 1 + s.size();
+  if (decoded.size() == length && decoded.front() == '/' &&
+      (segments.empty() || decoded.back() != '/') && decoded.find("//") == std::string::npos)
+    return decoded;
+  std::string path;
+  path.reserve(length);
+  for (const auto& s : segments) path.append("/").append(s);
+  if (path.empty()) path = "/";
+  return path;
+}
+
 void check_media_type(const RouteSpec& spec, const IncomingRequest& in) {
   if (in.body.empty()) return;
   const std::string* ct = in.header("content-type");
@@ -237,35 +276,38 @@ std::shared_ptr<const Dispatcher::Routes> Dispatcher::current_routes() {
 
 Task<Response> Dispatcher::handle(IncomingRequest request) {
   const auto started = std::chrono::steady_clock::now();
-  const std::string request_id = request.request_id;
+  const IdCopy id(request.request_id);
+  const std::string_view request_id = id.view();
   RouteStats* stats = &unmatched_;  // the route's own once matched
-  Response response;
+  // Made once from what answers: a default Response allocates its content type (one character
+  // too long for the string's own buffer), and assigning over it frees that again.
+  std::optional<Response> answer;
   try {
-    response = co_await route(request, stats);
+    Response routed = co_await route(request, stats);
+    answer.emplace(std::move(routed));
   } catch (const HttpError& e) {
-    response = error_response(e, request_id);
+    answer.emplace(error_response(e, request_id));
   } catch (const std::exception& e) {
     log::error("http", "request failed",
                {{"request_id", request_id}, {"route", stats->label()}, {"error", e.what()}});
-    response = error_response(500, "internal_error",
-                              "internal error, see the log for this request id", request_id);
+    answer.emplace(error_response(500, "internal_error",
+                                  "internal error, see the log for this request id", request_id));
   } catch (...) {  // the server's contract: handle() never throws
     log::error("http", "request failed",
                {{"request_id", request_id}, {"route", stats->label()}, {"error", "unknown"}});
-    response = error_response(500, "internal_error",
-                              "internal error, see the log for this request id", request_id);
+    answer.emplace(error_response(500, "internal_error",
+                                  "internal error, see the log for this request id", request_id));
   }
-  if (!is_writable(response)) {
-    log::error(
-        "http", "handler answered a malformed status or header",
-        {{"request_id", request_id}, {"route", stats->label()}, {"status", response.status}});
-    response = error_response(500, "internal_error",
-                              "internal error, see the log for this request id", request_id);
+  if (!is_writable(*answer)) {
+    log::error("http", "handler answered a malformed status or header",
+               {{"request_id", request_id}, {"route", stats->label()}, {"status", answer->status}});
+    *answer = error_response(500, "internal_error",
+                             "internal error, see the log for this request id", request_id);
   }
   // Atomics of the route, resolved when its table was built: no lookup and no lock here (it
   // was a map lookup under the registry's mutex and a label string built per request).
-  stats->record(response.status, std::chrono::steady_clock::now() - started);
-  co_return response;
+  stats->record(answer->status, std::chrono::steady_clock::now() - started);
+  co_return std::move(*answer);
 }
 
 Task<Response> Dispatcher::route(IncomingRequest& in, RouteStats*& stats) {
@@ -273,12 +315,12 @@ Task<Response> Dispatcher::route(IncomingRequest& in, RouteStats*& stats) {
   if (!url) throw HttpError(400, "bad_request", "malformed request target");
   auto query = parse_form(url->encoded_query());
   if (!query) throw HttpError(400, "bad_request", "malformed query string");
-  const std::string decoded = url->path();
+  std::string decoded = url->path();
   const auto segments = Router::split(decoded);
   if (!is_plain_path(url->encoded_path(), decoded, segments))
     throw HttpError(400, "bad_request", "malformed path");
   // Handlers get the path the router matched: "//a//b/" is "/a/b" to both.
-  std::string path = "/" + join(segments, "/");
+  std::string path = normal_path(std::move(decoded), segments);
 
   const auto routes = current_routes();  // held to the end: targets point into it
   Router::Result found = routes->router.find(in.method, segments);
@@ -305,7 +347,18 @@ Task<Response> Dispatcher::route(IncomingRequest& in, RouteStats*& stats) {
   stats = target.stats;
 
   std::optional<AuthContext> auth;
-  if (spec.authenticate) auth = co_await authenticate_within(target, in);
+  if (spec.authenticate) {
+    // A caller known in memory is answered here, with no coroutine frame for the lookup.
+    std::optional<std::optional<AuthContext>> known;
+    if (authenticate_now_) {
+      auto executor = co_await asio::this_coro::executor;
+      known = authenticate_now_(in, executor);
+    }
+    if (known)
+      auth = std::move(*known);
+    else
+      auth = co_await authenticate_within(target, in);
+  }
   if (!spec.roles.empty()) {
     if (!auth) throw HttpError(401, "unauthenticated", "log in first");
     if (!role_allows(spec.roles, auth->identity))
@@ -324,23 +377,22 @@ Task<Response> Dispatcher::route(IncomingRequest& in, RouteStats*& stats) {
   request.path = std::move(path);
   request.path_params = std::move(found.match.params);
   request.query = std::move(*query);
-  for (const auto& [k, v] : in.headers)
+  // Moved: nothing reads the request's headers after this (the id stays, for the answer).
+  for (auto& [k, v] : in.headers)
     // The first value of a repeated header, as IncomingRequest::header() gives the core.
-    if (k != "cookie" && k != "authorization") request.headers.emplace(k, v);
+    if (k != "cookie" && k != "authorization") request.headers.emplace(std::move(k), std::move(v));
   request.body = std::move(in.body);
   if (auth) request.identity = std::move(auth->identity);
   request.request_id = in.request_id;
-  co_return co_await call_plugin(target, std::move(request));
+  co_return co_await call_plugin(target, std::move(request), in.request_id);
 }
 
-// A caller known in memory is answered here, on the I/O thread. Otherwise the lookup reads the
-// store: under the route's deadline too, so that a busy store costs a 504 rather than a
-// request that waits with no timer at all (the session has none meanwhile).
+// A caller not known in memory (route() asked): the lookup reads the store, under the route's
+// deadline too, so that a busy store costs a 504 rather than a request that waits with no
+// timer at all (the session has none meanwhile).
 Task<std::optional<AuthContext>> Dispatcher::authenticate_within(const Target& target,
                                                                  const IncomingRequest& in) {
   auto executor = co_await asio::this_coro::executor;
-  if (authenticate_now_)
-    if (auto known = authenticate_now_(in, executor)) co_return std::move(*known);
   IncomingRequest who;  // all but the body, which the lookup does not read
   who.method = in.method;
   who.target = in.target;
@@ -350,7 +402,11 @@ Task<std::optional<AuthContext>> Dispatcher::authenticate_within(const Target& t
   Task<std::optional<AuthContext>> lookup = look_up(authenticate_, std::move(who));
   auto call = DeadlineCall<std::optional<AuthContext>>::start(executor, std::move(lookup),
                                                               target.spec.deadline);
-  CallOutcome<std::optional<AuthContext>> outcome = co_await call->result();
+  CallOutcome<std::optional<AuthContext>> outcome;
+  if (call->done())
+    outcome = call->take();
+  else
+    outcome = co_await call->result();
   if (outcome.timed_out) {
     log::error("http", "caller lookup timed out",
                {{"request_id", in.request_id},
@@ -368,7 +424,11 @@ Task<Response> Dispatcher::call_core(const Target& target, CoreRequest request) 
   auto executor = co_await asio::this_coro::executor;
   Task<Response> handler = target.core->handler(std::move(request));
   auto call = DeadlineCall<Response>::start(executor, std::move(handler), target.spec.deadline);
-  CallOutcome<Response> outcome = co_await call->result();
+  CallOutcome<Response> outcome;
+  if (call->done())
+    outcome = call->take();
+  else
+    outcome = co_await call->result();
   if (outcome.timed_out) {
     log::error("http", "handler timed out",
                {{"request_id", request_id},
@@ -380,15 +440,20 @@ Task<Response> Dispatcher::call_core(const Target& target, CoreRequest request) 
   co_return std::move(*outcome.value);
 }
 
-Task<Response> Dispatcher::call_plugin(const Target& target, Request request) {
-  const std::string request_id = request.request_id;
+Task<Response> Dispatcher::call_plugin(const Target& target, Request request,
+                                       std::string_view request_id) {
   const RouteTable::Target& plugin_target = *target.plugin;
-  const std::string plugin_name = plugin_target.plugin->info().name;
+  const std::string& plugin_name = plugin_target.plugin->info().name;
   auto executor = co_await asio::this_coro::executor;
   Task<Response> handler = plugin_target.route->handler(std::move(request));
-  auto call = PluginCall<Response>::start(executor, plugin_target.plugin, std::move(handler),
-                                          target.spec.deadline);
-  PluginOutcome<Response> outcome = co_await call->result();
+  auto call = PluginCall<Response>::start(executor, std::move(handler), target.spec.deadline,
+                                          plugin_target.plugin);
+  // A handler that answered without waiting (from memory) has ended already: no wait.
+  PluginOutcome<Response> outcome;
+  if (call->done())
+    outcome = call->take();
+  else
+    outcome = co_await call->result();
 
   if (outcome.timed_out) {
     log::error("http", "plugin handler timed out",
@@ -411,9 +476,10 @@ Task<Response> Dispatcher::call_plugin(const Target& target, Request request) {
       log::error("http", "plugin handler failed",
                  {{"request_id", request_id}, {"plugin", plugin_name}, {"error", "unknown"}});
     }
-    co_return error_response(500, "plugin_error",
-                             "the service " + plugin_name + " failed; request id " + request_id,
-                             request_id);
+    co_return error_response(
+        500, "plugin_error",
+        "the service " + plugin_name + " failed; request id " + std::string(request_id),
+        request_id);
   }
   co_return std::move(*outcome.value);
 }

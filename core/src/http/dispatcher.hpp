@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 namespace passerelle {
@@ -49,7 +50,7 @@ class Dispatcher final : public RequestHandler {
   Task<std::optional<AuthContext>> authenticate_within(const Target& target,
                                                        const IncomingRequest& in);
   Task<Response> call_core(const Target& target, CoreRequest request);
-  Task<Response> call_plugin(const Target& target, Request request);
+  Task<Response> call_plugin(const Target& target, Request request, std::string_view request_id);
 
   PluginHost& plugins_;
   MetricsRegistry& metrics_;

@@ -35,11 +35,17 @@ Response redirect_response(const std::string& location) {
   return r;
 }
 
+// Header names are ASCII: no locale lookup per character (the session asks this of every
+// common header, for each answer that sets headers).
+namespace {
+constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+}  // namespace
+
 bool has_header(const Response& r, std::string_view name) {
   return std::any_of(r.headers.begin(), r.headers.end(), [&](const auto& h) {
     return h.first.size() == name.size() &&
            std::equal(h.first.begin(), h.first.end(), name.begin(),
-                      [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+                      [](char a, char b) { return ascii_lower(a) == ascii_lower(b); });
   });
 }
 

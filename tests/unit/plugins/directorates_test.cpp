@@ -2,6 +2,7 @@
 // library over the territories fixture.
 #include "directorate.hpp"
 #include "france.hpp"
+#include "snapshot_cell.hpp"
 #include "support/app_fixture.hpp"
 
 #include <boost/asio/thread_pool.hpp>
@@ -11,7 +12,10 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <future>
+#include <latch>
+#include <thread>
 
 using namespace passerelle;
 using namespace passerelle::test;
@@ -236,6 +240,94 @@ BOOST_FIXTURE_TEST_CASE(mine_and_for, Directorates) {
   BOOST_TEST(call("POST", "/api/directorates", kNew).status == 403);  // élus do not edit
   identity.reset();
   BOOST_TEST(call("GET", "/api/directorates/mine").status == 401);
+}
+
+// The plugin's lock-free snapshot: a thread sees a publish at its next read, never goes back to
+// an older value, lets go of the old one when it moves on, and more threads than slots still
+// read right (through the shared pointer).
+BOOST_AUTO_TEST_CASE(snapshot_cell_readers_follow_publishes_and_release_old_values) {
+  dir::SnapshotCell<int> cell(std::make_shared<const int>(0));
+  BOOST_TEST(*cell.read() == 0);
+  std::weak_ptr<const int> first = cell.shared();
+  cell.publish(std::make_shared<const int>(1));
+  BOOST_TEST(*cell.read() == 1);
+  BOOST_TEST(first.expired());
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t)
+    readers.emplace_back([&] {
+      int last = 0;
+      while (!stop.load()) {
+        const int seen = *cell.read();
+        if (seen < last) ++wrong;
+        last = seen;
+      }
+      if (*cell.read() != 2000) ++wrong;
+    });
+  for (int i = 2; i <= 2000; ++i) cell.publish(std::make_shared<const int>(i));
+  stop = true;
+  for (auto& t : readers) t.join();
+  BOOST_TEST(wrong.load() == 0);
+
+  constexpr int kThreads = 80;  // more than the cell's slots, all alive at once
+  std::latch all_read(kThreads);
+  std::vector<std::thread> many;
+  for (int t = 0; t < kThreads; ++t)
+    many.emplace_back([&] {
+      if (*cell.read() != 2000) ++wrong;
+      all_read.arrive_and_wait();
+    });
+  for (auto& t : many) t.join();
+  BOOST_TEST(wrong.load() == 0);
+}
+
+// /mine answers with the text built when the directorates were read, tagged by its bytes: a
+// client holding that tag gets a 304, and a change gives a new body and a new tag at once.
+BOOST_FIXTURE_TEST_CASE(mine_is_tagged_by_its_bytes_and_revalidates, Directorates) {
+  const auto header_of = [](const Response& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers)
+      if (k == name) return v;
+    return std::string();
+  };
+  const auto mine = [&](const std::string& if_none_match) {
+    IncomingRequest in;
+    in.method = "GET";
+    in.target = "/api/directorates/mine";
+    if (!if_none_match.empty()) in.headers.emplace_back("if-none-match", if_none_match);
+    in.request_id = "t";
+    return run(dispatcher.handle(std::move(in)));
+  };
+  identity = make_identity({"elu"});  // Angers: pays-de-la-loire
+  Response first = mine("");
+  BOOST_TEST(first.status == 200);
+  const std::string tag = header_of(first, "ETag");
+  BOOST_TEST(tag.size() == 15u);
+  BOOST_TEST(header_of(first, "Cache-Control") == "private, no-cache");
+  // The same bytes as the directorate serialised on its own, and as GET /{id} and the list.
+  const Response by_id = call("GET", "/api/directorates/pays-de-la-loire");
+  BOOST_TEST(first.body == by_id.body);
+  BOOST_TEST(boost::json::serialize(json(first)) == first.body);
+  BOOST_TEST(json(call("GET", "/api/directorates")).at("directorates").at(3) == json(first));
+
+  Response again = mine(tag);
+  BOOST_TEST(again.status == 304);
+  BOOST_TEST(again.body.empty());
+  BOOST_TEST(header_of(again, "ETag") == tag);
+  BOOST_TEST(mine("\"other\", W/" + tag).status == 304);  // weak comparison, in a list
+  BOOST_TEST(mine("*").status == 304);
+  BOOST_TEST(mine("\"other\"").status == 200);
+
+  identity = make_identity({"operator"});
+  BOOST_TEST(call("PUT", "/api/directorates/pays-de-la-loire", pdl("Renamed")).status == 200);
+  identity = make_identity({"elu"});
+  Response changed = mine(tag);
+  BOOST_TEST(changed.status == 200);
+  BOOST_TEST(json(changed).at("name").as_string() == "Renamed");
+  BOOST_TEST(header_of(changed, "ETag") != tag);
+  BOOST_TEST(json(call("GET", "/api/directorates/pays-de-la-loire")).at("name").as_string() ==
+             "Renamed");
 }
 
 BOOST_FIXTURE_TEST_CASE(widget_shows_the_directorate_and_its_main_contact, Directorates) {
