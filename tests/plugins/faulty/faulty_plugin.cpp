@@ -77,6 +77,8 @@ class FaultyPlugin final : public Plugin {
   }
   Task<Response> slow(Request r) {
     const int ms = std::stoi(r.query_param("ms").value_or("200"));
+    // Tests wait for this line to know the request is in its handler.
+    host_->logger().info("slow request started");
     co_await host_->sleep(std::chrono::milliseconds(ms));
     co_return Response::json(boost::json::object{{"slept_ms", ms}});
   }
