@@ -12,28 +12,16 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
 #include "support/run.hpp"
+#include "support/store_queries.hpp"
 
 using namespace passerelle;
 using passerelle::test::TempDir;
 
+using passerelle::test::refusal;
 using passerelle::test::run;
+using passerelle::test::scalar;
 
 namespace {
-// The integer in the first column of the first row of `sql`.
-std::int64_t scalar(Database& store, const std::string& sql) {
-  return std::get<std::int64_t>(run(store.query({sql, {}})).rows.at(0).at(0));
-}
-
-// The message of the error `sql` raises through `db`, or "" when it runs.
-std::string refusal(Database& db, const std::string& sql) {
-  try {
-    run(db.query({sql, {}}));
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // A store with the core's kind of tables and one plugin, "notes", with a table of its own.
 struct Confined {
   TempDir dir;

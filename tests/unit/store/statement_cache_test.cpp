@@ -2,30 +2,18 @@
 // statement is never run for anyone but the one it was prepared (and checked) for.
 #include "store/sqlite_store.hpp"
 #include "support/run.hpp"
+#include "support/store_queries.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 using namespace passerelle;
+using passerelle::test::refusal;
 using passerelle::test::run;
+using passerelle::test::scalar;
 using passerelle::test::TempDir;
 
 namespace {
-
-std::int64_t scalar(Database& db, const std::string& sql, std::vector<SqlValue> params = {}) {
-  Statement st{sql, std::move(params)};
-  return std::get<std::int64_t>(run(db.query(std::move(st))).rows.at(0).at(0));
-}
-
-// The message of the error `sql` raises through `db`, or "" when it runs.
-std::string refusal(Database& db, const std::string& sql) {
-  try {
-    run(db.query({sql, {}}));
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // What the store's caches did since this was made.
 struct Delta {
