@@ -150,6 +150,18 @@ function assertClean(watch) {
   assert.deepEqual(bad, [], 'no script error and no Content-Security-Policy violation');
 }
 
+/** Runs `body`, then closes `context`; a failure carries the gateway's last log lines. */
+async function withContext(context, body) {
+  try {
+    await body();
+  } catch (err) {
+    err.message += `\n--- gateway log (tail):\n${ctx.gateway.tail()}`;
+    throw err;
+  } finally {
+    await context.close();
+  }
+}
+
 async function login(page, username = USERNAME) {
   await page.goto(`${ctx.base}/`);
   await page.waitForURL((u) => u.pathname === '/connexion');
@@ -244,7 +256,7 @@ describe('the portal in a browser', () => {
 
   test('an élu logs in, sees the dashboard and the directorate, logs out', { timeout: 60000 }, async (t) => {
     const { context, page, watch } = await openPage(1280);
-    try {
+    await withContext(context, async () => {
       await login(page);
       const header = page.locator('header');
       await header.getByText('Angers (49007)').first().waitFor();
@@ -316,12 +328,7 @@ describe('the portal in a browser', () => {
       await page.getByRole('heading', { name: 'Connexion à Passerelle' }).waitFor();
       await shot(page, 'connexion-1280');
       assertClean(watch);
-    } catch (err) {
-      err.message += `\n--- gateway log (tail):\n${ctx.gateway.tail()}`;
-      throw err;
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('the login page shows one button per OpenID provider, ProConnect in its own look', { timeout: 30000 }, async () => {
@@ -371,7 +378,7 @@ describe('the portal in a browser', () => {
 
   test('every page at 360 px wide, with a screenshot of each', { timeout: 60000 }, async () => {
     const { context, page, watch } = await openPage(360, 740);
-    try {
+    await withContext(context, async () => {
       await page.goto(`${ctx.base}/connexion`);
       await page.getByRole('heading', { name: 'Connexion à Passerelle' }).waitFor();
       await shot(page, 'connexion-360');
@@ -391,12 +398,7 @@ describe('the portal in a browser', () => {
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
       assert.ok(overflow <= 0, `the page is ${overflow} px wider than 360 px`);
       assertClean(watch);
-    } catch (err) {
-      err.message += `\n--- gateway log (tail):\n${ctx.gateway.tail()}`;
-      throw err;
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   for (const width of [1280, 360]) {
@@ -433,7 +435,7 @@ describe('the portal in a browser', () => {
 
   test('keyboard only: log in, skip link, navigation, logout', { timeout: 60000 }, async () => {
     const { context, page } = await openPage(1280);
-    try {
+    await withContext(context, async () => {
       await page.goto(`${ctx.base}/connexion`);
       await page.getByRole('heading', { name: 'Connexion à Passerelle' }).waitFor();
       await tabTo(page, (f) => f.id === 'username');
@@ -472,12 +474,7 @@ describe('the portal in a browser', () => {
       await page.waitForURL((u) => u.pathname === '/connexion');
       await page.goto(`${ctx.base}/`);
       await page.waitForURL((u) => u.pathname === '/connexion');
-    } catch (err) {
-      err.message += `\n--- gateway log (tail):\n${ctx.gateway.tail()}`;
-      throw err;
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('logout in one tab ends access in the others', { timeout: 30000 }, async () => {
@@ -559,7 +556,7 @@ describe('the portal in a browser', () => {
         const u = new URL(r.url());
         if (u.pathname.startsWith('/assets/') && u.pathname.endsWith('.js')) assets.push(u.pathname);
       });
-      try {
+      await withContext(context, async () => {
         await login(page, 'operateur.demo');
         const dashboardScripts = assets.length;
         // Some traffic of a plugin, counted in the minute in progress.
@@ -602,18 +599,13 @@ describe('the portal in a browser', () => {
         const minor = await checkAccessibility(page, t, `/exploitation @${width}`);
         console.log(`axe-core on /exploitation at ${width} px: ${minor} minor or moderate ` +
           'violation(s)');
-      } catch (err) {
-        err.message += `\n--- gateway log (tail):\n${ctx.gateway.tail()}`;
-        throw err;
-      } finally {
-        await context.close();
-      }
+      });
     });
   }
 
   test('a plugin whose widget hangs leaves the dashboard usable', { timeout: 30000 }, async () => {
     const { context, page } = await openPage(1280);
-    try {
+    await withContext(context, async () => {
       // The faulty plugin's widget never answers for an advisor: the gateway gives up after 3 s
       // and marks it unavailable; the other cards render (bounded by STEP_TIMEOUT_MS).
       await login(page, 'conseiller.demo');
@@ -627,12 +619,7 @@ describe('the portal in a browser', () => {
       // Still usable: the navigation works.
       await page.getByRole('link', { name: 'Mon compte', exact: true }).click();
       await page.waitForURL((u) => u.pathname === '/mon-compte');
-    } catch (err) {
-      err.message += `\n--- gateway log (tail):\n${ctx.gateway.tail()}`;
-      throw err;
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('a warm reload of the dashboard comes from the cache', { timeout: 30000 }, async (t) => {
