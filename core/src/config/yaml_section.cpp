@@ -18,11 +18,16 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || value < 0 || end == text.data()) return std::nullopt;
   const std::string unit(end, text.data() + text.size());
-  if (unit == "ms") return std::chrono::milliseconds(value);
-  if (unit == "s") return std::chrono::seconds(value);
-  if (unit == "m") return std::chrono::minutes(value);
-  if (unit == "h") return std::chrono::hours(value);
-  return std::nullopt;
+  std::int64_t ms_per_unit = 0;
+  if (unit == "ms") ms_per_unit = 1;
+  if (unit == "s") ms_per_unit = 1000;
+  if (unit == "m") ms_per_unit = 60'000;
+  if (unit == "h") ms_per_unit = 3'600'000;
+  // Beyond a year no timeout or interval makes sense, and far beyond it the milliseconds (and
+  // the deadlines computed from them) would overflow.
+  constexpr std::int64_t kMaxMs = 366LL * 24 * 3'600'000;
+  if (ms_per_unit == 0 || value > kMaxMs / ms_per_unit) return std::nullopt;
+  return std::chrono::milliseconds(value * ms_per_unit);
 }
 
 std::optional<std::string> substitute_env(const std::string& text, std::string& missing) {
@@ -144,7 +149,9 @@ std::chrono::milliseconds YamlSection::duration(const std::string& key,
   const std::string s = scalar(v, key);
   auto d = parse_duration(s);
   if (!d)
-    fail_at(file_, v, key + ": expected a duration such as 500ms, 10s, 5m, got \"" + s + "\"");
+    fail_at(
+        file_, v,
+        key + ": expected a duration such as 500ms, 10s, 5m (at most a year), got \"" + s + "\"");
   return *d;
 }
 

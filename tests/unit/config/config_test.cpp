@@ -58,9 +58,9 @@ BOOST_AUTO_TEST_CASE(wrong_types_and_ranges_are_refused) {
              "p.yaml:5:15: https_port: expected an integer, got \"abc\"");
   BOOST_TEST(error_of(dir, std::string(kTls) + "server:\n  https_port: 70000\n") ==
              "p.yaml:5:15: https_port: must be between 0 and 65535");
-  BOOST_TEST(
-      error_of(dir, std::string(kTls) + "server:\n  handler_timeout: 10\n") ==
-      "p.yaml:5:20: handler_timeout: expected a duration such as 500ms, 10s, 5m, got \"10\"");
+  BOOST_TEST(error_of(dir, std::string(kTls) + "server:\n  handler_timeout: 10\n") ==
+             "p.yaml:5:20: handler_timeout: expected a duration such as 500ms, 10s, 5m (at most a "
+             "year), got \"10\"");
   BOOST_TEST(error_of(dir, std::string(kTls) + "demo: yes\n") ==
              "p.yaml:4:7: demo: expected true or false, got \"yes\"");
   BOOST_TEST(error_of(dir, std::string(kTls) + "server: [1, 2]\n") ==
@@ -176,6 +176,9 @@ BOOST_AUTO_TEST_CASE(durations) {
   BOOST_TEST(!parse_duration("-1s"));
   BOOST_TEST(!parse_duration("1 s"));
   BOOST_TEST(!parse_duration("s"));
+  BOOST_TEST(parse_duration("8784h")->count() == 8784LL * 3600000);  // a leap year
+  BOOST_TEST(!parse_duration("8785h"));
+  BOOST_TEST(!parse_duration("6356080274095560021s"));  // would overflow in milliseconds
 }
 
 BOOST_AUTO_TEST_CASE(session_cache_defaults_values_and_limits) {
