@@ -135,6 +135,16 @@ inline std::optional<FramingError> check_framing(const http::request_header<>& h
   return framing_error(fields, head.version());
 }
 
+/// A stream with non-blocking attempts (TlsStream): the loop reads and writes at once what the
+/// socket allows and waits on the reactor only when it must, instead of a posted operation
+/// for every read and write.
+template <class Stream>
+concept NonBlockingStream = requires(Stream& s) {
+  s.nonblocking();
+  s.has_buffered();
+  s.async_ready(boost::asio::use_awaitable);
+};
+
 // Bytes the read buffer may hold beyond a full request head: pipelined bytes, one chunk-size
 // line with its extensions, the trailer section. Beast keeps a chunk line or a trailer section
 // whole in the buffer until it ends, so without this bound a client could grow it forever.
@@ -155,8 +165,8 @@ enum class Turn { next, end, refused };
 // while a request is served, not while the connection waits for the next one.
 template <class Stream, class Respond>
 boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& buffer,
-                                           SessionState& state, SessionEnv& env, bool https,
-                                           Respond& respond) {
+                                           std::string& head_text, SessionState& state,
+                                           SessionEnv& env, bool https, Respond& respond) {
   using boost::asio::as_tuple;
   using boost::asio::use_awaitable;
   auto& tcp = beast::get_lowest_layer(stream);
@@ -169,7 +179,20 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
 
   // The whole head must arrive within header_timeout: a client trickling bytes is cut off.
   tcp.expires_after(limits.header_timeout);
-  auto [ec, _] = co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
+  boost::system::error_code ec;
+  if constexpr (NonBlockingStream<Stream>) {
+    auto now = stream.nonblocking();
+    for (;;) {
+      http::read_header(now, buffer, parser, ec);
+      if (ec != boost::asio::error::would_block) break;
+      auto [wec] = co_await stream.async_ready(as_tuple(use_awaitable));
+      ec = wec ? stream.ready_error(wec) : wec;
+      if (ec) break;
+    }
+  } else {
+    std::tie(ec, std::ignore) =
+        co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
+  }
   std::optional<FramingError> refused;
   std::vector<std::pair<std::string, std::string>> fields;
   if (!ec) {
@@ -184,8 +207,19 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
       if (wec) co_return Turn::end;
     }
     tcp.expires_after(limits.body_timeout);
-    std::tie(ec, std::ignore) =
-        co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
+    if constexpr (NonBlockingStream<Stream>) {
+      auto now = stream.nonblocking();
+      for (;;) {
+        http::read(now, buffer, parser, ec);
+        if (ec != boost::asio::error::would_block) break;
+        auto [wec] = co_await stream.async_ready(as_tuple(use_awaitable));
+        ec = wec ? stream.ready_error(wec) : wec;
+        if (ec) break;
+      }
+    } else {
+      std::tie(ec, std::ignore) =
+          co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
+    }
   }
 
   Response response;
@@ -252,14 +286,31 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
   // No content follows a 204 or a 304; a HEAD gets the head a GET would have had, Content-Length
   // included, and no body (RFC 9110 §9.3.2).
   if (status == 204 || status == 304) response.body.clear();
-  std::string head_text;  // the head of the answer (write_head)
-  head_text.reserve(1024);
   write_head(head_text, response, response.body.size(), keep_alive, request_id, https);
   const std::size_t bytes = head ? 0 : response.body.size();
   const std::array<boost::asio::const_buffer, 2> parts{
       boost::asio::buffer(head_text), boost::asio::buffer(response.body.data(), bytes)};
   tcp.expires_after(limits.write_timeout);
-  auto [wec, written] = co_await boost::asio::async_write(stream, parts, as_tuple(use_awaitable));
+  boost::system::error_code wec;
+  if constexpr (NonBlockingStream<Stream>) {
+    // Written now when the socket takes it (nearly always): no trip through the scheduler.
+    auto now = stream.nonblocking();
+    beast::buffers_suffix<std::array<boost::asio::const_buffer, 2>> rest(parts);
+    while (beast::buffer_bytes(rest) > 0) {
+      const std::size_t n = now.write_some(rest, wec);
+      if (!wec) {
+        rest.consume(n);
+        continue;
+      }
+      if (wec != boost::asio::error::would_block) break;
+      auto [ready] = co_await stream.async_ready(as_tuple(use_awaitable));
+      wec = ready ? stream.ready_error(ready) : ready;
+      if (wec) break;
+    }
+  } else {
+    std::tie(wec, std::ignore) =
+        co_await boost::asio::async_write(stream, parts, as_tuple(use_awaitable));
+  }
 
   if (env.access_log) {
     // Into this thread's buffer: no lock, no allocation (log/access_log.hpp).
@@ -293,24 +344,48 @@ boost::asio::awaitable<LoopEnd> serve_http(
   auto& tcp = beast::get_lowest_layer(stream);
   const LimitsConfig& limits = env.server.limits;
   beast::flat_buffer buffer(limits.header_bytes + kReadSlack);
+  std::string head_text;  // the head of each answer (write_head), kept for the next one
+  std::uint64_t served = 0;
 
   for (;;) {
     // Between requests: wait for a first byte, no longer than the idle timeout. Shutdown, and
     // a server near its connection limit, close connections that wait here.
     if (buffer.size() == 0) {
       if (env.tracker.stopping()) break;
-      state.idle->store(true, std::memory_order_relaxed);
-      if constexpr (requires { stream.async_wait_readable(as_tuple(use_awaitable)); }) {
-        // TLS: wait without a buffer; idle connections hold no memory of their own.
+      if constexpr (NonBlockingStream<Stream>) {
+        // TLS: take what has come; wait on the socket only when nothing has. A connection
+        // waiting past `park_after` is parked (its buffers then go with this coroutine).
         const bool may_park = park_after.count() > 0 && park_after < limits.idle_timeout;
-        tcp.expires_after(may_park ? park_after : limits.idle_timeout);
-        buffer.shrink_to_fit();
-        auto [ec] = co_await stream.async_wait_readable(as_tuple(use_awaitable));
-        if (ec == beast::error::timeout && may_park && !env.tracker.stopping())
-          co_return LoopEnd::parked;
+        auto now = stream.nonblocking();
+        bool waiting = false;
+        boost::system::error_code ec;
+        // Other connections first: a client that sends its next request at once would
+        // otherwise be served again and again while the others' requests wait. Asio queues
+        // this behind what is ready; by then the next request has usually come.
+        if (served > 0 && !stream.has_buffered())
+          co_await boost::asio::post(stream.get_executor(), use_awaitable);
+        for (;;) {
+          const std::size_t n = now.read_some(buffer.prepare(beast::read_size(buffer, 16384)), ec);
+          if (!ec) {
+            buffer.commit(n);
+            break;
+          }
+          if (ec != boost::asio::error::would_block) break;
+          if (!waiting) {
+            waiting = true;
+            state.idle->store(true, std::memory_order_relaxed);
+            tcp.expires_after(may_park ? park_after : limits.idle_timeout);
+          }
+          auto [ready] = co_await stream.async_ready(as_tuple(use_awaitable));
+          ec = ready ? stream.ready_error(ready) : ready;
+          if (ec == beast::error::timeout && may_park && !env.tracker.stopping())
+            co_return LoopEnd::parked;
+          if (ec) break;
+        }
         state.idle->store(false, std::memory_order_relaxed);
         if (ec) break;
       } else {
+        state.idle->store(true, std::memory_order_relaxed);
         tcp.expires_after(limits.idle_timeout);
         auto [ec, n] =
             co_await stream.async_read_some(buffer.prepare(1024), as_tuple(use_awaitable));
@@ -319,7 +394,8 @@ boost::asio::awaitable<LoopEnd> serve_http(
         buffer.commit(n);
       }
     }
-    const Turn turn = co_await serve_request(stream, buffer, state, env, https, respond);
+    ++served;
+    const Turn turn = co_await serve_request(stream, buffer, head_text, state, env, https, respond);
     if (turn == Turn::refused) co_return LoopEnd::refused;
     if (turn == Turn::end) break;
   }

@@ -48,6 +48,7 @@ boost::asio::awaitable<void> serve_tls(std::unique_ptr<TlsConnection> connection
 // closer, cancels the wait).
 void park(std::unique_ptr<TlsConnection> connection) {
   TlsConnection& c = *connection;
+  c.stream.release_buffers();
   c.stream.expires_after(c.env.server.limits.idle_timeout - kParkAfter, ExactAllocator<void>());
   auto woken = [connection = std::move(connection)](boost::system::error_code ec) mutable {
     auto executor = connection->stream.get_executor();

@@ -1,7 +1,7 @@
 // A TLS stream straight on the socket (OpenSSL reads and writes the file descriptor itself),
 // with a deadline like Beast's tcp_stream. Asio's ssl::stream keeps four 17 KiB buffers per
-// connection (its own two and a BIO pair); this one keeps none while a connection is idle
-// (SSL_MODE_RELEASE_BUFFERS), which is what 1,000 idle TLS clients cost.
+// connection (its own two and a BIO pair); this one keeps OpenSSL's two while the connection is
+// busy and none once it is parked (release_buffers), which is what 1,000 idle TLS clients cost.
 #pragma once
 
 #include <boost/asio/bind_allocator.hpp>
@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <type_traits>
 
@@ -44,6 +45,7 @@ class TlsStream {
  public:
   using executor_type = boost::asio::any_io_executor;
   using error_code = boost::system::error_code;
+  using clock = std::chrono::steady_clock;
 
   /// Takes the socket; `ctx` must outlive the stream (the session holds it).
   TlsStream(boost::asio::ip::tcp::socket socket, SSL_CTX* ctx)
@@ -51,6 +53,7 @@ class TlsStream {
         timer_(socket_.get_executor()),
         shared_(std::make_shared<Shared>()) {
     shared_->socket = &socket_;
+    shared_->timer = &timer_;
     socket_.non_blocking(true);
     ssl_ = SSL_new(ctx);
     if (!ssl_ || SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle())) != 1)
@@ -58,12 +61,15 @@ class TlsStream {
     SSL_set_accept_state(ssl_);
     // Fewer reads: OpenSSL takes what the socket has, not one record header at a time.
     SSL_set_read_ahead(ssl_, 1);
-    SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                           SSL_MODE_RELEASE_BUFFERS);
+    // OpenSSL's 17 KiB read and write buffers stay while the connection is busy (freeing them
+    // after every record cost two large allocations per request) and go when it parks
+    // (release_buffers).
+    SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   }
 
   ~TlsStream() {
     shared_->socket = nullptr;
+    shared_->timer = nullptr;
     SSL_free(ssl_);
   }
   TlsStream(const TlsStream&) = delete;
@@ -73,32 +79,84 @@ class TlsStream {
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   SSL* native_handle() { return ssl_; }
 
+  /// Frees OpenSSL's buffers of an idle connection (they come back with its next record).
+  void release_buffers() { SSL_free_buffers(ssl_); }
+
   /// Every operation pending now or started before the deadline fails with
-  /// beast::error::timeout once it passes (the socket is cancelled). `Alloc`: how the pending
-  /// wait is allocated (the default: Asio's per-thread recycling, for deadlines that change
-  /// with every request; ExactAllocator for a long one).
+  /// beast::error::timeout once it passes (the socket is cancelled). The timer is armed lazily,
+  /// as nginx does: moving a deadline later only records it, and the armed wait, when it
+  /// fires, waits again for the rest; only an earlier deadline re-arms it. A busy connection
+  /// moves its deadline several times per request and touches the timer queue about never.
+  /// `Alloc`: how a wait armed here is allocated (the default: Asio's per-thread recycling;
+  /// ExactAllocator for a long one, such as a parked connection's).
   template <class Alloc = std::allocator<void>>
-  void expires_after(std::chrono::steady_clock::duration d, Alloc alloc = {}) {
-    const auto generation = ++shared_->generation;
-    shared_->timed_out = false;
-    timer_.expires_after(d);
-    auto expired = [s = shared_, generation](error_code ec) {
-      // The stream may be gone (socket null), or the deadline replaced after this expiry was
-      // already queued (generation moved on): then nothing times out.
-      if (ec || !s->socket || s->generation != generation) return;
-      s->timed_out = true;
-      s->socket->cancel();
-    };
-    if constexpr (std::is_same_v<Alloc, std::allocator<void>>)
-      timer_.async_wait(std::move(expired));
-    else
-      timer_.async_wait(boost::asio::bind_allocator(alloc, std::move(expired)));
+  void expires_after(clock::duration d, Alloc alloc = {}) {
+    Shared& s = *shared_;
+    s.deadline = clock::now() + d;
+    s.timed_out = false;
+    if (!s.armed || s.deadline < s.armed_until) arm(shared_, alloc);
   }
   void expires_never() {
-    ++shared_->generation;
+    shared_->deadline = clock::time_point::max();
     shared_->timed_out = false;
-    timer_.cancel();
   }
+  bool timed_out() const { return shared_->timed_out; }
+
+  // --- non-blocking attempts: done now, or error::would_block and wants() says on what ---
+
+  /// A SyncReadStream and SyncWriteStream view of the stream whose operations never block:
+  /// they fail with error::would_block when OpenSSL needs the socket to be readable or
+  /// writable first (wants()). Beast's synchronous read algorithms run on it unchanged, and an
+  /// answer is written with no trip through the scheduler when the socket takes it at once.
+  class NonBlocking {
+   public:
+    explicit NonBlocking(TlsStream& s) : s_(&s) {}
+    template <class MutableBuffers>
+    std::size_t read_some(const MutableBuffers& buffers, error_code& ec) {
+      return s_->attempt(Read<MutableBuffers>{buffers}, ec);
+    }
+    template <class MutableBuffers>
+    std::size_t read_some(const MutableBuffers& buffers) {
+      error_code ec;
+      const std::size_t n = read_some(buffers, ec);
+      if (ec) throw boost::system::system_error(ec);
+      return n;
+    }
+    template <class ConstBuffers>
+    std::size_t write_some(const ConstBuffers& buffers, error_code& ec) {
+      return s_->attempt(Write<ConstBuffers>{buffers}, ec);
+    }
+    template <class ConstBuffers>
+    std::size_t write_some(const ConstBuffers& buffers) {
+      error_code ec;
+      const std::size_t n = write_some(buffers, ec);
+      if (ec) throw boost::system::system_error(ec);
+      return n;
+    }
+
+   private:
+    TlsStream* s_;
+  };
+  NonBlocking nonblocking() { return NonBlocking(*this); }
+
+  /// Whether OpenSSL holds bytes read from the socket and not yet taken.
+  bool has_buffered() const { return SSL_has_pending(ssl_) == 1; }
+
+  /// What the last would_block attempt waits for.
+  boost::asio::socket_base::wait_type wants() const { return want_; }
+
+  /// Waits until the socket is ready for the last would_block attempt (no post, no composed
+  /// operation: one reactor wait). Complete with ready_error(ec), which names a timeout.
+  template <class Token>
+  auto async_ready(Token&& token) {
+    return socket_.async_wait(want_, std::forward<Token>(token));
+  }
+  error_code ready_error(error_code ec) const {
+    if (shared_->timed_out) return boost::beast::error::timeout;
+    return ec;
+  }
+
+  // --- asynchronous operations (the handshake, and Beast's algorithms) ---------------------
 
   template <class Token>
   auto async_handshake(Token&& token) {
@@ -118,14 +176,6 @@ class TlsStream {
         Op<Write<ConstBuffers>>{this, Write<ConstBuffers>{buffers}}, token, socket_);
   }
 
-  /// Completes when application data can be read (or the peer closed), without taking it:
-  /// an idle connection then needs no read buffer.
-  template <class Token>
-  auto async_wait_readable(Token&& token) {
-    return boost::asio::async_compose<Token, void(error_code)>(Op<Peek>{this, Peek{}}, token,
-                                                               socket_);
-  }
-
   /// Sends close_notify if the socket takes it now; never waits (the peer may be gone).
   void close_notify() {
     ERR_clear_error();
@@ -136,9 +186,41 @@ class TlsStream {
  private:
   struct Shared {
     bool timed_out = false;
-    std::uint64_t generation = 0;
-    boost::asio::ip::tcp::socket* socket = nullptr;
+    bool armed = false;                                     // a wait is pending on the timer
+    clock::time_point deadline = clock::time_point::max();  // max: none
+    clock::time_point armed_until;                          // when the pending wait fires
+    std::uint64_t generation = 0;                           // of the pending wait
+    boost::asio::ip::tcp::socket* socket = nullptr;         // null once the stream is gone
+    boost::asio::steady_timer* timer = nullptr;
   };
+
+  // Arms the timer for the current deadline. Its expiry, if it is still the pending wait,
+  // times the stream out, waits again for a deadline moved later, or does nothing when there
+  // is no deadline left.
+  template <class Alloc>
+  static void arm(const std::shared_ptr<Shared>& shared, Alloc alloc) {
+    Shared& s = *shared;
+    const auto generation = ++s.generation;
+    s.armed = true;
+    s.armed_until = s.deadline;
+    s.timer->expires_at(s.deadline);  // cancels a pending wait: stale, by its generation
+    auto expired = [shared, generation](error_code) {
+      Shared& s = *shared;
+      if (!s.socket || s.generation != generation) return;
+      s.armed = false;
+      if (s.deadline == clock::time_point::max()) return;
+      if (s.deadline <= clock::now()) {
+        s.timed_out = true;
+        s.socket->cancel();
+      } else {
+        arm(shared, std::allocator<void>());
+      }
+    };
+    if constexpr (std::is_same_v<Alloc, std::allocator<void>>)
+      s.timer->async_wait(std::move(expired));
+    else
+      s.timer->async_wait(boost::asio::bind_allocator(alloc, std::move(expired)));
+  }
 
   // One attempt of an OpenSSL call: >0 done (with `n` bytes), else SSL_get_error applies.
   struct Handshake {
@@ -146,13 +228,6 @@ class TlsStream {
     int operator()(SSL* ssl, std::size_t& n) const {
       n = 0;
       return SSL_do_handshake(ssl);
-    }
-  };
-  struct Peek {
-    static constexpr bool kHasSize = false;
-    int operator()(SSL* ssl, std::size_t& n) const {
-      char byte;
-      return SSL_peek_ex(ssl, &byte, 1, &n);
     }
   };
   template <class Buffers>
@@ -175,23 +250,68 @@ class TlsStream {
     static constexpr bool kHasSize = true;
     Buffers buffers;
     int operator()(SSL* ssl, std::size_t& n) const {
-      // Gather small buffers (Beast writes header and body apart) into one TLS record.
+      // Gather small buffers (a head and a body) into one TLS record.
       thread_local char scratch[16 * 1024];
+      auto it = boost::asio::buffer_sequence_begin(buffers);
+      const auto end = boost::asio::buffer_sequence_end(buffers);
+      while (it != end && boost::asio::const_buffer(*it).size() == 0) ++it;
+      if (it == end) {
+        n = 0;
+        return 1;  // nothing asked
+      }
+      const boost::asio::const_buffer first = *it;
+      if (first.size() >= sizeof scratch || std::next(it) == end)
+        return SSL_write_ex(ssl, first.data(), first.size(), &n);  // no copy needed
       std::size_t used = 0;
-      for (auto it = boost::asio::buffer_sequence_begin(buffers);
-           it != boost::asio::buffer_sequence_end(buffers) && used < sizeof scratch; ++it) {
+      for (; it != end && used < sizeof scratch; ++it) {
         boost::asio::const_buffer b = *it;
         const std::size_t take = std::min(b.size(), sizeof scratch - used);
         std::memcpy(scratch + used, b.data(), take);
         used += take;
       }
-      if (used == 0) {
-        n = 0;
-        return 1;
-      }
       return SSL_write_ex(ssl, scratch, used, &n);
     }
   };
+
+  // Runs one attempt: the bytes moved, or an error; error::would_block with want_ set when
+  // OpenSSL needs the socket first.
+  template <class Attempt>
+  std::size_t attempt(const Attempt& a, error_code& ec) {
+    ec = {};
+    if (shared_->timed_out) {
+      ec = boost::beast::error::timeout;
+      return 0;
+    }
+    ERR_clear_error();
+    std::size_t n = 0;
+    const int r = a(ssl_, n);
+    if (r > 0) return n;
+    switch (SSL_get_error(ssl_, r)) {
+      case SSL_ERROR_WANT_READ:
+        want_ = boost::asio::socket_base::wait_read;
+        ec = boost::asio::error::would_block;
+        break;
+      case SSL_ERROR_WANT_WRITE:
+        want_ = boost::asio::socket_base::wait_write;
+        ec = boost::asio::error::would_block;
+        break;
+      case SSL_ERROR_ZERO_RETURN:
+        ec = boost::asio::error::eof;  // the peer sent close_notify
+        break;
+      case SSL_ERROR_SYSCALL:
+        // A peer that closes without close_notify: a truncated stream, which HTTP tolerates.
+        ec = errno && errno != EAGAIN ? error_code(errno, boost::system::system_category())
+                                      : error_code(boost::asio::ssl::error::stream_truncated);
+        break;
+      default: {
+        const unsigned long code = ERR_get_error();
+        ERR_clear_error();
+        ec = error_code(static_cast<int>(code ? code : SSL_ERROR_SSL),
+                        boost::asio::error::get_ssl_category());
+      }
+    }
+    return 0;
+  }
 
   template <class Attempt>
   struct Op {
@@ -217,36 +337,10 @@ class TlsStream {
       }
       if (stream->shared_->timed_out) return finish(self, boost::beast::error::timeout, 0);
       if (ec) return finish(self, ec, 0);
-      ERR_clear_error();
-      std::size_t n = 0;
-      const int r = attempt(stream->ssl_, n);
-      if (r > 0) return finish(self, {}, n);
-      const int err = SSL_get_error(stream->ssl_, r);
-      switch (err) {
-        case SSL_ERROR_WANT_READ:
-          return stream->socket_.async_wait(boost::asio::ip::tcp::socket::wait_read,
-                                            std::move(self));
-        case SSL_ERROR_WANT_WRITE:
-          return stream->socket_.async_wait(boost::asio::ip::tcp::socket::wait_write,
-                                            std::move(self));
-        case SSL_ERROR_ZERO_RETURN:
-          return finish(self, boost::asio::error::eof, 0);  // the peer sent close_notify
-        case SSL_ERROR_SYSCALL:
-          // A peer that closes without close_notify: a truncated stream, which HTTP tolerates.
-          return finish(self,
-                        errno && errno != EAGAIN
-                            ? error_code(errno, boost::system::system_category())
-                            : error_code(boost::asio::ssl::error::stream_truncated),
-                        0);
-        default: {
-          const unsigned long code = ERR_get_error();
-          ERR_clear_error();
-          return finish(self,
-                        error_code(static_cast<int>(code ? code : err),
-                                   boost::asio::error::get_ssl_category()),
-                        0);
-        }
-      }
+      const std::size_t n = stream->attempt(attempt, ec);
+      if (ec == boost::asio::error::would_block)
+        return stream->socket_.async_wait(stream->want_, std::move(self));
+      finish(self, ec, n);
     }
   };
 
@@ -254,6 +348,7 @@ class TlsStream {
   boost::asio::steady_timer timer_;
   std::shared_ptr<Shared> shared_;
   SSL* ssl_ = nullptr;
+  boost::asio::socket_base::wait_type want_ = boost::asio::socket_base::wait_read;
 };
 
 }  // namespace passerelle
