@@ -22,10 +22,17 @@ inline constexpr int kAbiVersion = PASSERELLE_ABI_OVERRIDE;  // tests of the loa
 inline constexpr const char* kSdkVersion = "0.2.0";
 
 #ifndef PASSERELLE_FINGERPRINT_OVERRIDE
-/// Build fingerprint: compiler, Boost and SDK version. Host and plugin must agree exactly,
-/// since they exchange C++ objects (std::string, Boost.JSON values, coroutine frames).
+/// Build fingerprint: compiler, Boost and SDK version, and the size of Asio's per-thread cache
+/// of recycled blocks (part of that cache's layout). Host and plugin must agree exactly, since
+/// they exchange C++ objects (std::string, Boost.JSON values, coroutine frames).
 inline constexpr const char* kBuildFingerprint =
-    "gcc-" __VERSION__ ";boost-" PASSERELLE_STRINGIFY(BOOST_VERSION) ";sdk-0.2.0";
+    "gcc-" __VERSION__ ";boost-" PASSERELLE_STRINGIFY(BOOST_VERSION) ";sdk-0.2.0"
+#ifdef BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE
+    ";asio-cache-" PASSERELLE_STRINGIFY(BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE)
+#else
+    ";asio-cache-default"
+#endif
+    ;
 #else
 inline constexpr const char* kBuildFingerprint = PASSERELLE_FINGERPRINT_OVERRIDE;  // tests only
 #endif

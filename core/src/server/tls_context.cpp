@@ -42,8 +42,9 @@ std::shared_ptr<boost::asio::ssl::context> make_server_tls(const std::string& ce
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_SERVER);
   static const unsigned char kContext[] = "passerelle";
   SSL_CTX_set_session_id_context(native, kContext, sizeof kContext - 1);
-  // Idle connections give back their read/write buffers (~34 KiB each).
-  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
+  // Not SSL_MODE_RELEASE_BUFFERS: it frees the read and write buffers (~34 KiB) after every
+  // record, two large allocations per request; a parked connection frees them instead
+  // (TlsStream::release_buffers).
 
   if (SSL_CTX_use_certificate_chain_file(native, certificate.c_str()) != 1)
     throw std::runtime_error("TLS certificate " + certificate + ": " + last_ssl_error());
