@@ -40,6 +40,11 @@ struct Route {
   Handler handler;                 ///< The coroutine that answers.
   /// Media types accepted for a request body; a body of another type gets 415.
   std::vector<std::string> accepts = {"application/json"};
+  /// The handler answers from memory and never waits (no store, no network, no timer): the
+  /// host then calls it inline, without the coroutine and timer that race a handler against
+  /// its deadline (a third of the cost of such a route). A handler marked so that waits anyway
+  /// has no deadline: mark only what cannot wait.
+  bool immediate = false;
 };
 
 /// A schema migration of the plugin's own tables, applied once, in version order, in a
@@ -86,6 +91,9 @@ class PASSERELLE_SDK_API Plugin {
   virtual Task<std::optional<boost::json::value>> widget(Identity identity) {
     co_return std::nullopt;
   }
+  /// Whether widget() answers from memory and never waits, as Route::immediate: the
+  /// dashboard then calls it inline rather than racing it against its deadline.
+  virtual bool widget_immediate() const { return false; }
   /// Releases resources before unloading.
   virtual Task<void> stop() { co_return; }
 };

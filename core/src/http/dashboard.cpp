@@ -15,39 +15,62 @@ namespace json = boost::json;
 using Widget = std::optional<json::value>;
 
 CoreRoute dashboard_route(PluginHost& plugins, std::chrono::milliseconds timeout) {
-  // The page's deadline leaves time to answer once the slowest widget gave up.
-  RouteSpec spec{.method = "GET",
-                 .path = "/api/dashboard",
-                 .roles = {"*"},
-                 .deadline = timeout + std::chrono::seconds(2)};
-  return {
-      std::move(spec), [&plugins, timeout](CoreRequest in) -> Task<Response> {
-        const Identity& identity = in.caller().identity;
-        auto executor = co_await boost::asio::this_coro::executor;
-        const auto table = plugins.table();
-        std::vector<std::shared_ptr<PluginCall<Widget>>> calls;
-        for (const auto& plugin : table->plugins) {
-          if (plugin->state() != LoadedPlugin::State::running) continue;
-          Task<Widget> widget = plugin->plugin().widget(identity);
-          calls.push_back(PluginCall<Widget>::start(executor, std::move(widget), timeout, plugin));
-        }
-        json::array widgets;
-        for (auto& call : calls) {
-          const std::string name = call->guard().plugin->info().name;
-          PluginOutcome<Widget> outcome = co_await call->result();
-          if (outcome.value && !*outcome.value) continue;  // nothing to show for this user
-          json::object entry{{"plugin", name}};
-          if (outcome.value) {
-            entry["widget"] = std::move(**outcome.value);
-          } else {
-            entry["unavailable"] = true;
-            log::warn("dashboard", outcome.timed_out ? "widget timed out" : "widget failed",
-                      {{"plugin", name}, {"request_id", in.in.request_id}});
-          }
-          widgets.push_back(std::move(entry));
-        }
-        co_return Response::json(json::object{{"widgets", std::move(widgets)}});
-      }};
+  // Immediate for the dispatcher: the page itself only reads memory, and it bounds its waits,
+  // the widgets, each by `timeout`; racing the whole page against a deadline too cost a
+  // coroutine and a timer per request for nothing.
+  RouteSpec spec{.method = "GET", .path = "/api/dashboard", .roles = {"*"}, .immediate = true};
+  return {std::move(spec), [&plugins, timeout](CoreRequest in) -> Task<Response> {
+            const Identity& identity = in.caller().identity;
+            auto executor = co_await boost::asio::this_coro::executor;
+            const auto table = plugins.table();
+            // One slot per running plugin, in order: a widget that answers from memory
+            // (Plugin::widget_immediate) is called here; the others are all started before the
+            // first is awaited.
+            struct Slot {
+              std::shared_ptr<LoadedPlugin> plugin;
+              PluginOutcome<Widget> outcome;
+              std::shared_ptr<PluginCall<Widget>> call;
+            };
+            std::vector<Slot> slots;
+            slots.reserve(table->plugins.size());
+            for (const auto& plugin : table->plugins) {
+              if (plugin->state() != LoadedPlugin::State::running) continue;
+              Slot& slot = slots.emplace_back();
+              slot.plugin = plugin;
+              if (plugin->plugin().widget_immediate()) {
+                const InFlight held(plugin);
+                try {
+                  slot.outcome.value.emplace(co_await plugin->plugin().widget(identity));
+                } catch (...) {
+                  // Shown as unavailable. The exception is not kept: its code is the plugin's
+                  // library, which only `held` keeps loaded.
+                }
+              } else {
+                Task<Widget> widget = plugin->plugin().widget(identity);
+                slot.call = PluginCall<Widget>::start(executor, std::move(widget), timeout, plugin);
+              }
+            }
+            json::array widgets;
+            for (Slot& slot : slots) {
+              if (slot.call && slot.call->done())
+                slot.outcome = slot.call->take();
+              else if (slot.call)
+                slot.outcome = co_await slot.call->result();
+              const PluginOutcome<Widget>& outcome = slot.outcome;
+              if (outcome.value && !*outcome.value) continue;  // nothing to show for this user
+              const std::string& name = slot.plugin->info().name;
+              json::object entry{{"plugin", name}};
+              if (outcome.value) {
+                entry["widget"] = std::move(*slot.outcome.value.value());
+              } else {
+                entry["unavailable"] = true;
+                log::warn("dashboard", outcome.timed_out ? "widget timed out" : "widget failed",
+                          {{"plugin", name}, {"request_id", in.in.request_id}});
+              }
+              widgets.push_back(std::move(entry));
+            }
+            co_return Response::json(json::object{{"widgets", std::move(widgets)}});
+          }};
 }
 
 }  // namespace passerelle

@@ -255,6 +255,7 @@ std::shared_ptr<const Dispatcher::Routes> Dispatcher::current_routes() {
                    .path = route.path,
                    .roles = route.roles,
                    .deadline = target.timeout,
+                   .immediate = route.immediate,
                    .accepts = route.accepts};
     if (!next->router.add(spec.method, spec.path, next->targets.size(), error)) {
       log::error("http", "plugin route refused: the path is taken",
@@ -444,16 +445,29 @@ Task<Response> Dispatcher::call_plugin(const Target& target, Request request,
                                        std::string_view request_id) {
   const RouteTable::Target& plugin_target = *target.plugin;
   const std::string& plugin_name = plugin_target.plugin->info().name;
-  auto executor = co_await asio::this_coro::executor;
-  Task<Response> handler = plugin_target.route->handler(std::move(request));
-  auto call = PluginCall<Response>::start(executor, std::move(handler), target.spec.deadline,
-                                          plugin_target.plugin);
-  // A handler that answered without waiting (from memory) has ended already: no wait.
   PluginOutcome<Response> outcome;
-  if (call->done())
-    outcome = call->take();
-  else
-    outcome = co_await call->result();
+  std::shared_ptr<PluginCall<Response>> call;
+  // Held while the outcome is looked at: an exception's code is in the plugin's library.
+  std::optional<InFlight> inline_call;
+  if (target.spec.immediate) {
+    // Answers from memory (Route::immediate): called here, no deadline race.
+    inline_call.emplace(plugin_target.plugin);
+    try {
+      outcome.value.emplace(co_await plugin_target.route->handler(std::move(request)));
+    } catch (...) {
+      outcome.error = std::current_exception();
+    }
+  } else {
+    auto executor = co_await asio::this_coro::executor;
+    Task<Response> handler = plugin_target.route->handler(std::move(request));
+    call = PluginCall<Response>::start(executor, std::move(handler), target.spec.deadline,
+                                       plugin_target.plugin);
+    // A handler that answered without waiting (from memory) has ended already: no wait.
+    if (call->done())
+      outcome = call->take();
+    else
+      outcome = co_await call->result();
+  }
 
   if (outcome.timed_out) {
     log::error("http", "plugin handler timed out",

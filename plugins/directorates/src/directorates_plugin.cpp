@@ -194,15 +194,24 @@ class DirectoratesPlugin final : public Plugin {
       host.logger().warn(problem);
   }
 
+  static Route read(std::string path, std::vector<std::string> roles, Handler handler) {
+    return {.method = "GET",
+            .path = std::move(path),
+            .roles = std::move(roles),
+            .handler = std::move(handler),
+            .immediate = true};
+  }
+
   std::vector<Route> routes() override {
     const std::vector<std::string> anyone{"*"}, operators{"operator"};
     return {
-        {"GET", "/api/directorates", anyone, [this](Request) { return list(); }},
-        {"GET", "/api/directorates/for", anyone,
-         [this](Request r) { return for_place(std::move(r)); }},
-        {"GET", "/api/directorates/mine", anyone, [this](Request r) { return mine(std::move(r)); }},
-        {"GET", "/api/directorates/coverage", operators, [this](Request) { return coverage(); }},
-        {"GET", "/api/directorates/{id}", anyone, [this](Request r) { return get(std::move(r)); }},
+        // The reads answer from the published snapshot and never wait: immediate.
+        read("/api/directorates", anyone, [this](Request) { return list(); }),
+        read("/api/directorates/for", anyone,
+             [this](Request r) { return for_place(std::move(r)); }),
+        read("/api/directorates/mine", anyone, [this](Request r) { return mine(std::move(r)); }),
+        read("/api/directorates/coverage", operators, [this](Request) { return coverage(); }),
+        read("/api/directorates/{id}", anyone, [this](Request r) { return get(std::move(r)); }),
         {"POST", "/api/directorates", operators,
          [this](Request r) { return create(std::move(r)); }},
         {"PUT", "/api/directorates/{id}", operators,
@@ -215,6 +224,8 @@ class DirectoratesPlugin final : public Plugin {
          [this](Request r) { return remove_contact(std::move(r)); }},
     };
   }
+
+  bool widget_immediate() const override { return true; }  // from the snapshot, never waits
 
   Task<std::optional<json::value>> widget(Identity identity) override {
     const auto all = directory_.read();  // used before any co_await

@@ -13,11 +13,14 @@ class FaultyPlugin final : public Plugin {
   PluginInfo info() const override { return {"faulty", "0.0.1", "Misbehaves on purpose (tests)."}; }
 
   std::vector<ConfigField> config_schema() const override {
-    return {{"fail_start", ConfigType::boolean, false, false, "Throw from start()"}};
+    return {{"fail_start", ConfigType::boolean, false, false, "Throw from start()"},
+            {"immediate_widget", ConfigType::boolean, false, false,
+             "widget() declared immediate: it throws for agents, shows nothing to others"}};
   }
 
   Task<void> start(Host& host) override {
     host_ = &host;
+    immediate_widget_ = host.config().at("immediate_widget").as_bool();
     if (host.config().at("fail_start").as_bool())
       throw std::runtime_error("start refused on purpose");
     co_return;
@@ -33,12 +36,35 @@ class FaultyPlugin final : public Plugin {
         {"GET", "/api/faulty/elu-only", {"elu"}, [](Request) { return ok(); }},
         {"POST", "/api/faulty/headers", {}, [](Request r) { return headers(std::move(r)); }},
         {"GET", "/api/faulty/status", {}, [](Request r) { return status(std::move(r)); }},
+        // The same, declared immediate (called inline, no deadline race).
+        {.method = "GET",
+         .path = "/api/faulty/now/throw",
+         .handler = [](Request) { return boom(); },
+         .immediate = true},
+        {.method = "GET",
+         .path = "/api/faulty/now/http-error",
+         .roles = {},
+         .handler = [](Request) { return teapot(); },
+         .immediate = true},
+        {.method = "GET",
+         .path = "/api/faulty/now/ok",
+         .roles = {},
+         .handler = [](Request) { return ok(); },
+         .immediate = true},
+        {.method = "GET",
+         .path = "/api/faulty/now/elu-only",
+         .roles = {"elu"},
+         .handler = [](Request) { return ok(); },
+         .immediate = true},
     };
   }
 
-  // Its widget fails for agents and hangs for advisors.
+  bool widget_immediate() const override { return immediate_widget_; }
+
+  // Its widget fails for agents and hangs for advisors (immediate: fails for agents only).
   Task<std::optional<boost::json::value>> widget(Identity identity) override {
     if (identity.has_role("agent")) throw std::runtime_error("widget broken on purpose");
+    if (immediate_widget_) co_return std::nullopt;
     if (identity.has_role("advisor")) co_await host_->sleep(std::chrono::hours(1));
     co_return std::nullopt;
   }
@@ -84,6 +110,7 @@ class FaultyPlugin final : public Plugin {
   }
 
   Host* host_ = nullptr;
+  bool immediate_widget_ = false;
 };
 
 }  // namespace passerelle::plugins::faulty

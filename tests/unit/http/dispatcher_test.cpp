@@ -261,6 +261,47 @@ BOOST_AUTO_TEST_CASE(dashboard_gathers_widgets_and_survives_a_bad_one) {
   }
 }
 
+// A widget declared immediate is called inline: one that throws is shown unavailable like the
+// others, and the page still has the rest.
+BOOST_AUTO_TEST_CASE(dashboard_calls_an_immediate_widget_inline_and_survives_it) {
+  AppFixture app;
+  app.start("  - name: hello\n    library: " + module("hello") +
+            "\n  - name: faulty\n    library: " + module("faulty") +
+            "\n    config:\n      immediate_widget: true\n");
+  app.identity = make_identity({"elu"});
+  auto body = AppFixture::json(app.call("GET", "/api/dashboard"));
+  BOOST_TEST_REQUIRE(body.at("widgets").as_array().size() == 1u);
+  BOOST_TEST(body.at("widgets").at(0).at("plugin").as_string() == "hello");
+  app.identity = make_identity({"agent"});
+  body = AppFixture::json(app.call("GET", "/api/dashboard"));
+  BOOST_TEST_REQUIRE(body.at("widgets").as_array().size() == 2u);
+  BOOST_TEST(body.at("widgets").at(0).at("widget").at("text").as_string() ==
+             "Bonjour, Marie Dupont");
+  BOOST_TEST(body.at("widgets").at(1).at("plugin").as_string() == "faulty");
+  BOOST_TEST(body.at("widgets").at(1).at("unavailable").as_bool());
+}
+
+// A route declared immediate gets what every plugin route gets: roles checked before it runs,
+// an HttpError answered as such, any other exception a 500 that keeps its detail in the log.
+BOOST_FIXTURE_TEST_CASE(immediate_plugin_routes_are_guarded_like_the_others, Faulty) {
+  Response r = call("GET", "/api/faulty/now/ok");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.body == R"({"ok":true})");
+  r = call("GET", "/api/faulty/now/http-error");
+  BOOST_TEST(r.status == 418);
+  BOOST_TEST(error_code(r) == "teapot");
+  r = call("GET", "/api/faulty/now/throw");
+  BOOST_TEST(r.status == 500);
+  BOOST_TEST(error_code(r) == "plugin_error");
+  BOOST_TEST(r.body.find("secret internal detail") == std::string::npos);
+  identity = std::nullopt;
+  BOOST_TEST(call("GET", "/api/faulty/now/elu-only").status == 401);
+  identity = make_identity({"agent"});
+  BOOST_TEST(call("GET", "/api/faulty/now/elu-only").status == 403);
+  identity = make_identity({"elu"});
+  BOOST_TEST(call("GET", "/api/faulty/now/elu-only").status == 200);
+}
+
 BOOST_FIXTURE_TEST_CASE(metrics_roles_are_checked_by_the_dispatcher, CoreApp) {
   Response r = send("GET", "/metrics");
   BOOST_TEST(r.status == 401);
