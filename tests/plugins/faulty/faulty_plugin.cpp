@@ -39,6 +39,7 @@ class FaultyPlugin final : public Plugin {
         // The same, declared immediate (called inline, no deadline race).
         {.method = "GET",
          .path = "/api/faulty/now/throw",
+         .roles = {},
          .handler = [](Request) { return boom(); },
          .immediate = true},
         {.method = "GET",
