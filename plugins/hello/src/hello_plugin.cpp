@@ -79,6 +79,8 @@ class HelloPlugin final : public Plugin {
     };
   }
 
+  bool widget_immediate() const override { return true; }  // made from the identity alone
+
   Task<std::optional<json::value>> widget(Identity identity) override {
     co_return json::object{{"title", "Hello"},
                            {"text", settings_.greeting + ", " + identity.display_name}};
