@@ -5,6 +5,7 @@
 #include "passerelle/identity.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -15,7 +16,9 @@ struct AuthContext {
   std::int64_t user_id = 0;    // the account, for routes about the caller's own sessions
   bool via_cookie = false;     // session cookie (CSRF applies) or bearer token (it does not)
   std::string session_cookie;  // the cookie value, when via_cookie
-  std::optional<SessionRecord> session;
+  /// The session, shared with the caller cache: copying it into every request's context cost
+  /// a handful of allocations (its tokens and ids) per request.
+  std::shared_ptr<const SessionRecord> session;
 };
 
 }  // namespace passerelle

@@ -140,7 +140,7 @@ Task<std::optional<AuthContext>> AuthService::authenticate(const IncomingRequest
   // Sealed in the store and never read on the request path: not kept in clear in memory, nor
   // copied into every request's context.
   session->oidc.refresh_token.clear();
-  cached->context.session = std::move(session);
+  cached->context.session = std::make_shared<const SessionRecord>(std::move(*session));
   caches_.sessions.put(id_hash, cached, stored_last_seen, since);
   AuthContext ctx = cached->context;
   ctx.session_cookie = std::move(value);

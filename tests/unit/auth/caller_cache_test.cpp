@@ -52,10 +52,11 @@ std::shared_ptr<CachedCaller> caller(std::int64_t user_id, const std::string& us
 std::shared_ptr<CachedCaller> federated(std::int64_t user_id, const std::string& provider,
                                         const std::string& sid, const std::string& sub) {
   auto c = caller(user_id, "");
-  c->context.session.emplace();
-  c->context.session->provider = provider;
-  c->context.session->oidc.sid = sid;
-  c->context.session->oidc.sub = sub;
+  SessionRecord session;
+  session.provider = provider;
+  session.oidc.sid = sid;
+  session.oidc.sub = sub;
+  c->context.session = std::make_shared<const SessionRecord>(std::move(session));
   return c;
 }
 
@@ -613,7 +614,7 @@ BOOST_FIXTURE_TEST_CASE(a_known_session_keeps_no_provider_refresh_token_in_memor
   const auto in = with("cookie", set_cookie.substr(0, set_cookie.find(';')));
   auto ctx = run(auth->authenticate(in));
   BOOST_TEST_REQUIRE(ctx.has_value());
-  BOOST_TEST_REQUIRE(ctx->session.has_value());
+  BOOST_TEST_REQUIRE(ctx->session != nullptr);
   BOOST_TEST(ctx->session->oidc.refresh_token.empty());
   // Still there for RP-initiated logout (it goes to the provider through the browser anyway).
   BOOST_TEST(ctx->session->oidc.id_token == "header.payload.signature");

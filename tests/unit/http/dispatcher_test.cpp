@@ -133,7 +133,7 @@ struct CoreApp : AppFixture {
     session.user_id = 1;
     session.provider = "local";
     session.csrf_token = kCsrfToken;
-    ctx.session = session;
+    ctx.session = std::make_shared<const SessionRecord>(session);
     caller = ctx;
   }
   // As an API token authenticates: no CSRF, no session.
