@@ -191,6 +191,34 @@ BOOST_AUTO_TEST_CASE(a_connection_idle_long_enough_to_be_parked_still_serves_and
   BOOST_TEST(c.wait_closed(5s));  // and the idle timeout ends it
 }
 
+// The deadline timer is armed lazily (a later deadline waits for the armed one to fire first):
+// the header timeout of a second request, shorter than the idle timeout armed before it, must
+// still cut a client that sends half a head.
+BOOST_AUTO_TEST_CASE(a_second_request_sent_slowly_is_cut_at_its_header_timeout) {
+  GatewayProcess gw("", "  limits:\n    header_timeout: 500ms\n    idle_timeout: 60s\n");
+  TestConnection c(gw.https_port());
+  BOOST_TEST(c.request("GET", "/healthz")->status == 200);
+  c.send_raw("GET /healthz HTTP/1.1\r\nHost: loc");  // and never the rest
+  BOOST_TEST(c.wait_closed(5s));
+}
+
+// A parked connection woken by bytes that never make a request (a TLS record sent a byte at a
+// time) keeps its idle timeout: waking it does not start the timeout again.
+BOOST_AUTO_TEST_CASE(bytes_that_never_make_a_request_do_not_hold_a_connection_open) {
+  GatewayProcess gw("", "  limits:\n    idle_timeout: 1500ms\n    header_timeout: 60s\n");
+  TestConnection c(gw.https_port());
+  BOOST_TEST(c.request("GET", "/healthz")->status == 200);
+  // An application-data record header announcing 16 KiB, then its body a byte at a time,
+  // each after the connection has parked again (250 ms).
+  bool closed = false;
+  std::string record("\x17\x03\x03\x40\x00", 5);
+  for (int i = 0; i < 20 && !closed; ++i) {
+    if (!c.send_below_tls(i == 0 ? record : std::string(1, 'x'))) break;
+    closed = c.wait_peer_shutdown(400ms);
+  }
+  BOOST_TEST(closed);  // within the idle timeout and a wake or two, not after 20 bytes (8 s)
+}
+
 BOOST_AUTO_TEST_CASE(plain_http_is_redirected_to_https) {
   GatewayProcess gw;
   TestConnection::Options plain;

@@ -9,6 +9,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <poll.h>
+
 #include <algorithm>
 
 namespace passerelle::test {
@@ -131,6 +133,21 @@ bool TestConnection::send_raw(const std::string& bytes) {
   });
   s.drive();
   return !ec;
+}
+
+bool TestConnection::send_below_tls(const std::string& bytes) {
+  Impl& s = *impl_;
+  boost::system::error_code ec;
+  asio::write(s.tcp_layer().socket(), asio::buffer(bytes), ec);
+  return !ec;
+}
+
+bool TestConnection::wait_peer_shutdown(std::chrono::milliseconds timeout) {
+  pollfd p{};
+  p.fd = impl_->tcp_layer().socket().native_handle();
+  p.events = POLLRDHUP;
+  return ::poll(&p, 1, static_cast<int>(timeout.count())) == 1 &&
+         (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 std::optional<HttpReply> TestConnection::read_reply(bool to_head) {

@@ -45,6 +45,12 @@ class TestConnection {
 
   /// Sends bytes as they are; false when the connection failed or the deadline passed.
   bool send_raw(const std::string& bytes);
+  /// Writes bytes on the TCP connection under TLS, as they are (pieces of a TLS record made
+  /// by hand); false when the write failed.
+  bool send_below_tls(const std::string& bytes);
+  /// Waits up to `timeout` for the server to end its side of the TCP connection (FIN), reading
+  /// nothing: the connection stays usable when it did not.
+  bool wait_peer_shutdown(std::chrono::milliseconds timeout);
   /// Reads one response; nothing if the server closed or the deadline passed. `to_head`: the
   /// response to a HEAD request (headers only, whatever its Content-Length says).
   std::optional<HttpReply> read_reply(bool to_head = false);

@@ -15,10 +15,12 @@ namespace json = boost::json;
 using Widget = std::optional<json::value>;
 
 CoreRoute dashboard_route(PluginHost& plugins, std::chrono::milliseconds timeout) {
-  // Immediate for the dispatcher: the page itself only reads memory, and it bounds its waits,
-  // the widgets, each by `timeout`; racing the whole page against a deadline too cost a
-  // coroutine and a timer per request for nothing.
-  RouteSpec spec{.method = "GET", .path = "/api/dashboard", .roles = {"*"}, .immediate = true};
+  // The page's deadline leaves time to answer once the slowest widget gave up; it also bounds
+  // a widget declared immediate that waits all the same.
+  RouteSpec spec{.method = "GET",
+                 .path = "/api/dashboard",
+                 .roles = {"*"},
+                 .deadline = timeout + std::chrono::seconds(2)};
   return {std::move(spec), [&plugins, timeout](CoreRequest in) -> Task<Response> {
             const Identity& identity = in.caller().identity;
             auto executor = co_await boost::asio::this_coro::executor;

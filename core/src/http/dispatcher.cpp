@@ -48,6 +48,9 @@ struct Dispatcher::Routes {
 
 namespace {
 
+// An immediate plugin route that takes longer than this has waited: logged (it has no deadline).
+constexpr auto kImmediateTooLong = std::chrono::milliseconds(100);
+
 std::string join(const std::vector<std::string>& items, const char* sep) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
@@ -445,18 +448,28 @@ Task<Response> Dispatcher::call_plugin(const Target& target, Request request,
                                        std::string_view request_id) {
   const RouteTable::Target& plugin_target = *target.plugin;
   const std::string& plugin_name = plugin_target.plugin->info().name;
-  PluginOutcome<Response> outcome;
+  // Both hold the plugin while the outcome is looked at, and are declared first so that they
+  // go after it: an exception's code is in the plugin's library.
   std::shared_ptr<PluginCall<Response>> call;
-  // Held while the outcome is looked at: an exception's code is in the plugin's library.
   std::optional<InFlight> inline_call;
+  PluginOutcome<Response> outcome;
   if (target.spec.immediate) {
-    // Answers from memory (Route::immediate): called here, no deadline race.
+    // Answers from memory (Route::immediate): called here, no deadline race. One that takes
+    // long anyway is named in the log: it has no deadline.
     inline_call.emplace(plugin_target.plugin);
+    const auto started = std::chrono::steady_clock::now();
     try {
       outcome.value.emplace(co_await plugin_target.route->handler(std::move(request)));
     } catch (...) {
       outcome.error = std::current_exception();
     }
+    const auto took = std::chrono::steady_clock::now() - started;
+    if (took > kImmediateTooLong)
+      log::warn("http", "a route declared immediate waited: it has no deadline",
+                {{"request_id", request_id},
+                 {"plugin", plugin_name},
+                 {"route", target.label},
+                 {"took_ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count()}});
   } else {
     auto executor = co_await asio::this_coro::executor;
     Task<Response> handler = plugin_target.route->handler(std::move(request));

@@ -145,6 +145,9 @@ concept NonBlockingStream = requires(Stream& s) {
   s.async_ready(boost::asio::use_awaitable);
 };
 
+/// Answers given in a row on one connection before it lets the others run (pipelining).
+inline constexpr unsigned kServedInARow = 16;
+
 // Bytes the read buffer may hold beyond a full request head: pipelined bytes, one chunk-size
 // line with its extensions, the trailer section. Beast keeps a chunk line or a trailer section
 // whole in the buffer until it ends, so without this bound a client could grow it forever.
@@ -344,41 +347,63 @@ boost::asio::awaitable<LoopEnd> serve_http(
   auto& tcp = beast::get_lowest_layer(stream);
   const LimitsConfig& limits = env.server.limits;
   beast::flat_buffer buffer(limits.header_bytes + kReadSlack);
-  std::string head_text;  // the head of each answer (write_head), kept for the next one
-  std::uint64_t served = 0;
+  std::string head_text;     // the head of each answer (write_head), kept for the next one
+  std::uint64_t served = 0;  // requests served on this connection by this coroutine
+  unsigned in_a_row = 0;     // of which served since the coroutine last let others run
 
   for (;;) {
+    if constexpr (NonBlockingStream<Stream>) {
+      // Other connections first. A client that sends its next request at once would otherwise
+      // be served again and again while the others' requests wait, and a pipelining client
+      // as long as it keeps the socket full: after an answer with nothing read yet, and after
+      // kServedInARow answers whatever is read, Asio queues this connection behind what is
+      // ready (by then the next request has usually come).
+      const bool nothing_read = buffer.size() == 0 && !stream.has_buffered();
+      if (served > 0 && (nothing_read || in_a_row >= kServedInARow)) {
+        // Between requests already: shutdown and reclaiming may close it during the yield.
+        if (nothing_read) state.idle->store(true, std::memory_order_relaxed);
+        co_await boost::asio::post(stream.get_executor(), use_awaitable);
+        in_a_row = 0;
+      }
+    }
     // Between requests: wait for a first byte, no longer than the idle timeout. Shutdown, and
     // a server near its connection limit, close connections that wait here.
     if (buffer.size() == 0) {
       if (env.tracker.stopping()) break;
       if constexpr (NonBlockingStream<Stream>) {
         // TLS: take what has come; wait on the socket only when nothing has. A connection
-        // waiting past `park_after` is parked (its buffers then go with this coroutine).
+        // waiting past `park_after` is parked (its buffers then go with this coroutine). The
+        // idle timeout runs from the end of the last request, across parking: bytes that
+        // never make a request (a record sent a byte at a time) do not restart it.
         const bool may_park = park_after.count() > 0 && park_after < limits.idle_timeout;
         auto now = stream.nonblocking();
         bool waiting = false;
         boost::system::error_code ec;
-        // Other connections first: a client that sends its next request at once would
-        // otherwise be served again and again while the others' requests wait. Asio queues
-        // this behind what is ready; by then the next request has usually come.
-        if (served > 0 && !stream.has_buffered())
-          co_await boost::asio::post(stream.get_executor(), use_awaitable);
         for (;;) {
           const std::size_t n = now.read_some(buffer.prepare(beast::read_size(buffer, 16384)), ec);
           if (!ec) {
             buffer.commit(n);
+            state.idle_since = {};
             break;
           }
           if (ec != boost::asio::error::would_block) break;
           if (!waiting) {
             waiting = true;
             state.idle->store(true, std::memory_order_relaxed);
-            tcp.expires_after(may_park ? park_after : limits.idle_timeout);
+            const auto t = std::chrono::steady_clock::now();
+            if (state.idle_since == std::chrono::steady_clock::time_point{}) state.idle_since = t;
+            const auto left = limits.idle_timeout - (t - state.idle_since);
+            if (left <= std::chrono::steady_clock::duration::zero()) {
+              ec = beast::error::timeout;
+              break;
+            }
+            tcp.expires_after(may_park && park_after < left ? park_after : left);
           }
           auto [ready] = co_await stream.async_ready(as_tuple(use_awaitable));
+          in_a_row = 0;
           ec = ready ? stream.ready_error(ready) : ready;
-          if (ec == beast::error::timeout && may_park && !env.tracker.stopping())
+          if (ec == beast::error::timeout && may_park && !env.tracker.stopping() &&
+              std::chrono::steady_clock::now() - state.idle_since < limits.idle_timeout)
             co_return LoopEnd::parked;
           if (ec) break;
         }
@@ -393,8 +418,11 @@ boost::asio::awaitable<LoopEnd> serve_http(
         if (ec) break;
         buffer.commit(n);
       }
+    } else {
+      state.idle->store(false, std::memory_order_relaxed);
     }
     ++served;
+    ++in_a_row;
     const Turn turn = co_await serve_request(stream, buffer, head_text, state, env, https, respond);
     if (turn == Turn::refused) co_return LoopEnd::refused;
     if (turn == Turn::end) break;

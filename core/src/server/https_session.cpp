@@ -49,7 +49,12 @@ boost::asio::awaitable<void> serve_tls(std::unique_ptr<TlsConnection> connection
 void park(std::unique_ptr<TlsConnection> connection) {
   TlsConnection& c = *connection;
   c.stream.release_buffers();
-  c.stream.expires_after(c.env.server.limits.idle_timeout - kParkAfter, ExactAllocator<void>());
+  // What is left of the idle timeout, which began when the connection started waiting.
+  const auto waited = std::chrono::steady_clock::now() - c.state->idle_since;
+  const auto left =
+      std::max(std::chrono::steady_clock::duration::zero(),
+               std::chrono::steady_clock::duration(c.env.server.limits.idle_timeout) - waited);
+  c.stream.expires_after(left, ExactAllocator<void>());
   auto woken = [connection = std::move(connection)](boost::system::error_code ec) mutable {
     auto executor = connection->stream.get_executor();
     boost::asio::co_spawn(executor, serve_tls(std::move(connection), ec), log_session_failure);

@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <string>
@@ -45,6 +46,9 @@ struct SessionState {
   std::uint64_t id = 0;  // 0 until admitted
   std::string remote;    // peer address, for logs and rate limits
   std::shared_ptr<std::atomic<bool>> idle = std::make_shared<std::atomic<bool>>(false);
+  /// Since when the connection waits for a request (zero while one is under way): its idle
+  /// timeout runs from there, across parking.
+  std::chrono::steady_clock::time_point idle_since{};
   boost::asio::ip::tcp::socket* socket = nullptr;
 };
 

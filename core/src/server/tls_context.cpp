@@ -3,10 +3,12 @@
 
 #include <boost/asio/ssl/context.hpp>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <stdexcept>
+#include <string>
 
 namespace passerelle {
 
@@ -16,6 +18,26 @@ constexpr const char* kIntermediateCiphers =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
+
+// TlsStream gives OpenSSL's buffers back whenever a connection waits, partly received record
+// or not: SSL_free_buffers is a use-after-free then before these releases (CVE-2024-4741).
+bool frees_buffers_safely(unsigned long version) {
+  const unsigned long major = version >> 28, minor = (version >> 20) & 0xff,
+                      patch = (version >> 4) & 0xff;
+  if (major != 3) return major > 3;
+  switch (minor) {
+    case 0:
+      return patch >= 14;
+    case 1:
+      return patch >= 6;
+    case 2:
+      return patch >= 2;
+    case 3:
+      return patch >= 1;
+    default:
+      return true;
+  }
+}
 
 std::string last_ssl_error() {
   const unsigned long code = ERR_get_error();
@@ -29,6 +51,10 @@ std::string last_ssl_error() {
 std::shared_ptr<boost::asio::ssl::context> make_server_tls(const std::string& certificate,
                                                            const std::string& private_key) {
   namespace ssl = boost::asio::ssl;
+  if (!frees_buffers_safely(OpenSSL_version_num()))
+    throw std::runtime_error(std::string("OpenSSL ") + OpenSSL_version(OPENSSL_VERSION) +
+                             " is too old: 3.0.14, 3.1.6, 3.2.2, 3.3.1 or later is needed "
+                             "(CVE-2024-4741)");
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   SSL_CTX* native = ctx->native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);

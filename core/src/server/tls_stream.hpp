@@ -147,8 +147,12 @@ class TlsStream {
 
   /// Waits until the socket is ready for the last would_block attempt (no post, no composed
   /// operation: one reactor wait). Complete with ready_error(ec), which names a timeout.
+  /// OpenSSL's buffers go back before the wait when they hold nothing (as nginx's
+  /// SSL_MODE_RELEASE_BUFFERS, but only when the connection must wait: a client that sends its
+  /// head slowly, or reads its answer slowly, holds no 34 KiB meanwhile).
   template <class Token>
   auto async_ready(Token&& token) {
+    SSL_free_buffers(ssl_);
     return socket_.async_wait(want_, std::forward<Token>(token));
   }
   error_code ready_error(error_code ec) const {

@@ -15,7 +15,8 @@ class FaultyPlugin final : public Plugin {
   std::vector<ConfigField> config_schema() const override {
     return {{"fail_start", ConfigType::boolean, false, false, "Throw from start()"},
             {"immediate_widget", ConfigType::boolean, false, false,
-             "widget() declared immediate: it throws for agents, shows nothing to others"}};
+             "widget() declared immediate: it throws for agents, hangs for advisors all the "
+             "same, shows nothing to others"}};
   }
 
   Task<void> start(Host& host) override {
@@ -62,10 +63,9 @@ class FaultyPlugin final : public Plugin {
 
   bool widget_immediate() const override { return immediate_widget_; }
 
-  // Its widget fails for agents and hangs for advisors (immediate: fails for agents only).
+  // Its widget fails for agents and hangs for advisors, even when it says it never waits.
   Task<std::optional<boost::json::value>> widget(Identity identity) override {
     if (identity.has_role("agent")) throw std::runtime_error("widget broken on purpose");
-    if (immediate_widget_) co_return std::nullopt;
     if (identity.has_role("advisor")) co_await host_->sleep(std::chrono::hours(1));
     co_return std::nullopt;
   }

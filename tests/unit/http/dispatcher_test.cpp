@@ -279,6 +279,11 @@ BOOST_AUTO_TEST_CASE(dashboard_calls_an_immediate_widget_inline_and_survives_it)
              "Bonjour, Marie Dupont");
   BOOST_TEST(body.at("widgets").at(1).at("plugin").as_string() == "faulty");
   BOOST_TEST(body.at("widgets").at(1).at("unavailable").as_bool());
+  // One that says it never waits and waits all the same: the page's deadline still ends it.
+  app.identity = make_identity({"advisor"});
+  const Response r = app.call("GET", "/api/dashboard");
+  BOOST_TEST(r.status == 504);
+  BOOST_TEST(AppFixture::error_code(r) == "timeout");
 }
 
 // A route declared immediate gets what every plugin route gets: roles checked before it runs,
