@@ -276,6 +276,40 @@ BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
   BOOST_TEST(second->body == R"({"status":"ok"})");
 }
 
+// The TLS loop reads what has come and waits only when nothing has: a request that arrives one
+// byte per TLS record, chunk lines and trailer included, is read across as many waits.
+BOOST_AUTO_TEST_CASE(a_request_sent_one_byte_per_tls_record_is_served) {
+  GatewayProcess gw(faulty_yaml());
+  TestConnection c(gw.https_port());
+  const std::string raw =
+      "POST /api/faulty/headers HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
+  for (char byte : raw) BOOST_TEST_REQUIRE(c.send_raw(std::string(1, byte)));
+  auto r = c.read_reply();
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->status == 200);
+  BOOST_TEST(boost::json::parse(r->body).at("body").as_string() == "{}");
+  BOOST_TEST(c.request("GET", "/healthz")->status == 200);
+}
+
+// More pipelined requests than the loop answers in a row before letting other connections
+// run: all answered, in order, and another connection is served meanwhile.
+BOOST_AUTO_TEST_CASE(a_long_pipeline_is_answered_in_order_and_others_are_served) {
+  GatewayProcess gw(faulty_yaml(), "  workers: 1\n");
+  TestConnection c(gw.https_port());
+  std::string pipeline;
+  for (int i = 0; i < 100; ++i)
+    pipeline += "GET /api/faulty/status?code=" + std::to_string(200 + i % 7) +
+                " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  BOOST_TEST_REQUIRE(c.send_raw(pipeline));
+  BOOST_TEST(TestConnection(gw.https_port()).request("GET", "/healthz")->status == 200);
+  for (int i = 0; i < 100; ++i) {
+    auto r = c.read_reply();
+    BOOST_TEST_REQUIRE(r.has_value(), "answer " << i);
+    BOOST_TEST(r->status == 200 + i % 7, "answer " << i);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(connections_per_address_are_capped) {
   GatewayProcess gw("", "  limits:\n    max_connections_per_address: 3\n");
   std::vector<std::unique_ptr<TestConnection>> held;
