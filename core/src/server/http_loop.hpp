@@ -145,6 +145,20 @@ concept NonBlockingStream = requires(Stream& s) {
   s.async_ready(boost::asio::use_awaitable);
 };
 
+/// Runs `step(ec)`, a non-blocking step on a NonBlockingStream that said would_block, again
+/// each time the socket is ready, until it ends otherwise: its error, or none. Called only
+/// after a first try, so that the common case (done at once) costs no coroutine frame.
+template <class Stream, class Step>
+boost::asio::awaitable<boost::system::error_code> retry_when_ready(Stream& stream, Step& step) {
+  boost::system::error_code ec = boost::asio::error::would_block;
+  while (ec == boost::asio::error::would_block) {
+    auto [ready] = co_await stream.async_ready(boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (ready) co_return stream.ready_error(ready);
+    step(ec);
+  }
+  co_return ec;
+}
+
 /// Answers given in a row on one connection before it lets the others run (pipelining).
 inline constexpr unsigned kServedInARow = 16;
 
@@ -185,13 +199,9 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
   boost::system::error_code ec;
   if constexpr (NonBlockingStream<Stream>) {
     auto now = stream.nonblocking();
-    for (;;) {
-      http::read_header(now, buffer, parser, ec);
-      if (ec != boost::asio::error::would_block) break;
-      auto [wec] = co_await stream.async_ready(as_tuple(use_awaitable));
-      ec = wec ? stream.ready_error(wec) : wec;
-      if (ec) break;
-    }
+    auto step = [&](boost::system::error_code& e) { http::read_header(now, buffer, parser, e); };
+    step(ec);
+    if (ec == boost::asio::error::would_block) ec = co_await retry_when_ready(stream, step);
   } else {
     std::tie(ec, std::ignore) =
         co_await http::async_read_header(stream, buffer, parser, as_tuple(use_awaitable));
@@ -212,13 +222,9 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
     tcp.expires_after(limits.body_timeout);
     if constexpr (NonBlockingStream<Stream>) {
       auto now = stream.nonblocking();
-      for (;;) {
-        http::read(now, buffer, parser, ec);
-        if (ec != boost::asio::error::would_block) break;
-        auto [wec] = co_await stream.async_ready(as_tuple(use_awaitable));
-        ec = wec ? stream.ready_error(wec) : wec;
-        if (ec) break;
-      }
+      auto step = [&](boost::system::error_code& e) { http::read(now, buffer, parser, e); };
+      step(ec);
+      if (ec == boost::asio::error::would_block) ec = co_await retry_when_ready(stream, step);
     } else {
       std::tie(ec, std::ignore) =
           co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
@@ -299,17 +305,15 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
     // Written now when the socket takes it (nearly always): no trip through the scheduler.
     auto now = stream.nonblocking();
     beast::buffers_suffix<std::array<boost::asio::const_buffer, 2>> rest(parts);
-    while (beast::buffer_bytes(rest) > 0) {
-      const std::size_t n = now.write_some(rest, wec);
-      if (!wec) {
+    auto step = [&](boost::system::error_code& e) {
+      while (beast::buffer_bytes(rest) > 0) {
+        const std::size_t n = now.write_some(rest, e);
+        if (e) return;
         rest.consume(n);
-        continue;
       }
-      if (wec != boost::asio::error::would_block) break;
-      auto [ready] = co_await stream.async_ready(as_tuple(use_awaitable));
-      wec = ready ? stream.ready_error(ready) : ready;
-      if (wec) break;
-    }
+    };
+    step(wec);
+    if (wec == boost::asio::error::would_block) wec = co_await retry_when_ready(stream, step);
   } else {
     std::tie(wec, std::ignore) =
         co_await boost::asio::async_write(stream, parts, as_tuple(use_awaitable));

@@ -116,11 +116,8 @@ class TlsStream {
       return s_->attempt(Read<MutableBuffers>{buffers}, ec);
     }
     template <class MutableBuffers>
-    std::size_t read_some(const MutableBuffers& buffers) {
-      error_code ec;
-      const std::size_t n = read_some(buffers, ec);
-      if (ec) throw boost::system::system_error(ec);
-      return n;
+    std::size_t read_some(const MutableBuffers& buffers) {  // the throwing form Beast requires
+      return or_throw([&](error_code& ec) { return read_some(buffers, ec); });
     }
     template <class ConstBuffers>
     std::size_t write_some(const ConstBuffers& buffers, error_code& ec) {
@@ -128,13 +125,17 @@ class TlsStream {
     }
     template <class ConstBuffers>
     std::size_t write_some(const ConstBuffers& buffers) {
-      error_code ec;
-      const std::size_t n = write_some(buffers, ec);
-      if (ec) throw boost::system::system_error(ec);
-      return n;
+      return or_throw([&](error_code& ec) { return write_some(buffers, ec); });
     }
 
    private:
+    template <class F>
+    static std::size_t or_throw(F f) {
+      error_code ec;
+      const std::size_t n = f(ec);
+      if (ec) throw boost::system::system_error(ec);
+      return n;
+    }
     TlsStream* s_;
   };
   NonBlocking nonblocking() { return NonBlocking(*this); }
