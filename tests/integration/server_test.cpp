@@ -191,6 +191,35 @@ BOOST_AUTO_TEST_CASE(a_connection_idle_long_enough_to_be_parked_still_serves_and
   BOOST_TEST(c.wait_closed(5s));  // and the idle timeout ends it
 }
 
+// A client that asks and never reads its answers is dropped at the write timeout: the answers
+// stop before the last (reading them all afterwards fails), and others are served meanwhile.
+BOOST_AUTO_TEST_CASE(a_client_that_never_reads_is_dropped_at_its_write_timeout) {
+  GatewayProcess gw(plugins_yaml(), "  limits:\n    write_timeout: 1s\n");
+  TestConnection c(gw.https_port());
+  std::string pipeline;
+  constexpr int kAsked = 64;  // 64 x 256 KiB: far more than loopback's socket buffers hold
+  for (int i = 0; i < kAsked; ++i)
+    pipeline += "GET /api/faulty/big HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  BOOST_TEST_REQUIRE(c.send_raw(pipeline));
+  BOOST_TEST(TestConnection(gw.https_port()).request("GET", "/healthz")->status == 200);
+  // Long enough for the write timeout to pass while nothing is read (time is the subject).
+  std::this_thread::sleep_for(3s);
+  int answered = 0;
+  while (answered < kAsked && c.read_reply()) ++answered;
+  BOOST_TEST(answered < kAsked);
+}
+
+// A TLS handshake that stalls half-way is cut at the handshake timeout.
+BOOST_AUTO_TEST_CASE(a_stalled_handshake_is_cut_at_its_timeout) {
+  GatewayProcess gw("", "  limits:\n    handshake_timeout: 500ms\n");
+  TestConnection::Options plain;
+  plain.tls = false;
+  TestConnection c(gw.https_port(), plain);
+  BOOST_TEST_REQUIRE(c.connected());
+  BOOST_TEST_REQUIRE(c.send_raw(std::string("\x16\x03\x01\x02\x00\x01", 6)));  // and no more
+  BOOST_TEST(c.wait_closed(5s));
+}
+
 // The deadline timer is armed lazily (a later deadline waits for the armed one to fire first):
 // the header timeout of a second request, shorter than the idle timeout armed before it, must
 // still cut a client that sends half a head.

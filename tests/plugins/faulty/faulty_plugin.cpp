@@ -4,6 +4,7 @@
 
 #include <boost/json/array.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace passerelle::plugins::faulty {
@@ -37,6 +38,7 @@ class FaultyPlugin final : public Plugin {
         {"GET", "/api/faulty/elu-only", {"elu"}, [](Request) { return ok(); }},
         {"POST", "/api/faulty/headers", {}, [](Request r) { return headers(std::move(r)); }},
         {"GET", "/api/faulty/status", {}, [](Request r) { return status(std::move(r)); }},
+        {"GET", "/api/faulty/big", {}, [](Request r) { return big(std::move(r)); }},
         // The same, declared immediate (called inline, no deadline race).
         {.method = "GET",
          .path = "/api/faulty/now/throw",
@@ -96,6 +98,11 @@ class FaultyPlugin final : public Plugin {
   static Task<Response> status(Request r) {
     const int code = std::stoi(r.query_param("code").value_or("200"));
     co_return Response::json(boost::json::object{{"ok", true}}, code);
+  }
+  // A text body of `kb` KiB (default 256), to fill a client's socket.
+  static Task<Response> big(Request r) {
+    const int kb = std::clamp(std::stoi(r.query_param("kb").value_or("256")), 1, 4096);
+    co_return Response::text(std::string(static_cast<std::size_t>(kb) * 1024, 'x'));
   }
   static Task<Response> ok() { co_return Response::json(boost::json::object{{"ok", true}}); }
   Task<Response> hang() {
