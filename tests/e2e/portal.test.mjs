@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 
 import AxeBuilder from '@axe-core/playwright';
 import { chromium } from 'playwright-core';
-import { freePort } from '../support/net.mjs';
+import { reservePort } from '../support/net.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -217,7 +217,8 @@ describe('the portal in a browser', () => {
     assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} missing: apt-get install chromium`);
     ctx.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'passerelle-e2e-'));
     execFileSync(path.join(ROOT, 'tools/gen-dev-certs'), [ctx.dir], { stdio: 'ignore', timeout: 30000 });
-    const port = await freePort();
+    const reserved = await reservePort();
+    const { port } = reserved;
     const configPath = path.join(ctx.dir, 'passerelle.yaml');
     fs.writeFileSync(configPath, gatewayConfig({ port, dir: ctx.dir }));
     // The communes of the test fixture (Angers among them): the header shows the commune's name.
@@ -225,6 +226,7 @@ describe('the portal in a browser', () => {
       'import', path.join(ROOT, 'tests/fixtures/territories')],
     { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60000 });
     importTerritories();
+    await reserved.release();
     ctx.gateway = startGateway(configPath);
     await ctx.gateway.ready();
     ctx.base = `https://localhost:${port}`;

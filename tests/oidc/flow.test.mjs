@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 
 import { startProvider, TEST_USER, TEST_PASSWORD } from './provider.mjs';
 import { Browser, completeProviderLogin, decodeJwt } from './browser.mjs';
-import { freePort } from '../support/net.mjs';
+import { reservePort } from '../support/net.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -333,7 +333,8 @@ describe('OIDC single sign-on through the gateway', () => {
     execFileSync(path.join(ROOT, 'tools/gen-dev-certs'), [ctx.dir], { stdio: 'ignore', timeout: 30000 });
     ctx.ca = fs.readFileSync(path.join(ctx.dir, 'dev-ca.pem'));
 
-    const gwPort = await freePort();
+    const reserved = await reservePort(); // held while the providers start on ports of their own
+    const gwPort = reserved.port;
     ctx.gw = `https://localhost:${gwPort}`;
     ctx.rp = {};
     for (const e of ENTRIES) {
@@ -364,6 +365,7 @@ describe('OIDC single sign-on through the gateway', () => {
     const configPath = path.join(ctx.dir, 'passerelle.yaml');
     fs.writeFileSync(configPath, gatewayConfig({ gwPort, dir: ctx.dir }));
     const secrets = Object.fromEntries(Object.values(ctx.rp).map((e) => [secretEnv(e), e.secret]));
+    await reserved.release();
     ctx.gateway = new Gateway(BINARY, configPath, { ...process.env, ...secrets });
     await ctx.gateway.waitForLog('"msg":"ready"', READY_TIMEOUT_MS);
   }, { timeout: 90000 });
