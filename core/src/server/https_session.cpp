@@ -47,8 +47,7 @@ boost::asio::awaitable<void> serve_tls(std::unique_ptr<TlsConnection> connection
 // stream's deadline for the rest of the idle timeout (which, like shutdown and the tracker's
 // closer, cancels the wait).
 void park(std::unique_ptr<TlsConnection> connection) {
-  TlsConnection& c = *connection;
-  c.stream.release_buffers();
+  TlsConnection& c = *connection;  // its buffers went when it began to wait (async_ready)
   // What is left of the idle timeout, which began when the connection started waiting.
   const auto waited = std::chrono::steady_clock::now() - c.state->idle_since;
   const auto left =

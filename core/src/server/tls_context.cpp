@@ -69,8 +69,8 @@ std::shared_ptr<boost::asio::ssl::context> make_server_tls(const std::string& ce
   static const unsigned char kContext[] = "passerelle";
   SSL_CTX_set_session_id_context(native, kContext, sizeof kContext - 1);
   // Not SSL_MODE_RELEASE_BUFFERS: it frees the read and write buffers (~34 KiB) after every
-  // record, two large allocations per request; a parked connection frees them instead
-  // (TlsStream::release_buffers).
+  // record, two large allocations per request; a connection that waits frees them instead
+  // (TlsStream::async_ready).
 
   if (SSL_CTX_use_certificate_chain_file(native, certificate.c_str()) != 1)
     throw std::runtime_error("TLS certificate " + certificate + ": " + last_ssl_error());

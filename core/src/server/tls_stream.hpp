@@ -1,7 +1,7 @@
 // A TLS stream straight on the socket (OpenSSL reads and writes the file descriptor itself),
 // with a deadline like Beast's tcp_stream. Asio's ssl::stream keeps four 17 KiB buffers per
 // connection (its own two and a BIO pair); this one keeps OpenSSL's two while the connection is
-// busy and none once it is parked (release_buffers), which is what 1,000 idle TLS clients cost.
+// busy and none while it waits (async_ready), which is what 1,000 idle TLS clients cost.
 #pragma once
 
 #include <boost/asio/bind_allocator.hpp>
@@ -62,8 +62,8 @@ class TlsStream {
     // Fewer reads: OpenSSL takes what the socket has, not one record header at a time.
     SSL_set_read_ahead(ssl_, 1);
     // OpenSSL's 17 KiB read and write buffers stay while the connection is busy (freeing them
-    // after every record cost two large allocations per request) and go when it parks
-    // (release_buffers).
+    // after every record cost two large allocations per request) and go when it waits
+    // (async_ready).
     SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   }
 
@@ -78,9 +78,6 @@ class TlsStream {
   executor_type get_executor() { return socket_.get_executor(); }
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   SSL* native_handle() { return ssl_; }
-
-  /// Frees OpenSSL's buffers of an idle connection (they come back with its next record).
-  void release_buffers() { SSL_free_buffers(ssl_); }
 
   /// Every operation pending now or started before the deadline fails with
   /// beast::error::timeout once it passes (the socket is cancelled). The timer is armed lazily,
@@ -161,18 +158,12 @@ class TlsStream {
     return ec;
   }
 
-  // --- asynchronous operations (the handshake, and Beast's algorithms) ---------------------
+  // --- asynchronous operations (the handshake, and Beast's write of a 100 Continue) --------
 
   template <class Token>
   auto async_handshake(Token&& token) {
     return boost::asio::async_compose<Token, void(error_code)>(Op<Handshake>{this, Handshake{}},
                                                                token, socket_);
-  }
-
-  template <class MutableBuffers, class Token>
-  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    return boost::asio::async_compose<Token, void(error_code, std::size_t)>(
-        Op<Read<MutableBuffers>>{this, Read<MutableBuffers>{buffers}}, token, socket_);
   }
 
   template <class ConstBuffers, class Token>
