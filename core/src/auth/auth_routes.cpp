@@ -93,16 +93,15 @@ Response html_response(std::string body, int status) {
 
 // GET /auth/login: the form, sending back to `next` (a path of this site) once logged in; or,
 // when the portal serves its own login page, a redirect there with the same `next`.
-Task<Response> login_form(const Providers& providers, const PortalLogin& portal_login,
-                          CoreRequest req) {
+Response login_form(const Providers& providers, const PortalLogin& portal_login, CoreRequest req) {
   const std::string& asked = req.query["next"];
   const std::string next = is_safe_next(asked) ? asked : "/";
   if (portal_login && portal_login()) {
     Response r = redirect_response("/connexion?next=" + url_encode(next));
     r.status = 302;  // a GET answered by another GET, as links to /auth/login expect
-    co_return r;
+    return r;
   }
-  co_return html_response(login_page(next, "", providers), 200);
+  return html_response(login_page(next, "", providers), 200);
 }
 
 // POST /auth/login, from our own login page (the dispatcher checked the origin).
@@ -239,7 +238,7 @@ Task<Response> end_my_session(AuthService& auth, CoreRequest req) {
 }
 
 // GET /api/me: the caller's identity, and the CSRF token of a cookie session.
-Task<Response> me(CoreRequest req) {
+Response me(const CoreRequest& req) {
   const AuthContext& ctx = req.caller();
   const Identity& who = ctx.identity;
   json::array roles;
@@ -249,7 +248,7 @@ Task<Response> me(CoreRequest req) {
       {"roles", std::move(roles)}, {"commune_insee", who.commune_insee}, {"siret", who.siret},
       {"provider", who.provider}};
   if (ctx.session) body["csrf_token"] = ctx.session->csrf_token;
-  co_return Response::json(body);
+  return Response::json(body);
 }
 
 }  // namespace
@@ -267,7 +266,8 @@ std::vector<CoreRoute> auth_routes(AuthService& auth, FederatedLogout federated_
   std::vector<CoreRoute> routes;
   routes.push_back(
       {{.method = "GET", .path = "/auth/login", .authenticate = false, .immediate = true},
-       [providers, portal_login](CoreRequest req) {
+       {},
+       [providers, portal_login](CoreRequest& req) {
          return login_form(providers, portal_login, std::move(req));
        }});
   // Login CSRF: only our own login page may post here (same origin; there is no session yet).
@@ -289,17 +289,19 @@ std::vector<CoreRoute> auth_routes(AuthService& auth, FederatedLogout federated_
   // The login page of the web app lists these, one button each.
   routes.push_back(
       {{.method = "GET", .path = "/auth/providers", .authenticate = false, .immediate = true},
-       [providers](CoreRequest) -> Task<Response> {
+       {},
+       [providers](CoreRequest&) {
          boost::json::array list;
          for (const auto& [name, label] : providers)
            list.push_back(boost::json::object{{"name", name},
                                               {"display_name", label},
                                               {"start", "/auth/oidc/" + name + "/start"}});
          boost::json::object body{{"providers", std::move(list)}};
-         co_return Response::json(body);
+         return Response::json(body);
        }});
   routes.push_back({{.method = "GET", .path = "/api/me", .roles = {"*"}, .immediate = true},
-                    [](CoreRequest req) { return me(std::move(req)); }});
+                    {},
+                    [](CoreRequest& req) { return me(req); }});
   // CSRF of the three below: the session's token (the default); bearer tokens need none.
   routes.push_back({{.method = "POST",
                      .path = "/auth/logout-everywhere",

@@ -61,8 +61,9 @@ CoreRoute admin_overview_route(PluginHost& plugins, MetricsRegistry& metrics,
   if (!clock) clock = unix_seconds;
   return {
       {.method = "GET", .path = "/api/admin/overview", .roles = {"operator"}, .immediate = true},
-      [&plugins, &metrics, clock](CoreRequest) -> Task<Response> {
-        co_return Response::json(admin_overview(plugins, metrics, clock()));
+      {},
+      [&plugins, &metrics, clock](CoreRequest&) {
+        return Response::json(admin_overview(plugins, metrics, clock()));
       }};
 }
 

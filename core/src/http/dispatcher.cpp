@@ -1,5 +1,7 @@
-// Request dispatch. Every handler, core or plugin, runs as its own coroutine raced against a
-// deadline, so a hung handler costs its own request a 504 and nothing else.
+// Request dispatch. A handler that may wait, core or plugin, runs as its own coroutine raced
+// against a deadline, so a hung handler costs its own request a 504 and nothing else. What
+// waits for nothing (a refusal, an immediate core route with its caller known in memory) is
+// answered by start() on the spot, with no coroutine at all.
 #include "http/dispatcher.hpp"
 
 #include "auth/crypto.hpp"
@@ -44,6 +46,21 @@ struct Dispatcher::Routes {
     RouteStats* stats;
   };
   std::vector<Down> down;
+};
+
+// A request matched to its route whose rest must be awaited: the caller's lookup in the store,
+// or a handler that may wait.
+struct Dispatcher::Pending {
+  std::chrono::steady_clock::time_point started;
+  RouteStats* stats = nullptr;
+  std::shared_ptr<const Routes> routes;  // held to the end: target points into it
+  const Target* target = nullptr;
+  bool look_up = false;  // the caller is not known in memory: the store is asked
+  IncomingRequest in;
+  std::string path;
+  std::map<std::string, std::string> params;
+  std::map<std::string, std::string> query;
+  std::optional<AuthContext> auth;
 };
 
 namespace {
@@ -211,6 +228,52 @@ void check_media_type(const RouteSpec& spec, const IncomingRequest& in) {
                     "send the body as " + join(spec.accepts, " or "));
 }
 
+Task<Response> ready(Response answer) { co_return answer; }
+
+// The route's policy, once the caller is known: roles, CSRF, media type.
+void admit(const RouteSpec& spec, const IncomingRequest& in,
+           const std::optional<AuthContext>& auth) {
+  if (!spec.roles.empty()) {
+    if (!auth) throw HttpError(401, "unauthenticated", "log in first");
+    if (!role_allows(spec.roles, auth->identity))
+      throw HttpError(403, "forbidden", "your role does not allow this");
+  }
+  check_csrf(spec, in, auth);
+  check_media_type(spec, in);
+}
+
+// The answer to a request that threw: its HttpError, else a 500 whose cause is in the log.
+Response error_answer(std::exception_ptr error, const RouteStats& stats,
+                      std::string_view request_id) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const HttpError& e) {
+    return error_response(e, request_id);
+  } catch (const std::exception& e) {
+    log::error("http", "request failed",
+               {{"request_id", request_id}, {"route", stats.label()}, {"error", e.what()}});
+  } catch (...) {
+    log::error("http", "request failed",
+               {{"request_id", request_id}, {"route", stats.label()}, {"error", "unknown"}});
+  }
+  return error_response(500, "internal_error", "internal error, see the log for this request id",
+                        request_id);
+}
+
+// Every answer goes out through here: one a handler malformed becomes a 500, and the route's
+// counters (atomics resolved when its table was built: no lookup, no lock) count it.
+Response complete(Response answer, RouteStats& stats, std::chrono::steady_clock::time_point started,
+                  std::string_view request_id) {
+  if (!is_writable(answer)) {
+    log::error("http", "handler answered a malformed status or header",
+               {{"request_id", request_id}, {"route", stats.label()}, {"status", answer.status}});
+    answer = error_response(500, "internal_error",
+                            "internal error, see the log for this request id", request_id);
+  }
+  stats.record(answer.status, std::chrono::steady_clock::now() - started);
+  return answer;
+}
+
 }  // namespace
 
 Dispatcher::Dispatcher(PluginHost& plugins, MetricsRegistry& metrics, Authenticate authenticate,
@@ -226,9 +289,12 @@ Dispatcher::Dispatcher(PluginHost& plugins, MetricsRegistry& metrics, Authentica
   std::string error;
   for (auto& core : core_routes_) {
     check_declaration(core.spec);
-    if (!core.handler)
+    // An immediate route answers at once (CoreRoute::answer); any other is awaited (handler).
+    if (core.spec.immediate ? (!core.answer || core.handler) : (!core.handler || core.answer))
       throw std::logic_error("route " + core.spec.method + " " + core.spec.path +
-                             " has no handler");
+                             (core.spec.immediate
+                                  ? " is immediate: it needs an answer, not a handler"
+                                  : " needs a handler (an answer only if immediate)"));
     if (!probe.add(core.spec.method, core.spec.path, 0, error)) throw std::logic_error(error);
     if (core.spec.deadline.count() <= 0) core.spec.deadline = default_deadline_;
   }
@@ -278,43 +344,26 @@ std::shared_ptr<const Dispatcher::Routes> Dispatcher::current_routes() {
   return next;
 }
 
-Task<Response> Dispatcher::handle(IncomingRequest request) {
-  const auto started = std::chrono::steady_clock::now();
+Handled Dispatcher::start(IncomingRequest request, const asio::any_io_executor& executor) {
+  Pending pending;
+  pending.started = std::chrono::steady_clock::now();
+  pending.stats = &unmatched_;  // the route's own once matched
   const IdCopy id(request.request_id);
-  const std::string_view request_id = id.view();
-  RouteStats* stats = &unmatched_;  // the route's own once matched
-  // Made once from what answers: a default Response allocates its content type (one character
-  // too long for the string's own buffer), and assigning over it frees that again.
   std::optional<Response> answer;
   try {
-    Response routed = co_await route(request, stats);
-    answer.emplace(std::move(routed));
-  } catch (const HttpError& e) {
-    answer.emplace(error_response(e, request_id));
-  } catch (const std::exception& e) {
-    log::error("http", "request failed",
-               {{"request_id", request_id}, {"route", stats->label()}, {"error", e.what()}});
-    answer.emplace(error_response(500, "internal_error",
-                                  "internal error, see the log for this request id", request_id));
-  } catch (...) {  // the server's contract: handle() never throws
-    log::error("http", "request failed",
-               {{"request_id", request_id}, {"route", stats->label()}, {"error", "unknown"}});
-    answer.emplace(error_response(500, "internal_error",
-                                  "internal error, see the log for this request id", request_id));
+    answer = route(std::move(request), executor, pending);
+  } catch (...) {
+    answer.emplace(error_answer(std::current_exception(), *pending.stats, id.view()));
   }
-  if (!is_writable(*answer)) {
-    log::error("http", "handler answered a malformed status or header",
-               {{"request_id", request_id}, {"route", stats->label()}, {"status", answer->status}});
-    *answer = error_response(500, "internal_error",
-                             "internal error, see the log for this request id", request_id);
-  }
-  // Atomics of the route, resolved when its table was built: no lookup and no lock here (it
-  // was a map lookup under the registry's mutex and a label string built per request).
-  stats->record(answer->status, std::chrono::steady_clock::now() - started);
-  co_return std::move(*answer);
+  if (!answer) return {.rest = finish(std::move(pending))};
+  return {.answer = complete(std::move(*answer), *pending.stats, pending.started, id.view())};
 }
 
-Task<Response> Dispatcher::route(IncomingRequest& in, RouteStats*& stats) {
+// Matches the request to its route and applies the route's policy; answers it when nothing
+// has to wait (an error, or an immediate core route with its caller known in memory), else
+// leaves the rest in `pending`.
+std::optional<Response> Dispatcher::route(IncomingRequest&& in,
+                                          const asio::any_io_executor& executor, Pending& pending) {
   auto url = boost::urls::parse_origin_form(in.target);
   if (!url) throw HttpError(400, "bad_request", "malformed request target");
   auto query = parse_form(url->encoded_query());
@@ -326,19 +375,19 @@ Task<Response> Dispatcher::route(IncomingRequest& in, RouteStats*& stats) {
   // Handlers get the path the router matched: "//a//b/" is "/a/b" to both.
   std::string path = normal_path(std::move(decoded), segments);
 
-  const auto routes = current_routes();  // held to the end: targets point into it
+  auto routes = current_routes();  // held to the end: targets point into it
   Router::Result found = routes->router.find(in.method, segments);
   if (found.outcome == Router::Outcome::method_not_allowed) {
     Response r = error_response(405, "method_not_allowed",
                                 "method " + in.method + " is not allowed here", in.request_id);
     r.headers.emplace_back("Allow", join(found.allowed, ", "));
-    co_return r;
+    return r;
   }
   if (found.outcome == Router::Outcome::not_found) {
     if (segments.size() >= 2 && segments[0] == "api") {
       for (const auto& down : routes->down)
         if (down.name == segments[1]) {
-          stats = down.stats;
+          pending.stats = down.stats;
           throw HttpError(503, "plugin_unavailable",
                           "the service " + segments[1] + " is unavailable");
         }
@@ -347,48 +396,79 @@ Task<Response> Dispatcher::route(IncomingRequest& in, RouteStats*& stats) {
   }
 
   const Target& target = routes->targets[found.match.id];
-  const RouteSpec& spec = target.spec;
-  stats = target.stats;
-
+  pending.stats = target.stats;
   std::optional<AuthContext> auth;
-  if (spec.authenticate) {
-    // A caller known in memory is answered here, with no coroutine frame for the lookup.
-    std::optional<std::optional<AuthContext>> known;
-    if (authenticate_now_) {
-      auto executor = co_await asio::this_coro::executor;
-      known = authenticate_now_(in, executor);
+  bool known = !target.spec.authenticate;
+  if (!known && authenticate_now_) {
+    // A caller known in memory is answered here; else the store is asked, in finish().
+    if (auto now = authenticate_now_(in, executor)) {
+      auth = std::move(*now);
+      known = true;
     }
-    if (known)
-      auth = std::move(*known);
-    else
-      auth = co_await authenticate_within(target, in);
   }
-  if (!spec.roles.empty()) {
-    if (!auth) throw HttpError(401, "unauthenticated", "log in first");
-    if (!role_allows(spec.roles, auth->identity))
-      throw HttpError(403, "forbidden", "your role does not allow this");
+  if (known) {
+    admit(target.spec, in, auth);
+    if (target.core && target.core->answer) {
+      CoreRequest request{std::move(in), std::move(path), std::move(found.match.params),
+                          std::move(*query), std::move(auth)};
+      return target.core->answer(request);
+    }
   }
-  check_csrf(spec, in, auth);
-  check_media_type(spec, in);
+  pending.routes = std::move(routes);
+  pending.target = &target;
+  pending.look_up = !known;
+  pending.in = std::move(in);
+  pending.path = std::move(path);
+  pending.params = std::move(found.match.params);
+  pending.query = std::move(*query);
+  pending.auth = std::move(auth);
+  return std::nullopt;
+}
 
-  if (target.core) {
-    CoreRequest request{std::move(in), std::move(path), std::move(found.match.params),
-                        std::move(*query), std::move(auth)};
-    co_return co_await call_core(target, std::move(request));
+// The rest of a request route() could not answer at once: the caller's lookup, then the
+// handler, under their deadlines.
+Task<Response> Dispatcher::finish(Pending pending) {
+  const IdCopy id(pending.in.request_id);
+  std::optional<Response> answer;
+  try {
+    if (pending.look_up) {
+      auto caller = co_await authenticate_within(*pending.target, pending.in);
+      pending.auth = std::move(caller);
+      admit(pending.target->spec, pending.in, pending.auth);
+    }
+    Response answered = co_await call(pending);
+    answer.emplace(std::move(answered));
+  } catch (...) {
+    answer.emplace(error_answer(std::current_exception(), *pending.stats, id.view()));
   }
+  co_return complete(std::move(*answer), *pending.stats, pending.started, id.view());
+}
+
+// The handler's call, to be awaited: built here, started by the co_await (not a coroutine
+// itself: one frame less per request).
+Task<Response> Dispatcher::call(Pending& pending) {
+  const Target& target = *pending.target;
+  if (target.core) {
+    CoreRequest request{std::move(pending.in), std::move(pending.path), std::move(pending.params),
+                        std::move(pending.query), std::move(pending.auth)};
+    // An immediate route whose caller the store had to tell: answered now that it is known.
+    if (target.core->answer) return ready(target.core->answer(request));
+    return call_core(target, std::move(request));
+  }
+  IncomingRequest& in = pending.in;
   Request request;
   request.method = in.method;
-  request.path = std::move(path);
-  request.path_params = std::move(found.match.params);
-  request.query = std::move(*query);
+  request.path = std::move(pending.path);
+  request.path_params = std::move(pending.params);
+  request.query = std::move(pending.query);
   // Moved: nothing reads the request's headers after this (the id stays, for the answer).
   for (auto& [k, v] : in.headers)
     // The first value of a repeated header, as IncomingRequest::header() gives the core.
     if (k != "cookie" && k != "authorization") request.headers.emplace(std::move(k), std::move(v));
   request.body = std::move(in.body);
-  if (auth) request.identity = std::move(auth->identity);
+  if (pending.auth) request.identity = std::move(pending.auth->identity);
   request.request_id = in.request_id;
-  co_return co_await call_plugin(target, std::move(request), in.request_id);
+  return call_plugin(target, std::move(request), in.request_id);
 }
 
 // A caller not known in memory (route() asked): the lookup reads the store, under the route's
@@ -423,7 +503,6 @@ Task<std::optional<AuthContext>> Dispatcher::authenticate_within(const Target& t
 }
 
 Task<Response> Dispatcher::call_core(const Target& target, CoreRequest request) {
-  if (target.spec.immediate) co_return co_await target.core->handler(std::move(request));
   const std::string request_id = request.in.request_id;
   auto executor = co_await asio::this_coro::executor;
   Task<Response> handler = target.core->handler(std::move(request));

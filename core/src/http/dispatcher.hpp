@@ -37,7 +37,7 @@ class Dispatcher final : public RequestHandler {
              std::chrono::milliseconds default_deadline = std::chrono::seconds(30));
   ~Dispatcher() override;
 
-  Task<Response> handle(IncomingRequest request) override;
+  Handled start(IncomingRequest request, const boost::asio::any_io_executor& executor) override;
 
   /// Tried before Authenticate on every authenticated route; set before serving.
   void set_authenticate_now(AuthenticateNow now) { authenticate_now_ = std::move(now); }
@@ -45,8 +45,12 @@ class Dispatcher final : public RequestHandler {
  private:
   struct Routes;
   struct Target;
+  struct Pending;
   std::shared_ptr<const Routes> current_routes();
-  Task<Response> route(IncomingRequest& request, RouteStats*& stats);
+  std::optional<Response> route(IncomingRequest&& request,
+                                const boost::asio::any_io_executor& executor, Pending& pending);
+  Task<Response> finish(Pending pending);
+  Task<Response> call(Pending& pending);
   Task<std::optional<AuthContext>> authenticate_within(const Target& target,
                                                        const IncomingRequest& in);
   Task<Response> call_core(const Target& target, CoreRequest request);

@@ -14,26 +14,29 @@ namespace json = boost::json;
 std::vector<CoreRoute> status_routes(PluginHost& plugins, MetricsRegistry& metrics) {
   std::vector<CoreRoute> routes;
   routes.push_back({{.method = "GET", .path = "/healthz", .authenticate = false, .immediate = true},
-                    [](CoreRequest) -> Task<Response> {
+                    {},
+                    [](CoreRequest&) {
                       Response r;  // the same every time: no JSON value built per probe
                       r.body = R"({"status":"ok"})";
-                      co_return r;
+                      return r;
                     }});
   routes.push_back({{.method = "GET", .path = "/readyz", .authenticate = false, .immediate = true},
-                    [&plugins](CoreRequest) -> Task<Response> {
+                    {},
+                    [&plugins](CoreRequest&) {
                       const bool ready = plugins.ready();
                       json::object body{{"status", ready ? "ready" : "not_ready"},
                                         {"plugins", plugins.describe()}};
-                      co_return Response::json(body, ready ? 200 : 503);
+                      return Response::json(body, ready ? 200 : 503);
                     }});
   routes.push_back(
       {{.method = "GET", .path = "/api/plugins", .authenticate = false, .immediate = true},
-       [&plugins](CoreRequest) -> Task<Response> {
-         co_return Response::json(json::object{{"plugins", plugins.describe()}});
+       {},
+       [&plugins](CoreRequest&) {
+         return Response::json(json::object{{"plugins", plugins.describe()}});
        }});
-  routes.push_back(
-      {{.method = "GET", .path = "/metrics", .roles = {"operator"}, .immediate = true},
-       [&metrics](CoreRequest) -> Task<Response> { co_return Response::text(metrics.render()); }});
+  routes.push_back({{.method = "GET", .path = "/metrics", .roles = {"operator"}, .immediate = true},
+                    {},
+                    [&metrics](CoreRequest&) { return Response::text(metrics.render()); }});
   return routes;
 }
 

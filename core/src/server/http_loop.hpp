@@ -287,7 +287,14 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
     }
     in.request_id = std::string(request_id);
     tcp.expires_never();  // the handler has its own deadline
-    response = co_await respond(std::move(in));
+    // Answered at once when nothing on the way waits (RequestHandler::start), else awaited.
+    Handled handled = respond(std::move(in));
+    if (handled.rest) {
+      Response awaited = co_await std::move(*handled.rest);
+      response = std::move(awaited);
+    } else {
+      response = std::move(*handled.answer);
+    }
     if (env.tracker.stopping()) keep_alive = false;
   }
 

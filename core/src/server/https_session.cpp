@@ -71,8 +71,8 @@ boost::asio::awaitable<void> serve_tls(std::unique_ptr<TlsConnection> connection
   LoopEnd end = LoopEnd::quiet;
   if (!woken) {
     SessionEnv& env = connection->env;
-    auto respond = [&env](IncomingRequest request) {
-      return env.handler.handle(std::move(request));
+    auto respond = [&env, executor = stream.get_executor()](IncomingRequest request) {
+      return env.handler.start(std::move(request), executor);
     };
     end =
         co_await serve_http(stream, *connection->state, env, true, std::move(respond), kParkAfter);

@@ -32,18 +32,18 @@ boost::asio::awaitable<void> run_redirect_session(boost::asio::ip::tcp::socket s
   beast::tcp_stream stream(std::move(socket));
   TrackedSession tracked(std::move(state), stream.socket());
   // Named before the co_await: g++ 12 mishandles a lambda written inside a co_await expression.
-  auto respond = [&env](IncomingRequest in) -> boost::asio::awaitable<Response> {
+  auto respond = [&env](IncomingRequest in) -> Handled {
     const std::string host = redirect_host(in, env);
     if (host.empty())
-      co_return error_response(400, "bad_request", "missing or invalid Host header", in.request_id);
+      return {error_response(400, "bad_request", "missing or invalid Host header", in.request_id)};
     if (in.target.empty() || in.target[0] != '/')
-      co_return error_response(400, "bad_request", "malformed request target", in.request_id);
+      return {error_response(400, "bad_request", "malformed request target", in.request_id)};
     std::string location = "https://" + host;
     if (env.https_port != 443) location += ":" + std::to_string(env.https_port);
     location += in.target;
     Response r = Response::text("Moved to " + location + "\n", 308);
     r.headers.emplace_back("Location", location);
-    co_return r;
+    return {std::move(r)};
   };
   const LoopEnd end = co_await serve_http(stream, tracked.state(), env, false, std::move(respond));
   boost::system::error_code ec;

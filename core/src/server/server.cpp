@@ -178,10 +178,11 @@ struct Server::Impl {
                        .path = "/.well-known/jwks.json",
                        .authenticate = false,
                        .immediate = true},
-                      [this](CoreRequest) -> Task<Response> {
+                      {},
+                      [this](CoreRequest&) {
                         Response r = Response::json(identity_tokens.jwks());
                         r.headers.emplace_back("Cache-Control", "public, max-age=300");
-                        co_return r;
+                        return r;
                       }});
     for (auto& route : routes)
       if (route.spec.deadline.count() == 0) route.spec.deadline = config.server.handler_timeout;

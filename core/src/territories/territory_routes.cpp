@@ -31,7 +31,8 @@ std::vector<CoreRoute> territory_routes(std::function<const Territories&()> terr
         .path = "/api/territories/communes",
         .authenticate = false,
         .immediate = true},
-       [territories](CoreRequest req) -> Task<Response> {
+       {},
+       [territories](CoreRequest& req) {
          const std::string& q = req.query["q"];
          const std::string& postal = req.query["postal_code"];
          std::size_t limit = 10;
@@ -45,20 +46,21 @@ std::vector<CoreRoute> territory_routes(std::function<const Territories&()> terr
          auto found = q.empty() ? t.communes_by_postal_code(postal) : t.search(q, limit);
          json::array items;
          for (const Commune* c : found) items.push_back(commune_json(t, *c));
-         co_return Response::json(json::object{{"communes", std::move(items)}});
+         return Response::json(json::object{{"communes", std::move(items)}});
        }});
   routes.push_back({{.method = "GET",
                      .path = "/api/territories/communes/{code}",
                      .authenticate = false,
                      .immediate = true},
-                    [territories](CoreRequest req) -> Task<Response> {
+                    {},
+                    [territories](CoreRequest& req) {
                       const std::string& code = req.path_params.at("code");
                       const Territories& t = territories();
                       const Commune* c = code.size() <= 5 ? t.commune(code) : nullptr;
                       if (!c)
                         throw HttpError(404, "not_found",
                                         "no commune with INSEE code " + code.substr(0, 10));
-                      co_return Response::json(commune_json(t, *c));
+                      return Response::json(commune_json(t, *c));
                     }});
   return routes;
 }

@@ -54,25 +54,25 @@ Response serve_static(const StaticSite* site, const std::string& name, const Inc
 
 std::vector<CoreRoute> web_routes(CurrentSite site, const std::vector<std::string>& pages) {
   std::vector<CoreRoute> routes;
-  auto asset = [site](CoreRequest req) -> Task<Response> {
+  auto asset = [site](CoreRequest& req) {
     // The decoded path as sent ("/assets/a//b" stays distinct from "/assets/a/b"): the
     // snapshot is looked up by exact name.
     const auto current = site();
-    co_return serve_static(current.get(), req.path.substr(1), req.in);
+    return serve_static(current.get(), req.path.substr(1), req.in);
   };
   std::string path = "/assets";
   for (int depth = 1; depth <= kMaxAssetDepth; ++depth) {
     path += "/{p" + std::to_string(depth) + "}";
     routes.push_back(
-        {{.method = "GET", .path = path, .authenticate = false, .immediate = true}, asset});
+        {{.method = "GET", .path = path, .authenticate = false, .immediate = true}, {}, asset});
   }
-  auto page = [site](CoreRequest req) -> Task<Response> {
+  auto page = [site](CoreRequest& req) {
     const auto current = site();
-    co_return serve_static(current.get(), "index.html", req.in);
+    return serve_static(current.get(), "index.html", req.in);
   };
   for (const auto& p : pages)
     routes.push_back(
-        {{.method = "GET", .path = p, .authenticate = false, .immediate = true}, page});
+        {{.method = "GET", .path = p, .authenticate = false, .immediate = true}, {}, page});
   return routes;
 }
 

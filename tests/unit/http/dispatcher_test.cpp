@@ -11,6 +11,7 @@
 #include "util/blocking_pool.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -485,6 +486,49 @@ BOOST_FIXTURE_TEST_CASE(a_caller_known_in_memory_skips_the_lookup_and_its_deadli
   BOOST_TEST(r.status == 504);
   BOOST_TEST(lookups == 1);
   BOOST_TEST(asked == 3);
+}
+
+// What nothing has to wait for (an immediate core route, a refusal, a caller known in memory)
+// is answered by start() itself: no coroutine to await. The rest is left to await.
+BOOST_FIXTURE_TEST_CASE(what_needs_no_wait_is_answered_by_start_itself, CoreApp) {
+  boost::asio::io_context ioc;
+  const boost::asio::any_io_executor executor = ioc.get_executor();
+  const auto start = [&](std::string method, std::string target, Headers headers = {}) {
+    IncomingRequest in;
+    in.method = std::move(method);
+    in.target = std::move(target);
+    in.headers = std::move(headers);
+    in.request_id = "core-request";
+    return core.start(std::move(in), executor);
+  };
+  const auto answered = [](const Handled& h, int status) {
+    return h.answer.has_value() && !h.rest.has_value() && h.answer->status == status;
+  };
+  BOOST_TEST(answered(start("GET", "/healthz"), 200));
+  BOOST_TEST(answered(start("GET", "/api/territories/communes/49007"), 200));
+  BOOST_TEST(answered(start("GET", "/no/such/path"), 404));
+  BOOST_TEST(answered(start("DELETE", "/healthz"), 405));
+  BOOST_TEST(answered(start("GET", "/%2e%2e/x"), 400));
+  // An authenticated route whose caller memory does not know: the store is asked, later.
+  Handled h = start("GET", "/api/me", {{"cookie", "c"}});
+  BOOST_TEST(!h.answer.has_value());
+  BOOST_TEST(h.rest.has_value());
+  as_cookie({"agent"});
+  core.set_authenticate_now(
+      [&](const IncomingRequest& in,
+          const boost::asio::any_io_executor&) -> std::optional<std::optional<AuthContext>> {
+        if (in.header("cookie")) return caller;
+        return std::nullopt;
+      });
+  BOOST_TEST(answered(start("GET", "/api/me", {{"cookie", "c"}}), 200));
+  BOOST_TEST(answered(start("GET", "/metrics", {{"cookie", "c"}}), 403));
+  // A handler that may wait is awaited, even with its caller known.
+  h = start("GET", "/test/slow", {{"cookie", "c"}});
+  BOOST_TEST(!h.answer.has_value());
+  BOOST_TEST(h.rest.has_value());
+  BOOST_TEST(lookups == 0);
+  // What start() answered was counted like any other answer.
+  BOOST_TEST(metrics.render().find(R"(route="GET /healthz",status="200"} 1)") != std::string::npos);
 }
 
 BOOST_FIXTURE_TEST_CASE(core_handlers_answer_errors_by_throwing, CoreApp) {
