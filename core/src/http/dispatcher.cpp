@@ -165,8 +165,11 @@ bool is_token(std::string_view s) {
          });
 }
 bool is_field_value(std::string_view s) {
-  return s.size() <= kMaxField &&
-         s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+  // A plain loop: find_first_of calls memchr once per character (1 % of a plugin route's
+  // CPU went there).
+  return s.size() <= kMaxField && std::none_of(s.begin(), s.end(), [](char c) {
+           return c == '\r' || c == '\n' || c == '\0';
+         });
 }
 // Also a final status of three digits: Beast writes any number, and 1xx is not an answer.
 bool is_writable(const Response& r) {
