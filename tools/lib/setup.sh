@@ -10,11 +10,14 @@ export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
 # Debian 12 packages the build and the tests need (see README, "What it is made of").
 PACKAGES=(g++ cmake ninja-build ccache pkg-config openssl curl clang-format
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-test1.81-dev
-  libyaml-cpp-dev libssl-dev libsqlite3-dev libsodium-dev libcjose-dev libjansson-dev)
+  libyaml-cpp-dev libssl-dev libsqlite3-dev libsodium-dev libcjose-dev libjansson-dev libpq-dev)
 
 # The fuzz targets (tools/fuzz, and tools/test through ctest): clang 14 and its runtimes, which
 # hold libFuzzer and the sanitizers (not pulled in by clang without recommends).
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
+
+# The PostgreSQL server the store's tests start throwaway clusters of (tools/lib/pg-cluster).
+PG_PACKAGES=(postgresql-15)
 
 # The browser the end-to-end tests of the portal drive (tests/e2e, through playwright-core).
 E2E_PACKAGES=(chromium)

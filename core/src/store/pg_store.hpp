@@ -1,0 +1,63 @@
+// The PostgreSQL store, for several gateway instances sharing one database. libpq's
+// asynchronous API on the store's own thread: each connection's socket is a descriptor of that
+// thread's io_context, so a few connections serve many statements at once and no thread ever
+// blocks on the network. Callers resume on their own executor.
+#pragma once
+
+#include "passerelle/host.hpp"
+#include "passerelle/plugin.hpp"
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace passerelle {
+
+/// The database cannot be reached (down, restarting, refused, timed out): the request that
+/// needed it gets 503 store_unavailable with Retry-After, and the store reconnects by itself.
+class StoreUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct PgOptions {
+  std::string url;           ///< libpq connection string or postgresql:// URL (sslmode honoured).
+  unsigned connections = 4;  ///< At most this many open at once.
+  /// Connecting, and waiting for a free connection, give up after this.
+  std::chrono::milliseconds connect_timeout{5000};
+  /// A statement still running after this is cancelled (an error).
+  std::chrono::milliseconds statement_timeout{30000};
+};
+
+class PgStore final : public Database {
+ public:
+  /// Connects lazily: a database down at start fails the first statement, not the constructor.
+  explicit PgStore(PgOptions options);
+  ~PgStore() override;
+
+  /// A statement that failed because the server went away is sent again on a new connection
+  /// only when that is safe: it had not been sent, or it is a single SELECT.
+  Task<QueryResult> query(Statement statement) override;
+  /// BEGIN, the statements, COMMIT on one connection; ROLLBACK on an error. Never sent again
+  /// once BEGIN went out: a COMMIT whose answer was lost may have been applied.
+  Task<std::vector<QueryResult>> transaction(std::vector<Statement> statements) override;
+  std::string dialect() const override { return "postgresql"; }
+
+  /// Applies the migrations of `owner` not yet applied, each in its own transaction, in order,
+  /// under an advisory lock: instances starting together apply each migration once.
+  Task<int> migrate(std::string owner, std::vector<Migration> migrations);
+
+  /// Connections open now (for tests and /readyz).
+  unsigned open_connections() const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+  std::thread thread_;  // runs impl_'s io_context
+};
+
+}  // namespace passerelle

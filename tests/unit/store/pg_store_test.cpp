@@ -1,0 +1,266 @@
+// The PostgreSQL store against a real server: a throwaway cluster on loopback
+// (tools/lib/pg-cluster), started once for the suite. Portable SQL (?n placeholders, typed
+// values), all-or-nothing transactions, migrations applied once by instances starting
+// together, a pool that never opens more than its connections, and a database that goes away
+// and comes back.
+#include "store/pg_sql.hpp"
+#include "store/pg_store.hpp"
+#include "support/run.hpp"
+#include "support/temp_dir.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <future>
+#include <iostream>
+
+using namespace passerelle;
+using passerelle::test::run;
+using passerelle::test::TempDir;
+
+namespace {
+
+std::string cluster_tool() { return std::string(PASSERELLE_SOURCE_DIR) + "/tools/lib/pg-cluster"; }
+
+bool have_postgresql() {
+  return std::system("ls -d /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1") == 0;
+}
+
+// One cluster of its own, in a folder /tmp (the postgres user must reach it), stopped and
+// removed at the end.
+struct Cluster {
+  std::string dir;
+  std::string url;
+
+  Cluster() {
+    char path[] = "/tmp/passerelle-pg.XXXXXX";
+    if (!mkdtemp(path)) throw std::runtime_error("mkdtemp failed");
+    dir = path;
+    if (std::system((cluster_tool() + " start " + dir + " >/dev/null").c_str()) != 0)
+      throw std::runtime_error("could not start a PostgreSQL cluster in " + dir);
+    std::ifstream in(dir + "/url");
+    std::getline(in, url);
+  }
+  ~Cluster() {
+    stop();
+    std::system(("rm -rf " + dir).c_str());
+  }
+  void stop() { std::system((cluster_tool() + " stop " + dir).c_str()); }
+  void restart() {
+    // The same data and port: pg_ctl starts it with what it was started with.
+    const std::string port = url.substr(url.rfind(':') + 1, url.rfind('/') - url.rfind(':') - 1);
+    const std::string as_owner = geteuid() == 0 ? "runuser -u postgres -- " : "";
+    const std::string cmd = as_owner +
+                            "$(find /usr/lib/postgresql -maxdepth 2 -name bin | sort -V | tail -n "
+                            "1)/pg_ctl -D " +
+                            dir + "/data -l " + dir + "/server.log -w -t 30 -o \"-p " + port +
+                            " -k " + dir + " -c listen_addresses=127.0.0.1\" start >/dev/null";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("could not restart PostgreSQL");
+  }
+};
+
+Cluster* shared_cluster = nullptr;
+
+struct SuiteCluster {
+  SuiteCluster() {
+    if (!have_postgresql()) {
+      std::cerr << "\n*** pg_store: PostgreSQL is not installed here (Debian: postgresql-15); its "
+                   "tests are SKIPPED. tools/test installs it. ***\n\n";
+      return;
+    }
+    shared_cluster = new Cluster();
+  }
+  ~SuiteCluster() {
+    delete shared_cluster;
+    shared_cluster = nullptr;
+  }
+};
+
+boost::test_tools::assertion_result postgresql_here(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result r(shared_cluster != nullptr);
+  r.message() << "no PostgreSQL cluster (see the message above)";
+  return r;
+}
+
+PgOptions options(std::string url = shared_cluster ? shared_cluster->url : "") {
+  PgOptions o;
+  o.url = std::move(url);
+  o.connections = 3;
+  o.connect_timeout = std::chrono::seconds(3);
+  return o;
+}
+
+// A table name of its own per test: the cluster is shared by the suite.
+std::string table(const std::string& name) { return "t_" + name; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(pg_sql)
+
+BOOST_AUTO_TEST_CASE(numbered_placeholders_become_dollar_parameters_outside_literals) {
+  using pg::translate_placeholders;
+  BOOST_TEST(translate_placeholders("SELECT a FROM t WHERE b = ?1 AND c = ?12") ==
+             "SELECT a FROM t WHERE b = $1 AND c = $12");
+  BOOST_TEST(translate_placeholders("SELECT '?1', 'it''s ?2', \"col?3\" FROM t WHERE x = ?1") ==
+             "SELECT '?1', 'it''s ?2', \"col?3\" FROM t WHERE x = $1");
+  BOOST_TEST(translate_placeholders("SELECT 1 -- ?1 here\n, ?2 /* ?3 /* ?4 */ */") ==
+             "SELECT 1 -- ?1 here\n, $2 /* ?3 /* ?4 */ */");
+  BOOST_TEST(translate_placeholders("SELECT $tag$ ?1 $tag$, $$ ?2 $$, E'\\' ?3', ?4") ==
+             "SELECT $tag$ ?1 $tag$, $$ ?2 $$, E'\\' ?3', $4");
+  BOOST_CHECK_THROW(translate_placeholders("SELECT ?"), std::invalid_argument);
+  BOOST_CHECK_THROW(translate_placeholders("SELECT $1"), std::invalid_argument);
+  BOOST_CHECK_THROW(translate_placeholders("SELECT 'open"), std::invalid_argument);
+  BOOST_CHECK_THROW(translate_placeholders("SELECT /* open"), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(values_go_as_text_with_their_type_and_come_back_typed) {
+  BOOST_TEST(pg::parameter(std::int64_t{-42}).text == "-42");
+  BOOST_TEST(pg::parameter(std::int64_t{-42}).type == 20u);
+  BOOST_TEST(pg::parameter(0.1).text == "0.1");  // shortest exact form
+  BOOST_TEST(pg::parameter(nullptr).null);
+  BOOST_TEST(pg::parameter(std::string("x")).type == 0u);
+  BOOST_TEST(std::get<std::int64_t>(pg::value_of(20, "9007199254740993")) == 9007199254740993);
+  BOOST_TEST(std::get<std::int64_t>(pg::value_of(16, "t")) == 1);
+  BOOST_TEST(std::get<double>(pg::value_of(701, "1.5")) == 1.5);
+  BOOST_TEST(std::get<std::string>(pg::value_of(25, "héllo")) == "héllo");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(pg_store, *boost::unit_test::fixture<SuiteCluster>())
+
+BOOST_AUTO_TEST_CASE(query_binds_and_returns_typed_values,
+                     *boost::unit_test::precondition(postgresql_here)) {
+  PgStore store(options());
+  BOOST_TEST(store.dialect() == "postgresql");
+  const std::string t = table("typed");
+  run(store.query({"CREATE TABLE " + t +
+                       " (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, i BIGINT, r DOUBLE "
+                       "PRECISION, s TEXT, n TEXT)",
+                   {}}));
+  auto ins = run(store.query({"INSERT INTO " + t + " (i, r, s, n) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+                              {std::int64_t{7}, 1.5, std::string("héllo ' ?1"), nullptr}}));
+  BOOST_TEST(ins.changes == 1);
+  BOOST_TEST_REQUIRE(ins.rows.size() == 1u);
+  BOOST_TEST(std::get<std::int64_t>(ins.rows[0][0]) == 1);
+  auto rows = run(store.query({"SELECT i, r, s, n FROM " + t + " WHERE i = ?1", {std::int64_t{7}}}));
+  BOOST_TEST((rows.columns == std::vector<std::string>{"i", "r", "s", "n"}));
+  BOOST_TEST_REQUIRE(rows.rows.size() == 1u);
+  BOOST_TEST(std::get<std::int64_t>(rows.rows[0][0]) == 7);
+  BOOST_TEST(std::get<double>(rows.rows[0][1]) == 1.5);
+  BOOST_TEST(std::get<std::string>(rows.rows[0][2]) == "héllo ' ?1");
+  BOOST_TEST(std::holds_alternative<std::nullptr_t>(rows.rows[0][3]));
+  // An upsert in the portable form, and a count.
+  run(store.query({"CREATE TABLE " + t + "_kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)", {}}));
+  for (int i = 0; i < 3; ++i)
+    run(store.query({"INSERT INTO " + t +
+                         "_kv (k, v) VALUES (?1, ?2) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+                     {std::string("a"), std::int64_t{i}}}));
+  auto kv = run(store.query({"SELECT count(*), max(v) FROM " + t + "_kv", {}}));
+  BOOST_TEST(std::get<std::int64_t>(kv.rows[0][0]) == 1);
+  BOOST_TEST(std::get<std::int64_t>(kv.rows[0][1]) == 2);
+}
+
+BOOST_AUTO_TEST_CASE(an_sql_error_is_an_error_and_the_connection_stays_usable,
+                     *boost::unit_test::precondition(postgresql_here)) {
+  PgStore store(options());
+  BOOST_CHECK_THROW(run(store.query({"SELECT * FROM no_such_table", {}})), std::runtime_error);
+  BOOST_CHECK_THROW(run(store.query({"SELECT ?", {}})), std::invalid_argument);
+  for (int i = 0; i < 5; ++i)  // more than the pool's connections: none was lost
+    BOOST_TEST(std::get<std::int64_t>(run(store.query({"SELECT 1 + ?1", {std::int64_t{i}}})).rows[0][0]) ==
+               i + 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_transaction_is_all_or_nothing,
+                     *boost::unit_test::precondition(postgresql_here)) {
+  PgStore store(options());
+  const std::string t = table("tx");
+  run(store.query({"CREATE TABLE " + t + " (k TEXT PRIMARY KEY)", {}}));
+  auto done = run(store.transaction({{"INSERT INTO " + t + " VALUES (?1)", {std::string("a")}},
+                                     {"SELECT count(*) FROM " + t, {}}}));
+  BOOST_TEST_REQUIRE(done.size() == 2u);
+  BOOST_TEST(std::get<std::int64_t>(done[1].rows[0][0]) == 1);
+  BOOST_CHECK_THROW(run(store.transaction({{"INSERT INTO " + t + " VALUES (?1)", {std::string("b")}},
+                                           {"INSERT INTO " + t + " VALUES (?1)", {std::string("a")}}})),
+                    std::runtime_error);
+  auto rows = run(store.query({"SELECT k FROM " + t + " ORDER BY k", {}}));
+  BOOST_TEST(rows.rows.size() == 1u);  // "b" went with the failed transaction
+}
+
+BOOST_AUTO_TEST_CASE(migrations_apply_once_even_from_instances_starting_together,
+                     *boost::unit_test::precondition(postgresql_here)) {
+  const std::vector<Migration> migrations = {
+      {1, "CREATE TABLE mig_items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",
+       {{"sqlite", "not for this dialect"}}},
+      {2, "",
+       {{"postgresql",
+         "ALTER TABLE mig_items ADD COLUMN n BIGINT NOT NULL DEFAULT 0; "
+         "INSERT INTO mig_items (id, body) VALUES (1, 'seeded')"}}}};
+  PgStore a(options()), b(options());
+  boost::asio::io_context ioc;
+  auto first = boost::asio::co_spawn(ioc, a.migrate("mig", migrations), boost::asio::use_future);
+  auto second = boost::asio::co_spawn(ioc, b.migrate("mig", migrations), boost::asio::use_future);
+  ioc.run();
+  BOOST_TEST(first.get() + second.get() == 2);  // each migration once, by either instance
+  BOOST_TEST(run(a.migrate("mig", migrations)) == 0);
+  auto rows = run(a.query({"SELECT count(*) FROM mig_items", {}}));
+  BOOST_TEST(std::get<std::int64_t>(rows.rows[0][0]) == 1);
+  // A failing migration changes nothing and says which one.
+  try {
+    run(a.migrate("mig", {migrations[0], migrations[1], {3, "CREATE TABLE mig_x (a INT); BROKEN"}}));
+    BOOST_FAIL("a broken migration was applied");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()).find("migration 3 of mig") != std::string::npos);
+  }
+  BOOST_CHECK_THROW(run(a.query({"SELECT 1 FROM mig_x", {}})), std::runtime_error);
+}
+
+BOOST_AUTO_TEST_CASE(the_pool_never_opens_more_than_its_connections,
+                     *boost::unit_test::precondition(postgresql_here)) {
+  PgStore store(options());
+  boost::asio::io_context ioc;
+  std::vector<std::future<QueryResult>> answers;
+  for (int i = 0; i < 40; ++i)
+    answers.push_back(boost::asio::co_spawn(
+        ioc, store.query({"SELECT pg_sleep(0.01), ?1::bigint", {std::int64_t{i}}}),
+        boost::asio::use_future));
+  ioc.run();
+  for (int i = 0; i < 40; ++i) BOOST_TEST(std::get<std::int64_t>(answers[i].get().rows[0][1]) == i);
+  BOOST_TEST(store.open_connections() <= 3u);
+  BOOST_TEST(store.open_connections() >= 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_database_that_is_not_there_is_store_unavailable_at_once) {
+  // A port nothing listens on (connection refused): no wait, no crash.
+  PgStore store(options("postgresql://passerelle:x@127.0.0.1:9/passerelle"));
+  BOOST_CHECK_THROW(run(store.query({"SELECT 1", {}})), StoreUnavailable);
+  BOOST_CHECK_THROW(run(store.query({"SELECT 1", {}})), StoreUnavailable);  // backing off
+  BOOST_TEST(store.open_connections() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(the_store_recovers_by_itself_when_the_database_comes_back,
+                     *boost::unit_test::precondition(postgresql_here)) {
+  Cluster own;  // stopped and started here: not the suite's
+  PgStore store(options(own.url));
+  BOOST_TEST(std::get<std::int64_t>(run(store.query({"SELECT 41 + 1", {}})).rows[0][0]) == 42);
+  own.stop();
+  BOOST_CHECK_THROW(run(store.query({"SELECT 1", {}})), StoreUnavailable);
+  own.restart();
+  // Within the back-off (at most 5 s) the store connects again on its own.
+  bool back = false;
+  for (int i = 0; i < 80 && !back; ++i) {
+    try {
+      back = std::get<std::int64_t>(run(store.query({"SELECT 1", {}})).rows[0][0]) == 1;
+    } catch (const StoreUnavailable&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  BOOST_TEST(back);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
