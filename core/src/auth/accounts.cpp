@@ -94,13 +94,16 @@ Task<std::int64_t> Accounts::create(NewAccount a) {
   Statement insert{
       "INSERT INTO users(username, display_name, email, password_hash, roles, commune_insee, "
       "siret) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
       {a.username, a.display_name, a.email, hash, join_roles(a.roles), a.commune_insee, a.siret}};
   try {
     auto r = co_await store_.query(std::move(insert));
-    co_return r.last_insert_id;
+    co_return std::get<std::int64_t>(r.rows.at(0).at(0));
   } catch (const std::runtime_error& e) {
-    if (std::string(e.what()).find("UNIQUE") == std::string::npos) throw;
+    // SQLite says "UNIQUE constraint failed", PostgreSQL "duplicate key value".
+    const std::string what = e.what();
+    if (what.find("UNIQUE") == std::string::npos && what.find("duplicate key") == std::string::npos)
+      throw;
   }
   throw AccountError("the username \"" + a.username + "\" is taken");
 }

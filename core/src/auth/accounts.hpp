@@ -3,6 +3,7 @@
 #pragma once
 
 #include "auth/roles.hpp"
+#include "passerelle/host.hpp"
 #include "passerelle/identity.hpp"
 #include "passerelle/task.hpp"
 #include "util/job_limit.hpp"
@@ -15,7 +16,6 @@
 
 namespace passerelle {
 
-class SqliteStore;
 class BlockingPool;
 struct CallerCaches;
 
@@ -67,7 +67,7 @@ class Accounts {
   /// `demo`: whether the demo password may be set (demo mode only). `max_pending_checks`:
   /// password checks waiting or running at once, beyond which check_password() throws PoolFull.
   /// `caches` (optional, outliving this object) forget an account's callers when it changes.
-  Accounts(SqliteStore& store, BlockingPool& pool, bool demo, std::size_t max_pending_checks = 64,
+  Accounts(Database& store, BlockingPool& pool, bool demo, std::size_t max_pending_checks = 64,
            CallerCaches* caches = nullptr)
       : store_(store), pool_(pool), demo_(demo), checks_(max_pending_checks), caches_(caches) {}
 
@@ -97,7 +97,7 @@ class Accounts {
   static void check_username(const std::string& username);
 
  private:
-  SqliteStore& store_;
+  Database& store_;
   BlockingPool& pool_;
   bool demo_;
   JobLimit checks_;  // Argon2id checks waiting or running

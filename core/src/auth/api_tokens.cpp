@@ -5,6 +5,7 @@
 #include "auth/caller_cache.hpp"
 #include "auth/crypto.hpp"
 #include "store/sqlite_store.hpp"
+#include "util/clock.hpp"
 
 namespace passerelle {
 
@@ -39,10 +40,9 @@ Task<std::vector<ApiTokenInfo>> ApiTokens::list() {
 }
 
 Task<bool> ApiTokens::revoke(std::int64_t id) {
-  Statement q{
-      "UPDATE api_tokens SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ','now') "
-      "WHERE id = ?1 AND revoked_at IS NULL",
-      {id}};
+  // The time from here, not from SQL (portable SQL: no strftime, no now()).
+  Statement q{"UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+              {id, utc_timestamp()}};
   const QueryResult r = co_await store_.query(std::move(q));
   if (cache_) cache_->forget_token(id);
   co_return r.changes > 0;

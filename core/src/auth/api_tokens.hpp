@@ -1,6 +1,7 @@
 // Personal API tokens of operators ("Authorization: Bearer pst_..."), stored hashed, revocable.
 #pragma once
 
+#include "passerelle/host.hpp"
 #include "passerelle/task.hpp"
 
 #include <cstdint>
@@ -10,7 +11,6 @@
 
 namespace passerelle {
 
-class SqliteStore;
 class CallerCache;
 
 struct ApiTokenInfo {
@@ -30,7 +30,7 @@ struct ResolvedToken {
 class ApiTokens {
  public:
   /// `cache` (optional) must outlive this object; a revoked token is forgotten by it at once.
-  explicit ApiTokens(SqliteStore& store, CallerCache* cache = nullptr)
+  explicit ApiTokens(Database& store, CallerCache* cache = nullptr)
       : store_(store), cache_(cache) {}
 
   /// A new token for an operator account; the clear value is returned once and never stored.
@@ -46,7 +46,7 @@ class ApiTokens {
   }
 
  private:
-  SqliteStore& store_;
+  Database& store_;
   CallerCache* cache_;
 };
 

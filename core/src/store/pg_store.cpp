@@ -114,8 +114,8 @@ void add_result(PGresult* r, QueryResult& out, std::optional<std::string>& error
             row.emplace_back(nullptr);
           } else {
             row.push_back(pg::value_of(
-                PQftype(r, j),
-                std::string_view(PQgetvalue(r, i, j), static_cast<std::size_t>(PQgetlength(r, i, j)))));
+                PQftype(r, j), std::string_view(PQgetvalue(r, i, j),
+                                                static_cast<std::size_t>(PQgetlength(r, i, j)))));
           }
         }
         out.rows.push_back(std::move(row));
@@ -223,7 +223,9 @@ struct PgStore::Impl {
 
   explicit Impl(PgOptions o) : options(std::move(o)) {}
 
-  Clock::time_point statement_deadline() const { return Clock::now() + options.statement_timeout + options.connect_timeout; }
+  Clock::time_point statement_deadline() const {
+    return Clock::now() + options.statement_timeout + options.connect_timeout;
+  }
 
   Task<std::unique_ptr<Connection>> connect() {
     auto c = std::make_unique<Connection>(ioc);
@@ -236,10 +238,9 @@ struct PgStore::Impl {
       if (status == PGRES_POLLING_FAILED)
         throw ConnectionLost("cannot connect to PostgreSQL: " + message_of(c->pg), false);
       c->attach(ioc);
-      co_await wait_socket(*c,
-                           status == PGRES_POLLING_READING ? WaitType::wait_read
-                                                            : WaitType::wait_write,
-                           deadline, false);
+      co_await wait_socket(
+          *c, status == PGRES_POLLING_READING ? WaitType::wait_read : WaitType::wait_write,
+          deadline, false);
       status = PQconnectPoll(c->pg);
     }
     c->attach(ioc);

@@ -2,6 +2,7 @@
 #include "territories/territory_store.hpp"
 
 #include "store/sqlite_store.hpp"
+#include "util/clock.hpp"
 
 #include <sstream>
 
@@ -28,7 +29,10 @@ Task<void> save_territories(SqliteStore& store, TerritoryData data, std::string 
          {c.code, c.name, c.department, c.region, c.population, postal, c.epci}});
   }
   statements.push_back(
-      {"INSERT OR REPLACE INTO territory_import(id, source) VALUES (1, ?1)", {source}});
+      {"INSERT INTO territory_import(id, source, imported_at) VALUES (1, ?1, ?2) "
+       "ON CONFLICT (id) DO UPDATE SET source = excluded.source, imported_at = "
+       "excluded.imported_at",
+       {source, utc_timestamp()}});
   co_await store.transaction(std::move(statements));
 }
 

@@ -3,10 +3,13 @@
 // values), all-or-nothing transactions, migrations applied once by instances starting
 // together, a pool that never opens more than its connections, and a database that goes away
 // and comes back.
-#include "store/pg_sql.hpp"
 #include "store/pg_store.hpp"
+#include "auth/accounts.hpp"
+#include "store/core_schema.hpp"
+#include "store/pg_sql.hpp"
 #include "support/run.hpp"
 #include "support/temp_dir.hpp"
+#include "util/blocking_pool.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -143,12 +146,14 @@ BOOST_AUTO_TEST_CASE(query_binds_and_returns_typed_values,
                        " (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, i BIGINT, r DOUBLE "
                        "PRECISION, s TEXT, n TEXT)",
                    {}}));
-  auto ins = run(store.query({"INSERT INTO " + t + " (i, r, s, n) VALUES (?1, ?2, ?3, ?4) RETURNING id",
-                              {std::int64_t{7}, 1.5, std::string("héllo ' ?1"), nullptr}}));
+  auto ins =
+      run(store.query({"INSERT INTO " + t + " (i, r, s, n) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+                       {std::int64_t{7}, 1.5, std::string("héllo ' ?1"), nullptr}}));
   BOOST_TEST(ins.changes == 1);
   BOOST_TEST_REQUIRE(ins.rows.size() == 1u);
   BOOST_TEST(std::get<std::int64_t>(ins.rows[0][0]) == 1);
-  auto rows = run(store.query({"SELECT i, r, s, n FROM " + t + " WHERE i = ?1", {std::int64_t{7}}}));
+  auto rows =
+      run(store.query({"SELECT i, r, s, n FROM " + t + " WHERE i = ?1", {std::int64_t{7}}}));
   BOOST_TEST((rows.columns == std::vector<std::string>{"i", "r", "s", "n"}));
   BOOST_TEST_REQUIRE(rows.rows.size() == 1u);
   BOOST_TEST(std::get<std::int64_t>(rows.rows[0][0]) == 7);
@@ -172,8 +177,8 @@ BOOST_AUTO_TEST_CASE(an_sql_error_is_an_error_and_the_connection_stays_usable,
   BOOST_CHECK_THROW(run(store.query({"SELECT * FROM no_such_table", {}})), std::runtime_error);
   BOOST_CHECK_THROW(run(store.query({"SELECT ?", {}})), std::invalid_argument);
   for (int i = 0; i < 5; ++i)  // more than the pool's connections: none was lost
-    BOOST_TEST(std::get<std::int64_t>(run(store.query({"SELECT 1 + ?1", {std::int64_t{i}}})).rows[0][0]) ==
-               i + 1);
+    BOOST_TEST(std::get<std::int64_t>(
+                   run(store.query({"SELECT 1 + ?1", {std::int64_t{i}}})).rows[0][0]) == i + 1);
 }
 
 BOOST_AUTO_TEST_CASE(a_transaction_is_all_or_nothing,
@@ -185,9 +190,10 @@ BOOST_AUTO_TEST_CASE(a_transaction_is_all_or_nothing,
                                      {"SELECT count(*) FROM " + t, {}}}));
   BOOST_TEST_REQUIRE(done.size() == 2u);
   BOOST_TEST(std::get<std::int64_t>(done[1].rows[0][0]) == 1);
-  BOOST_CHECK_THROW(run(store.transaction({{"INSERT INTO " + t + " VALUES (?1)", {std::string("b")}},
-                                           {"INSERT INTO " + t + " VALUES (?1)", {std::string("a")}}})),
-                    std::runtime_error);
+  BOOST_CHECK_THROW(
+      run(store.transaction({{"INSERT INTO " + t + " VALUES (?1)", {std::string("b")}},
+                             {"INSERT INTO " + t + " VALUES (?1)", {std::string("a")}}})),
+      std::runtime_error);
   auto rows = run(store.query({"SELECT k FROM " + t + " ORDER BY k", {}}));
   BOOST_TEST(rows.rows.size() == 1u);  // "b" went with the failed transaction
 }
@@ -195,9 +201,11 @@ BOOST_AUTO_TEST_CASE(a_transaction_is_all_or_nothing,
 BOOST_AUTO_TEST_CASE(migrations_apply_once_even_from_instances_starting_together,
                      *boost::unit_test::precondition(postgresql_here)) {
   const std::vector<Migration> migrations = {
-      {1, "CREATE TABLE mig_items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",
+      {1,
+       "CREATE TABLE mig_items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",
        {{"sqlite", "not for this dialect"}}},
-      {2, "",
+      {2,
+       "",
        {{"postgresql",
          "ALTER TABLE mig_items ADD COLUMN n BIGINT NOT NULL DEFAULT 0; "
          "INSERT INTO mig_items (id, body) VALUES (1, 'seeded')"}}}};
@@ -212,12 +220,36 @@ BOOST_AUTO_TEST_CASE(migrations_apply_once_even_from_instances_starting_together
   BOOST_TEST(std::get<std::int64_t>(rows.rows[0][0]) == 1);
   // A failing migration changes nothing and says which one.
   try {
-    run(a.migrate("mig", {migrations[0], migrations[1], {3, "CREATE TABLE mig_x (a INT); BROKEN"}}));
+    run(a.migrate("mig",
+                  {migrations[0], migrations[1], {3, "CREATE TABLE mig_x (a INT); BROKEN"}}));
     BOOST_FAIL("a broken migration was applied");
   } catch (const std::runtime_error& e) {
     BOOST_TEST(std::string(e.what()).find("migration 3 of mig") != std::string::npos);
   }
   BOOST_CHECK_THROW(run(a.query({"SELECT 1 FROM mig_x", {}})), std::runtime_error);
+}
+
+// The core's own tables on PostgreSQL (their text for this dialect), and accounts through
+// them: ids from RETURNING, a taken username told as such.
+BOOST_AUTO_TEST_CASE(the_core_schema_and_accounts_work_on_postgresql,
+                     *boost::unit_test::precondition(postgresql_here)) {
+  Cluster own;  // a database of its own: the core's table names are fixed
+  PgStore store(options(own.url));
+  BOOST_TEST(run(store.migrate("core", core_migrations())) == 3);
+  BOOST_TEST(run(store.migrate("core", core_migrations())) == 0);
+  BlockingPool pool(1);
+  Accounts accounts(store, pool, true);
+  NewAccount a{"elu.test", "correct horse battery", "Élu test", "elu@example.org", {"elu"}, "49007",
+               ""};
+  const std::int64_t first = run(accounts.create(a));
+  BOOST_TEST(first >= 1);
+  a.username = "agent.test";
+  BOOST_TEST(run(accounts.create(a)) == first + 1);
+  BOOST_CHECK_THROW(run(accounts.create(a)), AccountError);
+  auto found = run(accounts.check_password("elu.test", "correct horse battery"));
+  BOOST_TEST_REQUIRE(found.has_value());
+  BOOST_TEST(found->id == first);
+  BOOST_TEST(!run(accounts.check_password("elu.test", "wrong")).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(the_pool_never_opens_more_than_its_connections,
