@@ -13,6 +13,7 @@
 #include "http/router.hpp"
 #include "log/log.hpp"
 #include "plugins/plugin_host.hpp"
+#include "store/store_error.hpp"
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/url/parse.hpp>
@@ -245,6 +246,18 @@ void admit(const RouteSpec& spec, const IncomingRequest& in,
   check_media_type(spec, in);
 }
 
+// A database that cannot be reached: 503, to try again shortly (the store reconnects itself).
+Response store_unavailable(const StoreUnavailable& e, std::string_view route,
+                           std::string_view request_id) {
+  log::warn("http", "store unavailable",
+            {{"request_id", request_id}, {"route", route}, {"error", e.what()}});
+  Response r =
+      error_response(503, "store_unavailable",
+                     "the service is briefly unavailable; try again in a few seconds", request_id);
+  r.headers.emplace_back("Retry-After", std::to_string(kStoreRetryAfterSeconds));
+  return r;
+}
+
 // The answer to a request that threw: its HttpError, else a 500 whose cause is in the log.
 Response error_answer(std::exception_ptr error, const RouteStats& stats,
                       std::string_view request_id) {
@@ -252,6 +265,8 @@ Response error_answer(std::exception_ptr error, const RouteStats& stats,
     std::rethrow_exception(error);
   } catch (const HttpError& e) {
     return error_response(e, request_id);
+  } catch (const StoreUnavailable& e) {
+    return store_unavailable(e, stats.label(), request_id);
   } catch (const std::exception& e) {
     log::error("http", "request failed",
                {{"request_id", request_id}, {"route", stats.label()}, {"error", e.what()}});
@@ -578,6 +593,8 @@ Task<Response> Dispatcher::call_plugin(const Target& target, Request request,
       std::rethrow_exception(outcome.error);
     } catch (const HttpError& e) {
       co_return error_response(e, request_id);
+    } catch (const StoreUnavailable& e) {
+      co_return store_unavailable(e, target.label, request_id);
     } catch (const std::exception& e) {
       log::error("http", "plugin handler failed",
                  {{"request_id", request_id}, {"plugin", plugin_name}, {"error", e.what()}});

@@ -6,6 +6,7 @@
 
 #include "passerelle/host.hpp"
 #include "passerelle/plugin.hpp"
+#include "store/store_error.hpp"
 
 #include <chrono>
 #include <memory>
@@ -15,13 +16,6 @@
 #include <vector>
 
 namespace passerelle {
-
-/// The database cannot be reached (down, restarting, refused, timed out): the request that
-/// needed it gets 503 store_unavailable with Retry-After, and the store reconnects by itself.
-class StoreUnavailable : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 struct PgOptions {
   std::string url;           ///< libpq connection string or postgresql:// URL (sslmode honoured).

@@ -6,6 +6,7 @@
 #include "http/form.hpp"
 #include "http/responses.hpp"
 #include "store/core_schema.hpp"
+#include "store/store_error.hpp"
 #include "support/app_fixture.hpp"
 #include "territories/territory_routes.hpp"
 #include "util/blocking_pool.hpp"
@@ -99,6 +100,12 @@ struct CoreApp : AppFixture {
            throw HttpErrorWithHeaders(503, "busy", "try again soon", {{"Retry-After", "2"}});
            co_return Response{};
          }});
+    // The database is down: the store says so, the dispatcher answers 503.
+    routes.push_back({{.method = "GET", .path = "/test/store-down", .authenticate = false},
+                      [](CoreRequest) -> Task<Response> {
+                        throw StoreUnavailable("connection refused (127.0.0.1:5432)");
+                        co_return Response{};
+                      }});
     // A careless handler: copies the query into a header, a header name and the media type.
     routes.push_back({{.method = "GET", .path = "/test/echo", .authenticate = false},
                       [](CoreRequest req) -> Task<Response> {
@@ -541,6 +548,14 @@ BOOST_FIXTURE_TEST_CASE(core_handlers_answer_errors_by_throwing, CoreApp) {
   BOOST_TEST(r.status == 503);
   BOOST_TEST(error_code(r) == "busy");
   BOOST_TEST(header(r, "Retry-After") == "2");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_store_that_cannot_be_reached_is_a_503_to_retry, CoreApp) {
+  const Response r = send("GET", "/test/store-down");
+  BOOST_TEST(r.status == 503);
+  BOOST_TEST(error_code(r) == "store_unavailable");
+  BOOST_TEST(header(r, "Retry-After") == "5");
+  BOOST_TEST(r.body.find("5432") == std::string::npos);  // the cause goes to the log only
 }
 
 BOOST_FIXTURE_TEST_CASE(a_header_or_status_that_would_break_the_response_is_a_500, CoreApp) {
