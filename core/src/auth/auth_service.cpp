@@ -44,8 +44,7 @@ const std::optional<std::optional<AuthContext>> kAskTheStore;
 const std::optional<AuthContext> kAnonymous;
 }  // namespace
 
-AuthService::AuthService(SqliteStore& store, BlockingPool& pool, const AuthConfig& config,
-                         bool demo)
+AuthService::AuthService(Store& store, BlockingPool& pool, const AuthConfig& config, bool demo)
     : secrets_(SecretBox::from_config(config)),
       caches_(cache_config(config, true), cache_config(config, false)),
       accounts_(store, pool, demo, config.max_pending_password_checks, &caches_),

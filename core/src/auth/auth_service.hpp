@@ -18,7 +18,7 @@
 
 namespace passerelle {
 
-class SqliteStore;
+class Store;
 class BlockingPool;
 
 inline constexpr const char* kSessionCookie = "__Host-passerelle";
@@ -27,7 +27,7 @@ class AuthService {
  public:
   /// Reads the secret key (config.secret_key, or the key file, created when missing): throws
   /// std::runtime_error naming the file when it cannot.
-  AuthService(SqliteStore& store, BlockingPool& pool, const AuthConfig& config, bool demo);
+  AuthService(Store& store, BlockingPool& pool, const AuthConfig& config, bool demo);
 
   Accounts& accounts() { return accounts_; }
   Sessions& sessions() { return sessions_; }

@@ -16,7 +16,7 @@ namespace {
 constexpr const char* kPrivateKeyContext = "signing_keys.private_jwk";
 }  // namespace
 
-Task<void> IdentityTokens::load(SqliteStore& store, const SecretBox& secrets) {
+Task<void> IdentityTokens::load(Store& store, const SecretBox& secrets) {
   Statement select{"SELECT kid, private_jwk FROM signing_keys ORDER BY created_at DESC LIMIT 1",
                    {}};
   auto r = co_await store.query(std::move(select));

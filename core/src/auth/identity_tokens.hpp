@@ -15,7 +15,7 @@
 
 namespace passerelle {
 
-class SqliteStore;
+class Store;
 class SecretBox;
 
 class IdentityTokens {
@@ -27,7 +27,7 @@ class IdentityTokens {
   /// Loads the signing key from the store, generating and keeping one at first start. The
   /// private key is stored sealed with `secrets` (a plain-text key of an older version is sealed
   /// in place); std::runtime_error when the stored key does not open with `secrets`.
-  Task<void> load(SqliteStore& store, const SecretBox& secrets);
+  Task<void> load(Store& store, const SecretBox& secrets);
 
   /// {"keys":[...]} with the public key.
   boost::json::object jwks() const;

@@ -104,7 +104,7 @@ Task<void> Sessions::destroy(std::string cookie) {
 
 namespace {
 // Its own coroutine taking values: it outlives the request that saw the use.
-Task<void> write_last_seen(SqliteStore& store, std::string id_hash, std::int64_t seen) {
+Task<void> write_last_seen(Store& store, std::string id_hash, std::int64_t seen) {
   // Never back in time: another instance, or the store's own lookup, may have written later.
   Statement touch{"UPDATE sessions SET last_seen = ?2 WHERE id_hash = ?1 AND last_seen < ?2",
                   {std::move(id_hash), seen}};

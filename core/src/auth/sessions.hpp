@@ -16,7 +16,7 @@
 
 namespace passerelle {
 
-class SqliteStore;
+class Store;
 class SecretBox;
 class CallerCache;
 
@@ -54,7 +54,7 @@ class Sessions {
  public:
   /// `secrets` and `cache` must outlive this object. Every session ended here is forgotten by
   /// `cache` (when given) at once.
-  Sessions(SqliteStore& store, const SecretBox& secrets, SessionPolicy policy,
+  Sessions(Store& store, const SecretBox& secrets, SessionPolicy policy,
            CallerCache* cache = nullptr)
       : store_(store), secrets_(secrets), policy_(policy), cache_(cache) {}
 
@@ -106,7 +106,7 @@ class Sessions {
   SqlValue seal(const std::string& value, const char* context) const;
   std::string open(const SqlValue& value, const char* context) const;
 
-  SqliteStore& store_;
+  Store& store_;
   const SecretBox& secrets_;
   SessionPolicy policy_;
   CallerCache* cache_;

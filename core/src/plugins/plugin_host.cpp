@@ -35,7 +35,7 @@ std::string check_route(const Route& route, const std::string& plugin) {
 }
 }  // namespace
 
-PluginHost::PluginHost(SqliteStore& store, HttpClient& http, MetricsRegistry& metrics,
+PluginHost::PluginHost(Store& store, HttpClient& http, MetricsRegistry& metrics,
                        std::chrono::milliseconds default_timeout, const IdentityTokens* tokens,
                        const Territories* territories)
     : store_(store),

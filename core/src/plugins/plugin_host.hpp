@@ -18,7 +18,7 @@
 
 namespace passerelle {
 
-class SqliteStore;
+class Store;
 class IdentityTokens;
 class BlockingPool;
 
@@ -35,7 +35,7 @@ struct RouteTable {
 
 class PluginHost {
  public:
-  PluginHost(SqliteStore& store, HttpClient& http, MetricsRegistry& metrics,
+  PluginHost(Store& store, HttpClient& http, MetricsRegistry& metrics,
              std::chrono::milliseconds default_timeout, const IdentityTokens* tokens = nullptr,
              const Territories* territories = nullptr);
   ~PluginHost();
@@ -72,7 +72,7 @@ class PluginHost {
   Task<void> start_one(Pending& pending);
   void publish();
 
-  SqliteStore& store_;
+  Store& store_;
   HttpClient& http_;
   MetricsRegistry& metrics_;
   std::chrono::milliseconds default_timeout_;

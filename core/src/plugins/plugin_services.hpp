@@ -28,9 +28,9 @@ class PluginLogger final : public Logger {
 class PluginServices final : public Host {
  public:
   PluginServices(const std::string& plugin, boost::json::object config,
-                 std::unique_ptr<PluginDatabase> database, HttpClient& http,
-                 MetricsRegistry& metrics, const IdentityTokens* tokens,
-                 const Territories& territories, BlockingPool& blocking)
+                 std::unique_ptr<PluginStore> database, HttpClient& http, MetricsRegistry& metrics,
+                 const IdentityTokens* tokens, const Territories& territories,
+                 BlockingPool& blocking)
       : config_(std::move(config)),
         logger_(plugin),
         database_(std::move(database)),
@@ -53,7 +53,7 @@ class PluginServices final : public Host {
  private:
   boost::json::object config_;
   PluginLogger logger_;
-  std::unique_ptr<PluginDatabase> database_;
+  std::unique_ptr<PluginStore> database_;
   HttpClient& http_;
   PluginMetrics metrics_;
   const IdentityTokens* tokens_;

@@ -1,7 +1,9 @@
 #include "store/pg_store.hpp"
 
 #include "log/log.hpp"
+#include "store/core_schema.hpp"
 #include "store/pg_sql.hpp"
+#include "store/table_guard.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -13,12 +15,14 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <libpq-fe.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <deque>
 #include <exception>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -209,10 +213,14 @@ const std::string* sql_for(const Migration& m) {
 
 }  // namespace
 
-struct PgStore::Impl {
+namespace {
+
+// A pool of connections as one role: the gateway's own, or one plugin's.
+struct Pool {
   PgOptions options;
-  asio::io_context ioc{1};
-  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
+  asio::io_context& ioc;
+  std::string user;      // set: connect as this role (a plugin's), else as the URL says
+  std::string password;  // its password
   // Only the store's thread touches these.
   std::vector<std::unique_ptr<Connection>> idle;
   unsigned open = 0;  // idle, lent and connecting
@@ -221,15 +229,23 @@ struct PgStore::Impl {
   Clock::duration backoff{};
   std::atomic<unsigned> open_count{0};
 
-  explicit Impl(PgOptions o) : options(std::move(o)) {}
+  Pool(PgOptions o, asio::io_context& context) : options(std::move(o)), ioc(context) {}
 
   Clock::time_point statement_deadline() const {
     return Clock::now() + options.statement_timeout + options.connect_timeout;
   }
 
+  PGconn* start_connecting() const {
+    if (user.empty()) return PQconnectStart(options.url.c_str());
+    // The URL's host, port, database and TLS settings; this role and its password.
+    const char* keys[] = {"dbname", "user", "password", nullptr};
+    const char* values[] = {options.url.c_str(), user.c_str(), password.c_str(), nullptr};
+    return PQconnectStartParams(keys, values, 1);
+  }
+
   Task<std::unique_ptr<Connection>> connect() {
     auto c = std::make_unique<Connection>(ioc);
-    c->pg = PQconnectStart(options.url.c_str());
+    c->pg = start_connecting();
     if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD)
       throw ConnectionLost("cannot connect to PostgreSQL: " + message_of(c->pg), false);
     const auto deadline = Clock::now() + options.connect_timeout;
@@ -307,22 +323,39 @@ struct PgStore::Impl {
     --open;
     open_count = open;
   }
+
+  void close_all() {
+    idle.clear();
+    open = 0;
+    open_count = 0;
+  }
+};
+
+}  // namespace
+
+struct PgStore::Impl {
+  asio::io_context ioc{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
+  std::shared_ptr<Pool> core;
+  std::mutex mutex;
+  std::vector<std::shared_ptr<Pool>> plugins;  // their pools, closed with the core's
+
+  explicit Impl(PgOptions o) : core(std::make_shared<Pool>(std::move(o), ioc)) {}
 };
 
 namespace {
 
 // A connection lent for one call, given back (or dropped when unusable) at the end.
 struct Lease {
-  PgStore::Impl& store;
+  Pool& store;
   std::unique_ptr<Connection> c;
-  Lease(PgStore::Impl& s, std::unique_ptr<Connection> connection)
-      : store(s), c(std::move(connection)) {}
+  Lease(Pool& s, std::unique_ptr<Connection> connection) : store(s), c(std::move(connection)) {}
   Lease(const Lease&) = delete;
   Lease& operator=(const Lease&) = delete;
   ~Lease() { store.release(std::move(c)); }
 };
 
-Task<QueryResult> run_query(std::shared_ptr<PgStore::Impl> s, Statement statement) {
+Task<QueryResult> run_query(std::shared_ptr<Pool> s, Statement statement) {
   for (int attempt = 0;; ++attempt) {
     {
       auto c = co_await s->acquire();
@@ -339,7 +372,7 @@ Task<QueryResult> run_query(std::shared_ptr<PgStore::Impl> s, Statement statemen
   }
 }
 
-Task<std::vector<QueryResult>> run_transaction(std::shared_ptr<PgStore::Impl> s,
+Task<std::vector<QueryResult>> run_transaction(std::shared_ptr<Pool> s,
                                                std::vector<Statement> statements) {
   auto c = co_await s->acquire();
   Lease lease(*s, std::move(c));
@@ -365,7 +398,7 @@ Task<std::vector<QueryResult>> run_transaction(std::shared_ptr<PgStore::Impl> s,
   std::rethrow_exception(failed);
 }
 
-Task<int> run_migrations(std::shared_ptr<PgStore::Impl> s, std::string owner,
+Task<int> run_migrations(std::shared_ptr<Pool> s, std::string owner,
                          std::vector<Migration> migrations) {
   auto c = co_await s->acquire();
   Lease lease(*s, std::move(c));
@@ -447,35 +480,306 @@ Task<int> run_migrations(std::shared_ptr<PgStore::Impl> s, std::string owner,
 
 }  // namespace
 
+namespace {
+
+// Each plugin connects as a role of its own, which owns its tables and nothing else: the
+// core's tables and the other plugins' are not its to read, whatever SQL it sends (a RESET
+// ROLE included: its session is that role). The gateway's role creates it (CREATEROLE), with
+// a password derived from the gateway's secret, the same on every instance.
+std::string plugin_role(const std::string& plugin) {
+  return "passerelle_" + table_prefix(plugin) + "plugin";
+}
+
+std::string role_password(const std::string& secret, const std::string& role) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  std::size_t length = 0;
+  if (!EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, secret.data(), secret.size(),
+                 reinterpret_cast<const unsigned char*>(role.data()), role.size(), mac, sizeof mac,
+                 &length))
+    throw std::runtime_error("cannot derive a plugin role's password");
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < length; ++i) {
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 0xf];
+  }
+  return out;
+}
+
+std::string literal(PGconn* pg, const std::string& text) {
+  char* quoted = PQescapeLiteral(pg, text.data(), text.size());
+  if (!quoted) throw std::runtime_error(message_of(pg));
+  std::string out = quoted;
+  PQfreemem(quoted);
+  return out;
+}
+
+std::string identifier(PGconn* pg, const std::string& text) {
+  char* quoted = PQescapeIdentifier(pg, text.data(), text.size());
+  if (!quoted) throw std::runtime_error(message_of(pg));
+  std::string out = quoted;
+  PQfreemem(quoted);
+  return out;
+}
+
+const char* const kPluginFunctions = R"sql(
+CREATE TABLE IF NOT EXISTS plugin_roles (role TEXT PRIMARY KEY, owner TEXT NOT NULL);
+CREATE OR REPLACE FUNCTION passerelle_plugin_migrated(v bigint) RETURNS boolean
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS
+  $f$ SELECT EXISTS (SELECT 1 FROM public.schema_migrations m JOIN public.plugin_roles r
+      ON m.owner = r.owner WHERE r.role = session_user AND m.version = v) $f$;
+CREATE OR REPLACE FUNCTION passerelle_plugin_record(v bigint, at bigint) RETURNS void
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS
+  $f$ INSERT INTO public.schema_migrations (owner, version, applied_at)
+      SELECT r.owner, v, at FROM public.plugin_roles r WHERE r.role = session_user $f$;
+REVOKE ALL ON FUNCTION passerelle_plugin_migrated(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION passerelle_plugin_record(bigint, bigint) FROM PUBLIC;
+)sql";
+
+// Creates (or updates) the plugin's role, as the gateway's role, under the migrations' lock.
+Task<void> set_up_role(std::shared_ptr<Pool> core, std::string role, std::string password,
+                       std::string owner) {
+  auto c = co_await core->acquire();
+  Lease lease(*core, std::move(c));
+  Connection& conn = *lease.c;
+  const auto deadline = core->statement_deadline();
+  co_await simple(conn, "SELECT pg_advisory_lock(" + std::to_string(kMigrationLock) + ")",
+                  deadline);
+  std::exception_ptr failed;
+  try {
+    const std::string r = identifier(conn.pg, role);
+    const std::string role_text = literal(conn.pg, role);
+    const std::string pw = literal(conn.pg, password);
+    co_await simple(conn,
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (owner TEXT NOT NULL, version "
+                    "INTEGER NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (owner, version))",
+                    deadline);
+    co_await simple(conn, kPluginFunctions, deadline);
+    co_await simple(
+        conn,
+        "DO $do$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = " + role_text +
+            ") THEN EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L NOINHERIT', " + role_text +
+            ", " + pw + "); ELSE EXECUTE format('ALTER ROLE %I LOGIN PASSWORD %L', " + role_text +
+            ", " + pw + "); END IF; END $do$; GRANT USAGE, CREATE ON SCHEMA public TO " + r +
+            "; GRANT EXECUTE ON FUNCTION passerelle_plugin_migrated(bigint), "
+            "passerelle_plugin_record(bigint, bigint) TO " +
+            r + "; INSERT INTO plugin_roles (role, owner) VALUES (" + role_text + ", " +
+            literal(conn.pg, owner) + ") ON CONFLICT (role) DO UPDATE SET owner = excluded.owner",
+        deadline);
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  try {
+    co_await simple(conn, "SELECT pg_advisory_unlock(" + std::to_string(kMigrationLock) + ")",
+                    deadline);
+  } catch (...) {
+  }
+  if (failed) {
+    try {
+      std::rethrow_exception(failed);
+    } catch (const ConnectionLost& e) {
+      throw StoreUnavailable(e.what());
+    }
+  }
+}
+
+// The plugin's migrations, on its own connection (as its role), each with its record in one
+// transaction; a migration that creates anything not named with the plugin's prefix is undone.
+Task<int> run_plugin_migrations(std::shared_ptr<Pool> own, std::string owner, std::string prefix,
+                                std::vector<Migration> migrations) {
+  auto c = co_await own->acquire();
+  Lease lease(*own, std::move(c));
+  Connection& conn = *lease.c;
+  const auto deadline = Clock::now() + std::chrono::minutes(10);
+  co_await simple(conn, "SELECT pg_advisory_lock(" + std::to_string(kMigrationLock) + ")",
+                  deadline);
+  int applied = 0;
+  std::exception_ptr failed;
+  try {
+    int last = 0;
+    for (const auto& m : migrations) {
+      if (m.version <= last)
+        throw std::runtime_error("migrations of " + owner + " must have increasing versions");
+      last = m.version;
+      const std::string* sql = sql_for(m);
+      if (!sql)
+        throw std::runtime_error("migration " + std::to_string(m.version) + " of " + owner +
+                                 " has no SQL for postgresql");
+      const std::string which = "migration " + std::to_string(m.version) + " of " + owner;
+      co_await simple(conn, "BEGIN", deadline);
+      std::exception_ptr step_failed;
+      try {
+        const Statement seen{"SELECT passerelle_plugin_migrated(?1)", {std::int64_t{m.version}}};
+        auto done = co_await execute(conn, seen, deadline);
+        if (std::get<std::int64_t>(done.rows.at(0).at(0)) == 0) {
+          try {
+            if (!sql->empty()) co_await simple(conn, *sql, deadline);
+          } catch (const ConnectionLost&) {
+            throw;
+          } catch (const std::exception& e) {
+            throw std::runtime_error(which + ": " + e.what());
+          }
+          const Statement stray{
+              "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+              "WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+              "AND n.nspname = 'public' AND left(c.relname, length(?1)) <> ?1",
+              {prefix}};
+          auto others = co_await execute(conn, stray, deadline);
+          if (!others.rows.empty())
+            throw std::runtime_error(which + ": " + std::get<std::string>(others.rows[0][0]) +
+                                     " is not one of its tables (named " + prefix + "...)");
+          const Statement record{
+              "SELECT passerelle_plugin_record(?1, ?2)",
+              {std::int64_t{m.version},
+               std::int64_t{std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count()}}};
+          co_await execute(conn, record, deadline);
+          ++applied;
+        }
+        co_await simple(conn, "COMMIT", deadline);
+      } catch (...) {
+        step_failed = std::current_exception();
+      }
+      if (step_failed) {
+        try {
+          co_await simple(conn, "ROLLBACK", deadline);
+        } catch (...) {
+        }
+        std::rethrow_exception(step_failed);
+      }
+    }
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  try {
+    co_await simple(conn, "SELECT pg_advisory_unlock(" + std::to_string(kMigrationLock) + ")",
+                    deadline);
+  } catch (...) {
+  }
+  if (failed) {
+    try {
+      std::rethrow_exception(failed);
+    } catch (const ConnectionLost& e) {
+      throw StoreUnavailable(e.what());
+    }
+  }
+  co_return applied;
+}
+
+// What a plugin's handle shares with its calls: the store's thread stays while they run.
+struct PluginSide {
+  std::shared_ptr<PgStore::Impl> store;
+  std::shared_ptr<Pool> own;
+  std::string role, password, owner, prefix;
+  bool role_ready = false;  // read and written on the store's thread only
+};
+
+Task<void> ensure_role(std::shared_ptr<PluginSide> p) {
+  if (p->role_ready) co_return;
+  co_await set_up_role(p->store->core, p->role, p->password, p->owner);
+  p->role_ready = true;
+}
+
+Task<QueryResult> plugin_query(std::shared_ptr<PluginSide> p, Statement statement) {
+  co_await ensure_role(p);
+  co_return co_await run_query(p->own, std::move(statement));
+}
+
+Task<std::vector<QueryResult>> plugin_transaction(std::shared_ptr<PluginSide> p,
+                                                  std::vector<Statement> statements) {
+  co_await ensure_role(p);
+  co_return co_await run_transaction(p->own, std::move(statements));
+}
+
+Task<int> plugin_migrate(std::shared_ptr<PluginSide> p, std::vector<Migration> migrations) {
+  co_await ensure_role(p);
+  co_return co_await run_plugin_migrations(p->own, p->owner, p->prefix, std::move(migrations));
+}
+
+class PgPluginStore final : public PluginStore {
+ public:
+  explicit PgPluginStore(std::shared_ptr<PluginSide> side) : side_(std::move(side)) {}
+
+  Task<QueryResult> query(Statement statement) override {
+    auto task = plugin_query(side_, std::move(statement));
+    co_return co_await asio::co_spawn(side_->store->ioc, std::move(task), asio::use_awaitable);
+  }
+  Task<std::vector<QueryResult>> transaction(std::vector<Statement> statements) override {
+    auto task = plugin_transaction(side_, std::move(statements));
+    co_return co_await asio::co_spawn(side_->store->ioc, std::move(task), asio::use_awaitable);
+  }
+  std::string dialect() const override { return "postgresql"; }
+  Task<int> migrate(std::vector<Migration> migrations) override {
+    auto task = plugin_migrate(side_, std::move(migrations));
+    co_return co_await asio::co_spawn(side_->store->ioc, std::move(task), asio::use_awaitable);
+  }
+
+ private:
+  std::shared_ptr<PluginSide> side_;
+};
+
+}  // namespace
+
+std::unique_ptr<PluginStore> PgStore::for_plugin(const std::string& name) {
+  if (name.empty()) throw std::invalid_argument("a plugin has a name");
+  if (auto table = core_table_reached(name); !table.empty())
+    throw std::invalid_argument("plugin \"" + name + "\" cannot have a store: its tables (" +
+                                table_prefix(name) + "*) would include the core's " + table);
+  const PgOptions& core = impl_->core->options;
+  if (core.role_secret.empty())
+    throw std::invalid_argument("the PostgreSQL store needs a secret to give plugins their roles");
+  auto side = std::make_shared<PluginSide>();
+  side->store = impl_;
+  PgOptions own = core;
+  own.connections = std::max(1u, std::min(2u, core.connections));
+  side->own = std::make_shared<Pool>(own, impl_->ioc);
+  side->role = plugin_role(name);
+  side->password = role_password(core.role_secret, side->role);
+  side->own->user = side->role;
+  side->own->password = side->password;
+  side->owner = "plugin:" + name;
+  side->prefix = table_prefix(name);
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->plugins.push_back(side->own);
+  }
+  return std::make_unique<PgPluginStore>(std::move(side));
+}
+
+void PgStore::join() {}
+
 PgStore::PgStore(PgOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {
-  if (impl_->options.connections == 0) throw std::invalid_argument("store: at least 1 connection");
+  if (impl_->core->options.connections == 0)
+    throw std::invalid_argument("store: at least 1 connection");
   thread_ = std::thread([impl = impl_] { impl->ioc.run(); });
 }
 
 PgStore::~PgStore() {
   asio::post(impl_->ioc, [impl = impl_] {
-    impl->idle.clear();  // closes them, on the thread that owns their sockets
-    impl->open = 0;
-    impl->open_count = 0;
+    // Closed on the thread that owns their sockets.
+    impl->core->close_all();
+    std::lock_guard lock(impl->mutex);
+    for (auto& pool : impl->plugins) pool->close_all();
   });
   impl_->work.reset();
   thread_.join();
 }
 
-unsigned PgStore::open_connections() const { return impl_->open_count.load(); }
+unsigned PgStore::open_connections() const { return impl_->core->open_count.load(); }
 
 Task<QueryResult> PgStore::query(Statement statement) {
-  auto task = run_query(impl_, std::move(statement));
+  auto task = run_query(impl_->core, std::move(statement));
   co_return co_await asio::co_spawn(impl_->ioc, std::move(task), asio::use_awaitable);
 }
 
 Task<std::vector<QueryResult>> PgStore::transaction(std::vector<Statement> statements) {
-  auto task = run_transaction(impl_, std::move(statements));
+  auto task = run_transaction(impl_->core, std::move(statements));
   co_return co_await asio::co_spawn(impl_->ioc, std::move(task), asio::use_awaitable);
 }
 
 Task<int> PgStore::migrate(std::string owner, std::vector<Migration> migrations) {
-  auto task = run_migrations(impl_, std::move(owner), std::move(migrations));
+  auto task = run_migrations(impl_->core, std::move(owner), std::move(migrations));
   co_return co_await asio::co_spawn(impl_->ioc, std::move(task), asio::use_awaitable);
 }
 

@@ -4,9 +4,7 @@
 // blocks on the network. Callers resume on their own executor.
 #pragma once
 
-#include "passerelle/host.hpp"
-#include "passerelle/plugin.hpp"
-#include "store/store_error.hpp"
+#include "store/store.hpp"
 
 #include <chrono>
 #include <memory>
@@ -24,9 +22,12 @@ struct PgOptions {
   std::chrono::milliseconds connect_timeout{5000};
   /// A statement still running after this is cancelled (an error).
   std::chrono::milliseconds statement_timeout{30000};
+  /// The passwords of the plugins' roles derive from it (the gateway's secret key): the same
+  /// on every instance. Needed for for_plugin().
+  std::string role_secret;
 };
 
-class PgStore final : public Database {
+class PgStore final : public Store {
  public:
   /// Connects lazily: a database down at start fails the first statement, not the constructor.
   explicit PgStore(PgOptions options);
@@ -42,7 +43,15 @@ class PgStore final : public Database {
 
   /// Applies the migrations of `owner` not yet applied, each in its own transaction, in order,
   /// under an advisory lock: instances starting together apply each migration once.
-  Task<int> migrate(std::string owner, std::vector<Migration> migrations);
+  Task<int> migrate(std::string owner, std::vector<Migration> migrations) override;
+
+  /// The plugin's handle: its statements run on connections of its own, as a PostgreSQL role
+  /// of its own (created by the gateway's role, which needs CREATEROLE) that owns its tables
+  /// and reaches no other; a migration that creates anything not named `<prefix>…` is undone.
+  std::unique_ptr<PluginStore> for_plugin(const std::string& name) override;
+
+  /// Nothing to wait for: statements run on the store's own thread, which the destructor ends.
+  void join() override;
 
   /// Connections open now (for tests and /readyz).
   unsigned open_connections() const;

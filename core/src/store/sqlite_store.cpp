@@ -431,7 +431,7 @@ Task<int> SqliteStore::migrate(std::string owner, std::vector<Migration> migrati
   return impl_->migrate(std::move(owner), "", std::move(migrations));
 }
 
-std::unique_ptr<PluginDatabase> SqliteStore::for_plugin(const std::string& name) {
+std::unique_ptr<PluginStore> SqliteStore::for_plugin(const std::string& name) {
   if (name.empty()) throw std::invalid_argument("a plugin has a name");
   // Its prefix would hold a core table ("user" owns "user_*", so user_links): refused.
   if (auto table = core_table_reached(name); !table.empty())

@@ -3,9 +3,8 @@
 // gets a PluginDatabase that reaches only its own (see store/table_guard.hpp).
 #pragma once
 
-#include "passerelle/host.hpp"
-#include "passerelle/plugin.hpp"
 #include "store/statement_cache.hpp"
+#include "store/store.hpp"
 
 #include <chrono>
 #include <memory>
@@ -16,7 +15,7 @@ namespace passerelle {
 
 class PluginDatabase;
 
-class SqliteStore final : public Database {
+class SqliteStore final : public Store {
  public:
   /// Opens (creating folder and file when missing) `path` with `threads` connections. A
   /// plugin's statement that runs longer than `plugin_statement_limit` is stopped (an error).
@@ -33,19 +32,13 @@ class SqliteStore final : public Database {
   Task<std::vector<QueryResult>> transaction(std::vector<Statement> statements) override;
   std::string dialect() const override { return "sqlite"; }
 
-  /// Applies the migrations of `owner` not yet applied, each in its own transaction, in order.
-  /// Returns how many were applied.
-  Task<int> migrate(std::string owner, std::vector<Migration> migrations);
-
-  /// The store as plugin `name` sees it: only the tables named table_prefix(name)...
-  /// std::invalid_argument when that prefix holds a core table (see core_table_reached()).
-  std::unique_ptr<PluginDatabase> for_plugin(const std::string& name);
+  Task<int> migrate(std::string owner, std::vector<Migration> migrations) override;
+  std::unique_ptr<PluginStore> for_plugin(const std::string& name) override;
 
   /// The statement caches of every connection, added up (for tests and figures).
   StatementCacheStats statement_cache_stats() const;
 
-  /// Waits for the statements under way (their callers' executors must still exist).
-  void join();
+  void join() override;
 
   struct Impl;
 
@@ -56,14 +49,13 @@ class SqliteStore final : public Database {
 
 /// One plugin's handle on the store: every statement, its migrations' included, is confined to
 /// the plugin's tables; anything else fails with std::runtime_error naming the table.
-class PluginDatabase final : public Database {
+class PluginDatabase final : public PluginStore {
  public:
   Task<QueryResult> query(Statement statement) override;
   Task<std::vector<QueryResult>> transaction(std::vector<Statement> statements) override;
   std::string dialect() const override { return "sqlite"; }
 
-  /// Applies the plugin's migrations not yet applied (recorded as owner "plugin:<name>").
-  Task<int> migrate(std::vector<Migration> migrations);
+  Task<int> migrate(std::vector<Migration> migrations) override;
 
   const std::string& plugin() const { return plugin_; }
 

@@ -8,7 +8,7 @@
 
 namespace passerelle {
 
-Task<void> save_territories(SqliteStore& store, TerritoryData data, std::string source) {
+Task<void> save_territories(Store& store, TerritoryData data, std::string source) {
   std::vector<Statement> statements{{"DELETE FROM territory_communes", {}},
                                     {"DELETE FROM territory_departments", {}},
                                     {"DELETE FROM territory_regions", {}}};
@@ -36,7 +36,7 @@ Task<void> save_territories(SqliteStore& store, TerritoryData data, std::string 
   co_await store.transaction(std::move(statements));
 }
 
-Task<TerritoryData> load_territories(SqliteStore& store) {
+Task<TerritoryData> load_territories(Store& store) {
   TerritoryData data;
   Statement regions{"SELECT code, name FROM territory_regions", {}};
   const QueryResult region_rows = co_await store.query(std::move(regions));

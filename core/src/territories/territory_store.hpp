@@ -9,12 +9,12 @@
 
 namespace passerelle {
 
-class SqliteStore;
+class Store;
 
 /// Replaces the stored divisions with `data`, recording where they came from.
-Task<void> save_territories(SqliteStore& store, TerritoryData data, std::string source);
+Task<void> save_territories(Store& store, TerritoryData data, std::string source);
 
 /// The stored divisions (empty when never imported).
-Task<TerritoryData> load_territories(SqliteStore& store);
+Task<TerritoryData> load_territories(Store& store);
 
 }  // namespace passerelle

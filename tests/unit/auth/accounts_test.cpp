@@ -18,13 +18,13 @@ using passerelle::test::run;
 using passerelle::test::TempDir;
 
 namespace {
-struct Store {
+struct AccountsApp {
   TempDir dir;
   SqliteStore store{dir.path() + "/db.sqlite", 2};
   BlockingPool pool{1};
   Accounts accounts{store, pool, false};
   SecretBox secrets = SecretBox::from_raw_key(std::string(32, 'k'));
-  Store() { run(store.migrate("core", core_migrations())); }
+  AccountsApp() { run(store.migrate("core", core_migrations())); }
 
   std::int64_t add(const std::string& username, std::vector<std::string> roles = {"elu"}) {
     return run(accounts.create(
@@ -43,7 +43,7 @@ struct Store {
 
 BOOST_AUTO_TEST_SUITE(accounts)
 
-BOOST_FIXTURE_TEST_CASE(create_find_and_check_password, Store) {
+BOOST_FIXTURE_TEST_CASE(create_find_and_check_password, AccountsApp) {
   const auto id = add("marie");
   auto found = run(accounts.find_by_username("marie"));
   BOOST_TEST_REQUIRE(found.has_value());
@@ -59,7 +59,7 @@ BOOST_FIXTURE_TEST_CASE(create_find_and_check_password, Store) {
   BOOST_TEST(identity.has_role("elu"));
 }
 
-BOOST_FIXTURE_TEST_CASE(bad_input_is_refused_with_a_reason, Store) {
+BOOST_FIXTURE_TEST_CASE(bad_input_is_refused_with_a_reason, AccountsApp) {
   add("marie");
   BOOST_TEST(error_of({"marie", "correct horse battery", "M", "", {}, "", ""}) ==
              "the username \"marie\" is taken");
@@ -77,7 +77,7 @@ BOOST_FIXTURE_TEST_CASE(bad_input_is_refused_with_a_reason, Store) {
   BOOST_TEST((parse_roles("elu,agent,elu") == std::vector<std::string>{"elu", "agent"}));
 }
 
-BOOST_FIXTURE_TEST_CASE(federated_accounts_are_linked_by_provider_and_subject, Store) {
+BOOST_FIXTURE_TEST_CASE(federated_accounts_are_linked_by_provider_and_subject, AccountsApp) {
   FederatedProfile p{"Marie Dupont", "marie@angers.fr", {"agent"}, "", "21490007800012"};
   Account first = run(accounts.link_federated("proconnect", "sub-1", p));
   p.roles = {"elu"};
@@ -90,7 +90,7 @@ BOOST_FIXTURE_TEST_CASE(federated_accounts_are_linked_by_provider_and_subject, S
   BOOST_TEST(other.id != first.id);
 }
 
-BOOST_FIXTURE_TEST_CASE(sessions_resolve_expire_and_end, Store) {
+BOOST_FIXTURE_TEST_CASE(sessions_resolve_expire_and_end, AccountsApp) {
   const auto id = add("marie");
   Sessions sessions(store, secrets, {std::chrono::seconds(3600), std::chrono::seconds(3600)});
   const std::string cookie = run(sessions.create(id, "local", nullptr));
@@ -118,7 +118,7 @@ BOOST_FIXTURE_TEST_CASE(sessions_resolve_expire_and_end, Store) {
   BOOST_TEST(!run(sessions.resolve(federated)).has_value());
 }
 
-BOOST_FIXTURE_TEST_CASE(a_user_lists_and_ends_only_their_own_sessions, Store) {
+BOOST_FIXTURE_TEST_CASE(a_user_lists_and_ends_only_their_own_sessions, AccountsApp) {
   const auto marie = add("marie");
   const auto paul = add("paul");
   Sessions sessions(store, secrets, {std::chrono::seconds(3600), std::chrono::seconds(3600)});
@@ -163,7 +163,7 @@ BOOST_FIXTURE_TEST_CASE(a_user_lists_and_ends_only_their_own_sessions, Store) {
   BOOST_TEST(run(expired.list_for_user(marie)).empty());
 }
 
-BOOST_FIXTURE_TEST_CASE(back_channel_logout_matches_sid_and_sub_when_both_are_given, Store) {
+BOOST_FIXTURE_TEST_CASE(back_channel_logout_matches_sid_and_sub_when_both_are_given, AccountsApp) {
   const auto id = add("marie");
   Sessions sessions(store, secrets, {std::chrono::seconds(3600), std::chrono::seconds(3600)});
   OidcSessionInfo mine{"sid-1", "sub-1", "", ""};
@@ -177,7 +177,7 @@ BOOST_FIXTURE_TEST_CASE(back_channel_logout_matches_sid_and_sub_when_both_are_gi
   BOOST_TEST(!run(sessions.resolve(cookie)).has_value());
 }
 
-BOOST_FIXTURE_TEST_CASE(provider_tokens_are_sealed_in_the_store, Store) {
+BOOST_FIXTURE_TEST_CASE(provider_tokens_are_sealed_in_the_store, AccountsApp) {
   const auto id = add("marie");
   Sessions sessions(store, secrets, {std::chrono::seconds(3600), std::chrono::seconds(3600)});
   OidcSessionInfo oidc{"sid-9", "sub-9", "eyJ.id-token.sig", "refresh-secret"};

@@ -26,7 +26,7 @@ namespace {
 struct Confined {
   TempDir dir;
   SqliteStore store{dir.path() + "/db.sqlite", 2};
-  std::unique_ptr<PluginDatabase> notes = store.for_plugin("notes");
+  std::unique_ptr<PluginStore> notes = store.for_plugin("notes");
 
   Confined() {
     run(store.migrate("core", {{1,

@@ -30,8 +30,8 @@ struct Delta {
 struct TwoPlugins {
   TempDir dir;
   SqliteStore store{dir.path() + "/db.sqlite", 1};
-  std::unique_ptr<PluginDatabase> notes = store.for_plugin("notes");
-  std::unique_ptr<PluginDatabase> other = store.for_plugin("other");
+  std::unique_ptr<PluginStore> notes = store.for_plugin("notes");
+  std::unique_ptr<PluginStore> other = store.for_plugin("other");
 
   TwoPlugins() {
     run(store.migrate("core", {{1,

@@ -41,7 +41,7 @@ std::string login_cookie(const std::string& value, std::int64_t max_age) {
 
 }  // namespace
 
-OidcLogins::OidcLogins(AuthService& auth, SqliteStore&, HttpClient& http,
+OidcLogins::OidcLogins(AuthService& auth, Store&, HttpClient& http,
                        const std::vector<OidcProviderConfig>& providers,
                        const std::string& public_url)
     : auth_(auth) {

@@ -15,11 +15,11 @@
 namespace passerelle {
 
 class AuthService;
-class SqliteStore;
+class Store;
 
 class OidcLogins {
  public:
-  OidcLogins(AuthService& auth, SqliteStore& store, HttpClient& http,
+  OidcLogins(AuthService& auth, Store& store, HttpClient& http,
              const std::vector<OidcProviderConfig>& providers, const std::string& public_url);
 
   std::vector<CoreRoute> routes();

@@ -1,0 +1,38 @@
+// The gateway's store, whatever its backend: SQLite (store/sqlite_store.hpp), embedded, the
+// default; PostgreSQL (store/pg_store.hpp), shared by several instances.
+#pragma once
+
+#include "passerelle/host.hpp"
+#include "passerelle/plugin.hpp"
+#include "store/store_error.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace passerelle {
+
+/// One plugin's handle on the store: every statement, its migrations' included, reaches only
+/// the plugin's own tables (see Database); anything else fails with std::runtime_error.
+class PluginStore : public Database {
+ public:
+  /// Applies the plugin's migrations not yet applied (recorded as owner "plugin:<name>").
+  virtual Task<int> migrate(std::vector<Migration> migrations) = 0;
+};
+
+/// The core's handle: every table.
+class Store : public Database {
+ public:
+  /// Applies the migrations of `owner` not yet applied, each in its own transaction, in order.
+  /// Returns how many were applied.
+  virtual Task<int> migrate(std::string owner, std::vector<Migration> migrations) = 0;
+
+  /// The store as plugin `name` sees it: only the tables named table_prefix(name)...
+  /// std::invalid_argument when that prefix holds a core table (see core_table_reached()).
+  virtual std::unique_ptr<PluginStore> for_plugin(const std::string& name) = 0;
+
+  /// Waits for the statements under way (their callers' executors must still exist).
+  virtual void join() = 0;
+};
+
+}  // namespace passerelle
