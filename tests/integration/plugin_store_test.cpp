@@ -3,6 +3,7 @@
 // operators editing directorates at the same time all get their writes.
 #include "support/gateway_process.hpp"
 #include "support/https_client.hpp"
+#include "support/pg_cluster.hpp"
 #include "support/run.hpp"
 
 #include <boost/json/parse.hpp>
@@ -94,6 +95,45 @@ struct OfflineDemo {
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(plugin_store)
+
+// The same gateway with its store on PostgreSQL (store.postgresql, the URL from the
+// environment): the territories imported, the demo accounts, the shipped plugins in roles of
+// their own, and a plugin that tries the accounts table refused by the database itself.
+BOOST_AUTO_TEST_CASE(the_demo_runs_on_postgresql) {
+  if (!have_postgresql()) {
+    BOOST_TEST_MESSAGE("*** PostgreSQL is not installed here: this test is SKIPPED ***");
+    return;
+  }
+  Cluster db;
+  setenv("PASSERELLE_TEST_PG_URL", db.url.c_str(), 1);
+  const std::string store = "store:\n  postgresql:\n    url: ${PASSERELLE_TEST_PG_URL}\n";
+  TempDir dir;
+  const std::string setup = dir.write(
+      "setup.yaml", "tls:\n  certificate: c\n  private_key: k\nauth:\n  secret_key_file: " +
+                        dir.path() + "/secret.key\n" + store);
+  auto imported = run_passerelle({"--config", setup, "territories", "import",
+                                  std::string(PASSERELLE_TEST_FIXTURES) + "/territories"});
+  BOOST_REQUIRE_MESSAGE(imported.exit_code == 0, imported.output);
+  GatewayProcess gw("demo: true\n" + store + shipped_plugins() +
+                    "  - name: snoop\n    library: " + module("snoop") + "\n");
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  BOOST_TEST(gw.log().find("\"store\":\"postgresql (127.0.0.1:") != std::string::npos);
+  BOOST_TEST(gw.log().find(db.url.substr(db.url.find(':', 14) + 1, 8)) == std::string::npos);
+  TestConnection c(gw.https_port());
+  Session elu = login(gw, "elu.angers", "passerelle-demo");
+  auto r = c.request("GET", "/api/directorates/mine", "", {{"Cookie", elu.cookie}});
+  BOOST_TEST(r->status == 200);
+  BOOST_TEST(boost::json::parse(r->body).at("id").as_string() == "pays-de-la-loire");
+  r = c.request("GET", "/api/territories/communes/49007");
+  BOOST_TEST(r->status == 200);
+  r = c.request("GET", "/api/snoop/notes");
+  BOOST_TEST(r->body == R"({"notes":1,"dialect":"postgresql"})");
+  r = c.request("GET", "/api/snoop/accounts");
+  BOOST_TEST(r->status == 500);
+  BOOST_TEST(r->body.find("users") == std::string::npos);
+  BOOST_TEST(gw.wait_for_log("permission denied for table users"), gw.log());
+  BOOST_TEST(c.request("GET", "/readyz")->status == 200);
+}
 
 BOOST_AUTO_TEST_CASE(a_plugin_cannot_read_the_accounts_table) {
   GatewayProcess gw("plugins:\n  - name: snoop\n    library: " + module("snoop") + "\n");

@@ -185,25 +185,41 @@ Task<std::optional<Account>> Accounts::check_password(std::string username, std:
 Task<Account> Accounts::link_federated(std::string provider, std::string subject,
                                        FederatedProfile p) {
   if (p.display_name.empty()) p.display_name = p.email.empty() ? subject : p.email;
-  std::vector<Statement> statements{
-      {"INSERT INTO users(display_name, email, roles, commune_insee, siret) "
-       "SELECT ?3, ?4, ?5, ?6, ?7 WHERE NOT EXISTS (SELECT 1 FROM user_links WHERE provider = ?1 "
-       "AND subject = ?2)",
-       {provider, subject, p.display_name, p.email, join_roles(p.roles), p.commune_insee, p.siret}},
-      {"INSERT OR IGNORE INTO user_links(provider, subject, user_id) VALUES (?1, ?2, "
-       "last_insert_rowid())",
-       {provider, subject}},
-      // Claims and role rules are re-applied at every login: the provider is the authority.
+  const std::vector<SqlValue> profile{
+      provider, subject, p.display_name, p.email, join_roles(p.roles), p.commune_insee, p.siret};
+  std::vector<Statement> statements;
+  // The account and its link, made once: SQLite links the row it just inserted; PostgreSQL,
+  // where another instance may insert at the same moment, does both in one statement.
+  if (store_.dialect() == "postgresql") {
+    statements.push_back(
+        {"WITH created AS (INSERT INTO users(display_name, email, roles, commune_insee, siret) "
+         "SELECT ?3, ?4, ?5, ?6, ?7 WHERE NOT EXISTS (SELECT 1 FROM user_links WHERE provider = "
+         "?1 AND subject = ?2) RETURNING id) INSERT INTO user_links(provider, subject, user_id) "
+         "SELECT ?1, ?2, id FROM created ON CONFLICT DO NOTHING",
+         profile});
+  } else {
+    statements.push_back(
+        {"INSERT INTO users(display_name, email, roles, commune_insee, siret) "
+         "SELECT ?3, ?4, ?5, ?6, ?7 WHERE NOT EXISTS (SELECT 1 FROM user_links WHERE provider = "
+         "?1 AND subject = ?2)",
+         profile});
+    statements.push_back(
+        {"INSERT OR IGNORE INTO user_links(provider, subject, user_id) VALUES "
+         "(?1, ?2, last_insert_rowid())",
+         {provider, subject}});
+  }
+  // Claims and role rules are re-applied at every login: the provider is the authority.
+  statements.push_back(
       {"UPDATE users SET display_name = ?3, email = ?4, roles = ?5, commune_insee = ?6, siret = ?7 "
        "WHERE id = (SELECT user_id FROM user_links WHERE provider = ?1 AND subject = ?2)",
-       {provider, subject, p.display_name, p.email, join_roles(p.roles), p.commune_insee, p.siret}},
-      {std::string("SELECT ") + kColumns +
-           " FROM users WHERE id = (SELECT user_id FROM user_links WHERE provider = ?1 AND subject "
-           "= ?2)",
-       {provider, subject}}};
+       profile});
+  statements.push_back({std::string("SELECT ") + kColumns +
+                            " FROM users WHERE id = (SELECT user_id FROM user_links WHERE "
+                            "provider = ?1 AND subject = ?2)",
+                        {provider, subject}});
   auto r = co_await store_.transaction(std::move(statements));
-  if (r[3].rows.empty()) throw AccountError("federated account could not be linked");
-  Account account = account_of(r[3].rows[0]);
+  if (r.back().rows.empty()) throw AccountError("federated account could not be linked");
+  Account account = account_of(r.back().rows[0]);
   // The claims may have changed the roles or the commune of sessions already open.
   if (caches_) caches_->forget_user(account.id);
   co_return account;

@@ -157,4 +157,12 @@ std::optional<std::string> SecretBox::open_from_store(std::string_view value,
   return open(value.substr(kStorePrefix.size()), context);
 }
 
+std::string SecretBox::derived(std::string_view purpose) const {
+  std::string out(32, '\0');
+  crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
+                     reinterpret_cast<const unsigned char*>(purpose.data()), purpose.size(), key_,
+                     sizeof key_);
+  return out;
+}
+
 }  // namespace passerelle

@@ -27,6 +27,9 @@ class SecretBox {
   SecretBox(const SecretBox&) = default;
   ~SecretBox();
 
+  /// 32 bytes derived from the key for `purpose` (BLAKE2b keyed with it): the same on every
+  /// instance that shares the key, and not the key (e.g. the store's plugin role passwords).
+  std::string derived(std::string_view purpose) const;
   /// Where the key comes from (the key file's path, or "auth.secret_key"), for messages.
   const std::string& origin() const { return origin_; }
 

@@ -5,7 +5,7 @@
 #include "auth/accounts.hpp"
 #include "auth/api_tokens.hpp"
 #include "store/core_schema.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/open_store.hpp"
 #include "territories/importer.hpp"
 #include "territories/territory_store.hpp"
 #include "util/blocking_pool.hpp"
@@ -75,7 +75,8 @@ std::string arg(const std::vector<std::string>& args, std::size_t i) {
 
 int run_admin_command(const Config& config, const std::vector<std::string>& args) {
   try {
-    SqliteStore store(config.store.sqlite, 1);
+    auto opened = open_store(config.store, 1, plugin_role_secret(config));
+    Store& store = *opened;
     BlockingPool pool(1);
     run_sync(store.migrate("core", core_migrations()));
     Accounts accounts(store, pool, config.demo);

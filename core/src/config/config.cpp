@@ -260,6 +260,21 @@ Config load_config_text(const std::string& text, const std::string& path) {
   c.store.sqlite = resolve(base_dir, store.string("sqlite", c.store.sqlite));
   c.store.threads = store.integer("threads", c.store.threads, 1, 64);
   c.store.statement_cache = store.integer("statement_cache", c.store.statement_cache, 0, 10'000);
+  if (store.has("postgresql")) {
+    if (store.has("sqlite"))
+      fail_at(store.file(), store.raw("postgresql"),
+              "store: give either sqlite or postgresql, not both");
+    YamlSection pg = store.section("postgresql");
+    PostgresConfig p;
+    p.url = pg.required_string("url");
+    if (p.url.rfind("postgresql://", 0) != 0 && p.url.rfind("postgres://", 0) != 0)
+      fail_at(pg.file(), pg.raw("url"), "store.postgresql.url: expected postgresql://...");
+    p.connections = static_cast<unsigned>(pg.integer("connections", p.connections, 1, 200));
+    p.connect_timeout = pg.duration("connect_timeout", p.connect_timeout);
+    p.statement_timeout = pg.duration("statement_timeout", p.statement_timeout);
+    pg.finish();
+    c.store.postgresql = std::move(p);
+  }
   store.finish();
 
   YamlSection log = top.section("log");

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,10 +47,19 @@ struct TlsConfig {
   std::string private_key;  // PEM key
 };
 
+// PostgreSQL instead of SQLite: several instances share it (see store/pg_store.hpp).
+struct PostgresConfig {
+  std::string url;  // postgresql://user:password@host:port/database?sslmode=...; ${ENV} allowed
+  unsigned connections = 8;
+  milliseconds connect_timeout{5'000};
+  milliseconds statement_timeout{30'000};
+};
+
 struct StoreConfig {
   std::string sqlite = "var/passerelle.db";
   unsigned threads = 2;
-  unsigned statement_cache = 64;  // prepared statements kept per connection; 0: none
+  unsigned statement_cache = 64;             // prepared statements kept per connection; 0: none
+  std::optional<PostgresConfig> postgresql;  // set: the store is PostgreSQL, not `sqlite`
 };
 
 struct OutboundConfig {

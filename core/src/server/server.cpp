@@ -19,7 +19,7 @@
 #include "server/sessions.hpp"
 #include "server/tls_context.hpp"
 #include "store/core_schema.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/open_store.hpp"
 #include "territories/territory_routes.hpp"
 #include "territories/territory_store.hpp"
 #include "util/blocking_pool.hpp"
@@ -80,7 +80,8 @@ struct Server::Impl {
   asio::io_context& ioc;     // the first worker's: signals, plugin start-up, shutdown
   BlockingPool blocking{2};  // password hashing, file reads: off the I/O threads
   MetricsRegistry metrics;
-  SqliteStore store;
+  std::unique_ptr<Store> owned_store;  // SQLite, or PostgreSQL (store.postgresql)
+  Store& store;
   OutboundHttpClient http;
   IdentityTokens identity_tokens{public_url};
   TerritoryIndex territories;  // filled from the store before plugins start
@@ -105,8 +106,8 @@ struct Server::Impl {
       : config(std::move(c)),
         workers(make_workers(config.server.workers)),
         ioc(workers.front()->ioc),
-        store(config.store.sqlite, config.store.threads, std::chrono::seconds(30),
-              config.store.statement_cache),
+        owned_store(open_store(config.store, config.store.threads, plugin_role_secret(config))),
+        store(*owned_store),
         http(config.outbound),
         plugins(store, http, metrics, config.server.handler_timeout, &identity_tokens,
                 &territories),
@@ -441,6 +442,7 @@ int Server::run() {
                              {"workers", s.workers.size()}};
   if (s.config.server.redirect_http)
     fields["http_port"] = s.open(&Worker::http, s.config.server.http_port);
+  fields["store"] = describe_store(s.config.store);
   for (auto& w : s.workers) {
     if (s.config.server.redirect_http)
       asio::co_spawn(w->ioc, s.accept_loop(w->http, false), asio::detached);

@@ -260,6 +260,9 @@ struct Pool {
       status = PQconnectPoll(c->pg);
     }
     c->attach(ioc);
+    // Notices ("table does not exist, skipping") would go to stderr: they are not errors.
+    PQsetNoticeProcessor(
+        c->pg, [](void*, const char*) {}, nullptr);
     if (PQsetnonblocking(c->pg, 1) != 0)
       throw ConnectionLost("cannot use PostgreSQL: " + message_of(c->pg), false);
     co_await simple(*c,

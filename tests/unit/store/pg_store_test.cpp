@@ -7,6 +7,7 @@
 #include "auth/accounts.hpp"
 #include "store/core_schema.hpp"
 #include "store/pg_sql.hpp"
+#include "support/pg_cluster.hpp"
 #include "support/run.hpp"
 #include "support/temp_dir.hpp"
 #include "util/blocking_pool.hpp"
@@ -23,49 +24,12 @@
 #include <iostream>
 
 using namespace passerelle;
+using passerelle::test::Cluster;
+using passerelle::test::have_postgresql;
 using passerelle::test::run;
 using passerelle::test::TempDir;
 
 namespace {
-
-std::string cluster_tool() { return std::string(PASSERELLE_SOURCE_DIR) + "/tools/lib/pg-cluster"; }
-
-bool have_postgresql() {
-  return std::system("ls -d /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1") == 0;
-}
-
-// One cluster of its own, in a folder /tmp (the postgres user must reach it), stopped and
-// removed at the end.
-struct Cluster {
-  std::string dir;
-  std::string url;
-
-  Cluster() {
-    char path[] = "/tmp/passerelle-pg.XXXXXX";
-    if (!mkdtemp(path)) throw std::runtime_error("mkdtemp failed");
-    dir = path;
-    if (std::system((cluster_tool() + " start " + dir + " >/dev/null").c_str()) != 0)
-      throw std::runtime_error("could not start a PostgreSQL cluster in " + dir);
-    std::ifstream in(dir + "/url");
-    std::getline(in, url);
-  }
-  ~Cluster() {
-    stop();
-    std::system(("rm -rf " + dir).c_str());
-  }
-  void stop() { std::system((cluster_tool() + " stop " + dir).c_str()); }
-  void restart() {
-    // The same data and port: pg_ctl starts it with what it was started with.
-    const std::string port = url.substr(url.rfind(':') + 1, url.rfind('/') - url.rfind(':') - 1);
-    const std::string as_owner = geteuid() == 0 ? "runuser -u postgres -- " : "";
-    const std::string cmd = as_owner +
-                            "$(find /usr/lib/postgresql -maxdepth 2 -name bin | sort -V | tail -n "
-                            "1)/pg_ctl -D " +
-                            dir + "/data -l " + dir + "/server.log -w -t 30 -o \"-p " + port +
-                            " -k " + dir + " -c listen_addresses=127.0.0.1\" start >/dev/null";
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("could not restart PostgreSQL");
-  }
-};
 
 Cluster* shared_cluster = nullptr;
 
@@ -251,6 +215,16 @@ BOOST_AUTO_TEST_CASE(the_core_schema_and_accounts_work_on_postgresql,
   BOOST_TEST_REQUIRE(found.has_value());
   BOOST_TEST(found->id == first);
   BOOST_TEST(!run(accounts.check_password("elu.test", "wrong")).has_value());
+  // A federated login creates its account once, then finds it, claims applied each time.
+  FederatedProfile profile;
+  profile.display_name = "Agent fédéré";
+  profile.email = "agent@example.org";
+  const Account linked = run(accounts.link_federated("proconnect", "sub-1", profile));
+  profile.display_name = "Agent renommé";
+  const Account again = run(accounts.link_federated("proconnect", "sub-1", profile));
+  BOOST_TEST(again.id == linked.id);
+  BOOST_TEST(again.display_name == "Agent renommé");
+  BOOST_TEST(run(accounts.link_federated("proconnect", "sub-2", profile)).id != linked.id);
 }
 
 // A plugin connects as a role of its own: its tables, and nothing of the core's or of another
