@@ -132,7 +132,34 @@ BOOST_AUTO_TEST_CASE(the_demo_runs_on_postgresql) {
   BOOST_TEST(r->status == 500);
   BOOST_TEST(r->body.find("users") == std::string::npos);
   BOOST_TEST(gw.wait_for_log("permission denied for table users"), gw.log());
-  BOOST_TEST(c.request("GET", "/readyz")->status == 200);
+  r = c.request("GET", "/readyz");
+  BOOST_TEST(r->status == 200);
+  BOOST_TEST(r->body.find(R"("store":"ok")") != std::string::npos, r->body);
+  // The database stops: /readyz tells within the health check's 2 s, what needs the store
+  // answers 503 to retry, what memory answers still does; back, all is served again.
+  db.stop();
+  bool told = false;
+  for (int i = 0; i < 40 && !told; ++i) {
+    told = c.request("GET", "/readyz")->status == 503;
+    if (!told) std::this_thread::sleep_for(200ms);
+  }
+  BOOST_TEST(told);
+  TestConnection fresh(gw.https_port());
+  r = fresh.request("POST", "/auth/login",
+                    R"({"username":"agent.angers","password":"passerelle-demo"})",
+                    {{"Origin", elu.origin}, {"Content-Type", "application/json"}});
+  BOOST_TEST(r->status == 503, r->body);
+  BOOST_TEST(r->headers["retry-after"] == "5");
+  BOOST_TEST(c.request("GET", "/api/directorates/mine", "", {{"Cookie", elu.cookie}})->status ==
+             200);
+  db.restart();
+  bool back = false;
+  for (int i = 0; i < 60 && !back; ++i) {
+    back = c.request("GET", "/readyz")->status == 200;
+    if (!back) std::this_thread::sleep_for(200ms);
+  }
+  BOOST_TEST(back);
+  BOOST_TEST(login(gw, "agent.angers", "passerelle-demo").cookie.size() > 10);
 }
 
 BOOST_AUTO_TEST_CASE(a_plugin_cannot_read_the_accounts_table) {

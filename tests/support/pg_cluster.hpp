@@ -11,7 +11,9 @@
 
 namespace passerelle::test {
 
-inline std::string cluster_tool() { return std::string(PASSERELLE_SOURCE_DIR) + "/tools/lib/pg-cluster"; }
+inline std::string cluster_tool() {
+  return std::string(PASSERELLE_SOURCE_DIR) + "/tools/lib/pg-cluster";
+}
 
 inline bool have_postgresql() {
   return std::system("ls -d /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1") == 0;

@@ -11,7 +11,8 @@ namespace passerelle {
 
 namespace json = boost::json;
 
-std::vector<CoreRoute> status_routes(PluginHost& plugins, MetricsRegistry& metrics) {
+std::vector<CoreRoute> status_routes(PluginHost& plugins, MetricsRegistry& metrics,
+                                     std::function<bool()> store_available) {
   std::vector<CoreRoute> routes;
   routes.push_back({{.method = "GET", .path = "/healthz", .authenticate = false, .immediate = true},
                     {},
@@ -22,9 +23,11 @@ std::vector<CoreRoute> status_routes(PluginHost& plugins, MetricsRegistry& metri
                     }});
   routes.push_back({{.method = "GET", .path = "/readyz", .authenticate = false, .immediate = true},
                     {},
-                    [&plugins](CoreRequest&) {
-                      const bool ready = plugins.ready();
+                    [&plugins, store_available](CoreRequest&) {
+                      const bool store = !store_available || store_available();
+                      const bool ready = plugins.ready() && store;
                       json::object body{{"status", ready ? "ready" : "not_ready"},
+                                        {"store", store ? "ok" : "unavailable"},
                                         {"plugins", plugins.describe()}};
                       return Response::json(body, ready ? 200 : 503);
                     }});

@@ -3,6 +3,7 @@
 
 #include "http/route_spec.hpp"
 
+#include <functional>
 #include <vector>
 
 namespace passerelle {
@@ -10,6 +11,8 @@ namespace passerelle {
 class MetricsRegistry;
 class PluginHost;
 
-std::vector<CoreRoute> status_routes(PluginHost& plugins, MetricsRegistry& metrics);
+/// `store_available`: whether the store answers (PostgreSQL may not); nothing: it always does.
+std::vector<CoreRoute> status_routes(PluginHost& plugins, MetricsRegistry& metrics,
+                                     std::function<bool()> store_available = {});
 
 }  // namespace passerelle

@@ -162,7 +162,7 @@ struct Server::Impl {
   // The gateway's own routes, declared like plugin routes and dispatched with them. Routes
   // that declare no deadline get server.handler_timeout, as plugin routes do.
   std::vector<CoreRoute> core_routes() {
-    auto routes = status_routes(plugins, metrics);
+    auto routes = status_routes(plugins, metrics, [this] { return store.available(); });
     auto login = auth_routes(
         auth, [this](const AuthContext& ctx) { return oidc.end_session_url(ctx); },
         oidc.providers(), [this] { return portal_serves_login(); });

@@ -30,8 +30,10 @@ std::string describe_store(const StoreConfig& config) {
   if (!config.postgresql) return "sqlite (" + config.sqlite + ")";
   // postgresql://user:password@host:port/database?options: from the host to the options.
   std::string url = config.postgresql->url;
-  if (auto at = url.rfind('@'); at != std::string::npos) url = url.substr(at + 1);
-  else if (auto scheme = url.find("://"); scheme != std::string::npos) url = url.substr(scheme + 3);
+  if (auto at = url.rfind('@'); at != std::string::npos)
+    url = url.substr(at + 1);
+  else if (auto scheme = url.find("://"); scheme != std::string::npos)
+    url = url.substr(scheme + 3);
   if (auto q = url.find('?'); q != std::string::npos) url.resize(q);
   return "postgresql (" + url + ")";
 }

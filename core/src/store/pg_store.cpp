@@ -7,6 +7,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -228,6 +229,8 @@ struct Pool {
   Clock::time_point retry_after{};
   Clock::duration backoff{};
   std::atomic<unsigned> open_count{0};
+  std::atomic<bool> reachable{true};
+  Clock::time_point last_success{};
 
   Pool(PgOptions o, asio::io_context& context) : options(std::move(o)), ioc(context) {}
 
@@ -296,6 +299,7 @@ struct Pool {
         } catch (...) {
           failed = std::current_exception();
         }
+        reachable = false;
         forget();
         backoff = std::min<Clock::duration>(
             backoff == Clock::duration{} ? std::chrono::milliseconds(100) : backoff * 2,
@@ -340,6 +344,8 @@ struct PgStore::Impl {
   asio::io_context ioc{1};
   asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
   std::shared_ptr<Pool> core;
+  asio::steady_timer health{ioc};
+  bool stopping = false;  // the store's thread only
   std::mutex mutex;
   std::vector<std::shared_ptr<Pool>> plugins;  // their pools, closed with the core's
 
@@ -364,8 +370,12 @@ Task<QueryResult> run_query(std::shared_ptr<Pool> s, Statement statement) {
       auto c = co_await s->acquire();
       Lease lease(*s, std::move(c));
       try {
-        co_return co_await execute(*lease.c, statement, s->statement_deadline());
+        auto result = co_await execute(*lease.c, statement, s->statement_deadline());
+        s->reachable = true;
+        s->last_success = Clock::now();
+        co_return result;
       } catch (const ConnectionLost& e) {
+        s->reachable = false;
         if (attempt > 0 || (e.sent && !is_single_select(statement.sql)))
           throw StoreUnavailable(e.what());
       }
@@ -752,14 +762,40 @@ std::unique_ptr<PluginStore> PgStore::for_plugin(const std::string& name) {
 
 void PgStore::join() {}
 
+namespace {
+
+// Every 2 s without a statement that succeeded: SELECT 1, so that /readyz tells a database gone
+// while the gateway was idle, and one come back.
+Task<void> check_health(std::shared_ptr<PgStore::Impl> s) {
+  constexpr auto kEvery = std::chrono::seconds(2);
+  while (!s->stopping) {
+    if (Clock::now() - s->core->last_success >= kEvery) {
+      // Named first: g++ 12 destroys a braced temporary in a co_await expression twice.
+      Statement probe{"SELECT 1", {}};
+      try {
+        co_await run_query(s->core, std::move(probe));
+      } catch (...) {
+        // run_query marked it unreachable
+      }
+    }
+    s->health.expires_after(kEvery);
+    co_await s->health.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+}  // namespace
+
 PgStore::PgStore(PgOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {
   if (impl_->core->options.connections == 0)
     throw std::invalid_argument("store: at least 1 connection");
+  asio::co_spawn(impl_->ioc, check_health(impl_), asio::detached);
   thread_ = std::thread([impl = impl_] { impl->ioc.run(); });
 }
 
 PgStore::~PgStore() {
   asio::post(impl_->ioc, [impl = impl_] {
+    impl->stopping = true;
+    impl->health.cancel();
     // Closed on the thread that owns their sockets.
     impl->core->close_all();
     std::lock_guard lock(impl->mutex);
@@ -770,6 +806,8 @@ PgStore::~PgStore() {
 }
 
 unsigned PgStore::open_connections() const { return impl_->core->open_count.load(); }
+
+bool PgStore::available() const { return impl_->core->reachable.load(); }
 
 Task<QueryResult> PgStore::query(Statement statement) {
   auto task = run_query(impl_->core, std::move(statement));

@@ -53,8 +53,12 @@ class PgStore final : public Store {
   /// Nothing to wait for: statements run on the store's own thread, which the destructor ends.
   void join() override;
 
-  /// Connections open now (for tests and /readyz).
+  /// Connections open now (for tests).
   unsigned open_connections() const;
+
+  /// False from a failed connection or a lost one until a statement succeeds again; checked
+  /// with `SELECT 1` every 2 s when nothing else ran.
+  bool available() const override;
 
   struct Impl;
 

@@ -33,6 +33,9 @@ class Store : public Database {
 
   /// Waits for the statements under way (their callers' executors must still exist).
   virtual void join() = 0;
+
+  /// Whether the database answered lately (a remote one is checked every 2 s): /readyz.
+  virtual bool available() const { return true; }
 };
 
 }  // namespace passerelle

@@ -303,8 +303,10 @@ BOOST_AUTO_TEST_CASE(the_store_recovers_by_itself_when_the_database_comes_back,
   Cluster own;  // stopped and started here: not the suite's
   PgStore store(options(own.url));
   BOOST_TEST(std::get<std::int64_t>(run(store.query({"SELECT 41 + 1", {}})).rows[0][0]) == 42);
+  BOOST_TEST(store.available());
   own.stop();
   BOOST_CHECK_THROW(run(store.query({"SELECT 1", {}})), StoreUnavailable);
+  BOOST_TEST(!store.available());  // /readyz says so
   own.restart();
   // Within the back-off (at most 5 s) the store connects again on its own.
   bool back = false;
@@ -316,6 +318,7 @@ BOOST_AUTO_TEST_CASE(the_store_recovers_by_itself_when_the_database_comes_back,
     }
   }
   BOOST_TEST(back);
+  BOOST_TEST(store.available());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
