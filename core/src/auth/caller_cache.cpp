@@ -2,6 +2,8 @@
 // staleness are checked on every hit.
 #include "auth/caller_cache.hpp"
 
+#include <charconv>
+
 #include <algorithm>
 #include <functional>
 
@@ -119,7 +121,9 @@ CallerCache::Shard& CallerCache::register_thread() {
 
 // A seqlock per record (Boehm, "Can seqlocks get along with programming language memory
 // models?"): the stamp is cleared before the fields change and set once they have.
-void CallerCache::publish(Kind kind, std::uint64_t value) {
+void CallerCache::publish(Kind kind, std::uint64_t value, bool relay) {
+  if (relay && relay_)
+    relay_(std::to_string(static_cast<std::uint64_t>(kind)) + ":" + std::to_string(value));
   std::lock_guard lock(writers_);
   const std::uint64_t n = published_.load(std::memory_order_relaxed) + 1;
   Record& r = ring_[n % kRingSize];
@@ -158,6 +162,8 @@ bool CallerCache::matches(const Invalidation& i, std::uint64_t key_hash, const S
       return slot.sid_hash != 0 && slot.sid_hash == i.value;
     case Kind::federated_sub:
       return slot.sub_hash != 0 && slot.sub_hash == i.value;
+    case Kind::all:
+      return true;
   }
   return true;  // a kind this build does not know: forgetting is always safe
 }
@@ -321,6 +327,25 @@ void CallerCache::forget_federated(const std::string& provider, const std::strin
     publish(Kind::federated_sub, hash_of(provider, sub));
 }
 
+void CallerCache::forget_all() {
+  if (enabled()) publish(Kind::all, 0);
+}
+
+void CallerCache::apply_relayed(std::string_view message) {
+  if (!enabled()) return;
+  const auto colon = message.find(':');
+  std::uint64_t kind = 0, value = 0;
+  const char* end = message.data() + message.size();
+  if (colon == std::string_view::npos ||
+      std::from_chars(message.data(), message.data() + colon, kind).ec != std::errc() ||
+      std::from_chars(message.data() + colon + 1, end, value).ec != std::errc() ||
+      kind > static_cast<std::uint64_t>(Kind::all)) {
+    publish(Kind::all, 0, false);
+    return;
+  }
+  publish(static_cast<Kind>(kind), value, false);
+}
+
 void CallerCache::drop(const std::string& key) {
   if (!enabled()) return;
   Shard& shard = local_shard();
@@ -343,6 +368,19 @@ void CallerCaches::forget_user(std::int64_t user_id) {
 void CallerCaches::forget_username(const std::string& username) {
   sessions.forget_username(username);
   tokens.forget_username(username);
+}
+
+void CallerCaches::relay_through(std::function<void(const std::string&)> send) {
+  sessions.set_relay([send](const std::string& m) { send("s" + m); });
+  tokens.set_relay([send](const std::string& m) { send("t" + m); });
+}
+
+void CallerCaches::apply_relayed(std::string_view message) {
+  if (!message.empty() && message[0] == 's') return sessions.apply_relayed(message.substr(1));
+  if (!message.empty() && message[0] == 't') return tokens.apply_relayed(message.substr(1));
+  // "*", or a message this build does not read: each forgets everything, relaying nothing.
+  sessions.apply_relayed("*");
+  tokens.apply_relayed("*");
 }
 
 }  // namespace passerelle

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -99,6 +100,16 @@ class CallerCache {
   void forget_federated(const std::string& provider, const std::string& sid,
                         const std::string& sub);
 
+  /// Forgets every caller (invalidations of another instance may have been missed).
+  void forget_all();
+
+  /// Every invalidation published here is also handed to `relay` as a short text (to the
+  /// other instances, through the store); set before serving.
+  void set_relay(std::function<void(const std::string&)> relay) { relay_ = std::move(relay); }
+  /// An invalidation another instance relayed (a text set_relay() handed over); one it cannot
+  /// read forgets everything, which is always safe. Not relayed again.
+  void apply_relayed(std::string_view message);
+
   /// Forgets, on this thread only, an entry the store no longer knows; an attacker's unknown
   /// keys cost nothing else. No invalidation: other threads keep theirs until their TTL.
   void drop(const std::string& key);
@@ -113,7 +124,7 @@ class CallerCache {
   static constexpr std::size_t kRingSize = 1024;
 
  private:
-  enum class Kind : std::uint64_t { key, user, username, token, federated_sid, federated_sub };
+  enum class Kind : std::uint64_t { key, user, username, token, federated_sid, federated_sub, all };
 
   struct Slot {
     std::string key;
@@ -151,7 +162,8 @@ class CallerCache {
 
   Shard& local_shard();
   Shard& register_thread();
-  void publish(Kind kind, std::uint64_t value);
+  void publish(Kind kind, std::uint64_t value, bool relay = true);
+  std::function<void(const std::string&)> relay_;
   // Reads record `n`; false when it was overwritten meanwhile.
   bool read(std::uint64_t n, Invalidation& out) const;
   // Applies the invalidations published since this thread last looked.
@@ -193,6 +205,11 @@ struct CallerCaches {
   /// An account changed (disabled, password, roles): its callers are looked up again.
   void forget_user(std::int64_t user_id);
   void forget_username(const std::string& username);
+
+  /// The invalidations of both caches go to `send` too, and those of other instances come
+  /// back through apply_relayed(); "*" (messages may have been lost) forgets everything.
+  void relay_through(std::function<void(const std::string&)> send);
+  void apply_relayed(std::string_view message);
 
   CallerCache sessions;
   CallerCache tokens;

@@ -123,6 +123,12 @@ struct Server::Impl {
         env{config.server, dispatcher, tracker,
             config.log.access_log && log::enabled(log::Level::info), 0} {
     access_log::configure(config.log.access_log_buffer);
+    // Several instances: what one forgets (a logout, a disabled account) every other forgets
+    // too, through the store (PostgreSQL's NOTIFY; nothing to do with SQLite's one instance).
+    auth.caches().relay_through(
+        [this](const std::string& message) { store.notify("passerelle_callers", message); });
+    store.listen("passerelle_callers",
+                 [this](const std::string& message) { auth.caches().apply_relayed(message); });
     dispatcher.set_authenticate_now(
         [this](const IncomingRequest& in, const asio::any_io_executor& executor) {
           return auth.authenticate_now(in, executor);

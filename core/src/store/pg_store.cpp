@@ -346,6 +346,9 @@ struct PgStore::Impl {
   std::shared_ptr<Pool> core;
   asio::steady_timer health{ioc};
   bool stopping = false;  // the store's thread only
+  // Connections waiting for notifications, and their retry timers: cancelled at the end.
+  std::vector<Connection*> listening;
+  std::vector<asio::steady_timer*> retrying;
   std::mutex mutex;
   std::vector<std::shared_ptr<Pool>> plugins;  // their pools, closed with the core's
 
@@ -796,6 +799,9 @@ PgStore::~PgStore() {
   asio::post(impl_->ioc, [impl = impl_] {
     impl->stopping = true;
     impl->health.cancel();
+    for (auto* c : impl->listening)
+      if (c->socket) c->socket->cancel();
+    for (auto* t : impl->retrying) t->cancel();
     // Closed on the thread that owns their sockets.
     impl->core->close_all();
     std::lock_guard lock(impl->mutex);
@@ -808,6 +814,72 @@ PgStore::~PgStore() {
 unsigned PgStore::open_connections() const { return impl_->core->open_count.load(); }
 
 bool PgStore::available() const { return impl_->core->reachable.load(); }
+
+namespace {
+
+Task<void> send_notification(std::shared_ptr<Pool> core, std::string channel, std::string payload) {
+  Statement notify{"SELECT pg_notify(?1, ?2)", {std::move(channel), std::move(payload)}};
+  try {
+    co_await run_query(core, std::move(notify));
+  } catch (const std::exception& e) {
+    log::warn("store", "notification not sent", {{"error", e.what()}});
+  }
+}
+
+Task<void> listen_loop(std::shared_ptr<PgStore::Impl> s, std::string channel,
+                       std::function<void(const std::string&)> on_message) {
+  bool first = true;
+  asio::steady_timer retry(s->ioc);
+  s->retrying.push_back(&retry);
+  while (!s->stopping) {
+    std::unique_ptr<Connection> c;
+    try {
+      c = co_await s->core->connect();
+      co_await simple(*c, "LISTEN " + identifier(c->pg, channel),
+                      Clock::now() + s->core->options.connect_timeout);
+    } catch (const std::exception&) {
+      c.reset();  // tried again in a second
+    }
+    if (c) {
+      if (!first) on_message("*");  // while it was not listening, messages may have gone by
+      first = false;
+      s->listening.push_back(c.get());
+      while (!s->stopping && PQconsumeInput(c->pg)) {
+        while (PGnotify* n = PQnotifies(c->pg)) {
+          std::string payload = n->extra;
+          PQfreemem(n);
+          on_message(payload);
+        }
+        try {
+          co_await wait_socket(*c, WaitType::wait_read, Clock::now() + std::chrono::minutes(1),
+                               true);
+        } catch (const ConnectionLost&) {
+          // A quiet minute, or the end: the status tells.
+        }
+        if (PQstatus(c->pg) != CONNECTION_OK) break;
+      }
+      std::erase(s->listening, c.get());
+      c.reset();
+      if (s->stopping) break;
+      log::warn("store", "lost the connection that listens for notifications",
+                {{"channel", channel}});
+    }
+    retry.expires_after(std::chrono::seconds(1));
+    co_await retry.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  std::erase(s->retrying, &retry);
+}
+
+}  // namespace
+
+void PgStore::notify(const std::string& channel, const std::string& payload) {
+  asio::co_spawn(impl_->ioc, send_notification(impl_->core, channel, payload), asio::detached);
+}
+
+void PgStore::listen(const std::string& channel,
+                     std::function<void(const std::string&)> on_message) {
+  asio::co_spawn(impl_->ioc, listen_loop(impl_, channel, std::move(on_message)), asio::detached);
+}
 
 Task<QueryResult> PgStore::query(Statement statement) {
   auto task = run_query(impl_->core, std::move(statement));

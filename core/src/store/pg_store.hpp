@@ -53,6 +53,13 @@ class PgStore final : public Store {
   /// Nothing to wait for: statements run on the store's own thread, which the destructor ends.
   void join() override;
 
+  /// NOTIFY through the gateway's pool (a failure is logged: the TTL of the caches still
+  /// bounds what another instance serves).
+  void notify(const std::string& channel, const std::string& payload) override;
+  /// LISTEN on a connection of its own, opened again with back-off when lost.
+  void listen(const std::string& channel,
+              std::function<void(const std::string&)> on_message) override;
+
   /// Connections open now (for tests).
   unsigned open_connections() const;
 

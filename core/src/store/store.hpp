@@ -6,6 +6,7 @@
 #include "passerelle/plugin.hpp"
 #include "store/store_error.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,14 @@ class Store : public Database {
 
   /// Waits for the statements under way (their callers' executors must still exist).
   virtual void join() = 0;
+
+  /// Sends `payload` (short text) to the listeners of `channel` on every instance, this one's
+  /// included; returns at once. Nothing with one instance (SQLite).
+  virtual void notify(const std::string& channel, const std::string& payload) {}
+  /// Calls `on_message` (on the store's thread) with each payload sent on `channel`, and with
+  /// "*" when it had to listen again after losing the database: messages may have been lost.
+  virtual void listen(const std::string& channel,
+                      std::function<void(const std::string&)> on_message) {}
 
   /// Whether the database answered lately (a remote one is checked every 2 s): /readyz.
   virtual bool available() const { return true; }

@@ -5,6 +5,7 @@
 // and comes back.
 #include "store/pg_store.hpp"
 #include "auth/accounts.hpp"
+#include "auth/caller_cache.hpp"
 #include "store/core_schema.hpp"
 #include "store/pg_sql.hpp"
 #include "support/pg_cluster.hpp"
@@ -17,11 +18,14 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 using namespace passerelle;
 using passerelle::test::Cluster;
@@ -273,6 +277,45 @@ BOOST_AUTO_TEST_CASE(a_plugin_reaches_only_its_own_tables,
                      .rows[0][0]) == 0);
   BOOST_TEST(run(store.query({"SELECT v FROM core_secrets", {}})).rows.size() == 1u);
   BOOST_CHECK_THROW(store.for_plugin("user"), std::invalid_argument);  // user_links is the core's
+}
+
+// Two instances: what one forgets, the other forgets within a second (NOTIFY / LISTEN).
+BOOST_AUTO_TEST_CASE(an_invalidation_reaches_the_other_instance,
+                     *boost::unit_test::precondition(postgresql_here)) {
+  PgStore a(options()), b(options());
+  CallerCaches here{{}, {}}, there{{}, {}};
+  here.relay_through([&a](const std::string& m) { a.notify("t_callers", m); });
+  std::mutex mutex;
+  std::vector<std::string> heard;
+  b.listen("t_callers", [&](const std::string& m) {
+    there.apply_relayed(m);
+    std::lock_guard lock(mutex);
+    heard.push_back(m);
+  });
+  auto caller = std::make_shared<CachedCaller>();
+  caller->context.user_id = 42;
+  const auto kept = [&] { return there.sessions.find("session-hash").caller != nullptr; };
+  // LISTEN takes a moment: send until the other side hears.
+  for (int i = 0; i < 50; ++i) {
+    {
+      std::lock_guard lock(mutex);
+      if (!heard.empty()) break;
+    }
+    a.notify("t_callers", "s999:0");  // a user nobody has
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  there.sessions.put("session-hash", caller, 0, there.sessions.sequence());
+  BOOST_TEST_REQUIRE(kept());
+  here.forget_user(41);  // another user: stays
+  here.forget_user(42);
+  bool forgotten = false;
+  for (int i = 0; i < 20 && !forgotten; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    forgotten = !kept();
+  }
+  BOOST_TEST(forgotten);
+  std::lock_guard lock(mutex);
+  BOOST_TEST((std::find(heard.begin(), heard.end(), "s1:42") != heard.end()));
 }
 
 BOOST_AUTO_TEST_CASE(the_pool_never_opens_more_than_its_connections,
