@@ -5,6 +5,7 @@
 
 #include "auth/auth_routes.hpp"
 #include "auth/auth_service.hpp"
+#include "auth/crypto.hpp"
 #include "auth/identity_tokens.hpp"
 #include "auth/oidc/oidc_logins.hpp"
 #include "client/http_client.hpp"
@@ -96,6 +97,18 @@ struct Server::Impl {
   std::atomic<std::shared_ptr<const StaticSite>> site;
   asio::steady_timer* heap_trim_timer = nullptr;  // the trim loop's, while it runs (ioc only)
 
+  // 128 bits of a MAC of `message` keyed by the secret key, in hex.
+  std::string relay_tag(const std::string& message) const {
+    const std::string mac = auth.secrets().derived("passerelle: relay " + message);
+    static const char* kHex = "0123456789abcdef";
+    std::string out;
+    for (std::size_t i = 0; i < 16; ++i) {
+      out += kHex[static_cast<unsigned char>(mac[i]) >> 4];
+      out += kHex[static_cast<unsigned char>(mac[i]) & 0xf];
+    }
+    return out;
+  }
+
   static std::vector<std::unique_ptr<Worker>> make_workers(unsigned n) {
     std::vector<std::unique_ptr<Worker>> out;
     for (unsigned i = 0; i < std::max(1u, n); ++i) out.push_back(std::make_unique<Worker>());
@@ -125,10 +138,19 @@ struct Server::Impl {
     access_log::configure(config.log.access_log_buffer);
     // Several instances: what one forgets (a logout, a disabled account) every other forgets
     // too, through the store (PostgreSQL's NOTIFY; nothing to do with SQLite's one instance).
-    auth.caches().relay_through(
-        [this](const std::string& message) { store.notify("passerelle_callers", message); });
-    store.listen("passerelle_callers",
-                 [this](const std::string& message) { auth.caches().apply_relayed(message); });
+    // Each message is signed with a key derived from the secret key (every instance has it;
+    // a plugin's role, which may NOTIFY too, does not): one without a valid tag is dropped.
+    auth.caches().relay_through([this](const std::string& message) {
+      store.notify("passerelle_callers", relay_tag(message) + "." + message);
+    });
+    store.listen("passerelle_callers", [this](const std::string& signed_message) {
+      if (signed_message == "*") return auth.caches().apply_relayed("*");  // listening again
+      const auto dot = signed_message.find('.');
+      if (dot == std::string::npos) return;
+      const std::string message = signed_message.substr(dot + 1);
+      if (auth::equal_constant_time(signed_message.substr(0, dot), relay_tag(message)))
+        auth.caches().apply_relayed(message);
+    });
     dispatcher.set_authenticate_now(
         [this](const IncomingRequest& in, const asio::any_io_executor& executor) {
           return auth.authenticate_now(in, executor);

@@ -17,6 +17,7 @@
 
 #include <libpq-fe.h>
 #include <openssl/evp.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <atomic>
@@ -64,8 +65,10 @@ struct Connection {
     if (socket) socket->release();  // libpq owns the descriptor
     if (pg) PQfinish(pg);
   }
+  bool discard = false;  // its session was changed (a migration's): not given out again
   bool usable() const {
-    return pg && PQstatus(pg) == CONNECTION_OK && PQtransactionStatus(pg) == PQTRANS_IDLE;
+    return !discard && pg && PQstatus(pg) == CONNECTION_OK &&
+           PQtransactionStatus(pg) == PQTRANS_IDLE;
   }
   // (Re)wraps libpq's socket: registering it anew reports the readiness it already has.
   void attach(asio::io_context& ioc) {
@@ -79,16 +82,23 @@ struct Connection {
 // Waits until the socket is ready for `what`, or throws at `deadline`.
 Task<void> wait_socket(Connection& c, WaitType what, Clock::time_point deadline, bool sent) {
   if (!c.socket) throw ConnectionLost("no socket to the database", sent);
-  auto timed_out = std::make_shared<bool>(false);
+  // Shared with the timer's handler, which may run after this wait ended (both completed in
+  // the same pass): it then touches nothing.
+  struct Race {
+    bool over = false;
+    bool timed_out = false;
+  };
+  auto race = std::make_shared<Race>();
   c.timer.expires_at(deadline);
-  c.timer.async_wait([&c, timed_out](boost::system::error_code ec) {
-    if (ec) return;
-    *timed_out = true;
+  c.timer.async_wait([&c, race](boost::system::error_code ec) {
+    if (ec || race->over) return;
+    race->timed_out = true;
     if (c.socket) c.socket->cancel();
   });
   auto [ec] = co_await c.socket->async_wait(what, asio::as_tuple(asio::use_awaitable));
+  race->over = true;
   c.timer.cancel();
-  if (*timed_out) throw ConnectionLost("the database did not answer in time", sent);
+  if (race->timed_out) throw ConnectionLost("the database did not answer in time", sent);
   if (ec) throw ConnectionLost("database socket: " + ec.message(), sent);
 }
 
@@ -144,18 +154,51 @@ void add_result(PGresult* r, QueryResult& out, std::optional<std::string>& error
 
 // Reads every result of what was sent; the last result set is the answer. An SQL error throws
 // std::runtime_error once the connection is ready again; a lost connection, ConnectionLost.
+// Reads all the socket holds. Asio's waits are edge-triggered: data that came before the wait
+// (more than one read takes, say a large result) raises no new edge, so it is read first.
+bool drain(Connection& c, bool until_empty = false) {
+  for (int i = 0; i < 1024; ++i) {
+    if (!PQconsumeInput(c.pg)) return false;
+    if (!until_empty && !PQisBusy(c.pg)) return true;
+    pollfd p{PQsocket(c.pg), POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) return true;
+  }
+  return true;
+}
+
+// Waits until libpq can give a result. With TLS, OpenSSL may hold a record libpq has not
+// read yet, which no socket edge announces: the wait then comes back every 50 ms to look.
+Task<void> wait_result(Connection& c, Clock::time_point deadline) {
+  if (!drain(c)) throw ConnectionLost(message_of(c.pg), true);
+  while (PQisBusy(c.pg)) {
+    const auto slice = PQsslInUse(c.pg)
+                           ? std::min(deadline, Clock::now() + std::chrono::milliseconds(50))
+                           : deadline;
+    try {
+      co_await wait_socket(c, WaitType::wait_read, slice, true);
+    } catch (const ConnectionLost&) {
+      if (slice == deadline || Clock::now() >= deadline) throw;
+    }
+    if (!drain(c)) throw ConnectionLost(message_of(c.pg), true);
+  }
+}
+
+// Reads every result of what was sent; the last result set is the answer. An SQL error throws
+// std::runtime_error once the connection is ready again; a lost connection, ConnectionLost.
 Task<QueryResult> collect(Connection& c, Clock::time_point deadline) {
   QueryResult out;
   std::optional<std::string> error;
   for (;;) {
-    // Read what came before waiting: an edge the reactor saw earlier is not seen again.
-    if (!PQconsumeInput(c.pg)) throw ConnectionLost(message_of(c.pg), true);
-    while (PQisBusy(c.pg)) {
-      co_await wait_socket(c, WaitType::wait_read, deadline, true);
-      if (!PQconsumeInput(c.pg)) throw ConnectionLost(message_of(c.pg), true);
-    }
+    co_await wait_result(c, deadline);
     PGresult* r = PQgetResult(c.pg);
     if (!r) break;
+    const ExecStatusType status = PQresultStatus(r);
+    if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
+      // COPY would have libpq hand out this result for ever; the connection, left in the
+      // middle of it, is dropped when given back.
+      PQclear(r);
+      throw std::runtime_error("COPY is not supported: use INSERT and SELECT");
+    }
     add_result(r, out, error);
     PQclear(r);
   }
@@ -217,7 +260,7 @@ const std::string* sql_for(const Migration& m) {
 namespace {
 
 // A pool of connections as one role: the gateway's own, or one plugin's.
-struct Pool {
+struct Pool : std::enable_shared_from_this<Pool> {
   PgOptions options;
   asio::io_context& ioc;
   std::string user;      // set: connect as this role (a plugin's), else as the URL says
@@ -316,6 +359,25 @@ struct Pool {
   }
 
   void release(std::unique_ptr<Connection> c) {
+    if (c && c->usable() && !user.empty()) {
+      // A plugin's session may hold what its SQL set (SET, advisory locks, prepared
+      // statements, temporary tables): reset before it is given out again.
+      asio::co_spawn(ioc, reset_then_return(shared_from_this(), std::move(c)), asio::detached);
+      return;
+    }
+    give_back(std::move(c));
+  }
+
+  static Task<void> reset_then_return(std::shared_ptr<Pool> self, std::unique_ptr<Connection> c) {
+    try {
+      co_await simple(*c, "DISCARD ALL", Clock::now() + self->options.connect_timeout);
+    } catch (...) {
+      c->discard = true;
+    }
+    self->give_back(std::move(c));
+  }
+
+  void give_back(std::unique_ptr<Connection> c) {
     if (c && c->usable())
       idle.push_back(std::move(c));
     else
@@ -420,6 +482,10 @@ Task<int> run_migrations(std::shared_ptr<Pool> s, std::string owner,
   Lease lease(*s, std::move(c));
   Connection& conn = *lease.c;
   const auto deadline = Clock::now() + std::chrono::minutes(10);
+  // Waiting for another instance's migrations, or building an index, may take longer than a
+  // request's statement: no statement timeout here (the connection is dropped after).
+  conn.discard = true;
+  co_await simple(conn, "SET statement_timeout = 0", deadline);
   co_await simple(conn, "SELECT pg_advisory_lock(" + std::to_string(kMigrationLock) + ")",
                   deadline);
   int applied = 0;
@@ -541,11 +607,11 @@ std::string identifier(PGconn* pg, const std::string& text) {
 const char* const kPluginFunctions = R"sql(
 CREATE TABLE IF NOT EXISTS plugin_roles (role TEXT PRIMARY KEY, owner TEXT NOT NULL);
 CREATE OR REPLACE FUNCTION passerelle_plugin_migrated(v bigint) RETURNS boolean
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
   $f$ SELECT EXISTS (SELECT 1 FROM public.schema_migrations m JOIN public.plugin_roles r
       ON m.owner = r.owner WHERE r.role = session_user AND m.version = v) $f$;
 CREATE OR REPLACE FUNCTION passerelle_plugin_record(v bigint, at bigint) RETURNS void
-  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
   $f$ INSERT INTO public.schema_migrations (owner, version, applied_at)
       SELECT r.owner, v, at FROM public.plugin_roles r WHERE r.role = session_user $f$;
 REVOKE ALL ON FUNCTION passerelle_plugin_migrated(bigint) FROM PUBLIC;
@@ -558,14 +624,22 @@ Task<void> set_up_role(std::shared_ptr<Pool> core, std::string role, std::string
   auto c = co_await core->acquire();
   Lease lease(*core, std::move(c));
   Connection& conn = *lease.c;
-  const auto deadline = core->statement_deadline();
+  const auto deadline = Clock::now() + std::chrono::minutes(10);
+  conn.discard = true;  // waits without a statement timeout, like migrations
+  co_await simple(conn, "SET statement_timeout = 0", deadline);
   co_await simple(conn, "SELECT pg_advisory_lock(" + std::to_string(kMigrationLock) + ")",
                   deadline);
   std::exception_ptr failed;
   try {
     const std::string r = identifier(conn.pg, role);
     const std::string role_text = literal(conn.pg, role);
-    const std::string pw = literal(conn.pg, password);
+    // A SCRAM verifier, not the password: an error's context or the server's log may show the
+    // statement.
+    char* verifier =
+        PQencryptPasswordConn(conn.pg, password.c_str(), role.c_str(), "scram-sha-256");
+    if (!verifier) throw std::runtime_error("cannot prepare a plugin role: " + message_of(conn.pg));
+    const std::string pw = literal(conn.pg, verifier);
+    PQfreemem(verifier);
     co_await simple(conn,
                     "CREATE TABLE IF NOT EXISTS schema_migrations (owner TEXT NOT NULL, version "
                     "INTEGER NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (owner, version))",
@@ -576,7 +650,15 @@ Task<void> set_up_role(std::shared_ptr<Pool> core, std::string role, std::string
         "DO $do$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = " + role_text +
             ") THEN EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L NOINHERIT', " + role_text +
             ", " + pw + "); ELSE EXECUTE format('ALTER ROLE %I LOGIN PASSWORD %L', " + role_text +
-            ", " + pw + "); END IF; END $do$; GRANT USAGE, CREATE ON SCHEMA public TO " + r +
+            ", " + pw + "); END IF; END $do$; " +
+            // Bounded: its connections (its pool's 2, and a few being replaced), and the time
+            // of its statements whatever it SETs (DISCARD ALL brings this default back).
+            "ALTER ROLE " + r +
+            " NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 8; "
+            "ALTER ROLE " +
+            r +
+            " SET statement_timeout = " + std::to_string(core->options.statement_timeout.count()) +
+            "; GRANT USAGE, CREATE ON SCHEMA public TO " + r +
             "; GRANT EXECUTE ON FUNCTION passerelle_plugin_migrated(bigint), "
             "passerelle_plugin_record(bigint, bigint) TO " +
             r + "; INSERT INTO plugin_roles (role, owner) VALUES (" + role_text + ", " +
@@ -607,6 +689,8 @@ Task<int> run_plugin_migrations(std::shared_ptr<Pool> own, std::string owner, st
   Lease lease(*own, std::move(c));
   Connection& conn = *lease.c;
   const auto deadline = Clock::now() + std::chrono::minutes(10);
+  conn.discard = true;
+  co_await simple(conn, "SET statement_timeout = 0", deadline);
   co_await simple(conn, "SELECT pg_advisory_lock(" + std::to_string(kMigrationLock) + ")",
                   deadline);
   int applied = 0;
@@ -763,8 +847,6 @@ std::unique_ptr<PluginStore> PgStore::for_plugin(const std::string& name) {
   return std::make_unique<PgPluginStore>(std::move(side));
 }
 
-void PgStore::join() {}
-
 namespace {
 
 // Every 2 s without a statement that succeeded: SELECT 1, so that /readyz tells a database gone
@@ -795,7 +877,10 @@ PgStore::PgStore(PgOptions options) : impl_(std::make_shared<Impl>(std::move(opt
   thread_ = std::thread([impl = impl_] { impl->ioc.run(); });
 }
 
-PgStore::~PgStore() {
+PgStore::~PgStore() { join(); }
+
+void PgStore::join() {
+  if (!thread_.joinable()) return;
   asio::post(impl_->ioc, [impl = impl_] {
     impl->stopping = true;
     impl->health.cancel();
@@ -808,7 +893,7 @@ PgStore::~PgStore() {
     for (auto& pool : impl->plugins) pool->close_all();
   });
   impl_->work.reset();
-  thread_.join();
+  thread_.join();  // statements under way end first (their deadlines bound them)
 }
 
 unsigned PgStore::open_connections() const { return impl_->core->open_count.load(); }
@@ -844,7 +929,7 @@ Task<void> listen_loop(std::shared_ptr<PgStore::Impl> s, std::string channel,
       if (!first) on_message("*");  // while it was not listening, messages may have gone by
       first = false;
       s->listening.push_back(c.get());
-      while (!s->stopping && PQconsumeInput(c->pg)) {
+      while (!s->stopping && drain(*c, true)) {
         while (PGnotify* n = PQnotifies(c->pg)) {
           std::string payload = n->extra;
           PQfreemem(n);

@@ -50,7 +50,9 @@ class PgStore final : public Store {
   /// and reaches no other; a migration that creates anything not named `<prefix>…` is undone.
   std::unique_ptr<PluginStore> for_plugin(const std::string& name) override;
 
-  /// Nothing to wait for: statements run on the store's own thread, which the destructor ends.
+  /// Stops listening and checking, lets the statements under way end, and ends the store's
+  /// thread: after it, nothing more reaches the callers' executors (the server calls it before
+  /// its I/O threads go). The store takes no statement after.
   void join() override;
 
   /// NOTIFY through the gateway's pool (a failure is logged: the TTL of the caches still

@@ -318,6 +318,32 @@ BOOST_AUTO_TEST_CASE(an_invalidation_reaches_the_other_instance,
   BOOST_TEST((std::find(heard.begin(), heard.end(), "s1:42") != heard.end()));
 }
 
+// What a statement can do to the connection it ran on stays with it: COPY is refused (libpq
+// would hand out its result for ever), a large result is read whole (edge-triggered waits),
+// and a plugin's session settings and locks are reset before the connection is lent again.
+BOOST_AUTO_TEST_CASE(a_statement_cannot_wedge_the_store,
+                     *boost::unit_test::precondition(postgresql_here)) {
+  PgStore store(options());
+  const std::string t = table("wedge");
+  run(store.query({"CREATE TABLE " + t + " (v TEXT)", {}}));
+  BOOST_CHECK_THROW(run(store.query({"COPY " + t + " TO STDOUT", {}})), std::runtime_error);
+  // Several megabytes in one result, more than one read of the socket.
+  auto big = run(store.query({"SELECT g, repeat('x', 40) FROM generate_series(1, 100000) g", {}}));
+  BOOST_TEST(big.rows.size() == 100000u);
+  BOOST_TEST(std::get<std::int64_t>(big.rows.back()[0]) == 100000);
+  auto plugin = store.for_plugin("wedge");
+  BOOST_CHECK_THROW(run(plugin->query({"COPY (SELECT 1) TO STDOUT", {}})), std::runtime_error);
+  run(plugin->query({"SET statement_timeout = 0", {}}));
+  // The migrations' lock, taken and kept by a plugin's session: released when it is lent back.
+  run(plugin->query({"SELECT pg_advisory_lock(8097880544449291628)", {}}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // its reset runs meanwhile
+  for (int i = 0; i < 4; ++i)
+    BOOST_TEST(std::get<std::string>(
+                   run(plugin->query({"SHOW statement_timeout", {}})).rows[0][0]) != "0");
+  BOOST_TEST(run(store.migrate("wedge-check", {{1, "SELECT 1"}})) == 1);
+  BOOST_TEST(std::get<std::int64_t>(run(store.query({"SELECT 1", {}})).rows[0][0]) == 1);
+}
+
 BOOST_AUTO_TEST_CASE(the_pool_never_opens_more_than_its_connections,
                      *boost::unit_test::precondition(postgresql_here)) {
   PgStore store(options());
