@@ -292,8 +292,13 @@ struct Pool : std::enable_shared_from_this<Pool> {
   Task<std::unique_ptr<Connection>> connect() {
     auto c = std::make_unique<Connection>(ioc);
     c->pg = start_connecting();
-    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD)
-      throw ConnectionLost("cannot connect to PostgreSQL: " + message_of(c->pg), false);
+    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+      // libpq's message on a URL it cannot read quotes the URL, password included.
+      std::string why = message_of(c->pg);
+      for (auto at = why.find(options.url); at != std::string::npos; at = why.find(options.url))
+        why.replace(at, options.url.size(), "(store.postgresql.url)");
+      throw ConnectionLost("cannot connect to PostgreSQL: " + why, false);
+    }
     const auto deadline = Clock::now() + options.connect_timeout;
     PostgresPollingStatusType status = PGRES_POLLING_WRITING;
     while (status != PGRES_POLLING_OK) {
@@ -654,7 +659,7 @@ Task<void> set_up_role(std::shared_ptr<Pool> core, std::string role, std::string
             // Bounded: its connections (its pool's 2, and a few being replaced), and the time
             // of its statements whatever it SETs (DISCARD ALL brings this default back).
             "ALTER ROLE " + r +
-            " NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 8; "
+            " NOCREATEDB NOCREATEROLE CONNECTION LIMIT 8; "
             "ALTER ROLE " +
             r +
             " SET statement_timeout = " + std::to_string(core->options.statement_timeout.count()) +
