@@ -481,56 +481,108 @@ Task<std::vector<QueryResult>> run_transaction(std::shared_ptr<Pool> s,
   std::rethrow_exception(failed);
 }
 
-Task<int> run_migrations(std::shared_ptr<Pool> s, std::string owner,
-                         std::vector<Migration> migrations) {
-  auto c = co_await s->acquire();
-  Lease lease(*s, std::move(c));
-  Connection& conn = *lease.c;
-  const auto deadline = Clock::now() + std::chrono::minutes(10);
-  // Waiting for another instance's migrations, or building an index, may take longer than a
-  // request's statement: no statement timeout here (the connection is dropped after).
+std::string literal(PGconn* pg, const std::string& text) {
+  char* quoted = PQescapeLiteral(pg, text.data(), text.size());
+  if (!quoted) throw std::runtime_error(message_of(pg));
+  std::string out = quoted;
+  PQfreemem(quoted);
+  return out;
+}
+
+std::string identifier(PGconn* pg, const std::string& text) {
+  char* quoted = PQescapeIdentifier(pg, text.data(), text.size());
+  if (!quoted) throw std::runtime_error(message_of(pg));
+  std::string out = quoted;
+  PQfreemem(quoted);
+  return out;
+}
+
+constexpr const char* kMigrationsTable =
+    "CREATE TABLE IF NOT EXISTS schema_migrations (owner TEXT NOT NULL, version INTEGER NOT "
+    "NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (owner, version))";
+
+// Takes the lock every instance takes for migrations and role set-ups, without the statement
+// timeout (waiting for another instance, building an index): the connection is dropped after.
+Task<void> lock_migrations(Connection& conn, Clock::time_point deadline) {
   conn.discard = true;
   co_await simple(conn, "SET statement_timeout = 0", deadline);
   co_await simple(conn, "SELECT pg_advisory_lock(" + std::to_string(kMigrationLock) + ")",
                   deadline);
+}
+
+// Gives the lock back (it goes with the session anyway), then rethrows what failed under it, a
+// lost connection as StoreUnavailable.
+Task<void> unlock_migrations(Connection& conn, Clock::time_point deadline,
+                             std::exception_ptr failed) {
+  try {
+    co_await simple(conn, "SELECT pg_advisory_unlock(" + std::to_string(kMigrationLock) + ")",
+                    deadline);
+  } catch (...) {
+  }
+  if (!failed) co_return;
+  try {
+    std::rethrow_exception(failed);
+  } catch (const ConnectionLost& e) {
+    throw StoreUnavailable(e.what());
+  }
+}
+
+// How one owner's migrations are told applied and recorded: the core's in schema_migrations
+// directly, a plugin's through the definer functions (as its role).
+struct MigrationBook {
+  std::string owner;
+  std::string seen_sql;    // ?1: the version; one boolean back
+  std::string record_sql;  // ?1: the version, ?2: now
+  std::string prefix;      // a plugin's: whatever else its migration creates is undone
+};
+
+// Applies those not applied yet, each with its record in one transaction, under the lock.
+Task<int> apply_migrations(Connection& conn, MigrationBook book,
+                           std::vector<Migration> migrations) {
+  const auto deadline = Clock::now() + std::chrono::minutes(10);
+  co_await lock_migrations(conn, deadline);
   int applied = 0;
   std::exception_ptr failed;
   try {
-    co_await simple(conn,
-                    "CREATE TABLE IF NOT EXISTS schema_migrations (owner TEXT NOT NULL, version "
-                    "INTEGER NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (owner, version))",
-                    deadline);
+    if (book.prefix.empty()) co_await simple(conn, kMigrationsTable, deadline);
     int last = 0;
     for (const auto& m : migrations) {
+      const std::string which = "migration " + std::to_string(m.version) + " of " + book.owner;
       if (m.version <= last)
-        throw std::runtime_error("migrations of " + owner + " must have increasing versions");
+        throw std::runtime_error("migrations of " + book.owner + " must have increasing versions");
       last = m.version;
       const std::string* sql = sql_for(m);
-      if (!sql)
-        throw std::runtime_error("migration " + std::to_string(m.version) + " of " + owner +
-                                 " has no SQL for postgresql");
+      if (!sql) throw std::runtime_error(which + " has no SQL for postgresql");
       co_await simple(conn, "BEGIN", deadline);
       std::exception_ptr step_failed;
       try {
-        // Named first: g++ 12 mishandles a braced initialiser inside a co_await expression.
-        const Statement seen{"SELECT 1 FROM schema_migrations WHERE owner = ?1 AND version = ?2",
-                             {owner, std::int64_t{m.version}}};
+        const Statement seen{book.seen_sql, {std::int64_t{m.version}}};
         auto done = co_await execute(conn, seen, deadline);
-        if (done.rows.empty()) {
+        if (std::get<std::int64_t>(done.rows.at(0).at(0)) == 0) {
           try {
             if (!sql->empty()) co_await simple(conn, *sql, deadline);
           } catch (const ConnectionLost&) {
             throw;
           } catch (const std::exception& e) {
-            throw std::runtime_error("migration " + std::to_string(m.version) + " of " + owner +
-                                     ": " + e.what());
+            throw std::runtime_error(which + ": " + e.what());
           }
-          const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
+          if (!book.prefix.empty()) {
+            const Statement stray{
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+                "AND n.nspname = 'public' AND left(c.relname, length(?1)) <> ?1",
+                {book.prefix}};
+            auto others = co_await execute(conn, stray, deadline);
+            if (!others.rows.empty())
+              throw std::runtime_error(which + ": " + std::get<std::string>(others.rows[0][0]) +
+                                       " is not one of its tables (named " + book.prefix + "...)");
+          }
           const Statement record{
-              "INSERT INTO schema_migrations (owner, version, applied_at) VALUES (?1, ?2, ?3)",
-              {owner, std::int64_t{m.version}, std::int64_t{now}}};
+              book.record_sql,
+              {std::int64_t{m.version},
+               std::int64_t{std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count()}}};
           co_await execute(conn, record, deadline);
           ++applied;
         }
@@ -549,20 +601,22 @@ Task<int> run_migrations(std::shared_ptr<Pool> s, std::string owner,
   } catch (...) {
     failed = std::current_exception();
   }
-  try {
-    co_await simple(conn, "SELECT pg_advisory_unlock(" + std::to_string(kMigrationLock) + ")",
-                    deadline);
-  } catch (...) {
-    // The lock goes with the session: the connection is dropped if it is unusable.
-  }
-  if (failed) {
-    try {
-      std::rethrow_exception(failed);
-    } catch (const ConnectionLost& e) {
-      throw StoreUnavailable(e.what());
-    }
-  }
+  co_await unlock_migrations(conn, deadline, failed);
   co_return applied;
+}
+
+Task<int> run_migrations(std::shared_ptr<Pool> s, std::string owner,
+                         std::vector<Migration> migrations) {
+  auto c = co_await s->acquire();
+  Lease lease(*s, std::move(c));
+  const std::string quoted = literal(lease.c->pg, owner);
+  MigrationBook book{
+      owner,
+      "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE owner = " + quoted +
+          " AND version = ?1)",
+      "INSERT INTO schema_migrations (owner, version, applied_at) VALUES (" + quoted + ", ?1, ?2)",
+      ""};
+  co_return co_await apply_migrations(*lease.c, std::move(book), std::move(migrations));
 }
 
 }  // namespace
@@ -593,22 +647,6 @@ std::string role_password(const std::string& secret, const std::string& role) {
   return out;
 }
 
-std::string literal(PGconn* pg, const std::string& text) {
-  char* quoted = PQescapeLiteral(pg, text.data(), text.size());
-  if (!quoted) throw std::runtime_error(message_of(pg));
-  std::string out = quoted;
-  PQfreemem(quoted);
-  return out;
-}
-
-std::string identifier(PGconn* pg, const std::string& text) {
-  char* quoted = PQescapeIdentifier(pg, text.data(), text.size());
-  if (!quoted) throw std::runtime_error(message_of(pg));
-  std::string out = quoted;
-  PQfreemem(quoted);
-  return out;
-}
-
 const char* const kPluginFunctions = R"sql(
 CREATE TABLE IF NOT EXISTS plugin_roles (role TEXT PRIMARY KEY, owner TEXT NOT NULL);
 CREATE OR REPLACE FUNCTION passerelle_plugin_migrated(v bigint) RETURNS boolean
@@ -630,10 +668,7 @@ Task<void> set_up_role(std::shared_ptr<Pool> core, std::string role, std::string
   Lease lease(*core, std::move(c));
   Connection& conn = *lease.c;
   const auto deadline = Clock::now() + std::chrono::minutes(10);
-  conn.discard = true;  // waits without a statement timeout, like migrations
-  co_await simple(conn, "SET statement_timeout = 0", deadline);
-  co_await simple(conn, "SELECT pg_advisory_lock(" + std::to_string(kMigrationLock) + ")",
-                  deadline);
+  co_await lock_migrations(conn, deadline);
   std::exception_ptr failed;
   try {
     const std::string r = identifier(conn.pg, role);
@@ -645,10 +680,7 @@ Task<void> set_up_role(std::shared_ptr<Pool> core, std::string role, std::string
     if (!verifier) throw std::runtime_error("cannot prepare a plugin role: " + message_of(conn.pg));
     const std::string pw = literal(conn.pg, verifier);
     PQfreemem(verifier);
-    co_await simple(conn,
-                    "CREATE TABLE IF NOT EXISTS schema_migrations (owner TEXT NOT NULL, version "
-                    "INTEGER NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (owner, version))",
-                    deadline);
+    co_await simple(conn, kMigrationsTable, deadline);
     co_await simple(conn, kPluginFunctions, deadline);
     co_await simple(
         conn,
@@ -672,104 +704,18 @@ Task<void> set_up_role(std::shared_ptr<Pool> core, std::string role, std::string
   } catch (...) {
     failed = std::current_exception();
   }
-  try {
-    co_await simple(conn, "SELECT pg_advisory_unlock(" + std::to_string(kMigrationLock) + ")",
-                    deadline);
-  } catch (...) {
-  }
-  if (failed) {
-    try {
-      std::rethrow_exception(failed);
-    } catch (const ConnectionLost& e) {
-      throw StoreUnavailable(e.what());
-    }
-  }
+  co_await unlock_migrations(conn, deadline, failed);
 }
 
-// The plugin's migrations, on its own connection (as its role), each with its record in one
-// transaction; a migration that creates anything not named with the plugin's prefix is undone.
+// The plugin's migrations, on its own connection (as its role), recorded through the definer
+// functions; a migration that creates anything not named with the plugin's prefix is undone.
 Task<int> run_plugin_migrations(std::shared_ptr<Pool> own, std::string owner, std::string prefix,
                                 std::vector<Migration> migrations) {
   auto c = co_await own->acquire();
   Lease lease(*own, std::move(c));
-  Connection& conn = *lease.c;
-  const auto deadline = Clock::now() + std::chrono::minutes(10);
-  conn.discard = true;
-  co_await simple(conn, "SET statement_timeout = 0", deadline);
-  co_await simple(conn, "SELECT pg_advisory_lock(" + std::to_string(kMigrationLock) + ")",
-                  deadline);
-  int applied = 0;
-  std::exception_ptr failed;
-  try {
-    int last = 0;
-    for (const auto& m : migrations) {
-      if (m.version <= last)
-        throw std::runtime_error("migrations of " + owner + " must have increasing versions");
-      last = m.version;
-      const std::string* sql = sql_for(m);
-      if (!sql)
-        throw std::runtime_error("migration " + std::to_string(m.version) + " of " + owner +
-                                 " has no SQL for postgresql");
-      const std::string which = "migration " + std::to_string(m.version) + " of " + owner;
-      co_await simple(conn, "BEGIN", deadline);
-      std::exception_ptr step_failed;
-      try {
-        const Statement seen{"SELECT passerelle_plugin_migrated(?1)", {std::int64_t{m.version}}};
-        auto done = co_await execute(conn, seen, deadline);
-        if (std::get<std::int64_t>(done.rows.at(0).at(0)) == 0) {
-          try {
-            if (!sql->empty()) co_await simple(conn, *sql, deadline);
-          } catch (const ConnectionLost&) {
-            throw;
-          } catch (const std::exception& e) {
-            throw std::runtime_error(which + ": " + e.what());
-          }
-          const Statement stray{
-              "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-              "WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
-              "AND n.nspname = 'public' AND left(c.relname, length(?1)) <> ?1",
-              {prefix}};
-          auto others = co_await execute(conn, stray, deadline);
-          if (!others.rows.empty())
-            throw std::runtime_error(which + ": " + std::get<std::string>(others.rows[0][0]) +
-                                     " is not one of its tables (named " + prefix + "...)");
-          const Statement record{
-              "SELECT passerelle_plugin_record(?1, ?2)",
-              {std::int64_t{m.version},
-               std::int64_t{std::chrono::duration_cast<std::chrono::seconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count()}}};
-          co_await execute(conn, record, deadline);
-          ++applied;
-        }
-        co_await simple(conn, "COMMIT", deadline);
-      } catch (...) {
-        step_failed = std::current_exception();
-      }
-      if (step_failed) {
-        try {
-          co_await simple(conn, "ROLLBACK", deadline);
-        } catch (...) {
-        }
-        std::rethrow_exception(step_failed);
-      }
-    }
-  } catch (...) {
-    failed = std::current_exception();
-  }
-  try {
-    co_await simple(conn, "SELECT pg_advisory_unlock(" + std::to_string(kMigrationLock) + ")",
-                    deadline);
-  } catch (...) {
-  }
-  if (failed) {
-    try {
-      std::rethrow_exception(failed);
-    } catch (const ConnectionLost& e) {
-      throw StoreUnavailable(e.what());
-    }
-  }
-  co_return applied;
+  MigrationBook book{std::move(owner), "SELECT passerelle_plugin_migrated(?1)",
+                     "SELECT passerelle_plugin_record(?1, ?2)", std::move(prefix)};
+  co_return co_await apply_migrations(*lease.c, std::move(book), std::move(migrations));
 }
 
 // What a plugin's handle shares with its calls: the store's thread stays while they run.
