@@ -570,7 +570,7 @@ Task<int> apply_migrations(Connection& conn, MigrationBook book,
             const Statement stray{
                 "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
-                "AND n.nspname = 'public' AND left(c.relname, length(?1)) <> ?1",
+                "AND n.nspname = current_schema() AND left(c.relname, length(?1)) <> ?1",
                 {book.prefix}};
             auto others = co_await execute(conn, stray, deadline);
             if (!others.rows.empty())
@@ -623,10 +623,11 @@ Task<int> run_migrations(std::shared_ptr<Pool> s, std::string owner,
 
 namespace {
 
-// Each plugin connects as a role of its own, which owns its tables and nothing else: the
-// core's tables and the other plugins' are not its to read, whatever SQL it sends (a RESET
-// ROLE included: its session is that role). The gateway's role creates it (CREATEROLE), with
-// a password derived from the gateway's secret, the same on every instance.
+// Each plugin connects as a role of its own, which owns its tables, in a schema of the same
+// name, and nothing else: the core's tables and the other plugins' are not its to read,
+// whatever SQL it sends (a RESET ROLE included: its session is that role). The gateway's role
+// creates it (CREATEROLE), with a password derived from the gateway's secret, the same on every
+// instance.
 std::string plugin_role(const std::string& plugin) {
   return "passerelle_" + table_prefix(plugin) + "plugin";
 }
@@ -695,7 +696,12 @@ Task<void> set_up_role(std::shared_ptr<Pool> core, std::string role, std::string
             "ALTER ROLE " +
             r +
             " SET statement_timeout = " + std::to_string(core->options.statement_timeout.count()) +
-            "; GRANT USAGE, CREATE ON SCHEMA public TO " + r +
+            // Its tables in a schema of its own, the only one it may create in and the only
+            // one it sees unqualified: another plugin's cannot shadow or squat its names, nor
+            // it the core's (CVE-2018-1058's pattern).
+            "; CREATE SCHEMA IF NOT EXISTS " + r + "; GRANT USAGE, CREATE ON SCHEMA " + r + " TO " +
+            r + "; REVOKE CREATE ON SCHEMA public FROM " + r + "; ALTER ROLE " + r +
+            " SET search_path = " + r +
             "; GRANT EXECUTE ON FUNCTION passerelle_plugin_migrated(bigint), "
             "passerelle_plugin_record(bigint, bigint) TO " +
             r + "; INSERT INTO plugin_roles (role, owner) VALUES (" + role_text + ", " +
@@ -713,8 +719,8 @@ Task<int> run_plugin_migrations(std::shared_ptr<Pool> own, std::string owner, st
                                 std::vector<Migration> migrations) {
   auto c = co_await own->acquire();
   Lease lease(*own, std::move(c));
-  MigrationBook book{std::move(owner), "SELECT passerelle_plugin_migrated(?1)",
-                     "SELECT passerelle_plugin_record(?1, ?2)", std::move(prefix)};
+  MigrationBook book{std::move(owner), "SELECT public.passerelle_plugin_migrated(?1)",
+                     "SELECT public.passerelle_plugin_record(?1, ?2)", std::move(prefix)};
   co_return co_await apply_migrations(*lease.c, std::move(book), std::move(migrations));
 }
 

@@ -46,8 +46,9 @@ class PgStore final : public Store {
   Task<int> migrate(std::string owner, std::vector<Migration> migrations) override;
 
   /// The plugin's handle: its statements run on connections of its own, as a PostgreSQL role
-  /// of its own (created by the gateway's role, which needs CREATEROLE) that owns its tables
-  /// and reaches no other; a migration that creates anything not named `<prefix>…` is undone.
+  /// of its own (created by the gateway's role, which needs CREATEROLE) that owns its tables,
+  /// in a schema of the same name (its search_path), and reaches no other; a migration that
+  /// creates anything not named `<prefix>…` is undone.
   std::unique_ptr<PluginStore> for_plugin(const std::string& name) override;
 
   /// Stops listening and checking, lets the statements under way end, and ends the store's

@@ -251,8 +251,11 @@ BOOST_AUTO_TEST_CASE(a_plugin_reaches_only_its_own_tables,
   BOOST_TEST(std::get<std::int64_t>(id.rows[0][0]) >= 1);
   BOOST_TEST(run(notes->query({"SELECT body FROM notes_items", {}})).rows.size() == 1u);
   for (const char* sql :
-       {"SELECT v FROM core_secrets", "DELETE FROM core_secrets", "DROP TABLE core_secrets",
-        "SELECT * FROM schema_migrations", "INSERT INTO schema_migrations VALUES ('core', 99, 0)"})
+       {"SELECT v FROM core_secrets", "SELECT v FROM public.core_secrets",
+        "DELETE FROM public.core_secrets", "CREATE TABLE public.notes_x (a INT)",
+        "CREATE FUNCTION public.lower(bigint) RETURNS text LANGUAGE sql AS $$ SELECT 'x' $$",
+        "DELETE FROM core_secrets", "DROP TABLE core_secrets", "SELECT * FROM schema_migrations",
+        "INSERT INTO schema_migrations VALUES ('core', 99, 0)"})
     BOOST_CHECK_THROW(run(notes->query({sql, {}})), std::runtime_error);
   // Leaving its role is not a way out: its session is that role.
   BOOST_CHECK_THROW(run(notes->transaction({{"SELECT set_config('role', 'none', false)", {}},
@@ -264,6 +267,8 @@ BOOST_AUTO_TEST_CASE(a_plugin_reaches_only_its_own_tables,
   // Another plugin does not reach it either.
   auto other = store.for_plugin("other");
   BOOST_CHECK_THROW(run(other->query({"SELECT body FROM notes_items", {}})), std::runtime_error);
+  BOOST_CHECK_THROW(run(other->query({"SELECT body FROM passerelle_notes_plugin.notes_items", {}})),
+                    std::runtime_error);
   // A table not named notes_...: the migration is undone and says why.
   try {
     run(notes->migrate({migrations[0], {2, "CREATE TABLE rogue (a INTEGER)"}}));
