@@ -56,16 +56,21 @@ std::string random_token(std::size_t bytes) {
   return base64url(raw);
 }
 
+std::string to_hex(std::string_view bytes) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out(2 * bytes.size(), '\0');  // one allocation, not one per doubling
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const auto b = static_cast<unsigned char>(bytes[i]);
+    out[2 * i] = kHex[b >> 4];
+    out[2 * i + 1] = kHex[b & 15];
+  }
+  return out;
+}
+
 std::string sha256_hex(std::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   sha256(data, digest);
-  static const char* kHex = "0123456789abcdef";
-  std::string out(2 * sizeof digest, '\0');  // one allocation, not one per doubling
-  for (std::size_t i = 0; i < sizeof digest; ++i) {
-    out[2 * i] = kHex[digest[i] >> 4];
-    out[2 * i + 1] = kHex[digest[i] & 15];
-  }
-  return out;
+  return to_hex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 std::string sha256_base64url(std::string_view data) {

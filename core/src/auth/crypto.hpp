@@ -9,6 +9,9 @@ namespace passerelle::auth {
 /// `bytes` random bytes from the OS CSPRNG, base64url without padding.
 std::string random_token(std::size_t bytes = 32);
 
+/// `bytes` in lower-case hex.
+std::string to_hex(std::string_view bytes);
+
 /// SHA-256 of `data`, lower-case hex.
 std::string sha256_hex(std::string_view data);
 

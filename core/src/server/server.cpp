@@ -99,14 +99,7 @@ struct Server::Impl {
 
   // 128 bits of a MAC of `message` keyed by the secret key, in hex.
   std::string relay_tag(const std::string& message) const {
-    const std::string mac = auth.secrets().derived("passerelle: relay " + message);
-    static const char* kHex = "0123456789abcdef";
-    std::string out;
-    for (std::size_t i = 0; i < 16; ++i) {
-      out += kHex[static_cast<unsigned char>(mac[i]) >> 4];
-      out += kHex[static_cast<unsigned char>(mac[i]) & 0xf];
-    }
-    return out;
+    return auth::to_hex(auth.secrets().derived("passerelle: relay " + message).substr(0, 16));
   }
 
   static std::vector<std::unique_ptr<Worker>> make_workers(unsigned n) {

@@ -1,5 +1,6 @@
 #include "store/pg_store.hpp"
 
+#include "auth/crypto.hpp"
 #include "log/log.hpp"
 #include "store/core_schema.hpp"
 #include "store/pg_sql.hpp"
@@ -639,13 +640,7 @@ std::string role_password(const std::string& secret, const std::string& role) {
                  reinterpret_cast<const unsigned char*>(role.data()), role.size(), mac, sizeof mac,
                  &length))
     throw std::runtime_error("cannot derive a plugin role's password");
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < length; ++i) {
-    out += kHex[mac[i] >> 4];
-    out += kHex[mac[i] & 0xf];
-  }
-  return out;
+  return auth::to_hex(std::string_view(reinterpret_cast<const char*>(mac), length));
 }
 
 const char* const kPluginFunctions = R"sql(
