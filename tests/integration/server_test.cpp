@@ -9,6 +9,8 @@
 
 #include <csignal>
 #include <filesystem>
+#include <memory>
+#include <vector>
 
 using namespace passerelle::test;
 using namespace std::chrono_literals;
@@ -79,6 +81,35 @@ BOOST_AUTO_TEST_CASE(keep_alive_serves_several_requests_and_logs_no_query_string
   BOOST_TEST(gw.wait_for_log("\"path\":\"/api/hello\""));
   BOOST_TEST(gw.log().find("s3cret") == std::string::npos);
   BOOST_TEST(gw.log().find("\"component\":\"access\"") != std::string::npos);
+}
+
+// Behind a trusted load balancer the client is the last X-Forwarded-For entry (what the
+// balancer appended), and the balancer's many connections are not capped as one client's;
+// from anyone else the header means nothing.
+BOOST_AUTO_TEST_CASE(a_trusted_balancer_names_the_client_and_no_one_else_does) {
+  GatewayProcess proxied("",
+                         "  shutdown_grace: 5s\n  trusted_proxies: [127.0.0.1]\n"
+                         "  limits:\n    max_connections_per_address: 2\n");
+  std::vector<std::unique_ptr<TestConnection>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<TestConnection>(proxied.https_port()));
+    const auto r = held.back()->request("GET", "/healthz", "",
+                                        {{"X-Forwarded-For", "6.6.6.6"},
+                                         {"X-Forwarded-For", "6.6.6.7, 192.0.2.9"},
+                                         {"X-Request-Id", "via-" + std::to_string(i)}});
+    BOOST_TEST_REQUIRE(r.has_value());
+    BOOST_TEST(r->status == 200);
+  }
+  BOOST_TEST(proxied.wait_for_log("\"remote\":\"192.0.2.9\""), proxied.log());
+  BOOST_TEST(proxied.log().find("6.6.6.") == std::string::npos);
+
+  GatewayProcess direct("",
+                        "  shutdown_grace: 5s\n"
+                        "  limits:\n    max_connections_per_address: 2\n");
+  TestConnection c(direct.https_port());
+  BOOST_TEST(c.request("GET", "/healthz", "", {{"X-Forwarded-For", "192.0.2.9"}})->status == 200);
+  BOOST_TEST(direct.wait_for_log("\"remote\":\"127.0.0.1\""), direct.log());
+  BOOST_TEST(direct.log().find("192.0.2.9") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(buffered_access_lines_are_written_in_order_at_a_clean_stop) {

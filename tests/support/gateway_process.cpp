@@ -47,6 +47,69 @@ int wait_exit(int pid, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
+ChildProcess::ChildProcess(const std::vector<std::string>& args) {
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  try {
+    pid_ = spawn(args, fds[1]);
+  } catch (...) {
+    close(fds[0]);
+    close(fds[1]);
+    throw;
+  }
+  close(fds[1]);
+  fd_ = fds[0];
+  reader_ = std::thread([this] {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = read(fd_, buf, sizeof buf);
+      std::lock_guard lock(mutex_);
+      if (n <= 0) {
+        eof_ = true;
+        cv_.notify_all();
+        return;
+      }
+      output_.append(buf, static_cast<std::size_t>(n));
+      cv_.notify_all();
+    }
+  });
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0) stop(SIGKILL, std::chrono::seconds(5));
+  if (reader_.joinable()) reader_.join();
+  if (fd_ >= 0) close(fd_);
+}
+
+bool ChildProcess::wait_until(const std::function<bool(const std::string&)>& done,
+                              std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  cv_.wait_for(lock, timeout, [&] { return done(output_) || eof_; });
+  return done(output_);
+}
+
+bool ChildProcess::wait_for(const std::string& text, std::chrono::milliseconds timeout) {
+  return wait_until([&](const std::string& out) { return out.find(text) != std::string::npos; },
+                    timeout);
+}
+
+std::string ChildProcess::output() const {
+  std::lock_guard lock(mutex_);
+  return output_;
+}
+
+int ChildProcess::stop(int signo, std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, signo);
+  const int code = wait_exit(pid_, timeout);
+  if (code == -1) {
+    kill(pid_, SIGKILL);
+    wait_exit(pid_, std::chrono::seconds(5));
+  }
+  pid_ = -1;
+  return code;
+}
+
 GatewayProcess::GatewayProcess(const std::string& extra_yaml, const std::string& server_yaml) {
   // Private copies of the certificates, so that a test may replace them (SIGHUP reload).
   const TestCerts& certs = test_certs();
@@ -62,25 +125,8 @@ GatewayProcess::GatewayProcess(const std::string& extra_yaml, const std::string&
     yaml << "store:\n  sqlite: " << dir_.path() << "/db.sqlite\n";
   const std::string config = dir_.write("passerelle.yaml", yaml.str());
 
-  int fds[2];
-  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  pid_ = spawn({PASSERELLE_TEST_BINARY, "--config", config}, fds[1]);
-  close(fds[1]);
-  stderr_fd_ = fds[0];
-  reader_ = std::thread([this] {
-    char buf[4096];
-    for (;;) {
-      const ssize_t n = read(stderr_fd_, buf, sizeof buf);
-      std::lock_guard lock(mutex_);
-      if (n <= 0) {
-        eof_ = true;
-        cv_.notify_all();
-        return;
-      }
-      log_.append(buf, static_cast<std::size_t>(n));
-      cv_.notify_all();
-    }
-  });
+  process_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{PASSERELLE_TEST_BINARY, "--config", config});
   if (!wait_for_log("\"msg\":\"listening\"")) {
     stop(SIGKILL);
     throw std::runtime_error("gateway did not start:\n" + log());
@@ -96,46 +142,12 @@ GatewayProcess::GatewayProcess(const std::string& extra_yaml, const std::string&
   }
   // Started: every plugin running, or some failed (the tests of failures need the gateway too).
   // Either line ends the wait, so that a failed plugin does not cost the whole timeout.
-  const auto started = [this] {
-    return log_.find("\"component\":\"server\",\"msg\":\"ready\"") != std::string::npos ||
-           log_.find("started with failed plugins") != std::string::npos;
+  const auto started = [](const std::string& out) {
+    return out.find("\"component\":\"server\",\"msg\":\"ready\"") != std::string::npos ||
+           out.find("started with failed plugins") != std::string::npos;
   };
-  std::unique_lock lock(mutex_);
-  if (!cv_.wait_for(lock, std::chrono::seconds(10), [&] { return started() || eof_; }) ||
-      !started()) {
-    lock.unlock();
+  if (!process_->wait_until(started, std::chrono::seconds(10)))
     throw std::runtime_error("gateway not ready:\n" + log());
-  }
-}
-
-GatewayProcess::~GatewayProcess() {
-  if (pid_ > 0) stop(SIGKILL, std::chrono::seconds(5));
-  if (reader_.joinable()) reader_.join();
-  if (stderr_fd_ >= 0) close(stderr_fd_);
-}
-
-bool GatewayProcess::wait_for_log(const std::string& text, std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  return cv_.wait_for(lock, timeout, [&] {
-    return log_.find(text) != std::string::npos || eof_;
-  }) && log_.find(text) != std::string::npos;
-}
-
-std::string GatewayProcess::log() const {
-  std::lock_guard lock(mutex_);
-  return log_;
-}
-
-int GatewayProcess::stop(int signo, std::chrono::milliseconds timeout) {
-  if (pid_ <= 0) return -1;
-  kill(pid_, signo);
-  const int code = wait_exit(pid_, timeout);
-  if (code == -1) {
-    kill(pid_, SIGKILL);
-    wait_exit(pid_, std::chrono::seconds(5));
-  }
-  pid_ = -1;
-  return code;
 }
 
 CommandResult run_passerelle(const std::vector<std::string>& args, const std::string& stdin_text) {

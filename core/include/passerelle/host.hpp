@@ -8,6 +8,7 @@
 #include <boost/json/object.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -153,6 +154,21 @@ class PASSERELLE_SDK_API Host {
   /// A short-lived JWT (ES256, 60 s) asserting `identity` to the service `audience`, verifiable
   /// with the gateway's keys at /.well-known/jwks.json.
   virtual std::string identity_token(const Identity& identity, const std::string& audience) = 0;
+
+  /// Several gateway instances may share one store (PostgreSQL). A plugin that keeps what it
+  /// read from the store in memory tells its copies on the other instances that it changed:
+  /// announce() after the change is committed sends `message` (at most kMaxAnnouncement
+  /// bytes, say what changed, never personal data) to every other instance, where the handler
+  /// given to on_announcement() runs. Returns at once; nothing to do with one instance
+  /// (SQLite), and a message may be lost if the database is lost meanwhile.
+  static constexpr std::size_t kMaxAnnouncement = 1000;
+  /// Sends `message` to this plugin on every other instance. std::invalid_argument if too long.
+  virtual void announce(const std::string& message) = 0;
+  /// The coroutine run, on one of the host's threads, for each message this plugin announced on
+  /// another instance, in the order received, one at a time; and with "*" when messages may
+  /// have been lost (the store was unreachable for a while): read everything again. Set it
+  /// once, in start(); exceptions are logged and dropped.
+  virtual void on_announcement(std::function<Task<void>(std::string)> handler) = 0;
 };
 
 }  // namespace passerelle

@@ -3,6 +3,7 @@
 
 #include "auth/roles.hpp"
 #include "config/yaml_section.hpp"
+#include "util/ip_address.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -53,6 +54,13 @@ ServerConfig read_server(YamlSection s) {
   c.handler_timeout = s.duration("handler_timeout", c.handler_timeout);
   c.shutdown_grace = s.duration("shutdown_grace", c.shutdown_grace);
   c.heap_trim_interval = s.duration("heap_trim_interval", c.heap_trim_interval);
+  for (const auto& proxy : s.string_list("trusted_proxies")) {
+    const std::string address = canonical_address(proxy);
+    if (address.empty())
+      s.fail("trusted_proxies",
+             "\"" + proxy + "\" is not an IP address (a network is not allowed)");
+    c.trusted_proxies.push_back(address);
+  }
   c.limits = read_limits(s.section("limits"));
   s.finish();
   return c;

@@ -39,6 +39,10 @@ struct ServerConfig {
   // How often to check whether a burst of connections has ended, to give the heap's free
   // memory back to the system (util/heap_trim.hpp); 0: never.
   milliseconds heap_trim_interval{10'000};
+  // Load balancers in front (IP addresses, as inet_ntop writes them): a connection from one
+  // takes its client's address from the last X-Forwarded-For entry, and is exempt from the
+  // per-address connection cap. Empty: the peer is the client.
+  std::vector<std::string> trusted_proxies;
   LimitsConfig limits;
 };
 

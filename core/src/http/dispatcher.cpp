@@ -447,6 +447,7 @@ std::optional<Response> Dispatcher::route(IncomingRequest&& in,
 // handler, under their deadlines.
 Task<Response> Dispatcher::finish(Pending pending) {
   const IdCopy id(pending.in.request_id);
+  const bool writes = settle_ && pending.in.method != "GET" && pending.in.method != "HEAD";
   std::optional<Response> answer;
   try {
     if (pending.look_up) {
@@ -458,6 +459,13 @@ Task<Response> Dispatcher::finish(Pending pending) {
     answer.emplace(std::move(answered));
   } catch (...) {
     answer.emplace(error_answer(std::current_exception(), *pending.stats, id.view()));
+  }
+  if (writes) {
+    try {
+      co_await settle_();
+    } catch (const std::exception& e) {  // the change is made: answer it all the same
+      log::warn("http", "changes not yet told to other instances", {{"error", e.what()}});
+    }
   }
   co_return complete(std::move(*answer), *pending.stats, pending.started, id.view());
 }

@@ -42,6 +42,12 @@ class Dispatcher final : public RequestHandler {
   /// Tried before Authenticate on every authenticated route; set before serving.
   void set_authenticate_now(AuthenticateNow now) { authenticate_now_ = std::move(now); }
 
+  /// Awaited after a state-changing request (not GET or HEAD) is handled and before it is
+  /// answered, whatever its outcome: the news of its changes leaves first (Store::
+  /// notifications_sent), so the client's next request, wherever it lands, sees them. Set
+  /// before serving; unset, nothing is awaited.
+  void set_settle(std::function<Task<void>()> settle) { settle_ = std::move(settle); }
+
  private:
   struct Routes;
   struct Target;
@@ -60,6 +66,7 @@ class Dispatcher final : public RequestHandler {
   MetricsRegistry& metrics_;
   Authenticate authenticate_;
   AuthenticateNow authenticate_now_;
+  std::function<Task<void>()> settle_;
   std::vector<CoreRoute> core_routes_;
   std::chrono::milliseconds default_deadline_;
   RouteStats& unmatched_;  // requests no route took (404, 405, malformed)

@@ -96,9 +96,13 @@ Task<void> PluginHost::start_one(Pending& p) {
     // Migrations and statements alike reach only the plugin's own tables.
     auto database = store_.for_plugin(name);
     const int applied = co_await database->migrate(lp.plugin().migrations());
+    const auto executor = co_await boost::asio::this_coro::executor;
+    PluginServices::Announcer announcer;
+    if (relay_)
+      announcer = [relay = relay_, name](const std::string& message) { relay(name, message); };
     lp.services = std::make_unique<PluginServices>(
         name, p.settings, std::move(database), http_, metrics_, tokens_,
-        territories_ ? *territories_ : kNoTerritories, *blocking_);
+        territories_ ? *territories_ : kNoTerritories, *blocking_, std::move(announcer), executor);
     co_await lp.plugin().start(*lp.services);
     lp.routes = lp.plugin().routes();
     for (const auto& route : lp.routes)
@@ -168,6 +172,19 @@ Task<void> PluginHost::stop_all(std::chrono::milliseconds grace) {
   }
   // The libraries stay loaded until the last request that holds one ends.
   plugins_.clear();
+}
+
+void PluginHost::set_relay(
+    std::function<void(const std::string& plugin, const std::string& message)> send) {
+  relay_ = std::move(send);
+}
+
+void PluginHost::deliver(const std::string& plugin, const std::string& message) {
+  // The published table: safe from any thread, and it holds every plugin that may run.
+  for (const auto& p : table()->plugins)
+    if ((message == "*" || p->info().name == plugin) &&
+        p->state() == LoadedPlugin::State::running && p->services)
+      p->services->deliver(message, p);
 }
 
 boost::json::array PluginHost::describe() const {

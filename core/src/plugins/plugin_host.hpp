@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -63,6 +64,14 @@ class PluginHost {
   /// name, version, description, state of every plugin, for /api/plugins and /readyz.
   boost::json::array describe() const;
 
+  /// How a plugin's announcement (Host::announce) reaches the other instances: `send(plugin,
+  /// message)`. Set before start_all(); unset, announcements go nowhere (one instance).
+  void set_relay(std::function<void(const std::string& plugin, const std::string& message)> send);
+
+  /// An announcement of `plugin` from another instance, for that plugin here if it runs; "*"
+  /// for every plugin when announcements may have been lost. Any thread.
+  void deliver(const std::string& plugin, const std::string& message);
+
  private:
   struct Pending {
     std::shared_ptr<LoadedPlugin> plugin;
@@ -82,6 +91,7 @@ class PluginHost {
   std::vector<Pending> plugins_;
   std::atomic<std::shared_ptr<const RouteTable>> table_;
   std::atomic<bool> ready_{false};
+  std::function<void(const std::string&, const std::string&)> relay_;
 };
 
 }  // namespace passerelle

@@ -2,8 +2,11 @@
 #include "plugins/plugin_services.hpp"
 
 #include "log/log.hpp"
+#include "plugins/loaded_plugin.hpp"
 #include "util/blocking_pool.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -34,6 +37,68 @@ Task<void> PluginServices::offload(std::function<void()> work) {
 std::string PluginServices::identity_token(const Identity& identity, const std::string& audience) {
   if (!tokens_) throw std::runtime_error("identity tokens are not available here");
   return tokens_->mint(identity, audience);
+}
+
+}  // namespace passerelle
+
+namespace passerelle {
+
+namespace {
+// Beyond this many messages waiting, the plugin is told to read everything again instead.
+constexpr std::size_t kMaxQueuedAnnouncements = 256;
+}  // namespace
+
+void PluginServices::announce(const std::string& message) {
+  if (message.size() > kMaxAnnouncement)
+    throw std::invalid_argument("announcement of " + std::to_string(message.size()) +
+                                " bytes: at most " + std::to_string(kMaxAnnouncement));
+  if (announcer_) announcer_(message);
+}
+
+void PluginServices::on_announcement(std::function<Task<void>(std::string)> handler) {
+  std::lock_guard lock(announcements_mutex_);
+  on_announcement_ = std::move(handler);
+}
+
+void PluginServices::deliver(std::string message, std::shared_ptr<LoadedPlugin> owner) {
+  {
+    std::lock_guard lock(announcements_mutex_);
+    if (!on_announcement_ || !executor_) return;
+    if (announcements_.size() >= kMaxQueuedAnnouncements) {  // too far behind: start over
+      announcements_.clear();
+      message = "*";
+    }
+    announcements_.push_back(std::move(message));
+    if (draining_) return;
+    draining_ = true;
+  }
+  ++owner->in_flight;
+  boost::asio::co_spawn(executor_, drain(std::move(owner)), boost::asio::detached);
+}
+
+Task<void> PluginServices::drain(std::shared_ptr<LoadedPlugin> owner) {
+  for (;;) {
+    std::string message;
+    std::function<Task<void>(std::string)> handler;
+    {
+      std::lock_guard lock(announcements_mutex_);
+      if (announcements_.empty() || owner->state() != LoadedPlugin::State::running) {
+        announcements_.clear();
+        draining_ = false;
+        break;
+      }
+      message = std::move(announcements_.front());
+      announcements_.pop_front();
+      handler = on_announcement_;
+    }
+    try {
+      co_await handler(std::move(message));
+    } catch (const std::exception& e) {
+      log::error("plugins", "plugin failed to handle an announcement",
+                 {{"plugin", plugin_}, {"error", e.what()}});
+    }
+  }
+  --owner->in_flight;
 }
 
 }  // namespace passerelle

@@ -7,9 +7,13 @@
 #include "passerelle/host.hpp"
 #include "store/sqlite_store.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/json/object.hpp>
 
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace passerelle {
@@ -25,20 +29,29 @@ class PluginLogger final : public Logger {
   std::string component_;
 };
 
+class LoadedPlugin;
+
 class PluginServices final : public Host {
  public:
+  /// Sends one of this plugin's announcements to the other instances (empty: one instance).
+  using Announcer = std::function<void(const std::string& message)>;
+
   PluginServices(const std::string& plugin, boost::json::object config,
                  std::unique_ptr<PluginStore> database, HttpClient& http, MetricsRegistry& metrics,
                  const IdentityTokens* tokens, const Territories& territories,
-                 BlockingPool& blocking)
-      : config_(std::move(config)),
+                 BlockingPool& blocking, Announcer announcer = {},
+                 boost::asio::any_io_executor executor = {})
+      : plugin_(plugin),
+        config_(std::move(config)),
         logger_(plugin),
         database_(std::move(database)),
         http_(http),
         metrics_(metrics, plugin),
         tokens_(tokens),
         territories_(territories),
-        blocking_(blocking) {}
+        blocking_(blocking),
+        announcer_(std::move(announcer)),
+        executor_(std::move(executor)) {}
 
   const boost::json::object& config() const override { return config_; }
   Logger& logger() override { return logger_; }
@@ -49,8 +62,18 @@ class PluginServices final : public Host {
   std::string identity_token(const Identity& identity, const std::string& audience) override;
   const Territories& territories() override { return territories_; }
   Task<void> offload(std::function<void()> work) override;
+  void announce(const std::string& message) override;
+  void on_announcement(std::function<Task<void>(std::string)> handler) override;
+
+  /// A message this plugin announced on another instance ("*": some may have been lost):
+  /// queued, and handed to the plugin's handler one at a time on the host's executor, `owner`
+  /// (the plugin these services belong to) kept loaded and counted in flight meanwhile.
+  void deliver(std::string message, std::shared_ptr<LoadedPlugin> owner);
 
  private:
+  Task<void> drain(std::shared_ptr<LoadedPlugin> owner);
+
+  std::string plugin_;
   boost::json::object config_;
   PluginLogger logger_;
   std::unique_ptr<PluginStore> database_;
@@ -59,6 +82,12 @@ class PluginServices final : public Host {
   const IdentityTokens* tokens_;
   const Territories& territories_;
   BlockingPool& blocking_;
+  Announcer announcer_;
+  boost::asio::any_io_executor executor_;
+  std::mutex announcements_mutex_;  // the handler and the queue: the store's thread delivers
+  std::function<Task<void>(std::string)> on_announcement_;
+  std::deque<std::string> announcements_;
+  bool draining_ = false;
 };
 
 }  // namespace passerelle

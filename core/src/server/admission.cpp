@@ -6,6 +6,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 namespace passerelle {
 
 namespace {
@@ -29,9 +31,12 @@ std::string cap_key(const std::string& address) {
   return client_network(address, 32);
 }
 
-std::shared_ptr<SessionState> admit_connection(ConnectionTracker& tracker,
+std::shared_ptr<SessionState> admit_connection(const std::vector<std::string>& trusted_proxies,
+                                               ConnectionTracker& tracker,
                                                boost::asio::ip::tcp::socket& socket) {
   auto state = std::make_shared<SessionState>(tracker, address_of(socket));
+  state->via_proxy = std::find(trusted_proxies.begin(), trusted_proxies.end(), state->remote) !=
+                     trusted_proxies.end();
   auto close = [weak = std::weak_ptr<SessionState>(state),
                 executor = socket.get_executor()](bool force) {
     boost::asio::post(executor, [weak, force] {
@@ -45,7 +50,9 @@ std::shared_ptr<SessionState> admit_connection(ConnectionTracker& tracker,
       s->socket->cancel(ignored);
     });
   };
-  const auto id = tracker.add({cap_key(state->remote), state->idle, std::move(close)});
+  // A load balancer carries many clients: the cap per address would be theirs, all together.
+  const auto id = tracker.add(
+      {state->via_proxy ? std::string() : cap_key(state->remote), state->idle, std::move(close)});
   if (!id) return nullptr;
   state->id = *id;
   return state;

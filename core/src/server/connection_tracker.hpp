@@ -28,7 +28,7 @@ class ConnectionTracker {
   };
   /// What a connection registers: how to close it, and whether it waits between requests.
   struct Entry {
-    std::string address;
+    std::string address;  // empty: not capped per address (a trusted load balancer)
     std::shared_ptr<const std::atomic<bool>> idle;
     std::function<void(bool force)> close;
   };
@@ -41,9 +41,11 @@ class ConnectionTracker {
   /// with true when the grace period is over (close whatever it is doing).
   std::optional<std::uint64_t> add(Entry entry) {
     std::lock_guard lock(mutex_);
-    auto& from_address = per_address_[entry.address];
-    if (from_address >= limits_.per_address || closers_.size() >= limits_.total) {
-      if (from_address == 0) per_address_.erase(entry.address);
+    std::size_t unlimited = 0;
+    auto& from_address = entry.address.empty() ? unlimited : per_address_[entry.address];
+    if ((!entry.address.empty() && from_address >= limits_.per_address) ||
+        closers_.size() >= limits_.total) {
+      if (from_address == 0 && !entry.address.empty()) per_address_.erase(entry.address);
       if (closers_.size() >= limits_.total) reclaim_idle(2);
       return std::nullopt;
     }
@@ -60,7 +62,8 @@ class ConnectionTracker {
       std::lock_guard lock(mutex_);
       auto it = closers_.find(id);
       if (it == closers_.end()) return;
-      auto count = per_address_.find(it->second.address);
+      auto count =
+          it->second.address.empty() ? per_address_.end() : per_address_.find(it->second.address);
       if (count != per_address_.end() && --count->second == 0) per_address_.erase(count);
       closers_.erase(it);
       burst_ended = on_burst_end_ && burst_.closed(closers_.size(), now_);

@@ -7,6 +7,7 @@
 #include "log/log.hpp"
 #include "server/framing.hpp"
 #include "server/sessions.hpp"
+#include "util/ip_address.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -188,7 +189,8 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
   using boost::asio::use_awaitable;
   auto& tcp = beast::get_lowest_layer(stream);
   const LimitsConfig& limits = env.server.limits;
-  const std::string& remote = state.remote;
+  std::string_view remote = state.remote;  // or, behind a load balancer, its client
+  std::string forwarded;
   const auto started = std::chrono::steady_clock::now();
   http::request_parser<http::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(limits.header_bytes));
@@ -276,7 +278,16 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
     in.target = std::string(target);
     in.headers = std::move(fields);
     in.body = std::move(req.body());
-    in.remote = remote;
+    if (state.via_proxy) {
+      // The balancer appends the address that connected to it: the last entry of the last
+      // X-Forwarded-For line, and only that (what comes before came from the client). Without
+      // one, the balancer itself is the client.
+      const std::string* chain = nullptr;
+      for (const auto& [name, value] : in.headers)
+        if (name == "x-forwarded-for") chain = &value;
+      if (chain && !(forwarded = forwarded_client(*chain)).empty()) remote = forwarded;
+    }
+    in.remote = std::string(remote);
     const std::string* given = in.header("x-request-id");
     if (given && is_valid_request_id(*given)) {
       std::copy(given->begin(), given->end(), id_text.begin());

@@ -144,6 +144,23 @@ struct Server::Impl {
       if (auth::equal_constant_time(signed_message.substr(0, dot), relay_tag(message)))
         auth.caches().apply_relayed(message);
     });
+    // A plugin's announcements (Host::announce) travel the same way, signed for that plugin.
+    plugins.set_relay([this](const std::string& plugin, const std::string& message) {
+      const std::string named = plugin + "." + message;
+      store.notify("passerelle_plugins", relay_tag("plugin " + named) + "." + named);
+    });
+    store.listen("passerelle_plugins", [this](const std::string& signed_message) {
+      if (signed_message == "*") return plugins.deliver("", "*");  // listening again
+      const auto dot = signed_message.find('.');
+      const auto name_end =
+          dot == std::string::npos ? std::string::npos : signed_message.find('.', dot + 1);
+      if (name_end == std::string::npos) return;
+      const std::string named = signed_message.substr(dot + 1);
+      if (auth::equal_constant_time(signed_message.substr(0, dot), relay_tag("plugin " + named)))
+        plugins.deliver(signed_message.substr(dot + 1, name_end - dot - 1),
+                        signed_message.substr(name_end + 1));
+    });
+    dispatcher.set_settle([this] { return store.notifications_sent(); });
     dispatcher.set_authenticate_now(
         [this](const IncomingRequest& in, const asio::any_io_executor& executor) {
           return auth.authenticate_now(in, executor);
@@ -272,7 +289,7 @@ struct Server::Impl {
         co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
-      auto state = admit_connection(tracker, socket);
+      auto state = admit_connection(config.server.trusted_proxies, tracker, socket);
       if (!state) {
         metrics.counter("passerelle_connections_refused_total", "Connections over a limit").add(1);
         continue;  // the socket closes as it goes out of scope

@@ -43,8 +43,9 @@ struct SessionState {
   SessionState& operator=(const SessionState&) = delete;
 
   ConnectionTracker& tracker;
-  std::uint64_t id = 0;  // 0 until admitted
-  std::string remote;    // peer address, for logs and rate limits
+  std::uint64_t id = 0;    // 0 until admitted
+  std::string remote;      // peer address, for logs and rate limits
+  bool via_proxy = false;  // the peer is a trusted load balancer (server.trusted_proxies)
   std::shared_ptr<std::atomic<bool>> idle = std::make_shared<std::atomic<bool>>(false);
   /// Since when the connection waits for a request (zero while one is under way): its idle
   /// timeout runs from there, across parking.
@@ -61,7 +62,8 @@ std::string cap_key(const std::string& address);
 
 /// Registers a new connection with the tracker, or nothing when its address or the server
 /// is at the connection limit (idle connections are then asked to make room).
-std::shared_ptr<SessionState> admit_connection(ConnectionTracker& tracker,
+std::shared_ptr<SessionState> admit_connection(const std::vector<std::string>& trusted_proxies,
+                                               ConnectionTracker& tracker,
                                                boost::asio::ip::tcp::socket& socket);
 
 /// TLS handshake, then HTTP/1.1 keep-alive requests until the client leaves, a limit is hit

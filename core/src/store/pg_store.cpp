@@ -417,6 +417,10 @@ struct PgStore::Impl {
   // Connections waiting for notifications, and their retry timers: cancelled at the end.
   std::vector<Connection*> listening;
   std::vector<asio::steady_timer*> retrying;
+  // Notifications not yet sent (any thread adds), and who waits for them all to be (store's
+  // thread only): woken when the count falls to zero.
+  std::atomic<int> notifying{0};
+  std::vector<asio::steady_timer*> notify_waiters;
   std::mutex mutex;
   std::vector<std::shared_ptr<Pool>> plugins;  // their pools, closed with the core's
 
@@ -854,13 +858,25 @@ bool PgStore::available() const { return impl_->core->reachable.load(); }
 
 namespace {
 
-Task<void> send_notification(std::shared_ptr<Pool> core, std::string channel, std::string payload) {
+Task<void> send_notification(std::shared_ptr<PgStore::Impl> s, std::string channel,
+                             std::string payload) {
   Statement notify{"SELECT pg_notify(?1, ?2)", {std::move(channel), std::move(payload)}};
   try {
-    co_await run_query(core, std::move(notify));
+    co_await run_query(s->core, std::move(notify));
   } catch (const std::exception& e) {
     log::warn("store", "notification not sent", {{"error", e.what()}});
   }
+  if (--s->notifying == 0)
+    for (auto* waiter : s->notify_waiters) waiter->cancel();
+}
+
+// On the store's thread: until no notification is left to send, or the deadline.
+Task<void> wait_notifications(std::shared_ptr<PgStore::Impl> s, Clock::time_point deadline) {
+  asio::steady_timer timer(s->ioc, deadline);
+  s->notify_waiters.push_back(&timer);
+  while (s->notifying.load() > 0 && Clock::now() < deadline && !s->stopping)
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  std::erase(s->notify_waiters, &timer);
 }
 
 Task<void> listen_loop(std::shared_ptr<PgStore::Impl> s, std::string channel,
@@ -910,7 +926,14 @@ Task<void> listen_loop(std::shared_ptr<PgStore::Impl> s, std::string channel,
 }  // namespace
 
 void PgStore::notify(const std::string& channel, const std::string& payload) {
-  asio::co_spawn(impl_->ioc, send_notification(impl_->core, channel, payload), asio::detached);
+  ++impl_->notifying;
+  asio::co_spawn(impl_->ioc, send_notification(impl_, channel, payload), asio::detached);
+}
+
+Task<void> PgStore::notifications_sent() {
+  if (impl_->notifying.load() == 0) co_return;
+  auto task = wait_notifications(impl_, Clock::now() + std::chrono::seconds(1));
+  co_await asio::co_spawn(impl_->ioc, std::move(task), asio::use_awaitable);
 }
 
 void PgStore::listen(const std::string& channel,

@@ -59,6 +59,7 @@ class PgStore final : public Store {
   /// NOTIFY through the gateway's pool (a failure is logged: the TTL of the caches still
   /// bounds what another instance serves).
   void notify(const std::string& channel, const std::string& payload) override;
+  Task<void> notifications_sent() override;
   /// LISTEN on a connection of its own, opened again with back-off when lost.
   void listen(const std::string& channel,
               std::function<void(const std::string&)> on_message) override;

@@ -38,6 +38,9 @@ class Store : public Database {
   /// Sends `payload` (short text) to the listeners of `channel` on every instance, this one's
   /// included; returns at once. Nothing with one instance (SQLite).
   virtual void notify(const std::string& channel, const std::string& payload) {}
+  /// Waits (at most a second) until every notify() made before it reached the database, so
+  /// that an answer saying a change is done follows the news of it to the other instances.
+  virtual Task<void> notifications_sent() { co_return; }
   /// Calls `on_message` (on the store's thread) with each payload sent on `channel`, and with
   /// "*" when it had to listen again after losing the database: messages may have been lost.
   virtual void listen(const std::string& channel,

@@ -201,6 +201,12 @@ class DirectoratesPlugin final : public Plugin {
     co_await reload();
     for (const auto& problem : coverage_problems(snapshot()->all, host.territories()))
       host.logger().warn(problem);
+    // Another instance sharing the store changed a directorate: read them all again, in turn
+    // with this instance's own writes (a read begun before a write would publish older data).
+    host.on_announcement([this](std::string) -> Task<void> {
+      AsyncMutex::Lock lock = co_await writes_.lock();
+      co_await reload();
+    });
   }
 
   static Route read(std::string path, std::vector<std::string> roles, Handler handler) {
@@ -366,6 +372,7 @@ class DirectoratesPlugin final : public Plugin {
     Statement statement = upsert(d);
     co_await host_->database().query(std::move(statement));
     co_await reload();
+    host_->announce("changed");
   }
 
   Task<Response> store(Directorate d, bool create, Request r) {
@@ -409,6 +416,7 @@ class DirectoratesPlugin final : public Plugin {
     const QueryResult done = co_await host_->database().query(std::move(del));
     if (done.changes == 0) throw HttpError(404, "not_found", "no directorate " + r.param("id"));
     co_await reload();
+    host_->announce("changed");
     host_->logger().warn("deleted directorate " + r.param("id") +
                          ": its departments are no longer covered");
     Response res;

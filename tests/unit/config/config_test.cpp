@@ -181,6 +181,20 @@ BOOST_AUTO_TEST_CASE(durations) {
   BOOST_TEST(!parse_duration("6356080274095560021s"));  // would overflow in milliseconds
 }
 
+BOOST_AUTO_TEST_CASE(trusted_proxies_are_addresses) {
+  TempDir dir;
+  BOOST_TEST(load_config(dir.write("p.yaml", kTls)).server.trusted_proxies.empty());
+  Config c = load_config(dir.write(
+      "p.yaml",
+      std::string(kTls) + "server:\n  trusted_proxies: [127.0.0.1, '::FFFF:10.0.0.2']\n"));
+  BOOST_TEST(c.server.trusted_proxies == (std::vector<std::string>{"127.0.0.1", "10.0.0.2"}),
+             boost::test_tools::per_element());
+  const std::string network =
+      error_of(dir, std::string(kTls) + "server:\n  trusted_proxies: [10.0.0.0/8]\n");
+  BOOST_TEST(network.find("p.yaml:5:") == 0u, network);
+  BOOST_TEST(network.find("\"10.0.0.0/8\" is not an IP address") != std::string::npos, network);
+}
+
 BOOST_AUTO_TEST_CASE(session_cache_defaults_values_and_limits) {
   TempDir dir;
   Config c = load_config(dir.write("p.yaml", kTls));

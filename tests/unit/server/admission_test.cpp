@@ -5,6 +5,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <vector>
+
 using namespace passerelle;
 
 namespace {
@@ -34,6 +36,24 @@ BOOST_AUTO_TEST_CASE(a_client_cycling_through_its_ipv6_64_stays_under_the_cap) {
   BOOST_TEST(admit(tracker, "2001:db8:0:1::1").has_value());  // another /64
   BOOST_TEST(admit(tracker, "192.0.2.1").has_value());
   BOOST_TEST(tracker.count() == 5u);
+}
+
+// A trusted load balancer (an entry without an address) carries many clients: no cap of its
+// own, but the total still holds.
+BOOST_AUTO_TEST_CASE(a_load_balancer_is_not_capped_per_address_but_the_total_holds) {
+  ConnectionTracker tracker({.total = 5, .per_address = 2, .reclaim_from = 5});
+  std::vector<std::uint64_t> ids;
+  for (int i = 0; i < 4; ++i) {
+    auto id = tracker.add({"", std::make_shared<std::atomic<bool>>(false), [](bool) {}});
+    BOOST_TEST_REQUIRE(id.has_value());
+    ids.push_back(*id);
+  }
+  BOOST_TEST(admit(tracker, "192.0.2.1").has_value());
+  BOOST_TEST(!tracker.add({"", std::make_shared<std::atomic<bool>>(false), [](bool) {}}));
+  for (auto id : ids) tracker.remove(id);
+  BOOST_TEST(tracker.count() == 1u);
+  BOOST_TEST(admit(tracker, "192.0.2.1").has_value());
+  BOOST_TEST(!admit(tracker, "192.0.2.1").has_value());  // the per-address cap, as before
 }
 
 BOOST_AUTO_TEST_CASE(the_end_of_a_burst_is_told_once_outside_the_tracker_lock) {
