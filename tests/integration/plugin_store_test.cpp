@@ -1,6 +1,7 @@
 // Plugins and the store through the real binary: a plugin cannot reach the core's tables; the
 // demo that tools/run starts comes up offline (territories fixture) with every plugin ready; two
 // operators editing directorates at the same time all get their writes.
+#include "support/demo.hpp"
 #include "support/gateway_process.hpp"
 #include "support/https_client.hpp"
 #include "support/pg_cluster.hpp"
@@ -20,30 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string kSource = PASSERELLE_SOURCE_DIR;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-// The plugins of the shipped config/passerelle.yaml, as tools/run starts them: libraries found
-// through PASSERELLE_MODULES, the seed named by its absolute path (this config lives elsewhere).
-std::string shipped_plugins() {
-  const std::string config = read_file(kSource + "/config/passerelle.yaml");
-  const auto at = config.find("\nplugins:");
-  BOOST_REQUIRE(at != std::string::npos);
-  std::string plugins = config.substr(at + 1);
-  const std::string seed = "data_file: directorates.yaml";
-  const auto seed_at = plugins.find(seed);
-  BOOST_REQUIRE(seed_at != std::string::npos);
-  plugins.replace(seed_at, seed.size(), "data_file: " + kSource + "/config/directorates.yaml");
-  setenv("PASSERELLE_MODULES", PASSERELLE_TEST_MODULES, 1);
-  return plugins;
-}
-
 // A store holding only the territories fixture, as tools/run leaves it without the registry
 // (tools/import-territories --from tests/fixtures/territories).
 std::string fixture_store(const TempDir& dir) {
@@ -54,34 +31,6 @@ std::string fixture_store(const TempDir& dir) {
                                   std::string(PASSERELLE_TEST_FIXTURES) + "/territories"});
   BOOST_REQUIRE_MESSAGE(imported.exit_code == 0, imported.output);
   return db;
-}
-
-// A logged-in browser: cookie and CSRF token.
-struct Session {
-  std::string cookie, csrf, origin;
-
-  std::vector<std::pair<std::string, std::string>> write_headers() const {
-    return {{"Cookie", cookie},
-            {"Origin", origin},
-            {"X-CSRF-Token", csrf},
-            {"Content-Type", "application/json"}};
-  }
-};
-
-Session login(const GatewayProcess& gw, const std::string& user, const std::string& password) {
-  Session s;
-  s.origin = "https://localhost:" + std::to_string(gw.https_port());
-  TestConnection c(gw.https_port());
-  auto r = c.request("POST", "/auth/login",
-                     R"({"username":")" + user + R"(","password":")" + password + "\"}",
-                     {{"Origin", s.origin}, {"Content-Type", "application/json"}});
-  BOOST_REQUIRE(r.has_value());
-  BOOST_REQUIRE_MESSAGE(r->status == 200, r->body);
-  s.cookie = r->headers["set-cookie"].substr(0, r->headers["set-cookie"].find(';'));
-  auto me = c.request("GET", "/api/me", "", {{"Cookie", s.cookie}});
-  BOOST_REQUIRE(me.has_value() && me->status == 200);
-  s.csrf = std::string(boost::json::parse(me->body).at("csrf_token").as_string());
-  return s;
 }
 
 // The demo gateway of tools/run, offline: shipped plugins and seed over the fixture store.

@@ -19,6 +19,9 @@ FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # The PostgreSQL server the store's tests start throwaway clusters of (tools/lib/pg-cluster).
 PG_PACKAGES=(postgresql-15)
 
+# The load balancer of the cluster example and its test (tools/cluster, config/examples/cluster).
+CLUSTER_PACKAGES=(haproxy)
+
 # The browser the end-to-end tests of the portal drive (tests/e2e, through playwright-core).
 E2E_PACKAGES=(chromium)
 
