@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
       std::cout << "passerelle " << passerelle::kSdkVersion << " (" << passerelle::kBuildFingerprint
                 << ")\n";
       return 0;
-    } else if ((arg == "users" || arg == "tokens" || arg == "territories") &&
+    } else if ((arg == "users" || arg == "tokens" || arg == "territories" || arg == "store") &&
                !config_path.empty()) {
       command.assign(argv + i, argv + argc);
       break;

@@ -146,8 +146,9 @@ BOOST_AUTO_TEST_CASE(a_session_works_on_both_instances_and_ends_on_both) {
   TestConnection on_a(lb.a->https_port()), on_b(lb.b->https_port());
   const std::string a_origin = "https://localhost:" + std::to_string(lb.a->https_port());
   BOOST_TEST(on_b.request("GET", "/api/me", "", {{"Cookie", elu.cookie}})->status == 200);
-  auto out = on_a.request("POST", "/auth/logout", "",
-                          {{"Cookie", elu.cookie}, {"Origin", a_origin}, {"X-CSRF-Token", elu.csrf}});
+  auto out =
+      on_a.request("POST", "/auth/logout", "",
+                   {{"Cookie", elu.cookie}, {"Origin", a_origin}, {"X-CSRF-Token", elu.csrf}});
   BOOST_TEST(out->status == 200, out->body);
   BOOST_TEST(on_b.request("GET", "/api/me", "", {{"Cookie", elu.cookie}})->status == 401);
   BOOST_TEST(c.request("GET", "/api/me", "", {{"Cookie", elu.cookie}})->status == 401);
@@ -173,7 +174,8 @@ BOOST_AUTO_TEST_CASE(an_edit_on_one_instance_is_served_by_the_other) {
   std::optional<HttpReply> after;
   do {
     after = on_b.request("GET", "/api/directorates/pays-de-la-loire", "", as_op);
-  } while (after && after->headers["etag"] == "\"1\"" && std::chrono::steady_clock::now() < deadline);
+  } while (after && after->headers["etag"] == "\"1\"" &&
+           std::chrono::steady_clock::now() < deadline);
   BOOST_TEST_REQUIRE(after.has_value());
   BOOST_TEST(after->headers["etag"] == "\"2\"");
   BOOST_TEST(after->body.find("Claire Dubois") != std::string::npos);

@@ -190,4 +190,80 @@ BOOST_AUTO_TEST_CASE(two_operators_editing_at_once_all_get_their_writes) {
   for (int i = 0; i < kWrites; ++i) BOOST_TEST(statuses[i] == 200, "write " << i);
 }
 
+// A running SQLite deployment moved up: `store copy` while the gateway serves, then a gateway on
+// PostgreSQL with the same key finds the accounts (passwords, API tokens, open sessions), the
+// plugins' rows and the territories, and new ids continue after the copied ones. A second copy
+// into the same database is refused.
+BOOST_AUTO_TEST_CASE(a_running_sqlite_store_is_copied_into_postgresql) {
+  if (!have_postgresql()) {
+    BOOST_TEST_MESSAGE("*** PostgreSQL is not installed here: this test is SKIPPED ***");
+    return;
+  }
+  OfflineDemo demo;
+  auto added = run_passerelle({"--config", demo.gw.config_path(), "users", "add", "olga", "--name",
+                               "Olga Martin", "--roles", "operator"},
+                              "another operator password\n");
+  BOOST_REQUIRE_MESSAGE(added.exit_code == 0, added.output);
+  auto created = run_passerelle(
+      {"--config", demo.gw.config_path(), "tokens", "create", "--user", "olga", "--name", "ci"});
+  BOOST_REQUIRE_MESSAGE(created.exit_code == 0, created.output);
+  const std::string token = created.output.substr(0, created.output.find('\n'));
+  const Session op = login(demo.gw, "operateur.demo", "passerelle-demo");
+  TestConnection c(demo.gw.https_port());
+  auto item = c.request("POST", "/api/hello/items", R"({"name":"Saumur"})", op.write_headers());
+  BOOST_TEST_REQUIRE(item->status == 201);
+  const std::string item_id = std::to_string(boost::json::parse(item->body).at("id").as_int64());
+  auto contact = c.request(
+      "POST", "/api/directorates/pays-de-la-loire/contacts",
+      R"({"role":"Chargée de mission","name":"Claire Dubois","email":"c.dubois@demo.passerelle.invalid","phone":"+33 2 00 00 00 01"})",
+      op.write_headers());
+  BOOST_TEST_REQUIRE(contact->status == 201);
+
+  Cluster db;
+  // The URL without its password, which comes from the environment (not from ps).
+  const auto at = db.url.find('@'), colon = db.url.find(':', 11);
+  const std::string password = db.url.substr(colon + 1, at - colon - 1);
+  const std::string url = db.url.substr(0, colon) + db.url.substr(at);
+  setenv("PGPASSWORD", password.c_str(), 1);
+  auto copied = run_passerelle(
+      {"--config", demo.gw.config_path(), "store", "copy", "--to", url, "--sessions"});
+  auto again = run_passerelle({"--config", demo.gw.config_path(), "store", "copy", "--to", url});
+  unsetenv("PGPASSWORD");
+  BOOST_TEST_REQUIRE(copied.exit_code == 0, copied.output);
+  BOOST_TEST(copied.output.find("row counts match") != std::string::npos, copied.output);
+  BOOST_TEST(copied.output.find("territory_communes") != std::string::npos, copied.output);
+  BOOST_TEST(copied.output.find("url: ${PASSERELLE_PG_URL}") != std::string::npos);
+  BOOST_TEST(copied.output.find(password) == std::string::npos);
+  BOOST_TEST(again.exit_code == 1);
+  BOOST_TEST(again.output.find("is not empty") != std::string::npos, again.output);
+
+  setenv("PASSERELLE_TEST_PG_URL", db.url.c_str(), 1);
+  GatewayProcess moved(
+      "demo: true\nstore:\n  postgresql:\n    url: ${PASSERELLE_TEST_PG_URL}\n"
+      "auth:\n  secret_key_file: " +
+      demo.dir.path() + "/secret.key\n" + shipped_plugins());
+  BOOST_REQUIRE_MESSAGE(moved.wait_for_log("\"msg\":\"ready\""), moved.log());
+  TestConnection m(moved.https_port());
+  BOOST_TEST(m.request("GET", "/api/me", "", {{"Cookie", op.cookie}})->status == 200);
+  BOOST_TEST(m.request("GET", "/metrics", "", {{"Authorization", "Bearer " + token}})->status ==
+             200);
+  BOOST_TEST(login(moved, "olga", "another operator password").cookie.size() > 10);
+  auto copied_item = m.request("GET", "/api/hello/items/" + item_id);
+  BOOST_TEST(copied_item->body.find("Saumur") != std::string::npos, copied_item->body);
+  auto directorate =
+      m.request("GET", "/api/directorates/pays-de-la-loire", "", {{"Cookie", op.cookie}});
+  BOOST_TEST(directorate->headers["etag"] == "\"2\"");
+  BOOST_TEST(m.request("GET", "/api/territories/communes/49007")->status == 200);
+  // New rows take ids after the copied ones.
+  const Session on_pg{op.cookie, op.csrf,
+                      "https://localhost:" + std::to_string(moved.https_port())};
+  auto next = m.request("POST", "/api/hello/items", R"({"name":"Cholet"})", on_pg.write_headers());
+  BOOST_TEST_REQUIRE(next->status == 201, next->body);
+  BOOST_TEST(boost::json::parse(next->body).at("id").as_int64() > std::stoll(item_id));
+  auto another = run_passerelle({"--config", moved.config_path(), "users", "add", "paul", "--name",
+                                 "Paul Durand", "--roles", "agent"},
+                                "a third password here\n");
+  BOOST_TEST(another.exit_code == 0, another.output);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -6,6 +6,7 @@
 #include "auth/api_tokens.hpp"
 #include "store/core_schema.hpp"
 #include "store/open_store.hpp"
+#include "store/store_copy.hpp"
 #include "territories/importer.hpp"
 #include "territories/territory_store.hpp"
 #include "util/blocking_pool.hpp"
@@ -26,7 +27,10 @@ const char* const kAdminUsage =
     "       passerelle --config FILE users list | disable U | enable U | passwd U | roles U R1,R2\n"
     "       passerelle --config FILE tokens create --user U --name N | list | revoke ID\n"
     "       passerelle --config FILE territories import DIR   (JSON files of "
-    "@etalab/decoupage-administratif)\n";
+    "@etalab/decoupage-administratif)\n"
+    "       passerelle --config FILE store copy --to postgresql://USER@HOST:PORT/DB [--sessions]\n"
+    "                                 (SQLite into an empty PostgreSQL database; the password "
+    "from PGPASSWORD)\n";
 
 namespace {
 
@@ -75,6 +79,20 @@ std::string arg(const std::vector<std::string>& args, std::size_t i) {
 
 int run_admin_command(const Config& config, const std::vector<std::string>& args) {
   try {
+    if (args.size() >= 2 && args[0] == "store" && args[1] == "copy") {
+      StoreCopyOptions copy;
+      for (std::size_t i = 2; i < args.size(); ++i) {
+        if (args[i] == "--sessions")
+          copy.sessions = true;
+        else if (args[i] == "--to" && i + 1 < args.size())
+          copy.to = args[++i];
+        else
+          throw AccountError("unexpected argument " + args[i]);
+      }
+      if (copy.to.empty()) throw AccountError("store copy: --to postgresql://... is required");
+      copy_store(config, copy, std::cout);
+      return 0;
+    }
     auto opened = open_store(config.store, 1, plugin_role_secret(config));
     Store& store = *opened;
     BlockingPool pool(1);

@@ -8,6 +8,7 @@
 
 #include "store/table_guard.hpp"
 
+#include <algorithm>
 #include <regex>
 
 namespace passerelle {
@@ -161,21 +162,28 @@ DROP TABLE IF EXISTS oidc_pending;
 )sql"}};
 }
 
-std::string core_table_reached(const std::string& plugin) {
+std::vector<std::string> core_tables() {
   // Read from the migrations themselves, so that a table added to the core is covered at once.
-  // Tables dropped since (oidc_pending) stay reserved: an old store may still hold them.
-  std::vector<std::string> tables = {"schema_migrations", "sqlite_master", "sqlite_sequence"};
   static const std::regex kCreate(
       R"(create\s+(?:virtual\s+)?table\s+(?:if\s+not\s+exists\s+)?(\w+))", std::regex::icase);
+  std::vector<std::string> tables;
   for (const auto& m : core_migrations())
-    for (std::sregex_iterator it(m.sql.begin(), m.sql.end(), kCreate), end; it != end; ++it)
-      tables.push_back((*it)[1].str());
+    for (std::sregex_iterator it(m.sql.begin(), m.sql.end(), kCreate), end; it != end; ++it) {
+      std::string name = (*it)[1].str();
+      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (std::find(tables.begin(), tables.end(), name) == tables.end())
+        tables.push_back(std::move(name));
+    }
+  return tables;
+}
+
+std::string core_table_reached(const std::string& plugin) {
+  // Tables dropped since (oidc_pending) stay reserved: an old store may still hold them.
+  std::vector<std::string> tables = {"schema_migrations", "sqlite_master", "sqlite_sequence"};
+  for (auto& table : core_tables()) tables.push_back(std::move(table));
   const std::string prefix = table_prefix(plugin);
-  for (const auto& table : tables) {
-    std::string lower = table;
-    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (lower.size() > prefix.size() && lower.compare(0, prefix.size(), prefix) == 0) return table;
-  }
+  for (const auto& table : tables)
+    if (table.size() > prefix.size() && table.compare(0, prefix.size(), prefix) == 0) return table;
   return {};
 }
 

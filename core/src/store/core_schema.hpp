@@ -10,6 +10,9 @@ namespace passerelle {
 
 /// Migrations of owner "core", in order.
 std::vector<Migration> core_migrations();
+/// The tables the core's migrations create, in lower case and in the order they are created
+/// (a table before those that refer to it), those dropped since included.
+std::vector<std::string> core_tables();
 
 /// The table outside its own that a plugin called `plugin` would reach through its prefix
 /// (table_prefix(): "user" owns "user_*"): a table of the core's migrations, the store's
