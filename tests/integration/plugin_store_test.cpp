@@ -10,6 +10,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <latch>
@@ -188,6 +189,28 @@ BOOST_AUTO_TEST_CASE(two_operators_editing_at_once_all_get_their_writes) {
     });
   for (auto& w : writers) w.join();
   for (int i = 0; i < kWrites; ++i) BOOST_TEST(statuses[i] == 200, "write " << i);
+}
+
+// One instance on SQLite: territories imported again are served after kill -HUP, with no
+// restart; an import the store cannot give (none there) keeps the ones served.
+BOOST_AUTO_TEST_CASE(territories_imported_again_are_served_after_sighup) {
+  OfflineDemo demo;
+  TempDir renamed;
+  write_renamed_fixture(renamed);
+  auto imported =
+      run_passerelle({"--config", demo.gw.config_path(), "territories", "import", renamed.path()});
+  BOOST_TEST_REQUIRE(imported.exit_code == 0, imported.output);
+  BOOST_TEST(imported.output.find("kill -HUP") != std::string::npos, imported.output);
+  TestConnection c(demo.gw.https_port());
+  BOOST_TEST(c.request("GET", "/api/territories/communes/49007")->body.find("Angers-sur-Maine") ==
+             std::string::npos);
+  kill(demo.gw.pid(), SIGHUP);
+  BOOST_TEST_REQUIRE(demo.gw.wait_for_log("territories reloaded"), demo.gw.log());
+  BOOST_TEST(c.request("GET", "/api/territories/communes/49007")->body.find("Angers-sur-Maine") !=
+             std::string::npos);
+  const Session elu = login(demo.gw, "elu.angers", "passerelle-demo");
+  BOOST_TEST(c.request("GET", "/api/directorates/mine", "", {{"Cookie", elu.cookie}})->status ==
+             200);
 }
 
 // A running SQLite deployment moved up: `store copy` while the gateway serves, then a gateway on

@@ -39,6 +39,22 @@ inline std::string shipped_plugins() {
   return plugins;
 }
 
+/// The territories fixture written into `dir`, Angers (49007) renamed "Angers-sur-Maine": an
+/// import that changes something visible.
+inline void write_renamed_fixture(const TempDir& dir) {
+  for (const char* file : {"regions.json", "departements.json", "communes.json", "epci.json",
+                           "arrondissements.json"}) {
+    std::string text = read_text(std::string(PASSERELLE_TEST_FIXTURES) + "/territories/" + file);
+    if (std::string(file) == "communes.json") {
+      const std::string from = R"("code":"49007","nom":"Angers")";
+      const auto at = text.find(from);
+      BOOST_TEST_REQUIRE(at != std::string::npos);
+      text.replace(at, from.size(), R"("code":"49007","nom":"Angers-sur-Maine")");
+    }
+    dir.write(file, text);
+  }
+}
+
 /// A logged-in browser: its cookie and CSRF token, and the origin it logged in at.
 struct Session {
   std::string cookie, csrf, origin;

@@ -1,5 +1,5 @@
-// The French administrative divisions, as the host hands them to plugins: in memory, immutable
-// for the life of the process, lookups in microseconds.
+// The French administrative divisions, as the host hands them to plugins: in memory, replaced
+// whole when an operator imports them again, lookups in microseconds.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +33,8 @@ struct Commune {
   std::string epci;                       ///< SIREN of its intercommunality, may be empty.
 };
 
-/// Read-only access to the divisions. Pointers stay valid as long as the host.
+/// Read-only access to the divisions. Pointers stay valid as long as the host (an import keeps
+/// the divisions it replaces), but a lookup after an import answers from the new ones.
 class Territories {
  public:
   virtual ~Territories() = default;

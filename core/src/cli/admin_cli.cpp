@@ -4,6 +4,8 @@
 
 #include "auth/accounts.hpp"
 #include "auth/api_tokens.hpp"
+#include "auth/relay.hpp"
+#include "auth/secret_box.hpp"
 #include "store/core_schema.hpp"
 #include "store/open_store.hpp"
 #include "store/store_copy.hpp"
@@ -70,6 +72,24 @@ std::map<std::string, std::string> options(const std::vector<std::string>& args,
   return out;
 }
 
+// Tells the gateways sharing a PostgreSQL store (nothing to tell with SQLite: the running
+// gateway sees the change within auth.session_cache.ttl, or on SIGHUP for territories), and
+// waits until the news has left.
+void tell_instances(const Config& config, Store& store, const char* channel,
+                    std::initializer_list<std::pair<const char*, const char*>> messages) {
+  if (!config.store.postgresql) return;
+  const SecretBox key = SecretBox::from_config(config.auth);
+  for (const auto& [domain, message] : messages)
+    store.notify(channel, auth::sign_relayed(key, domain, message));
+  run_sync(store.notifications_sent());
+}
+
+// Every instance forgets the callers it keeps (sessions and tokens are read again from the
+// store): coarse, and right after any change to an account or a token.
+void forget_callers_everywhere(const Config& config, Store& store) {
+  tell_instances(config, store, auth::kCallersChannel, {{"", "s*"}, {"", "t*"}});
+}
+
 std::string arg(const std::vector<std::string>& args, std::size_t i) {
   if (i >= args.size()) throw AccountError("missing argument");
   return args[i];
@@ -124,12 +144,15 @@ int run_admin_command(const Config& config, const std::vector<std::string>& args
                   << '\t' << (a.enabled ? "enabled" : "disabled") << '\n';
     } else if (group == "users" && (verb == "disable" || verb == "enable")) {
       run_sync(accounts.set_enabled(arg(args, 2), verb == "enable"));
+      forget_callers_everywhere(config, store);
       std::cout << "account " << arg(args, 2) << ' ' << verb << "d\n";
     } else if (group == "users" && verb == "passwd") {
       run_sync(accounts.set_password(arg(args, 2), read_password()));
+      forget_callers_everywhere(config, store);
       std::cout << "password of " << arg(args, 2) << " changed\n";
     } else if (group == "users" && verb == "roles") {
       run_sync(accounts.set_roles(arg(args, 2), parse_roles(arg(args, 3))));
+      forget_callers_everywhere(config, store);
       std::cout << "roles of " << arg(args, 2) << " set to " << arg(args, 3) << '\n';
     } else if (group == "territories" && verb == "import") {
       const std::string folder = arg(args, 2);
@@ -138,8 +161,11 @@ int run_admin_command(const Config& config, const std::vector<std::string>& args
                           std::to_string(data.departments.size()) + " departments, " +
                           std::to_string(data.communes.size()) + " communes";
       run_sync(save_territories(store, std::move(data), folder));
+      tell_instances(config, store, auth::kTerritoriesChannel, {{"territories ", "imported"}});
       std::cout << "imported " << counts << " from " << folder
-                << " (restart the gateway to use them)\n";
+                << (config.store.postgresql
+                        ? " (the running gateways on this database read them now)\n"
+                        : " (a running gateway reads them on kill -HUP)\n");
     } else if (group == "tokens" && verb == "create") {
       auto o = options(args, 2);
       std::cout << run_sync(tokens.create(o["user"], o["name"])) << '\n';
@@ -151,6 +177,7 @@ int run_admin_command(const Config& config, const std::vector<std::string>& args
     } else if (group == "tokens" && verb == "revoke") {
       if (!run_sync(tokens.revoke(std::stoll(arg(args, 2)))))
         throw AccountError("no active token " + arg(args, 2));
+      forget_callers_everywhere(config, store);
       std::cout << "token " << arg(args, 2) << " revoked\n";
     } else {
       std::cerr << "usage:\n" << kAdminUsage;

@@ -8,6 +8,7 @@
 #include "auth/crypto.hpp"
 #include "auth/identity_tokens.hpp"
 #include "auth/oidc/oidc_logins.hpp"
+#include "auth/relay.hpp"
 #include "client/http_client.hpp"
 #include "http/admin_overview.hpp"
 #include "http/dashboard.hpp"
@@ -85,7 +86,7 @@ struct Server::Impl {
   Store& store;
   OutboundHttpClient http;
   IdentityTokens identity_tokens{public_url};
-  TerritoryIndex territories;  // filled from the store before plugins start
+  LiveTerritories territories;  // from the store before plugins start, again on each import
   PluginHost plugins;
   AuthService auth;
   OidcLogins oidc;
@@ -96,11 +97,6 @@ struct Server::Impl {
   // The portal's files; swapped whole on SIGHUP, so a request sees one version or the other.
   std::atomic<std::shared_ptr<const StaticSite>> site;
   asio::steady_timer* heap_trim_timer = nullptr;  // the trim loop's, while it runs (ioc only)
-
-  // 128 bits of a MAC of `message` keyed by the secret key, in hex.
-  std::string relay_tag(const std::string& message) const {
-    return auth::to_hex(auth.secrets().derived("passerelle: relay " + message).substr(0, 16));
-  }
 
   static std::vector<std::unique_ptr<Worker>> make_workers(unsigned n) {
     std::vector<std::unique_ptr<Worker>> out;
@@ -134,31 +130,29 @@ struct Server::Impl {
     // Each message is signed with a key derived from the secret key (every instance has it;
     // a plugin's role, which may NOTIFY too, does not): one without a valid tag is dropped.
     auth.caches().relay_through([this](const std::string& message) {
-      store.notify("passerelle_callers", relay_tag(message) + "." + message);
+      store.notify(auth::kCallersChannel, auth::sign_relayed(auth.secrets(), "", message));
     });
-    store.listen("passerelle_callers", [this](const std::string& signed_message) {
+    store.listen(auth::kCallersChannel, [this](const std::string& signed_message) {
       if (signed_message == "*") return auth.caches().apply_relayed("*");  // listening again
-      const auto dot = signed_message.find('.');
-      if (dot == std::string::npos) return;
-      const std::string message = signed_message.substr(dot + 1);
-      if (auth::equal_constant_time(signed_message.substr(0, dot), relay_tag(message)))
-        auth.caches().apply_relayed(message);
+      if (auto message = auth::open_relayed(auth.secrets(), "", signed_message))
+        auth.caches().apply_relayed(*message);
     });
-    // A plugin's announcements (Host::announce) travel the same way, signed for that plugin.
+    // A plugin's announcements (Host::announce) travel the same way, as "NAME.MESSAGE".
     plugins.set_relay([this](const std::string& plugin, const std::string& message) {
-      const std::string named = plugin + "." + message;
-      store.notify("passerelle_plugins", relay_tag("plugin " + named) + "." + named);
+      store.notify(auth::kPluginsChannel,
+                   auth::sign_relayed(auth.secrets(), "plugin ", plugin + "." + message));
     });
-    store.listen("passerelle_plugins", [this](const std::string& signed_message) {
+    store.listen(auth::kPluginsChannel, [this](const std::string& signed_message) {
       if (signed_message == "*") return plugins.deliver("", "*");  // listening again
-      const auto dot = signed_message.find('.');
-      const auto name_end =
-          dot == std::string::npos ? std::string::npos : signed_message.find('.', dot + 1);
-      if (name_end == std::string::npos) return;
-      const std::string named = signed_message.substr(dot + 1);
-      if (auth::equal_constant_time(signed_message.substr(0, dot), relay_tag("plugin " + named)))
-        plugins.deliver(signed_message.substr(dot + 1, name_end - dot - 1),
-                        signed_message.substr(name_end + 1));
+      const auto named = auth::open_relayed(auth.secrets(), "plugin ", signed_message);
+      const auto dot = named ? named->find('.') : std::string::npos;
+      if (dot != std::string::npos) plugins.deliver(named->substr(0, dot), named->substr(dot + 1));
+    });
+    // Territories imported again (passerelle territories import, on any machine): read again.
+    store.listen(auth::kTerritoriesChannel, [this](const std::string& signed_message) {
+      if (signed_message == "*" ||
+          auth::open_relayed(auth.secrets(), "territories ", signed_message))
+        asio::co_spawn(ioc, reload_territories(), asio::detached);
     });
     dispatcher.set_settle([this] { return store.notifications_sent(); });
     dispatcher.set_authenticate_now(
@@ -233,11 +227,12 @@ struct Server::Impl {
     co_await store.migrate("core", core_migrations());
     co_await auth.seal_stored_secrets();
     co_await identity_tokens.load(store, auth.secrets());
-    territories = TerritoryIndex(co_await load_territories(store));
-    if (territories.commune_count() == 0)
+    territories.publish(std::make_unique<TerritoryIndex>(co_await load_territories(store)));
+    if (territories.current().commune_count() == 0)
       log::warn("territories", "no territories in the store: run tools/import-territories");
     else
-      log::info("territories", "territories loaded", {{"communes", territories.commune_count()}});
+      log::info("territories", "territories loaded",
+                {{"communes", territories.current().commune_count()}});
     if (config.demo)
       co_await auth.seed_demo_accounts();
     else
@@ -352,6 +347,28 @@ struct Server::Impl {
     }
   }
 
+  // The territories as the store has them now, the index built off the I/O threads; a failure
+  // keeps the ones served.
+  asio::awaitable<void> reload_territories() {
+    try {
+      TerritoryData data = co_await load_territories(store);
+      auto build = [d = std::move(data)]() mutable {
+        return std::make_shared<TerritoryIndex>(std::move(d));
+      };
+      const std::shared_ptr<TerritoryIndex> index = co_await blocking.run(std::move(build));
+      const auto communes = index->commune_count();
+      if (communes == 0) {
+        log::warn("territories", "the store has no territories now: keeping the ones served");
+        co_return;
+      }
+      territories.publish(std::make_unique<TerritoryIndex>(std::move(*index)));
+      log::info("territories", "territories reloaded", {{"communes", communes}});
+    } catch (const std::exception& e) {
+      log::error("territories", "territories reload failed, keeping the ones served",
+                 {{"error", e.what()}});
+    }
+  }
+
   asio::awaitable<void> reload_site() {
     try {
       auto load = [this] { load_site(); };
@@ -453,6 +470,7 @@ struct Server::Impl {
       if (signo == SIGHUP) {
         co_await reload_tls();
         co_await reload_site();
+        co_await reload_territories();
         continue;
       }
       co_await shutdown();

@@ -25,8 +25,10 @@
 #include <cctype>
 #include <deque>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 namespace passerelle {
@@ -414,13 +416,25 @@ struct PgStore::Impl {
   std::shared_ptr<Pool> core;
   asio::steady_timer health{ioc};
   bool stopping = false;  // the store's thread only
-  // Connections waiting for notifications, and their retry timers: cancelled at the end.
+  // The connection waiting for notifications (one for every channel), and the retry timers:
+  // cancelled at the end.
   std::vector<Connection*> listening;
   std::vector<asio::steady_timer*> retrying;
-  // Notifications not yet sent (any thread adds), and who waits for them all to be (store's
-  // thread only): woken when the count falls to zero.
+  // What listen() asked for (the store's thread only): the listening loop LISTENs on each.
+  std::map<std::string, std::vector<std::function<void(const std::string&)>>> channels;
+  bool listening_started = false;
+  // Notifications not yet sent (any thread adds), those sent on a channel this store listens
+  // to and not yet heard back (the store's thread keeps which), and who waits for both counts
+  // to fall to zero (the store's thread only).
   std::atomic<int> notifying{0};
+  std::atomic<int> unechoed{0};
+  std::multiset<std::pair<std::string, std::string>> awaiting_echo;  // channel, payload
   std::vector<asio::steady_timer*> notify_waiters;
+
+  void wake_notify_waiters() {
+    if (notifying.load() == 0 && unechoed.load() == 0)
+      for (auto* waiter : notify_waiters) waiter->cancel();
+  }
   std::mutex mutex;
   std::vector<std::shared_ptr<Pool>> plugins;  // their pools, closed with the core's
 
@@ -860,62 +874,97 @@ namespace {
 
 Task<void> send_notification(std::shared_ptr<PgStore::Impl> s, std::string channel,
                              std::string payload) {
-  Statement notify{"SELECT pg_notify(?1, ?2)", {std::move(channel), std::move(payload)}};
+  Statement notify{"SELECT pg_notify(?1, ?2)", {channel, payload}};
   try {
     co_await run_query(s->core, std::move(notify));
+    // Committed: the database has it for every listener, this store's own included, which
+    // hears it back about when the other instances hear it.
+    if (s->channels.contains(channel) && !s->listening.empty()) {
+      s->awaiting_echo.emplace(std::move(channel), std::move(payload));
+      ++s->unechoed;
+    }
   } catch (const std::exception& e) {
     log::warn("store", "notification not sent", {{"error", e.what()}});
   }
-  if (--s->notifying == 0)
-    for (auto* waiter : s->notify_waiters) waiter->cancel();
+  --s->notifying;
+  s->wake_notify_waiters();
 }
 
 // On the store's thread: until no notification is left to send, or the deadline.
 Task<void> wait_notifications(std::shared_ptr<PgStore::Impl> s, Clock::time_point deadline) {
   asio::steady_timer timer(s->ioc, deadline);
   s->notify_waiters.push_back(&timer);
-  while (s->notifying.load() > 0 && Clock::now() < deadline && !s->stopping)
+  while ((s->notifying.load() > 0 || s->unechoed.load() > 0) && Clock::now() < deadline &&
+         !s->stopping)
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   std::erase(s->notify_waiters, &timer);
 }
 
-Task<void> listen_loop(std::shared_ptr<PgStore::Impl> s, std::string channel,
-                       std::function<void(const std::string&)> on_message) {
+// Hands one payload to the listeners of its channel.
+void deliver(PgStore::Impl& s, const std::string& channel, const std::string& payload) {
+  if (auto sent = s.awaiting_echo.find({channel, payload}); sent != s.awaiting_echo.end()) {
+    // One of this store's own, heard back: applied here already, when it was sent.
+    s.awaiting_echo.erase(sent);
+    --s.unechoed;
+    s.wake_notify_waiters();
+    return;
+  }
+  if (auto it = s.channels.find(channel); it != s.channels.end())
+    for (const auto& on_message : it->second) on_message(payload);
+}
+
+// One connection LISTENs on every channel asked for, those asked for later included (listen()
+// wakes it); when it was lost, every listener gets "*" once it listens again.
+Task<void> listen_loop(std::shared_ptr<PgStore::Impl> s) {
   bool first = true;
   asio::steady_timer retry(s->ioc);
   s->retrying.push_back(&retry);
   while (!s->stopping) {
     std::unique_ptr<Connection> c;
+    std::set<std::string> listened;
+    // LISTEN on the channels not listened to yet on this connection.
+    const auto listen_all = [&]() -> Task<void> {
+      for (const auto& [channel, handlers] : s->channels)
+        if (!listened.contains(channel)) {
+          co_await simple(*c, "LISTEN " + identifier(c->pg, channel),
+                          Clock::now() + s->core->options.connect_timeout);
+          listened.insert(channel);
+        }
+    };
     try {
       c = co_await s->core->connect();
-      co_await simple(*c, "LISTEN " + identifier(c->pg, channel),
-                      Clock::now() + s->core->options.connect_timeout);
+      co_await listen_all();
     } catch (const std::exception&) {
       c.reset();  // tried again in a second
     }
     if (c) {
-      if (!first) on_message("*");  // while it was not listening, messages may have gone by
+      if (!first)  // while it was not listening, messages may have gone by
+        for (const auto& [channel, handlers] : s->channels) deliver(*s, channel, "*");
       first = false;
       s->listening.push_back(c.get());
       while (!s->stopping && drain(*c, true)) {
         while (PGnotify* n = PQnotifies(c->pg)) {
-          std::string payload = n->extra;
+          const std::string channel = n->relname, payload = n->extra;
           PQfreemem(n);
-          on_message(payload);
+          deliver(*s, channel, payload);
         }
         try {
+          if (listened.size() != s->channels.size()) co_await listen_all();
           co_await wait_socket(*c, WaitType::wait_read, Clock::now() + std::chrono::minutes(1),
                                true);
         } catch (const ConnectionLost&) {
-          // A quiet minute, or the end: the status tells.
+          // A quiet minute, a channel to add, or the end: the status tells.
         }
         if (PQstatus(c->pg) != CONNECTION_OK) break;
       }
       std::erase(s->listening, c.get());
       c.reset();
+      // What was awaited back may never come: nobody waits for it any longer.
+      s->unechoed -= static_cast<int>(s->awaiting_echo.size());
+      s->awaiting_echo.clear();
+      s->wake_notify_waiters();
       if (s->stopping) break;
-      log::warn("store", "lost the connection that listens for notifications",
-                {{"channel", channel}});
+      log::warn("store", "lost the connection that listens for notifications", {});
     }
     retry.expires_after(std::chrono::seconds(1));
     co_await retry.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -931,14 +980,23 @@ void PgStore::notify(const std::string& channel, const std::string& payload) {
 }
 
 Task<void> PgStore::notifications_sent() {
-  if (impl_->notifying.load() == 0) co_return;
+  if (impl_->notifying.load() == 0 && impl_->unechoed.load() == 0) co_return;
   auto task = wait_notifications(impl_, Clock::now() + std::chrono::seconds(1));
   co_await asio::co_spawn(impl_->ioc, std::move(task), asio::use_awaitable);
 }
 
 void PgStore::listen(const std::string& channel,
                      std::function<void(const std::string&)> on_message) {
-  asio::co_spawn(impl_->ioc, listen_loop(impl_, channel, std::move(on_message)), asio::detached);
+  asio::post(impl_->ioc, [s = impl_, channel, on_message = std::move(on_message)]() mutable {
+    s->channels[channel].push_back(std::move(on_message));
+    if (!s->listening_started) {
+      s->listening_started = true;
+      asio::co_spawn(s->ioc, listen_loop(s), asio::detached);
+    } else {
+      for (auto* c : s->listening)  // wakes the loop, which LISTENs on it too
+        if (c->socket) c->socket->cancel();
+    }
+  });
 }
 
 Task<QueryResult> PgStore::query(Statement statement) {

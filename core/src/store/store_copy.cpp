@@ -20,7 +20,7 @@ namespace {
 // One table to copy: where it is read, where it is written, what was found.
 struct TableCopy {
   std::string name;
-  std::string owner;      // "core" or the plugin's name
+  std::string owner;       // "core" or the plugin's name
   Database* to = nullptr;  // the core's handle or the plugin's (its role, its schema)
   QueryResult rows;
   std::int64_t copied = 0;
@@ -115,8 +115,8 @@ void copy_store(const Config& config, const StoreCopyOptions& options, std::ostr
 
   // The source brought up to date first (the running gateway did so already, most likely).
   run_sync(source->migrate("core", core_migrations()));
-  const auto listed = run_sync(source->query(
-      {"SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid", {}}));
+  const auto listed = run_sync(
+      source->query({"SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid", {}}));
   std::vector<std::string> source_tables;
   for (const auto& row : listed.rows) source_tables.push_back(std::get<std::string>(row[0]));
   const auto in_source = [&](const std::string& t) {
@@ -129,7 +129,8 @@ void copy_store(const Config& config, const StoreCopyOptions& options, std::ostr
   for (const auto& name : core_tables()) {
     if (!in_source(name)) continue;  // dropped since (oidc_pending)
     TableCopy t{name, "core", target.get()};
-    if (name == "sessions" && !options.sessions) t.note = "not asked (--sessions): users log in again";
+    if (name == "sessions" && !options.sessions)
+      t.note = "not asked (--sessions): users log in again";
     tables.push_back(std::move(t));
   }
   std::vector<std::shared_ptr<LoadedPlugin>> libraries;  // loaded while their stores are used
@@ -140,7 +141,8 @@ void copy_store(const Config& config, const StoreCopyOptions& options, std::ostr
     run_sync(plugin_stores.back()->migrate(libraries.back()->plugin().migrations()));
     const std::string prefix = table_prefix(plugin.name);
     for (const auto& name : source_tables)
-      if (starts_with(name, prefix)) tables.push_back({name, plugin.name, plugin_stores.back().get()});
+      if (starts_with(name, prefix))
+        tables.push_back({name, plugin.name, plugin_stores.back().get()});
   }
   std::vector<std::string> left;  // tables of no one this config knows
   for (const auto& name : source_tables)
@@ -195,7 +197,8 @@ void copy_store(const Config& config, const StoreCopyOptions& options, std::ostr
         << " -        not copied: neither the core's nor a configured plugin's\n";
   if (!all_match)
     throw std::runtime_error("row counts differ (above): empty the target and copy again");
-  out << "row counts match.\n\nNow, in " << config.file << ", replace `sqlite: " << config.store.sqlite
+  out << "row counts match.\n\nNow, in " << config.file
+      << ", replace `sqlite: " << config.store.sqlite
       << "` with\n"
          "  store:\n"
          "    postgresql:\n"

@@ -10,7 +10,7 @@
 namespace passerelle {
 
 struct StoreCopyOptions {
-  std::string to;         ///< postgresql://… of the target (its password may come from PGPASSWORD)
+  std::string to;  ///< postgresql://… of the target (its password may come from PGPASSWORD)
   bool sessions = false;  ///< copy open sessions too (else everyone logs in again)
 };
 

@@ -4,6 +4,9 @@
 
 #include "passerelle/territories.hpp"
 
+#include <atomic>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -50,6 +53,46 @@ class TerritoryIndex final : public Territories {
 
   std::vector<std::size_t> best(std::string_view prefix, std::size_t limit) const;
   bool ranks_before(std::size_t a, std::size_t b) const;
+};
+
+/// The divisions as the gateway serves them: one index at a time, replaced whole when they are
+/// imported again (publish()), read with one atomic load. An index replaced is kept until the
+/// process ends, so that every pointer handed out stays valid as the SDK promises (imports are
+/// rare: once a year, a few tens of MB each).
+class LiveTerritories final : public Territories {
+ public:
+  LiveTerritories() : current_(keep(std::make_unique<TerritoryIndex>())) {}
+
+  /// From now on, `next` answers.
+  void publish(std::unique_ptr<const TerritoryIndex> next) {
+    current_.store(keep(std::move(next)), std::memory_order_release);
+  }
+  const TerritoryIndex& current() const { return *current_.load(std::memory_order_acquire); }
+
+  const Commune* commune(std::string_view insee) const override { return current().commune(insee); }
+  std::vector<const Commune*> communes_by_postal_code(std::string_view code) const override {
+    return current().communes_by_postal_code(code);
+  }
+  std::vector<const Commune*> search(std::string_view query, std::size_t limit) const override {
+    return current().search(query, limit);
+  }
+  const Department* department(std::string_view code) const override {
+    return current().department(code);
+  }
+  const Region* region(std::string_view code) const override { return current().region(code); }
+  std::vector<const Department*> departments() const override { return current().departments(); }
+  std::vector<const Region*> regions() const override { return current().regions(); }
+
+ private:
+  const TerritoryIndex* keep(std::unique_ptr<const TerritoryIndex> index) {
+    std::lock_guard lock(mutex_);
+    all_.push_back(std::move(index));
+    return all_.back().get();
+  }
+
+  std::mutex mutex_;  // publish() only
+  std::vector<std::unique_ptr<const TerritoryIndex>> all_;
+  std::atomic<const TerritoryIndex*> current_;
 };
 
 }  // namespace passerelle
