@@ -9,19 +9,59 @@
 #include "http/status_routes.hpp"
 #include "metrics/registry.hpp"
 #include "plugins/plugin_host.hpp"
+#include "store/pg_store.hpp"
 #include "store/sqlite_store.hpp"
+#include "support/pg_cluster.hpp"
 #include "support/run.hpp"
 #include "support/temp_dir.hpp"
 #include "territories/importer.hpp"
 #include "territories/territory_index.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <cstdlib>
+#include <memory>
 
 namespace passerelle::test {
 
+/// Which store the fixtures run on: SQLite in their folder, or, when the environment says
+/// PASSERELLE_TEST_STORE=postgresql (ctest's `.postgresql` entries), a new database of one
+/// throwaway cluster per test process. So the plugin suites run on both backends.
+inline bool test_store_is_postgresql() {
+  const char* which = std::getenv("PASSERELLE_TEST_STORE");
+  if (!which || std::string(which) != "postgresql") return false;
+  static const bool installed = [] {
+    if (!have_postgresql())
+      BOOST_TEST_MESSAGE("*** PostgreSQL is not installed here: these cases run on SQLite "
+                         "again, the PostgreSQL run is SKIPPED ***");
+    return have_postgresql();
+  }();
+  return installed;
+}
+
+inline Cluster& shared_test_cluster() {
+  static Cluster cluster;  // stopped and removed when the process ends
+  return cluster;
+}
+
+/// A store on `where`: an SQLite file, or a postgresql:// URL.
+inline std::unique_ptr<Store> open_test_store(const std::string& where, unsigned threads = 2) {
+  if (where.rfind("postgresql://", 0) != 0) return std::make_unique<SqliteStore>(where, threads);
+  PgOptions options;
+  options.url = where;
+  options.role_secret = "the role secret of the tests";
+  return std::make_unique<PgStore>(std::move(options));
+}
+
 struct AppFixture {
   TempDir dir;
-  SqliteStore store{dir.path() + "/db.sqlite", 2};
+  // The database: the SQLite file, or the URL of this fixture's PostgreSQL database.
+  std::string store_location = test_store_is_postgresql()
+                                   ? shared_test_cluster().fresh_database()
+                                   : dir.path() + "/db.sqlite";
+  std::unique_ptr<Store> owned_store = open_test_store(store_location);
+  Store& store = *owned_store;
   OutboundHttpClient http{OutboundConfig{}};
   MetricsRegistry metrics;
   TerritoryIndex territories{
@@ -54,6 +94,17 @@ struct AppFixture {
 
   /// Stops the plugins (as at shutdown), so that a second fixture can reopen the same store.
   void stop() { run(host.stop_all(std::chrono::milliseconds(0))); }
+
+  /// Another handle on the same database (as a restarted gateway opens it).
+  std::unique_ptr<Store> reopen_store() const { return open_test_store(store_location, 1); }
+
+  /// A case that plays SQLite itself (another writer holding the file, a store as an old
+  /// release left it) says so and is skipped on PostgreSQL.
+  bool skipped_on_postgresql() const {
+    if (store.dialect() != "postgresql") return false;
+    BOOST_TEST_MESSAGE("this case plays SQLite itself: skipped on PostgreSQL");
+    return true;
+  }
 
   Response call(const std::string& method, const std::string& target, std::string body = "",
                 const std::string& content_type = "application/json") {

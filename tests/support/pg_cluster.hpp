@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -37,6 +39,20 @@ struct Cluster {
     std::system(("rm -rf " + dir).c_str());
   }
   void stop() { std::system((cluster_tool() + " stop " + dir).c_str()); }
+
+  /// The URL of a new, empty database of this cluster owned by the gateway's role.
+  std::string fresh_database() {
+    static std::atomic<int> counter{0};
+    const std::string name = "t" + std::to_string(getpid()) + "_" + std::to_string(++counter);
+    FILE* out = popen((cluster_tool() + " createdb " + dir + " " + name).c_str(), "r");
+    if (!out) throw std::runtime_error("cannot run " + cluster_tool());
+    char line[512] = {};
+    const bool read = std::fgets(line, sizeof line, out) != nullptr;
+    if (pclose(out) != 0 || !read) throw std::runtime_error("could not create database " + name);
+    std::string created = line;
+    while (!created.empty() && (created.back() == '\n' || created.back() == '\r')) created.pop_back();
+    return created;
+  }
   void restart() {
     // The same data and port: pg_ctl starts it with what it was started with.
     const std::string port = url.substr(url.rfind(':') + 1, url.rfind('/') - url.rfind(':') - 1);

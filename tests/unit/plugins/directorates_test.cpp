@@ -363,8 +363,8 @@ BOOST_FIXTURE_TEST_CASE(operators_edit_and_changes_survive_a_restart, Directorat
   stop();
 
   // Same store, a new host: what the operator did is still there; the seed is not read again.
-  SqliteStore reopened(dir.path() + "/db.sqlite", 1);
-  PluginHost second(reopened, http, metrics, std::chrono::seconds(5), nullptr, &territories);
+  auto reopened = reopen_store();
+  PluginHost second(*reopened, http, metrics, std::chrono::seconds(5), nullptr, &territories);
   second.load_all(load_config(dir.write(
       "p2.yaml", "tls:\n  certificate: c\n  private_key: k\nplugins:\n" + plugin_yaml())));
   run(second.start_all());
@@ -508,6 +508,7 @@ BOOST_AUTO_TEST_CASE(a_write_that_outlives_its_deadline_still_refreshes_what_is_
   // The store is slow (another writer holds it) and the PUT gets its 504; its write lands after
   // all. What the plugin serves, and checks versions against, must be that write.
   AppFixture app;
+  if (app.skipped_on_postgresql()) return;
   app.start(plugin_yaml() + "    timeout: 200ms\n");
   app.identity = make_identity({"operator"});
   sqlite3* other = nullptr;
@@ -534,6 +535,7 @@ BOOST_AUTO_TEST_CASE(a_write_that_outlives_its_deadline_still_refreshes_what_is_
 
 BOOST_AUTO_TEST_CASE(directorates_stored_before_integer_times_are_kept) {
   AppFixture app;
+  if (app.skipped_on_postgresql()) return;
   {
     // The store as the first release left it: migration 1 only, a time stored as text.
     auto library = LoadedPlugin::load(module("directorates"));
