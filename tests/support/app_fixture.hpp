@@ -33,8 +33,9 @@ inline bool test_store_is_postgresql() {
   if (!which || std::string(which) != "postgresql") return false;
   static const bool installed = [] {
     if (!have_postgresql())
-      BOOST_TEST_MESSAGE("*** PostgreSQL is not installed here: these cases run on SQLite "
-                         "again, the PostgreSQL run is SKIPPED ***");
+      BOOST_TEST_MESSAGE(
+          "*** PostgreSQL is not installed here: these cases run on SQLite "
+          "again, the PostgreSQL run is SKIPPED ***");
     return have_postgresql();
   }();
   return installed;
@@ -57,9 +58,8 @@ inline std::unique_ptr<Store> open_test_store(const std::string& where, unsigned
 struct AppFixture {
   TempDir dir;
   // The database: the SQLite file, or the URL of this fixture's PostgreSQL database.
-  std::string store_location = test_store_is_postgresql()
-                                   ? shared_test_cluster().fresh_database()
-                                   : dir.path() + "/db.sqlite";
+  std::string store_location = test_store_is_postgresql() ? shared_test_cluster().fresh_database()
+                                                          : dir.path() + "/db.sqlite";
   std::unique_ptr<Store> owned_store = open_test_store(store_location);
   Store& store = *owned_store;
   OutboundHttpClient http{OutboundConfig{}};

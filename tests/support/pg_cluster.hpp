@@ -50,7 +50,8 @@ struct Cluster {
     const bool read = std::fgets(line, sizeof line, out) != nullptr;
     if (pclose(out) != 0 || !read) throw std::runtime_error("could not create database " + name);
     std::string created = line;
-    while (!created.empty() && (created.back() == '\n' || created.back() == '\r')) created.pop_back();
+    while (!created.empty() && (created.back() == '\n' || created.back() == '\r'))
+      created.pop_back();
     return created;
   }
   void restart() {
