@@ -191,6 +191,17 @@ BOOST_AUTO_TEST_CASE(an_edit_on_one_instance_is_served_by_the_other) {
   BOOST_TEST_REQUIRE(after.has_value());
   BOOST_TEST(after->headers["etag"] == "\"2\"");
   BOOST_TEST(after->body.find("Claire Dubois") != std::string::npos);
+  // A client that read version 1 before the edit and writes through B is refused (B's snapshot
+  // has the edit; unit_tests.directorates shows the store refusing it when it has not yet).
+  auto stale = on_b.request(
+      "PUT", "/api/directorates/pays-de-la-loire",
+      R"j({"id":"pays-de-la-loire","version":1,"name":"Direction régionale (périmée)","region":"52","departments":["44","49","53","72","85"],"address":"2 place de la Bourse, 44000 Nantes","phone":"+33 2 61 91 52 00","email":"dr-pdl@demo.passerelle.invalid"})j",
+      {{"Cookie", op.cookie},
+       {"Origin", "https://localhost:" + std::to_string(lb.b->https_port())},
+       {"X-CSRF-Token", op.csrf},
+       {"Content-Type", "application/json"},
+       {"If-Match", "\"1\""}});
+  BOOST_TEST(stale->status == 409, stale->body);
   // The widget and /mine come from the same snapshot.
   const Session elu = login(lb.b->https_port(), "elu.angers", "passerelle-demo");
   auto mine = on_b.request("GET", "/api/directorates/mine", "", {{"Cookie", elu.cookie}});

@@ -160,7 +160,9 @@ class PASSERELLE_SDK_API Host {
   /// announce() after the change is committed sends `message` (at most kMaxAnnouncement
   /// bytes, say what changed, never personal data) to every other instance, where the handler
   /// given to on_announcement() runs. Returns at once; nothing to do with one instance
-  /// (SQLite), and a message may be lost if the database is lost meanwhile.
+  /// (SQLite). A message may be lost if the database is lost meanwhile (the others then get
+  /// "*"), or when a plugin announces more than 100 a second (dropped, logged): announce what
+  /// changed, once per change.
   static constexpr std::size_t kMaxAnnouncement = 1000;
   /// Sends `message` to this plugin on every other instance. std::invalid_argument if too long.
   virtual void announce(const std::string& message) = 0;

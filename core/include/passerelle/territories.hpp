@@ -33,8 +33,9 @@ struct Commune {
   std::string epci;                       ///< SIREN of its intercommunality, may be empty.
 };
 
-/// Read-only access to the divisions. Pointers stay valid as long as the host (an import keeps
-/// the divisions it replaces), but a lookup after an import answers from the new ones.
+/// Read-only access to the divisions. A pointer stays valid for the call (handler, widget,
+/// start) it was got in, and ten minutes after an import replaced the divisions: keep codes,
+/// not pointers, in what lives longer. A lookup after an import answers from the new ones.
 class Territories {
  public:
   virtual ~Territories() = default;

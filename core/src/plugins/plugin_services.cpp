@@ -52,7 +52,28 @@ void PluginServices::announce(const std::string& message) {
   if (message.size() > kMaxAnnouncement)
     throw std::invalid_argument("announcement of " + std::to_string(message.size()) +
                                 " bytes: at most " + std::to_string(kMaxAnnouncement));
-  if (announcer_) announcer_(message);
+  if (!announcer_) return;
+  {
+    // A plugin announcing in a loop would fill the store's pool and the other instances'
+    // queues: past kAnnouncementsPerSecond, announcements are dropped (logged once a second).
+    std::lock_guard lock(rate_mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - window_start_ >= std::chrono::seconds(1)) {
+      if (dropped_ > 0)
+        log::warn(
+            "plugins", "announcements over the limit were dropped",
+            {{"plugin", plugin_}, {"dropped", dropped_}, {"per_second", kAnnouncementsPerSecond}});
+      window_start_ = now;
+      sent_ = 0;
+      dropped_ = 0;
+    }
+    if (sent_ >= kAnnouncementsPerSecond) {
+      ++dropped_;
+      return;
+    }
+    ++sent_;
+  }
+  announcer_(message);
 }
 
 void PluginServices::on_announcement(std::function<Task<void>(std::string)> handler) {
@@ -64,11 +85,11 @@ void PluginServices::deliver(std::string message, std::shared_ptr<LoadedPlugin> 
   {
     std::lock_guard lock(announcements_mutex_);
     if (!on_announcement_ || !executor_) return;
-    if (announcements_.size() >= kMaxQueuedAnnouncements) {  // too far behind: start over
-      announcements_.clear();
-      message = "*";
-    }
-    announcements_.push_back(std::move(message));
+    if (announcements_.size() >= kMaxQueuedAnnouncements) message = "*";  // too far behind
+    // "*" (read everything again) covers whatever waits before it.
+    if (message == "*") announcements_.clear();
+    if (announcements_.empty() || announcements_.back() != message)  // once is enough
+      announcements_.push_back(std::move(message));
     if (draining_) return;
     draining_ = true;
   }

@@ -10,6 +10,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/json/object.hpp>
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -84,6 +85,12 @@ class PluginServices final : public Host {
   BlockingPool& blocking_;
   Announcer announcer_;
   boost::asio::any_io_executor executor_;
+  // The rate of announce(): a window of one second.
+  static constexpr int kAnnouncementsPerSecond = 100;
+  std::mutex rate_mutex_;
+  std::chrono::steady_clock::time_point window_start_{};
+  int sent_ = 0;
+  int dropped_ = 0;
   std::mutex announcements_mutex_;  // the handler and the queue: the store's thread delivers
   std::function<Task<void>(std::string)> on_announcement_;
   std::deque<std::string> announcements_;

@@ -87,6 +87,10 @@ struct Server::Impl {
   OutboundHttpClient http;
   IdentityTokens identity_tokens{public_url};
   LiveTerritories territories;  // from the store before plugins start, again on each import
+  // Reloads of the territories: one at a time, at most one more asked for meanwhile (ioc only).
+  bool territories_reloading = false;
+  bool territories_reload_pending = false;
+  auth::RelaySeen relayed_seen;  // the store's thread only (every listen callback runs there)
   PluginHost plugins;
   AuthService auth;
   OidcLogins oidc;
@@ -132,28 +136,34 @@ struct Server::Impl {
     auth.caches().relay_through([this](const std::string& message) {
       store.notify(auth::kCallersChannel, auth::sign_relayed(auth.secrets(), "", message));
     });
-    store.listen(auth::kCallersChannel, [this](const std::string& signed_message) {
-      if (signed_message == "*") return auth.caches().apply_relayed("*");  // listening again
-      if (auto message = auth::open_relayed(auth.secrets(), "", signed_message))
-        auth.caches().apply_relayed(*message);
-    });
+    store.listen(
+        auth::kCallersChannel,
+        [this](const std::string& signed_message) {
+          if (auto message = open_relayed("", signed_message))
+            auth.caches().apply_relayed(*message);
+        },
+        [this] { auth.caches().apply_relayed("*"); });  // listening again: forget everything
     // A plugin's announcements (Host::announce) travel the same way, as "NAME.MESSAGE".
     plugins.set_relay([this](const std::string& plugin, const std::string& message) {
       store.notify(auth::kPluginsChannel,
                    auth::sign_relayed(auth.secrets(), "plugin ", plugin + "." + message));
     });
-    store.listen(auth::kPluginsChannel, [this](const std::string& signed_message) {
-      if (signed_message == "*") return plugins.deliver("", "*");  // listening again
-      const auto named = auth::open_relayed(auth.secrets(), "plugin ", signed_message);
-      const auto dot = named ? named->find('.') : std::string::npos;
-      if (dot != std::string::npos) plugins.deliver(named->substr(0, dot), named->substr(dot + 1));
-    });
+    store.listen(
+        auth::kPluginsChannel,
+        [this](const std::string& signed_message) {
+          const auto named = open_relayed("plugin ", signed_message);
+          const auto dot = named ? named->find('.') : std::string::npos;
+          if (dot != std::string::npos)
+            plugins.deliver(named->substr(0, dot), named->substr(dot + 1));
+        },
+        [this] { plugins.deliver("", "*"); });
     // Territories imported again (passerelle territories import, on any machine): read again.
-    store.listen(auth::kTerritoriesChannel, [this](const std::string& signed_message) {
-      if (signed_message == "*" ||
-          auth::open_relayed(auth.secrets(), "territories ", signed_message))
-        asio::co_spawn(ioc, reload_territories(), asio::detached);
-    });
+    store.listen(
+        auth::kTerritoriesChannel,
+        [this](const std::string& signed_message) {
+          if (open_relayed("territories ", signed_message)) request_territories_reload();
+        },
+        [this] { request_territories_reload(); });
     dispatcher.set_settle([this] { return store.notifications_sent(); });
     dispatcher.set_authenticate_now(
         [this](const IncomingRequest& in, const asio::any_io_executor& executor) {
@@ -347,8 +357,36 @@ struct Server::Impl {
     }
   }
 
+  // A relayed message of `domain`, if it is genuine, recent and new (store's thread).
+  std::optional<std::string> open_relayed(std::string_view domain, const std::string& text) {
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    return auth::open_relayed(auth.secrets(), domain, text, relayed_seen, now_ms);
+  }
+
+  // From any thread: a reload of the territories, coalesced with one under way.
+  void request_territories_reload() {
+    asio::post(ioc, [this] {
+      if (territories_reloading) {
+        territories_reload_pending = true;
+        return;
+      }
+      territories_reloading = true;
+      asio::co_spawn(ioc, reload_territories_while_asked(), asio::detached);
+    });
+  }
+
+  asio::awaitable<void> reload_territories_while_asked() {
+    do {
+      territories_reload_pending = false;
+      co_await reload_territories();
+    } while (territories_reload_pending);
+    territories_reloading = false;
+  }
+
   // The territories as the store has them now, the index built off the I/O threads; a failure
-  // keeps the ones served.
+  // keeps the ones served, and so does an index equal to the one served.
   asio::awaitable<void> reload_territories() {
     try {
       TerritoryData data = co_await load_territories(store);
@@ -361,6 +399,7 @@ struct Server::Impl {
         log::warn("territories", "the store has no territories now: keeping the ones served");
         co_return;
       }
+      if (index->fingerprint() == territories.current().fingerprint()) co_return;  // unchanged
       territories.publish(std::make_unique<TerritoryIndex>(std::move(*index)));
       log::info("territories", "territories reloaded", {{"communes", communes}});
     } catch (const std::exception& e) {
@@ -470,7 +509,7 @@ struct Server::Impl {
       if (signo == SIGHUP) {
         co_await reload_tls();
         co_await reload_site();
-        co_await reload_territories();
+        request_territories_reload();
         continue;
       }
       co_await shutdown();

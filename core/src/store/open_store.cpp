@@ -4,11 +4,25 @@
 #include "store/pg_store.hpp"
 #include "store/sqlite_store.hpp"
 
+#include <libpq-fe.h>
+
+#include <stdexcept>
+
 namespace passerelle {
 
 std::unique_ptr<Store> open_store(const StoreConfig& config, unsigned threads,
                                   const std::string& role_secret) {
   if (config.postgresql) {
+    // libpq's own message on a malformed URL may quote a piece of it, the password included:
+    // a URL it cannot read gets this line instead.
+    char* error = nullptr;
+    PQconninfoOption* parsed = PQconninfoParse(config.postgresql->url.c_str(), &error);
+    if (error) PQfreemem(error);
+    if (!parsed)
+      throw std::runtime_error(
+          "store.postgresql.url is not a connection URL libpq can read (postgresql://user@host:"
+          "port/database?sslmode=...; percent-encode special characters of the password)");
+    PQconninfoFree(parsed);
     PgOptions options;
     options.url = config.postgresql->url;
     options.connections = config.postgresql->connections;

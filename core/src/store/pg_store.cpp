@@ -25,6 +25,7 @@
 #include <cctype>
 #include <deque>
 #include <exception>
+#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -66,7 +67,20 @@ struct Connection {
   Connection& operator=(const Connection&) = delete;
   ~Connection() {
     if (socket) socket->release();  // libpq owns the descriptor
+    if (pg && PQtransactionStatus(pg) == PQTRANS_ACTIVE) cancel_on_server();
     if (pg) PQfinish(pg);
+  }
+  // A statement still running (its deadline passed, its caller has gone): closing the socket
+  // alone leaves the server working on it, its locks held, until it next writes to the client.
+  // PQcancel blocks (it connects): on a thread of its own, which the process may end.
+  void cancel_on_server() {
+    PGcancel* cancel = PQgetCancel(pg);
+    if (!cancel) return;
+    std::thread([cancel] {
+      char error[256];
+      PQcancel(cancel, error, sizeof error);
+      PQfreeCancel(cancel);
+    }).detach();
   }
   bool discard = false;  // its session was changed (a migration's): not given out again
   bool usable() const {
@@ -421,14 +435,34 @@ struct PgStore::Impl {
   std::vector<Connection*> listening;
   std::vector<asio::steady_timer*> retrying;
   // What listen() asked for (the store's thread only): the listening loop LISTENs on each.
-  std::map<std::string, std::vector<std::function<void(const std::string&)>>> channels;
+  struct Listener {
+    std::function<void(const std::string&)> on_message;
+    std::function<void()> on_resumed;
+  };
+  std::map<std::string, std::vector<Listener>> channels;
   bool listening_started = false;
   // Notifications not yet sent (any thread adds), those sent on a channel this store listens
   // to and not yet heard back (the store's thread keeps which), and who waits for both counts
   // to fall to zero (the store's thread only).
   std::atomic<int> notifying{0};
   std::atomic<int> unechoed{0};
-  std::multiset<std::pair<std::string, std::string>> awaiting_echo;  // channel, payload
+  struct Echo {
+    std::uint64_t id;
+    std::string channel, payload;
+    Clock::time_point sent;
+  };
+  std::list<Echo> awaiting_echo;  // in the order sent
+  std::uint64_t next_echo = 0;
+
+  // Forgets the echoes awaited for over 2 s (lost, or come before they were recorded): a write
+  // never waits for them again.
+  void expire_echoes() {
+    const auto old = Clock::now() - std::chrono::seconds(2);
+    while (!awaiting_echo.empty() && awaiting_echo.front().sent < old) {
+      awaiting_echo.pop_front();
+      --unechoed;
+    }
+  }
   std::vector<asio::steady_timer*> notify_waiters;
 
   void wake_notify_waiters() {
@@ -702,10 +736,11 @@ Task<void> set_up_role(std::shared_ptr<Pool> core, std::string role, std::string
             ") THEN EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L NOINHERIT', " + role_text +
             ", " + pw + "); ELSE EXECUTE format('ALTER ROLE %I LOGIN PASSWORD %L', " + role_text +
             ", " + pw + "); END IF; END $do$; " +
-            // Bounded: its connections (its pool's 2, and a few being replaced), and the time
+            // Bounded: its connections (2 per instance's pool, and a few being replaced, for up
+            // to some 30 instances: the limit counts over the whole cluster), and the time
             // of its statements whatever it SETs (DISCARD ALL brings this default back).
             "ALTER ROLE " + r +
-            " NOCREATEDB NOCREATEROLE CONNECTION LIMIT 8; "
+            " NOCREATEDB NOCREATEROLE CONNECTION LIMIT 64; "
             "ALTER ROLE " +
             r +
             " SET statement_timeout = " + std::to_string(core->options.statement_timeout.count()) +
@@ -875,16 +910,24 @@ namespace {
 Task<void> send_notification(std::shared_ptr<PgStore::Impl> s, std::string channel,
                              std::string payload) {
   Statement notify{"SELECT pg_notify(?1, ?2)", {channel, payload}};
+  // Once committed, the database has it for every listener, this store's own included, which
+  // hears it back about when the other instances hear it. Awaited from before it is sent: the
+  // echo may come before the answer to the statement.
+  std::optional<std::uint64_t> echo;
+  if (s->channels.contains(channel) && !s->listening.empty()) {
+    echo = ++s->next_echo;
+    s->awaiting_echo.push_back({*echo, channel, payload, Clock::now()});
+    ++s->unechoed;
+  }
   try {
     co_await run_query(s->core, std::move(notify));
-    // Committed: the database has it for every listener, this store's own included, which
-    // hears it back about when the other instances hear it.
-    if (s->channels.contains(channel) && !s->listening.empty()) {
-      s->awaiting_echo.emplace(std::move(channel), std::move(payload));
-      ++s->unechoed;
-    }
   } catch (const std::exception& e) {
     log::warn("store", "notification not sent", {{"error", e.what()}});
+    if (echo) {
+      const auto before = s->awaiting_echo.size();
+      std::erase_if(s->awaiting_echo, [&](const auto& e) { return e.id == *echo; });
+      s->unechoed -= static_cast<int>(before - s->awaiting_echo.size());
+    }
   }
   --s->notifying;
   s->wake_notify_waiters();
@@ -894,15 +937,23 @@ Task<void> send_notification(std::shared_ptr<PgStore::Impl> s, std::string chann
 Task<void> wait_notifications(std::shared_ptr<PgStore::Impl> s, Clock::time_point deadline) {
   asio::steady_timer timer(s->ioc, deadline);
   s->notify_waiters.push_back(&timer);
-  while ((s->notifying.load() > 0 || s->unechoed.load() > 0) && Clock::now() < deadline &&
-         !s->stopping)
+  for (;;) {
+    s->expire_echoes();
+    if ((s->notifying.load() == 0 && s->unechoed.load() == 0) || Clock::now() >= deadline ||
+        s->stopping)
+      break;
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
   std::erase(s->notify_waiters, &timer);
 }
 
 // Hands one payload to the listeners of its channel.
 void deliver(PgStore::Impl& s, const std::string& channel, const std::string& payload) {
-  if (auto sent = s.awaiting_echo.find({channel, payload}); sent != s.awaiting_echo.end()) {
+  s.expire_echoes();
+  const auto sent =
+      std::find_if(s.awaiting_echo.begin(), s.awaiting_echo.end(),
+                   [&](const auto& e) { return e.channel == channel && e.payload == payload; });
+  if (sent != s.awaiting_echo.end()) {
     // One of this store's own, heard back: applied here already, when it was sent.
     s.awaiting_echo.erase(sent);
     --s.unechoed;
@@ -910,7 +961,7 @@ void deliver(PgStore::Impl& s, const std::string& channel, const std::string& pa
     return;
   }
   if (auto it = s.channels.find(channel); it != s.channels.end())
-    for (const auto& on_message : it->second) on_message(payload);
+    for (const auto& listener : it->second) listener.on_message(payload);
 }
 
 // One connection LISTENs on every channel asked for, those asked for later included (listen()
@@ -939,7 +990,8 @@ Task<void> listen_loop(std::shared_ptr<PgStore::Impl> s) {
     }
     if (c) {
       if (!first)  // while it was not listening, messages may have gone by
-        for (const auto& [channel, handlers] : s->channels) deliver(*s, channel, "*");
+        for (const auto& [channel, listeners] : s->channels)
+          for (const auto& listener : listeners) listener.on_resumed();
       first = false;
       s->listening.push_back(c.get());
       while (!s->stopping && drain(*c, true)) {
@@ -948,14 +1000,24 @@ Task<void> listen_loop(std::shared_ptr<PgStore::Impl> s) {
           PQfreemem(n);
           deliver(*s, channel, payload);
         }
+        const auto quiet_until = Clock::now() + std::chrono::seconds(30);
         try {
           if (listened.size() != s->channels.size()) co_await listen_all();
-          co_await wait_socket(*c, WaitType::wait_read, Clock::now() + std::chrono::minutes(1),
-                               true);
+          co_await wait_socket(*c, WaitType::wait_read, quiet_until, true);
         } catch (const ConnectionLost&) {
-          // A quiet minute, a channel to add, or the end: the status tells.
+          // A quiet while, a channel to add, or the end: the status tells.
         }
         if (PQstatus(c->pg) != CONNECTION_OK) break;
+        if (!s->stopping && Clock::now() >= quiet_until) {
+          // Nothing heard for a while: a connection silently gone (a half-open TCP link
+          // stays "OK" for hours) would leave this instance deaf. Asked, it answers or is
+          // replaced.
+          try {
+            co_await simple(*c, "SELECT 1", Clock::now() + s->core->options.connect_timeout);
+          } catch (const std::exception&) {
+            break;
+          }
+        }
       }
       std::erase(s->listening, c.get());
       c.reset();
@@ -985,10 +1047,11 @@ Task<void> PgStore::notifications_sent() {
   co_await asio::co_spawn(impl_->ioc, std::move(task), asio::use_awaitable);
 }
 
-void PgStore::listen(const std::string& channel,
-                     std::function<void(const std::string&)> on_message) {
-  asio::post(impl_->ioc, [s = impl_, channel, on_message = std::move(on_message)]() mutable {
-    s->channels[channel].push_back(std::move(on_message));
+void PgStore::listen(const std::string& channel, std::function<void(const std::string&)> on_message,
+                     std::function<void()> on_resumed) {
+  asio::post(impl_->ioc, [s = impl_, channel, on_message = std::move(on_message),
+                          on_resumed = std::move(on_resumed)]() mutable {
+    s->channels[channel].push_back({std::move(on_message), std::move(on_resumed)});
     if (!s->listening_started) {
       s->listening_started = true;
       asio::co_spawn(s->ioc, listen_loop(s), asio::detached);

@@ -61,8 +61,8 @@ class PgStore final : public Store {
   void notify(const std::string& channel, const std::string& payload) override;
   Task<void> notifications_sent() override;
   /// LISTEN on a connection of its own, opened again with back-off when lost.
-  void listen(const std::string& channel,
-              std::function<void(const std::string&)> on_message) override;
+  void listen(const std::string& channel, std::function<void(const std::string&)> on_message,
+              std::function<void()> on_resumed) override;
 
   /// Connections open now (for tests).
   unsigned open_connections() const;

@@ -41,10 +41,12 @@ class Store : public Database {
   /// Waits (at most a second) until every notify() made before it reached the database, so
   /// that an answer saying a change is done follows the news of it to the other instances.
   virtual Task<void> notifications_sent() { co_return; }
-  /// Calls `on_message` (on the store's thread) with each payload sent on `channel`, and with
-  /// "*" when it had to listen again after losing the database: messages may have been lost.
+  /// Calls `on_message` (on the store's thread) with each payload sent on `channel` by another
+  /// connection than this store's own, and `on_resumed` when it had to listen again after
+  /// losing the database: messages may have been lost meanwhile.
   virtual void listen(const std::string& channel,
-                      std::function<void(const std::string&)> on_message) {}
+                      std::function<void(const std::string&)> on_message,
+                      std::function<void()> on_resumed) {}
 
   /// Whether the database answered lately (a remote one is checked every 2 s): /readyz.
   virtual bool available() const { return true; }

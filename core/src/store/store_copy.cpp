@@ -105,8 +105,12 @@ void copy_store(const Config& config, const StoreCopyOptions& options, std::ostr
   const std::string where = describe_store(target_config);
 
   const auto existing = run_sync(target->query(
-      {"SELECT table_schema || '.' || table_name FROM information_schema.tables"
-       " WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1 LIMIT 1",
+      // pg_class, not information_schema: that one lists only what this role may use, and a
+      // plugin's schema left from an earlier copy is not.
+      {"SELECT n.nspname || '.' || c.relname FROM pg_class c"
+       " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'v', 'm')"
+       " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+       " AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1 LIMIT 1",
        {}}));
   if (!existing.rows.empty())
     throw std::runtime_error(where + " is not empty (it has " +

@@ -51,7 +51,34 @@ std::string normalize_name(std::string_view in) {
   return out;
 }
 
+namespace {
+// FNV-1a over every field, each followed by a separator byte.
+struct Fnv {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  void add(std::string_view s) {
+    for (const unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+    h = (h ^ 0x1f) * 0x100000001b3ULL;
+  }
+};
+}  // namespace
+
 TerritoryIndex::TerritoryIndex(TerritoryData data) : data_(std::move(data)) {
+  Fnv f;
+  for (const auto& r : data_.regions) {
+    f.add(r.code);
+    f.add(r.name);
+  }
+  for (const auto& d : data_.departments) {
+    f.add(d.code);
+    f.add(d.name);
+    f.add(d.region);
+  }
+  for (const auto& c : data_.communes) {
+    for (const auto* field : {&c.code, &c.name, &c.department, &c.region, &c.epci}) f.add(*field);
+    f.add(std::to_string(c.population));
+    for (const auto& pc : c.postal_codes) f.add(pc);
+  }
+  fingerprint_ = f.h;
   for (std::size_t i = 0; i < data_.regions.size(); ++i) region_by_code_[data_.regions[i].code] = i;
   for (std::size_t i = 0; i < data_.departments.size(); ++i)
     department_by_code_[data_.departments[i].code] = i;

@@ -5,6 +5,8 @@
 #include "passerelle/territories.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,9 +40,12 @@ class TerritoryIndex final : public Territories {
   std::vector<const Region*> regions() const override;
 
   std::size_t commune_count() const { return data_.communes.size(); }
+  /// A hash of every value: equal for equal divisions.
+  std::uint64_t fingerprint() const { return fingerprint_; }
 
  private:
   TerritoryData data_;
+  std::uint64_t fingerprint_ = 0;
   std::unordered_map<std::string, std::size_t> commune_by_code_;
   std::unordered_map<std::string, std::size_t> department_by_code_;
   std::unordered_map<std::string, std::size_t> region_by_code_;
@@ -56,11 +61,13 @@ class TerritoryIndex final : public Territories {
 };
 
 /// The divisions as the gateway serves them: one index at a time, replaced whole when they are
-/// imported again (publish()), read with one atomic load. An index replaced is kept until the
-/// process ends, so that every pointer handed out stays valid as the SDK promises (imports are
-/// rare: once a year, a few tens of MB each).
+/// imported again (publish()), read with one atomic load. An index replaced is kept
+/// kRetiredFor more, so that the pointers handed out stay valid as the SDK promises (for the
+/// call they were got in, and far beyond any deadline); the next publish() after that frees it.
 class LiveTerritories final : public Territories {
  public:
+  static constexpr std::chrono::minutes kRetiredFor{10};
+
   LiveTerritories() : current_(keep(std::make_unique<TerritoryIndex>())) {}
 
   /// From now on, `next` answers.
@@ -84,14 +91,24 @@ class LiveTerritories final : public Territories {
   std::vector<const Region*> regions() const override { return current().regions(); }
 
  private:
+  struct Kept {
+    std::unique_ptr<const TerritoryIndex> index;
+    std::chrono::steady_clock::time_point retired{};  // zero: the current one
+  };
+
   const TerritoryIndex* keep(std::unique_ptr<const TerritoryIndex> index) {
     std::lock_guard lock(mutex_);
-    all_.push_back(std::move(index));
-    return all_.back().get();
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(all_, [&](const Kept& k) {
+      return k.retired != std::chrono::steady_clock::time_point{} && now - k.retired > kRetiredFor;
+    });
+    if (!all_.empty()) all_.back().retired = now;
+    all_.push_back({std::move(index), {}});
+    return all_.back().index.get();
   }
 
-  std::mutex mutex_;  // publish() only
-  std::vector<std::unique_ptr<const TerritoryIndex>> all_;
+  std::mutex mutex_;       // publish() only
+  std::vector<Kept> all_;  // the current one last
   std::atomic<const TerritoryIndex*> current_;
 };
 

@@ -103,14 +103,29 @@ std::int64_t epoch_seconds() {
       .count();
 }
 
-// Inserts or replaces one directorate: ON CONFLICT, which PostgreSQL has too (not INSERT OR
-// REPLACE).
+// Inserts or replaces one directorate (the seed): ON CONFLICT, which PostgreSQL has too (not
+// INSERT OR REPLACE).
 Statement upsert(const Directorate& d) {
   return {
-      "INSERT INTO directorates_directorates (id, document, updated_at) VALUES (?1, ?2, ?3)"
-      " ON CONFLICT (id) DO UPDATE SET document = excluded.document,"
-      " updated_at = excluded.updated_at",
-      {d.id, json::serialize(to_json(d)), epoch_seconds()}};
+      "INSERT INTO directorates_directorates (id, document, updated_at, version)"
+      " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET document = excluded.document,"
+      " updated_at = excluded.updated_at, version = excluded.version",
+      {d.id, json::serialize(to_json(d)), epoch_seconds(), d.version}};
+}
+
+// Writes `d` on the condition that the store holds version `based_on` of it (0: that it holds
+// none): another instance's write since, which this one's snapshot may not show yet, makes it
+// change no row.
+Statement conditional_write(const Directorate& d, std::int64_t based_on) {
+  if (based_on == 0)
+    return {
+        "INSERT INTO directorates_directorates (id, document, updated_at, version)"
+        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING",
+        {d.id, json::serialize(to_json(d)), epoch_seconds(), d.version}};
+  return {
+      "UPDATE directorates_directorates SET document = ?2, updated_at = ?3, version = ?4"
+      " WHERE id = ?1 AND version = ?5",
+      {d.id, json::serialize(to_json(d)), epoch_seconds(), d.version, based_on}};
 }
 
 std::string etag(const Directorate& d) { return "\"" + std::to_string(d.version) + "\""; }
@@ -167,7 +182,11 @@ class DirectoratesPlugin final : public Plugin {
 #include "migrations/002_updated_at_sqlite.inc"
         ;
     epoch_times.sql_by_dialect["postgresql"] = "";  // migration 1 made it so already
-    return {table, epoch_times};
+    Migration version{3,
+#include "migrations/003_version.inc"
+                      ,
+                      {}};
+    return {table, epoch_times, version};
   }
 
   Task<void> start(Host& host) override {
@@ -198,6 +217,19 @@ class DirectoratesPlugin final : public Plugin {
       co_await host.database().transaction(std::move(inserts));
       host.logger().info("seeded " + std::to_string(seed.size()) + " directorates from " + file);
     }
+    // Rows stored before migration 3 have their version in the document only.
+    Statement unversioned{"SELECT id, document FROM directorates_directorates WHERE version = 0",
+                          {}};
+    const QueryResult old = co_await host.database().query(std::move(unversioned));
+    std::vector<Statement> versions;
+    for (const auto& row : old.rows) {
+      const Directorate d = directorate_from_document(std::get<std::string>(row[1]));
+      versions.push_back(
+          {"UPDATE directorates_directorates SET version = ?2"
+           " WHERE id = ?1 AND version = 0",
+           {std::get<std::string>(row[0]), std::max<std::int64_t>(d.version, 1)}});
+    }
+    if (!versions.empty()) co_await host.database().transaction(std::move(versions));
     co_await reload();
     for (const auto& problem : coverage_problems(snapshot()->all, host.territories()))
       host.logger().warn(problem);
@@ -366,12 +398,19 @@ class DirectoratesPlugin final : public Plugin {
         json::object{{"complete", problems.empty()}, {"problems", std::move(problems)}});
   }
 
-  // Saves one directorate and refreshes the snapshot; the caller holds the write lock.
-  Task<void> save(Directorate d) {
+  // Saves one directorate, based on version `based_on` of it (0: a new one), and refreshes the
+  // snapshot; the caller holds the write lock. Another instance's write since (the store holds
+  // another version) is a 409, and the snapshot is refreshed all the same.
+  Task<void> save(Directorate d, std::int64_t based_on) {
     co_await finish_even_if_cancelled();
-    Statement statement = upsert(d);
-    co_await host_->database().query(std::move(statement));
+    Statement statement = conditional_write(d, based_on);
+    const QueryResult done = co_await host_->database().query(std::move(statement));
     co_await reload();
+    if (done.changes == 0)
+      throw HttpError(
+          409, "conflict",
+          "directorate " + d.id +
+              (based_on == 0 ? " exists" : " changed since it was read: read it again"));
     host_->announce("changed");
   }
 
@@ -391,7 +430,7 @@ class DirectoratesPlugin final : public Plugin {
     d.version = exists ? stored->version + 1 : 1;
     const std::string id = d.id;
     Response response = with_etag(Response::json(to_json(d), create ? 201 : 200), d);
-    co_await save(std::move(d));
+    co_await save(std::move(d), exists ? stored->version : 0);
     host_->logger().info(std::string(create ? "created" : "updated") + " directorate " + id);
     co_return response;
   }
@@ -410,12 +449,18 @@ class DirectoratesPlugin final : public Plugin {
 
   Task<Response> remove(Request r) {
     AsyncMutex::Lock lock = co_await writes_.lock();
-    check_version(r, current(r.param("id")));
+    const Directorate stored = current(r.param("id"));
+    check_version(r, stored);
     co_await finish_even_if_cancelled();
-    Statement del{"DELETE FROM directorates_directorates WHERE id = ?1", {r.param("id")}};
+    Statement del{"DELETE FROM directorates_directorates WHERE id = ?1 AND version = ?2",
+                  {r.param("id"), stored.version}};
     const QueryResult done = co_await host_->database().query(std::move(del));
-    if (done.changes == 0) throw HttpError(404, "not_found", "no directorate " + r.param("id"));
     co_await reload();
+    if (done.changes == 0 && !directory_.read()->by_id.contains(r.param("id")))
+      throw HttpError(404, "not_found", "no directorate " + r.param("id"));  // gone meanwhile
+    if (done.changes == 0)
+      throw HttpError(409, "conflict",
+                      "directorate " + r.param("id") + " changed since it was read: read it again");
     host_->announce("changed");
     host_->logger().warn("deleted directorate " + r.param("id") +
                          ": its departments are no longer covered");
@@ -440,8 +485,8 @@ class DirectoratesPlugin final : public Plugin {
       throw HttpError(422, "invalid_field", "contacts: at most " + std::to_string(kMaxContacts));
     c.id = next_contact_id(d);  // whatever id the body had
     d.contacts.push_back(c);
-    ++d.version;
-    co_await save(std::move(d));
+    const std::int64_t based_on = d.version++;
+    co_await save(std::move(d), based_on);
     co_return Response::json(to_json(c), 201);
   }
 
@@ -454,8 +499,8 @@ class DirectoratesPlugin final : public Plugin {
                   [&](const Contact& c) { return std::to_string(c.id) == r.param("contact"); });
     if (d.contacts.size() == before)
       throw HttpError(404, "not_found", "no contact " + r.param("contact"));
-    ++d.version;
-    co_await save(std::move(d));
+    const std::int64_t based_on = d.version++;
+    co_await save(std::move(d), based_on);
     Response res;
     res.status = 204;
     co_return res;

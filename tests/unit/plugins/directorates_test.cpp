@@ -392,6 +392,43 @@ BOOST_FIXTURE_TEST_CASE(operators_edit_and_changes_survive_a_restart, Directorat
   run(second.stop_all(std::chrono::milliseconds(0)));
 }
 
+// Two instances on one store, each with its own snapshot (no notification between them here):
+// a write the second bases on what it read before the first one's edit is refused by the store
+// (409), not stored over that edit; and the second then serves the edit.
+BOOST_FIXTURE_TEST_CASE(a_write_based_on_a_stale_snapshot_is_refused_by_the_store, Directorates) {
+  auto other_store = reopen_store();
+  PluginHost other(*other_store, http, metrics, std::chrono::seconds(5), nullptr, &territories);
+  other.load_all(load_config(dir.write(
+      "p2.yaml", "tls:\n  certificate: c\n  private_key: k\nplugins:\n" + plugin_yaml())));
+  run(other.start_all());
+  Dispatcher on_other(other, metrics,
+                      [](const IncomingRequest&) -> Task<std::optional<AuthContext>> {
+                        AuthContext ctx;
+                        ctx.identity = make_identity({"operator"});
+                        co_return ctx;
+                      });
+  const auto call_other = [&](const std::string& method, const std::string& target,
+                              std::string body) {
+    IncomingRequest in;
+    in.method = method;
+    in.target = target;
+    in.body = std::move(body);
+    if (!in.body.empty()) in.headers.emplace_back("content-type", "application/json");
+    in.request_id = "other";
+    return run(on_other.handle(std::move(in)));
+  };
+  BOOST_TEST_REQUIRE(call("PUT", "/api/directorates/pays-de-la-loire", pdl("First")).status == 200);
+  // The other instance still believes version 1: its own check passes, the store's does not.
+  Response stale = call_other("PUT", "/api/directorates/pays-de-la-loire", pdl("Second"));
+  BOOST_TEST(stale.status == 409);
+  BOOST_TEST(
+      json(call_other("GET", "/api/directorates/pays-de-la-loire", "")).at("name").as_string() ==
+      "First");
+  BOOST_TEST(json(call("GET", "/api/directorates/pays-de-la-loire")).at("name").as_string() ==
+             "First");
+  run(other.stop_all(std::chrono::milliseconds(0)));
+}
+
 BOOST_FIXTURE_TEST_CASE(reserved_ids_are_refused_by_the_routes, Directorates) {
   Response r = call(
       "POST", "/api/directorates",

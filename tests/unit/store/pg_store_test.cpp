@@ -7,6 +7,7 @@
 #include "auth/accounts.hpp"
 #include "auth/caller_cache.hpp"
 #include "store/core_schema.hpp"
+#include "store/open_store.hpp"
 #include "store/pg_sql.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/run.hpp"
@@ -100,6 +101,22 @@ BOOST_AUTO_TEST_CASE(values_go_as_text_with_their_type_and_come_back_typed) {
   BOOST_TEST(std::get<std::int64_t>(pg::value_of(16, "t")) == 1);
   BOOST_TEST(std::get<double>(pg::value_of(701, "1.5")) == 1.5);
   BOOST_TEST(std::get<std::string>(pg::value_of(25, "héllo")) == "héllo");
+}
+
+// A URL libpq cannot read is refused before any connection, with a message that quotes none
+// of it (libpq's own would quote the piece it choked on: here, the password).
+BOOST_AUTO_TEST_CASE(a_malformed_url_is_refused_without_quoting_it) {
+  StoreConfig config;
+  config.postgresql = PostgresConfig{};
+  config.postgresql->url = "postgresql://gateway:s3cr%zzet@127.0.0.1:5432/passerelle";
+  try {
+    open_store(config, 1, "secret");
+    BOOST_FAIL("a malformed URL was taken");
+  } catch (const std::runtime_error& e) {
+    const std::string message = e.what();
+    BOOST_TEST(message.find("s3cr") == std::string::npos, message);
+    BOOST_TEST(message.find("store.postgresql.url") != std::string::npos, message);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -292,11 +309,14 @@ BOOST_AUTO_TEST_CASE(an_invalidation_reaches_the_other_instance,
   here.relay_through([&a](const std::string& m) { a.notify("t_callers", m); });
   std::mutex mutex;
   std::vector<std::string> heard;
-  b.listen("t_callers", [&](const std::string& m) {
-    there.apply_relayed(m);
-    std::lock_guard lock(mutex);
-    heard.push_back(m);
-  });
+  b.listen(
+      "t_callers",
+      [&](const std::string& m) {
+        there.apply_relayed(m);
+        std::lock_guard lock(mutex);
+        heard.push_back(m);
+      },
+      [&] { there.apply_relayed("*"); });
   auto caller = std::make_shared<CachedCaller>();
   caller->context.user_id = 42;
   const auto kept = [&] { return there.sessions.find("session-hash").caller != nullptr; };
