@@ -83,6 +83,7 @@ struct Connection {
     }).detach();
   }
   bool discard = false;  // its session was changed (a migration's): not given out again
+  bool reset = false;    // DISCARD ALL ran after the last statement: lent again as it is
   bool usable() const {
     return !discard && pg && PQstatus(pg) == CONNECTION_OK &&
            PQtransactionStatus(pg) == PQTRANS_IDLE;
@@ -224,8 +225,9 @@ Task<QueryResult> collect(Connection& c, Clock::time_point deadline) {
   co_return out;
 }
 
-// One statement with parameters (the extended protocol: one statement only).
-Task<QueryResult> execute(Connection& c, const Statement& statement, Clock::time_point deadline) {
+// Queues one statement with parameters (the extended protocol: one statement only).
+void send_statement(Connection& c, const Statement& statement) {
+  c.reset = false;
   const std::string sql = pg::translate_placeholders(statement.sql);
   std::vector<pg::Parameter> params;
   params.reserve(statement.params.size());
@@ -241,8 +243,74 @@ Task<QueryResult> execute(Connection& c, const Statement& statement, Clock::time
     if (PQstatus(c.pg) != CONNECTION_OK) throw ConnectionLost(message_of(c.pg), false);
     throw std::runtime_error(message_of(c.pg));
   }
+}
+
+// One statement with parameters.
+Task<QueryResult> execute(Connection& c, const Statement& statement, Clock::time_point deadline) {
+  send_statement(c, statement);
   co_await flush(c, deadline);
   co_return co_await collect(c, deadline);
+}
+
+// Until the pipeline's next synchronisation point: the results of one statement, then its
+// PGRES_PIPELINE_SYNC.
+Task<QueryResult> collect_to_sync(Connection& c, Clock::time_point deadline) {
+  QueryResult out;
+  std::optional<std::string> error;
+  for (;;) {
+    co_await wait_result(c, deadline);
+    PGresult* r = PQgetResult(c.pg);
+    if (!r) continue;  // the end of one statement's results: its sync comes next
+    const ExecStatusType status = PQresultStatus(r);
+    if (status == PGRES_PIPELINE_SYNC) {
+      PQclear(r);
+      break;
+    }
+    if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
+      PQclear(r);
+      c.discard = true;  // left in the middle of it: dropped when given back
+      throw std::runtime_error("COPY is not supported: use INSERT and SELECT");
+    }
+    add_result(r, out, error);
+    PQclear(r);
+  }
+  if (PQstatus(c.pg) != CONNECTION_OK) throw ConnectionLost(message_of(c.pg), true);
+  if (error) throw std::runtime_error(*error);
+  co_return out;
+}
+
+// A plugin's statement and the reset of its session (DISCARD ALL: what its SQL may have SET,
+// locked or prepared) in one round trip (pipeline mode), where two used to follow each other:
+// the connection is then lent again at once.
+Task<QueryResult> execute_and_reset(Connection& c, const Statement& statement,
+                                    Clock::time_point deadline) {
+  if (!PQenterPipelineMode(c.pg)) co_return co_await execute(c, statement, deadline);
+  send_statement(c, statement);
+  Statement discard{"DISCARD ALL", {}};
+  if (!PQpipelineSync(c.pg)) throw ConnectionLost(message_of(c.pg), false);
+  send_statement(c, discard);
+  if (!PQpipelineSync(c.pg)) throw ConnectionLost(message_of(c.pg), true);
+  co_await flush(c, deadline);
+  std::optional<QueryResult> result;
+  std::exception_ptr failed;
+  try {
+    result = co_await collect_to_sync(c, deadline);
+  } catch (const ConnectionLost&) {
+    throw;
+  } catch (...) {
+    failed = std::current_exception();  // an SQL error: the reset runs all the same
+  }
+  try {
+    co_await collect_to_sync(c, deadline);
+    c.reset = PQexitPipelineMode(c.pg) == 1;
+  } catch (const ConnectionLost&) {
+    throw;
+  } catch (...) {
+    c.discard = true;  // not reset: not lent again
+  }
+  if (!c.reset) c.discard = true;
+  if (failed) std::rethrow_exception(failed);
+  co_return std::move(*result);
 }
 
 // SQL text as written, several statements allowed (the simple protocol): migrations, BEGIN.
@@ -381,7 +449,7 @@ struct Pool : std::enable_shared_from_this<Pool> {
   }
 
   void release(std::unique_ptr<Connection> c) {
-    if (c && c->usable() && !user.empty()) {
+    if (c && c->usable() && !user.empty() && !c->reset) {
       // A plugin's session may hold what its SQL set (SET, advisory locks, prepared
       // statements, temporary tables): reset before it is given out again.
       asio::co_spawn(ioc, reset_then_return(shared_from_this(), std::move(c)), asio::detached);
@@ -493,7 +561,11 @@ Task<QueryResult> run_query(std::shared_ptr<Pool> s, Statement statement) {
       auto c = co_await s->acquire();
       Lease lease(*s, std::move(c));
       try {
-        auto result = co_await execute(*lease.c, statement, s->statement_deadline());
+        QueryResult result;
+        if (s->user.empty())
+          result = co_await execute(*lease.c, statement, s->statement_deadline());
+        else  // a plugin's: its session reset in the same round trip
+          result = co_await execute_and_reset(*lease.c, statement, s->statement_deadline());
         s->reachable = true;
         s->last_success = Clock::now();
         co_return result;
