@@ -1,0 +1,23 @@
+// Article HTML made safe to show, with libxml2's HTML parser (never string matching): what is
+// kept is rebuilt from the parsed tree through an allow-list of tags and attributes.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace passerelle::plugins::localtis {
+
+/// `html` reduced to the allow-list: p, br, a (href: http, https, mailto; rel="noopener
+/// noreferrer" added), strong, em, b, i, u, s, sub, sup, small, ul, ol, li, blockquote, q, cite,
+/// h2-h6 (h1 becomes h2), pre, code, figure, figcaption, img (src: https or http only; alt,
+/// title, width, height), table, thead, tbody, tr, th, td, caption, hr, abbr (title), span
+/// and div (no attributes). Elements outside it keep their text, except script, style, iframe,
+/// object, embed, form, template, noscript, svg, math and head, which go whole. No event
+/// handler, style or class attribute survives; text is escaped.
+std::string sanitize_html(std::string_view html);
+
+/// The text of `html` (tags dropped, entities decoded, blank runs collapsed), at most
+/// `max_chars` characters (UTF-8 kept whole), with "…" when cut: excerpts and search text.
+std::string plain_text(std::string_view html, std::size_t max_chars = 0);
+
+}  // namespace passerelle::plugins::localtis
