@@ -25,6 +25,8 @@ function(passerelle_embed_migrations name)
   set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/generated)
   foreach(sql ${sql_files})
     get_filename_component(stem ${sql} NAME_WE)
+    # Edited, it is read again at the next build (the build re-runs CMake).
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${sql})
     file(READ ${sql} content)
     file(CONFIGURE OUTPUT ${out_dir}/migrations/${stem}.inc
          CONTENT "R\"passerelle_sql(${content})passerelle_sql\"\n" @ONLY)

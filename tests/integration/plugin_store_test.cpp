@@ -138,7 +138,7 @@ BOOST_AUTO_TEST_CASE(the_offline_demo_comes_up_with_every_plugin_ready) {
   BOOST_TEST(r->status == 200, r->body);
   r = c.request("GET", "/api/plugins");
   const auto plugins = boost::json::parse(r->body).at("plugins").as_array();
-  BOOST_TEST(plugins.size() == 2u);
+  BOOST_TEST(plugins.size() == 3u);
   for (const auto& p : plugins)
     BOOST_TEST(p.at("state").as_string() == "running", p.at("name").as_string());
   // The élu of Angers finds the directorate of the whole country's seed.
@@ -154,6 +154,19 @@ BOOST_AUTO_TEST_CASE(the_offline_demo_comes_up_with_every_plugin_ready) {
   Session op = login(demo.gw, "operateur.demo", "passerelle-demo");
   r = c.request("GET", "/api/directorates/coverage", "", {{"Cookie", op.cookie}});
   BOOST_TEST(r->body == R"({"complete":true,"problems":[]})");
+  // The demo's news, from the feeds written for it, with no network: the regional one first
+  // for a search of the élu of Angers (Pays de la Loire).
+  BOOST_TEST_REQUIRE(demo.gw.wait_for_log("feed pays-de-la-loire: 2 articles stored"),
+                     demo.gw.log());
+  r = c.request("GET", "/api/localtis/articles?q=financement", "", {{"Cookie", elu.cookie}});
+  BOOST_TEST_REQUIRE(r->status == 200, r->body);
+  const auto news = boost::json::parse(r->body).at("articles").as_array();
+  BOOST_TEST_REQUIRE(news.size() >= 2u);
+  BOOST_TEST(news.at(0).at("region").as_string() == "52");
+  r = c.request("GET", "/api/localtis/feeds", "", {{"Cookie", op.cookie}});
+  const auto feeds = boost::json::parse(r->body);
+  for (const auto& f : feeds.at("feeds").as_array())
+    BOOST_TEST(f.at("last_status").as_string() == "ok", f.at("id").as_string());
 }
 
 BOOST_AUTO_TEST_CASE(two_operators_editing_at_once_all_get_their_writes) {

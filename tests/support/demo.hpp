@@ -24,7 +24,8 @@ inline std::string read_text(const std::string& path) {
 }
 
 /// The plugins of the shipped config/passerelle.yaml, as tools/run starts them: libraries found
-/// through PASSERELLE_MODULES, the seed named by its absolute path (this config lives elsewhere).
+/// through PASSERELLE_MODULES, the seed and the feeds named by their absolute paths (this config
+/// lives elsewhere).
 inline std::string shipped_plugins() {
   const std::string source = PASSERELLE_SOURCE_DIR;
   const std::string config = read_text(source + "/config/passerelle.yaml");
@@ -35,6 +36,10 @@ inline std::string shipped_plugins() {
   const auto seed_at = plugins.find(seed);
   BOOST_REQUIRE(seed_at != std::string::npos);
   plugins.replace(seed_at, seed.size(), "data_file: " + source + "/config/directorates.yaml");
+  const std::string feeds = "feeds_file: localtis-feeds.yaml";
+  const auto feeds_at = plugins.find(feeds);
+  BOOST_REQUIRE(feeds_at != std::string::npos);
+  plugins.replace(feeds_at, feeds.size(), "feeds_file: " + source + "/config/localtis-feeds.yaml");
   setenv("PASSERELLE_MODULES", PASSERELLE_TEST_MODULES, 1);
   return plugins;
 }

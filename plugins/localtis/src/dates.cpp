@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -17,9 +18,12 @@ std::string fold(std::string_view text) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c == 0xC3 && i + 1 < text.size()) {
       const unsigned char n = static_cast<unsigned char>(text[i + 1]);
-      if (n == 0xA9 || n == 0xA8 || n == 0x89) out += 'e';       // é è É
-      else if (n == 0xBB || n == 0xB9) out += 'u';               // û ù
-      else if (n == 0xA2) out += 'a';                            // â
+      if (n == 0xA9 || n == 0xA8 || n == 0x89)
+        out += 'e';  // é è É
+      else if (n == 0xBB || n == 0xB9)
+        out += 'u';  // û ù
+      else if (n == 0xA2)
+        out += 'a';  // â
       else {
         out += static_cast<char>(c);
         out += static_cast<char>(n);
@@ -49,8 +53,8 @@ std::vector<Token> tokens_of(const std::string& s) {
       i = j;
     } else if (std::isalpha(c) || c >= 0x80) {
       std::size_t j = i;
-      while (j < s.size() &&
-             (std::isalpha(static_cast<unsigned char>(s[j])) || static_cast<unsigned char>(s[j]) >= 0x80))
+      while (j < s.size() && (std::isalpha(static_cast<unsigned char>(s[j])) ||
+                              static_cast<unsigned char>(s[j]) >= 0x80))
         ++j;
       out.push_back({Token::word, s.substr(i, j - i)});
       i = j;
@@ -72,19 +76,19 @@ std::vector<Token> tokens_of(const std::string& s) {
 
 int month_of(const std::string& w) {
   static const std::pair<const char*, int> kMonths[] = {
-      {"jan", 1},      {"janvier", 1}, {"feb", 2},   {"fev", 2},    {"fevrier", 2}, {"mar", 3},
-      {"mars", 3},     {"apr", 4},     {"avr", 4},   {"avril", 4},  {"may", 5},     {"mai", 5},
-      {"jun", 6},      {"juin", 6},    {"jul", 7},   {"juil", 7},   {"juillet", 7}, {"aug", 8},
-      {"aou", 8},      {"aout", 8},    {"sep", 9},   {"sept", 9},   {"septembre", 9},
-      {"oct", 10},     {"octobre", 10}, {"nov", 11}, {"novembre", 11}, {"dec", 12},
-      {"decembre", 12}};
+      {"jan", 1},  {"janvier", 1},   {"feb", 2},       {"fev", 2},      {"fevrier", 2},
+      {"mar", 3},  {"mars", 3},      {"apr", 4},       {"avr", 4},      {"avril", 4},
+      {"may", 5},  {"mai", 5},       {"jun", 6},       {"juin", 6},     {"jul", 7},
+      {"juil", 7}, {"juillet", 7},   {"aug", 8},       {"aou", 8},      {"aout", 8},
+      {"sep", 9},  {"sept", 9},      {"septembre", 9}, {"oct", 10},     {"octobre", 10},
+      {"nov", 11}, {"novembre", 11}, {"dec", 12},      {"decembre", 12}};
   for (const auto& [name, m] : kMonths)
     if (w == name) return m;
   // English full names ("june", "march") and abbreviations with a dot were cut at letters.
   if (w.size() > 3) {
-    static const char* kEnglish[] = {"january", "february", "march",     "april",   "may",
-                                     "june",    "july",     "august",    "september",
-                                     "october", "november", "december"};
+    static const char* kEnglish[] = {"january",   "february", "march",    "april",
+                                     "may",       "june",     "july",     "august",
+                                     "september", "october",  "november", "december"};
     for (int m = 0; m < 12; ++m)
       if (w == kEnglish[m]) return m + 1;
   }
@@ -92,11 +96,11 @@ int month_of(const std::string& w) {
 }
 
 bool is_day_name(const std::string& w) {
-  static const char* kDays[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun",
-                                "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi",
-                                "dimanche", "monday", "tuesday", "wednesday", "thursday",
-                                "friday", "saturday", "sunday", "lun", "mer", "jeu", "ven",
-                                "sam", "dim"};
+  static const char* kDays[] = {"mon",    "tue",      "wed",    "thu",      "fri",       "sat",
+                                "sun",    "lundi",    "mardi",  "mercredi", "jeudi",     "vendredi",
+                                "samedi", "dimanche", "monday", "tuesday",  "wednesday", "thursday",
+                                "friday", "saturday", "sunday", "lun",      "mer",       "jeu",
+                                "ven",    "sam",      "dim"};
   for (const char* d : kDays)
     if (w == d) return true;
   return false;
@@ -150,6 +154,26 @@ std::int64_t days_from_civil(int y, int m, int d) {
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
+std::string iso_utc(std::int64_t t) {
+  std::int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+  const std::int64_t secs = t - days * 86400;
+  // Howard Hinnant's civil_from_days.
+  days += 719468;
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(days - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
+  char out[32];
+  std::snprintf(out, sizeof out, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
+                static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
+                static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));
+  return out;
+}
+
 int paris_offset(int year, int month, int day, int hour) {
   // Summer time runs from 02:00 local (01:00 UTC) on the last Sunday of March to 03:00 local
   // (01:00 UTC) on the last Sunday of October.
@@ -170,7 +194,9 @@ std::optional<std::int64_t> parse_feed_date(std::string_view raw) {
   const auto number = [&](std::size_t k) {
     return k < t.size() && t[k].kind == Token::number ? std::stoi(t[k].text.substr(0, 9)) : -1;
   };
-  const auto is = [&](std::size_t k, Token::Kind kind) { return k < t.size() && t[k].kind == kind; };
+  const auto is = [&](std::size_t k, Token::Kind kind) {
+    return k < t.size() && t[k].kind == kind;
+  };
 
   while (is(i, Token::word) && is_day_name(t[i].text)) ++i;  // "Mon," "lundi"
   if (is(i, Token::number) && t[i].text.size() == 4 && is(i + 1, Token::sign) &&
@@ -206,11 +232,11 @@ std::optional<std::int64_t> parse_feed_date(std::string_view raw) {
   if (year >= 0 && year < 100) year += year < 70 ? 2000 : 1900;  // RFC 822's two digits
 
   // The time: 08:30[:00], 8h30, "à 8h30", "- 08:30"
-  while (is(i, Token::sign) || (is(i, Token::word) && (t[i].text == "a" || t[i].text == "at" ||
-                                                        t[i].text == "\xc3\xa0")))
+  while (is(i, Token::sign) ||
+         (is(i, Token::word) && (t[i].text == "a" || t[i].text == "at" || t[i].text == "\xc3\xa0")))
     ++i;
-  if (is(i, Token::number) && (is(i + 1, Token::colon) ||
-                               (is(i + 1, Token::word) && t[i + 1].text == "h"))) {
+  if (is(i, Token::number) &&
+      (is(i + 1, Token::colon) || (is(i + 1, Token::word) && t[i + 1].text == "h"))) {
     hour = number(i);
     minute = is(i + 2, Token::number) ? number(i + 2) : 0;
     i += is(i + 2, Token::number) ? 3 : 2;

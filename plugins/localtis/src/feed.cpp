@@ -93,15 +93,24 @@ FeedItem rss_item(const xmlNode* item) {
   FeedItem f;
   for (const xmlNode* c = item->children; c; c = c->next) {
     if (c->type != XML_ELEMENT_NODE) continue;
-    if (named(c, "title") && no_namespace(c)) f.title = text_of(c);
-    else if (named(c, "link") && no_namespace(c)) f.link = text_of(c);
-    else if (named(c, "guid")) f.guid = text_of(c);
-    else if (named(c, "description") && no_namespace(c)) f.summary = text_of(c);
-    else if (named(c, "encoded", kContent)) f.content = text_of(c);
-    else if (named(c, "creator", kDc) || (named(c, "author") && no_namespace(c))) f.author = text_of(c);
-    else if (named(c, "category") || named(c, "subject", kDc)) f.categories.push_back(text_of(c));
-    else if (named(c, "pubDate") || (named(c, "date", kDc) && f.date.empty())) f.date = text_of(c);
-    else if (named(c, "enclosure") && f.enclosure.empty()) f.enclosure = attribute(c, "url");
+    if (named(c, "title") && no_namespace(c))
+      f.title = text_of(c);
+    else if (named(c, "link") && no_namespace(c))
+      f.link = text_of(c);
+    else if (named(c, "guid"))
+      f.guid = text_of(c);
+    else if (named(c, "description") && no_namespace(c))
+      f.summary = text_of(c);
+    else if (named(c, "encoded", kContent))
+      f.content = text_of(c);
+    else if (named(c, "creator", kDc) || (named(c, "author") && no_namespace(c)))
+      f.author = text_of(c);
+    else if (named(c, "category") || named(c, "subject", kDc))
+      f.categories.push_back(text_of(c));
+    else if (named(c, "pubDate") || (named(c, "date", kDc) && f.date.empty()))
+      f.date = text_of(c);
+    else if (named(c, "enclosure") && f.enclosure.empty())
+      f.enclosure = attribute(c, "url");
   }
   return f;
 }
@@ -109,9 +118,12 @@ FeedItem rss_item(const xmlNode* item) {
 FeedItem rdf_item(const xmlNode* item) {
   FeedItem f = rss_item(item);  // RSS 1.0's elements are RSS 2.0's, in its namespace, plus dc
   for (const xmlNode* c = item->children; c; c = c->next) {
-    if (named(c, "title", kRss1)) f.title = text_of(c);
-    else if (named(c, "link", kRss1)) f.link = text_of(c);
-    else if (named(c, "description", kRss1)) f.summary = text_of(c);
+    if (named(c, "title", kRss1))
+      f.title = text_of(c);
+    else if (named(c, "link", kRss1))
+      f.link = text_of(c);
+    else if (named(c, "description", kRss1))
+      f.summary = text_of(c);
   }
   xmlChar* about = xmlGetNsProp(item, reinterpret_cast<const xmlChar*>("about"),
                                 reinterpret_cast<const xmlChar*>(kRdf));
@@ -188,7 +200,8 @@ Feed parse_feed(std::string_view bytes, std::string_view http_charset) {
   if (!doc) {
     const xmlError* e = xmlCtxtGetLastError(ctxt);
     problem = e && e->message ? std::string(e->message) : "not well-formed XML";
-    while (!problem.empty() && (problem.back() == '\n' || problem.back() == ' ')) problem.pop_back();
+    while (!problem.empty() && (problem.back() == '\n' || problem.back() == ' '))
+      problem.pop_back();
     if (e) problem = "line " + std::to_string(e->line) + ": " + problem;
   }
   xmlFreeParserCtxt(ctxt);
@@ -196,7 +209,8 @@ Feed parse_feed(std::string_view bytes, std::string_view http_charset) {
   // Entities of any kind: refused (nothing a news feed needs, everything an attack uses).
   if (doc->intSubset && (doc->intSubset->entities || doc->intSubset->pentities))
     throw FeedError("the feed declares entities: refused");
-  if (doc->extSubset || (doc->intSubset && (doc->intSubset->SystemID || doc->intSubset->ExternalID)))
+  if (doc->extSubset ||
+      (doc->intSubset && (doc->intSubset->SystemID || doc->intSubset->ExternalID)))
     throw FeedError("the feed names an external DTD: refused");  // named only: never read
 
   const xmlNode* root = xmlDocGetRootElement(doc.get());
@@ -206,8 +220,10 @@ Feed parse_feed(std::string_view bytes, std::string_view http_charset) {
     for (const xmlNode* ch = root->children; ch; ch = ch->next) {
       if (!named(ch, "channel")) continue;
       for (const xmlNode* c = ch->children; c; c = c->next) {
-        if (named(c, "title") && no_namespace(c)) feed.title = text_of(c);
-        else if (named(c, "link") && no_namespace(c)) feed.link = text_of(c);
+        if (named(c, "title") && no_namespace(c))
+          feed.title = text_of(c);
+        else if (named(c, "link") && no_namespace(c))
+          feed.link = text_of(c);
         else if (named(c, "item") && feed.items.size() < kMaxItemsPerFeed)
           feed.items.push_back(rss_item(c));
       }
@@ -215,7 +231,8 @@ Feed parse_feed(std::string_view bytes, std::string_view http_charset) {
   } else if (named(root, "feed", kAtom)) {
     feed.format = "atom";
     for (const xmlNode* c = root->children; c; c = c->next) {
-      if (named(c, "title", kAtom)) feed.title = text_of(c);
+      if (named(c, "title", kAtom))
+        feed.title = text_of(c);
       else if (named(c, "link", kAtom) && feed.link.empty() &&
                (attribute(c, "rel").empty() || attribute(c, "rel") == "alternate"))
         feed.link = attribute(c, "href");
@@ -227,8 +244,10 @@ Feed parse_feed(std::string_view bytes, std::string_view http_charset) {
     for (const xmlNode* c = root->children; c; c = c->next) {
       if (named(c, "channel", kRss1)) {
         for (const xmlNode* d = c->children; d; d = d->next) {
-          if (named(d, "title", kRss1)) feed.title = text_of(d);
-          else if (named(d, "link", kRss1)) feed.link = text_of(d);
+          if (named(d, "title", kRss1))
+            feed.title = text_of(d);
+          else if (named(d, "link", kRss1))
+            feed.link = text_of(d);
         }
       } else if (named(c, "item", kRss1) && feed.items.size() < kMaxItemsPerFeed) {
         feed.items.push_back(rdf_item(c));

@@ -28,18 +28,19 @@ bool one_of(std::string_view name, std::initializer_list<std::string_view> names
 }
 
 bool kept_tag(std::string_view t) {
-  return one_of(t, {"p",      "br",    "a",          "strong", "em",     "b",     "i",
-                    "u",      "s",     "sub",        "sup",    "small",  "ul",    "ol",
-                    "li",     "blockquote", "q",     "cite",   "h2",     "h3",    "h4",
-                    "h5",     "h6",    "pre",        "code",   "figure", "figcaption",
-                    "img",    "table", "thead",      "tbody",  "tr",     "th",    "td",
-                    "caption", "hr",   "abbr",       "span",   "div"});
+  return one_of(t,
+                {"p",    "br",     "a",          "strong", "em",    "b",     "i",     "u",
+                 "s",    "sub",    "sup",        "small",  "ul",    "ol",    "li",    "blockquote",
+                 "q",    "cite",   "h2",         "h3",     "h4",    "h5",    "h6",    "pre",
+                 "code", "figure", "figcaption", "img",    "table", "thead", "tbody", "tr",
+                 "th",   "td",     "caption",    "hr",     "abbr",  "span",  "div"});
 }
 
 bool dropped_whole(std::string_view t) {
-  return one_of(t, {"script", "style", "iframe", "object", "embed", "form", "template",
-                    "noscript", "svg", "math", "head", "title", "frame", "frameset", "applet",
-                    "base", "link", "meta", "textarea", "select", "button", "input"});
+  return one_of(
+      t, {"script", "style", "iframe",   "object", "embed",  "form",     "template", "noscript",
+          "svg",    "math",  "head",     "title",  "frame",  "frameset", "applet",   "base",
+          "link",   "meta",  "textarea", "select", "button", "input"});
 }
 
 bool void_tag(std::string_view t) { return one_of(t, {"br", "hr", "img"}); }
@@ -47,14 +48,23 @@ bool void_tag(std::string_view t) { return one_of(t, {"br", "hr", "img"}); }
 void escape_into(std::string& out, std::string_view text, bool attribute) {
   for (const char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"':
-        if (attribute) out += "&quot;";
-        else out += c;
+      case '&':
+        out += "&amp;";
         break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        if (attribute)
+          out += "&quot;";
+        else
+          out += c;
+        break;
+      default:
+        out += c;
     }
   }
 }
@@ -66,7 +76,8 @@ bool allowed_url(std::string_view url, bool link) {
   for (const unsigned char c : url)
     if (c < 0x20 || c == 0x7f) return false;
   std::string lower;
-  for (const char c : url.substr(0, 8)) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char c : url.substr(0, 8))
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (lower.rfind("https://", 0) == 0 || lower.rfind("http://", 0) == 0) return true;
   return link && lower.rfind("mailto:", 0) == 0;
 }
@@ -151,8 +162,8 @@ std::unique_ptr<xmlDoc, DocFree> parse_html(std::string_view html) {
   static std::once_flag initialised;
   std::call_once(initialised, [] { xmlInitParser(); });
   if (html.size() > kMaxHtmlBytes) html = html.substr(0, kMaxHtmlBytes);
-  const int options = HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                      HTML_PARSE_RECOVER;
+  const int options =
+      HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_RECOVER;
   // The bytes are UTF-8 already (the feed's parser made them so).
   return std::unique_ptr<xmlDoc, DocFree>(
       htmlReadMemory(html.data(), static_cast<int>(html.size()), nullptr, "UTF-8", options));
@@ -164,8 +175,8 @@ void text_into(std::string& out, const xmlNode* n, int depth) {
       if (c->content) out += as_chars(c->content);
     } else if (c->type == XML_ELEMENT_NODE && depth < kMaxDepth &&
                !dropped_whole(as_chars(c->name))) {
-      const bool block = one_of(as_chars(c->name), {"p", "br", "li", "div", "h1", "h2", "h3",
-                                                    "h4", "h5", "h6", "tr", "blockquote"});
+      const bool block = one_of(as_chars(c->name), {"p", "br", "li", "div", "h1", "h2", "h3", "h4",
+                                                    "h5", "h6", "tr", "blockquote"});
       if (block) out += ' ';
       text_into(out, c, depth + 1);
       if (block) out += ' ';
@@ -190,8 +201,10 @@ std::string plain_text(std::string_view html, std::size_t max_chars) {
     raw = std::string(html);
   } else if (const auto doc = parse_html(html)) {
     for (const xmlNode* n = doc->children; n; n = n->next) {
-      if (n->type == XML_TEXT_NODE && n->content) raw += as_chars(n->content);
-      else if (n->type == XML_ELEMENT_NODE && !dropped_whole(as_chars(n->name))) text_into(raw, n, 0);
+      if (n->type == XML_TEXT_NODE && n->content)
+        raw += as_chars(n->content);
+      else if (n->type == XML_ELEMENT_NODE && !dropped_whole(as_chars(n->name)))
+        text_into(raw, n, 0);
     }
   }
   // Blank runs (spaces, tabs, newlines, non-breaking spaces) become one space.
@@ -200,7 +213,8 @@ std::string plain_text(std::string_view html, std::size_t max_chars) {
   std::size_t chars = 0;
   for (std::size_t i = 0; i < raw.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(raw[i]);
-    const bool nbsp = c == 0xC2 && i + 1 < raw.size() && static_cast<unsigned char>(raw[i + 1]) == 0xA0;
+    const bool nbsp =
+        c == 0xC2 && i + 1 < raw.size() && static_cast<unsigned char>(raw[i + 1]) == 0xA0;
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || nbsp) {
       if (nbsp) ++i;
       if (!blank) {

@@ -130,7 +130,8 @@ BOOST_AUTO_TEST_CASE(rss_1_rdf) {
 
 // Encodings: what the prolog declares, and the HTTP header's charset above it (RFC 7303).
 BOOST_AUTO_TEST_CASE(latin_1_and_windows_1252) {
-  BOOST_TEST(parse_feed(fixture("latin1.xml")).items.at(0).title == "Élection à l'intercommunalité");
+  BOOST_TEST(parse_feed(fixture("latin1.xml")).items.at(0).title ==
+             "Élection à l'intercommunalité");
   const Feed w = parse_feed(fixture("windows1252.xml"));
   BOOST_TEST(w.items.at(0).title == "Un budget de 5 M€ pour l’eau");
   BOOST_TEST(w.items.at(0).summary == "Programme « Aqua ».");
@@ -145,10 +146,10 @@ BOOST_AUTO_TEST_CASE(hostile_and_broken_feeds_are_refused) {
   const std::string laughs = refusal(fixture("billion_laughs.xml"));
   BOOST_TEST(!laughs.empty());
   BOOST_TEST_MESSAGE("billion laughs: " << laughs << " ("
-                     << std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::steady_clock::now() - started)
-                            .count()
-                     << " ms)");
+                                        << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::steady_clock::now() - started)
+                                               .count()
+                                        << " ms)");
   BOOST_TEST(refusal(fixture("xxe.xml")) == "the feed declares entities: refused");
   BOOST_TEST(!refusal(fixture("external_dtd.xml")).empty());
   BOOST_TEST(refusal(fixture("malformed.xml")).rfind("not a feed: line ", 0) == 0u,
@@ -170,12 +171,14 @@ BOOST_AUTO_TEST_SUITE(localtis_sanitize)
 BOOST_AUTO_TEST_CASE(the_allowed_markup_stays) {
   BOOST_TEST(sanitize_html("<p>Le <strong>budget</strong> <em>primitif</em></p>") ==
              "<p>Le <strong>budget</strong> <em>primitif</em></p>");
-  BOOST_TEST(sanitize_html("<a href=\"https://www.example.fr/a?b=1&amp;c=2\">lien</a>") ==
-             "<a href=\"https://www.example.fr/a?b=1&amp;c=2\" rel=\"noopener noreferrer\">lien</a>");
+  BOOST_TEST(
+      sanitize_html("<a href=\"https://www.example.fr/a?b=1&amp;c=2\">lien</a>") ==
+      "<a href=\"https://www.example.fr/a?b=1&amp;c=2\" rel=\"noopener noreferrer\">lien</a>");
   BOOST_TEST(sanitize_html("<h1>Titre</h1><ul><li>un</li></ul>") ==
              "<h2>Titre</h2><ul><li>un</li></ul>");
-  BOOST_TEST(sanitize_html("<img src=\"https://i.example.fr/a.jpg\" alt=\"Mairie\" width=\"300\">") ==
-             "<img src=\"https://i.example.fr/a.jpg\" alt=\"Mairie\" width=\"300\" loading=\"lazy\">");
+  BOOST_TEST(
+      sanitize_html("<img src=\"https://i.example.fr/a.jpg\" alt=\"Mairie\" width=\"300\">") ==
+      "<img src=\"https://i.example.fr/a.jpg\" alt=\"Mairie\" width=\"300\" loading=\"lazy\">");
   BOOST_TEST(sanitize_html("x < y & z") == "<p>x &lt; y &amp; z</p>");  // text in a paragraph
 }
 
@@ -191,8 +194,13 @@ BOOST_AUTO_TEST_CASE(xss_vectors_leave_nothing_active) {
       "<a onmouseover=\"alert(document.cookie)\">xxs link</a>",
       "<IMG \"\"\"><SCRIPT>alert(\"XSS\")</SCRIPT>\"\\>",
       "<IMG SRC=/ onerror=\"alert(String.fromCharCode(88,83,83))\"></img>",
-      "<img src=x onerror=\"&#0000106&#0000097&#0000118&#0000097&#0000115&#0000099&#0000114&#0000105&#0000112&#0000116&#0000058&#0000097&#0000108&#0000101&#0000114&#0000116&#0000040&#0000039&#0000088&#0000083&#0000083&#0000039&#0000041\">",
-      "<IMG SRC=&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;&#97;&#108;&#101;&#114;&#116;&#40;&#39;&#88;&#83;&#83;&#39;&#41;>",
+      "<img src=x "
+      "onerror=\"&#0000106&#0000097&#0000118&#0000097&#0000115&#0000099&#0000114&#0000105&#0000112&"
+      "#0000116&#0000058&#0000097&#0000108&#0000101&#0000114&#0000116&#0000040&#0000039&#0000088&#"
+      "0000083&#0000083&#0000039&#0000041\">",
+      "<IMG "
+      "SRC=&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;&#97;&#108;&#101;&#114;&#"
+      "116;&#40;&#39;&#88;&#83;&#83;&#39;&#41;>",
       "<IMG SRC=\"jav\tascript:alert('XSS');\">",
       "<IMG SRC=\"jav&#x0A;ascript:alert('XSS');\">",
       "<IMG SRC=\" &#14;  javascript:alert('XSS');\">",
@@ -218,11 +226,12 @@ BOOST_AUTO_TEST_CASE(xss_vectors_leave_nothing_active) {
   for (const char* v : vectors) {
     const std::string out = sanitize_html(v);
     std::string lower;
-    for (const char c : out) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    for (const char* bad : {"<script", "javascript:", "vbscript:", "data:", "onerror", "onload",
-                            "onmouseover", "onclick", "<iframe", "<object", "<embed", "<svg",
-                            "<style", "style=", "<form", "<base", "<meta", "<math", "class=",
-                            "id=", "background"})
+    for (const char c : out)
+      lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const char* bad :
+         {"<script", "javascript:", "vbscript:", "data:",  "onerror", "onload", "onmouseover",
+          "onclick", "<iframe",     "<object",   "<embed", "<svg",    "<style", "style=",
+          "<form",   "<base",       "<meta",     "<math",  "class=",  "id=",    "background"})
       BOOST_TEST(lower.find(bad) == std::string::npos, v << " -> " << out);
   }
 }

@@ -1,0 +1,33 @@
+-- The feeds' state (what the poller knows of each: conditional GET, status, next poll), the
+-- articles (deduplicated by guid, else link), and their full-text index: search terms made in
+-- C++ (stemmed, accents off), indexed by FTS5 under the article's id.
+CREATE TABLE localtis_feeds (
+  id TEXT PRIMARY KEY,
+  etag TEXT NOT NULL DEFAULT '',
+  last_modified TEXT NOT NULL DEFAULT '',
+  last_status TEXT NOT NULL DEFAULT 'never',
+  last_error TEXT NOT NULL DEFAULT '',
+  last_fetched_at INTEGER NOT NULL DEFAULT 0,
+  next_poll_at INTEGER NOT NULL DEFAULT 0,
+  failures INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE localtis_articles (
+  id INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  feed TEXT NOT NULL,
+  title TEXT NOT NULL,
+  link TEXT NOT NULL,
+  author TEXT NOT NULL,
+  excerpt TEXT NOT NULL,
+  body TEXT NOT NULL,
+  themes TEXT NOT NULL,
+  region TEXT NOT NULL,
+  image TEXT NOT NULL,
+  published_at INTEGER NOT NULL,
+  first_seen_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  search TEXT NOT NULL
+);
+CREATE INDEX localtis_articles_published ON localtis_articles (published_at, id);
+CREATE INDEX localtis_articles_feed ON localtis_articles (feed);
+CREATE VIRTUAL TABLE localtis_fts USING fts5(search, tokenize = 'unicode61');

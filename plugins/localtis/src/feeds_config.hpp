@@ -1,0 +1,24 @@
+// The feeds the plugin polls, from a YAML file of its own (config key `feeds_file`): an error
+// names file:line:col, and nothing starts.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace passerelle::plugins::localtis {
+
+struct FeedSource {
+  std::string id;           ///< [a-z0-9-], unique: /api/localtis/feeds/{id}
+  std::string url;          ///< http(s)://… polled with conditional GETs; or
+  std::string file;         ///< a file (absolute, or relative to the feeds file): the demo's
+  std::string theme;        ///< slug of its theme, e.g. "finances-locales"
+  std::string theme_label;  ///< what the portal shows, e.g. "Finances locales"
+  std::string region;       ///< INSEE code of its region when the feed is regional, else ""
+  std::chrono::seconds interval{1800};  ///< between polls (60 s to 1 day)
+};
+
+/// Reads and checks the file. Throws std::runtime_error("FILE:LINE:COL: message").
+std::vector<FeedSource> load_feeds(const std::string& path);
+
+}  // namespace passerelle::plugins::localtis

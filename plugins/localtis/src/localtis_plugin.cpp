@@ -1,0 +1,590 @@
+// localtis: news for local authorities, ingested from feeds on a schedule, searchable in French.
+#include "dates.hpp"
+#include "feed.hpp"
+#include "feeds_config.hpp"
+#include "sanitize.hpp"
+#include "search.hpp"
+
+#include "passerelle/async_mutex.hpp"
+#include "passerelle/sdk.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+
+namespace passerelle::plugins::localtis {
+
+namespace json = boost::json;
+namespace asio = boost::asio;
+
+namespace {
+
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t int_of(const SqlValue& v) {
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
+  if (const auto* d = std::get_if<double>(&v)) return static_cast<std::int64_t>(*d);
+  return 0;
+}
+std::string text_of(const SqlValue& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  return {};
+}
+
+// FNV-1a of a body, as a strong ETag.
+std::string tag_of(std::string_view bytes) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ULL;
+  char out[24];
+  std::snprintf(out, sizeof out, "\"%016llx\"", static_cast<unsigned long long>(h));
+  return out;
+}
+
+bool none_match(const Request& r, const std::string& tag) {
+  const auto given = r.header("if-none-match");
+  return given && (*given == "*" || given->find(tag) != std::string::npos);
+}
+
+// A JSON answer with its ETag, or 304 when the client has it already.
+Response tagged(const Request& r, std::string body) {
+  Response res;
+  const std::string tag = tag_of(body);
+  if (none_match(r, tag))
+    res.status = 304;
+  else
+    res.body = std::move(body);
+  res.headers.emplace_back("ETag", tag);
+  res.headers.emplace_back("Cache-Control", "private, no-cache");
+  return res;
+}
+
+// The charset parameter of a Content-Type, lower case; "" if none.
+std::string charset_of(const std::string& content_type) {
+  std::string lower;
+  for (const char c : content_type) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const auto at = lower.find("charset=");
+  if (at == std::string::npos) return {};
+  std::string cs = lower.substr(at + 8);
+  if (!cs.empty() && cs.front() == '"') cs.erase(0, 1);
+  const auto end = cs.find_first_of("\"; ");
+  return end == std::string::npos ? cs : cs.substr(0, end);
+}
+
+constexpr std::size_t kMaxFeedBytes = 5 * 1024 * 1024;
+constexpr std::size_t kExcerptChars = 280;
+constexpr std::int64_t kMaxLimit = 50;
+constexpr std::int64_t kMaxOffset = 10'000;
+
+// What the poller keeps of each feed between polls (also in localtis_feeds).
+struct FeedState {
+  std::string etag, last_modified, last_status = "never", last_error;
+  std::int64_t last_fetched_at = 0, next_poll_at = 0, failures = 0;
+  bool warned_dates = false;  // an undated item was logged once already
+};
+
+}  // namespace
+
+class LocaltisPlugin final : public Plugin {
+ public:
+  PluginInfo info() const override {
+    return {"localtis", "1.0.0",
+            "Localtis: news for local authorities from feeds, searchable in French."};
+  }
+
+  std::vector<ConfigField> config_schema() const override {
+    return {{"feeds_file", ConfigType::path, true, nullptr,
+             "YAML list of the feeds polled (config/localtis-feeds.yaml)"},
+            {"poll", ConfigType::boolean, false, true,
+             "poll the feeds on their schedule (false: only on POST .../refresh)"}};
+  }
+
+  std::vector<Migration> migrations() const override {
+    Migration first{1, "", {}};
+    first.sql_by_dialect["sqlite"] =
+#include "migrations/001_articles_sqlite.inc"
+        ;
+    first.sql_by_dialect["postgresql"] =
+#include "migrations/001_articles_postgresql.inc"
+        ;
+    return {first};
+  }
+
+  Task<void> start(Host& host) override {
+    host_ = &host;
+    postgresql_ = host.database().dialect() == "postgresql";
+    const std::string file(host.config().at("feeds_file").as_string());
+    std::function<void()> read = [this, &file] { feeds_ = load_feeds(file); };
+    co_await host.offload(std::move(read));
+    // Each feed's row, and what it knew (conditional GET, failures, next poll).
+    std::vector<Statement> rows;
+    for (const auto& f : feeds_)
+      rows.push_back({"INSERT INTO localtis_feeds (id) VALUES (?1) ON CONFLICT (id) DO NOTHING", {f.id}});
+    co_await host.database().transaction(std::move(rows));
+    Statement known{"SELECT id, etag, last_modified, last_status, last_error, last_fetched_at,"
+                    " next_poll_at, failures FROM localtis_feeds",
+                    {}};
+    const QueryResult stored = co_await host.database().query(std::move(known));
+    for (const auto& row : stored.rows) {
+      FeedState s;
+      s.etag = text_of(row[1]);
+      s.last_modified = text_of(row[2]);
+      s.last_status = text_of(row[3]);
+      s.last_error = text_of(row[4]);
+      s.last_fetched_at = int_of(row[5]);
+      s.next_poll_at = int_of(row[6]);
+      s.failures = int_of(row[7]);
+      std::lock_guard lock(state_mutex_);
+      state_[text_of(row[0])] = s;
+    }
+    host.logger().info("feeds: " + std::to_string(feeds_.size()) + " from " + file);
+    if (host.config().at("poll").as_bool()) {
+      executor_ = co_await asio::this_coro::executor;
+      wake_ = std::make_unique<asio::steady_timer>(executor_);
+      polling_ = true;
+      asio::co_spawn(executor_, poll_loop(), asio::detached);
+    }
+  }
+
+  Task<void> stop() override {
+    if (!polling_) co_return;
+    stopping_ = true;
+    wake_->cancel();
+    // The loop's frame is code of this library: wait until it has ended.
+    asio::steady_timer wait(executor_);
+    while (polling_) {
+      wait.expires_after(std::chrono::milliseconds(10));
+      co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+
+  std::vector<Route> routes() override {
+    const std::vector<std::string> anyone{"*"}, operators{"operator"};
+    return {
+        {"GET", "/api/localtis/articles", anyone, [this](Request r) { return list(std::move(r)); }},
+        {"GET", "/api/localtis/articles/{id}", anyone,
+         [this](Request r) { return article(std::move(r)); }},
+        {"GET", "/api/localtis/themes", anyone, [this](Request r) { return themes(std::move(r)); }},
+        {"GET", "/api/localtis/feeds", operators,
+         [this](Request r) { return feeds(std::move(r)); }},
+        {"POST", "/api/localtis/feeds/{id}/refresh", operators,
+         [this](Request r) { return refresh_route(std::move(r)); }},
+    };
+  }
+
+  // The latest articles of the user's region (and national ones).
+  Task<std::optional<json::value>> widget(Identity identity) override {
+    const std::string region = region_of(identity);
+    Statement latest{"SELECT id, title, link, excerpt, themes, region, published_at, feed, image,"
+                     " author FROM localtis_articles WHERE region = '' OR region = ?1"
+                     " ORDER BY published_at DESC, id DESC LIMIT 5",
+                     {region}};
+    const QueryResult rows = co_await host_->database().query(std::move(latest));
+    if (rows.rows.empty()) co_return std::nullopt;
+    json::array items;
+    for (const auto& row : rows.rows) items.push_back(summary_json(row));
+    co_return json::object{{"title", "Localtis : l'actualité de vos territoires"},
+                           {"articles", std::move(items)}};
+  }
+
+ private:
+  std::string region_of(const Identity& who) const {
+    if (const Commune* c = host_->territories().commune(who.commune_insee)) return c->region;
+    return {};
+  }
+
+  const FeedSource* source(const std::string& id) const {
+    for (const auto& f : feeds_)
+      if (f.id == id) return &f;
+    return nullptr;
+  }
+
+  std::string theme_label(const std::string& theme) const {
+    for (const auto& f : feeds_)
+      if (f.theme == theme) return f.theme_label;
+    return theme;
+  }
+
+  // An article's summary for lists: id, title, link, excerpt, theme, region, date, source.
+  // Columns: id, title, link, excerpt, themes, region, published_at, feed, image, author.
+  json::object summary_json(const std::vector<SqlValue>& row) const {
+    const std::string theme = text_of(row[4]);
+    json::object o{{"id", std::to_string(int_of(row[0]))},
+                   {"title", text_of(row[1])},
+                   {"link", text_of(row[2])},
+                   {"excerpt", text_of(row[3])},
+                   {"theme", theme},
+                   {"theme_label", theme_label(theme)},
+                   {"published_at", iso_utc(int_of(row[6]))},
+                   {"feed", text_of(row[7])},
+                   {"author", text_of(row[9])}};
+    if (const std::string region = text_of(row[5]); !region.empty()) {
+      o["region"] = region;
+      if (const Region* r = host_->territories().region(region)) o["region_name"] = r->name;
+    }
+    if (const std::string image = text_of(row[8]); !image.empty()) o["image"] = image;
+    return o;
+  }
+
+  // --- the poller -------------------------------------------------------------------------
+
+  Task<void> poll_loop() {
+    std::mt19937 jitter(std::random_device{}());
+    while (!stopping_) {
+      std::int64_t next = now_seconds() + 60;
+      for (const auto& f : feeds_) {
+        if (stopping_) break;
+        if (state(f.id).next_poll_at <= now_seconds()) {
+          try {
+            AsyncMutex::Lock lock = co_await refreshing_.lock();
+            co_await refresh(f, jitter);
+          } catch (const std::exception& e) {
+            host_->logger().error("feed " + f.id + ": " + e.what());
+          }
+        }
+        next = std::min(next, state(f.id).next_poll_at);
+      }
+      if (stopping_) break;
+      wake_->expires_after(std::chrono::seconds(std::clamp<std::int64_t>(next - now_seconds(), 1, 60)));
+      co_await wake_->async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    polling_ = false;
+  }
+
+  // One poll of one feed: fetched (conditional GET), read, stored; its state saved. A failure
+  // is the feed's own: logged, kept as its last error, and its next poll backs off.
+  // A copy of what is known of a feed (handlers on any I/O thread read it).
+  FeedState state(const std::string& id) {
+    std::lock_guard lock(state_mutex_);
+    return state_[id];
+  }
+
+  // Called under refreshing_: one refresh at a time, so the copy taken here is the latest.
+  Task<void> refresh(const FeedSource& f, std::mt19937& jitter) {
+    FeedState st = state(f.id);
+    const std::int64_t started = now_seconds();
+    std::string status = "ok", error;
+    std::size_t stored = 0;
+    try {
+      std::string bytes, charset;
+      bool modified = true;
+      if (!f.file.empty()) {
+        const std::string path = f.file;
+        std::function<void()> read = [&bytes, path] {
+          std::ifstream in(path, std::ios::binary);
+          if (!in) throw FeedError("cannot read " + path);
+          std::ostringstream out;
+          out << in.rdbuf();
+          bytes = out.str();
+          if (bytes.size() > kMaxFeedBytes) throw FeedError("feed larger than 5 MiB");
+        };
+        co_await host_->offload(std::move(read));
+      } else {
+        OutboundRequest req;
+        req.url = f.url;
+        req.timeout = std::chrono::seconds(10);
+        req.max_body_bytes = kMaxFeedBytes;
+        req.headers.emplace_back("Accept",
+                                 "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.1");
+        req.headers.emplace_back("User-Agent", "Passerelle-Localtis/1.0");
+        if (!st.etag.empty()) req.headers.emplace_back("If-None-Match", st.etag);
+        if (!st.last_modified.empty()) req.headers.emplace_back("If-Modified-Since", st.last_modified);
+        const OutboundResponse res = co_await host_->http().fetch(std::move(req));
+        if (res.status == 304) {
+          modified = false;
+          status = "not_modified";
+        } else if (res.status != 200) {
+          throw FeedError("HTTP " + std::to_string(res.status));
+        } else {
+          bytes = res.body;
+          st.etag.clear();
+          st.last_modified.clear();
+          for (const auto& [name, value] : res.headers) {
+            if (name == "content-type") charset = charset_of(value);
+            if (name == "etag" && value.size() < 200) st.etag = value;
+            if (name == "last-modified" && value.size() < 100) st.last_modified = value;
+          }
+        }
+      }
+      if (modified) {
+        Feed feed;
+        std::function<void()> parse = [&feed, &bytes, &charset] { feed = parse_feed(bytes, charset); };
+        co_await host_->offload(std::move(parse));
+        stored = co_await ingest(f, st, std::move(feed));
+      }
+      st.failures = 0;
+    } catch (const std::exception& e) {
+      status = "error";
+      error = std::string(e.what()).substr(0, 300);
+      ++st.failures;
+      host_->logger().warn("feed " + f.id + " failed (" + std::to_string(st.failures) +
+                           " in a row): " + error);
+    }
+    // Next poll: the interval, spread by ±10 %; after failures, doubling up to 6 hours.
+    std::int64_t wait = f.interval.count();
+    for (std::int64_t i = 1; i < st.failures && wait < 6 * 3600; ++i) wait *= 2;
+    wait = std::min<std::int64_t>(wait, 6 * 3600);
+    std::uniform_int_distribution<std::int64_t> spread(-wait / 10, wait / 10);
+    st.next_poll_at = started + wait + spread(jitter);
+    st.last_status = status;
+    st.last_error = error;
+    st.last_fetched_at = started;
+    Statement save{"UPDATE localtis_feeds SET etag = ?2, last_modified = ?3, last_status = ?4,"
+                   " last_error = ?5, last_fetched_at = ?6, next_poll_at = ?7, failures = ?8"
+                   " WHERE id = ?1",
+                   {f.id, st.etag, st.last_modified, status, error, started, st.next_poll_at,
+                    st.failures}};
+    co_await host_->database().query(std::move(save));
+    {
+      std::lock_guard lock(state_mutex_);
+      state_[f.id] = st;
+    }
+    if (status == "ok")
+      host_->logger().info("feed " + f.id + ": " + std::to_string(stored) + " articles stored");
+  }
+
+  // The feed's items into the store, in one transaction: new ones added, changed ones updated
+  // in place (the key: guid, else link), the rest untouched.
+  Task<std::size_t> ingest(const FeedSource& f, FeedState& st, Feed feed) {
+    const std::int64_t now = now_seconds();
+    std::vector<Statement> writes;
+    std::size_t count = 0;
+    for (auto& item : feed.items) {
+      const std::string key = !item.guid.empty() ? item.guid : item.link;
+      if (key.empty() || key.size() > 2000) continue;
+      const auto dated = parse_feed_date(item.date);
+      if (!dated && !st.warned_dates) {
+        st.warned_dates = true;
+        host_->logger().warn("feed " + f.id + ": a date it could not read (\"" +
+                             item.date.substr(0, 60) + "\"): first seen time used instead");
+      }
+      const std::string& rich = !item.content.empty() ? item.content : item.summary;
+      const bool rich_html = !item.content.empty() ? item.content_is_html : item.summary_is_html;
+      const std::string body = rich_html ? sanitize_html(rich) : sanitize_html("<p>" + plain_text(rich) + "</p>");
+      const std::string excerpt =
+          plain_text(!item.summary.empty() ? item.summary : item.content, kExcerptChars);
+      const std::string title = plain_text(item.title, 300);
+      std::string words = title + " " + plain_text(item.summary) + " " + plain_text(body);
+      for (const auto& c : item.categories) words += " " + c;
+      const std::string link =
+          item.link.rfind("https://", 0) == 0 || item.link.rfind("http://", 0) == 0 ? item.link : "";
+      const std::string image = item.enclosure.rfind("https://", 0) == 0 ? item.enclosure : "";
+      const std::string terms = search_terms(words);
+      writes.push_back(
+          {"INSERT INTO localtis_articles (key, feed, title, link, author, excerpt, body, themes,"
+           " region, image, published_at, first_seen_at, updated_at, search)"
+           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)"
+           " ON CONFLICT (key) DO UPDATE SET title = excluded.title, link = excluded.link,"
+           " author = excluded.author, excerpt = excluded.excerpt, body = excluded.body,"
+           " image = excluded.image, search = excluded.search, updated_at = excluded.updated_at,"
+           " published_at = CASE WHEN ?14 = 1 THEN excluded.published_at"
+           " ELSE localtis_articles.published_at END"
+           " WHERE localtis_articles.title <> excluded.title OR localtis_articles.body <> excluded.body"
+           " OR localtis_articles.excerpt <> excluded.excerpt OR localtis_articles.link <> excluded.link"
+           " OR (?14 = 1 AND localtis_articles.published_at <> excluded.published_at)",
+           {key, f.id, title, link, plain_text(item.author, 200), excerpt, body, f.theme, f.region,
+            image, dated.value_or(now), now, terms, std::int64_t{dated ? 1 : 0}}});
+      if (!postgresql_) {
+        // The index row follows the article's (FTS5: by rowid, the article's id).
+        writes.push_back({"DELETE FROM localtis_fts WHERE rowid = (SELECT id FROM localtis_articles"
+                          " WHERE key = ?1)",
+                          {key}});
+        writes.push_back({"INSERT INTO localtis_fts (rowid, search) SELECT id, search FROM"
+                          " localtis_articles WHERE key = ?1",
+                          {key}});
+      }
+      ++count;
+    }
+    if (!writes.empty()) co_await host_->database().transaction(std::move(writes));
+    co_return count;
+  }
+
+  // --- routes -----------------------------------------------------------------------------
+
+  Task<Response> list(Request r) {
+    std::int64_t limit = 20, offset = 0;
+    if (auto l = r.query_param("limit")) {
+      try {
+        limit = std::stoll(l->substr(0, 6));
+      } catch (const std::exception&) {
+        limit = 0;
+      }
+      if (limit < 1 || limit > kMaxLimit)
+        throw HttpError(400, "bad_request", "limit: from 1 to " + std::to_string(kMaxLimit));
+    }
+    if (auto c = r.query_param("cursor")) {
+      try {
+        offset = std::stoll(c->substr(0, 8));
+      } catch (const std::exception&) {
+        offset = -1;
+      }
+      if (offset < 0 || offset > kMaxOffset) throw HttpError(400, "bad_request", "cursor: not one of ours");
+    }
+    std::vector<std::string> terms;
+    if (auto q = r.query_param("q"); q && !q->empty()) {
+      if (q->size() > 200) throw HttpError(400, "bad_request", "q: at most 200 characters");
+      terms = query_terms(*q);
+      if (terms.empty())
+        co_return tagged(r, R"({"articles":[],"next_cursor":null})");
+    }
+    std::vector<SqlValue> params;
+    const auto param = [&params](SqlValue v) {
+      params.push_back(std::move(v));
+      return "?" + std::to_string(params.size());
+    };
+    std::string where = " WHERE 1 = 1";
+    if (auto theme = r.query_param("theme"); theme && !theme->empty())
+      where += " AND a.themes = " + param(theme->substr(0, 60));
+    if (auto region = r.query_param("region"); region && !region->empty())
+      where += " AND a.region = " + param(region->substr(0, 3));
+    if (auto since = r.query_param("since"); since && !since->empty()) {
+      auto at = parse_feed_date(*since);
+      if (!at && since->size() == 10) at = parse_feed_date(*since + "T00:00:00Z");
+      if (!at) throw HttpError(400, "bad_request", "since: a date such as 2025-06-01");
+      where += " AND a.published_at >= " + param(*at);
+    }
+    const std::string columns =
+        "a.id, a.title, a.link, a.excerpt, a.themes, a.region, a.published_at, a.feed, a.image, a.author";
+    const std::string user_region = r.identity ? region_of(*r.identity) : std::string();
+    std::string sql;
+    if (terms.empty()) {
+      sql = "SELECT " + columns + " FROM localtis_articles a" + where +
+            " ORDER BY a.published_at DESC, a.id DESC";
+    } else if (postgresql_) {
+      std::string query;
+      for (const auto& t : terms) query += (query.empty() ? "" : " & ") + t + ":*";
+      const std::string q = param(query), mine = param(user_region);
+      sql = "SELECT " + columns + " FROM localtis_articles a" + where +
+            " AND to_tsvector('simple', a.search) @@ to_tsquery('simple', " + q +
+            ") ORDER BY ts_rank(to_tsvector('simple', a.search), to_tsquery('simple', " + q +
+            ")) + CASE WHEN a.region <> '' AND a.region = " + mine +
+            " THEN 0.5 ELSE 0 END DESC, a.published_at DESC, a.id DESC";
+    } else {
+      std::string match;
+      for (const auto& t : terms) match += (match.empty() ? "\"" : " \"") + t + "\"*";
+      const std::string m = param(match), mine = param(user_region);
+      sql = "SELECT " + columns + " FROM localtis_fts f JOIN localtis_articles a ON a.id = f.rowid" +
+            where + " AND localtis_fts MATCH " + m +
+            " ORDER BY bm25(localtis_fts) - CASE WHEN a.region <> '' AND a.region = " + mine +
+            " THEN 2.0 ELSE 0 END, a.published_at DESC, a.id DESC";
+    }
+    sql += " LIMIT " + param(limit + 1) + " OFFSET " + param(offset);
+    Statement statement{std::move(sql), std::move(params)};
+    const QueryResult rows = co_await host_->database().query(std::move(statement));
+    json::array items;
+    for (std::size_t i = 0; i < rows.rows.size() && static_cast<std::int64_t>(i) < limit; ++i)
+      items.push_back(summary_json(rows.rows[i]));
+    json::object out{{"articles", std::move(items)}};
+    if (static_cast<std::int64_t>(rows.rows.size()) > limit && offset + limit <= kMaxOffset)
+      out["next_cursor"] = std::to_string(offset + limit);
+    else
+      out["next_cursor"] = nullptr;
+    co_return tagged(r, json::serialize(out));
+  }
+
+  Task<Response> article(Request r) {
+    std::int64_t id = 0;
+    const std::string& given = r.param("id");
+    if (given.empty() || given.size() > 18 ||
+        !std::all_of(given.begin(), given.end(), [](unsigned char c) { return std::isdigit(c); }))
+      throw HttpError(404, "not_found", "no such article");
+    id = std::stoll(given);
+    Statement one{"SELECT id, title, link, excerpt, themes, region, published_at, feed, image,"
+                  " author, body, updated_at FROM localtis_articles WHERE id = ?1",
+                  {id}};
+    const QueryResult rows = co_await host_->database().query(std::move(one));
+    if (rows.rows.empty()) throw HttpError(404, "not_found", "no such article");
+    json::object o = summary_json(rows.rows[0]);
+    o["body"] = text_of(rows.rows[0][10]);
+    o["updated_at"] = iso_utc(int_of(rows.rows[0][11]));
+    co_return tagged(r, json::serialize(o));
+  }
+
+  Task<Response> themes(Request r) {
+    Statement counts{"SELECT themes, count(*) FROM localtis_articles GROUP BY themes", {}};
+    const QueryResult rows = co_await host_->database().query(std::move(counts));
+    std::map<std::string, std::int64_t> count;
+    for (const auto& row : rows.rows) count[text_of(row[0])] = int_of(row[1]);
+    json::array out;
+    std::set<std::string> seen;
+    for (const auto& f : feeds_)
+      if (seen.insert(f.theme).second)
+        out.push_back(json::object{{"id", f.theme}, {"label", f.theme_label}, {"articles", count[f.theme]}});
+    co_return tagged(r, json::serialize(json::object{{"themes", std::move(out)}}));
+  }
+
+  json::object feed_json(const FeedSource& f, std::int64_t articles) {
+    const FeedState st = state(f.id);
+    json::object o{{"id", f.id},
+                   {"source", f.url.empty() ? "file" : f.url},
+                   {"theme", f.theme},
+                   {"interval_seconds", f.interval.count()},
+                   {"last_status", st.last_status},
+                   {"last_error", st.last_error},
+                   {"failures", st.failures},
+                   {"articles", articles}};
+    o["last_fetched_at"] = st.last_fetched_at ? json::value(iso_utc(st.last_fetched_at)) : nullptr;
+    o["next_poll_at"] = st.next_poll_at ? json::value(iso_utc(st.next_poll_at)) : nullptr;
+    if (!f.region.empty()) o["region"] = f.region;
+    return o;
+  }
+
+  Task<std::map<std::string, std::int64_t>> article_counts() {
+    Statement counts{"SELECT feed, count(*) FROM localtis_articles GROUP BY feed", {}};
+    const QueryResult rows = co_await host_->database().query(std::move(counts));
+    std::map<std::string, std::int64_t> out;
+    for (const auto& row : rows.rows) out[text_of(row[0])] = int_of(row[1]);
+    co_return out;
+  }
+
+  Task<Response> feeds(Request) {
+    auto counts = co_await article_counts();
+    json::array out;
+    for (const auto& f : feeds_) out.push_back(feed_json(f, counts[f.id]));
+    co_return Response::json(json::object{{"feeds", std::move(out)}});
+  }
+
+  Task<Response> refresh_route(Request r) {
+    const FeedSource* f = source(r.param("id"));
+    if (!f) throw HttpError(404, "not_found", "no feed " + r.param("id").substr(0, 40));
+    {
+      AsyncMutex::Lock lock = co_await refreshing_.lock();
+      std::mt19937 jitter(std::random_device{}());
+      co_await refresh(*f, jitter);
+    }
+    auto counts = co_await article_counts();
+    co_return Response::json(feed_json(*f, counts[f->id]));
+  }
+
+  Host* host_ = nullptr;
+  bool postgresql_ = false;
+  std::vector<FeedSource> feeds_;
+  std::mutex state_mutex_;
+  std::map<std::string, FeedState> state_;
+  AsyncMutex refreshing_;                   // one fetch at a time
+  asio::any_io_executor executor_;
+  std::unique_ptr<asio::steady_timer> wake_;
+  bool polling_ = false;
+  bool stopping_ = false;
+};
+
+}  // namespace passerelle::plugins::localtis
+
+PASSERELLE_PLUGIN(passerelle::plugins::localtis::LocaltisPlugin)

@@ -1,0 +1,118 @@
+#include "search.hpp"
+
+#include <libstemmer.h>
+
+#include <cctype>
+#include <memory>
+
+namespace passerelle::plugins::localtis {
+
+namespace {
+
+struct StemmerFree {
+  void operator()(sb_stemmer* s) const { sb_stemmer_delete(s); }
+};
+
+// French words are short; a "word" longer than this is no word (a URL, a hash): cut.
+constexpr std::size_t kMaxWordBytes = 40;
+
+// Lower case for ASCII and the Latin-1 letters French uses (À-Þ -> à-þ), other bytes kept.
+void lower_into(std::string& out, std::string_view word) {
+  for (std::size_t i = 0; i < word.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(word[i]);
+    if (c == 0xC3 && i + 1 < word.size()) {
+      unsigned char n = static_cast<unsigned char>(word[i + 1]);
+      if (n >= 0x80 && n <= 0x9E && n != 0x97) n += 0x20;  // not ×
+      out += static_cast<char>(c);
+      out += static_cast<char>(n);
+      ++i;
+    } else if (c == 0xC5 && i + 1 < word.size() && static_cast<unsigned char>(word[i + 1]) == 0x92) {
+      out += "\xC5\x93";  // Œ -> œ
+      ++i;
+    } else {
+      out += static_cast<char>(std::tolower(c));
+    }
+  }
+}
+
+// Accents off (à -> a, ç -> c, œ -> oe, ...); what is left outside [a-z0-9] goes.
+std::string unaccent(std::string_view word) {
+  std::string out;
+  for (std::size_t i = 0; i < word.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(word[i]);
+    if (c < 0x80) {
+      if (std::isalnum(c)) out += static_cast<char>(c);
+      continue;
+    }
+    if (c == 0xC3 && i + 1 < word.size()) {
+      const unsigned char n = static_cast<unsigned char>(word[++i]);
+      static const char kFolded[] = "aaaaaaaceeeeiiiidnooooo/ouuuuyty";  // 0xA0..0xBF
+      if (n >= 0xA0 && n <= 0xBF && kFolded[n - 0xA0] != '/') out += kFolded[n - 0xA0];
+      if (n == 0xA6) out += 'e';  // æ -> ae
+      if (n == 0x9F) out += "ss";
+    } else if (c == 0xC5 && i + 1 < word.size() && static_cast<unsigned char>(word[i + 1]) == 0x93) {
+      out += "oe";
+      ++i;
+    } else {
+      while (i + 1 < word.size() && (static_cast<unsigned char>(word[i + 1]) & 0xC0) == 0x80) ++i;
+    }
+  }
+  return out;
+}
+
+bool word_byte(unsigned char c) { return std::isalnum(c) || c >= 0x80; }
+
+template <class Each>
+void each_term(std::string_view text, std::size_t max_terms, Each each) {
+  std::unique_ptr<sb_stemmer, StemmerFree> stemmer(sb_stemmer_new("french", "UTF_8"));
+  std::size_t count = 0;
+  std::string lower;
+  for (std::size_t i = 0; i < text.size() && count < max_terms;) {
+    while (i < text.size() && !word_byte(static_cast<unsigned char>(text[i]))) ++i;
+    std::size_t j = i;
+    while (j < text.size() && word_byte(static_cast<unsigned char>(text[j]))) ++j;
+    if (j == i) break;
+    std::string_view word = text.substr(i, std::min(j - i, kMaxWordBytes));
+    while (!word.empty() && (static_cast<unsigned char>(word.back()) & 0xC0) == 0x80 &&
+           j - i > kMaxWordBytes)
+      word.remove_suffix(1);  // not in the middle of a character
+    i = j;
+    lower.clear();
+    lower_into(lower, word);
+    std::string term;
+    if (stemmer) {
+      const sb_symbol* stem = sb_stemmer_stem(
+          stemmer.get(), reinterpret_cast<const sb_symbol*>(lower.data()), static_cast<int>(lower.size()));
+      term = stem ? unaccent(std::string_view(reinterpret_cast<const char*>(stem),
+                                              static_cast<std::size_t>(sb_stemmer_length(stemmer.get()))))
+                  : unaccent(lower);
+    } else {
+      term = unaccent(lower);
+    }
+    if (term.empty()) continue;
+    each(std::move(term));
+    ++count;
+  }
+}
+
+}  // namespace
+
+std::string search_terms(std::string_view text, std::size_t max_terms) {
+  std::string out;
+  each_term(text, max_terms, [&](std::string term) {
+    if (!out.empty()) out += ' ';
+    out += term;
+  });
+  return out;
+}
+
+std::vector<std::string> query_terms(std::string_view query) {
+  std::vector<std::string> out;
+  each_term(query.substr(0, 200), 8, [&](std::string term) {
+    // A prefix of one letter matches half the language: at least two.
+    if (term.size() >= 2) out.push_back(std::move(term));
+  });
+  return out;
+}
+
+}  // namespace passerelle::plugins::localtis

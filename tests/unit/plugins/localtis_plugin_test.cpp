@@ -1,0 +1,217 @@
+// The localtis plugin through its real library, on the store of the fixture (SQLite, and
+// PostgreSQL in the .postgresql run): feeds ingested on request, deduplicated, updated in place;
+// French search (stems, accents, prefixes), filters, pagination, ETags; a hostile feed hurting
+// only itself; roles per route; the widget.
+#include "support/app_fixture.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace passerelle;
+using namespace passerelle::test;
+
+namespace {
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(std::string(PASSERELLE_TEST_FIXTURES) + "/feeds/" + name, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// Two articles that differ by their accents only, and a national one on the same subject.
+const char* kEcology = R"(<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Écologie</title><link>https://e.example.fr/</link>
+<item><title>L'écologie au conseil municipal</title><link>https://e.example.fr/1</link><guid>eco-1</guid>
+<description>Les financements de la transition.</description><pubDate>Mon, 02 Jun 2025 08:30:00 +0200</pubDate></item>
+<item><title>Ecologie et budget</title><link>https://e.example.fr/2</link><guid>eco-2</guid>
+<description>Financer les projets.</description><pubDate>Tue, 03 Jun 2025 08:30:00 +0200</pubDate></item>
+</channel></rss>)";
+
+struct Localtis : AppFixture {
+  Localtis() {
+    dir.write("rss2.xml", fixture("rss2.xml"));
+    dir.write("atom.xml", fixture("atom.xml"));
+    dir.write("rdf.xml", fixture("rdf.xml"));
+    dir.write("ecology.xml", kEcology);
+    dir.write("laughs.xml", fixture("billion_laughs.xml"));
+    dir.write("feeds.yaml",
+              "feeds:\n"
+              "  - {id: finances, file: rss2.xml, theme: finances-locales, theme_label: Finances locales}\n"
+              "  - {id: actu, file: atom.xml, theme: urbanisme, theme_label: Urbanisme}\n"
+              "  - {id: social, file: rdf.xml, theme: social, region: \"52\"}\n"
+              "  - {id: ecologie, file: ecology.xml, theme: environnement, region: \"52\"}\n"
+              "  - {id: hostile, file: laughs.xml, theme: social}\n");
+    start("  - name: localtis\n    library: " + module("localtis") +
+          "\n    config:\n      feeds_file: " + dir.path() + "/feeds.yaml\n      poll: false\n");
+    identity = make_identity({"operator"});
+  }
+
+  boost::json::value refresh(const std::string& feed) {
+    const Response r = call("POST", "/api/localtis/feeds/" + feed + "/refresh");
+    BOOST_TEST_REQUIRE(r.status == 200, r.body);
+    return json(r);
+  }
+
+  void refresh_all() {
+    for (const char* f : {"finances", "actu", "social", "ecologie"})
+      BOOST_TEST(refresh(f).at("last_status").as_string() == "ok", f);
+  }
+
+  std::vector<std::string> titles(const std::string& target) {
+    const Response r = call("GET", target);
+    BOOST_TEST_REQUIRE(r.status == 200, r.body);
+    std::vector<std::string> out;
+    const boost::json::value answer = json(r);
+    for (const auto& a : answer.at("articles").as_array())
+      out.emplace_back(a.at("title").as_string());
+    return out;
+  }
+};
+
+bool has(const std::vector<std::string>& titles, const std::string& title) {
+  return std::find(titles.begin(), titles.end(), title) != titles.end();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(localtis_plugin)
+
+BOOST_FIXTURE_TEST_CASE(feeds_are_ingested_once_and_updated_in_place, Localtis) {
+  refresh_all();
+  BOOST_TEST(titles("/api/localtis/articles?limit=50").size() == 7u);
+  refresh_all();  // the same items again: nothing doubled
+  BOOST_TEST(titles("/api/localtis/articles?limit=50").size() == 7u);
+  const auto first = json(call("GET", "/api/localtis/articles?q=dotations")).at("articles").at(0);
+  // The feed changes the title of an item it published: same article, new title.
+  std::string changed = fixture("rss2.xml");
+  const std::string from = "Dotations 2026 : ce qui change";
+  changed.replace(changed.find(from), from.size(), "Dotations 2026 : ce qui change vraiment");
+  dir.write("rss2.xml", changed);
+  refresh("finances");
+  const auto again = json(call("GET", "/api/localtis/articles?q=dotations")).at("articles").at(0);
+  BOOST_TEST(again.at("id") == first.at("id"));
+  BOOST_TEST(again.at("title").as_string().find("vraiment") != std::string::npos);
+  BOOST_TEST(titles("/api/localtis/articles?limit=50").size() == 7u);
+  // Dates: the French one of the undated-looking item, read as Paris time.
+  const auto listed = json(call("GET", "/api/localtis/articles?theme=finances-locales"));
+  bool found = false;
+  for (const auto& a : listed.at("articles").as_array())
+    if (a.at("title").as_string() == "Sans identifiant") {
+      found = true;
+      BOOST_TEST(a.at("published_at").as_string() == "2025-06-02T08:15:00Z");
+    }
+  BOOST_TEST(found);
+}
+
+// What a feed's HTML may carry is gone from the body; the excerpt is text.
+BOOST_FIXTURE_TEST_CASE(article_bodies_are_sanitised, Localtis) {
+  refresh_all();
+  const auto list = json(call("GET", "/api/localtis/articles?q=dotations"));
+  const std::string id(list.at("articles").at(0).at("id").as_string());
+  const Response r = call("GET", "/api/localtis/articles/" + id);
+  BOOST_TEST_REQUIRE(r.status == 200);
+  const std::string body(json(r).at("body").as_string());
+  BOOST_TEST(body.find("<script") == std::string::npos, body);
+  BOOST_TEST(body.find("rel=\"noopener noreferrer\"") != std::string::npos, body);
+  const auto schools = json(call("GET", "/api/localtis/articles?q=ecoles")).at("articles");
+  BOOST_TEST_REQUIRE(schools.as_array().size() >= 1u);
+  const Response school =
+      call("GET", "/api/localtis/articles/" + std::string(schools.at(0).at("id").as_string()));
+  BOOST_TEST(std::string(json(school).at("body").as_string()).find("javascript") ==
+             std::string::npos);
+  BOOST_TEST(call("GET", "/api/localtis/articles/999999").status == 404);
+  BOOST_TEST(call("GET", "/api/localtis/articles/abc").status == 404);
+}
+
+// French search: stems ("financement" finds "financements" and "financer"), accents and case
+// ("éco" finds "écologie" and "Ecologie"), the user's region first.
+BOOST_FIXTURE_TEST_CASE(search_in_french, Localtis) {
+  refresh_all();
+  const auto eco = titles("/api/localtis/articles?q=%C3%A9co");
+  BOOST_TEST(has(eco, "L'écologie au conseil municipal"));
+  BOOST_TEST(has(eco, "Ecologie et budget"));
+  const auto financing = titles("/api/localtis/articles?q=financement");
+  BOOST_TEST(has(financing, "L'écologie au conseil municipal"));  // "financements"
+  BOOST_TEST(has(financing, "Ecologie et budget"));                // "Financer"
+  BOOST_TEST(titles("/api/localtis/articles?q=ECOLOGIE").size() == 2u);
+  BOOST_TEST(titles("/api/localtis/articles?q=zzzzqqq").empty());
+  BOOST_TEST(titles("/api/localtis/articles?q=%22%3B%20DROP").empty());  // no syntax reaches FTS
+  // Filters.
+  BOOST_TEST(titles("/api/localtis/articles?theme=environnement").size() == 2u);
+  BOOST_TEST(titles("/api/localtis/articles?region=52").size() == 3u);
+  BOOST_TEST(titles("/api/localtis/articles?since=2025-06-03").size() >= 1u);
+  BOOST_TEST(call("GET", "/api/localtis/articles?since=bientot").status == 400);
+  // "enfance" appears in the regional RDF item only; "petite" in it and in the Atom one: the
+  // regional one comes first for a user of region 52.
+  const auto small = titles("/api/localtis/articles?q=petite");
+  BOOST_TEST_REQUIRE(small.size() >= 2u);
+  BOOST_TEST(small.front() == "Petite enfance : nouvelles aides");
+}
+
+BOOST_FIXTURE_TEST_CASE(pages_tags_and_limits, Localtis) {
+  refresh_all();
+  auto page = json(call("GET", "/api/localtis/articles?limit=3"));
+  BOOST_TEST(page.at("articles").as_array().size() == 3u);
+  BOOST_TEST_REQUIRE(page.at("next_cursor").is_string());
+  auto next = json(call("GET", "/api/localtis/articles?limit=3&cursor=" +
+                               std::string(page.at("next_cursor").as_string())));
+  BOOST_TEST(next.at("articles").as_array().size() == 3u);
+  BOOST_TEST(next.at("articles").at(0).at("id") != page.at("articles").at(0).at("id"));
+  BOOST_TEST(call("GET", "/api/localtis/articles?limit=0").status == 400);
+  BOOST_TEST(call("GET", "/api/localtis/articles?limit=51").status == 400);
+  BOOST_TEST(call("GET", "/api/localtis/articles?cursor=-1").status == 400);
+  BOOST_TEST(call("GET", "/api/localtis/articles?q=" + std::string(201, 'a')).status == 400);
+  // ETag: the same answer again is a 304 for who has it.
+  const Response first = call("GET", "/api/localtis/themes");
+  std::string tag;
+  for (const auto& [k, v] : first.headers)
+    if (k == "ETag") tag = v;
+  BOOST_TEST_REQUIRE(!tag.empty());
+  IncomingRequest in;
+  in.method = "GET";
+  in.target = "/api/localtis/themes";
+  in.headers.emplace_back("if-none-match", tag);
+  in.request_id = "t";
+  BOOST_TEST(run(dispatcher.handle(std::move(in))).status == 304);
+  const auto themes = json(first).at("themes").as_array();
+  BOOST_TEST(themes.at(0).at("label").as_string() == "Finances locales");
+  BOOST_TEST(themes.at(0).at("articles").as_int64() == 2);
+}
+
+// A hostile feed is refused and reported; the others are served as before.
+BOOST_FIXTURE_TEST_CASE(a_hostile_feed_hurts_only_itself, Localtis) {
+  refresh_all();
+  const auto hostile = refresh("hostile");
+  BOOST_TEST(hostile.at("last_status").as_string() == "error");
+  BOOST_TEST(std::string(hostile.at("last_error").as_string()).find("entit") != std::string::npos,
+             hostile);
+  BOOST_TEST(hostile.at("failures").as_int64() == 1);
+  BOOST_TEST(titles("/api/localtis/articles?limit=50").size() == 7u);
+  const auto feeds = json(call("GET", "/api/localtis/feeds")).at("feeds").as_array();
+  BOOST_TEST(feeds.size() == 5u);
+  BOOST_TEST(feeds.at(0).at("articles").as_int64() == 2);
+  BOOST_TEST(call("POST", "/api/localtis/feeds/nope/refresh").status == 404);
+}
+
+BOOST_FIXTURE_TEST_CASE(routes_and_roles, Localtis) {
+  refresh_all();
+  identity = make_identity({"elu"});
+  BOOST_TEST(call("GET", "/api/localtis/articles").status == 200);
+  BOOST_TEST(call("GET", "/api/localtis/feeds").status == 403);
+  BOOST_TEST(call("POST", "/api/localtis/feeds/finances/refresh").status == 403);
+  identity.reset();
+  BOOST_TEST(call("GET", "/api/localtis/articles").status == 401);
+  // The widget: the latest of the user's region and the national ones.
+  auto plugin = host.table()->plugins.at(0);
+  auto widget = run(plugin->plugin().widget(make_identity({"elu"})));
+  BOOST_TEST_REQUIRE(widget.has_value());
+  const auto articles = widget->at("articles").as_array();
+  BOOST_TEST(articles.size() == 5u);
+  BOOST_TEST(articles.at(0).at("title").as_string() == "Ecologie et budget");  // the latest
+}
+
+BOOST_AUTO_TEST_SUITE_END()
