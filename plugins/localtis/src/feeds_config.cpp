@@ -12,8 +12,8 @@ namespace passerelle::plugins::localtis {
 namespace {
 
 std::string where(const std::string& path, const YAML::Node& n) {
-  return path + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1) +
-         ": ";
+  return path + ":" + std::to_string(n.Mark().line + 1) + ":" +
+         std::to_string(n.Mark().column + 1) + ": ";
 }
 
 bool slug(const std::string& s, std::size_t max) {
@@ -32,11 +32,16 @@ std::optional<std::chrono::seconds> duration_of(const std::string& text) {
     n = n * 10 + (text[i] - '0');
   }
   switch (text.back()) {
-    case 's': return std::chrono::seconds(n);
-    case 'm': return std::chrono::seconds(n * 60);
-    case 'h': return std::chrono::seconds(n * 3600);
-    case 'd': return std::chrono::seconds(n * 86400);
-    default: return std::nullopt;
+    case 's':
+      return std::chrono::seconds(n);
+    case 'm':
+      return std::chrono::seconds(n * 60);
+    case 'h':
+      return std::chrono::seconds(n * 3600);
+    case 'd':
+      return std::chrono::seconds(n * 86400);
+    default:
+      return std::nullopt;
   }
 }
 
@@ -59,7 +64,8 @@ std::vector<FeedSource> load_feeds(const std::string& path) {
   std::vector<FeedSource> out;
   std::set<std::string> ids;
   for (const auto& entry : list) {
-    if (!entry.IsMap()) throw std::runtime_error(where(path, entry) + "each feed must be a mapping");
+    if (!entry.IsMap())
+      throw std::runtime_error(where(path, entry) + "each feed must be a mapping");
     FeedSource f;
     for (const auto& kv : entry) {
       const std::string key = kv.first.Scalar();
@@ -92,6 +98,11 @@ std::vector<FeedSource> load_feeds(const std::string& path) {
         if (!d || *d < std::chrono::seconds(60) || *d > std::chrono::hours(24))
           throw std::runtime_error(where(path, v) + "interval: from 60s to 1d, e.g. 30m");
         f.interval = *d;
+      } else if (key == "timeout") {
+        const auto d = duration_of(value);
+        if (!d || *d < std::chrono::seconds(1) || *d > std::chrono::seconds(60))
+          throw std::runtime_error(where(path, v) + "timeout: from 1s to 60s, e.g. 10s");
+        f.timeout = *d;
       } else {
         throw std::runtime_error(where(path, kv.first) + "unknown key \"" + key + "\"");
       }

@@ -15,7 +15,8 @@ struct FeedSource {
   std::string theme;        ///< slug of its theme, e.g. "finances-locales"
   std::string theme_label;  ///< what the portal shows, e.g. "Finances locales"
   std::string region;       ///< INSEE code of its region when the feed is regional, else ""
-  std::chrono::seconds interval{1800};  ///< between polls (60 s to 1 day)
+  std::chrono::seconds interval{1800};       ///< between polls (60 s to 1 day)
+  std::chrono::milliseconds timeout{10000};  ///< for the whole fetch (1 s to 60 s)
 };
 
 /// Reads and checks the file. Throws std::runtime_error("FILE:LINE:COL: message").

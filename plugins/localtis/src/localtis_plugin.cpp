@@ -2,6 +2,7 @@
 #include "dates.hpp"
 #include "feed.hpp"
 #include "feeds_config.hpp"
+#include "inflate.hpp"
 #include "sanitize.hpp"
 #include "search.hpp"
 
@@ -79,7 +80,8 @@ Response tagged(const Request& r, std::string body) {
 // The charset parameter of a Content-Type, lower case; "" if none.
 std::string charset_of(const std::string& content_type) {
   std::string lower;
-  for (const char c : content_type) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char c : content_type)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const auto at = lower.find("charset=");
   if (at == std::string::npos) return {};
   std::string cs = lower.substr(at + 8);
@@ -136,11 +138,13 @@ class LocaltisPlugin final : public Plugin {
     // Each feed's row, and what it knew (conditional GET, failures, next poll).
     std::vector<Statement> rows;
     for (const auto& f : feeds_)
-      rows.push_back({"INSERT INTO localtis_feeds (id) VALUES (?1) ON CONFLICT (id) DO NOTHING", {f.id}});
+      rows.push_back(
+          {"INSERT INTO localtis_feeds (id) VALUES (?1) ON CONFLICT (id) DO NOTHING", {f.id}});
     co_await host.database().transaction(std::move(rows));
-    Statement known{"SELECT id, etag, last_modified, last_status, last_error, last_fetched_at,"
-                    " next_poll_at, failures FROM localtis_feeds",
-                    {}};
+    Statement known{
+        "SELECT id, etag, last_modified, last_status, last_error, last_fetched_at,"
+        " next_poll_at, failures FROM localtis_feeds",
+        {}};
     const QueryResult stored = co_await host.database().query(std::move(known));
     for (const auto& row : stored.rows) {
       FeedState s;
@@ -192,10 +196,11 @@ class LocaltisPlugin final : public Plugin {
   // The latest articles of the user's region (and national ones).
   Task<std::optional<json::value>> widget(Identity identity) override {
     const std::string region = region_of(identity);
-    Statement latest{"SELECT id, title, link, excerpt, themes, region, published_at, feed, image,"
-                     " author FROM localtis_articles WHERE region = '' OR region = ?1"
-                     " ORDER BY published_at DESC, id DESC LIMIT 5",
-                     {region}};
+    Statement latest{
+        "SELECT id, title, link, excerpt, themes, region, published_at, feed, image,"
+        " author FROM localtis_articles WHERE region = '' OR region = ?1"
+        " ORDER BY published_at DESC, id DESC LIMIT 5",
+        {region}};
     const QueryResult rows = co_await host_->database().query(std::move(latest));
     if (rows.rows.empty()) co_return std::nullopt;
     json::array items;
@@ -262,7 +267,8 @@ class LocaltisPlugin final : public Plugin {
         next = std::min(next, state(f.id).next_poll_at);
       }
       if (stopping_) break;
-      wake_->expires_after(std::chrono::seconds(std::clamp<std::int64_t>(next - now_seconds(), 1, 60)));
+      wake_->expires_after(
+          std::chrono::seconds(std::clamp<std::int64_t>(next - now_seconds(), 1, 60)));
       co_await wake_->async_wait(asio::as_tuple(asio::use_awaitable));
     }
     polling_ = false;
@@ -299,13 +305,16 @@ class LocaltisPlugin final : public Plugin {
       } else {
         OutboundRequest req;
         req.url = f.url;
-        req.timeout = std::chrono::seconds(10);
+        req.timeout = f.timeout;
         req.max_body_bytes = kMaxFeedBytes;
-        req.headers.emplace_back("Accept",
-                                 "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.1");
+        req.headers.emplace_back(
+            "Accept",
+            "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.1");
         req.headers.emplace_back("User-Agent", "Passerelle-Localtis/1.0");
+        req.headers.emplace_back("Accept-Encoding", "gzip");
         if (!st.etag.empty()) req.headers.emplace_back("If-None-Match", st.etag);
-        if (!st.last_modified.empty()) req.headers.emplace_back("If-Modified-Since", st.last_modified);
+        if (!st.last_modified.empty())
+          req.headers.emplace_back("If-Modified-Since", st.last_modified);
         const OutboundResponse res = co_await host_->http().fetch(std::move(req));
         if (res.status == 304) {
           modified = false;
@@ -316,16 +325,25 @@ class LocaltisPlugin final : public Plugin {
           bytes = res.body;
           st.etag.clear();
           st.last_modified.clear();
+          bool gzipped = false;
           for (const auto& [name, value] : res.headers) {
+            if (name == "content-encoding" && value.find("gzip") != std::string::npos)
+              gzipped = true;
             if (name == "content-type") charset = charset_of(value);
             if (name == "etag" && value.size() < 200) st.etag = value;
             if (name == "last-modified" && value.size() < 100) st.last_modified = value;
+          }
+          if (gzipped) {
+            std::function<void()> inflate = [&bytes] { bytes = gunzip(bytes, kMaxFeedBytes); };
+            co_await host_->offload(std::move(inflate));
           }
         }
       }
       if (modified) {
         Feed feed;
-        std::function<void()> parse = [&feed, &bytes, &charset] { feed = parse_feed(bytes, charset); };
+        std::function<void()> parse = [&feed, &bytes, &charset] {
+          feed = parse_feed(bytes, charset);
+        };
         co_await host_->offload(std::move(parse));
         stored = co_await ingest(f, st, std::move(feed));
       }
@@ -346,11 +364,11 @@ class LocaltisPlugin final : public Plugin {
     st.last_status = status;
     st.last_error = error;
     st.last_fetched_at = started;
-    Statement save{"UPDATE localtis_feeds SET etag = ?2, last_modified = ?3, last_status = ?4,"
-                   " last_error = ?5, last_fetched_at = ?6, next_poll_at = ?7, failures = ?8"
-                   " WHERE id = ?1",
-                   {f.id, st.etag, st.last_modified, status, error, started, st.next_poll_at,
-                    st.failures}};
+    Statement save{
+        "UPDATE localtis_feeds SET etag = ?2, last_modified = ?3, last_status = ?4,"
+        " last_error = ?5, last_fetched_at = ?6, next_poll_at = ?7, failures = ?8"
+        " WHERE id = ?1",
+        {f.id, st.etag, st.last_modified, status, error, started, st.next_poll_at, st.failures}};
     co_await host_->database().query(std::move(save));
     {
       std::lock_guard lock(state_mutex_);
@@ -377,14 +395,16 @@ class LocaltisPlugin final : public Plugin {
       }
       const std::string& rich = !item.content.empty() ? item.content : item.summary;
       const bool rich_html = !item.content.empty() ? item.content_is_html : item.summary_is_html;
-      const std::string body = rich_html ? sanitize_html(rich) : sanitize_html("<p>" + plain_text(rich) + "</p>");
+      const std::string body =
+          rich_html ? sanitize_html(rich) : sanitize_html("<p>" + plain_text(rich) + "</p>");
       const std::string excerpt =
           plain_text(!item.summary.empty() ? item.summary : item.content, kExcerptChars);
       const std::string title = plain_text(item.title, 300);
       std::string words = title + " " + plain_text(item.summary) + " " + plain_text(body);
       for (const auto& c : item.categories) words += " " + c;
       const std::string link =
-          item.link.rfind("https://", 0) == 0 || item.link.rfind("http://", 0) == 0 ? item.link : "";
+          item.link.rfind("https://", 0) == 0 || item.link.rfind("http://", 0) == 0 ? item.link
+                                                                                    : "";
       const std::string image = item.enclosure.rfind("https://", 0) == 0 ? item.enclosure : "";
       const std::string terms = search_terms(words);
       writes.push_back(
@@ -396,19 +416,23 @@ class LocaltisPlugin final : public Plugin {
            " image = excluded.image, search = excluded.search, updated_at = excluded.updated_at,"
            " published_at = CASE WHEN ?14 = 1 THEN excluded.published_at"
            " ELSE localtis_articles.published_at END"
-           " WHERE localtis_articles.title <> excluded.title OR localtis_articles.body <> excluded.body"
-           " OR localtis_articles.excerpt <> excluded.excerpt OR localtis_articles.link <> excluded.link"
+           " WHERE localtis_articles.title <> excluded.title OR localtis_articles.body <> "
+           "excluded.body"
+           " OR localtis_articles.excerpt <> excluded.excerpt OR localtis_articles.link <> "
+           "excluded.link"
            " OR (?14 = 1 AND localtis_articles.published_at <> excluded.published_at)",
            {key, f.id, title, link, plain_text(item.author, 200), excerpt, body, f.theme, f.region,
             image, dated.value_or(now), now, terms, std::int64_t{dated ? 1 : 0}}});
       if (!postgresql_) {
         // The index row follows the article's (FTS5: by rowid, the article's id).
-        writes.push_back({"DELETE FROM localtis_fts WHERE rowid = (SELECT id FROM localtis_articles"
-                          " WHERE key = ?1)",
-                          {key}});
-        writes.push_back({"INSERT INTO localtis_fts (rowid, search) SELECT id, search FROM"
-                          " localtis_articles WHERE key = ?1",
-                          {key}});
+        writes.push_back(
+            {"DELETE FROM localtis_fts WHERE rowid = (SELECT id FROM localtis_articles"
+             " WHERE key = ?1)",
+             {key}});
+        writes.push_back(
+            {"INSERT INTO localtis_fts (rowid, search) SELECT id, search FROM"
+             " localtis_articles WHERE key = ?1",
+             {key}});
       }
       ++count;
     }
@@ -435,14 +459,14 @@ class LocaltisPlugin final : public Plugin {
       } catch (const std::exception&) {
         offset = -1;
       }
-      if (offset < 0 || offset > kMaxOffset) throw HttpError(400, "bad_request", "cursor: not one of ours");
+      if (offset < 0 || offset > kMaxOffset)
+        throw HttpError(400, "bad_request", "cursor: not one of ours");
     }
     std::vector<std::string> terms;
     if (auto q = r.query_param("q"); q && !q->empty()) {
       if (q->size() > 200) throw HttpError(400, "bad_request", "q: at most 200 characters");
       terms = query_terms(*q);
-      if (terms.empty())
-        co_return tagged(r, R"({"articles":[],"next_cursor":null})");
+      if (terms.empty()) co_return tagged(r, R"({"articles":[],"next_cursor":null})");
     }
     std::vector<SqlValue> params;
     const auto param = [&params](SqlValue v) {
@@ -461,7 +485,8 @@ class LocaltisPlugin final : public Plugin {
       where += " AND a.published_at >= " + param(*at);
     }
     const std::string columns =
-        "a.id, a.title, a.link, a.excerpt, a.themes, a.region, a.published_at, a.feed, a.image, a.author";
+        "a.id, a.title, a.link, a.excerpt, a.themes, a.region, a.published_at, a.feed, a.image, "
+        "a.author";
     const std::string user_region = r.identity ? region_of(*r.identity) : std::string();
     std::string sql;
     if (terms.empty()) {
@@ -480,8 +505,9 @@ class LocaltisPlugin final : public Plugin {
       std::string match;
       for (const auto& t : terms) match += (match.empty() ? "\"" : " \"") + t + "\"*";
       const std::string m = param(match), mine = param(user_region);
-      sql = "SELECT " + columns + " FROM localtis_fts f JOIN localtis_articles a ON a.id = f.rowid" +
-            where + " AND localtis_fts MATCH " + m +
+      sql = "SELECT " + columns +
+            " FROM localtis_fts f JOIN localtis_articles a ON a.id = f.rowid" + where +
+            " AND localtis_fts MATCH " + m +
             " ORDER BY bm25(localtis_fts) - CASE WHEN a.region <> '' AND a.region = " + mine +
             " THEN 2.0 ELSE 0 END, a.published_at DESC, a.id DESC";
     }
@@ -506,9 +532,10 @@ class LocaltisPlugin final : public Plugin {
         !std::all_of(given.begin(), given.end(), [](unsigned char c) { return std::isdigit(c); }))
       throw HttpError(404, "not_found", "no such article");
     id = std::stoll(given);
-    Statement one{"SELECT id, title, link, excerpt, themes, region, published_at, feed, image,"
-                  " author, body, updated_at FROM localtis_articles WHERE id = ?1",
-                  {id}};
+    Statement one{
+        "SELECT id, title, link, excerpt, themes, region, published_at, feed, image,"
+        " author, body, updated_at FROM localtis_articles WHERE id = ?1",
+        {id}};
     const QueryResult rows = co_await host_->database().query(std::move(one));
     if (rows.rows.empty()) throw HttpError(404, "not_found", "no such article");
     json::object o = summary_json(rows.rows[0]);
@@ -526,7 +553,8 @@ class LocaltisPlugin final : public Plugin {
     std::set<std::string> seen;
     for (const auto& f : feeds_)
       if (seen.insert(f.theme).second)
-        out.push_back(json::object{{"id", f.theme}, {"label", f.theme_label}, {"articles", count[f.theme]}});
+        out.push_back(
+            json::object{{"id", f.theme}, {"label", f.theme_label}, {"articles", count[f.theme]}});
     co_return tagged(r, json::serialize(json::object{{"themes", std::move(out)}}));
   }
 
@@ -578,7 +606,7 @@ class LocaltisPlugin final : public Plugin {
   std::vector<FeedSource> feeds_;
   std::mutex state_mutex_;
   std::map<std::string, FeedState> state_;
-  AsyncMutex refreshing_;                   // one fetch at a time
+  AsyncMutex refreshing_;  // one fetch at a time
   asio::any_io_executor executor_;
   std::unique_ptr<asio::steady_timer> wake_;
   bool polling_ = false;

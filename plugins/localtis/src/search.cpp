@@ -26,7 +26,8 @@ void lower_into(std::string& out, std::string_view word) {
       out += static_cast<char>(c);
       out += static_cast<char>(n);
       ++i;
-    } else if (c == 0xC5 && i + 1 < word.size() && static_cast<unsigned char>(word[i + 1]) == 0x92) {
+    } else if (c == 0xC5 && i + 1 < word.size() &&
+               static_cast<unsigned char>(word[i + 1]) == 0x92) {
       out += "\xC5\x93";  // Œ -> œ
       ++i;
     } else {
@@ -50,7 +51,8 @@ std::string unaccent(std::string_view word) {
       if (n >= 0xA0 && n <= 0xBF && kFolded[n - 0xA0] != '/') out += kFolded[n - 0xA0];
       if (n == 0xA6) out += 'e';  // æ -> ae
       if (n == 0x9F) out += "ss";
-    } else if (c == 0xC5 && i + 1 < word.size() && static_cast<unsigned char>(word[i + 1]) == 0x93) {
+    } else if (c == 0xC5 && i + 1 < word.size() &&
+               static_cast<unsigned char>(word[i + 1]) == 0x93) {
       out += "oe";
       ++i;
     } else {
@@ -81,10 +83,12 @@ void each_term(std::string_view text, std::size_t max_terms, Each each) {
     lower_into(lower, word);
     std::string term;
     if (stemmer) {
-      const sb_symbol* stem = sb_stemmer_stem(
-          stemmer.get(), reinterpret_cast<const sb_symbol*>(lower.data()), static_cast<int>(lower.size()));
-      term = stem ? unaccent(std::string_view(reinterpret_cast<const char*>(stem),
-                                              static_cast<std::size_t>(sb_stemmer_length(stemmer.get()))))
+      const sb_symbol* stem =
+          sb_stemmer_stem(stemmer.get(), reinterpret_cast<const sb_symbol*>(lower.data()),
+                          static_cast<int>(lower.size()));
+      term = stem ? unaccent(std::string_view(
+                        reinterpret_cast<const char*>(stem),
+                        static_cast<std::size_t>(sb_stemmer_length(stemmer.get()))))
                   : unaccent(lower);
     } else {
       term = unaccent(lower);

@@ -40,7 +40,8 @@ struct Localtis : AppFixture {
     dir.write("laughs.xml", fixture("billion_laughs.xml"));
     dir.write("feeds.yaml",
               "feeds:\n"
-              "  - {id: finances, file: rss2.xml, theme: finances-locales, theme_label: Finances locales}\n"
+              "  - {id: finances, file: rss2.xml, theme: finances-locales, theme_label: Finances "
+              "locales}\n"
               "  - {id: actu, file: atom.xml, theme: urbanisme, theme_label: Urbanisme}\n"
               "  - {id: social, file: rdf.xml, theme: social, region: \"52\"}\n"
               "  - {id: ecologie, file: ecology.xml, theme: environnement, region: \"52\"}\n"
@@ -136,7 +137,7 @@ BOOST_FIXTURE_TEST_CASE(search_in_french, Localtis) {
   BOOST_TEST(has(eco, "Ecologie et budget"));
   const auto financing = titles("/api/localtis/articles?q=financement");
   BOOST_TEST(has(financing, "L'écologie au conseil municipal"));  // "financements"
-  BOOST_TEST(has(financing, "Ecologie et budget"));                // "Financer"
+  BOOST_TEST(has(financing, "Ecologie et budget"));               // "Financer"
   BOOST_TEST(titles("/api/localtis/articles?q=ECOLOGIE").size() == 2u);
   BOOST_TEST(titles("/api/localtis/articles?q=zzzzqqq").empty());
   BOOST_TEST(titles("/api/localtis/articles?q=%22%3B%20DROP").empty());  // no syntax reaches FTS
@@ -158,7 +159,7 @@ BOOST_FIXTURE_TEST_CASE(pages_tags_and_limits, Localtis) {
   BOOST_TEST(page.at("articles").as_array().size() == 3u);
   BOOST_TEST_REQUIRE(page.at("next_cursor").is_string());
   auto next = json(call("GET", "/api/localtis/articles?limit=3&cursor=" +
-                               std::string(page.at("next_cursor").as_string())));
+                                   std::string(page.at("next_cursor").as_string())));
   BOOST_TEST(next.at("articles").as_array().size() == 3u);
   BOOST_TEST(next.at("articles").at(0).at("id") != page.at("articles").at(0).at("id"));
   BOOST_TEST(call("GET", "/api/localtis/articles?limit=0").status == 400);
