@@ -41,7 +41,8 @@ class FeedServer {
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t size = sizeof a;
-    if (::bind(listener_, reinterpret_cast<sockaddr*>(&a), size) != 0 || ::listen(listener_, 64) != 0 ||
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&a), size) != 0 ||
+        ::listen(listener_, 64) != 0 ||
         ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &size) != 0)
       throw std::runtime_error("feed server: cannot listen");
     port_ = ntohs(a.sin_port);
@@ -104,7 +105,8 @@ class FeedServer {
     bool ok = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL) >= 0;
     if (reply.drip.count() == 0) {
       for (std::size_t sent = 0; ok && sent < reply.body.size();) {
-        const ssize_t n = ::send(fd, reply.body.data() + sent, reply.body.size() - sent, MSG_NOSIGNAL);
+        const ssize_t n =
+            ::send(fd, reply.body.data() + sent, reply.body.size() - sent, MSG_NOSIGNAL);
         ok = n > 0;
         if (ok) sent += static_cast<std::size_t>(n);
       }

@@ -1,6 +1,7 @@
 -- The feeds' state (what the poller knows of each: conditional GET, status, next poll), the
--- articles (deduplicated by guid, else link), and their full-text index: search terms made in
--- C++ (stemmed, accents off), indexed by FTS5 under the article's id.
+-- articles (deduplicated per feed by guid, else link: a feed cannot overwrite another's), and
+-- their full-text index: search terms made in C++ (stemmed, accents off), indexed by FTS5
+-- under the article's id.
 CREATE TABLE localtis_feeds (
   id TEXT PRIMARY KEY,
   etag TEXT NOT NULL DEFAULT '',
@@ -13,7 +14,7 @@ CREATE TABLE localtis_feeds (
 );
 CREATE TABLE localtis_articles (
   id INTEGER PRIMARY KEY,
-  key TEXT NOT NULL UNIQUE,
+  key TEXT NOT NULL,
   feed TEXT NOT NULL,
   title TEXT NOT NULL,
   link TEXT NOT NULL,
@@ -26,8 +27,18 @@ CREATE TABLE localtis_articles (
   published_at INTEGER NOT NULL,
   first_seen_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
-  search TEXT NOT NULL
+  search TEXT NOT NULL,
+  UNIQUE (feed, key)
 );
 CREATE INDEX localtis_articles_published ON localtis_articles (published_at, id);
 CREATE INDEX localtis_articles_feed ON localtis_articles (feed);
-CREATE VIRTUAL TABLE localtis_fts USING fts5(search, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE localtis_fts USING fts5(search, tokenize = 'unicode61', prefix = '3 4');
+-- The index follows the articles: a new one, or one whose terms changed (an upsert that changes
+-- nothing updates nothing, so an unchanged feed polled again writes nothing here).
+CREATE TRIGGER localtis_articles_indexed AFTER INSERT ON localtis_articles BEGIN
+  INSERT INTO localtis_fts (rowid, search) VALUES (new.id, new.search);
+END;
+CREATE TRIGGER localtis_articles_reindexed AFTER UPDATE OF search ON localtis_articles BEGIN
+  DELETE FROM localtis_fts WHERE rowid = old.id;
+  INSERT INTO localtis_fts (rowid, search) VALUES (new.id, new.search);
+END;

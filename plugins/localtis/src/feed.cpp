@@ -145,8 +145,7 @@ FeedItem atom_entry(const xmlNode* entry) {
     }
     const std::string name = as_chars(c->name);
     if (name == "title") {
-      bool html = false;
-      atom_text(c, f.title, html);
+      atom_text(c, f.title, f.title_is_html);
     } else if (name == "id") {
       f.guid = text_of(c);
     } else if (name == "link") {

@@ -21,9 +21,10 @@ class FeedError : public std::runtime_error {
 
 /// One entry as the feed gives it (text as UTF-8; HTML not yet sanitised).
 struct FeedItem {
-  std::string guid;     ///< guid / id / rdf:about; may be empty (then the link identifies it)
-  std::string link;     ///< the article's address
-  std::string title;    ///< plain text
+  std::string guid;   ///< guid / id / rdf:about; may be empty (then the link identifies it)
+  std::string link;   ///< the article's address
+  std::string title;  ///< plain text, or HTML when title_is_html (Atom type="html")
+  bool title_is_html = false;
   std::string summary;  ///< description / summary (HTML or text, see summary_is_html)
   std::string content;  ///< content:encoded / content (HTML), may be empty
   bool summary_is_html = true;

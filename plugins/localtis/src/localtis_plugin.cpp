@@ -251,6 +251,11 @@ class LocaltisPlugin final : public Plugin {
   // --- the poller -------------------------------------------------------------------------
 
   Task<void> poll_loop() {
+    // However the loop ends, stop() must learn it (its frame is this library's code).
+    struct Ended {
+      bool& polling;
+      ~Ended() { polling = false; }
+    } ended{polling_};
     std::mt19937 jitter(std::random_device{}());
     while (!stopping_) {
       std::int64_t next = now_seconds() + 60;
@@ -262,6 +267,9 @@ class LocaltisPlugin final : public Plugin {
             co_await refresh(f, jitter);
           } catch (const std::exception& e) {
             host_->logger().error("feed " + f.id + ": " + e.what());
+            std::lock_guard lock(state_mutex_);
+            auto& st = state_[f.id];
+            st.next_poll_at = std::max(st.next_poll_at, now_seconds() + f.interval.count());
           }
         }
         next = std::min(next, state(f.id).next_poll_at);
@@ -271,7 +279,6 @@ class LocaltisPlugin final : public Plugin {
           std::chrono::seconds(std::clamp<std::int64_t>(next - now_seconds(), 1, 60)));
       co_await wake_->async_wait(asio::as_tuple(asio::use_awaitable));
     }
-    polling_ = false;
   }
 
   // One poll of one feed: fetched (conditional GET), read, stored; its state saved. A failure
@@ -350,7 +357,7 @@ class LocaltisPlugin final : public Plugin {
       st.failures = 0;
     } catch (const std::exception& e) {
       status = "error";
-      error = std::string(e.what()).substr(0, 300);
+      error = collapse_text(e.what(), 300);  // whole characters: the store wants valid UTF-8
       ++st.failures;
       host_->logger().warn("feed " + f.id + " failed (" + std::to_string(st.failures) +
                            " in a row): " + error);
@@ -364,54 +371,53 @@ class LocaltisPlugin final : public Plugin {
     st.last_status = status;
     st.last_error = error;
     st.last_fetched_at = started;
+    {
+      // Known before it is saved: a store that fails the save does not make the poller
+      // fetch again at once.
+      std::lock_guard lock(state_mutex_);
+      state_[f.id] = st;
+    }
     Statement save{
         "UPDATE localtis_feeds SET etag = ?2, last_modified = ?3, last_status = ?4,"
         " last_error = ?5, last_fetched_at = ?6, next_poll_at = ?7, failures = ?8"
         " WHERE id = ?1",
         {f.id, st.etag, st.last_modified, status, error, started, st.next_poll_at, st.failures}};
     co_await host_->database().query(std::move(save));
-    {
-      std::lock_guard lock(state_mutex_);
-      state_[f.id] = st;
-    }
     if (status == "ok")
       host_->logger().info("feed " + f.id + ": " + std::to_string(stored) + " articles stored");
   }
 
-  // The feed's items into the store, in one transaction: new ones added, changed ones updated
-  // in place (the key: guid, else link), the rest untouched.
-  Task<std::size_t> ingest(const FeedSource& f, FeedState& st, Feed feed) {
-    const std::int64_t now = now_seconds();
+  // The statements that store a feed's items, made on the blocking pool (sanitising and
+  // stemming are work): new ones added, changed ones updated in place (the key: the feed and
+  // the item's guid, else its link), the rest untouched.
+  static std::vector<Statement> ingest_statements(const FeedSource& f, const Feed& feed,
+                                                  std::int64_t now, bool& undated) {
     std::vector<Statement> writes;
-    std::size_t count = 0;
-    for (auto& item : feed.items) {
+    for (const auto& item : feed.items) {
       const std::string key = !item.guid.empty() ? item.guid : item.link;
       if (key.empty() || key.size() > 2000) continue;
       const auto dated = parse_feed_date(item.date);
-      if (!dated && !st.warned_dates) {
-        st.warned_dates = true;
-        host_->logger().warn("feed " + f.id + ": a date it could not read (\"" +
-                             item.date.substr(0, 60) + "\"): first seen time used instead");
-      }
+      if (!dated) undated = true;
       const std::string& rich = !item.content.empty() ? item.content : item.summary;
       const bool rich_html = !item.content.empty() ? item.content_is_html : item.summary_is_html;
-      const std::string body =
-          rich_html ? sanitize_html(rich) : sanitize_html("<p>" + plain_text(rich) + "</p>");
-      const std::string excerpt =
-          plain_text(!item.summary.empty() ? item.summary : item.content, kExcerptChars);
-      const std::string title = plain_text(item.title, 300);
-      std::string words = title + " " + plain_text(item.summary) + " " + plain_text(body);
+      const std::string body = rich_html ? sanitize_html(rich) : text_paragraph(rich);
+      const std::string& short_text = !item.summary.empty() ? item.summary : item.content;
+      const bool short_html = !item.summary.empty() ? item.summary_is_html : item.content_is_html;
+      const std::string excerpt = short_html ? plain_text(short_text, kExcerptChars)
+                                             : collapse_text(short_text, kExcerptChars);
+      const std::string title =
+          item.title_is_html ? plain_text(item.title, 300) : collapse_text(item.title, 300);
+      std::string words = title + " " + excerpt + " " + plain_text(body);
       for (const auto& c : item.categories) words += " " + c;
       const std::string link =
           item.link.rfind("https://", 0) == 0 || item.link.rfind("http://", 0) == 0 ? item.link
                                                                                     : "";
       const std::string image = item.enclosure.rfind("https://", 0) == 0 ? item.enclosure : "";
-      const std::string terms = search_terms(words);
       writes.push_back(
           {"INSERT INTO localtis_articles (key, feed, title, link, author, excerpt, body, themes,"
            " region, image, published_at, first_seen_at, updated_at, search)"
            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)"
-           " ON CONFLICT (key) DO UPDATE SET title = excluded.title, link = excluded.link,"
+           " ON CONFLICT (feed, key) DO UPDATE SET title = excluded.title, link = excluded.link,"
            " author = excluded.author, excerpt = excluded.excerpt, body = excluded.body,"
            " image = excluded.image, search = excluded.search, updated_at = excluded.updated_at,"
            " published_at = CASE WHEN ?14 = 1 THEN excluded.published_at"
@@ -421,21 +427,29 @@ class LocaltisPlugin final : public Plugin {
            " OR localtis_articles.excerpt <> excluded.excerpt OR localtis_articles.link <> "
            "excluded.link"
            " OR (?14 = 1 AND localtis_articles.published_at <> excluded.published_at)",
-           {key, f.id, title, link, plain_text(item.author, 200), excerpt, body, f.theme, f.region,
-            image, dated.value_or(now), now, terms, std::int64_t{dated ? 1 : 0}}});
-      if (!postgresql_) {
-        // The index row follows the article's (FTS5: by rowid, the article's id).
-        writes.push_back(
-            {"DELETE FROM localtis_fts WHERE rowid = (SELECT id FROM localtis_articles"
-             " WHERE key = ?1)",
-             {key}});
-        writes.push_back(
-            {"INSERT INTO localtis_fts (rowid, search) SELECT id, search FROM"
-             " localtis_articles WHERE key = ?1",
-             {key}});
-      }
-      ++count;
+           {key, f.id, title, link, collapse_text(item.author, 200), excerpt, body, f.theme,
+            f.region, image, dated.value_or(now), now, search_terms(words),
+            std::int64_t{dated ? 1 : 0}}});
     }
+    return writes;
+  }
+
+  // The feed's items into the store, in one transaction; the index follows by itself (SQLite:
+  // triggers; PostgreSQL: a generated column).
+  Task<std::size_t> ingest(const FeedSource& f, FeedState& st, Feed feed) {
+    std::vector<Statement> writes;
+    bool undated = false;
+    const std::int64_t now = now_seconds();
+    std::function<void()> make = [&writes, &f, &feed, now, &undated] {
+      writes = ingest_statements(f, feed, now, undated);
+    };
+    co_await host_->offload(std::move(make));
+    if (undated && !st.warned_dates) {
+      st.warned_dates = true;
+      host_->logger().warn("feed " + f.id +
+                           ": dates it could not read: first seen time used instead");
+    }
+    const std::size_t count = writes.size();
     if (!writes.empty()) co_await host_->database().transaction(std::move(writes));
     co_return count;
   }
@@ -497,8 +511,8 @@ class LocaltisPlugin final : public Plugin {
       for (const auto& t : terms) query += (query.empty() ? "" : " & ") + t + ":*";
       const std::string q = param(query), mine = param(user_region);
       sql = "SELECT " + columns + " FROM localtis_articles a" + where +
-            " AND to_tsvector('simple', a.search) @@ to_tsquery('simple', " + q +
-            ") ORDER BY ts_rank(to_tsvector('simple', a.search), to_tsquery('simple', " + q +
+            " AND a.search_vector @@ to_tsquery('simple', " + q +
+            ") ORDER BY ts_rank(a.search_vector, to_tsquery('simple', " + q +
             ")) + CASE WHEN a.region <> '' AND a.region = " + mine +
             " THEN 0.5 ELSE 0 END DESC, a.published_at DESC, a.id DESC";
     } else {

@@ -14,7 +14,10 @@ namespace passerelle::plugins::localtis {
 
 namespace {
 
-constexpr std::size_t kMaxHtmlBytes = 2 * 1024 * 1024;
+// An article's HTML is cut here: longer ones are rare, and libxml2's HTML parser takes time
+// that grows with the square of a tag's attributes (a hostile fragment of 256 KiB costs under
+// a second, on the blocking pool).
+constexpr std::size_t kMaxHtmlBytes = 256 * 1024;
 constexpr int kMaxDepth = 64;
 
 struct DocFree {
@@ -120,15 +123,17 @@ void write_node(std::string& out, const xmlNode* n, int depth) {
     return;
   }
   if (tag == "img") {
+    // https only: a reader's browser fetching a feed's http:// (or intranet) address is a
+    // tracking pixel at best; an image without a safe source is nothing.
     const std::string src = attr(n, "src");
-    if (!allowed_url(src, false)) return;  // an image without a safe source is nothing
+    if (!allowed_url(src, false) || src.rfind("https://", 0) != 0) return;
     out += "<img";
     put_attr(out, "src", src);
     for (const char* a : {"alt", "title"})
       if (const std::string v = attr(n, a); !v.empty()) put_attr(out, a, v);
     for (const char* a : {"width", "height"})
       if (const std::string v = attr(n, a); digits_only(v)) put_attr(out, a, v);
-    out += " loading=\"lazy\">";
+    out += " loading=\"lazy\" referrerpolicy=\"no-referrer\">";
     return;
   }
   out += '<';
@@ -195,6 +200,12 @@ std::string sanitize_html(std::string_view html) {
   return out;
 }
 
+std::string text_paragraph(std::string_view text) {
+  std::string out = "<p>";
+  escape_into(out, collapse_text(text), false);
+  return out + "</p>";
+}
+
 std::string plain_text(std::string_view html, std::size_t max_chars) {
   std::string raw;
   if (html.find('<') == std::string_view::npos && html.find('&') == std::string_view::npos) {
@@ -207,6 +218,10 @@ std::string plain_text(std::string_view html, std::size_t max_chars) {
         text_into(raw, n, 0);
     }
   }
+  return collapse_text(raw, max_chars);
+}
+
+std::string collapse_text(std::string_view raw, std::size_t max_chars) {
   // Blank runs (spaces, tabs, newlines, non-breaking spaces) become one space.
   std::string out;
   bool blank = true;

@@ -16,6 +16,13 @@ namespace passerelle::plugins::localtis {
 /// handler, style or class attribute survives; text is escaped.
 std::string sanitize_html(std::string_view html);
 
+/// `text` (plain text, not HTML) with its blank runs collapsed, at most `max_chars`
+/// characters with "…" when cut (0: no limit); cut on a character's boundary.
+std::string collapse_text(std::string_view text, std::size_t max_chars = 0);
+
+/// `text` escaped for HTML, in a paragraph: a plain text body.
+std::string text_paragraph(std::string_view text);
+
 /// The text of `html` (tags dropped, entities decoded, blank runs collapsed), at most
 /// `max_chars` characters (UTF-8 kept whole), with "…" when cut: excerpts and search text.
 std::string plain_text(std::string_view html, std::size_t max_chars = 0);

@@ -64,6 +64,22 @@ std::string unaccent(std::string_view word) {
 
 bool word_byte(unsigned char c) { return std::isalnum(c) || c >= 0x80; }
 
+// French words too common to tell articles apart (a query of them would match everything).
+bool stopword(const std::string& lower) {
+  static const char* kWords[] = {
+      "le",     "la",        "les",  "l",        "de",    "des",   "du",    "d",    "un",   "une",
+      "et",     "en",        "a",    "\xc3\xa0", "au",    "aux",   "pour",  "par",  "sur",  "dans",
+      "avec",   "ce",        "ces",  "cet",      "cette", "qui",   "que",   "qu",   "quoi", "est",
+      "sont",   "ont",       "il",   "elle",     "ils",   "elles", "on",    "nous", "vous", "leur",
+      "leurs",  "son",       "sa",   "ses",      "se",    "s",     "ne",    "n",    "pas",  "plus",
+      "ou",     "o\xc3\xb9", "mais", "donc",     "ni",    "car",   "y",     "c",    "j",    "m",
+      "t",      "lui",       "eux",  "sans",     "sous",  "entre", "comme", "tout", "tous", "toute",
+      "toutes", "the",       "of",   "and"};
+  for (const char* w : kWords)
+    if (lower == w) return true;
+  return false;
+}
+
 template <class Each>
 void each_term(std::string_view text, std::size_t max_terms, Each each) {
   std::unique_ptr<sb_stemmer, StemmerFree> stemmer(sb_stemmer_new("french", "UTF_8"));
@@ -81,6 +97,7 @@ void each_term(std::string_view text, std::size_t max_terms, Each each) {
     i = j;
     lower.clear();
     lower_into(lower, word);
+    if (stopword(lower)) continue;
     std::string term;
     if (stemmer) {
       const sb_symbol* stem =
@@ -113,8 +130,8 @@ std::string search_terms(std::string_view text, std::size_t max_terms) {
 std::vector<std::string> query_terms(std::string_view query) {
   std::vector<std::string> out;
   each_term(query.substr(0, 200), 8, [&](std::string term) {
-    // A prefix of one letter matches half the language: at least two.
-    if (term.size() >= 2) out.push_back(std::move(term));
+    // A short prefix matches half the language: three letters at least.
+    if (term.size() >= 3) out.push_back(std::move(term));
   });
   return out;
 }

@@ -198,6 +198,23 @@ BOOST_FIXTURE_TEST_CASE(a_hostile_feed_hurts_only_itself, Localtis) {
   BOOST_TEST(call("POST", "/api/localtis/feeds/nope/refresh").status == 404);
 }
 
+// A feed that reuses another's guid makes an article of its own, and leaves the other's as it
+// was; plain text stays text ("<" is no tag); words that say nothing make no query.
+BOOST_FIXTURE_TEST_CASE(feeds_cannot_touch_each_other_and_text_stays_text, Localtis) {
+  refresh_all();
+  dir.write("rss2.xml",
+            R"(<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>x</title>
+<item><title>Budget &lt; prévu</title><link>https://evil.example/</link><guid>eco-1</guid>
+<description>a &lt;b&gt;b&lt;/b&gt;</description></item></channel></rss>)");
+  refresh("finances");  // the "finances" feed now claims the ecology feed's guid
+  const auto eco = titles("/api/localtis/articles?theme=environnement");
+  BOOST_TEST(has(eco, "L'écologie au conseil municipal"));
+  const auto mine = titles("/api/localtis/articles?theme=finances-locales");
+  BOOST_TEST(has(mine, "Budget < prévu"));
+  BOOST_TEST(titles("/api/localtis/articles?q=de%20la%20le").empty());
+  BOOST_TEST(titles("/api/localtis/articles?q=ec").empty());  // under three letters
+}
+
 BOOST_FIXTURE_TEST_CASE(routes_and_roles, Localtis) {
   refresh_all();
   identity = make_identity({"elu"});

@@ -178,7 +178,11 @@ BOOST_AUTO_TEST_CASE(the_allowed_markup_stays) {
              "<h2>Titre</h2><ul><li>un</li></ul>");
   BOOST_TEST(
       sanitize_html("<img src=\"https://i.example.fr/a.jpg\" alt=\"Mairie\" width=\"300\">") ==
-      "<img src=\"https://i.example.fr/a.jpg\" alt=\"Mairie\" width=\"300\" loading=\"lazy\">");
+      "<img src=\"https://i.example.fr/a.jpg\" alt=\"Mairie\" width=\"300\" loading=\"lazy\" "
+      "referrerpolicy=\"no-referrer\">");
+  BOOST_TEST(sanitize_html("<p><img src=\"http://10.0.0.1/pixel.gif\"></p>") == "<p></p>");
+  BOOST_TEST(text_paragraph("a < b & c") == "<p>a &lt; b &amp; c</p>");
+  BOOST_TEST(collapse_text("a < b\n  c") == "a < b c");
   BOOST_TEST(sanitize_html("x < y & z") == "<p>x &lt; y &amp; z</p>");  // text in a paragraph
 }
 
