@@ -15,7 +15,19 @@ const words = ('commune intercommunalité budget financement financements financ
   .split(' ');
 let seed = 42;
 const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
-const pick = (n) => Array.from({ length: n }, () => words[Math.floor(random() * words.length)]).join(' ');
+// Text as news has it: most words from a long tail (20,000 made-up words of French syllables),
+// a few topic words from the list above, so that a topic word is in some articles, not in all
+// of them (drawn from the list alone, "financement" was in 9 articles out of 10).
+const syllables = ['ba', 'cor', 'de', 'fin', 'gra', 'lo', 'men', 'ni', 'pal', 'que', 'ro', 'sa',
+  'tion', 'ver', 'mu', 'ch', 'ai', 'eau', 'ent', 'ique', 'ville', 'bourg', 'lan', 'mar'];
+const tail = Array.from({ length: 20000 }, (_, i) => {
+  let w = '';
+  for (let n = i + 1; n > 0; n = Math.floor(n / syllables.length)) w += syllables[n % syllables.length];
+  return w;
+});
+const pick = (n) => Array.from({ length: n }, () => (random() < 0.05
+  ? words[Math.floor(random() * words.length)]
+  : tail[Math.floor(Math.pow(random(), 2) * tail.length)])).join(' ');
 const escape = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 mkdirSync(dir, { recursive: true });

@@ -94,6 +94,8 @@ constexpr std::size_t kMaxFeedBytes = 5 * 1024 * 1024;
 constexpr std::size_t kExcerptChars = 280;
 constexpr std::int64_t kMaxLimit = 50;
 constexpr std::int64_t kMaxOffset = 10'000;
+// A search ranks at most this many of the index's best matches (then filters and boosts them).
+constexpr std::int64_t kCandidates = 2000;
 
 // What the poller keeps of each feed between polls (also in localtis_feeds).
 struct FeedState {
@@ -518,12 +520,17 @@ class LocaltisPlugin final : public Plugin {
     } else {
       std::string match;
       for (const auto& t : terms) match += (match.empty() ? "\"" : " \"") + t + "\"*";
+      // FTS5 ranks its own matches first (ORDER BY rank inside the index, no join), and only
+      // the kCandidates best are joined, filtered and boosted: a word found in most articles
+      // costs the index's scan, not a sort of the whole table.
       const std::string m = param(match), mine = param(user_region);
-      sql = "SELECT " + columns +
-            " FROM localtis_fts f JOIN localtis_articles a ON a.id = f.rowid" + where +
-            " AND localtis_fts MATCH " + m +
-            " ORDER BY bm25(localtis_fts) - CASE WHEN a.region <> '' AND a.region = " + mine +
-            " THEN 2.0 ELSE 0 END, a.published_at DESC, a.id DESC";
+      sql =
+          "SELECT " + columns +
+          " FROM (SELECT rowid AS hit, rank AS score FROM localtis_fts WHERE localtis_fts MATCH " +
+          m + " ORDER BY rank LIMIT " + std::to_string(kCandidates) +
+          ") AS h JOIN localtis_articles a ON a.id = h.hit" + where +
+          " ORDER BY h.score - CASE WHEN a.region <> '' AND a.region = " + mine +
+          " THEN 2.0 ELSE 0 END, a.published_at DESC, a.id DESC";
     }
     sql += " LIMIT " + param(limit + 1) + " OFFSET " + param(offset);
     Statement statement{std::move(sql), std::move(params)};
