@@ -478,7 +478,7 @@ class LocaltisPlugin final : public Plugin {
       if (offset < 0 || offset > kMaxOffset)
         throw HttpError(400, "bad_request", "cursor: not one of ours");
     }
-    std::vector<std::string> terms;
+    std::vector<QueryTerm> terms;
     if (auto q = r.query_param("q"); q && !q->empty()) {
       if (q->size() > 200) throw HttpError(400, "bad_request", "q: at most 200 characters");
       terms = query_terms(*q);
@@ -510,7 +510,8 @@ class LocaltisPlugin final : public Plugin {
             " ORDER BY a.published_at DESC, a.id DESC";
     } else if (postgresql_) {
       std::string query;
-      for (const auto& t : terms) query += (query.empty() ? "" : " & ") + t + ":*";
+      for (const auto& t : terms)
+        query += (query.empty() ? "" : " & ") + t.term + (t.prefix ? ":*" : "");
       const std::string q = param(query), mine = param(user_region);
       sql = "SELECT " + columns + " FROM localtis_articles a" + where +
             " AND a.search_vector @@ to_tsquery('simple', " + q +
@@ -519,7 +520,8 @@ class LocaltisPlugin final : public Plugin {
             " THEN 0.5 ELSE 0 END DESC, a.published_at DESC, a.id DESC";
     } else {
       std::string match;
-      for (const auto& t : terms) match += (match.empty() ? "\"" : " \"") + t + "\"*";
+      for (const auto& t : terms)
+        match += (match.empty() ? "\"" : " \"") + t.term + (t.prefix ? "\"*" : "\"");
       // FTS5 ranks its own matches first (ORDER BY rank inside the index, no join), and only
       // the kCandidates best are joined, filtered and boosted: a word found in most articles
       // costs the index's scan, not a sort of the whole table.

@@ -80,6 +80,7 @@ bool stopword(const std::string& lower) {
   return false;
 }
 
+// Calls `each(term, letters of the word it came from)`.
 template <class Each>
 void each_term(std::string_view text, std::size_t max_terms, Each each) {
   std::unique_ptr<sb_stemmer, StemmerFree> stemmer(sb_stemmer_new("french", "UTF_8"));
@@ -111,7 +112,9 @@ void each_term(std::string_view text, std::size_t max_terms, Each each) {
       term = unaccent(lower);
     }
     if (term.empty()) continue;
-    each(std::move(term));
+    std::size_t letters = 0;
+    for (const char c : lower) letters += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    each(std::move(term), letters);
     ++count;
   }
 }
@@ -120,18 +123,18 @@ void each_term(std::string_view text, std::size_t max_terms, Each each) {
 
 std::string search_terms(std::string_view text, std::size_t max_terms) {
   std::string out;
-  each_term(text, max_terms, [&](std::string term) {
+  each_term(text, max_terms, [&](std::string term, std::size_t) {
     if (!out.empty()) out += ' ';
     out += term;
   });
   return out;
 }
 
-std::vector<std::string> query_terms(std::string_view query) {
-  std::vector<std::string> out;
-  each_term(query.substr(0, 200), 8, [&](std::string term) {
+std::vector<QueryTerm> query_terms(std::string_view query) {
+  std::vector<QueryTerm> out;
+  each_term(query.substr(0, 200), 8, [&](std::string term, std::size_t letters) {
     // A short prefix matches half the language: three letters at least.
-    if (term.size() >= 3) out.push_back(std::move(term));
+    if (term.size() >= 3) out.push_back({std::move(term), letters < 5});
   });
   return out;
 }

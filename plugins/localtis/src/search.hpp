@@ -13,7 +13,15 @@ namespace passerelle::plugins::localtis {
 /// The terms of `text`, in order, space separated (at most `max_terms`).
 std::string search_terms(std::string_view text, std::size_t max_terms = 5000);
 
-/// The terms of a query, each to be matched as a prefix ("éco" finds "écologie"); at most 8.
-std::vector<std::string> query_terms(std::string_view query);
+/// One term of a query: a whole word's stem matches that stem ("financement" finds
+/// "financements" and "financer", all "financ"); a short word, under five letters, is taken as
+/// the start of one and matches as a prefix ("éco" finds "écologie").
+struct QueryTerm {
+  std::string term;
+  bool prefix = false;
+};
+
+/// The terms of a query (three letters or more, stopwords left out); at most 8.
+std::vector<QueryTerm> query_terms(std::string_view query);
 
 }  // namespace passerelle::plugins::localtis
