@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 using namespace passerelle;
 using namespace passerelle::test;
@@ -213,6 +214,31 @@ BOOST_FIXTURE_TEST_CASE(feeds_cannot_touch_each_other_and_text_stays_text, Local
   BOOST_TEST(has(mine, "Budget < prévu"));
   BOOST_TEST(titles("/api/localtis/articles?q=de%20la%20le").empty());
   BOOST_TEST(titles("/api/localtis/articles?q=ec").empty());  // under three letters
+}
+
+// A word in more articles than are ranked (2,000): the newest matches come, in date order.
+BOOST_FIXTURE_TEST_CASE(a_very_broad_query_gives_the_newest_matches, Localtis) {
+  // 2,100 articles over three feeds (1,000 items per feed at most); the newest have long
+  // titles, so that ranking by relevance would put them last.
+  for (const auto& [file, feed, first] : {std::tuple{"rss2.xml", "finances", 0},
+                                          {"atom.xml", "actu", 700},
+                                          {"rdf.xml", "social", 1400}}) {
+    std::string xml = R"(<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>)"
+                      "<title>Budgets</title><link>https://b.example.fr/</link>";
+    for (int i = first; i < first + 700; ++i)
+      xml += "<item><title>Budget numéro " + std::to_string(i) +
+             (i % 28 == 27 ? " avec des annexes, des tableaux, des graphiques et des notes" : "") +
+             "</title><link>https://b.example.fr/" + std::to_string(i) + "</link><pubDate>" +
+             std::to_string(1 + i % 28) + " Jun 2025 10:00:00 GMT</pubDate></item>";
+    dir.write(file, xml + "</channel></rss>");
+    BOOST_TEST(refresh(feed).at("last_status").as_string() == "ok");
+  }
+  const Response r = call("GET", "/api/localtis/articles?q=budget&limit=5");
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  const auto articles = json(r).at("articles").as_array();
+  BOOST_TEST_REQUIRE(articles.size() == 5u);
+  for (const auto& a : articles)
+    BOOST_TEST(a.at("published_at").as_string() == "2025-06-28T10:00:00Z");
 }
 
 BOOST_FIXTURE_TEST_CASE(routes_and_roles, Localtis) {
