@@ -48,7 +48,7 @@ function gatewayConfig({ port, dir }) {
   const web = `
 web:
   root: ${DIST}
-  pages: [/, /connexion, /ma-direction, /mon-compte, /exploitation]
+  pages: [/, /connexion, /ma-direction, /actualites, /mon-compte, /exploitation]
 `;
   return `demo: true
 server:
@@ -77,6 +77,10 @@ plugins:
       data_file: ${ROOT}/config/directorates.yaml
   - name: faulty
     library: ${MODULES}/libpasserelle-faulty.so
+  - name: localtis
+    library: ${MODULES}/libpasserelle-localtis.so
+    config:
+      feeds_file: ${ROOT}/config/localtis-feeds.yaml
 `;
 }
 
@@ -256,6 +260,33 @@ describe('the portal in a browser', () => {
     }
   }, { timeout: 30000 });
 
+  test('an élu reads the news: the latest on the dashboard, a search on /actualites', { timeout: 60000 }, async () => {
+    const { context, page, watch } = await openPage(1280);
+    await withContext(context, async () => {
+      await login(page);
+      const card = page.locator('.fr-card[data-plugin="localtis"]');
+      await card.getByRole('heading', { name: /Localtis/ }).waitFor();
+      assert.ok(await card.locator('li a[target="_blank"]').count() >= 1);
+      await card.getByRole('link', { name: 'Toutes les actualités' }).click();
+      await page.waitForURL((u) => u.pathname === '/actualites');
+      await page.locator('.fr-card[data-article]').first().waitFor();
+      await page.getByLabel('Rechercher dans les actualités').first().fill('financement');
+      await page.getByRole('button', { name: 'Rechercher' }).click();
+      await page.waitForURL((u) => u.search.includes('q=financement'));
+      const first = page.locator('.fr-card[data-article]').first();
+      await first.waitFor();
+      // The élu of Angers: the regional article (Pays de la Loire) first.
+      await first.getByText('Pays de la Loire').waitFor();
+      assert.match(await page.getByRole('status').textContent(), /article/);
+      await page.getByLabel('Thème').selectOption('finances-locales');
+      await page.getByRole('button', { name: 'Rechercher' }).click();
+      await page.waitForURL((u) => u.search.includes('theme=finances-locales'));
+      await page.locator('.fr-card[data-article]').first().getByText('Finances locales').waitFor();
+      await shot(page, 'actualites-1280');
+      assertClean(watch);
+    });
+  });
+
   test('an élu logs in, sees the dashboard and the directorate, logs out', { timeout: 60000 }, async (t) => {
     const { context, page, watch } = await openPage(1280);
     await withContext(context, async () => {
@@ -424,10 +455,13 @@ describe('the portal in a browser', () => {
         await page.goto(`${ctx.base}/ma-direction`);
         await page.getByRole('heading', { name: /Pays de la Loire/ }).waitFor();
         others += await checkAccessibility(page, t, `/ma-direction @${width}`);
+        await page.goto(`${ctx.base}/actualites?q=financement`);
+        await page.locator('.fr-card[data-article]').first().waitFor();
+        others += await checkAccessibility(page, t, `/actualites @${width}`);
         await page.goto(`${ctx.base}/mon-compte`);
         await page.getByText('Élu·e').waitFor();
         others += await checkAccessibility(page, t, `/mon-compte @${width}`);
-        console.log(`axe-core at ${width} px: 4 pages, ${others} minor or moderate violation(s)` +
+        console.log(`axe-core at ${width} px: 5 pages, ${others} minor or moderate violation(s)` +
           (width === 360 ? ' (the open menu too)' : ''));
       } finally {
         await context.close();

@@ -7,6 +7,7 @@ import { communeLabel, currentUser, logout } from './session.js';
 import { loginPage } from './pages/login.js';
 import { dashboardPage } from './pages/dashboard.js';
 import { directoratePage } from './pages/directorate.js';
+import { newsPage } from './pages/news.js';
 import { accountPage } from './pages/account.js';
 
 // A page whose code (with what it alone needs: the charts of /exploitation) is fetched when it
@@ -29,6 +30,7 @@ const ROUTES = {
   '/connexion': { title: 'Connexion', render: loginPage, public: true },
   '/': { title: 'Tableau de bord', render: dashboardPage },
   '/ma-direction': { title: 'Ma direction', render: directoratePage },
+  '/actualites': { title: 'Actualités', render: newsPage },
   '/mon-compte': { title: 'Mon compte', render: accountPage },
   '/exploitation': { title: 'Exploitation',
     render: lazyPage(() => import('./pages/operations.js'), 'operationsPage') },

@@ -6,6 +6,7 @@ import { h } from './dom.js';
 export const NAV = [
   { path: '/', label: 'Tableau de bord' },
   { path: '/ma-direction', label: 'Ma direction' },
+  { path: '/actualites', label: 'Actualités' },
   { path: '/mon-compte', label: 'Mon compte' },
   { path: '/exploitation', label: 'Exploitation', role: 'operator' },
 ];

@@ -41,6 +41,11 @@ function card(entry) {
     content.append(h('p', { class: 'fr-card__desc' }, UNAVAILABLE));
   } else if (typeof widget.text === 'string') {
     content.append(h('p', { class: 'fr-card__desc' }, widget.text));
+  } else if (entry.plugin === 'localtis' && Array.isArray(widget.articles)) {
+    // The latest articles: their titles, to their source.
+    content.append(h('ul', { class: 'fr-card__desc' }, widget.articles.map((a) => h('li', {},
+      a.link ? h('a', { href: a.link, target: '_blank', rel: 'noopener noreferrer',
+        title: `${a.title} (nouvelle fenêtre)` }, a.title) : a.title))));
   } else {
     content.append(h('div', { class: 'fr-card__desc' }, view(widget)));
   }
@@ -49,6 +54,10 @@ function card(entry) {
     body.append(h('div', { class: 'fr-card__footer' },
       h('a', { class: 'fr-link', href: '/ma-direction', 'data-link': true },
         'Voir ma direction et ses contacts')));
+  }
+  if (entry.plugin === 'localtis' && !entry.unavailable) {
+    body.append(h('div', { class: 'fr-card__footer' },
+      h('a', { class: 'fr-link', href: '/actualites', 'data-link': true }, 'Toutes les actualités')));
   }
   return h('div', { class: 'fr-col-12 fr-col-md-6 fr-col-lg-4' },
     h('div', { class: 'fr-card', 'data-plugin': entry.plugin }, body));
