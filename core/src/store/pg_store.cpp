@@ -170,8 +170,6 @@ void add_result(PGresult* r, QueryResult& out, std::optional<std::string>& error
   }
 }
 
-// Reads every result of what was sent; the last result set is the answer. An SQL error throws
-// std::runtime_error once the connection is ready again; a lost connection, ConnectionLost.
 // Reads all the socket holds. Asio's waits are edge-triggered: data that came before the wait
 // (more than one read takes, say a large result) raises no new edge, so it is read first.
 bool drain(Connection& c, bool until_empty = false) {
@@ -201,20 +199,29 @@ Task<void> wait_result(Connection& c, Clock::time_point deadline) {
   }
 }
 
-// Reads every result of what was sent; the last result set is the answer. An SQL error throws
+// Reads every result of what was sent (in a pipeline, `to_sync`: up to its next
+// synchronisation point); the last result set is the answer. An SQL error throws
 // std::runtime_error once the connection is ready again; a lost connection, ConnectionLost.
-Task<QueryResult> collect(Connection& c, Clock::time_point deadline) {
+Task<QueryResult> collect(Connection& c, Clock::time_point deadline, bool to_sync = false) {
   QueryResult out;
   std::optional<std::string> error;
   for (;;) {
     co_await wait_result(c, deadline);
     PGresult* r = PQgetResult(c.pg);
-    if (!r) break;
+    if (!r) {
+      if (to_sync) continue;  // the end of one statement's results: its sync comes next
+      break;
+    }
     const ExecStatusType status = PQresultStatus(r);
+    if (to_sync && status == PGRES_PIPELINE_SYNC) {
+      PQclear(r);
+      break;
+    }
     if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
       // COPY would have libpq hand out this result for ever; the connection, left in the
       // middle of it, is dropped when given back.
       PQclear(r);
+      c.discard = true;
       throw std::runtime_error("COPY is not supported: use INSERT and SELECT");
     }
     add_result(r, out, error);
@@ -252,33 +259,6 @@ Task<QueryResult> execute(Connection& c, const Statement& statement, Clock::time
   co_return co_await collect(c, deadline);
 }
 
-// Until the pipeline's next synchronisation point: the results of one statement, then its
-// PGRES_PIPELINE_SYNC.
-Task<QueryResult> collect_to_sync(Connection& c, Clock::time_point deadline) {
-  QueryResult out;
-  std::optional<std::string> error;
-  for (;;) {
-    co_await wait_result(c, deadline);
-    PGresult* r = PQgetResult(c.pg);
-    if (!r) continue;  // the end of one statement's results: its sync comes next
-    const ExecStatusType status = PQresultStatus(r);
-    if (status == PGRES_PIPELINE_SYNC) {
-      PQclear(r);
-      break;
-    }
-    if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
-      PQclear(r);
-      c.discard = true;  // left in the middle of it: dropped when given back
-      throw std::runtime_error("COPY is not supported: use INSERT and SELECT");
-    }
-    add_result(r, out, error);
-    PQclear(r);
-  }
-  if (PQstatus(c.pg) != CONNECTION_OK) throw ConnectionLost(message_of(c.pg), true);
-  if (error) throw std::runtime_error(*error);
-  co_return out;
-}
-
 // A plugin's statement and the reset of its session (DISCARD ALL: what its SQL may have SET,
 // locked or prepared) in one round trip (pipeline mode), where two used to follow each other:
 // the connection is then lent again at once.
@@ -294,14 +274,14 @@ Task<QueryResult> execute_and_reset(Connection& c, const Statement& statement,
   std::optional<QueryResult> result;
   std::exception_ptr failed;
   try {
-    result = co_await collect_to_sync(c, deadline);
+    result = co_await collect(c, deadline, true);
   } catch (const ConnectionLost&) {
     throw;
   } catch (...) {
     failed = std::current_exception();  // an SQL error: the reset runs all the same
   }
   try {
-    co_await collect_to_sync(c, deadline);
+    co_await collect(c, deadline, true);
     c.reset = PQexitPipelineMode(c.pg) == 1;
   } catch (const ConnectionLost&) {
     throw;

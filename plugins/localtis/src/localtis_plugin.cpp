@@ -19,6 +19,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -161,6 +162,7 @@ class LocaltisPlugin final : public Plugin {
       state_[text_of(row[0])] = s;
     }
     host.logger().info("feeds: " + std::to_string(feeds_.size()) + " from " + file);
+    co_await read_latest();
     if (host.config().at("poll").as_bool()) {
       executor_ = co_await asio::this_coro::executor;
       wake_ = std::make_unique<asio::steady_timer>(executor_);
@@ -196,22 +198,45 @@ class LocaltisPlugin final : public Plugin {
   }
 
   // The latest articles of the user's region (and national ones).
+  // Answered from the latest articles kept in memory (read again after each fetch that stored
+  // something): the dashboard asks on every page, the store is not asked for it.
+  bool widget_immediate() const override { return true; }
+
   Task<std::optional<json::value>> widget(Identity identity) override {
     const std::string region = region_of(identity);
-    Statement latest{
-        "SELECT id, title, link, excerpt, themes, region, published_at, feed, image,"
-        " author FROM localtis_articles WHERE region = '' OR region = ?1"
-        " ORDER BY published_at DESC, id DESC LIMIT 5",
-        {region}};
-    const QueryResult rows = co_await host_->database().query(std::move(latest));
-    if (rows.rows.empty()) co_return std::nullopt;
+    const std::shared_ptr<const Latest> latest = latest_.load();
     json::array items;
-    for (const auto& row : rows.rows) items.push_back(summary_json(row));
+    for (const auto& [article_region, article] : latest->articles) {
+      if (!article_region.empty() && article_region != region) continue;
+      items.push_back(article);
+      if (items.size() == kWidgetArticles) break;
+    }
+    if (items.empty()) co_return std::nullopt;
     co_return json::object{{"title", "Localtis : l'actualité de vos territoires"},
                            {"articles", std::move(items)}};
   }
 
  private:
+  // The newest articles, national and of every region, for the widget: enough that each region
+  // finds its own among them in practice (the widget shows the first kWidgetArticles that are
+  // national or of the user's region).
+  struct Latest {
+    std::vector<std::pair<std::string, json::object>> articles;  // region, summary
+  };
+  static constexpr std::size_t kWidgetArticles = 5;
+
+  Task<void> read_latest() {
+    Statement newest{
+        "SELECT id, title, link, excerpt, themes, region, published_at, feed, image,"
+        " author FROM localtis_articles ORDER BY published_at DESC, id DESC LIMIT 500",
+        {}};
+    const QueryResult rows = co_await host_->database().query(std::move(newest));
+    auto next = std::make_shared<Latest>();
+    for (const auto& row : rows.rows)
+      next->articles.emplace_back(text_of(row[5]), summary_json(row));
+    latest_.store(std::move(next));
+  }
+
   std::string region_of(const Identity& who) const {
     if (const Commune* c = host_->territories().commune(who.commune_insee)) return c->region;
     return {};
@@ -385,6 +410,7 @@ class LocaltisPlugin final : public Plugin {
         " WHERE id = ?1",
         {f.id, st.etag, st.last_modified, status, error, started, st.next_poll_at, st.failures}};
     co_await host_->database().query(std::move(save));
+    if (stored > 0) co_await read_latest();
     if (status == "ok")
       host_->logger().info("feed " + f.id + ": " + std::to_string(stored) + " articles stored");
   }
@@ -643,6 +669,7 @@ class LocaltisPlugin final : public Plugin {
 
   Host* host_ = nullptr;
   bool postgresql_ = false;
+  std::atomic<std::shared_ptr<const Latest>> latest_{std::make_shared<const Latest>()};
   std::vector<FeedSource> feeds_;
   std::mutex state_mutex_;
   std::map<std::string, FeedState> state_;
