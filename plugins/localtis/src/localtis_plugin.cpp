@@ -428,14 +428,20 @@ class LocaltisPlugin final : public Plugin {
       if (!dated) undated = true;
       const std::string& rich = !item.content.empty() ? item.content : item.summary;
       const bool rich_html = !item.content.empty() ? item.content_is_html : item.summary_is_html;
-      const std::string body = rich_html ? sanitize_html(rich) : text_paragraph(rich);
+      // One HTML parse per text: the body's gives its text too, and the excerpt when it comes
+      // from the same text (an item with a description only).
+      std::string body_text;
+      const std::string body = rich_html ? sanitize_html(rich, &body_text) : text_paragraph(rich);
+      if (!rich_html) body_text = collapse_text(rich);
       const std::string& short_text = !item.summary.empty() ? item.summary : item.content;
       const bool short_html = !item.summary.empty() ? item.summary_is_html : item.content_is_html;
-      const std::string excerpt = short_html ? plain_text(short_text, kExcerptChars)
-                                             : collapse_text(short_text, kExcerptChars);
+      const std::string excerpt = &short_text == &rich ? collapse_text(body_text, kExcerptChars)
+                                  : short_html         ? plain_text(short_text, kExcerptChars)
+                                                       : collapse_text(short_text, kExcerptChars);
       const std::string title =
           item.title_is_html ? plain_text(item.title, 300) : collapse_text(item.title, 300);
-      std::string words = title + " " + excerpt + " " + plain_text(body);
+      std::string words =
+          title + " " + (&short_text == &rich ? std::string() : excerpt) + " " + body_text;
       for (const auto& c : item.categories) words += " " + c;
       const std::string link =
           item.link.rfind("https://", 0) == 0 || item.link.rfind("http://", 0) == 0 ? item.link

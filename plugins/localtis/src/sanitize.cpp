@@ -189,14 +189,27 @@ void text_into(std::string& out, const xmlNode* n, int depth) {
   }
 }
 
+// The text of a parsed document, blank runs not yet collapsed.
+std::string raw_text(const xmlDoc& doc) {
+  std::string raw;
+  for (const xmlNode* n = doc.children; n; n = n->next) {
+    if (n->type == XML_TEXT_NODE && n->content)
+      raw += as_chars(n->content);
+    else if (n->type == XML_ELEMENT_NODE && !dropped_whole(as_chars(n->name)))
+      text_into(raw, n, 0);
+  }
+  return raw;
+}
+
 }  // namespace
 
-std::string sanitize_html(std::string_view html) {
+std::string sanitize_html(std::string_view html, std::string* text) {
   if (html.empty()) return {};
   const auto doc = parse_html(html);
   if (!doc) return {};
   std::string out;
   for (const xmlNode* n = doc->children; n; n = n->next) write_node(out, n, 0);
+  if (text) *text = collapse_text(raw_text(*doc));  // the same parse: parsing is the cost
   return out;
 }
 
@@ -211,12 +224,7 @@ std::string plain_text(std::string_view html, std::size_t max_chars) {
   if (html.find('<') == std::string_view::npos && html.find('&') == std::string_view::npos) {
     raw = std::string(html);
   } else if (const auto doc = parse_html(html)) {
-    for (const xmlNode* n = doc->children; n; n = n->next) {
-      if (n->type == XML_TEXT_NODE && n->content)
-        raw += as_chars(n->content);
-      else if (n->type == XML_ELEMENT_NODE && !dropped_whole(as_chars(n->name)))
-        text_into(raw, n, 0);
-    }
+    raw = raw_text(*doc);
   }
   return collapse_text(raw, max_chars);
 }

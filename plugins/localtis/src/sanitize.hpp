@@ -14,7 +14,8 @@ namespace passerelle::plugins::localtis {
 /// and div (no attributes). Elements outside it keep their text, except script, style, iframe,
 /// object, embed, form, template, noscript, svg, math and head, which go whole. No event
 /// handler, style or class attribute survives; text is escaped.
-std::string sanitize_html(std::string_view html);
+/// `text`, when given, receives the plain text of the same parse (what plain_text() gives).
+std::string sanitize_html(std::string_view html, std::string* text = nullptr);
 
 /// `text` (plain text, not HTML) with its blank runs collapsed, at most `max_chars`
 /// characters with "…" when cut (0: no limit); cut on a character's boundary.
