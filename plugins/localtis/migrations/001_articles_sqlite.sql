@@ -38,6 +38,9 @@ CREATE VIRTUAL TABLE localtis_fts USING fts5(search, tokenize = 'unicode61', pre
 CREATE TRIGGER localtis_articles_indexed AFTER INSERT ON localtis_articles BEGIN
   INSERT INTO localtis_fts (rowid, search) VALUES (new.id, new.search);
 END;
+CREATE TRIGGER localtis_articles_unindexed AFTER DELETE ON localtis_articles BEGIN
+  DELETE FROM localtis_fts WHERE rowid = old.id;
+END;
 CREATE TRIGGER localtis_articles_reindexed AFTER UPDATE OF search ON localtis_articles BEGIN
   DELETE FROM localtis_fts WHERE rowid = old.id;
   INSERT INTO localtis_fts (rowid, search) VALUES (new.id, new.search);

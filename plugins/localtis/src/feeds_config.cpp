@@ -98,6 +98,16 @@ std::vector<FeedSource> load_feeds(const std::string& path) {
         if (!d || *d < std::chrono::seconds(60) || *d > std::chrono::hours(24))
           throw std::runtime_error(where(path, v) + "interval: from 60s to 1d, e.g. 30m");
         f.interval = *d;
+      } else if (key == "keep") {
+        std::int64_t n = 0;
+        try {
+          n = value.size() <= 7 ? std::stoll(value) : 0;
+        } catch (const std::exception&) {
+          n = 0;
+        }
+        if (n < 100 || n > 1'000'000)
+          throw std::runtime_error(where(path, v) + "keep: from 100 to 1000000 articles");
+        f.keep = n;
       } else if (key == "timeout") {
         const auto d = duration_of(value);
         if (!d || *d < std::chrono::seconds(1) || *d > std::chrono::seconds(60))

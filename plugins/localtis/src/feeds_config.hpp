@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@ struct FeedSource {
   std::string region;       ///< INSEE code of its region when the feed is regional, else ""
   std::chrono::seconds interval{1800};       ///< between polls (60 s to 1 day)
   std::chrono::milliseconds timeout{10000};  ///< for the whole fetch (1 s to 60 s)
+  std::int64_t keep = 5000;  ///< articles kept (the newest); older ones go (100 to 1,000,000)
 };
 
 /// Reads and checks the file. Throws std::runtime_error("FILE:LINE:COL: message").

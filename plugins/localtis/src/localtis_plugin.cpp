@@ -484,7 +484,16 @@ class LocaltisPlugin final : public Plugin {
                            ": dates it could not read: first seen time used instead");
     }
     const std::size_t count = writes.size();
-    if (!writes.empty()) co_await host_->database().transaction(std::move(writes));
+    if (writes.empty()) co_return count;
+    // Retention: the feed's newest `keep` articles stay, older ones go (with their index rows),
+    // in the same transaction, so that a feed publishing new guids at every poll cannot make
+    // the table grow for ever.
+    writes.push_back(
+        {std::string("DELETE FROM localtis_articles WHERE feed = ?1 AND id IN (SELECT id FROM"
+                     " localtis_articles WHERE feed = ?1 ORDER BY published_at DESC, id DESC") +
+             (postgresql_ ? " OFFSET ?2)" : " LIMIT -1 OFFSET ?2)"),
+         {f.id, f.keep}});
+    co_await host_->database().transaction(std::move(writes));
     co_return count;
   }
 

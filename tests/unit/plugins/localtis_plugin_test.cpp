@@ -2,6 +2,7 @@
 // PostgreSQL in the .postgresql run): feeds ingested on request, deduplicated, updated in place;
 // French search (stems, accents, prefixes), filters, pagination, ETags; a hostile feed hurting
 // only itself; roles per route; the widget.
+#include "feeds_config.hpp"
 #include "support/app_fixture.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -239,6 +240,40 @@ BOOST_FIXTURE_TEST_CASE(a_very_broad_query_gives_the_newest_matches, Localtis) {
   BOOST_TEST_REQUIRE(articles.size() == 5u);
   for (const auto& a : articles)
     BOOST_TEST(a.at("published_at").as_string() == "2025-06-28T10:00:00Z");
+}
+
+// A feed keeps its newest `keep` articles; older ones go.
+BOOST_AUTO_TEST_CASE(a_feed_keeps_its_newest_articles) {
+  AppFixture app;
+  std::string xml = R"(<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>)"
+                    "<title>Retenue</title><link>https://r.example.fr/</link>";
+  for (int i = 1; i <= 150; ++i)
+    xml += "<item><title>Subvention " + std::to_string(i) + "</title><link>https://r.example.fr/" +
+           std::to_string(i) + "</link><pubDate>02 Jun 2025 " + std::to_string(10 + i / 60) + ":" +
+           (i % 60 < 10 ? "0" : "") + std::to_string(i % 60) + ":00 GMT</pubDate></item>";
+  app.dir.write("many.xml", xml + "</channel></rss>");
+  app.dir.write("feeds.yaml", "feeds:\n  - {id: many, file: many.xml, theme: t, keep: 100}\n");
+  app.start("  - name: localtis\n    library: " + module("localtis") +
+            "\n    config:\n      feeds_file: " + app.dir.path() +
+            "/feeds.yaml\n      poll: false\n");
+  app.identity = make_identity({"operator"});
+  BOOST_TEST_REQUIRE(app.call("POST", "/api/localtis/feeds/many/refresh").status == 200);
+  const auto feeds = AppFixture::json(app.call("GET", "/api/localtis/feeds"));
+  BOOST_TEST(feeds.at("feeds").at(0).at("articles").as_int64() == 100);
+  // A search sees the 100 kept, in two pages.
+  const auto found =
+      AppFixture::json(app.call("GET", "/api/localtis/articles?q=subvention&limit=50"));
+  BOOST_TEST(found.at("articles").as_array().size() == 50u);
+  auto page =
+      AppFixture::json(app.call("GET", "/api/localtis/articles?q=subvention&limit=50&cursor=50"));
+  BOOST_TEST(page.at("articles").as_array().size() == 50u);
+  BOOST_TEST(page.at("next_cursor").is_null());
+  const auto bad =
+      app.dir.write("bad.yaml", "feeds:\n  - {id: x, file: a.xml, theme: t, keep: 5}\n");
+  BOOST_CHECK_EXCEPTION(passerelle::plugins::localtis::load_feeds(bad), std::runtime_error,
+                        [](const std::runtime_error& e) {
+                          return std::string(e.what()).find("keep: from 100") != std::string::npos;
+                        });
 }
 
 BOOST_FIXTURE_TEST_CASE(routes_and_roles, Localtis) {
