@@ -63,7 +63,9 @@ export async function newsPage(main) {
   // Shown only while there are more (appended then; the DSFR's display beats `hidden`).
   const more = h('button', { class: 'fr-btn fr-btn--secondary fr-mt-3w', type: 'button' },
     'Afficher plus d’articles');
-  main.append(status, list);
+  // The cards' titles are h3: the list has its heading, so that levels follow each other.
+  main.append(h('h2', { class: 'fr-h4 fr-mb-1w' }, query.get('q') ? 'Résultats' : 'Derniers articles'),
+    status, list);
   let shown = 0;
   const load = async (cursor) => {
     const page = new URLSearchParams(query);
