@@ -89,7 +89,7 @@ BOOST_AUTO_TEST_CASE(feeds_over_http_and_every_way_they_fail) {
   std::string feeds = "feeds:\n";
   for (const char* id : {"good", "broken", "slow", "drip", "huge", "gzip", "bomb"})
     feeds += std::string("  - {id: ") + id + ", url: \"" + server.url(std::string("/") + id) +
-             "\", theme: actualites, timeout: 1s}\n";
+             "\", plain_http: true, theme: actualites, timeout: 1s}\n";
   const std::string feeds_file = dir.write("feeds.yaml", feeds);
   GatewayProcess gw("demo: true\nplugins:\n  - name: localtis\n    library: " + module("localtis") +
                     "\n    config:\n      feeds_file: " + feeds_file + "\n      poll: false\n");

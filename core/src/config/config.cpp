@@ -268,6 +268,8 @@ Config load_config_text(const std::string& text, const std::string& path) {
   c.store.sqlite = resolve(base_dir, store.string("sqlite", c.store.sqlite));
   c.store.threads = store.integer("threads", c.store.threads, 1, 64);
   c.store.statement_cache = store.integer("statement_cache", c.store.statement_cache, 0, 10'000);
+  c.store.cache_mib = store.integer("cache_mib", c.store.cache_mib, 1, 4096);
+  c.store.mmap_mib = store.integer("mmap_mib", c.store.mmap_mib, 0, 65'536);
   if (store.has("postgresql")) {
     if (store.has("sqlite"))
       fail_at(store.file(), store.raw("postgresql"),

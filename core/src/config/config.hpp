@@ -63,6 +63,8 @@ struct StoreConfig {
   std::string sqlite = "var/passerelle.db";
   unsigned threads = 2;
   unsigned statement_cache = 64;             // prepared statements kept per connection; 0: none
+  unsigned cache_mib = 16;                   // SQLite: page cache per connection
+  unsigned mmap_mib = 256;                   // SQLite: file mapped per connection; 0: off
   std::optional<PostgresConfig> postgresql;  // set: the store is PostgreSQL, not `sqlite`
 };
 

@@ -32,7 +32,8 @@ std::unique_ptr<Store> open_store(const StoreConfig& config, unsigned threads,
     return std::make_unique<PgStore>(std::move(options));
   }
   return std::make_unique<SqliteStore>(config.sqlite, threads, std::chrono::seconds(30),
-                                       config.statement_cache);
+                                       config.statement_cache,
+                                       SqliteMemory{config.cache_mib, config.mmap_mib});
 }
 
 std::string plugin_role_secret(const Config& config) {

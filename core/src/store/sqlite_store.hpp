@@ -15,6 +15,12 @@ namespace passerelle {
 
 class PluginDatabase;
 
+/// How much memory each connection may use to keep the database's pages at hand.
+struct SqliteMemory {
+  unsigned cache_mib = 16;  // page cache per connection (PRAGMA cache_size)
+  unsigned mmap_mib = 256;  // the file mapped, read without a copy (PRAGMA mmap_size); 0: off
+};
+
 class SqliteStore final : public Store {
  public:
   /// Opens (creating folder and file when missing) `path` with `threads` connections. A
@@ -22,7 +28,7 @@ class SqliteStore final : public Store {
   /// Each connection keeps up to `cached_statements` prepared statements (0: none).
   SqliteStore(const std::string& path, unsigned threads,
               std::chrono::milliseconds plugin_statement_limit = std::chrono::seconds(30),
-              std::size_t cached_statements = kDefaultCachedStatements);
+              std::size_t cached_statements = kDefaultCachedStatements, SqliteMemory memory = {});
   ~SqliteStore() override;
 
   /// Prepared statements kept per connection unless configured otherwise (store.statements).

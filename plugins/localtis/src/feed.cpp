@@ -1,5 +1,7 @@
 #include "feed.hpp"
 
+#include "sanitize.hpp"
+
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
@@ -181,6 +183,9 @@ void ignore_errors(void*, const char*, ...) {}
 Feed parse_feed(std::string_view bytes, std::string_view http_charset) {
   if (bytes.size() > kMaxBytes) throw FeedError("feed larger than 16 MiB");
   if (bytes.empty()) throw FeedError("empty feed");
+  if (most_attributes(bytes) > kMaxAttributes)
+    throw FeedError("a tag with more than " + std::to_string(kMaxAttributes) +
+                    " attributes: refused");
   static std::once_flag initialised;  // libxml2 wants this once, before threads use it
   std::call_once(initialised, [] {
     xmlInitParser();

@@ -67,6 +67,7 @@ std::vector<FeedSource> load_feeds(const std::string& path) {
     if (!entry.IsMap())
       throw std::runtime_error(where(path, entry) + "each feed must be a mapping");
     FeedSource f;
+    std::string url_at;  // where the url is written, for an error found after the loop
     for (const auto& kv : entry) {
       const std::string key = kv.first.Scalar();
       const YAML::Node& v = kv.second;
@@ -82,6 +83,11 @@ std::vector<FeedSource> load_feeds(const std::string& path) {
         if (value.rfind("https://", 0) != 0 && value.rfind("http://", 0) != 0)
           throw std::runtime_error(where(path, v) + "url: an http:// or https:// address");
         f.url = value;
+        url_at = where(path, v);
+      } else if (key == "plain_http") {
+        if (value != "true" && value != "false")
+          throw std::runtime_error(where(path, v) + "plain_http: true or false");
+        f.plain_http = value == "true";
       } else if (key == "file") {
         f.file = std::filesystem::path(value).is_absolute() ? value : (folder / value).string();
       } else if (key == "theme") {
@@ -120,6 +126,10 @@ std::vector<FeedSource> load_feeds(const std::string& path) {
     if (f.id.empty()) throw std::runtime_error(where(path, entry) + "id is required");
     if (f.url.empty() == f.file.empty())
       throw std::runtime_error(where(path, entry) + "give url or file, one of them");
+    if (f.url.rfind("http://", 0) == 0 && !f.plain_http)
+      throw std::runtime_error(url_at +
+                               "url: http:// can be read and changed on its way; give https://, "
+                               "or plain_http: true to accept that for this feed");
     if (f.theme.empty()) throw std::runtime_error(where(path, entry) + "theme is required");
     if (f.theme_label.empty()) f.theme_label = f.theme;
     out.push_back(std::move(f));

@@ -12,6 +12,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -138,6 +139,7 @@ class LocaltisPlugin final : public Plugin {
     const std::string file(host.config().at("feeds_file").as_string());
     std::function<void()> read = [this, &file] { feeds_ = load_feeds(file); };
     co_await host.offload(std::move(read));
+    for (const auto& f : feeds_) feed_locks_[f.id] = std::make_unique<AsyncMutex>();
     // Each feed's row, and what it knew (conditional GET, failures, next poll).
     std::vector<Statement> rows;
     for (const auto& f : feeds_)
@@ -280,33 +282,46 @@ class LocaltisPlugin final : public Plugin {
   Task<void> poll_loop() {
     // However the loop ends, stop() must learn it (its frame is this library's code).
     struct Ended {
-      bool& polling;
+      std::atomic<bool>& polling;
       ~Ended() { polling = false; }
     } ended{polling_};
-    std::mt19937 jitter(std::random_device{}());
     while (!stopping_) {
-      std::int64_t next = now_seconds() + 60;
-      for (const auto& f : feeds_) {
-        if (stopping_) break;
-        if (state(f.id).next_poll_at <= now_seconds()) {
-          try {
-            AsyncMutex::Lock lock = co_await refreshing_.lock();
-            co_await refresh(f, jitter);
-          } catch (const std::exception& e) {
-            host_->logger().error("feed " + f.id + ": " + e.what());
-            std::lock_guard lock(state_mutex_);
-            auto& st = state_[f.id];
-            st.next_poll_at = std::max(st.next_poll_at, now_seconds() + f.interval.count());
-          }
-        }
-        next = std::min(next, state(f.id).next_poll_at);
-      }
+      std::vector<const FeedSource*> due;
+      for (const auto& f : feeds_)
+        if (state(f.id).next_poll_at <= now_seconds()) due.push_back(&f);
+      // A few feeds at a time: one slow feed (up to its timeout) holds one of them, not the
+      // others; and one feed is read while another one's articles are written.
+      std::atomic<std::size_t> taken{0};
+      using namespace boost::asio::experimental::awaitable_operators;
+      co_await (poll_some(due, taken) && poll_some(due, taken) && poll_some(due, taken) &&
+                poll_some(due, taken));
       if (stopping_) break;
+      std::int64_t next = now_seconds() + 60;
+      for (const auto& f : feeds_) next = std::min(next, state(f.id).next_poll_at);
       wake_->expires_after(
           std::chrono::seconds(std::clamp<std::int64_t>(next - now_seconds(), 1, 60)));
       co_await wake_->async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
+
+  // Polls the due feeds not taken yet by another of the loop's workers, one after the other.
+  Task<void> poll_some(const std::vector<const FeedSource*>& due, std::atomic<std::size_t>& taken) {
+    std::mt19937 jitter(std::random_device{}());
+    for (std::size_t i = taken++; i < due.size() && !stopping_; i = taken++) {
+      const FeedSource& f = *due[i];
+      try {
+        AsyncMutex::Lock lock = co_await lock_of(f).lock();
+        co_await refresh(f, jitter);
+      } catch (const std::exception& e) {
+        host_->logger().error("feed " + f.id + ": " + e.what());
+        std::lock_guard lock(state_mutex_);
+        auto& st = state_[f.id];
+        st.next_poll_at = std::max(st.next_poll_at, now_seconds() + f.interval.count());
+      }
+    }
+  }
+
+  AsyncMutex& lock_of(const FeedSource& f) { return *feed_locks_.at(f.id); }
 
   // One poll of one feed: fetched (conditional GET), read, stored; its state saved. A failure
   // is the feed's own: logged, kept as its last error, and its next poll backs off.
@@ -316,7 +331,8 @@ class LocaltisPlugin final : public Plugin {
     return state_[id];
   }
 
-  // Called under refreshing_: one refresh at a time, so the copy taken here is the latest.
+  // Called under the feed's lock: one refresh of a feed at a time, so the copy taken here is
+  // the latest.
   Task<void> refresh(const FeedSource& f, std::mt19937& jitter) {
     FeedState st = state(f.id);
     const std::int64_t started = now_seconds();
@@ -421,6 +437,7 @@ class LocaltisPlugin final : public Plugin {
   static std::vector<Statement> ingest_statements(const FeedSource& f, const Feed& feed,
                                                   std::int64_t now, bool& undated) {
     std::vector<Statement> writes;
+    TermMaker terms;
     for (const auto& item : feed.items) {
       const std::string key = !item.guid.empty() ? item.guid : item.link;
       if (key.empty() || key.size() > 2000) continue;
@@ -462,7 +479,7 @@ class LocaltisPlugin final : public Plugin {
            "excluded.link"
            " OR (?14 = 1 AND localtis_articles.published_at <> excluded.published_at)",
            {key, f.id, title, link, collapse_text(item.author, 200), excerpt, body, f.theme,
-            f.region, image, dated.value_or(now), now, search_terms(words),
+            f.region, image, dated.value_or(now), now, terms.terms(words),
             std::int64_t{dated ? 1 : 0}}});
     }
     return writes;
@@ -493,7 +510,11 @@ class LocaltisPlugin final : public Plugin {
                      " localtis_articles WHERE feed = ?1 ORDER BY published_at DESC, id DESC") +
              (postgresql_ ? " OFFSET ?2)" : " LIMIT -1 OFFSET ?2)"),
          {f.id, f.keep}});
-    co_await host_->database().transaction(std::move(writes));
+    {
+      // Waits here, rather than in SQLite's busy handler, which sleeps and tries again.
+      AsyncMutex::Lock lock = co_await writing_.lock();
+      co_await host_->database().transaction(std::move(writes));
+    }
     co_return count;
   }
 
@@ -549,50 +570,62 @@ class LocaltisPlugin final : public Plugin {
     if (terms.empty()) {
       sql = "SELECT " + columns + " FROM localtis_articles a" + where +
             " ORDER BY a.published_at DESC, a.id DESC";
-    } else if (postgresql_) {
-      std::string query;
-      for (const auto& t : terms)
-        query += (query.empty() ? "" : " & ") + t.term + (t.prefix ? ":*" : "");
-      const std::string q = param(query), mine = param(user_region);
-      sql = "SELECT " + columns + " FROM localtis_articles a" + where +
-            " AND a.search_vector @@ to_tsquery('simple', " + q +
-            ") ORDER BY ts_rank(a.search_vector, to_tsquery('simple', " + q +
-            ")) + CASE WHEN a.region <> '' AND a.region = " + mine +
-            " THEN 0.5 ELSE 0 END DESC, a.published_at DESC, a.id DESC";
     } else {
+      // The index's own query: SQLite FTS5 (quoted terms, * for a prefix) or PostgreSQL's
+      // tsquery (& between terms, :* for a prefix).
       std::string match;
       for (const auto& t : terms)
-        match += (match.empty() ? "\"" : " \"") + t.term + (t.prefix ? "\"*" : "\"");
-      // Ranking scores every match (BM25 reads each one's length): fine for a few thousand,
-      // a tenth of a second for a word in tens of thousands of articles. Counted first (the
-      // index alone, stopping past kCandidates): a query that broad gets its newest matches
-      // instead, which the index gives in order without scoring anything.
-      Statement count{
-          "SELECT count(*) FROM (SELECT rowid FROM localtis_fts WHERE localtis_fts"
-          " MATCH ?1 LIMIT ?2)",
-          {match, kCandidates + 1}};
+        match += postgresql_ ? (match.empty() ? "" : " & ") + t.term + (t.prefix ? ":*" : "")
+                             : (match.empty() ? "\"" : " \"") + t.term + (t.prefix ? "\"*" : "\"");
+      const std::string hits =
+          postgresql_ ? "SELECT id AS hit FROM localtis_articles WHERE search_vector @@"
+                        " to_tsquery('simple', ?1)"
+                      : "SELECT rowid AS hit FROM localtis_fts WHERE localtis_fts MATCH ?1";
+      // Ranking scores every match (BM25 reads each one's length, ts_rank each one's vector):
+      // fine for a few thousand, tens of milliseconds for a word found in tens of thousands
+      // of articles. Counted first (the index alone, stopping past kCandidates): a query that
+      // broad gets its newest matches instead, which needs no score.
+      Statement count{"SELECT count(*) FROM (" + hits + " LIMIT ?2) AS c",
+                      {match, kCandidates + 1}};
       const QueryResult counted = co_await host_->database().query(std::move(count));
       const bool broad = !counted.rows.empty() && int_of(counted.rows[0][0]) > kCandidates;
-      // Otherwise FTS5 ranks its own matches (ORDER BY rank inside the index, no join), and
-      // the best are joined, filtered and boosted.
       const std::string m = param(match), mine = param(user_region);
+      const std::string boost = "CASE WHEN a.region <> '' AND a.region = " + mine;
+      const std::string cap = " LIMIT " + std::to_string(kCandidates);
+      std::string candidates;
       if (broad)
-        sql = "SELECT " + columns +
-              " FROM (SELECT rowid AS hit FROM localtis_fts WHERE localtis_fts MATCH " + m +
-              " ORDER BY rowid DESC LIMIT " + std::to_string(kCandidates) +
-              ") AS h JOIN localtis_articles a ON a.id = h.hit" + where +
-              " ORDER BY CASE WHEN a.region <> '' AND a.region = " + mine +
-              " THEN 0 ELSE 1 END, a.published_at DESC, a.id DESC";
-      else
-        sql = "SELECT " + columns +
-              " FROM (SELECT rowid AS hit, rank AS score FROM localtis_fts WHERE localtis_fts"
-              " MATCH " +
-              m + " ORDER BY rank LIMIT " + std::to_string(kCandidates) +
-              ") AS h JOIN localtis_articles a ON a.id = h.hit" + where +
-              " ORDER BY h.score - CASE WHEN a.region <> '' AND a.region = " + mine +
-              " THEN 2.0 ELSE 0 END, a.published_at DESC, a.id DESC";
+        candidates = (postgresql_ ? "SELECT id AS hit, 0 AS score FROM localtis_articles WHERE"
+                                    " search_vector @@ to_tsquery('simple', " +
+                                        m + ") ORDER BY id DESC"
+                                  : "SELECT rowid AS hit, 0 AS score FROM localtis_fts WHERE"
+                                    " localtis_fts MATCH " +
+                                        m + " ORDER BY rowid DESC") +
+                     cap;
+      else if (postgresql_)
+        candidates = "SELECT id AS hit, -ts_rank(search_vector, to_tsquery('simple', " + m +
+                     ")) AS score FROM localtis_articles WHERE search_vector @@"
+                     " to_tsquery('simple', " +
+                     m + ")" + cap;
+      else  // bm25() sorted by SQLite: half the time of FTS5's ORDER BY rank (reads rows again)
+        candidates =
+            "SELECT rowid AS hit, bm25(localtis_fts) AS score FROM localtis_fts WHERE"
+            " localtis_fts MATCH " +
+            m + " ORDER BY score" + cap;
+      // Lower first: BM25 is negative, better when lower (ts_rank is negated to match); the
+      // caller's region comes first (a fixed bonus on a score, all of it when by date).
+      const std::string order =
+          broad ? boost + " THEN 0 ELSE 1 END"
+                : "h.score - " + boost + (postgresql_ ? " THEN 0.5" : " THEN 2.0") + " ELSE 0 END";
+      // The candidates are filtered and ordered from an index of the articles on SQLite (the
+      // rows are not read), and only the page's articles are read whole.
+      sql = "SELECT " + columns + " FROM (SELECT a.id AS id, " + order +
+            " AS o, a.published_at AS p FROM (" + candidates + ") AS h JOIN localtis_articles a" +
+            (postgresql_ ? "" : " INDEXED BY localtis_articles_ranked") + " ON a.id = h.hit" +
+            where + " ORDER BY o, p DESC, id DESC LIMIT " + param(limit + 1) + " OFFSET " +
+            param(offset) + ") AS top JOIN localtis_articles a ON a.id = top.id" +
+            " ORDER BY top.o, top.p DESC, top.id DESC";
     }
-    sql += " LIMIT " + param(limit + 1) + " OFFSET " + param(offset);
+    if (terms.empty()) sql += " LIMIT " + param(limit + 1) + " OFFSET " + param(offset);
     Statement statement{std::move(sql), std::move(params)};
     const QueryResult rows = co_await host_->database().query(std::move(statement));
     json::array items;
@@ -674,7 +707,7 @@ class LocaltisPlugin final : public Plugin {
     const FeedSource* f = source(r.param("id"));
     if (!f) throw HttpError(404, "not_found", "no feed " + r.param("id").substr(0, 40));
     {
-      AsyncMutex::Lock lock = co_await refreshing_.lock();
+      AsyncMutex::Lock lock = co_await lock_of(*f).lock();
       std::mt19937 jitter(std::random_device{}());
       co_await refresh(*f, jitter);
     }
@@ -688,11 +721,12 @@ class LocaltisPlugin final : public Plugin {
   std::vector<FeedSource> feeds_;
   std::mutex state_mutex_;
   std::map<std::string, FeedState> state_;
-  AsyncMutex refreshing_;  // one fetch at a time
+  std::map<std::string, std::unique_ptr<AsyncMutex>> feed_locks_;  // one refresh of a feed
+  AsyncMutex writing_;  // one feed's articles written at a time (SQLite has one writer)
   asio::any_io_executor executor_;
   std::unique_ptr<asio::steady_timer> wake_;
-  bool polling_ = false;
-  bool stopping_ = false;
+  std::atomic<bool> polling_ = false;
+  std::atomic<bool> stopping_ = false;
 };
 
 }  // namespace passerelle::plugins::localtis

@@ -167,6 +167,7 @@ std::unique_ptr<xmlDoc, DocFree> parse_html(std::string_view html) {
   static std::once_flag initialised;
   std::call_once(initialised, [] { xmlInitParser(); });
   if (html.size() > kMaxHtmlBytes) html = html.substr(0, kMaxHtmlBytes);
+  if (most_attributes(html) > kMaxAttributes) return nullptr;  // hostile: nothing kept
   const int options =
       HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_RECOVER;
   // The bytes are UTF-8 already (the feed's parser made them so).
@@ -203,7 +204,44 @@ std::string raw_text(const xmlDoc& doc) {
 
 }  // namespace
 
+std::size_t most_attributes(std::string_view m) {
+  std::size_t most = 0;
+  for (std::size_t i = m.find('<'); i != std::string_view::npos; i = m.find('<', i)) {
+    const std::string_view rest = m.substr(i);
+    const auto skip_past = [&](std::string_view end) {
+      const auto at = m.find(end, i);
+      i = at == std::string_view::npos ? m.size() : at + end.size();
+    };
+    if (rest.rfind("<!--", 0) == 0) {
+      skip_past("-->");
+    } else if (rest.rfind("<![CDATA[", 0) == 0) {
+      skip_past("]]>");
+    } else if (rest.rfind("<!", 0) == 0 || rest.rfind("<?", 0) == 0) {
+      skip_past(">");
+    } else {
+      // A tag: its '=' outside quoted values, up to its '>'.
+      std::size_t count = 0;
+      char quote = 0;
+      for (++i; i < m.size(); ++i) {
+        const char c = m[i];
+        if (quote) {
+          if (c == quote) quote = 0;
+        } else if (c == '"' || c == '\'') {
+          quote = c;
+        } else if (c == '=') {
+          ++count;
+        } else if (c == '>') {
+          break;
+        }
+      }
+      most = std::max(most, count);
+    }
+  }
+  return most;
+}
+
 std::string sanitize_html(std::string_view html, std::string* text) {
+  if (text) text->clear();
   if (html.empty()) return {};
   const auto doc = parse_html(html);
   if (!doc) return {};

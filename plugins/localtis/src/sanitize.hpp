@@ -28,4 +28,11 @@ std::string text_paragraph(std::string_view text);
 /// `max_chars` characters (UTF-8 kept whole), with "…" when cut: excerpts and search text.
 std::string plain_text(std::string_view html, std::size_t max_chars = 0);
 
+/// The most attributes one tag of `markup` (XML or HTML) carries, counted by one pass over
+/// the bytes (quotes, comments and CDATA sections followed). libxml2 2.9 checks a tag's
+/// attributes against each other, a time that grows with the square of their number
+/// (100,000 take 17 s): markup past kMaxAttributes is refused before it is parsed.
+std::size_t most_attributes(std::string_view markup);
+inline constexpr std::size_t kMaxAttributes = 256;
+
 }  // namespace passerelle::plugins::localtis

@@ -2,16 +2,13 @@
 
 #include <libstemmer.h>
 
+#include <algorithm>
+#include <array>
 #include <cctype>
-#include <memory>
 
 namespace passerelle::plugins::localtis {
 
 namespace {
-
-struct StemmerFree {
-  void operator()(sb_stemmer* s) const { sb_stemmer_delete(s); }
-};
 
 // French words are short; a "word" longer than this is no word (a URL, a hash): cut.
 constexpr std::size_t kMaxWordBytes = 40;
@@ -65,28 +62,29 @@ std::string unaccent(std::string_view word) {
 bool word_byte(unsigned char c) { return std::isalnum(c) || c >= 0x80; }
 
 // French words too common to tell articles apart (a query of them would match everything).
-bool stopword(const std::string& lower) {
-  static const char* kWords[] = {
-      "le",     "la",        "les",  "l",        "de",    "des",   "du",    "d",    "un",   "une",
-      "et",     "en",        "a",    "\xc3\xa0", "au",    "aux",   "pour",  "par",  "sur",  "dans",
-      "avec",   "ce",        "ces",  "cet",      "cette", "qui",   "que",   "qu",   "quoi", "est",
-      "sont",   "ont",       "il",   "elle",     "ils",   "elles", "on",    "nous", "vous", "leur",
-      "leurs",  "son",       "sa",   "ses",      "se",    "s",     "ne",    "n",    "pas",  "plus",
-      "ou",     "o\xc3\xb9", "mais", "donc",     "ni",    "car",   "y",     "c",    "j",    "m",
-      "t",      "lui",       "eux",  "sans",     "sous",  "entre", "comme", "tout", "tous", "toute",
-      "toutes", "the",       "of",   "and"};
-  for (const char* w : kWords)
-    if (lower == w) return true;
-  return false;
+bool stopword(std::string_view lower) {
+  static const auto kWords = [] {
+    std::array<std::string_view, 74> words = {
+        "le",   "la",   "les",   "l",     "de",       "des",  "du",        "d",      "un",
+        "une",  "et",   "en",    "a",     "\xc3\xa0", "au",   "aux",       "pour",   "par",
+        "sur",  "dans", "avec",  "ce",    "ces",      "cet",  "cette",     "qui",    "que",
+        "qu",   "quoi", "est",   "sont",  "ont",      "il",   "elle",      "ils",    "elles",
+        "on",   "nous", "vous",  "leur",  "leurs",    "son",  "sa",        "ses",    "se",
+        "s",    "ne",   "n",     "pas",   "plus",     "ou",   "o\xc3\xb9", "mais",   "donc",
+        "ni",   "car",  "y",     "c",     "j",        "m",    "t",         "lui",    "eux",
+        "sans", "sous", "entre", "comme", "tout",     "tous", "toute",     "toutes", "the",
+        "of",   "and"};
+    std::sort(words.begin(), words.end());
+    return words;
+  }();
+  return lower.size() <= 6 && std::binary_search(kWords.begin(), kWords.end(), lower);
 }
 
-// Calls `each(term, letters of the word it came from)`.
+// Calls `each(lower-case word)` for each word of `text` (cut at kMaxWordBytes).
 template <class Each>
-void each_term(std::string_view text, std::size_t max_terms, Each each) {
-  std::unique_ptr<sb_stemmer, StemmerFree> stemmer(sb_stemmer_new("french", "UTF_8"));
-  std::size_t count = 0;
+void each_word(std::string_view text, Each each) {
   std::string lower;
-  for (std::size_t i = 0; i < text.size() && count < max_terms;) {
+  for (std::size_t i = 0; i < text.size();) {
     while (i < text.size() && !word_byte(static_cast<unsigned char>(text[i]))) ++i;
     std::size_t j = i;
     while (j < text.size() && word_byte(static_cast<unsigned char>(text[j]))) ++j;
@@ -98,43 +96,81 @@ void each_term(std::string_view text, std::size_t max_terms, Each each) {
     i = j;
     lower.clear();
     lower_into(lower, word);
-    if (stopword(lower)) continue;
-    std::string term;
-    if (stemmer) {
-      const sb_symbol* stem =
-          sb_stemmer_stem(stemmer.get(), reinterpret_cast<const sb_symbol*>(lower.data()),
-                          static_cast<int>(lower.size()));
-      term = stem ? unaccent(std::string_view(
-                        reinterpret_cast<const char*>(stem),
-                        static_cast<std::size_t>(sb_stemmer_length(stemmer.get()))))
-                  : unaccent(lower);
-    } else {
-      term = unaccent(lower);
-    }
-    if (term.empty()) continue;
-    std::size_t letters = 0;
-    for (const char c : lower) letters += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-    each(std::move(term), letters);
-    ++count;
+    if (!each(lower)) break;
   }
 }
 
+// Words remembered by a TermMaker; past this, it starts again (a feed of random words cannot
+// make it grow without end).
+constexpr std::size_t kMaxRemembered = 50'000;
+
 }  // namespace
 
-std::string search_terms(std::string_view text, std::size_t max_terms) {
+void TermMaker::StemmerFree::operator()(sb_stemmer* s) const { sb_stemmer_delete(s); }
+
+TermMaker::TermMaker() : stemmer_(sb_stemmer_new("french", "UTF_8")) {}
+
+TermMaker::~TermMaker() = default;
+
+std::string TermMaker::term_of(const std::string& lower) {
+  if (stopword(lower)) return {};
+  const sb_symbol* stem =
+      stemmer_ ? sb_stemmer_stem(stemmer_.get(), reinterpret_cast<const sb_symbol*>(lower.data()),
+                                 static_cast<int>(lower.size()))
+               : nullptr;
+  return stem ? unaccent(
+                    std::string_view(reinterpret_cast<const char*>(stem),
+                                     static_cast<std::size_t>(sb_stemmer_length(stemmer_.get()))))
+              : unaccent(lower);
+}
+
+const std::string& TermMaker::indexed_of(const std::string& lower) {
+  if (auto found = seen_.find(lower); found != seen_.end()) return found->second;
+  if (seen_.size() >= kMaxRemembered) seen_.clear();
+  std::string terms = term_of(lower);
+  // The stemmer reads the accents ("chaussée" and "chaussee" stem apart): a word written with
+  // them is indexed under the stem of its form without them too, which is what a query typed
+  // without accents gives.
+  if (!terms.empty()) {
+    const std::string plain = unaccent(lower);
+    if (plain != lower) {
+      std::string other = term_of(plain);
+      if (!other.empty() && other != terms) terms += " " + other;
+    }
+  }
+  return seen_.emplace(lower, std::move(terms)).first->second;
+}
+
+std::string TermMaker::terms(std::string_view text, std::size_t max_terms) {
   std::string out;
-  each_term(text, max_terms, [&](std::string term, std::size_t) {
+  std::size_t count = 0;
+  each_word(text, [&](const std::string& lower) {
+    const std::string& terms = indexed_of(lower);
+    if (terms.empty()) return true;
     if (!out.empty()) out += ' ';
-    out += term;
+    out += terms;
+    return ++count < max_terms;
   });
   return out;
 }
 
+std::string search_terms(std::string_view text, std::size_t max_terms) {
+  TermMaker maker;
+  return maker.terms(text, max_terms);
+}
+
 std::vector<QueryTerm> query_terms(std::string_view query) {
   std::vector<QueryTerm> out;
-  each_term(query.substr(0, 200), 8, [&](std::string term, std::size_t letters) {
+  TermMaker maker;
+  each_word(query.substr(0, 200), [&](const std::string& lower) {
+    std::string term = maker.term_of(lower);
     // A short prefix matches half the language: three letters at least.
-    if (term.size() >= 3) out.push_back({std::move(term), letters < 5});
+    if (term.size() >= 3) {
+      std::size_t letters = 0;
+      for (const char c : lower) letters += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+      out.push_back({std::move(term), letters < 5});
+    }
+    return out.size() < 8;
   });
   return out;
 }

@@ -138,6 +138,21 @@ BOOST_AUTO_TEST_CASE(statement_cache_and_heap_trim_keys) {
                  .find("statement_cache") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(sqlite_memory_keys) {
+  TempDir dir;
+  const Config defaults = load_config_text(kTls, "/etc/passerelle/p.yaml");
+  BOOST_TEST(defaults.store.cache_mib == 16u);
+  BOOST_TEST(defaults.store.mmap_mib == 256u);
+  const Config set = load_config(
+      dir.write("p.yaml", std::string(kTls) + "store:\n  cache_mib: 64\n  mmap_mib: 0\n"));
+  BOOST_TEST(set.store.cache_mib == 64u);
+  BOOST_TEST(set.store.mmap_mib == 0u);
+  BOOST_TEST(error_of(dir, std::string(kTls) + "store:\n  cache_mib: 0\n").rfind("p.yaml:5:", 0) ==
+             0u);
+  BOOST_TEST(error_of(dir, std::string(kTls) + "store:\n  mmap_mib: 70000\n").find("mmap_mib") !=
+             std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(plugins_entries) {
   TempDir dir;
   Config c = load_config(dir.write("p.yaml", std::string(kTls) + "plugins:\n"

@@ -276,6 +276,78 @@ BOOST_AUTO_TEST_CASE(a_feed_keeps_its_newest_articles) {
                         });
 }
 
+// A word found in more articles than a search ranks (2,000) gets the newest of them, the
+// caller's region first; a narrower query among them is still ranked by relevance.
+BOOST_AUTO_TEST_CASE(a_broad_query_gives_the_newest_matches_region_first) {
+  AppFixture app;
+  const auto feed = [&](const std::string& name, int count, int hour) {
+    std::string xml = R"(<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>)"
+                      "<title>" +
+                      name + "</title><link>https://b.example.fr/</link>";
+    for (int i = 0; i < count; ++i)
+      xml += "<item><title>Subvention " + name + " " + std::to_string(i) +
+             "</title><link>https://b.example.fr/" + name + "/" + std::to_string(i) +
+             "</link><description>" +
+             (i == 7   ? "Chaussée, chaussée et chaussée."
+              : i == 8 ? "Chaussée."
+                       : "Voirie.") +
+             "</description><pubDate>0" + std::to_string(1 + i % 9) + " Jun 2025 " +
+             std::to_string(hour) + ":00:00 GMT</pubDate></item>";
+    app.dir.write(name + ".xml", xml + "</channel></rss>");
+  };
+  feed("nationale", 1000, 10);
+  feed("autre", 1000, 11);
+  feed("paysdelaloire", 100, 9);  // older, but of the caller's region (Angers: 52)
+  app.dir.write("feeds.yaml",
+                "feeds:\n  - {id: nationale, file: nationale.xml, theme: t}\n"
+                "  - {id: autre, file: autre.xml, theme: t, region: \"11\"}\n"
+                "  - {id: paysdelaloire, file: paysdelaloire.xml, theme: t, region: \"52\"}\n");
+  app.start("  - name: localtis\n    library: " + module("localtis") +
+            "\n    config:\n      feeds_file: " + app.dir.path() +
+            "/feeds.yaml\n      poll: false\n");
+  app.identity = make_identity({"operator"});
+  for (const char* f : {"nationale", "autre", "paysdelaloire"})
+    BOOST_TEST_REQUIRE(
+        app.call("POST", std::string("/api/localtis/feeds/") + f + "/refresh").status == 200);
+  // 2,100 articles say "subvention": the region's 100 come first, newest first.
+  const auto broad = AppFixture::json(app.call("GET", "/api/localtis/articles?q=subvention"));
+  const auto& first = broad.at("articles").as_array();
+  BOOST_TEST_REQUIRE(first.size() == 20u);
+  BOOST_TEST(first.at(0).at("region").as_string() == "52");
+  BOOST_TEST(first.at(19).at("region").as_string() == "52");
+  BOOST_TEST(first.at(0).at("published_at").as_string() >=
+             first.at(19).at("published_at").as_string());
+  // Fewer matches are ranked: "chaussée" three times in an article of the other region comes
+  // before the same word once in the caller's region's (the region's bonus is not all).
+  const auto ranked =
+      AppFixture::json(app.call("GET", "/api/localtis/articles?q=subvention+chaussee+autre"));
+  BOOST_TEST_REQUIRE(ranked.at("articles").as_array().size() == 2u);
+  BOOST_TEST(ranked.at("articles").at(0).at("title").as_string() == "Subvention autre 7");
+  BOOST_TEST(ranked.at("articles").at(1).at("title").as_string() == "Subvention autre 8");
+}
+
+// A feed's address is https://; http:// only when the feeds file says it knowingly, and the
+// error names where the address is written.
+BOOST_AUTO_TEST_CASE(plain_http_feeds_are_refused_unless_accepted) {
+  TempDir dir;
+  const auto plain = dir.write("plain.yaml",
+                               "feeds:\n  - id: x\n    url: http://feeds.example.fr/rss\n"
+                               "    theme: t\n");
+  BOOST_CHECK_EXCEPTION(passerelle::plugins::localtis::load_feeds(plain), std::runtime_error,
+                        [](const std::runtime_error& e) {
+                          const std::string what = e.what();
+                          return what.find("plain.yaml:3:10: url: http://") != std::string::npos;
+                        });
+  const auto accepted = dir.write("accepted.yaml",
+                                  "feeds:\n  - {id: x, url: \"http://feeds.example.fr/rss\","
+                                  " plain_http: true, theme: t}\n");
+  BOOST_TEST(passerelle::plugins::localtis::load_feeds(accepted).at(0).plain_http);
+  const auto https = dir.write("https.yaml",
+                               "feeds:\n  - {id: x, url: \"https://feeds.example.fr/rss\","
+                               " theme: t}\n");
+  BOOST_TEST(!passerelle::plugins::localtis::load_feeds(https).at(0).plain_http);
+}
+
 BOOST_FIXTURE_TEST_CASE(routes_and_roles, Localtis) {
   refresh_all();
   identity = make_identity({"elu"});

@@ -3,6 +3,7 @@
 #include "dates.hpp"
 #include "feed.hpp"
 #include "sanitize.hpp"
+#include "search.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -162,6 +163,16 @@ BOOST_AUTO_TEST_CASE(hostile_and_broken_feeds_are_refused) {
   std::string deep = "<rss version=\"2.0\"><channel>";
   for (int i = 0; i < 100000; ++i) deep += "<a>";
   BOOST_TEST(!refusal(deep).empty());
+  // A tag with thousands of attributes (libxml2 2.9 compares each with all the others):
+  // refused before parsing. Quoted '=' and '>' and CDATA do not count.
+  std::string crowded = "<rss version=\"2.0\"><channel><title";
+  for (int i = 0; i < 5000; ++i) crowded += " a" + std::to_string(i) + "=\"1\"";
+  crowded += ">t</title></channel></rss>";
+  BOOST_TEST(refusal(crowded) == "a tag with more than 256 attributes: refused");
+  using passerelle::plugins::localtis::most_attributes;
+  BOOST_TEST(most_attributes("<a href=\"x=y>z\" title='a=b'>") == 2u);
+  BOOST_TEST(most_attributes("<![CDATA[<a b=1 c=2 d=3>]]><!-- <e f=1 g=2> --><p x=1>") == 1u);
+  BOOST_TEST(most_attributes("no markup = here") == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -240,6 +251,17 @@ BOOST_AUTO_TEST_CASE(xss_vectors_leave_nothing_active) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(html_with_a_crowded_tag_is_dropped) {
+  std::string html = "<p";
+  for (int i = 0; i < 300; ++i) html += " data-" + std::to_string(i) + "=x";
+  html += ">Texte</p>";
+  std::string text = "unchanged";
+  BOOST_TEST(sanitize_html(html, &text).empty());
+  BOOST_TEST(text.empty());
+  BOOST_TEST(sanitize_html("<p data-x=y>Texte</p>", &text) == "<p>Texte</p>");
+  BOOST_TEST(text == "Texte");
+}
+
 BOOST_AUTO_TEST_CASE(plain_text_for_excerpts_and_search) {
   BOOST_TEST(plain_text("<p>Le <b>budget</b></p><p>primitif&nbsp;2026</p><script>x()</script>") ==
              "Le budget primitif 2026");
@@ -247,6 +269,80 @@ BOOST_AUTO_TEST_CASE(plain_text_for_excerpts_and_search) {
   BOOST_TEST(plain_text("<p>éèàùç éèàùç</p>", 7) == "éèàùç é…");  // the space counts
   BOOST_TEST(plain_text("<p>un deux</p>", 3) == "un…");
   BOOST_TEST(plain_text("") == "");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Search terms: the same function for articles and queries; stems, case and accents.
+BOOST_AUTO_TEST_SUITE(localtis_search)
+
+using passerelle::plugins::localtis::query_terms;
+using passerelle::plugins::localtis::search_terms;
+
+// True when every term of the query is among the text's terms.
+bool finds(const std::string& text, const std::string& query) {
+  const std::string indexed = " " + search_terms(text) + " ";
+  const auto terms = query_terms(query);
+  if (terms.empty()) return false;
+  for (const auto& t : terms) {
+    const bool found = t.prefix ? indexed.find(" " + t.term) != std::string::npos
+                                : indexed.find(" " + t.term + " ") != std::string::npos;
+    if (!found) return false;
+  }
+  return true;
+}
+
+BOOST_AUTO_TEST_CASE(stems_case_and_accents) {
+  BOOST_TEST(finds("Les financements de la commune", "financer"));
+  BOOST_TEST(finds("Financer la voirie", "financement"));
+  BOOST_TEST(
+      finds("L'\xc3\xa9"
+            "cologie",
+            "\xc3\xa9"
+            "co"));  // "éco" finds "écologie"
+  BOOST_TEST(finds("ECOLOGIE",
+                   "\xc3\xa9"
+                   "co"));
+  // A query typed without the accents finds the accented words, and the other way round.
+  BOOST_TEST(
+      finds("R\xc3\xa9"
+            "fection des chauss\xc3\xa9"
+            "es",
+            "chaussee"));
+  BOOST_TEST(
+      finds("R\xc3\xa9"
+            "fection des chauss\xc3\xa9"
+            "es",
+            "refection chaussees"));
+  BOOST_TEST(
+      finds("Une d\xc3\xa9"
+            "lib\xc3\xa9"
+            "ration du conseil",
+            "deliberation"));
+  BOOST_TEST(
+      finds("Une d\xc3\xa9"
+            "lib\xc3\xa9"
+            "ration du conseil",
+            "d\xc3\xa9"
+            "lib\xc3\xa9"
+            "rations"));
+  BOOST_TEST(
+      finds("Les \xc3\xa9"
+            "lus locaux",
+            "ELUS"));
+  BOOST_TEST(!finds("Les financements", "voirie"));
+}
+
+BOOST_AUTO_TEST_CASE(stopwords_short_words_and_limits) {
+  BOOST_TEST(query_terms("le la les de des").empty());
+  BOOST_TEST(query_terms("de l'eau").size() == 1u);  // "eau": a prefix, three letters
+  BOOST_TEST(query_terms("de l'eau").at(0).prefix);
+  BOOST_TEST(!query_terms("financement").at(0).prefix);
+  BOOST_TEST(query_terms("a b c d e f g h i j k l m n o p").empty());  // none of 3 letters
+  BOOST_TEST(query_terms("un deux trois quatre cinq six sept huit neuf dix onze").size() == 8u);
+  // A word longer than 40 bytes is cut, not kept whole.
+  BOOST_TEST(search_terms(std::string(5000, 'x')).size() <= 40u);
+  BOOST_TEST(search_terms("un deux trois quatre", 2) == search_terms("un deux trois"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
