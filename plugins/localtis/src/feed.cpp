@@ -6,6 +6,7 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
+#include <cctype>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -178,14 +179,56 @@ FeedItem atom_entry(const xmlNode* entry) {
 // from the context.
 void ignore_errors(void*, const char*, ...) {}
 
+// The encodings read: UTF-8 and the single-byte ASCII supersets French feeds use. Others
+// (UTF-16, UTF-7, EBCDIC…) would hide the markup from markup_refusal's scan of the bytes.
+bool readable_encoding(std::string name) {
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const char* kNames[] = {"utf-8", "utf8", "us-ascii", "ascii", "latin1", "latin-1"};
+  for (const char* n : kNames)
+    if (name == n) return true;
+  const auto numbered = [&name](std::string_view prefix, int low, int high) {
+    if (name.rfind(prefix, 0) != 0) return false;
+    const std::string number = name.substr(prefix.size());
+    if (number.empty() || number.size() > 4 ||
+        number.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    const int n = std::stoi(number);
+    return n >= low && n <= high;
+  };
+  return numbered("iso-8859-", 1, 16) || numbered("iso8859-", 1, 16) ||
+         numbered("windows-", 1250, 1258) || numbered("cp", 1250, 1258);
+}
+
+void check_encoding(std::string_view bytes, std::string_view http_charset) {
+  const std::string refused = " is not read (UTF-8, ISO-8859-n and windows-125n are)";
+  if (!http_charset.empty() && !readable_encoding(std::string(http_charset)))
+    throw FeedError("charset " + std::string(http_charset.substr(0, 40)) + refused);
+  std::string_view doc = bytes;
+  if (doc.rfind("\xEF\xBB\xBF", 0) == 0) doc.remove_prefix(3);  // UTF-8's byte order mark
+  const auto first = doc.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || doc[first] != '<')
+    throw FeedError("the document does not start with '<': UTF-16, UTF-32 and EBCDIC" + refused);
+  doc.remove_prefix(first);
+  if (doc.rfind("<?xml", 0) != 0) return;
+  const std::string_view prolog = doc.substr(0, doc.find("?>"));
+  const auto at = prolog.find("encoding");
+  if (at == std::string_view::npos) return;
+  const auto open = prolog.find_first_of("\"'", at);
+  if (open == std::string_view::npos) return;
+  const auto close = prolog.find(prolog[open], open + 1);
+  if (close == std::string_view::npos) return;
+  const std::string declared(prolog.substr(open + 1, close - open - 1));
+  if (!readable_encoding(declared)) throw FeedError("encoding " + declared.substr(0, 40) + refused);
+}
+
 }  // namespace
 
 Feed parse_feed(std::string_view bytes, std::string_view http_charset) {
   if (bytes.size() > kMaxBytes) throw FeedError("feed larger than 16 MiB");
   if (bytes.empty()) throw FeedError("empty feed");
-  if (most_attributes(bytes) > kMaxAttributes)
-    throw FeedError("a tag with more than " + std::to_string(kMaxAttributes) +
-                    " attributes: refused");
+  check_encoding(bytes, http_charset);
+  if (const std::string refusal = markup_refusal(bytes, Markup::xml); !refusal.empty())
+    throw FeedError(refusal + ": refused");
   static std::once_flag initialised;  // libxml2 wants this once, before threads use it
   std::call_once(initialised, [] {
     xmlInitParser();

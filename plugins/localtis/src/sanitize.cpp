@@ -167,7 +167,7 @@ std::unique_ptr<xmlDoc, DocFree> parse_html(std::string_view html) {
   static std::once_flag initialised;
   std::call_once(initialised, [] { xmlInitParser(); });
   if (html.size() > kMaxHtmlBytes) html = html.substr(0, kMaxHtmlBytes);
-  if (most_attributes(html) > kMaxAttributes) return nullptr;  // hostile: nothing kept
+  if (!markup_refusal(html, Markup::html).empty()) return nullptr;  // hostile: nothing kept
   const int options =
       HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_RECOVER;
   // The bytes are UTF-8 already (the feed's parser made them so).
@@ -204,40 +204,74 @@ std::string raw_text(const xmlDoc& doc) {
 
 }  // namespace
 
-std::size_t most_attributes(std::string_view m) {
+namespace {
+
+bool blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
+
+// Counts the attributes of the tag whose name starts at m[i] and moves i past the tag: names
+// (with or without a value) up to the '>' that is not inside a quoted value; a quote opens a
+// value only right after '='. A stray character counts as a name: more, never fewer, than the
+// parsers find.
+std::size_t attributes_of_tag(std::string_view m, std::size_t& i) {
+  while (i < m.size() && !blank(m[i]) && m[i] != '>' && m[i] != '/') ++i;  // the tag's name
+  std::size_t count = 0;
+  while (i < m.size()) {
+    while (i < m.size() && (blank(m[i]) || m[i] == '/')) ++i;
+    if (i >= m.size() || m[i] == '>') break;
+    ++count;
+    while (i < m.size() && !blank(m[i]) && m[i] != '=' && m[i] != '>') ++i;  // a name
+    while (i < m.size() && blank(m[i])) ++i;
+    if (i >= m.size() || m[i] != '=') continue;
+    ++i;
+    while (i < m.size() && blank(m[i])) ++i;
+    if (i < m.size() && (m[i] == '"' || m[i] == '\'')) {
+      const auto close = m.find(m[i], i + 1);  // '>' inside is the value's
+      i = close == std::string_view::npos ? m.size() : close + 1;
+    } else {
+      while (i < m.size() && !blank(m[i]) && m[i] != '>') ++i;  // unquoted (HTML)
+    }
+  }
+  return count;
+}
+
+}  // namespace
+
+std::string markup_refusal(std::string_view m, Markup kind) {
+  const bool xml = kind == Markup::xml;
   std::size_t most = 0;
   for (std::size_t i = m.find('<'); i != std::string_view::npos; i = m.find('<', i)) {
     const std::string_view rest = m.substr(i);
     const auto skip_past = [&](std::string_view end) {
-      const auto at = m.find(end, i);
+      const auto at = m.find(end, i + 1);
       i = at == std::string_view::npos ? m.size() : at + end.size();
     };
-    if (rest.rfind("<!--", 0) == 0) {
+    // XML says exactly where comments, CDATA sections and processing instructions end, and
+    // nothing in them is a tag. HTML's parser is lenient: nothing is skipped there (a tag in
+    // a comment is counted; more, never fewer).
+    if (xml && rest.rfind("<!--", 0) == 0) {
       skip_past("-->");
-    } else if (rest.rfind("<![CDATA[", 0) == 0) {
+    } else if (xml && rest.rfind("<![CDATA[", 0) == 0) {
       skip_past("]]>");
-    } else if (rest.rfind("<!", 0) == 0 || rest.rfind("<?", 0) == 0) {
+    } else if (xml && rest.rfind("<?", 0) == 0) {
+      skip_past("?>");
+    } else if (xml && rest.rfind("<!", 0) == 0) {
+      const auto bracket = rest.find('['), close = rest.find('>');
+      if (bracket != std::string_view::npos && bracket < close)
+        return "a DTD subset (entity declarations)";  // nothing a feed needs
       skip_past(">");
+    } else if (rest.size() > 1 && (xml ? !blank(rest[1]) && std::string_view("/!?<>=").find(
+                                                                rest[1]) == std::string_view::npos
+                                       : std::isalpha(static_cast<unsigned char>(rest[1])) ||
+                                             rest[1] == '_' || rest[1] == ':')) {
+      i += 1;
+      most = std::max(most, attributes_of_tag(m, i));
     } else {
-      // A tag: its '=' outside quoted values, up to its '>'.
-      std::size_t count = 0;
-      char quote = 0;
-      for (++i; i < m.size(); ++i) {
-        const char c = m[i];
-        if (quote) {
-          if (c == quote) quote = 0;
-        } else if (c == '"' || c == '\'') {
-          quote = c;
-        } else if (c == '=') {
-          ++count;
-        } else if (c == '>') {
-          break;
-        }
-      }
-      most = std::max(most, count);
+      ++i;
     }
   }
-  return most;
+  if (most > kMaxAttributes)
+    return "a tag with more than " + std::to_string(kMaxAttributes) + " attributes";
+  return {};
 }
 
 std::string sanitize_html(std::string_view html, std::string* text) {

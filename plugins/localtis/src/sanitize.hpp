@@ -28,11 +28,15 @@ std::string text_paragraph(std::string_view text);
 /// `max_chars` characters (UTF-8 kept whole), with "…" when cut: excerpts and search text.
 std::string plain_text(std::string_view html, std::size_t max_chars = 0);
 
-/// The most attributes one tag of `markup` (XML or HTML) carries, counted by one pass over
-/// the bytes (quotes, comments and CDATA sections followed). libxml2 2.9 checks a tag's
-/// attributes against each other, a time that grows with the square of their number
-/// (100,000 take 17 s): markup past kMaxAttributes is refused before it is parsed.
-std::size_t most_attributes(std::string_view markup);
+/// Why `markup` is refused before libxml2 parses it, or "" when it is not. libxml2 2.9 checks
+/// each attribute of a tag against all the others before it, a time that grows with the square
+/// of their number (100,000 attributes: 17 s of one thread): a tag with more than
+/// kMaxAttributes is refused, counted by one pass over the bytes that follows the quoting
+/// rules and finds at least the attributes the parser finds. XML also refuses an internal DTD
+/// subset (the scan cannot follow it, and a feed has no use for it). The bytes are UTF-8 or a
+/// single-byte ASCII superset (the feed parser refuses other encodings first).
+enum class Markup { xml, html };
+std::string markup_refusal(std::string_view markup, Markup kind);
 inline constexpr std::size_t kMaxAttributes = 256;
 
 }  // namespace passerelle::plugins::localtis
