@@ -45,6 +45,7 @@ BOOST_AUTO_TEST_SUITE(localtis)
 
 BOOST_AUTO_TEST_CASE(feeds_over_http_and_every_way_they_fail) {
   std::atomic<int> version{1}, conditional{0};
+  std::atomic<bool> mended{false};
   const std::string rss = fixture("rss2.xml");
   std::string rss_v2 = rss;
   rss_v2.insert(rss_v2.find("</channel>"),
@@ -80,6 +81,15 @@ BOOST_AUTO_TEST_CASE(feeds_over_http_and_every_way_they_fail) {
     } else if (path == "/bomb") {
       r.headers.emplace_back("Content-Encoding", "gzip");
       r.body = bomb;
+    } else if (path == "/mended") {
+      // A broken body with a validator, then (mended) the same validator answers 304 unless
+      // it was kept: it must not have been, so the mended body is fetched whole.
+      r.headers.emplace_back("ETag", "\"m1\"");
+      if (auto it = h.find("if-none-match"); it != h.end() && it->second == "\"m1\"") {
+        r.status = 304;
+        return r;
+      }
+      r.body = mended.load() ? fixture("atom.xml") : std::string("<rss><channel><item>");
     } else {
       r.status = 404;
     }
@@ -87,7 +97,7 @@ BOOST_AUTO_TEST_CASE(feeds_over_http_and_every_way_they_fail) {
   });
   TempDir dir;
   std::string feeds = "feeds:\n";
-  for (const char* id : {"good", "broken", "slow", "drip", "huge", "gzip", "bomb"})
+  for (const char* id : {"good", "broken", "slow", "drip", "huge", "gzip", "bomb", "mended"})
     feeds += std::string("  - {id: ") + id + ", url: \"" + server.url(std::string("/") + id) +
              "\", plain_http: true, theme: actualites, timeout: 1s}\n";
   const std::string feeds_file = dir.write("feeds.yaml", feeds);
@@ -134,6 +144,10 @@ BOOST_AUTO_TEST_CASE(feeds_over_http_and_every_way_they_fail) {
   BOOST_TEST(articles() == 5u);
   failed("bomb", "once inflated");
   BOOST_TEST(articles() == 5u);
+  failed("mended", "not a feed");
+  mended = true;
+  BOOST_TEST(refresh("mended").at("last_status").as_string() == "ok");
+  BOOST_TEST(articles() > 5u);
   BOOST_TEST(c.request("GET", "/readyz")->status == 200);
   BOOST_TEST(gw.log().find("feed broken failed") != std::string::npos);
 }

@@ -30,5 +30,6 @@ CREATE TABLE localtis_articles (
   search_vector tsvector GENERATED ALWAYS AS (to_tsvector('simple', search)) STORED,
   UNIQUE (feed, key)  -- its index serves a feed's rows too (counts, retention)
 );
-CREATE INDEX localtis_articles_published ON localtis_articles (published_at, id);
+-- Newest first, with the filters' columns: a theme or region filter is checked in the index.
+CREATE INDEX localtis_articles_published ON localtis_articles (published_at, id, region, themes);
 CREATE INDEX localtis_articles_search ON localtis_articles USING gin (search_vector);

@@ -31,7 +31,8 @@ CREATE TABLE localtis_articles (
   body TEXT NOT NULL,
   UNIQUE (feed, key)  -- its index serves a feed's rows too (counts, retention)
 );
-CREATE INDEX localtis_articles_published ON localtis_articles (published_at, id);
+-- Newest first, with the filters' columns: a theme or region filter is checked in the index.
+CREATE INDEX localtis_articles_published ON localtis_articles (published_at, id, region, themes);
 -- What a search filters and orders its candidates by, without reading the articles' rows.
 CREATE INDEX localtis_articles_ranked ON localtis_articles (id, published_at, region, themes);
 -- External content: the index keeps no second copy of the terms, it reads them from the

@@ -22,12 +22,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
 #include <set>
-#include <sstream>
 
 namespace passerelle::plugins::localtis {
 
@@ -90,6 +90,11 @@ std::string charset_of(const std::string& content_type) {
   if (!cs.empty() && cs.front() == '"') cs.erase(0, 1);
   const auto end = cs.find_first_of("\"; ");
   return end == std::string::npos ? cs : cs.substr(0, end);
+}
+
+// A validator sent back as it came: printable ASCII only (anything else is not kept).
+bool printable(const std::string& value) {
+  return std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c < 0x7F; });
 }
 
 constexpr std::size_t kMaxFeedBytes = 5 * 1024 * 1024;
@@ -339,16 +344,20 @@ class LocaltisPlugin final : public Plugin {
     std::string status = "ok", error;
     std::size_t stored = 0;
     try {
-      std::string bytes, charset;
+      std::string bytes, charset, etag, last_modified;
       bool modified = true;
       if (!f.file.empty()) {
         const std::string path = f.file;
         std::function<void()> read = [&bytes, path] {
+          // A regular file only (not a device, a FIFO or a folder), read up to the cap.
+          std::error_code ec;
+          if (!std::filesystem::is_regular_file(path, ec))
+            throw FeedError("cannot read " + path + ": not a regular file");
           std::ifstream in(path, std::ios::binary);
           if (!in) throw FeedError("cannot read " + path);
-          std::ostringstream out;
-          out << in.rdbuf();
-          bytes = out.str();
+          bytes.resize(kMaxFeedBytes + 1);
+          in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+          bytes.resize(static_cast<std::size_t>(in.gcount()));
           if (bytes.size() > kMaxFeedBytes) throw FeedError("feed larger than 5 MiB");
         };
         co_await host_->offload(std::move(read));
@@ -373,15 +382,14 @@ class LocaltisPlugin final : public Plugin {
           throw FeedError("HTTP " + std::to_string(res.status));
         } else {
           bytes = res.body;
-          st.etag.clear();
-          st.last_modified.clear();
           bool gzipped = false;
           for (const auto& [name, value] : res.headers) {
             if (name == "content-encoding" && value.find("gzip") != std::string::npos)
               gzipped = true;
             if (name == "content-type") charset = charset_of(value);
-            if (name == "etag" && value.size() < 200) st.etag = value;
-            if (name == "last-modified" && value.size() < 100) st.last_modified = value;
+            if (name == "etag" && value.size() < 200 && printable(value)) etag = value;
+            if (name == "last-modified" && value.size() < 100 && printable(value))
+              last_modified = value;
           }
           if (gzipped) {
             std::function<void()> inflate = [&bytes] { bytes = gunzip(bytes, kMaxFeedBytes); };
@@ -396,6 +404,10 @@ class LocaltisPlugin final : public Plugin {
         };
         co_await host_->offload(std::move(parse));
         stored = co_await ingest(f, st, std::move(feed));
+        // This version's validators, once its articles are stored: a body that failed is
+        // fetched whole again at the next poll, not answered 304 for ever.
+        st.etag = etag;
+        st.last_modified = last_modified;
       }
       st.failures = 0;
     } catch (const std::exception& e) {
@@ -441,7 +453,10 @@ class LocaltisPlugin final : public Plugin {
     for (const auto& item : feed.items) {
       const std::string key = !item.guid.empty() ? item.guid : item.link;
       if (key.empty() || key.size() > 2000) continue;
-      const auto dated = parse_feed_date(item.date);
+      auto dated = parse_feed_date(item.date);
+      // A date more than a day ahead would hold the top of every list (and, past `keep` such
+      // items, have the feed's real news deleted on arrival): taken as no date.
+      if (dated && *dated > now + 86400) dated.reset();
       if (!dated) undated = true;
       const std::string& rich = !item.content.empty() ? item.content : item.summary;
       const bool rich_html = !item.content.empty() ? item.content_is_html : item.summary_is_html;
@@ -477,6 +492,8 @@ class LocaltisPlugin final : public Plugin {
            "excluded.body"
            " OR localtis_articles.excerpt <> excluded.excerpt OR localtis_articles.link <> "
            "excluded.link"
+           " OR localtis_articles.author <> excluded.author OR localtis_articles.image <> "
+           "excluded.image OR localtis_articles.search <> excluded.search"
            " OR (?14 = 1 AND localtis_articles.published_at <> excluded.published_at)",
            {key, f.id, title, link, collapse_text(item.author, 200), excerpt, body, f.theme,
             f.region, image, dated.value_or(now), now, terms.terms(words),
@@ -552,10 +569,18 @@ class LocaltisPlugin final : public Plugin {
       return "?" + std::to_string(params.size());
     };
     std::string where = " WHERE 1 = 1";
-    if (auto theme = r.query_param("theme"); theme && !theme->empty())
-      where += " AND a.themes = " + param(theme->substr(0, 60));
-    if (auto region = r.query_param("region"); region && !region->empty())
-      where += " AND a.region = " + param(region->substr(0, 3));
+    if (auto theme = r.query_param("theme"); theme && !theme->empty()) {
+      // A theme no feed has has no article: answered without asking the store.
+      if (std::none_of(feeds_.begin(), feeds_.end(),
+                       [&](const FeedSource& f) { return f.theme == *theme; }))
+        co_return tagged(r, R"({"articles":[],"next_cursor":null})");
+      where += " AND a.themes = " + param(*theme);
+    }
+    if (auto region = r.query_param("region"); region && !region->empty()) {
+      if (region->size() > 3 || region->find_first_not_of("0123456789") != std::string::npos)
+        throw HttpError(400, "bad_request", "region: an INSEE region code, such as 52");
+      where += " AND a.region = " + param(*region);
+    }
     if (auto since = r.query_param("since"); since && !since->empty()) {
       auto at = parse_feed_date(*since);
       if (!at && since->size() == 10) at = parse_feed_date(*since + "T00:00:00Z");
@@ -592,37 +617,45 @@ class LocaltisPlugin final : public Plugin {
       const std::string m = param(match), mine = param(user_region);
       const std::string boost = "CASE WHEN a.region <> '' AND a.region = " + mine;
       const std::string cap = " LIMIT " + std::to_string(kCandidates);
+      // The candidates, as (id, o: what orders them first, p: date), the filters applied.
       std::string candidates;
-      if (broad)
-        candidates = (postgresql_ ? "SELECT id AS hit, 0 AS score FROM localtis_articles WHERE"
-                                    " search_vector @@ to_tsquery('simple', " +
-                                        m + ") ORDER BY id DESC"
-                                  : "SELECT rowid AS hit, 0 AS score FROM localtis_fts WHERE"
-                                    " localtis_fts MATCH " +
-                                        m + " ORDER BY rowid DESC") +
-                     cap;
-      else if (postgresql_)
-        candidates = "SELECT id AS hit, -ts_rank(search_vector, to_tsquery('simple', " + m +
-                     ")) AS score FROM localtis_articles WHERE search_vector @@"
-                     " to_tsquery('simple', " +
-                     m + ")" + cap;
-      else  // bm25() sorted by SQLite: half the time of FTS5's ORDER BY rank (reads rows again)
+      if (broad) {
+        // The newest matches (by id: the order they came in), the filters applied before the
+        // cut; the caller's region first, then by date.
+        const std::string o = boost + " THEN 0 ELSE 1 END AS o, a.published_at AS p";
         candidates =
-            "SELECT rowid AS hit, bm25(localtis_fts) AS score FROM localtis_fts WHERE"
-            " localtis_fts MATCH " +
-            m + " ORDER BY score" + cap;
-      // Lower first: BM25 is negative, better when lower (ts_rank is negated to match); the
-      // caller's region comes first (a fixed bonus on a score, all of it when by date).
-      const std::string order =
-          broad ? boost + " THEN 0 ELSE 1 END"
-                : "h.score - " + boost + (postgresql_ ? " THEN 0.5" : " THEN 2.0") + " ELSE 0 END";
-      // The candidates are filtered and ordered from an index of the articles on SQLite (the
-      // rows are not read), and only the page's articles are read whole.
-      sql = "SELECT " + columns + " FROM (SELECT a.id AS id, " + order +
-            " AS o, a.published_at AS p FROM (" + candidates + ") AS h JOIN localtis_articles a" +
-            (postgresql_ ? "" : " INDEXED BY localtis_articles_ranked") + " ON a.id = h.hit" +
-            where + " ORDER BY o, p DESC, id DESC LIMIT " + param(limit + 1) + " OFFSET " +
-            param(offset) + ") AS top JOIN localtis_articles a ON a.id = top.id" +
+            postgresql_
+                ? "SELECT a.id AS id, " + o + " FROM localtis_articles a" + where +
+                      " AND a.search_vector @@ to_tsquery('simple', " + m + ") ORDER BY a.id DESC"
+                : "SELECT a.id AS id, " + o +
+                      " FROM localtis_fts JOIN localtis_articles a INDEXED BY"
+                      " localtis_articles_ranked ON a.id = localtis_fts.rowid" +
+                      where + " AND localtis_fts MATCH " + m + " ORDER BY localtis_fts.rowid DESC";
+        candidates += cap;
+      } else {
+        // Every match scored (bm25() sorted by SQLite: half the time of FTS5's ORDER BY rank,
+        // which reads each row again; ts_rank negated so that lower is better on both), the
+        // region's a fixed bonus; the filters applied to them (2,000 at most: all of them).
+        const std::string scored =
+            postgresql_ ? "SELECT id AS hit, -ts_rank(search_vector, to_tsquery('simple', " + m +
+                              ")) AS score FROM localtis_articles WHERE search_vector @@"
+                              " to_tsquery('simple', " +
+                              m + ") ORDER BY score"
+                        : "SELECT rowid AS hit, bm25(localtis_fts) AS score FROM localtis_fts"
+                          " WHERE localtis_fts MATCH " +
+                              m + " ORDER BY score";
+        candidates = "SELECT a.id AS id, h.score - " + boost +
+                     (postgresql_ ? " THEN 0.5" : " THEN 2.0") +
+                     " ELSE 0 END AS o, a.published_at AS p FROM (" + scored + cap +
+                     ") AS h JOIN localtis_articles a" +
+                     (postgresql_ ? "" : " INDEXED BY localtis_articles_ranked") +
+                     " ON a.id = h.hit" + where;
+      }
+      // Ordered from the candidates' index columns (SQLite: the rows are not read); only the
+      // page's articles are read whole.
+      sql = "SELECT " + columns + " FROM (SELECT c.id AS id, c.o AS o, c.p AS p FROM (" +
+            candidates + ") AS c ORDER BY o, p DESC, id DESC LIMIT " + param(limit + 1) +
+            " OFFSET " + param(offset) + ") AS top JOIN localtis_articles a ON a.id = top.id" +
             " ORDER BY top.o, top.p DESC, top.id DESC";
     }
     if (terms.empty()) sql += " LIMIT " + param(limit + 1) + " OFFSET " + param(offset);

@@ -166,7 +166,11 @@ void write_children(std::string& out, const xmlNode* n, int depth) {
 std::unique_ptr<xmlDoc, DocFree> parse_html(std::string_view html) {
   static std::once_flag initialised;
   std::call_once(initialised, [] { xmlInitParser(); });
-  if (html.size() > kMaxHtmlBytes) html = html.substr(0, kMaxHtmlBytes);
+  if (html.size() > kMaxHtmlBytes) {
+    std::size_t cut = kMaxHtmlBytes;  // on a character's boundary: the result stays UTF-8
+    while (cut > 0 && (static_cast<unsigned char>(html[cut]) & 0xC0) == 0x80) --cut;
+    html = html.substr(0, cut);
+  }
   if (!markup_refusal(html, Markup::html).empty()) return nullptr;  // hostile: nothing kept
   const int options =
       HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_RECOVER;

@@ -276,8 +276,9 @@ BOOST_AUTO_TEST_CASE(a_feed_keeps_its_newest_articles) {
                         });
 }
 
-// A word found in more articles than a search ranks (2,000) gets the newest of them, the
-// caller's region first; a narrower query among them is still ranked by relevance.
+// A word found in more articles than a search ranks (2,000) gets the newest 2,000 of them
+// (by arrival), the caller's region first; the filters apply before that cut, so a filtered
+// query finds older matches too. A narrower query is ranked by relevance.
 BOOST_AUTO_TEST_CASE(a_broad_query_gives_the_newest_matches_region_first) {
   AppFixture app;
   const auto feed = [&](const std::string& name, int count, int hour) {
@@ -295,35 +296,81 @@ BOOST_AUTO_TEST_CASE(a_broad_query_gives_the_newest_matches_region_first) {
              std::to_string(hour) + ":00:00 GMT</pubDate></item>";
     app.dir.write(name + ".xml", xml + "</channel></rss>");
   };
+  feed("ancienne", 100, 9);  // Pays de la Loire (52), in first
   feed("nationale", 1000, 10);
   feed("autre", 1000, 11);
-  feed("paysdelaloire", 100, 9);  // older, but of the caller's region (Angers: 52)
+  feed("nouvelle", 100, 8);  // Pays de la Loire too, in last
   app.dir.write("feeds.yaml",
-                "feeds:\n  - {id: nationale, file: nationale.xml, theme: t}\n"
+                "feeds:\n  - {id: ancienne, file: ancienne.xml, theme: vieux, region: \"52\"}\n"
+                "  - {id: nationale, file: nationale.xml, theme: t}\n"
                 "  - {id: autre, file: autre.xml, theme: t, region: \"11\"}\n"
-                "  - {id: paysdelaloire, file: paysdelaloire.xml, theme: t, region: \"52\"}\n");
+                "  - {id: nouvelle, file: nouvelle.xml, theme: t, region: \"52\"}\n");
+  app.start("  - name: localtis\n    library: " + module("localtis") +
+            "\n    config:\n      feeds_file: " + app.dir.path() +
+            "/feeds.yaml\n      poll: false\n");
+  app.identity = make_identity({"operator"});  // of Angers: region 52
+  for (const char* f : {"ancienne", "nationale", "autre", "nouvelle"})
+    BOOST_TEST_REQUIRE(
+        app.call("POST", std::string("/api/localtis/feeds/") + f + "/refresh").status == 200);
+  const auto titles = [&](const std::string& target) {
+    std::vector<std::string> out;
+    const auto answer = AppFixture::json(app.call("GET", target));
+    for (const auto& a : answer.at("articles").as_array())
+      out.emplace_back(a.at("title").as_string());
+    return out;
+  };
+  const auto starts = [](const std::vector<std::string>& list, const std::string& prefix) {
+    return !list.empty() && std::all_of(list.begin(), list.end(), [&](const std::string& t) {
+      return t.rfind(prefix, 0) == 0;
+    });
+  };
+  // 2,200 articles say "subvention": the newest 2,000 to arrive hold the region's newer feed,
+  // which comes first.
+  BOOST_TEST(starts(titles("/api/localtis/articles?q=subvention"), "Subvention nouvelle"));
+  // Filtered: the older ones, outside the newest 2,000, are found.
+  const auto old = titles("/api/localtis/articles?q=subvention&theme=vieux");
+  BOOST_TEST(old.size() == 20u);
+  BOOST_TEST(starts(old, "Subvention ancienne"));
+  BOOST_TEST(titles("/api/localtis/articles?q=subvention&region=52&limit=50&cursor=150").size() ==
+             50u);  // 200 of region 52
+  BOOST_TEST(titles("/api/localtis/articles?q=subvention&theme=inconnu").empty());
+  BOOST_TEST(app.call("GET", "/api/localtis/articles?q=subvention&region=x1").status == 400);
+  // Fewer matches are ranked: "chaussée" three times in an article of another region comes
+  // before the same word once (the region's bonus is not all).
+  const auto ranked = titles("/api/localtis/articles?q=subvention+chaussee+autre");
+  BOOST_TEST_REQUIRE(ranked.size() == 2u);
+  BOOST_TEST(ranked.at(0) == "Subvention autre 7");
+  BOOST_TEST(ranked.at(1) == "Subvention autre 8");
+}
+
+// A date more than a day ahead is no date (first seen): it cannot hold the top of the lists.
+BOOST_AUTO_TEST_CASE(a_date_in_the_future_is_taken_as_no_date) {
+  AppFixture app;
+  app.dir.write("futur.xml",
+                R"(<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>)"
+                "<title>F</title><link>https://f.example.fr/</link>"
+                "<item><title>Toujours en tête</title><link>https://f.example.fr/1</link>"
+                "<pubDate>Mon, 01 Jan 2200 00:00:00 GMT</pubDate></item>"
+                "<item><title>Du jour</title><link>https://f.example.fr/2</link>"
+                "<pubDate>Mon, 02 Jun 2025 08:00:00 GMT</pubDate></item>"
+                "</channel></rss>");
+  app.dir.write("feeds.yaml",
+                "feeds:\n  - {id: futur, file: futur.xml, theme: t}\n"
+                "  - {id: zero, file: /dev/zero, theme: t}\n");
   app.start("  - name: localtis\n    library: " + module("localtis") +
             "\n    config:\n      feeds_file: " + app.dir.path() +
             "/feeds.yaml\n      poll: false\n");
   app.identity = make_identity({"operator"});
-  for (const char* f : {"nationale", "autre", "paysdelaloire"})
-    BOOST_TEST_REQUIRE(
-        app.call("POST", std::string("/api/localtis/feeds/") + f + "/refresh").status == 200);
-  // 2,100 articles say "subvention": the region's 100 come first, newest first.
-  const auto broad = AppFixture::json(app.call("GET", "/api/localtis/articles?q=subvention"));
-  const auto& first = broad.at("articles").as_array();
-  BOOST_TEST_REQUIRE(first.size() == 20u);
-  BOOST_TEST(first.at(0).at("region").as_string() == "52");
-  BOOST_TEST(first.at(19).at("region").as_string() == "52");
-  BOOST_TEST(first.at(0).at("published_at").as_string() >=
-             first.at(19).at("published_at").as_string());
-  // Fewer matches are ranked: "chaussée" three times in an article of the other region comes
-  // before the same word once in the caller's region's (the region's bonus is not all).
-  const auto ranked =
-      AppFixture::json(app.call("GET", "/api/localtis/articles?q=subvention+chaussee+autre"));
-  BOOST_TEST_REQUIRE(ranked.at("articles").as_array().size() == 2u);
-  BOOST_TEST(ranked.at("articles").at(0).at("title").as_string() == "Subvention autre 7");
-  BOOST_TEST(ranked.at("articles").at(1).at("title").as_string() == "Subvention autre 8");
+  BOOST_TEST_REQUIRE(app.call("POST", "/api/localtis/feeds/futur/refresh").status == 200);
+  const auto list = AppFixture::json(app.call("GET", "/api/localtis/articles"));
+  for (const auto& a : list.at("articles").as_array())
+    BOOST_TEST(a.at("published_at").as_string() < "2200", a);
+  // A file feed must be a regular file: a device (endless) is refused at once.
+  const auto zero = AppFixture::json(app.call("POST", "/api/localtis/feeds/zero/refresh"));
+  BOOST_TEST(zero.at("last_status").as_string() == "error");
+  BOOST_TEST(std::string(zero.at("last_error").as_string()).find("not a regular file") !=
+                 std::string::npos,
+             zero);
 }
 
 // A feed's address is https://; http:// only when the feeds file says it knowingly, and the
