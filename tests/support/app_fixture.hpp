@@ -107,12 +107,14 @@ struct AppFixture {
   }
 
   Response call(const std::string& method, const std::string& target, std::string body = "",
-                const std::string& content_type = "application/json") {
+                const std::string& content_type = "application/json",
+                const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     IncomingRequest in;
     in.method = method;
     in.target = target;
     in.body = std::move(body);
     if (!in.body.empty()) in.headers.emplace_back("content-type", content_type);
+    for (const auto& h : headers) in.headers.push_back(h);
     in.request_id = "test-request";
     return run(dispatcher.handle(std::move(in)));
   }

@@ -40,6 +40,11 @@ inline std::string shipped_plugins() {
   const auto feeds_at = plugins.find(feeds);
   BOOST_REQUIRE(feeds_at != std::string::npos);
   plugins.replace(feeds_at, feeds.size(), "feeds_file: " + source + "/config/localtis-feeds.yaml");
+  const std::string settings = "settings_file: conseils.yaml";
+  const auto settings_at = plugins.find(settings);
+  BOOST_REQUIRE(settings_at != std::string::npos);
+  plugins.replace(settings_at, settings.size(),
+                  "settings_file: " + source + "/config/conseils.yaml");
   setenv("PASSERELLE_MODULES", PASSERELLE_TEST_MODULES, 1);
   return plugins;
 }

@@ -1,0 +1,584 @@
+// conseils: advice requests from territorial agents and élus of small communes, answered by
+// the bank's advisors. A requester sees the requests of their own commune; an advisor those
+// of their themes; an operator counts, never contents. Anything else is 404: a request one may
+// not see does not exist for them.
+#include "conseils_config.hpp"
+#include "workflow.hpp"
+
+#include "passerelle/sdk.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <set>
+
+namespace passerelle::plugins::conseils {
+
+namespace json = boost::json;
+
+namespace {
+
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// 128 random bits, hex: an id nobody guesses.
+std::string random_id() {
+  unsigned char bytes[16];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0) throw std::runtime_error("no random bytes from the system");
+    got += static_cast<std::size_t>(n);
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+bool well_formed_id(const std::string& id) {
+  return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+std::string iso_utc(std::int64_t t) {
+  const std::time_t time = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&time, &tm);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return out;
+}
+
+const std::string& text_of(const SqlValue& v) {
+  static const std::string empty;
+  const auto* s = std::get_if<std::string>(&v);
+  return s ? *s : empty;
+}
+
+std::int64_t int_of(const SqlValue& v) {
+  const auto* i = std::get_if<std::int64_t>(&v);
+  return i ? *i : 0;
+}
+
+json::object body_object(const Request& r) {
+  boost::system::error_code ec;
+  json::value v = json::parse(r.body, ec);
+  if (ec || !v.is_object()) throw HttpError(400, "invalid_json", "the body is not a JSON object");
+  return std::move(v.as_object());
+}
+
+// A text field of the body: trimmed, 1 to `max` bytes (or absent when `optional`).
+std::string text_field(const json::object& body, const std::string& name, std::size_t max,
+                       bool optional = false) {
+  const auto* v = body.if_contains(name);
+  if (!v || v->is_null()) {
+    if (optional) return {};
+    throw HttpError(422, "invalid_field", name + ": required");
+  }
+  if (!v->is_string()) throw HttpError(422, "invalid_field", name + ": a text");
+  std::string s(v->as_string());
+  const auto first = s.find_first_not_of(" \t\r\n");
+  const auto last = s.find_last_not_of(" \t\r\n");
+  s = first == std::string::npos ? std::string() : s.substr(first, last - first + 1);
+  if (s.empty() && !optional) throw HttpError(422, "invalid_field", name + ": required");
+  if (s.size() > max)
+    throw HttpError(422, "invalid_field",
+                    name + ": at most " + std::to_string(max) + " bytes");
+  return s;
+}
+
+constexpr const char* kColumns =
+    "id, commune, department, requester, requester_name, theme, subject, question, status,"
+    " advisor, advisor_name, answer, created_at, due_at, updated_at, version";
+
+// One row of conseils_requests, in kColumns' order.
+struct Stored {
+  std::string id, commune, department, requester, requester_name, theme, subject, question;
+  Status status = Status::submitted;
+  std::string advisor, advisor_name, answer;
+  std::int64_t created_at = 0, due_at = 0, updated_at = 0, version = 0;
+};
+
+Stored stored_of(const std::vector<SqlValue>& row) {
+  Stored s;
+  s.id = text_of(row[0]);
+  s.commune = text_of(row[1]);
+  s.department = text_of(row[2]);
+  s.requester = text_of(row[3]);
+  s.requester_name = text_of(row[4]);
+  s.theme = text_of(row[5]);
+  s.subject = text_of(row[6]);
+  s.question = text_of(row[7]);
+  s.status = status_named(text_of(row[8])).value_or(Status::submitted);
+  s.advisor = text_of(row[9]);
+  s.advisor_name = text_of(row[10]);
+  s.answer = text_of(row[11]);
+  s.created_at = int_of(row[12]);
+  s.due_at = int_of(row[13]);
+  s.updated_at = int_of(row[14]);
+  s.version = int_of(row[15]);
+  return s;
+}
+
+std::string etag(const Stored& s) { return "\"" + std::to_string(s.version) + "\""; }
+
+constexpr std::int64_t kMaxLimit = 100;
+
+}  // namespace
+
+class ConseilsPlugin final : public Plugin {
+ public:
+  PluginInfo info() const override {
+    return {"conseils", "0.1.0",
+            "Territoires Conseils: advice requests of small communes, answered by advisors."};
+  }
+
+  std::vector<ConfigField> config_schema() const override {
+    return {{"settings_file", ConfigType::path, true, nullptr,
+             "YAML: themes and service levels, advisors, population ceiling "
+             "(config/conseils.yaml)"}};
+  }
+
+  std::vector<Migration> migrations() const override {
+    return {{1,
+#include "migrations/001_requests.inc"
+             ,
+             {}}};
+  }
+
+  Task<void> start(Host& host) override {
+    host_ = &host;
+    const std::string file(host.config().at("settings_file").as_string());
+    auto settings = std::make_shared<Settings>();
+    std::function<void()> read = [&settings, &file] { *settings = load_settings(file); };
+    co_await host.offload(std::move(read));
+    settings_ = std::move(settings);
+    host.logger().info("themes: " + std::to_string(settings_->themes.size()) + ", advisors: " +
+                       std::to_string(settings_->advisors.size()) + " from " + file);
+  }
+
+  std::vector<Route> routes() override {
+    const std::vector<std::string> requesters{"elu", "agent"},
+        readers{"elu", "agent", "advisor"}, operators{"operator"};
+    return {
+        {"POST", "/api/conseils/requests", requesters,
+         [this](Request r) { return create(std::move(r)); }},
+        {"GET", "/api/conseils/requests", readers, [this](Request r) { return list(std::move(r)); }},
+        {"GET", "/api/conseils/requests/{id}", readers,
+         [this](Request r) { return get(std::move(r)); }},
+        {"POST", "/api/conseils/requests/{id}/{action}", readers,
+         [this](Request r) { return act(std::move(r)); }},
+        {"GET", "/api/conseils/themes", {"*"}, [this](Request r) { return themes(std::move(r)); }},
+        {"GET", "/api/conseils/stats", operators,
+         [this](Request r) { return stats(std::move(r)); }},
+    };
+  }
+
+  // "Mes demandes" for a requester, "Ma file" for an advisor.
+  Task<std::optional<json::value>> widget(Identity who) override {
+    const auto now = now_seconds();
+    if (!advisor_themes(who).empty()) {
+      auto [sql, params] = queue_query(advisor_themes(who), nullptr, 500);
+      Statement queue{std::move(sql), std::move(params)};
+      const QueryResult rows = co_await host_->database().query(std::move(queue));
+      std::int64_t waiting = 0, overdue = 0, mine = 0;
+      for (const auto& row : rows.rows) {
+        const Stored s = stored_of(row);
+        if (!open(s.status)) continue;
+        ++waiting;
+        if (s.due_at < now) ++overdue;
+        if (s.advisor == who.subject) ++mine;
+      }
+      co_return json::object{{"title", "Ma file"},
+                             {"waiting", waiting},
+                             {"overdue", overdue},
+                             {"assigned_to_me", mine}};
+    }
+    if (!who.has_role("elu") && !who.has_role("agent")) co_return std::nullopt;
+    Statement recent{std::string("SELECT ") + kColumns +
+                         " FROM conseils_requests WHERE commune = ?1"
+                         " ORDER BY created_at DESC, id DESC LIMIT 5",
+                     {who.commune_insee}};
+    const QueryResult rows = co_await host_->database().query(std::move(recent));
+    json::array items;
+    for (const auto& row : rows.rows) items.push_back(summary(stored_of(row), now));
+    co_return json::object{{"title", "Mes demandes"}, {"requests", std::move(items)}};
+  }
+
+ private:
+  std::vector<std::string> advisor_themes(const Identity& who) const {
+    if (!who.has_role("advisor")) return {};
+    return settings_->themes_of(who.email);
+  }
+
+  json::object summary(const Stored& s, std::int64_t now) const {
+    const Theme* theme = settings_->theme(s.theme);
+    json::object o{{"id", s.id},
+                   {"subject", s.subject},
+                   {"theme", s.theme},
+                   {"theme_label", theme ? theme->label : s.theme},
+                   {"status", std::string(name_of(s.status))},
+                   {"commune", s.commune},
+                   {"requester_name", s.requester_name},
+                   {"advisor_name", s.advisor_name},
+                   {"created_at", iso_utc(s.created_at)},
+                   {"due_at", iso_utc(s.due_at)},
+                   {"updated_at", iso_utc(s.updated_at)},
+                   {"overdue", open(s.status) && s.due_at < now}};
+    if (const Commune* c = host_->territories().commune(s.commune)) o["commune_name"] = c->name;
+    return o;
+  }
+
+  // What the caller is to a request; nullopt: they may not see it (404).
+  std::optional<Party> party_of(const Identity& who, const Stored& s) const {
+    const auto themes = advisor_themes(who);
+    if (std::find(themes.begin(), themes.end(), s.theme) != themes.end()) return Party::advisor;
+    if ((who.has_role("elu") || who.has_role("agent")) && !who.commune_insee.empty() &&
+        who.commune_insee == s.commune)
+      return Party::requester;
+    return std::nullopt;
+  }
+
+  Task<Stored> load_visible(const Request& r, Party* party = nullptr) {
+    const std::string& id = r.param("id");
+    if (!well_formed_id(id)) throw HttpError(404, "not_found", "no such request");
+    Statement one{std::string("SELECT ") + kColumns + " FROM conseils_requests WHERE id = ?1",
+                  {id}};
+    const QueryResult rows = co_await host_->database().query(std::move(one));
+    if (rows.rows.empty()) throw HttpError(404, "not_found", "no such request");
+    Stored s = stored_of(rows.rows[0]);
+    const auto p = party_of(*r.identity, s);
+    if (!p) throw HttpError(404, "not_found", "no such request");
+    if (party) *party = *p;
+    co_return s;
+  }
+
+  Task<Response> create(Request r) {
+    const Identity& who = *r.identity;
+    const json::object body = body_object(r);
+    const std::string subject = text_field(body, "subject", 200);
+    const std::string question = text_field(body, "question", 20'000);
+    const std::string theme_id = text_field(body, "theme", 40);
+    const Theme* theme = settings_->theme(theme_id);
+    if (!theme) throw HttpError(422, "invalid_field", "theme: no theme \"" + theme_id + "\"");
+    const Commune* commune = host_->territories().commune(who.commune_insee);
+    if (!commune)
+      throw HttpError(422, "no_commune",
+                      "Votre compte n'est rattaché à aucune commune : une demande de conseil est "
+                      "faite au nom d'une commune.");
+    if (commune->population >= settings_->max_population)
+      throw HttpError(422, "not_eligible",
+                      "Territoires Conseils répond aux communes de moins de " +
+                          std::to_string(settings_->max_population) + " habitants et aux "
+                          "intercommunalités ; " + commune->name + " en compte " +
+                          std::to_string(commune->population) +
+                          ". Votre direction régionale vous accompagne : voir "
+                          "/api/directorates/mine.");
+    const auto now = now_seconds();
+    Stored s;
+    s.id = random_id();
+    s.commune = commune->code;
+    s.department = commune->department;
+    s.requester = who.subject;
+    s.requester_name = who.display_name;
+    s.theme = theme->id;
+    s.subject = subject;
+    s.question = question;
+    s.created_at = s.updated_at = now;
+    s.due_at = now + std::int64_t{theme->days} * 86400;
+    s.version = 1;
+    const std::string change = random_id();
+    std::vector<Statement> writes{
+        {"INSERT INTO conseils_requests (id, commune, department, requester, requester_name,"
+         " theme, subject, question, status, advisor, advisor_name, answer, created_at, due_at,"
+         " updated_at, version, last_change) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'submitted',"
+         " '', '', '', ?9, ?10, ?9, 1, ?11)",
+         {s.id, s.commune, s.department, s.requester, s.requester_name, s.theme, s.subject,
+          s.question, now, s.due_at, change}},
+        history(s.id, change, now, who, "", Status::submitted)};
+    co_await host_->database().transaction(std::move(writes));
+    Response res = Response::json(detail(s, Party::requester, {}, {}, now), 201);
+    res.headers.emplace_back("ETag", etag(s));
+    res.headers.emplace_back("Location", "/api/conseils/requests/" + s.id);
+    co_return res;
+  }
+
+  // A history row, written only if the request's row carries `change` (the change it
+  // belongs to was written: its conditional UPDATE comes first in the transaction).
+  static Statement history(const std::string& id, const std::string& change, std::int64_t at,
+                           const Identity& who, std::string from, Status to) {
+    return {"INSERT INTO conseils_history (request_id, version, at, actor, actor_name,"
+            " from_status, to_status) SELECT ?1, version, ?2, ?3, ?4, ?5, ?6 FROM"
+            " conseils_requests WHERE id = ?1 AND last_change = ?7",
+            {id, at, who.subject, who.display_name, std::move(from), std::string(name_of(to)),
+             change}};
+  }
+
+  // The queue of an advisor's themes, with the filters given (status, theme, department,
+  // older_than_days), oldest first.
+  std::pair<std::string, std::vector<SqlValue>> queue_query(
+      const std::vector<std::string>& themes, const Request* r, std::int64_t limit,
+      std::int64_t offset = 0) const {
+    std::vector<SqlValue> params;
+    const auto param = [&params](SqlValue v) {
+      params.push_back(std::move(v));
+      return "?" + std::to_string(params.size());
+    };
+    std::string in;
+    for (const auto& t : themes) in += (in.empty() ? "" : ", ") + param(t);
+    std::string sql = std::string("SELECT ") + kColumns +
+                      " FROM conseils_requests WHERE theme IN (" + in + ")";
+    if (r) sql += filters(*r, param);
+    sql += " ORDER BY created_at, id LIMIT " + param(limit) + " OFFSET " + param(offset);
+    return {std::move(sql), std::move(params)};
+  }
+
+  template <class Param>
+  std::string filters(const Request& r, Param& param) const {
+    std::string sql;
+    if (auto status = r.query_param("status"); status && !status->empty()) {
+      if (!status_named(*status)) throw HttpError(400, "bad_request", "status: unknown");
+      sql += " AND status = " + param(*status);
+    }
+    if (auto theme = r.query_param("theme"); theme && !theme->empty())
+      sql += " AND theme = " + param(theme->substr(0, 40));
+    if (auto dep = r.query_param("department"); dep && !dep->empty())
+      sql += " AND department = " + param(dep->substr(0, 3));
+    if (auto age = r.query_param("older_than_days"); age && !age->empty()) {
+      if (age->size() > 4 || age->find_first_not_of("0123456789") != std::string::npos)
+        throw HttpError(400, "bad_request", "older_than_days: a number of days");
+      sql += " AND created_at <= " + param(now_seconds() - std::stoll(*age) * 86400);
+    }
+    return sql;
+  }
+
+  Task<Response> list(Request r) {
+    const Identity& who = *r.identity;
+    std::int64_t limit = 20, offset = 0;
+    if (auto l = r.query_param("limit")) {
+      if (l->empty() || l->size() > 3 || l->find_first_not_of("0123456789") != std::string::npos ||
+          std::stoll(*l) < 1 || std::stoll(*l) > kMaxLimit)
+        throw HttpError(400, "bad_request", "limit: 1 to 100");
+      limit = std::stoll(*l);
+    }
+    if (auto c = r.query_param("cursor")) {
+      if (c->empty() || c->size() > 6 || c->find_first_not_of("0123456789") != std::string::npos)
+        throw HttpError(400, "bad_request", "cursor: not one of ours");
+      offset = std::stoll(*c);
+    }
+    std::string sql;
+    std::vector<SqlValue> params;
+    const auto themes = advisor_themes(who);
+    if (!themes.empty()) {
+      std::tie(sql, params) = queue_query(themes, &r, limit + 1, offset);
+    } else if (!who.commune_insee.empty()) {
+      const auto param = [&params](SqlValue v) {
+        params.push_back(std::move(v));
+        return "?" + std::to_string(params.size());
+      };
+      sql = std::string("SELECT ") + kColumns + " FROM conseils_requests WHERE commune = " +
+            param(who.commune_insee) + filters(r, param) +
+            " ORDER BY created_at DESC, id DESC LIMIT " + param(limit + 1) + " OFFSET " +
+            param(offset);
+    } else {
+      co_return Response::json(json::object{{"requests", json::array{}}, {"next_cursor", nullptr}});
+    }
+    Statement statement{std::move(sql), std::move(params)};
+    const QueryResult rows = co_await host_->database().query(std::move(statement));
+    const auto now = now_seconds();
+    json::array items;
+    for (std::size_t i = 0; i < rows.rows.size() && static_cast<std::int64_t>(i) < limit; ++i)
+      items.push_back(summary(stored_of(rows.rows[i]), now));
+    json::object out{{"requests", std::move(items)}};
+    out["next_cursor"] = static_cast<std::int64_t>(rows.rows.size()) > limit
+                             ? json::value(std::to_string(offset + limit))
+                             : json::value(nullptr);
+    co_return Response::json(out);
+  }
+
+  json::object detail(const Stored& s, Party party, const QueryResult& history_rows,
+                      const QueryResult& message_rows, std::int64_t now) const {
+    json::object o = summary(s, now);
+    o["question"] = s.question;
+    o["answer"] = s.answer.empty() ? json::value(nullptr) : json::value(s.answer);
+    o["version"] = s.version;
+    json::array history;
+    for (const auto& row : history_rows.rows)
+      history.push_back(json::object{{"at", iso_utc(int_of(row[0]))},
+                                     {"by", text_of(row[1])},
+                                     {"from", text_of(row[2]).empty() ? json::value(nullptr)
+                                                                      : json::value(text_of(row[2]))},
+                                     {"to", text_of(row[3])}});
+    o["history"] = std::move(history);
+    json::array messages;
+    for (const auto& row : message_rows.rows) {
+      const bool internal = int_of(row[3]) != 0;
+      if (internal && party != Party::advisor) continue;  // advisors' notes stay theirs
+      messages.push_back(json::object{{"at", iso_utc(int_of(row[0]))},
+                                      {"by", text_of(row[1])},
+                                      {"body", text_of(row[2])},
+                                      {"internal", internal}});
+    }
+    o["messages"] = std::move(messages);
+    return o;
+  }
+
+  Task<Response> get(Request r) {
+    Party party = Party::requester;
+    const Stored s = co_await load_visible(r, &party);
+    co_return co_await answer_detail(r, s, party, 200);
+  }
+
+  Task<Response> answer_detail(const Request& r, const Stored& s, Party party, int status) {
+    std::vector<Statement> reads{
+        {"SELECT at, actor_name, from_status, to_status FROM conseils_history"
+         " WHERE request_id = ?1 ORDER BY version",
+         {s.id}},
+        {"SELECT at, author_name, body, internal FROM conseils_messages WHERE request_id = ?1"
+         " ORDER BY at, id",
+         {s.id}}};
+    const auto results = co_await host_->database().transaction(std::move(reads));
+    Response res = Response::json(detail(s, party, results[0], results[1], now_seconds()), status);
+    res.headers.emplace_back("ETag", etag(s));
+    (void)r;
+    co_return res;
+  }
+
+  // POST /api/conseils/requests/{id}/{action}: a move of the workflow (assign, answer, close,
+  // reopen, withdraw) or a message ("messages").
+  Task<Response> act(Request r) {
+    const Identity& who = *r.identity;
+    Party party = Party::requester;
+    Stored s = co_await load_visible(r, &party);
+    // Changed since the caller read it: 412, nothing written.
+    if (auto if_match = r.header("if-match"); if_match && *if_match != "*" &&
+                                              if_match->find(etag(s)) == std::string::npos)
+      throw HttpError(412, "precondition_failed",
+                      "the request changed since it was read (version " +
+                          std::to_string(s.version) + "): read it again");
+    const json::object body = r.body.empty() ? json::object{} : body_object(r);
+    const std::string& name = r.param("action");
+    const auto now = now_seconds();
+    const std::string change = random_id();
+    std::vector<Statement> writes;
+    if (name == "messages") {
+      const std::string text = text_field(body, "body", 20'000);
+      const auto* internal_v = body.if_contains("internal");
+      const bool internal = internal_v && internal_v->is_bool() && internal_v->as_bool();
+      if (internal && party != Party::advisor)
+        throw HttpError(403, "forbidden", "internal notes are for advisors");
+      writes.push_back(bump(s, now, change));
+      writes.push_back({"INSERT INTO conseils_messages (id, request_id, at, author, author_name,"
+                        " internal, body) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 FROM"
+                        " conseils_requests WHERE id = ?2 AND last_change = ?8",
+                        {random_id(), s.id, now, who.subject, who.display_name,
+                         std::int64_t{internal ? 1 : 0}, text, change}});
+    } else {
+      const auto action = action_named(name);
+      if (!action) throw HttpError(404, "not_found", "no such action");
+      if (!allowed(*action, party))
+        throw HttpError(403, "forbidden",
+                        party == Party::advisor ? "this is the requester's to do"
+                                                : "this is an advisor's to do");
+      const auto to = move(s.status, *action);
+      if (!to)
+        throw HttpError(409, "conflict",
+                        "a request " + std::string(name_of(s.status)) + " cannot be " +
+                            (name == "assign"   ? "assigned"
+                             : name == "answer" ? "answered"
+                             : name == "close"  ? "closed"
+                             : name == "reopen" ? "reopened"
+                                                : "withdrawn"));
+      if (*action == Action::assign) {
+        // To oneself, or to another advisor of the theme (by email).
+        const std::string to_email = text_field(body, "advisor_email", 200, true);
+        if (to_email.empty() || to_email == who.email) {
+          s.advisor = who.subject;
+          s.advisor_name = who.display_name;
+        } else {
+          const auto their = settings_->themes_of(to_email);
+          if (std::find(their.begin(), their.end(), s.theme) == their.end())
+            throw HttpError(422, "invalid_field",
+                            "advisor_email: no advisor of this theme has that address");
+          s.advisor = "email:" + to_email;  // their subject is learnt when they act
+          s.advisor_name = to_email;
+        }
+      }
+      if (*action == Action::answer) {
+        if (s.advisor != who.subject && s.advisor != "email:" + who.email)
+          throw HttpError(403, "forbidden", "the request is assigned to another advisor");
+        s.answer = text_field(body, "answer", 50'000);
+        s.advisor = who.subject;
+        s.advisor_name = who.display_name;
+      }
+      const std::string from(name_of(s.status));
+      s.status = *to;
+      writes.push_back({"UPDATE conseils_requests SET status = ?2, advisor = ?3, advisor_name = ?4,"
+                        " answer = ?5, updated_at = ?6, version = version + 1, last_change = ?8"
+                        " WHERE id = ?1 AND version = ?7",
+                        {s.id, std::string(name_of(s.status)), s.advisor, s.advisor_name,
+                         s.answer, now, s.version, change}});
+      writes.push_back(history(s.id, change, now, who, from, *to));
+    }
+    // The row's version is the condition: a change that raced this one makes its UPDATE write
+    // nothing, and the rows bound to it (history, message) with it.
+    const auto results = co_await host_->database().transaction(std::move(writes));
+    if (results[0].changes != 1)
+      throw HttpError(412, "precondition_failed",
+                      "the request changed meanwhile: read it again");
+    ++s.version;
+    s.updated_at = now;
+    co_return co_await answer_detail(r, s, party, 200);
+  }
+
+  static Statement bump(const Stored& s, std::int64_t now, const std::string& change) {
+    return {"UPDATE conseils_requests SET updated_at = ?2, version = version + 1,"
+            " last_change = ?4 WHERE id = ?1 AND version = ?3",
+            {s.id, now, s.version, change}};
+  }
+
+  Task<Response> themes(Request) {
+    json::array out;
+    for (const auto& t : settings_->themes)
+      out.push_back(json::object{{"id", t.id}, {"label", t.label}, {"days", t.days}});
+    co_return Response::json(json::object{{"themes", std::move(out)}});
+  }
+
+  // Operators: how many requests, by status and theme, and how many overdue. No content.
+  Task<Response> stats(Request) {
+    Statement counts{
+        "SELECT status, theme, count(*), sum(CASE WHEN due_at < ?1 AND status IN ('submitted',"
+        " 'assigned', 'reopened') THEN 1 ELSE 0 END) FROM conseils_requests"
+        " GROUP BY status, theme ORDER BY status, theme",
+        {now_seconds()}};
+    const QueryResult rows = co_await host_->database().query(std::move(counts));
+    json::array out;
+    std::int64_t overdue = 0;
+    for (const auto& row : rows.rows) {
+      out.push_back(json::object{
+          {"status", text_of(row[0])}, {"theme", text_of(row[1])}, {"requests", int_of(row[2])}});
+      overdue += int_of(row[3]);
+    }
+    co_return Response::json(json::object{{"counts", std::move(out)}, {"overdue", overdue}});
+  }
+
+  Host* host_ = nullptr;
+  std::shared_ptr<const Settings> settings_;
+};
+
+}  // namespace passerelle::plugins::conseils
+
+PASSERELLE_PLUGIN(passerelle::plugins::conseils::ConseilsPlugin)
