@@ -48,7 +48,7 @@ function gatewayConfig({ port, dir }) {
   const web = `
 web:
   root: ${DIST}
-  pages: [/, /connexion, /ma-direction, /actualites, /mon-compte, /exploitation]
+  pages: [/, /connexion, /ma-direction, /actualites, /conseils, /mon-compte, /exploitation]
 `;
   return `demo: true
 server:
@@ -81,6 +81,10 @@ plugins:
     library: ${MODULES}/libpasserelle-localtis.so
     config:
       feeds_file: ${ROOT}/config/localtis-feeds.yaml
+  - name: conseils
+    library: ${MODULES}/libpasserelle-conseils.so
+    config:
+      settings_file: ${ROOT}/config/conseils.yaml
 `;
 }
 
@@ -285,6 +289,65 @@ describe('the portal in a browser', () => {
       await shot(page, 'actualites-1280');
       assertClean(watch);
     });
+  });
+
+  test('Territoires Conseils: a small commune asks, the advisor answers, the agent closes', { timeout: 90000 }, async (t) => {
+    const subject = `Délai d’instruction d’un permis ${Date.now()}`;
+    let others = 0;
+    // Angers is too large: told so, in French, with where to turn.
+    let { context, page } = await openPage(1280);
+    await withContext(context, async () => {
+      await login(page, 'elu.angers');
+      await page.getByRole('link', { name: 'Conseils' }).first().click();
+      await page.waitForURL((u) => u.pathname === '/conseils');
+      await page.getByLabel('Objet').fill('Test');
+      await page.getByLabel('Votre question').fill('Test');
+      await page.getByRole('button', { name: 'Envoyer la demande' }).click();
+      await page.getByRole('alert').getByText(/moins de 10000 habitants/).waitFor();
+    });
+    // The agent of Tuffalun files a request.
+    ({ context, page } = await openPage(1280));
+    await withContext(context, async () => {
+      await login(page, 'agent.tuffalun');
+      await page.goto(`${ctx.base}/conseils`);
+      await page.getByLabel('Objet').fill(subject);
+      await page.getByLabel('Thème').selectOption('urbanisme');
+      await page.getByLabel('Votre question').fill('Quel est le délai d’instruction d’un permis de construire ?');
+      others += await checkAccessibility(page, t, '/conseils (requester)');
+      await page.getByRole('button', { name: 'Envoyer la demande' }).click();
+      await page.waitForURL((u) => u.searchParams.has('demande'));
+      await page.getByRole('heading', { name: subject }).waitFor();
+      await page.getByText('Déposée', { exact: true }).waitFor();
+      others += await checkAccessibility(page, t, '/conseils?demande (requester)');
+    });
+    // The advisor finds it in the queue, takes it and answers.
+    ({ context, page } = await openPage(1280));
+    await withContext(context, async () => {
+      await login(page, 'conseiller.demo');
+      await page.goto(`${ctx.base}/conseils`);
+      await page.getByRole('heading', { name: 'Ma file de demandes' }).waitFor();
+      others += await checkAccessibility(page, t, '/conseils (advisor)');
+      await page.getByRole('link', { name: subject }).click();
+      await page.getByRole('button', { name: 'Prendre en charge' }).click();
+      await page.getByText('Prise en charge', { exact: true }).waitFor();
+      await page.getByLabel('Votre réponse').fill('Deux mois pour une maison individuelle (R423-23).');
+      others += await checkAccessibility(page, t, '/conseils?demande (advisor)');
+      await page.getByRole('button', { name: 'Envoyer la réponse' }).click();
+      await page.getByText('Répondue', { exact: true }).waitFor();
+      await shot(page, 'conseils-advisor-1280');
+    });
+    // The agent reads the answer and closes the request.
+    ({ context, page } = await openPage(1280));
+    await withContext(context, async () => {
+      await login(page, 'agent.tuffalun');
+      await page.goto(`${ctx.base}/conseils`);
+      await page.getByRole('link', { name: subject }).click();
+      await page.getByText('Deux mois pour une maison individuelle (R423-23).').waitFor();
+      await page.getByRole('button', { name: 'Clore la demande' }).click();
+      await page.getByText('Close', { exact: true }).waitFor();
+      await shot(page, 'conseils-requester-1280');
+    });
+    console.log(`axe-core on /conseils: 4 views, ${others} minor or moderate violation(s)`);
   });
 
   test('an élu logs in, sees the dashboard and the directorate, logs out', { timeout: 60000 }, async (t) => {

@@ -20,7 +20,12 @@ export class ApiError extends Error {
   }
 }
 
-function frenchMessage(status, code) {
+// Codes whose message the gateway writes in French for the user (it names their commune, a
+// threshold...): shown as they come.
+const SERVER_FRENCH = new Set(['not_eligible']);
+
+function frenchMessage(status, code, serverMessage) {
+  if (SERVER_FRENCH.has(code) && serverMessage) return serverMessage;
   if (MESSAGES[code]) return MESSAGES[code];
   if (status === 401) return MESSAGES.unauthenticated;
   if (status === 403) return MESSAGES.forbidden;
@@ -54,7 +59,8 @@ export async function api(path, { method = 'GET', body, csrf } = {}) {
   }
   if (!res.ok) {
     const code = data && data.error && typeof data.error.code === 'string' ? data.error.code : '';
-    throw new ApiError(res.status, code, frenchMessage(res.status, code));
+    const message = data && data.error && typeof data.error.message === 'string' ? data.error.message : '';
+    throw new ApiError(res.status, code, frenchMessage(res.status, code, message));
   }
   return data;
 }

@@ -8,6 +8,7 @@ import { loginPage } from './pages/login.js';
 import { dashboardPage } from './pages/dashboard.js';
 import { directoratePage } from './pages/directorate.js';
 import { newsPage } from './pages/news.js';
+import { conseilsPage } from './pages/conseils.js';
 import { accountPage } from './pages/account.js';
 
 // A page whose code (with what it alone needs: the charts of /exploitation) is fetched when it
@@ -31,6 +32,7 @@ const ROUTES = {
   '/': { title: 'Tableau de bord', render: dashboardPage },
   '/ma-direction': { title: 'Ma direction', render: directoratePage },
   '/actualites': { title: 'Actualités', render: newsPage },
+  '/conseils': { title: 'Demandes de conseil', render: conseilsPage },
   '/mon-compte': { title: 'Mon compte', render: accountPage },
   '/exploitation': { title: 'Exploitation',
     render: lazyPage(() => import('./pages/operations.js'), 'operationsPage') },

@@ -2,11 +2,13 @@
 // commune, logout, navigation), the main landmark and the footer.
 import { h } from './dom.js';
 
-// `role`: shown only to users who have it (the page checks again, and so does the API).
+// `role` / `roles`: shown only to users who have it, or one of them (the page checks again, and
+// so does the API).
 export const NAV = [
   { path: '/', label: 'Tableau de bord' },
   { path: '/ma-direction', label: 'Ma direction' },
   { path: '/actualites', label: 'Actualités' },
+  { path: '/conseils', label: 'Conseils', roles: ['elu', 'agent', 'advisor'] },
   { path: '/mon-compte', label: 'Mon compte' },
   { path: '/exploitation', label: 'Exploitation', role: 'operator' },
 ];
@@ -68,7 +70,9 @@ export function frame({ user, current, onLogout }) {
             h('div', { class: 'fr-header__tools-links' }, toolLinks(user, onLogout)))))),
     menu);
   if (user) {
-    const links = NAV.filter((item) => !item.role || (user.roles || []).includes(item.role));
+    const has = (role) => (user.roles || []).includes(role);
+    const links = NAV.filter((item) => (!item.role || has(item.role))
+      && (!item.roles || item.roles.some(has)));
     menu.append(h('div', { class: 'fr-container' },
       h('button', { type: 'button', class: 'fr-btn--close fr-btn', 'aria-controls': menuId,
         title: 'Fermer', onclick: () => setMenu(false) }, 'Fermer'),

@@ -16,15 +16,23 @@ struct DemoAccount {
   const char* display_name;
   const char* email;
   const char* role;
+  const char* commune;  // INSEE code
+  const char* siret;    // of the commune, for élus and agents; "" when not known here
 };
+// Angers (49007) has more than 10,000 inhabitants: Territoires Conseils serves smaller communes,
+// so the demo has an agent of Tuffalun (49003, Maine-et-Loire, under 2,000) to file requests.
 constexpr DemoAccount kDemoAccounts[] = {
-    {"elu.angers", "Élu d'Angers (démo)", "elu.angers@demo.passerelle.invalid", "elu"},
-    {"agent.angers", "Agent d'Angers (démo)", "agent.angers@demo.passerelle.invalid", "agent"},
-    {"conseiller.demo", "Conseiller (démo)", "conseiller@demo.passerelle.invalid", "advisor"},
-    {"operateur.demo", "Opérateur (démo)", "operateur@demo.passerelle.invalid", "operator"},
+    {"elu.angers", "Élu d'Angers (démo)", "elu.angers@demo.passerelle.invalid", "elu", "49007",
+     "21490007800012"},
+    {"agent.angers", "Agent d'Angers (démo)", "agent.angers@demo.passerelle.invalid", "agent",
+     "49007", "21490007800012"},
+    {"agent.tuffalun", "Agent de Tuffalun (démo)", "agent.tuffalun@demo.passerelle.invalid",
+     "agent", "49003", ""},
+    {"conseiller.demo", "Conseiller (démo)", "conseiller@demo.passerelle.invalid", "advisor",
+     "49007", ""},
+    {"operateur.demo", "Opérateur (démo)", "operateur@demo.passerelle.invalid", "operator", "49007",
+     ""},
 };
-constexpr const char* kAngersInsee = "49007";
-constexpr const char* kAngersSiret = "21490007800012";
 }  // namespace
 
 namespace {
@@ -167,14 +175,7 @@ Task<void> AuthService::seed_demo_accounts() {
   for (const auto& d : kDemoAccounts) {
     names += (names.empty() ? "" : ", ") + std::string(d.username);
     if (co_await accounts_.find_by_username(d.username)) continue;
-    NewAccount a{
-        d.username,
-        kDemoPassword,
-        d.display_name,
-        d.email,
-        {d.role},
-        kAngersInsee,
-        std::string(d.role) == "elu" || std::string(d.role) == "agent" ? kAngersSiret : ""};
+    NewAccount a{d.username, kDemoPassword, d.display_name, d.email, {d.role}, d.commune, d.siret};
     co_await accounts_.create(std::move(a));
   }
   log::warn("auth", "demo accounts are active, with the password of the README",

@@ -95,8 +95,7 @@ std::string text_field(const json::object& body, const std::string& name, std::s
   s = first == std::string::npos ? std::string() : s.substr(first, last - first + 1);
   if (s.empty() && !optional) throw HttpError(422, "invalid_field", name + ": required");
   if (s.size() > max)
-    throw HttpError(422, "invalid_field",
-                    name + ": at most " + std::to_string(max) + " bytes");
+    throw HttpError(422, "invalid_field", name + ": at most " + std::to_string(max) + " bytes");
   return s;
 }
 
@@ -171,12 +170,13 @@ class ConseilsPlugin final : public Plugin {
   }
 
   std::vector<Route> routes() override {
-    const std::vector<std::string> requesters{"elu", "agent"},
-        readers{"elu", "agent", "advisor"}, operators{"operator"};
+    const std::vector<std::string> requesters{"elu", "agent"}, readers{"elu", "agent", "advisor"},
+        operators{"operator"};
     return {
         {"POST", "/api/conseils/requests", requesters,
          [this](Request r) { return create(std::move(r)); }},
-        {"GET", "/api/conseils/requests", readers, [this](Request r) { return list(std::move(r)); }},
+        {"GET", "/api/conseils/requests", readers,
+         [this](Request r) { return list(std::move(r)); }},
         {"GET", "/api/conseils/requests/{id}", readers,
          [this](Request r) { return get(std::move(r)); }},
         {"POST", "/api/conseils/requests/{id}/{action}", readers,
@@ -282,9 +282,10 @@ class ConseilsPlugin final : public Plugin {
     if (commune->population >= settings_->max_population)
       throw HttpError(422, "not_eligible",
                       "Territoires Conseils répond aux communes de moins de " +
-                          std::to_string(settings_->max_population) + " habitants et aux "
-                          "intercommunalités ; " + commune->name + " en compte " +
-                          std::to_string(commune->population) +
+                          std::to_string(settings_->max_population) +
+                          " habitants et aux "
+                          "intercommunalités ; " +
+                          commune->name + " en compte " + std::to_string(commune->population) +
                           ". Votre direction régionale vous accompagne : voir "
                           "/api/directorates/mine.");
     const auto now = now_seconds();
@@ -320,18 +321,18 @@ class ConseilsPlugin final : public Plugin {
   // belongs to was written: its conditional UPDATE comes first in the transaction).
   static Statement history(const std::string& id, const std::string& change, std::int64_t at,
                            const Identity& who, std::string from, Status to) {
-    return {"INSERT INTO conseils_history (request_id, version, at, actor, actor_name,"
-            " from_status, to_status) SELECT ?1, version, ?2, ?3, ?4, ?5, ?6 FROM"
-            " conseils_requests WHERE id = ?1 AND last_change = ?7",
-            {id, at, who.subject, who.display_name, std::move(from), std::string(name_of(to)),
-             change}};
+    return {
+        "INSERT INTO conseils_history (request_id, version, at, actor, actor_name,"
+        " from_status, to_status) SELECT ?1, version, ?2, ?3, ?4, ?5, ?6 FROM"
+        " conseils_requests WHERE id = ?1 AND last_change = ?7",
+        {id, at, who.subject, who.display_name, std::move(from), std::string(name_of(to)), change}};
   }
 
   // The queue of an advisor's themes, with the filters given (status, theme, department,
   // older_than_days), oldest first.
-  std::pair<std::string, std::vector<SqlValue>> queue_query(
-      const std::vector<std::string>& themes, const Request* r, std::int64_t limit,
-      std::int64_t offset = 0) const {
+  std::pair<std::string, std::vector<SqlValue>> queue_query(const std::vector<std::string>& themes,
+                                                            const Request* r, std::int64_t limit,
+                                                            std::int64_t offset = 0) const {
     std::vector<SqlValue> params;
     const auto param = [&params](SqlValue v) {
       params.push_back(std::move(v));
@@ -339,8 +340,8 @@ class ConseilsPlugin final : public Plugin {
     };
     std::string in;
     for (const auto& t : themes) in += (in.empty() ? "" : ", ") + param(t);
-    std::string sql = std::string("SELECT ") + kColumns +
-                      " FROM conseils_requests WHERE theme IN (" + in + ")";
+    std::string sql =
+        std::string("SELECT ") + kColumns + " FROM conseils_requests WHERE theme IN (" + in + ")";
     if (r) sql += filters(*r, param);
     sql += " ORDER BY created_at, id LIMIT " + param(limit) + " OFFSET " + param(offset);
     return {std::move(sql), std::move(params)};
@@ -389,10 +390,10 @@ class ConseilsPlugin final : public Plugin {
         params.push_back(std::move(v));
         return "?" + std::to_string(params.size());
       };
-      sql = std::string("SELECT ") + kColumns + " FROM conseils_requests WHERE commune = " +
-            param(who.commune_insee) + filters(r, param) +
-            " ORDER BY created_at DESC, id DESC LIMIT " + param(limit + 1) + " OFFSET " +
-            param(offset);
+      sql = std::string("SELECT ") + kColumns +
+            " FROM conseils_requests WHERE commune = " + param(who.commune_insee) +
+            filters(r, param) + " ORDER BY created_at DESC, id DESC LIMIT " + param(limit + 1) +
+            " OFFSET " + param(offset);
     } else {
       co_return Response::json(json::object{{"requests", json::array{}}, {"next_cursor", nullptr}});
     }
@@ -417,11 +418,11 @@ class ConseilsPlugin final : public Plugin {
     o["version"] = s.version;
     json::array history;
     for (const auto& row : history_rows.rows)
-      history.push_back(json::object{{"at", iso_utc(int_of(row[0]))},
-                                     {"by", text_of(row[1])},
-                                     {"from", text_of(row[2]).empty() ? json::value(nullptr)
-                                                                      : json::value(text_of(row[2]))},
-                                     {"to", text_of(row[3])}});
+      history.push_back(json::object{
+          {"at", iso_utc(int_of(row[0]))},
+          {"by", text_of(row[1])},
+          {"from", text_of(row[2]).empty() ? json::value(nullptr) : json::value(text_of(row[2]))},
+          {"to", text_of(row[3])}});
     o["history"] = std::move(history);
     json::array messages;
     for (const auto& row : message_rows.rows) {
@@ -464,8 +465,8 @@ class ConseilsPlugin final : public Plugin {
     Party party = Party::requester;
     Stored s = co_await load_visible(r, &party);
     // Changed since the caller read it: 412, nothing written.
-    if (auto if_match = r.header("if-match"); if_match && *if_match != "*" &&
-                                              if_match->find(etag(s)) == std::string::npos)
+    if (auto if_match = r.header("if-match");
+        if_match && *if_match != "*" && if_match->find(etag(s)) == std::string::npos)
       throw HttpError(412, "precondition_failed",
                       "the request changed since it was read (version " +
                           std::to_string(s.version) + "): read it again");
@@ -481,11 +482,12 @@ class ConseilsPlugin final : public Plugin {
       if (internal && party != Party::advisor)
         throw HttpError(403, "forbidden", "internal notes are for advisors");
       writes.push_back(bump(s, now, change));
-      writes.push_back({"INSERT INTO conseils_messages (id, request_id, at, author, author_name,"
-                        " internal, body) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 FROM"
-                        " conseils_requests WHERE id = ?2 AND last_change = ?8",
-                        {random_id(), s.id, now, who.subject, who.display_name,
-                         std::int64_t{internal ? 1 : 0}, text, change}});
+      writes.push_back(
+          {"INSERT INTO conseils_messages (id, request_id, at, author, author_name,"
+           " internal, body) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 FROM"
+           " conseils_requests WHERE id = ?2 AND last_change = ?8",
+           {random_id(), s.id, now, who.subject, who.display_name, std::int64_t{internal ? 1 : 0},
+            text, change}});
     } else {
       const auto action = action_named(name);
       if (!action) throw HttpError(404, "not_found", "no such action");
@@ -526,28 +528,29 @@ class ConseilsPlugin final : public Plugin {
       }
       const std::string from(name_of(s.status));
       s.status = *to;
-      writes.push_back({"UPDATE conseils_requests SET status = ?2, advisor = ?3, advisor_name = ?4,"
-                        " answer = ?5, updated_at = ?6, version = version + 1, last_change = ?8"
-                        " WHERE id = ?1 AND version = ?7",
-                        {s.id, std::string(name_of(s.status)), s.advisor, s.advisor_name,
-                         s.answer, now, s.version, change}});
+      writes.push_back(
+          {"UPDATE conseils_requests SET status = ?2, advisor = ?3, advisor_name = ?4,"
+           " answer = ?5, updated_at = ?6, version = version + 1, last_change = ?8"
+           " WHERE id = ?1 AND version = ?7",
+           {s.id, std::string(name_of(s.status)), s.advisor, s.advisor_name, s.answer, now,
+            s.version, change}});
       writes.push_back(history(s.id, change, now, who, from, *to));
     }
     // The row's version is the condition: a change that raced this one makes its UPDATE write
     // nothing, and the rows bound to it (history, message) with it.
     const auto results = co_await host_->database().transaction(std::move(writes));
     if (results[0].changes != 1)
-      throw HttpError(412, "precondition_failed",
-                      "the request changed meanwhile: read it again");
+      throw HttpError(412, "precondition_failed", "the request changed meanwhile: read it again");
     ++s.version;
     s.updated_at = now;
     co_return co_await answer_detail(r, s, party, 200);
   }
 
   static Statement bump(const Stored& s, std::int64_t now, const std::string& change) {
-    return {"UPDATE conseils_requests SET updated_at = ?2, version = version + 1,"
-            " last_change = ?4 WHERE id = ?1 AND version = ?3",
-            {s.id, now, s.version, change}};
+    return {
+        "UPDATE conseils_requests SET updated_at = ?2, version = version + 1,"
+        " last_change = ?4 WHERE id = ?1 AND version = ?3",
+        {s.id, now, s.version, change}};
   }
 
   Task<Response> themes(Request) {

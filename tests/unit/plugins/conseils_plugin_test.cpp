@@ -177,18 +177,17 @@ BOOST_FIXTURE_TEST_CASE(concurrent_edits_and_internal_notes, Conseils) {
   BOOST_TEST_REQUIRE(!tag.empty());
   // The requester adds a message meanwhile: the advisor's move on the old read is 412, and
   // nothing of it is written.
-  BOOST_TEST(as(agent, "POST", at + "/messages", R"({"body":"Une pièce de plus."})").status ==
-             200);
+  BOOST_TEST(as(agent, "POST", at + "/messages", R"({"body":"Une pièce de plus."})").status == 200);
   BOOST_TEST(as(advisor, "POST", at + "/assign", "", {{"if-match", tag}}).status == 412);
   auto now = json(as(advisor, "GET", at));
   BOOST_TEST(now.at("status").as_string() == "submitted");
   BOOST_TEST(now.at("history").as_array().size() == 1u);
   // An internal note: the advisors' only; a requester cannot write one.
-  BOOST_TEST(as(advisor, "POST", at + "/messages", R"({"body":"À voir avec le juriste.",)"
-                                                   R"("internal":true})")
+  BOOST_TEST(as(advisor, "POST", at + "/messages",
+                R"({"body":"À voir avec le juriste.",)"
+                R"("internal":true})")
                  .status == 200);
-  BOOST_TEST(as(agent, "POST", at + "/messages", R"({"body":"x","internal":true})").status ==
-             403);
+  BOOST_TEST(as(agent, "POST", at + "/messages", R"({"body":"x","internal":true})").status == 403);
   const auto seen_by_agent = json(as(agent, "GET", at)).at("messages").as_array();
   const auto seen_by_advisor = json(as(advisor, "GET", at)).at("messages").as_array();
   BOOST_TEST(seen_by_agent.size() == 1u);

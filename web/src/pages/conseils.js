@@ -1,0 +1,193 @@
+// /conseils: Territoires Conseils. A requester (élu, agent) files a request for their commune and
+// follows it; an advisor works the queue of their themes. One request opens at
+// /conseils?demande=<id>: its question, answer, history and messages, and the moves the caller
+// may make (the API decides again: a move refused there shows its French message).
+import { api } from '../api.js';
+import { alert, h } from '../dom.js';
+
+const STATUS = {
+  submitted: ['Déposée', 'new'],
+  assigned: ['Prise en charge', 'info'],
+  answered: ['Répondue', 'success'],
+  closed: ['Close', 'success'],
+  reopened: ['Rouverte', 'warning'],
+  withdrawn: ['Retirée', 'error'],
+};
+
+const date = new Intl.DateTimeFormat('fr-FR', { day: 'numeric', month: 'long', year: 'numeric' });
+const when = (iso) => date.format(new Date(iso));
+
+function badge(status, overdue) {
+  const [label, kind] = STATUS[status] || [status, 'info'];
+  return h('div', { class: 'fr-mb-1v' },
+    h('p', { class: `fr-badge fr-badge--sm fr-badge--${kind}` }, label),
+    overdue ? h('p', { class: 'fr-badge fr-badge--sm fr-badge--error fr-ml-1w' }, 'En retard') : null);
+}
+
+function requestsList(requests, advisor) {
+  return h('ul', { class: 'fr-raw-list' }, requests.map((r) => h('li', { class: 'pa-request', 'data-request': r.id },
+    h('h3', { class: 'fr-h6 fr-mb-1v' },
+      h('a', { class: 'fr-link', href: `/conseils?demande=${r.id}`, 'data-link': true }, r.subject)),
+    badge(r.status, r.overdue),
+    h('p', { class: 'fr-text--sm fr-mb-0' }, advisor
+      ? `${r.theme_label} · ${r.commune_name || r.commune} · réponse attendue avant le ${when(r.due_at)}`
+      : `${r.theme_label} · déposée le ${when(r.created_at)} par ${r.requester_name}`))));
+}
+
+function field(id, label, control, hint) {
+  return h('div', { class: 'fr-input-group' },
+    h('label', { class: 'fr-label', for: id }, label,
+      hint ? h('span', { class: 'fr-hint-text' }, hint) : null),
+    control);
+}
+
+function newRequestForm(themes, ctx, onFiled) {
+  const status = h('div', { 'aria-live': 'polite' });
+  const form = h('form', { class: 'fr-mb-6w', novalidate: false },
+    h('h2', { class: 'fr-h4' }, 'Nouvelle demande'),
+    field('conseil-objet', 'Objet', h('input', { class: 'fr-input', id: 'conseil-objet',
+      name: 'subject', required: true, maxlength: 200 })),
+    h('div', { class: 'fr-select-group' },
+      h('label', { class: 'fr-label', for: 'conseil-theme' }, 'Thème'),
+      h('select', { class: 'fr-select', id: 'conseil-theme', name: 'theme', required: true },
+        themes.map((t) => h('option', { value: t.id }, `${t.label} (réponse sous ${t.days} jours)`)))),
+    field('conseil-question', 'Votre question', h('textarea', { class: 'fr-input',
+      id: 'conseil-question', name: 'question', required: true, rows: 6, maxlength: 20000 }),
+    'Décrivez la situation de la commune et ce que vous souhaitez savoir.'),
+    status,
+    h('button', { class: 'fr-btn', type: 'submit' }, 'Envoyer la demande'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    status.replaceChildren();
+    try {
+      const created = await api('/api/conseils/requests', { method: 'POST', csrf: ctx.user.csrf_token,
+        body: { subject: data.get('subject'), theme: data.get('theme'), question: data.get('question') } });
+      onFiled(created);
+    } catch (err) {
+      status.append(alert('error', err.message));
+    }
+  });
+  return form;
+}
+
+async function listView(main, ctx, advisor) {
+  main.append(h('h1', {}, advisor ? 'Ma file de demandes' : 'Demandes de conseil'),
+    h('p', {}, advisor
+      ? 'Les demandes des communes sur vos thèmes, les plus anciennes d’abord.'
+      : 'Territoires Conseils répond gratuitement aux questions juridiques et financières des ' +
+        'communes de moins de 10 000 habitants et des intercommunalités.'));
+  let themes;
+  let list;
+  try {
+    [themes, list] = await Promise.all([api('/api/conseils/themes'),
+      api('/api/conseils/requests?limit=100')]);
+  } catch (err) {
+    main.append(alert('error', err.message));
+    return;
+  }
+  const requests = list.requests || [];
+  if (!advisor) {
+    main.append(newRequestForm(themes.themes || [], ctx,
+      (created) => ctx.navigate(`/conseils?demande=${created.id}`)));
+  }
+  main.append(h('h2', { class: 'fr-h4' }, advisor ? 'Demandes à traiter' : 'Nos demandes'));
+  if (requests.length === 0) {
+    main.append(h('p', { role: 'status' }, advisor ? 'Aucune demande dans votre file.'
+      : 'Votre commune n’a pas encore fait de demande.'));
+    return;
+  }
+  main.append(requestsList(requests, advisor));
+}
+
+function actionButton(label, onclick, secondary = true) {
+  return h('button', { class: `fr-btn${secondary ? ' fr-btn--secondary' : ''} fr-mr-2w fr-mb-2w`,
+    type: 'button', onclick }, label);
+}
+
+async function detailView(main, ctx, id, advisor) {
+  let r;
+  try {
+    r = await api(`/api/conseils/requests/${encodeURIComponent(id)}`);
+  } catch (err) {
+    main.append(h('h1', {}, 'Demande de conseil'), alert('error', err.message),
+      h('a', { class: 'fr-link', href: '/conseils', 'data-link': true }, 'Retour aux demandes'));
+    return;
+  }
+  const status = h('div', { 'aria-live': 'polite' });
+  const act = async (action, body) => {
+    status.replaceChildren();
+    try {
+      await api(`/api/conseils/requests/${encodeURIComponent(id)}/${action}`,
+        { method: 'POST', csrf: ctx.user.csrf_token, body: body || {} });
+      ctx.navigate(`/conseils?demande=${id}`, { replace: true });
+    } catch (err) {
+      status.append(alert('error', err.message));
+    }
+  };
+  main.append(
+    h('a', { class: 'fr-link fr-mb-2w', href: '/conseils', 'data-link': true }, 'Retour aux demandes'),
+    h('h1', {}, r.subject),
+    badge(r.status, r.overdue),
+    h('p', {}, `${r.theme_label} · ${r.commune_name || r.commune} · déposée le ${when(r.created_at)} ` +
+      `par ${r.requester_name} · réponse attendue avant le ${when(r.due_at)}`),
+    h('h2', { class: 'fr-h4' }, 'Question'),
+    h('p', { class: 'pa-pre' }, r.question));
+  if (r.answer) main.append(h('h2', { class: 'fr-h4' }, 'Réponse'), h('p', { class: 'pa-pre' }, r.answer));
+
+  const moves = h('div', { class: 'fr-mb-4w' });
+  if (advisor) {
+    if (['submitted', 'assigned', 'reopened'].includes(r.status)) {
+      moves.append(actionButton('Prendre en charge', () => act('assign')));
+    }
+    if (r.status === 'assigned') {
+      const answer = h('textarea', { class: 'fr-input', id: 'conseil-reponse', rows: 6, maxlength: 50000 });
+      moves.append(h('form', { class: 'fr-mb-2w', onsubmit: (e) => {
+        e.preventDefault();
+        act('answer', { answer: answer.value });
+      } }, field('conseil-reponse', 'Votre réponse', answer),
+      h('button', { class: 'fr-btn', type: 'submit' }, 'Envoyer la réponse')));
+    }
+  } else {
+    if (r.status === 'answered') moves.append(actionButton('Clore la demande', () => act('close'), false));
+    if (['answered', 'closed'].includes(r.status)) moves.append(actionButton('Rouvrir', () => act('reopen')));
+    if (['submitted', 'assigned', 'reopened'].includes(r.status)) {
+      moves.append(actionButton('Retirer la demande', () => act('withdraw')));
+    }
+  }
+  main.append(moves, status);
+
+  main.append(h('h2', { class: 'fr-h4' }, 'Échanges'));
+  const messages = r.messages || [];
+  main.append(messages.length === 0 ? h('p', {}, 'Aucun message.')
+    : h('ul', { class: 'fr-raw-list fr-mb-2w' }, messages.map((m) => h('li', { class: 'fr-mb-2w' },
+      h('p', { class: 'fr-text--sm fr-mb-0' }, `${m.by}, le ${when(m.at)}${m.internal ? ' (note interne)' : ''}`),
+      h('p', { class: 'pa-pre' }, m.body)))));
+  const text = h('textarea', { class: 'fr-input', id: 'conseil-message', rows: 3, maxlength: 20000 });
+  const internal = advisor ? h('div', { class: 'fr-checkbox-group fr-mb-2w' },
+    h('input', { type: 'checkbox', id: 'conseil-interne' }),
+    h('label', { class: 'fr-label', for: 'conseil-interne' }, 'Note interne (visible des conseillers seulement)'))
+    : null;
+  main.append(h('form', { class: 'fr-mb-4w', onsubmit: (e) => {
+    e.preventDefault();
+    act('messages', { body: text.value, internal: advisor && internal.querySelector('input').checked });
+  } }, field('conseil-message', 'Votre message', text), internal,
+  h('button', { class: 'fr-btn fr-btn--secondary', type: 'submit' }, 'Envoyer le message')));
+
+  main.append(h('h2', { class: 'fr-h4' }, 'Historique'),
+    h('ol', {}, (r.history || []).map((step) => h('li', {},
+      `${when(step.at)} : ${(STATUS[step.to] || [step.to])[0]} (${step.by})`))));
+}
+
+export async function conseilsPage(main, ctx) {
+  const roles = ctx.user.roles || [];
+  const advisor = roles.includes('advisor');
+  if (!advisor && !roles.includes('elu') && !roles.includes('agent')) {
+    main.append(h('h1', {}, 'Demandes de conseil'),
+      alert('info', 'Cette page est celle des élus, des agents et des conseillers.'));
+    return;
+  }
+  const id = ctx.params.get('demande');
+  if (id) await detailView(main, ctx, id, advisor);
+  else await listView(main, ctx, advisor);
+}
