@@ -113,6 +113,25 @@ class PASSERELLE_SDK_API HttpClient {
   virtual Task<OutboundResponse> fetch(OutboundRequest request) = 0;
 };
 
+/// An e-mail to one recipient: plain text, UTF-8.
+struct Mail {
+  std::string to;       ///< one address, e.g. "agent@mairie.fr"
+  std::string subject;  ///< one line
+  std::string text;     ///< the body
+};
+
+/// Sends mail through the gateway's SMTP relay (config `mail:`), off the I/O threads.
+class PASSERELLE_SDK_API Mailer {
+ public:
+  virtual ~Mailer() = default;
+  /// False when the gateway has no relay configured: send() then throws.
+  virtual bool configured() const = 0;
+  /// Hands the message to the relay, within the configured timeout. Throws
+  /// std::runtime_error with the reason (relay down, refused, bad address): the caller keeps
+  /// the message and tries again later (an outbox in its own tables).
+  virtual Task<void> send(Mail mail) = 0;
+};
+
 /// A monotonically increasing counter, exported at /metrics.
 class PASSERELLE_SDK_API Counter {
  public:
@@ -171,6 +190,9 @@ class PASSERELLE_SDK_API Host {
   /// have been lost (the store was unreachable for a while): read everything again. Set it
   /// once, in start(); exceptions are logged and dropped.
   virtual void on_announcement(std::function<Task<void>(std::string)> handler) = 0;
+
+  /// The gateway's mail relay (SDK 0.5).
+  virtual Mailer& mail() = 0;
 };
 
 }  // namespace passerelle

@@ -303,6 +303,24 @@ Config load_config_text(const std::string& text, const std::string& path) {
   c.outbound.ca_file = resolve(base_dir, outbound.string("ca_file", ""));
   outbound.finish();
 
+  YamlSection mail = top.section("mail");
+  c.mail.relay = mail.string("relay", "");
+  if (!c.mail.relay.empty() && c.mail.relay.rfind("smtp://", 0) != 0 &&
+      c.mail.relay.rfind("smtps://", 0) != 0)
+    mail.fail("relay", "expected smtp://host:port (STARTTLS) or smtps://host:port");
+  c.mail.from = mail.string("from", "");
+  if (!c.mail.relay.empty() && c.mail.from.find('@') == std::string::npos)
+    mail.fail("from", "the sender's address is required with a relay");
+  if (c.mail.from.find_first_of("\r\n") != std::string::npos) mail.fail("from", "one line");
+  c.mail.starttls = mail.boolean("starttls", true);
+  c.mail.username = mail.string("username", "");
+  const std::string password_file = mail.string("password_file", "");
+  c.mail.password_file = password_file.empty() ? "" : resolve(base_dir, password_file);
+  c.mail.timeout = mail.duration("timeout", c.mail.timeout);
+  if (c.mail.timeout < milliseconds(1000) || c.mail.timeout > milliseconds(120'000))
+    mail.fail("timeout", "must be between 1s and 120s");
+  mail.finish();
+
   c.auth = read_auth(top.section("auth"), base_dir, c.store.sqlite);
   c.web = read_web(top.section("web"), base_dir);
 

@@ -72,6 +72,16 @@ struct OutboundConfig {
   std::string ca_file;  // extra trusted CAs (PEM) besides the system store; empty: none
 };
 
+// The SMTP relay plugins send mail through (Host::mail()); no `relay`: no mail.
+struct MailConfig {
+  std::string relay;            // smtp://host:port (STARTTLS) or smtps://host:port; "": none
+  std::string from;             // the sender: "Passerelle <noreply@example.fr>" or an address
+  bool starttls = true;         // smtp://: STARTTLS required (false: plain, loopback relays)
+  std::string username;         // AUTH, when the relay wants it
+  std::string password_file;    // the password, read at start (never in the config itself)
+  milliseconds timeout{10000};  // the whole exchange with the relay
+};
+
 struct LogConfig {
   std::string level = "info";
   bool access_log = true;
@@ -143,6 +153,7 @@ struct Config {
   StoreConfig store;
   LogConfig log;
   OutboundConfig outbound;
+  MailConfig mail;
   AuthConfig auth;
   WebConfig web;
   std::vector<PluginConfig> plugins;

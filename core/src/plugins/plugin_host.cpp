@@ -44,7 +44,8 @@ PluginHost::PluginHost(Store& store, HttpClient& http, MetricsRegistry& metrics,
       default_timeout_(default_timeout),
       tokens_(tokens),
       territories_(territories),
-      blocking_(std::make_unique<BlockingPool>(2)) {
+      blocking_(std::make_unique<BlockingPool>(2)),
+      mailer_(std::make_unique<SmtpMailer>(MailConfig{}, std::string(), *blocking_)) {
   table_.store(std::make_shared<const RouteTable>());
 }
 
@@ -100,9 +101,10 @@ Task<void> PluginHost::start_one(Pending& p) {
     PluginServices::Announcer announcer;
     if (relay_)
       announcer = [relay = relay_, name](const std::string& message) { relay(name, message); };
-    lp.services = std::make_unique<PluginServices>(
-        name, p.settings, std::move(database), http_, metrics_, tokens_,
-        territories_ ? *territories_ : kNoTerritories, *blocking_, std::move(announcer), executor);
+    lp.services =
+        std::make_unique<PluginServices>(name, p.settings, std::move(database), http_, metrics_,
+                                         tokens_, territories_ ? *territories_ : kNoTerritories,
+                                         *blocking_, *mailer_, std::move(announcer), executor);
     co_await lp.plugin().start(*lp.services);
     lp.routes = lp.plugin().routes();
     for (const auto& route : lp.routes)
@@ -177,6 +179,10 @@ Task<void> PluginHost::stop_all(std::chrono::milliseconds grace) {
 void PluginHost::set_relay(
     std::function<void(const std::string& plugin, const std::string& message)> send) {
   relay_ = std::move(send);
+}
+
+void PluginHost::set_mail(const MailConfig& mail, const std::string& ca_file) {
+  mailer_ = std::make_unique<SmtpMailer>(mail, ca_file, *blocking_);
 }
 
 void PluginHost::deliver(const std::string& plugin, const std::string& message) {

@@ -2,6 +2,8 @@
 // is replaced atomically; each request keeps the plugin it uses alive.
 #pragma once
 
+#include "mail/smtp_mailer.hpp"
+
 #include "config/config.hpp"
 #include "http/router.hpp"
 #include "metrics/registry.hpp"
@@ -68,6 +70,9 @@ class PluginHost {
   /// message)`. Set before start_all(); unset, announcements go nowhere (one instance).
   void set_relay(std::function<void(const std::string& plugin, const std::string& message)> send);
 
+  /// The mail relay of Host::mail() (before start_all; without it, no relay: send() throws).
+  void set_mail(const MailConfig& mail, const std::string& ca_file);
+
   /// An announcement of `plugin` from another instance, for that plugin here if it runs; "*"
   /// for every plugin when announcements may have been lost. Any thread.
   void deliver(const std::string& plugin, const std::string& message);
@@ -88,6 +93,7 @@ class PluginHost {
   const IdentityTokens* tokens_;
   const Territories* territories_;
   std::unique_ptr<BlockingPool> blocking_;  // plugins' blocking work (Host::offload)
+  std::unique_ptr<SmtpMailer> mailer_;      // Host::mail()
   std::vector<Pending> plugins_;
   std::atomic<std::shared_ptr<const RouteTable>> table_;
   std::atomic<bool> ready_{false};

@@ -40,7 +40,7 @@ class PluginServices final : public Host {
   PluginServices(const std::string& plugin, boost::json::object config,
                  std::unique_ptr<PluginStore> database, HttpClient& http, MetricsRegistry& metrics,
                  const IdentityTokens* tokens, const Territories& territories,
-                 BlockingPool& blocking, Announcer announcer = {},
+                 BlockingPool& blocking, Mailer& mailer, Announcer announcer = {},
                  boost::asio::any_io_executor executor = {})
       : plugin_(plugin),
         config_(std::move(config)),
@@ -51,6 +51,7 @@ class PluginServices final : public Host {
         tokens_(tokens),
         territories_(territories),
         blocking_(blocking),
+        mailer_(mailer),
         announcer_(std::move(announcer)),
         executor_(std::move(executor)) {}
 
@@ -65,6 +66,7 @@ class PluginServices final : public Host {
   Task<void> offload(std::function<void()> work) override;
   void announce(const std::string& message) override;
   void on_announcement(std::function<Task<void>(std::string)> handler) override;
+  Mailer& mail() override { return mailer_; }
 
   /// A message this plugin announced on another instance ("*": some may have been lost):
   /// queued, and handed to the plugin's handler one at a time on the host's executor, `owner`
@@ -83,6 +85,7 @@ class PluginServices final : public Host {
   const IdentityTokens* tokens_;
   const Territories& territories_;
   BlockingPool& blocking_;
+  Mailer& mailer_;
   Announcer announcer_;
   boost::asio::any_io_executor executor_;
   // The rate of announce(): a window of one second.

@@ -171,6 +171,7 @@ struct Server::Impl {
         });
     tls.store(make_server_tls(config.tls.certificate, config.tls.private_key));
     load_site();
+    plugins.set_mail(config.mail, config.outbound.ca_file);
     plugins.load_all(config);
   }
 

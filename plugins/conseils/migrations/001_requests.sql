@@ -1,5 +1,5 @@
 -- Advice requests, their history (append-only: who moved a request from which status to
--- which, when) and their messages (an advisor's may be internal: never shown to the
+-- which, when), their mail (an outbox) and their messages (an advisor's may be internal: never shown to the
 -- requester). Ids are random (128 bits, hex): not guessable. Times: epoch seconds.
 CREATE TABLE conseils_requests (
   id TEXT PRIMARY KEY,
@@ -7,12 +7,14 @@ CREATE TABLE conseils_requests (
   department TEXT NOT NULL,
   requester TEXT NOT NULL,
   requester_name TEXT NOT NULL,
+  requester_email TEXT NOT NULL,
   theme TEXT NOT NULL,
   subject TEXT NOT NULL,
   question TEXT NOT NULL,
   status TEXT NOT NULL,
   advisor TEXT NOT NULL,
   advisor_name TEXT NOT NULL,
+  advisor_email TEXT NOT NULL,
   answer TEXT NOT NULL,
   created_at BIGINT NOT NULL,
   due_at BIGINT NOT NULL,
@@ -42,3 +44,19 @@ CREATE TABLE conseils_messages (
   body TEXT NOT NULL
 );
 CREATE INDEX conseils_messages_request ON conseils_messages (request_id, at);
+-- Mail to send: written in the transaction of the change it tells of, sent afterwards by the
+-- plugin's sender (retried with back-off while the relay fails: nothing is lost). A row is
+-- claimed by moving its next_at ahead (one instance sends it); sent_at 0: not sent yet.
+CREATE TABLE conseils_outbox (
+  id TEXT PRIMARY KEY,
+  request_id TEXT NOT NULL,
+  to_addr TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  attempts BIGINT NOT NULL,
+  next_at BIGINT NOT NULL,
+  sent_at BIGINT NOT NULL,
+  last_error TEXT NOT NULL
+);
+CREATE INDEX conseils_outbox_due ON conseils_outbox (sent_at, next_at);

@@ -7,13 +7,22 @@
 
 #include "passerelle/sdk.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <sys/random.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <set>
 
@@ -101,7 +110,8 @@ std::string text_field(const json::object& body, const std::string& name, std::s
 
 constexpr const char* kColumns =
     "id, commune, department, requester, requester_name, theme, subject, question, status,"
-    " advisor, advisor_name, answer, created_at, due_at, updated_at, version";
+    " advisor, advisor_name, answer, created_at, due_at, updated_at, version, requester_email,"
+    " advisor_email";
 
 // One row of conseils_requests, in kColumns' order.
 struct Stored {
@@ -109,6 +119,7 @@ struct Stored {
   Status status = Status::submitted;
   std::string advisor, advisor_name, answer;
   std::int64_t created_at = 0, due_at = 0, updated_at = 0, version = 0;
+  std::string requester_email, advisor_email;
 };
 
 Stored stored_of(const std::vector<SqlValue>& row) {
@@ -129,6 +140,8 @@ Stored stored_of(const std::vector<SqlValue>& row) {
   s.due_at = int_of(row[13]);
   s.updated_at = int_of(row[14]);
   s.version = int_of(row[15]);
+  s.requester_email = text_of(row[16]);
+  s.advisor_email = text_of(row[17]);
   return s;
 }
 
@@ -148,7 +161,9 @@ class ConseilsPlugin final : public Plugin {
   std::vector<ConfigField> config_schema() const override {
     return {{"settings_file", ConfigType::path, true, nullptr,
              "YAML: themes and service levels, advisors, population ceiling "
-             "(config/conseils.yaml)"}};
+             "(config/conseils.yaml)"},
+            {"mail_retry", ConfigType::duration, false, 60000,
+             "first wait before a mail the relay refused is tried again (doubling, up to 1 h)"}};
   }
 
   std::vector<Migration> migrations() const override {
@@ -167,6 +182,29 @@ class ConseilsPlugin final : public Plugin {
     settings_ = std::move(settings);
     host.logger().info("themes: " + std::to_string(settings_->themes.size()) + ", advisors: " +
                        std::to_string(settings_->advisors.size()) + " from " + file);
+    retry_ = std::chrono::milliseconds(host.config().at("mail_retry").as_int64());
+    if (retry_ < std::chrono::seconds(1)) throw std::runtime_error("mail_retry: 1s at least");
+    // The outbox is written in any case; it is sent when the gateway has a relay.
+    if (host.mail().configured()) {
+      executor_ = co_await boost::asio::this_coro::executor;
+      wake_ = std::make_unique<boost::asio::steady_timer>(executor_);
+      sending_ = true;
+      boost::asio::co_spawn(executor_, send_loop(), boost::asio::detached);
+    } else {
+      host.logger().warn("no mail relay (mail.relay): notifications wait in the outbox");
+    }
+  }
+
+  Task<void> stop() override {
+    if (!sending_) co_return;
+    stopping_ = true;
+    boost::asio::post(executor_, [this] { wake_->cancel(); });
+    // The loop's frame is this library's code: wait until it has ended.
+    boost::asio::steady_timer wait(executor_);
+    while (sending_) {
+      wait.expires_after(std::chrono::milliseconds(10));
+      co_await wait.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
   }
 
   std::vector<Route> routes() override {
@@ -295,6 +333,7 @@ class ConseilsPlugin final : public Plugin {
     s.department = commune->department;
     s.requester = who.subject;
     s.requester_name = who.display_name;
+    s.requester_email = who.email;
     s.theme = theme->id;
     s.subject = subject;
     s.question = question;
@@ -304,13 +343,16 @@ class ConseilsPlugin final : public Plugin {
     const std::string change = random_id();
     std::vector<Statement> writes{
         {"INSERT INTO conseils_requests (id, commune, department, requester, requester_name,"
-         " theme, subject, question, status, advisor, advisor_name, answer, created_at, due_at,"
-         " updated_at, version, last_change) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'submitted',"
-         " '', '', '', ?9, ?10, ?9, 1, ?11)",
+         " requester_email, theme, subject, question, status, advisor, advisor_name,"
+         " advisor_email, answer, created_at, due_at, updated_at, version, last_change) VALUES"
+         " (?1, ?2, ?3, ?4, ?5, ?12, ?6, ?7, ?8, 'submitted', '', '', '', '', ?9, ?10, ?9, 1,"
+         " ?11)",
          {s.id, s.commune, s.department, s.requester, s.requester_name, s.theme, s.subject,
-          s.question, now, s.due_at, change}},
+          s.question, now, s.due_at, change, s.requester_email}},
         history(s.id, change, now, who, "", Status::submitted)};
+    for (auto& mail : mails_for(s, who, now, change)) writes.push_back(std::move(mail));
     co_await host_->database().transaction(std::move(writes));
+    wake_sender();
     Response res = Response::json(detail(s, Party::requester, {}, {}, now), 201);
     res.headers.emplace_back("ETag", etag(s));
     res.headers.emplace_back("Location", "/api/conseils/requests/" + s.id);
@@ -510,6 +552,7 @@ class ConseilsPlugin final : public Plugin {
         if (to_email.empty() || to_email == who.email) {
           s.advisor = who.subject;
           s.advisor_name = who.display_name;
+          s.advisor_email = who.email;
         } else {
           const auto their = settings_->themes_of(to_email);
           if (std::find(their.begin(), their.end(), s.theme) == their.end())
@@ -517,6 +560,7 @@ class ConseilsPlugin final : public Plugin {
                             "advisor_email: no advisor of this theme has that address");
           s.advisor = "email:" + to_email;  // their subject is learnt when they act
           s.advisor_name = to_email;
+          s.advisor_email = to_email;
         }
       }
       if (*action == Action::answer) {
@@ -525,22 +569,25 @@ class ConseilsPlugin final : public Plugin {
         s.answer = text_field(body, "answer", 50'000);
         s.advisor = who.subject;
         s.advisor_name = who.display_name;
+        s.advisor_email = who.email;
       }
       const std::string from(name_of(s.status));
       s.status = *to;
       writes.push_back(
           {"UPDATE conseils_requests SET status = ?2, advisor = ?3, advisor_name = ?4,"
-           " answer = ?5, updated_at = ?6, version = version + 1, last_change = ?8"
-           " WHERE id = ?1 AND version = ?7",
+           " answer = ?5, updated_at = ?6, version = version + 1, last_change = ?8,"
+           " advisor_email = ?9 WHERE id = ?1 AND version = ?7",
            {s.id, std::string(name_of(s.status)), s.advisor, s.advisor_name, s.answer, now,
-            s.version, change}});
+            s.version, change, s.advisor_email}});
       writes.push_back(history(s.id, change, now, who, from, *to));
+      for (auto& mail : mails_for(s, who, now, change)) writes.push_back(std::move(mail));
     }
     // The row's version is the condition: a change that raced this one makes its UPDATE write
     // nothing, and the rows bound to it (history, message) with it.
     const auto results = co_await host_->database().transaction(std::move(writes));
     if (results[0].changes != 1)
       throw HttpError(412, "precondition_failed", "the request changed meanwhile: read it again");
+    wake_sender();
     ++s.version;
     s.updated_at = now;
     co_return co_await answer_detail(r, s, party, 200);
@@ -551,6 +598,108 @@ class ConseilsPlugin final : public Plugin {
         "UPDATE conseils_requests SET updated_at = ?2, version = version + 1,"
         " last_change = ?4 WHERE id = ?1 AND version = ?3",
         {s.id, now, s.version, change}};
+  }
+
+  // The mail a change sends: to the requester and to the advisor in charge, not to the one
+  // who made it; bound to the change (written only if the change was).
+  std::vector<Statement> mails_for(const Stored& s, const Identity& who, std::int64_t now,
+                                   const std::string& change) const {
+    static const std::map<Status, std::string> kWhat = {
+        {Status::submitted, "a été déposée"},     {Status::assigned, "est prise en charge"},
+        {Status::answered, "a reçu une réponse"}, {Status::closed, "est close"},
+        {Status::reopened, "a été rouverte"},     {Status::withdrawn, "a été retirée"}};
+    const std::string subject =
+        "Votre demande de conseil " + kWhat.at(s.status) + " : " + s.subject.substr(0, 150);
+    std::string text = "Bonjour,\n\nLa demande « " + s.subject + " » " + kWhat.at(s.status) + " (" +
+                       who.display_name + ").\n";
+    if (s.status == Status::answered) text += "\nRéponse :\n" + s.answer + "\n";
+    text += "\nRetrouvez-la sur Passerelle, rubrique Conseils.\n\n-- \nTerritoires Conseils\n";
+    std::vector<Statement> out;
+    std::set<std::string> to;
+    for (const std::string& address : {s.requester_email, s.advisor_email})
+      if (!address.empty() && address != who.email && to.insert(address).second)
+        out.push_back(
+            {"INSERT INTO conseils_outbox (id, request_id, to_addr, subject, body,"
+             " created_at, attempts, next_at, sent_at, last_error) SELECT ?1, ?2, ?3,"
+             " ?4, ?5, ?6, 0, ?6, 0, '' FROM conseils_requests WHERE id = ?2 AND"
+             " last_change = ?7",
+             {random_id(), s.id, address, subject, text, now, change}});
+    return out;
+  }
+
+  void wake_sender() {
+    if (sending_) boost::asio::post(executor_, [this] { wake_->cancel(); });
+  }
+
+  // Sends what is due, then sleeps until the next due row (at most a minute) or a change.
+  Task<void> send_loop() {
+    struct Ended {
+      std::atomic<bool>& sending;
+      ~Ended() { sending = false; }
+    } ended{sending_};
+    while (!stopping_) {
+      std::int64_t next = 60;
+      try {
+        next = co_await send_due();
+      } catch (const std::exception& e) {
+        host_->logger().error(std::string("outbox: ") + e.what());
+      }
+      if (stopping_) break;
+      wake_->expires_after(std::chrono::seconds(std::clamp<std::int64_t>(next, 1, 60)));
+      co_await wake_->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
+  }
+
+  // One pass over the due rows; returns the seconds until the next one is due.
+  Task<std::int64_t> send_due() {
+    const auto now = now_seconds();
+    Statement due{
+        "SELECT id, to_addr, subject, body, attempts, next_at FROM conseils_outbox"
+        " WHERE sent_at = 0 AND next_at <= ?1 ORDER BY next_at, id LIMIT 20",
+        {now}};
+    const QueryResult rows = co_await host_->database().query(std::move(due));
+    for (const auto& row : rows.rows) {
+      if (stopping_) co_return 1;
+      const std::string id = text_of(row[0]);
+      const std::int64_t attempts = int_of(row[4]);
+      // Claimed for five minutes: another instance passing by leaves it alone meanwhile.
+      Statement claim{
+          "UPDATE conseils_outbox SET next_at = ?3 WHERE id = ?1 AND next_at = ?2"
+          " AND sent_at = 0",
+          {id, int_of(row[5]), now + 300}};
+      if ((co_await host_->database().query(std::move(claim))).changes != 1) continue;
+      Mail mail{text_of(row[1]), text_of(row[2]), text_of(row[3])};
+      std::string error;
+      try {
+        co_await host_->mail().send(std::move(mail));
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      if (error.empty()) {
+        Statement sent{
+            "UPDATE conseils_outbox SET sent_at = ?2, attempts = ?3, last_error = ''"
+            " WHERE id = ?1",
+            {id, now_seconds(), attempts + 1}};
+        co_await host_->database().query(std::move(sent));
+        continue;
+      }
+      // Back-off: mail_retry, doubling at each failure, at most an hour.
+      std::int64_t wait = std::chrono::duration_cast<std::chrono::seconds>(retry_).count();
+      for (std::int64_t i = 0; i < attempts && wait < 3600; ++i) wait *= 2;
+      wait = std::min<std::int64_t>(wait, 3600);
+      host_->logger().warn("outbox: a mail is kept for later (attempt " +
+                           std::to_string(attempts + 1) + ", again in " + std::to_string(wait) +
+                           " s): " + error.substr(0, 300));
+      Statement later{
+          "UPDATE conseils_outbox SET attempts = ?2, next_at = ?3, last_error = ?4"
+          " WHERE id = ?1",
+          {id, attempts + 1, now_seconds() + wait, error.substr(0, 300)}};
+      co_await host_->database().query(std::move(later));
+    }
+    Statement soonest{"SELECT min(next_at) FROM conseils_outbox WHERE sent_at = 0", {}};
+    const QueryResult next = co_await host_->database().query(std::move(soonest));
+    if (next.rows.empty() || !std::holds_alternative<std::int64_t>(next.rows[0][0])) co_return 60;
+    co_return int_of(next.rows[0][0]) - now_seconds();
   }
 
   Task<Response> themes(Request) {
@@ -580,6 +729,11 @@ class ConseilsPlugin final : public Plugin {
 
   Host* host_ = nullptr;
   std::shared_ptr<const Settings> settings_;
+  std::chrono::milliseconds retry_{60'000};
+  boost::asio::any_io_executor executor_;
+  std::unique_ptr<boost::asio::steady_timer> wake_;
+  std::atomic<bool> sending_ = false;
+  std::atomic<bool> stopping_ = false;
 };
 
 }  // namespace passerelle::plugins::conseils

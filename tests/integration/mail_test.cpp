@@ -1,0 +1,119 @@
+// Mail through the real binary: the conseils plugin's outbox sent through the gateway's relay
+// (Host::mail, libcurl) to an SMTP server on loopback (Debian's python3-aiosmtpd). The relay
+// is down when the request changes: the mail waits in the outbox, is tried again with
+// back-off, and arrives once the relay is up. Nothing is lost, and the request was answered at
+// once meanwhile.
+#include "support/demo.hpp"
+#include "support/gateway_process.hpp"
+#include "support/https_client.hpp"
+#include "support/run.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+using namespace passerelle::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* const kPython = "/usr/bin/python3";
+
+bool have_aiosmtpd() {
+  return access(kPython, X_OK) == 0 &&
+         std::system("/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null") == 0;
+}
+
+// A port of 127.0.0.1 free now (the kernel's choice), for the SMTP server started later.
+std::uint16_t free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0)
+    throw std::runtime_error("no free port");
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+std::string fixture_store(const TempDir& dir) {
+  const std::string db = dir.path() + "/db.sqlite";
+  const std::string setup = dir.write(
+      "setup.yaml", "tls:\n  certificate: c\n  private_key: k\nstore:\n  sqlite: " + db + "\n");
+  auto imported = run_passerelle({"--config", setup, "territories", "import",
+                                  std::string(PASSERELLE_TEST_FIXTURES) + "/territories"});
+  BOOST_REQUIRE_MESSAGE(imported.exit_code == 0, imported.output);
+  return db;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(mail)
+
+BOOST_AUTO_TEST_CASE(a_relay_down_then_up_loses_no_mail) {
+  if (!have_aiosmtpd()) {
+    BOOST_TEST_MESSAGE("*** python3-aiosmtpd is not installed here: this test is SKIPPED ***");
+    return;
+  }
+  TempDir dir;
+  const std::uint16_t smtp_port = free_port();
+  const std::string source = PASSERELLE_SOURCE_DIR;
+  GatewayProcess gw("demo: true\nstore:\n  sqlite: " + fixture_store(dir) +
+                    "\nmail:\n  relay: smtp://127.0.0.1:" + std::to_string(smtp_port) +
+                    "\n  starttls: false\n  from: \"Passerelle <noreply@passerelle.invalid>\"\n"
+                    "  timeout: 2s\nplugins:\n  - name: conseils\n    library: " +
+                    module("conseils") + "\n    config:\n      settings_file: " + source +
+                    "/config/conseils.yaml\n      mail_retry: 1s\n");
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  const Session agent = login(gw, "agent.tuffalun", "passerelle-demo");
+  const Session advisor = login(gw, "conseiller.demo", "passerelle-demo");
+  TestConnection c(gw.https_port());
+  auto r = c.request("POST", "/api/conseils/requests",
+                     R"({"subject":"Délai de recours","question":"Deux mois ?","theme":"juridique"})",
+                     agent.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 201, r->body);
+  const std::string id(boost::json::parse(r->body).at("id").as_string());
+  // The advisor takes it: a mail to the agent. The relay is down; the answer comes at once.
+  r = c.request("POST", "/api/conseils/requests/" + id + "/assign", "", advisor.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 200, r->body);
+  BOOST_TEST(gw.wait_for_log("outbox: a mail is kept for later (attempt 1"), gw.log());
+  // The relay comes up: the mail arrives, with its headers as the relay must see them.
+  ChildProcess smtp({kPython, "-u", "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Debugging",
+                     "-l", "127.0.0.1:" + std::to_string(smtp_port)});
+  BOOST_TEST_REQUIRE(smtp.wait_for("END MESSAGE", 20s), smtp.output() + "\n" + gw.log());
+  const std::string out = smtp.output();
+  BOOST_TEST(out.find("To: agent.tuffalun@demo.passerelle.invalid") != std::string::npos, out);
+  BOOST_TEST(out.find("From: Passerelle <noreply@passerelle.invalid>") != std::string::npos, out);
+  BOOST_TEST(out.find("Subject: =?UTF-8?B?") != std::string::npos, out);  // "prise en charge"
+  BOOST_TEST(out.find("Content-Type: text/plain; charset=UTF-8") != std::string::npos, out);
+  // The advisor, who made the change, gets nothing; one message in all.
+  BOOST_TEST(out.find("conseiller@demo") == std::string::npos, out);
+  std::size_t messages = 0;
+  for (auto at = out.find("END MESSAGE"); at != std::string::npos; at = out.find("END MESSAGE", at + 1))
+    ++messages;
+  BOOST_TEST(messages == 1u);
+  // The advisor answers: the agent is told at once now that the relay is up.
+  r = c.request("POST", "/api/conseils/requests/" + id + "/answer",
+                R"({"answer":"Oui, deux mois à compter de la notification."})",
+                advisor.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 200, r->body);
+  BOOST_TEST(smtp.wait_until(
+      [](const std::string& o) {
+        std::size_t n = 0;
+        for (auto at = o.find("END MESSAGE"); at != std::string::npos; at = o.find("END MESSAGE", at + 1))
+          ++n;
+        return n >= 2;
+      },
+      20s));
+  BOOST_TEST(smtp.output().find("deux mois") != std::string::npos, smtp.output());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
