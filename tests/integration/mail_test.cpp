@@ -76,9 +76,10 @@ BOOST_AUTO_TEST_CASE(a_relay_down_then_up_loses_no_mail) {
   const Session agent = login(gw, "agent.tuffalun", "passerelle-demo");
   const Session advisor = login(gw, "conseiller.demo", "passerelle-demo");
   TestConnection c(gw.https_port());
-  auto r = c.request("POST", "/api/conseils/requests",
-                     R"({"subject":"Délai de recours","question":"Deux mois ?","theme":"juridique"})",
-                     agent.write_headers());
+  auto r =
+      c.request("POST", "/api/conseils/requests",
+                R"({"subject":"Délai de recours","question":"Deux mois ?","theme":"juridique"})",
+                agent.write_headers());
   BOOST_TEST_REQUIRE(r->status == 201, r->body);
   const std::string id(boost::json::parse(r->body).at("id").as_string());
   // The advisor takes it: a mail to the agent. The relay is down; the answer comes at once.
@@ -97,7 +98,8 @@ BOOST_AUTO_TEST_CASE(a_relay_down_then_up_loses_no_mail) {
   // The advisor, who made the change, gets nothing; one message in all.
   BOOST_TEST(out.find("conseiller@demo") == std::string::npos, out);
   std::size_t messages = 0;
-  for (auto at = out.find("END MESSAGE"); at != std::string::npos; at = out.find("END MESSAGE", at + 1))
+  for (auto at = out.find("END MESSAGE"); at != std::string::npos;
+       at = out.find("END MESSAGE", at + 1))
     ++messages;
   BOOST_TEST(messages == 1u);
   // The advisor answers: the agent is told at once now that the relay is up.
@@ -108,7 +110,8 @@ BOOST_AUTO_TEST_CASE(a_relay_down_then_up_loses_no_mail) {
   BOOST_TEST(smtp.wait_until(
       [](const std::string& o) {
         std::size_t n = 0;
-        for (auto at = o.find("END MESSAGE"); at != std::string::npos; at = o.find("END MESSAGE", at + 1))
+        for (auto at = o.find("END MESSAGE"); at != std::string::npos;
+             at = o.find("END MESSAGE", at + 1))
           ++n;
         return n >= 2;
       },

@@ -45,8 +45,7 @@ std::string encoded_header(const std::string& text) {
   bool ascii = true;
   for (const char c : text) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
   if (ascii) return text;
-  static const char kBase64[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   // Encoded words of at most 45 bytes of text each (60 base64 characters), cut on a character.
   for (std::size_t i = 0; i < text.size();) {
@@ -126,7 +125,8 @@ std::string SmtpMailer::message_text(const Mail& mail, const std::string& from,
 
 Task<void> SmtpMailer::send(Mail mail) {
   if (!configured()) throw std::runtime_error("no mail relay is configured (mail.relay)");
-  if (!plain_address(mail.to)) throw std::runtime_error("not one address: " + mail.to.substr(0, 80));
+  if (!plain_address(mail.to))
+    throw std::runtime_error("not one address: " + mail.to.substr(0, 80));
   if (mail.subject.find_first_of("\r\n") != std::string::npos || mail.subject.size() > 500)
     throw std::runtime_error("the subject must be one line of at most 500 bytes");
   // Named first: g++ 12 mishandles a lambda inside a co_await expression (README).
@@ -180,9 +180,9 @@ void SmtpMailer::send_now(const Mail& mail) const {
   if (rc != CURLE_OK) {
     long code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    throw std::runtime_error("mail to the relay failed: " +
-                             std::string(error[0] ? error : curl_easy_strerror(rc)) +
-                             (code ? " (SMTP " + std::to_string(code) + ")" : ""));
+    throw std::runtime_error(
+        "mail to the relay failed: " + std::string(error[0] ? error : curl_easy_strerror(rc)) +
+        (code ? " (SMTP " + std::to_string(code) + ")" : ""));
   }
 }
 

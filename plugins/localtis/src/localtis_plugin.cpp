@@ -4,8 +4,8 @@
 #include "feeds_config.hpp"
 #include "inflate.hpp"
 #include "sanitize.hpp"
-#include "search.hpp"
 
+#include "french_search.hpp"
 #include "passerelle/async_mutex.hpp"
 #include "passerelle/sdk.hpp"
 
@@ -30,6 +30,10 @@
 #include <set>
 
 namespace passerelle::plugins::localtis {
+
+using french::query_terms;
+using french::QueryTerm;
+using french::TermMaker;
 
 namespace json = boost::json;
 namespace asio = boost::asio;

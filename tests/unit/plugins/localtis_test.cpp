@@ -2,8 +2,8 @@
 // feeds carry, hostile documents refused, and article HTML reduced to what is safe to show.
 #include "dates.hpp"
 #include "feed.hpp"
+#include "french_search.hpp"
 #include "sanitize.hpp"
-#include "search.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -315,8 +315,8 @@ BOOST_AUTO_TEST_SUITE_END()
 // Search terms: the same function for articles and queries; stems, case and accents.
 BOOST_AUTO_TEST_SUITE(localtis_search)
 
-using passerelle::plugins::localtis::query_terms;
-using passerelle::plugins::localtis::search_terms;
+using passerelle::plugins::french::query_terms;
+using passerelle::plugins::french::search_terms;
 
 // True when every term of the query is among the text's terms.
 bool finds(const std::string& text, const std::string& query) {

@@ -1,6 +1,7 @@
-// French words made search terms: lower case, Snowball's French stemmer (libstemmer), accents
-// taken off after stemming. Articles and queries go through the same function, in C++, so that
-// SQLite's FTS5 and PostgreSQL's text search see the same terms ("financements", "financer"
+// French words made search terms, for every plugin that searches French text (localtis'
+// articles, conseils' knowledge base): lower case, Snowball's French stemmer (libstemmer),
+// accents taken off after stemming. Texts and queries go through the same function, in C++, so
+// that SQLite's FTS5 and PostgreSQL's text search see the same terms ("financements", "financer"
 // and "financement" all become "financ"; "écologie" and "ecologie", "ecolog").
 #pragma once
 
@@ -12,7 +13,7 @@
 
 struct sb_stemmer;
 
-namespace passerelle::plugins::localtis {
+namespace passerelle::plugins::french {
 
 /// Makes the terms of many texts in a row (a feed's articles): one stemmer, and the terms of
 /// the words already seen (a bounded memo: news repeats its words, and stemming is the costly
@@ -57,4 +58,4 @@ struct QueryTerm {
 /// The terms of a query (three letters or more, stopwords left out); at most 8.
 std::vector<QueryTerm> query_terms(std::string_view query);
 
-}  // namespace passerelle::plugins::localtis
+}  // namespace passerelle::plugins::french

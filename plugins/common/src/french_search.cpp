@@ -1,4 +1,4 @@
-#include "search.hpp"
+#include "french_search.hpp"
 
 #include <libstemmer.h>
 
@@ -6,7 +6,7 @@
 #include <array>
 #include <cctype>
 
-namespace passerelle::plugins::localtis {
+namespace passerelle::plugins::french {
 
 namespace {
 
@@ -175,4 +175,4 @@ std::vector<QueryTerm> query_terms(std::string_view query) {
   return out;
 }
 
-}  // namespace passerelle::plugins::localtis
+}  // namespace passerelle::plugins::french
