@@ -2,7 +2,9 @@
 // the bank's advisors. A requester sees the requests of their own commune; an advisor those
 // of their themes; an operator counts, never contents. Anything else is 404: a request one may
 // not see does not exist for them.
+#include "anonymise.hpp"
 #include "conseils_config.hpp"
+#include "french_search.hpp"
 #include "workflow.hpp"
 
 #include "passerelle/sdk.hpp"
@@ -167,10 +169,18 @@ class ConseilsPlugin final : public Plugin {
   }
 
   std::vector<Migration> migrations() const override {
+    Migration knowledge{2, "", {}};
+    knowledge.sql_by_dialect["sqlite"] =
+#include "migrations/002_knowledge_sqlite.inc"
+        ;
+    knowledge.sql_by_dialect["postgresql"] =
+#include "migrations/002_knowledge_postgresql.inc"
+        ;
     return {{1,
 #include "migrations/001_requests.inc"
              ,
-             {}}};
+             {}},
+            knowledge};
   }
 
   Task<void> start(Host& host) override {
@@ -220,6 +230,18 @@ class ConseilsPlugin final : public Plugin {
         {"POST", "/api/conseils/requests/{id}/{action}", readers,
          [this](Request r) { return act(std::move(r)); }},
         {"GET", "/api/conseils/themes", {"*"}, [this](Request r) { return themes(std::move(r)); }},
+        {"GET",
+         "/api/conseils/knowledge",
+         {"*"},
+         [this](Request r) { return knowledge(std::move(r)); }},
+        {"GET",
+         "/api/conseils/knowledge/{id}",
+         {"*"},
+         [this](Request r) { return knowledge_entry(std::move(r)); }},
+        {"DELETE",
+         "/api/conseils/knowledge/{id}",
+         {"advisor"},
+         [this](Request r) { return unpublish(std::move(r)); }},
         {"GET", "/api/conseils/stats", operators,
          [this](Request r) { return stats(std::move(r)); }},
     };
@@ -530,6 +552,8 @@ class ConseilsPlugin final : public Plugin {
            " conseils_requests WHERE id = ?2 AND last_change = ?8",
            {random_id(), s.id, now, who.subject, who.display_name, std::int64_t{internal ? 1 : 0},
             text, change}});
+    } else if (name == "publish") {
+      co_return co_await publish(r, s, party);
     } else {
       const auto action = action_named(name);
       if (!action) throw HttpError(404, "not_found", "no such action");
@@ -700,6 +724,178 @@ class ConseilsPlugin final : public Plugin {
     const QueryResult next = co_await host_->database().query(std::move(soonest));
     if (next.rows.empty() || !std::holds_alternative<std::int64_t>(next.rows[0][0])) co_return 60;
     co_return int_of(next.rows[0][0]) - now_seconds();
+  }
+
+  // --- the knowledge base ------------------------------------------------------------------
+
+  // An answered request, anonymised, into the knowledge base (again: replaced). The advisor
+  // may give edited texts (`title`, `question`, `answer`); they are anonymised too.
+  Task<Response> publish(const Request& r, const Stored& s, Party party) {
+    if (party != Party::advisor)
+      throw HttpError(403, "forbidden", "publishing is an advisor's to do");
+    if (s.status != Status::answered && s.status != Status::closed)
+      throw HttpError(409, "conflict",
+                      "a request " + std::string(name_of(s.status)) + " cannot be published");
+    const json::object body = r.body.empty() ? json::object{} : body_object(r);
+    Known known;
+    if (const Commune* c = host_->territories().commune(s.commune)) {
+      known.communes.push_back(c->name);
+      known.codes.push_back(c->code);
+      for (const auto& postal : c->postal_codes) known.codes.push_back(postal);
+    }
+    known.communes.push_back(s.commune);
+    for (const auto& person : {s.requester_name, s.advisor_name, r.identity->display_name})
+      if (!person.empty()) known.people.push_back(person);
+    for (const auto& address : {s.requester_email, s.advisor_email})
+      if (!address.empty()) known.people.push_back(address);
+    const auto text = [&](const char* field, const std::string& fallback, std::size_t max) {
+      std::string given = text_field(body, field, max, true);
+      return anonymise(given.empty() ? fallback : given, known);
+    };
+    const std::string title = text("title", s.subject, 200);
+    const std::string question = text("question", s.question, 20'000);
+    const std::string answer = text("answer", s.answer, 50'000);
+    french::TermMaker terms;
+    const std::string search = terms.terms(title + " " + question + " " + answer);
+    const auto now = now_seconds();
+    Statement upsert{
+        "INSERT INTO conseils_knowledge (id, request_id, theme, title, question, answer,"
+        " published_at, published_by, search) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        " ON CONFLICT (request_id) DO UPDATE SET title = excluded.title,"
+        " question = excluded.question, answer = excluded.answer,"
+        " published_at = excluded.published_at, published_by = excluded.published_by,"
+        " search = excluded.search",
+        {random_id(), s.id, s.theme, title, question, answer, now, r.identity->display_name,
+         search}};
+    co_await host_->database().query(std::move(upsert));
+    Statement stored{
+        "SELECT id, theme, title, question, answer, published_at FROM"
+        " conseils_knowledge WHERE request_id = ?1",
+        {s.id}};
+    const QueryResult rows = co_await host_->database().query(std::move(stored));
+    if (rows.rows.empty()) throw std::runtime_error("the published entry is not there");
+    co_return Response::json(entry_json(rows.rows[0], true), 201);
+  }
+
+  json::object entry_json(const std::vector<SqlValue>& row, bool whole) const {
+    const Theme* theme = settings_->theme(text_of(row[1]));
+    json::object o{{"id", text_of(row[0])},
+                   {"theme", text_of(row[1])},
+                   {"theme_label", theme ? theme->label : text_of(row[1])},
+                   {"title", text_of(row[2])},
+                   {"published_at", iso_utc(int_of(row[5]))}};
+    if (whole) {
+      o["question"] = text_of(row[3]);
+      o["answer"] = text_of(row[4]);
+    } else {
+      std::string excerpt = text_of(row[3]).substr(0, 280);
+      while (!excerpt.empty() && (static_cast<unsigned char>(excerpt.back()) & 0xC0) == 0x80)
+        excerpt.pop_back();  // a whole character (a lead byte left alone goes next)
+      if (!excerpt.empty() && static_cast<unsigned char>(excerpt.back()) >= 0xC0)
+        excerpt.pop_back();
+      o["excerpt"] = excerpt;
+    }
+    return o;
+  }
+
+  // GET /api/conseils/knowledge?q=&theme=&cursor=&limit=: by relevance with q, else newest.
+  Task<Response> knowledge(Request r) {
+    std::int64_t limit = 20, offset = 0;
+    if (auto l = r.query_param("limit")) {
+      if (l->empty() || l->size() > 2 || l->find_first_not_of("0123456789") != std::string::npos ||
+          std::stoll(*l) < 1 || std::stoll(*l) > 50)
+        throw HttpError(400, "bad_request", "limit: 1 to 50");
+      limit = std::stoll(*l);
+    }
+    if (auto c = r.query_param("cursor")) {
+      if (c->empty() || c->size() > 5 || c->find_first_not_of("0123456789") != std::string::npos)
+        throw HttpError(400, "bad_request", "cursor: not one of ours");
+      offset = std::stoll(*c);
+    }
+    std::vector<SqlValue> params;
+    const auto param = [&params](SqlValue v) {
+      params.push_back(std::move(v));
+      return "?" + std::to_string(params.size());
+    };
+    std::string theme_filter;
+    if (auto theme = r.query_param("theme"); theme && !theme->empty())
+      theme_filter = " AND k.theme = " + param(theme->substr(0, 40));
+    const std::string columns = "k.id, k.theme, k.title, k.question, k.answer, k.published_at";
+    std::string sql;
+    std::vector<french::QueryTerm> terms;
+    if (auto q = r.query_param("q"); q && !q->empty()) {
+      if (q->size() > 200) throw HttpError(400, "bad_request", "q: at most 200 characters");
+      terms = french::query_terms(*q);
+      if (terms.empty())
+        co_return Response::json(
+            json::object{{"entries", json::array{}}, {"next_cursor", nullptr}});
+    }
+    const bool postgresql = host_->database().dialect() == "postgresql";
+    if (terms.empty()) {
+      sql = "SELECT " + columns + " FROM conseils_knowledge k WHERE 1 = 1" + theme_filter +
+            " ORDER BY k.published_at DESC, k.n DESC";
+    } else if (postgresql) {
+      std::string query;
+      for (const auto& t : terms)
+        query += (query.empty() ? "" : " & ") + t.term + (t.prefix ? ":*" : "");
+      const std::string m = param(query);
+      sql = "SELECT " + columns +
+            " FROM conseils_knowledge k WHERE k.search_vector @@"
+            " to_tsquery('simple', " +
+            m + ")" + theme_filter + " ORDER BY ts_rank(k.search_vector, to_tsquery('simple', " +
+            m + ")) DESC, k.published_at DESC, k.n DESC";
+    } else {
+      std::string match;
+      for (const auto& t : terms)
+        match += (match.empty() ? "\"" : " \"") + t.term + (t.prefix ? "\"*" : "\"");
+      sql = "SELECT " + columns +
+            " FROM (SELECT rowid AS hit, bm25(conseils_knowledge_fts) AS"
+            " score FROM conseils_knowledge_fts WHERE conseils_knowledge_fts MATCH " +
+            param(match) +
+            " ORDER BY score LIMIT 2000) AS h JOIN conseils_knowledge k ON"
+            " k.n = h.hit WHERE 1 = 1" +
+            theme_filter + " ORDER BY h.score, k.published_at DESC";
+    }
+    sql += " LIMIT " + param(limit + 1) + " OFFSET " + param(offset);
+    Statement statement{std::move(sql), std::move(params)};
+    const QueryResult rows = co_await host_->database().query(std::move(statement));
+    json::array entries;
+    for (std::size_t i = 0; i < rows.rows.size() && static_cast<std::int64_t>(i) < limit; ++i)
+      entries.push_back(entry_json(rows.rows[i], false));
+    json::object out{{"entries", std::move(entries)}};
+    out["next_cursor"] = static_cast<std::int64_t>(rows.rows.size()) > limit
+                             ? json::value(std::to_string(offset + limit))
+                             : json::value(nullptr);
+    co_return Response::json(out);
+  }
+
+  Task<Response> knowledge_entry(Request r) {
+    const std::string& id = r.param("id");
+    if (!well_formed_id(id)) throw HttpError(404, "not_found", "no such entry");
+    Statement one{
+        "SELECT id, theme, title, question, answer, published_at FROM"
+        " conseils_knowledge WHERE id = ?1",
+        {id}};
+    const QueryResult rows = co_await host_->database().query(std::move(one));
+    if (rows.rows.empty()) throw HttpError(404, "not_found", "no such entry");
+    co_return Response::json(entry_json(rows.rows[0], true));
+  }
+
+  // An advisor of its theme takes an entry out of the knowledge base.
+  Task<Response> unpublish(Request r) {
+    const std::string& id = r.param("id");
+    if (!well_formed_id(id)) throw HttpError(404, "not_found", "no such entry");
+    Statement one{"SELECT theme FROM conseils_knowledge WHERE id = ?1", {id}};
+    const QueryResult rows = co_await host_->database().query(std::move(one));
+    const auto themes = advisor_themes(*r.identity);
+    if (rows.rows.empty() ||
+        std::find(themes.begin(), themes.end(), text_of(rows.rows[0][0])) == themes.end())
+      throw HttpError(404, "not_found", "no such entry");
+    Statement gone{"DELETE FROM conseils_knowledge WHERE id = ?1", {id}};
+    co_await host_->database().query(std::move(gone));
+    Response res;
+    res.status = 204;
+    co_return res;
   }
 
   Task<Response> themes(Request) {

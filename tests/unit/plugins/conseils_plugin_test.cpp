@@ -202,4 +202,66 @@ BOOST_FIXTURE_TEST_CASE(concurrent_edits_and_internal_notes, Conseils) {
   BOOST_TEST(queue->at("waiting").as_int64() == 1);
 }
 
+// An answered request published by an advisor: anonymised, found in French by anyone logged
+// in (stems, no accents), taken out again; only answered requests, only by an advisor.
+BOOST_FIXTURE_TEST_CASE(the_knowledge_base, Conseils) {
+  Identity named = agent;
+  named.display_name = "Jeanne Martin";
+  named.email = "jeanne.martin@mairie-allonnes.fr";
+  Response r = as(named, "POST", "/api/conseils/requests",
+                  R"({"subject":"Financement de la voirie à Allonnes","question":"Jeanne Martin,)"
+                  R"( mairie d'Allonnes (49002) : comment financer la réfection des chaussées ?)"
+                  R"( Joignable au 02 41 12 34 56 ou jeanne.martin@mairie-allonnes.fr.",)"
+                  R"("theme":"urbanisme"})");
+  BOOST_TEST_REQUIRE(r.status == 201, r.body);
+  const std::string id(json(r).at("id").as_string());
+  const std::string at = "/api/conseils/requests/" + id;
+  // Not answered yet: nothing to publish.
+  BOOST_TEST(as(advisor, "POST", at + "/publish").status == 409);
+  BOOST_TEST(as(advisor, "POST", at + "/assign").status == 200);
+  BOOST_TEST(as(advisor, "POST", at + "/answer",
+                R"({"answer":"Madame Martin, la dotation d'équipement des territoires ruraux )"
+                R"(finance les chaussées d'Allonnes."})")
+                 .status == 200);
+  BOOST_TEST(as(agent, "POST", at + "/publish").status == 403);  // the requester may not
+  r = as(advisor, "POST", at + "/publish");
+  BOOST_TEST_REQUIRE(r.status == 201, r.body);
+  const auto entry = json(r);
+  const std::string published = std::string(entry.at("title").as_string()) + " " +
+                                std::string(entry.at("question").as_string()) + " " +
+                                std::string(entry.at("answer").as_string());
+  for (const char* gone : {"Jeanne", "Martin", "Allonnes", "49002", "02 41", "@"})
+    BOOST_TEST(published.find(gone) == std::string::npos, gone << " in: " << published);
+  BOOST_TEST(published.find("réfection des chaussées") != std::string::npos, published);
+  // Anyone logged in finds it, in French: "chaussee" without accent, "financement" a stem.
+  for (const Identity& who : {stranger, op, elu}) {
+    const auto found = json(as(who, "GET", "/api/conseils/knowledge?q=chaussee+financement"));
+    BOOST_TEST_REQUIRE(found.at("entries").as_array().size() == 1u);
+    BOOST_TEST(found.at("entries").at(0).at("theme_label").as_string() == "Urbanisme");
+  }
+  BOOST_TEST(json(as(stranger, "GET", "/api/conseils/knowledge?q=astronomie"))
+                 .at("entries")
+                 .as_array()
+                 .empty());
+  BOOST_TEST(json(as(stranger, "GET", "/api/conseils/knowledge")).at("entries").as_array().size() ==
+             1u);
+  const std::string entry_id(entry.at("id").as_string());
+  BOOST_TEST(as(stranger, "GET", "/api/conseils/knowledge/" + entry_id).status == 200);
+  // Published again with an edited text: replaced, not added; anonymised too.
+  r = as(advisor, "POST", at + "/publish", R"({"answer":"La DETR, demandée par Jeanne Martin."})");
+  BOOST_TEST_REQUIRE(r.status == 201, r.body);
+  BOOST_TEST(json(r).at("answer").as_string() == "La DETR, demandée par [nom].");
+  BOOST_TEST(json(as(stranger, "GET", "/api/conseils/knowledge")).at("entries").as_array().size() ==
+             1u);
+  // Taken out by an advisor of its theme only.
+  BOOST_TEST(as(unlisted, "DELETE", "/api/conseils/knowledge/" + entry_id).status == 404);
+  BOOST_TEST(as(agent, "DELETE", "/api/conseils/knowledge/" + entry_id).status == 403);
+  BOOST_TEST(as(advisor, "DELETE", "/api/conseils/knowledge/" + entry_id).status == 204);
+  BOOST_TEST(as(stranger, "GET", "/api/conseils/knowledge/" + entry_id).status == 404);
+  BOOST_TEST(json(as(stranger, "GET", "/api/conseils/knowledge?q=chaussee"))
+                 .at("entries")
+                 .as_array()
+                 .empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
