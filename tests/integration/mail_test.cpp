@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <vector>
 
 using namespace passerelle::test;
 using namespace std::chrono_literals;
@@ -52,6 +53,33 @@ std::string fixture_store(const TempDir& dir) {
                                   std::string(PASSERELLE_TEST_FIXTURES) + "/territories"});
   BOOST_REQUIRE_MESSAGE(imported.exit_code == 0, imported.output);
   return db;
+}
+
+// The bodies (base64) of the messages the Debugging handler printed, decoded, in order.
+std::vector<std::string> bodies(const std::string& out) {
+  std::vector<std::string> found;
+  static const std::string kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (auto at = out.find("Content-Transfer-Encoding: base64"); at != std::string::npos;
+       at = out.find("Content-Transfer-Encoding: base64", at + 1)) {
+    const auto start = out.find("\n\n", at);
+    const auto end = out.find("END MESSAGE", at);
+    if (start == std::string::npos || end == std::string::npos) break;
+    std::string decoded;
+    unsigned bits = 0, value = 0;
+    for (std::size_t i = start; i < end; ++i) {
+      const auto v = kAlphabet.find(out[i]);
+      if (v == std::string::npos) continue;
+      value = (value << 6) | static_cast<unsigned>(v);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        decoded += static_cast<char>((value >> bits) & 0xFF);
+      }
+    }
+    found.push_back(decoded);
+  }
+  return found;
 }
 
 }  // namespace
@@ -92,7 +120,9 @@ BOOST_AUTO_TEST_CASE(a_relay_down_then_up_loses_no_mail) {
   BOOST_TEST_REQUIRE(smtp.wait_for("END MESSAGE", 20s), smtp.output() + "\n" + gw.log());
   const std::string out = smtp.output();
   BOOST_TEST(out.find("To: agent.tuffalun@demo.passerelle.invalid") != std::string::npos, out);
-  BOOST_TEST(out.find("From: Passerelle <noreply@passerelle.invalid>") != std::string::npos, out);
+  BOOST_TEST(out.find("From: \"Passerelle\" <noreply@passerelle.invalid>") != std::string::npos,
+             out);
+  BOOST_TEST(out.find("Content-Transfer-Encoding: base64") != std::string::npos, out);
   BOOST_TEST(out.find("Subject: =?UTF-8?B?") != std::string::npos, out);  // "prise en charge"
   BOOST_TEST(out.find("Content-Type: text/plain; charset=UTF-8") != std::string::npos, out);
   // The advisor, who made the change, gets nothing; one message in all.
@@ -116,7 +146,12 @@ BOOST_AUTO_TEST_CASE(a_relay_down_then_up_loses_no_mail) {
         return n >= 2;
       },
       20s));
-  BOOST_TEST(smtp.output().find("deux mois") != std::string::npos, smtp.output());
+  const auto texts = bodies(smtp.output());
+  BOOST_TEST_REQUIRE(texts.size() == 2u, smtp.output());
+  BOOST_TEST(texts[0].find("est prise en charge") != std::string::npos, texts[0]);
+  BOOST_TEST(texts[1].find("Oui, deux mois à compter de la notification.") != std::string::npos,
+             texts[1]);
+  BOOST_TEST(texts[1].find("\r\n") != std::string::npos);  // lines end in CRLF
 }
 
 BOOST_AUTO_TEST_SUITE_END()

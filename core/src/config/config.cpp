@@ -314,6 +314,13 @@ Config load_config_text(const std::string& text, const std::string& path) {
   if (c.mail.from.find_first_of("\r\n") != std::string::npos) mail.fail("from", "one line");
   c.mail.starttls = mail.boolean("starttls", true);
   c.mail.username = mail.string("username", "");
+  if (!c.mail.starttls && c.mail.relay.rfind("smtp://", 0) == 0) {
+    // Plain SMTP: only to a relay on this machine (credentials and mail would cross the
+    // network in clear otherwise).
+    const std::string host = c.mail.relay.substr(7, c.mail.relay.find_first_of(":/", 7) - 7);
+    if (host != "127.0.0.1" && host != "localhost" && host != "[::1]")
+      mail.fail("starttls", "false only for a relay on loopback (127.0.0.1, localhost, [::1])");
+  }
   const std::string password_file = mail.string("password_file", "");
   c.mail.password_file = password_file.empty() ? "" : resolve(base_dir, password_file);
   c.mail.timeout = mail.duration("timeout", c.mail.timeout);

@@ -41,10 +41,10 @@ bool plain_address(const std::string& a) {
 }
 
 // RFC 2047: a header value in UTF-8, base64 in encoded words when it is not plain ASCII.
-std::string encoded_header(const std::string& text) {
+std::string encoded_header(const std::string& text, bool force = false) {
   bool ascii = true;
   for (const char c : text) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
-  if (ascii) return text;
+  if (ascii && !force && text.find("=?") == std::string::npos) return text;
   static const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   // Encoded words of at most 45 bytes of text each (60 base64 characters), cut on a character.
@@ -97,6 +97,8 @@ SmtpMailer::SmtpMailer(MailConfig config, std::string ca_file, BlockingPool& blo
     std::ifstream in(config_.password_file);
     if (!in) throw std::runtime_error("mail.password_file: cannot read " + config_.password_file);
     std::getline(in, password_);
+    while (!password_.empty() && (password_.back() == '\r' || password_.back() == ' '))
+      password_.pop_back();
   }
 }
 
@@ -107,19 +109,55 @@ std::string SmtpMailer::message_text(const Mail& mail, const std::string& from,
   std::tm tm{};
   gmtime_r(&t, &tm);
   std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  std::string out = "Date: " + std::string(date) + "\r\nFrom: " + encoded_header(from) +
-                    "\r\nTo: " + mail.to + "\r\nSubject: " + encoded_header(mail.subject) +
-                    "\r\nMessage-ID: <" + message_id + "@" +
-                    address_of(from).substr(address_of(from).find('@') + 1) +
-                    ">\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8"
-                    "\r\nContent-Transfer-Encoding: 8bit\r\n\r\n";
-  // Lines end in CRLF (a line that starts with a dot is escaped by libcurl as it sends).
-  std::istringstream lines(mail.text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    out += line + "\r\n";
+  // From: the display name encoded (or quoted), the address as it is.
+  const std::string address = address_of(from);
+  std::string name = from.substr(0, from.rfind('<') == std::string::npos ? 0 : from.rfind('<'));
+  while (!name.empty() && (name.back() == ' ' || name.back() == '"')) name.pop_back();
+  while (!name.empty() && (name.front() == ' ' || name.front() == '"')) name.erase(0, 1);
+  std::string from_header = address;
+  if (!name.empty()) {
+    const std::string encoded = encoded_header(name);
+    std::string quoted;
+    for (const char c : name)
+      quoted += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+    from_header = (encoded == name ? "\"" + quoted + "\"" : encoded) + " <" + address + ">";
   }
+  // (A subject that looks encoded already is encoded, so that it reads as it was written.)
+  const std::string subject = encoded_header(mail.subject);
+  std::string out = "Date: " + std::string(date) + "\r\nFrom: " + from_header +
+                    "\r\nTo: " + mail.to + "\r\nSubject: " + subject + "\r\nMessage-ID: <" +
+                    message_id + "@" + address.substr(address.find('@') + 1) +
+                    ">\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8"
+                    "\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+  // The body: its lines end in CRLF whatever they ended in, control characters but tabs
+  // dropped; then base64 in lines of 76 (no line over SMTP's 998, no 8BITMIME needed, nothing
+  // in it an SMTP server could read as a command).
+  std::string body;
+  for (std::size_t i = 0; i < mail.text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(mail.text[i]);
+    if (c == '\r' || c == '\n') {
+      body += "\r\n";
+      if (c == '\r' && i + 1 < mail.text.size() && mail.text[i + 1] == '\n') ++i;
+    } else if (c >= 0x20 || c == '\t') {
+      body += static_cast<char>(c);
+    }
+  }
+  static const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string line;
+  for (std::size_t j = 0; j < body.size(); j += 3) {
+    const unsigned v = (static_cast<unsigned char>(body[j]) << 16) |
+                       (j + 1 < body.size() ? static_cast<unsigned char>(body[j + 1]) << 8 : 0) |
+                       (j + 2 < body.size() ? static_cast<unsigned char>(body[j + 2]) : 0);
+    line += kBase64[(v >> 18) & 63];
+    line += kBase64[(v >> 12) & 63];
+    line += j + 1 < body.size() ? kBase64[(v >> 6) & 63] : '=';
+    line += j + 2 < body.size() ? kBase64[v & 63] : '=';
+    if (line.size() == 76) {
+      out += line + "\r\n";
+      line.clear();
+    }
+  }
+  if (!line.empty()) out += line + "\r\n";
   return out;
 }
 

@@ -46,7 +46,8 @@ CREATE TABLE conseils_messages (
 CREATE INDEX conseils_messages_request ON conseils_messages (request_id, at);
 -- Mail to send: written in the transaction of the change it tells of, sent afterwards by the
 -- plugin's sender (retried with back-off while the relay fails: nothing is lost). A row is
--- claimed by moving its next_at ahead (one instance sends it); sent_at 0: not sent yet.
+-- claimed by a sender's random token with its next_at moved ahead (one instance sends it).
+-- sent_at: 0 not sent yet, -1 given up (after 20 attempts: last_error says why).
 CREATE TABLE conseils_outbox (
   id TEXT PRIMARY KEY,
   request_id TEXT NOT NULL,
@@ -57,6 +58,7 @@ CREATE TABLE conseils_outbox (
   attempts BIGINT NOT NULL,
   next_at BIGINT NOT NULL,
   sent_at BIGINT NOT NULL,
-  last_error TEXT NOT NULL
+  last_error TEXT NOT NULL,
+  claim TEXT NOT NULL
 );
 CREATE INDEX conseils_outbox_due ON conseils_outbox (sent_at, next_at);

@@ -24,8 +24,8 @@ void replace_word(std::string& text, const std::string& needle, const std::strin
   std::string lower = folded(text);
   for (std::size_t at = lower.find(n); at != std::string::npos; at = lower.find(n, at)) {
     const bool starts = at == 0 || !word_byte(static_cast<unsigned char>(text[at - 1]));
-    const bool ends = at + n.size() >= text.size() ||
-                      !word_byte(static_cast<unsigned char>(text[at + n.size()]));
+    const bool ends =
+        at + n.size() >= text.size() || !word_byte(static_cast<unsigned char>(text[at + n.size()]));
     if (starts && ends) {
       text.replace(at, n.size(), by);
       lower.replace(at, n.size(), by);

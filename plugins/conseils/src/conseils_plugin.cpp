@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -93,7 +94,7 @@ json::object body_object(const Request& r) {
 
 // A text field of the body: trimmed, 1 to `max` bytes (or absent when `optional`).
 std::string text_field(const json::object& body, const std::string& name, std::size_t max,
-                       bool optional = false) {
+                       bool optional = false, bool lines = false) {
   const auto* v = body.if_contains(name);
   if (!v || v->is_null()) {
     if (optional) return {};
@@ -107,7 +108,25 @@ std::string text_field(const json::object& body, const std::string& name, std::s
   if (s.empty() && !optional) throw HttpError(422, "invalid_field", name + ": required");
   if (s.size() > max)
     throw HttpError(422, "invalid_field", name + ": at most " + std::to_string(max) + " bytes");
-  return s;
+  // Texts go into pages and mail: no control character but tabs, and line breaks only where
+  // the text has lines (a question, an answer, a message), as "\n".
+  std::string clean;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\r' && lines) {
+      clean += '\n';
+      if (i + 1 < s.size() && s[i + 1] == '\n') ++i;
+    } else if (c == '\n' && lines) {
+      clean += '\n';
+    } else if ((c < 0x20 && c != '\t') || c == 0x7F) {
+      throw HttpError(
+          422, "invalid_field",
+          name + (lines ? ": no control character" : ": one line, no control character"));
+    } else {
+      clean += static_cast<char>(c);
+    }
+  }
+  return clean;
 }
 
 constexpr const char* kColumns =
@@ -150,6 +169,8 @@ Stored stored_of(const std::vector<SqlValue>& row) {
 std::string etag(const Stored& s) { return "\"" + std::to_string(s.version) + "\""; }
 
 constexpr std::int64_t kMaxLimit = 100;
+constexpr std::int64_t kMaxMessages = 200;
+constexpr std::int64_t kMaxAttempts = 20;  // a mail the relay refused, tried again
 
 }  // namespace
 
@@ -251,17 +272,23 @@ class ConseilsPlugin final : public Plugin {
   Task<std::optional<json::value>> widget(Identity who) override {
     const auto now = now_seconds();
     if (!advisor_themes(who).empty()) {
-      auto [sql, params] = queue_query(advisor_themes(who), nullptr, 500);
-      Statement queue{std::move(sql), std::move(params)};
-      const QueryResult rows = co_await host_->database().query(std::move(queue));
-      std::int64_t waiting = 0, overdue = 0, mine = 0;
-      for (const auto& row : rows.rows) {
-        const Stored s = stored_of(row);
-        if (!open(s.status)) continue;
-        ++waiting;
-        if (s.due_at < now) ++overdue;
-        if (s.advisor == who.subject) ++mine;
+      // Counted by the store: the open requests of the advisor's themes, however many.
+      std::vector<SqlValue> params{now, who.subject};
+      std::string in;
+      for (const auto& t : advisor_themes(who)) {
+        params.push_back(t);
+        in += (in.empty() ? "?" : ", ?") + std::to_string(params.size());
       }
+      Statement counts{
+          "SELECT count(*), sum(CASE WHEN due_at < ?1 THEN 1 ELSE 0 END),"
+          " sum(CASE WHEN advisor = ?2 THEN 1 ELSE 0 END) FROM conseils_requests"
+          " WHERE status IN ('submitted', 'assigned', 'reopened') AND theme IN (" +
+              in + ")",
+          std::move(params)};
+      const QueryResult rows = co_await host_->database().query(std::move(counts));
+      const std::int64_t waiting = rows.rows.empty() ? 0 : int_of(rows.rows[0][0]);
+      const std::int64_t overdue = rows.rows.empty() ? 0 : int_of(rows.rows[0][1]);
+      const std::int64_t mine = rows.rows.empty() ? 0 : int_of(rows.rows[0][2]);
       co_return json::object{{"title", "Ma file"},
                              {"waiting", waiting},
                              {"overdue", overdue},
@@ -330,7 +357,7 @@ class ConseilsPlugin final : public Plugin {
     const Identity& who = *r.identity;
     const json::object body = body_object(r);
     const std::string subject = text_field(body, "subject", 200);
-    const std::string question = text_field(body, "question", 20'000);
+    const std::string question = text_field(body, "question", 20'000, false, true);
     const std::string theme_id = text_field(body, "theme", 40);
     const Theme* theme = settings_->theme(theme_id);
     if (!theme) throw HttpError(422, "invalid_field", "theme: no theme \"" + theme_id + "\"");
@@ -449,7 +476,7 @@ class ConseilsPlugin final : public Plugin {
     const auto themes = advisor_themes(who);
     if (!themes.empty()) {
       std::tie(sql, params) = queue_query(themes, &r, limit + 1, offset);
-    } else if (!who.commune_insee.empty()) {
+    } else if (!who.commune_insee.empty() && (who.has_role("elu") || who.has_role("agent"))) {
       const auto param = [&params](SqlValue v) {
         params.push_back(std::move(v));
         return "?" + std::to_string(params.size());
@@ -540,18 +567,25 @@ class ConseilsPlugin final : public Plugin {
     const std::string change = random_id();
     std::vector<Statement> writes;
     if (name == "messages") {
-      const std::string text = text_field(body, "body", 20'000);
+      const std::string text = text_field(body, "body", 20'000, false, true);
       const auto* internal_v = body.if_contains("internal");
       const bool internal = internal_v && internal_v->is_bool() && internal_v->as_bool();
       if (internal && party != Party::advisor)
         throw HttpError(403, "forbidden", "internal notes are for advisors");
-      writes.push_back(bump(s, now, change));
-      writes.push_back(
-          {"INSERT INTO conseils_messages (id, request_id, at, author, author_name,"
-           " internal, body) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 FROM"
-           " conseils_requests WHERE id = ?2 AND last_change = ?8",
-           {random_id(), s.id, now, who.subject, who.display_name, std::int64_t{internal ? 1 : 0},
-            text, change}});
+      // A message is no change of the request (its version stays: a message written meanwhile
+      // does not make an advisor's move fail); at most kMaxMessages per request.
+      Statement add{
+          "INSERT INTO conseils_messages (id, request_id, at, author, author_name,"
+          " internal, body) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 FROM conseils_requests"
+          " WHERE id = ?2 AND (SELECT count(*) FROM conseils_messages WHERE"
+          " request_id = ?2) < ?8",
+          {random_id(), s.id, now, who.subject, who.display_name, std::int64_t{internal ? 1 : 0},
+           text, kMaxMessages}};
+      if ((co_await host_->database().query(std::move(add))).changes != 1)
+        throw HttpError(422, "too_many_messages",
+                        "a request holds at most " + std::to_string(kMaxMessages) +
+                            " messages: answer or close it");
+      co_return co_await answer_detail(r, s, party, 200);
     } else if (name == "publish") {
       co_return co_await publish(r, s, party);
     } else {
@@ -572,7 +606,8 @@ class ConseilsPlugin final : public Plugin {
                                                 : "withdrawn"));
       if (*action == Action::assign) {
         // To oneself, or to another advisor of the theme (by email).
-        const std::string to_email = text_field(body, "advisor_email", 200, true);
+        std::string to_email = text_field(body, "advisor_email", 200, true);
+        for (char& c : to_email) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         if (to_email.empty() || to_email == who.email) {
           s.advisor = who.subject;
           s.advisor_name = who.display_name;
@@ -583,14 +618,16 @@ class ConseilsPlugin final : public Plugin {
             throw HttpError(422, "invalid_field",
                             "advisor_email: no advisor of this theme has that address");
           s.advisor = "email:" + to_email;  // their subject is learnt when they act
-          s.advisor_name = to_email;
+          s.advisor_name = "Un conseiller ou une conseillère";  // their address is not shown
           s.advisor_email = to_email;
         }
       }
       if (*action == Action::answer) {
-        if (s.advisor != who.subject && s.advisor != "email:" + who.email)
+        std::string email = who.email;
+        for (char& c : email) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (s.advisor != who.subject && s.advisor != "email:" + email)
           throw HttpError(403, "forbidden", "the request is assigned to another advisor");
-        s.answer = text_field(body, "answer", 50'000);
+        s.answer = text_field(body, "answer", 50'000, false, true);
         s.advisor = who.subject;
         s.advisor_name = who.display_name;
         s.advisor_email = who.email;
@@ -607,7 +644,7 @@ class ConseilsPlugin final : public Plugin {
       for (auto& mail : mails_for(s, who, now, change)) writes.push_back(std::move(mail));
     }
     // The row's version is the condition: a change that raced this one makes its UPDATE write
-    // nothing, and the rows bound to it (history, message) with it.
+    // nothing, and the rows bound to it (history, mail) with it.
     const auto results = co_await host_->database().transaction(std::move(writes));
     if (results[0].changes != 1)
       throw HttpError(412, "precondition_failed", "the request changed meanwhile: read it again");
@@ -615,13 +652,6 @@ class ConseilsPlugin final : public Plugin {
     ++s.version;
     s.updated_at = now;
     co_return co_await answer_detail(r, s, party, 200);
-  }
-
-  static Statement bump(const Stored& s, std::int64_t now, const std::string& change) {
-    return {
-        "UPDATE conseils_requests SET updated_at = ?2, version = version + 1,"
-        " last_change = ?4 WHERE id = ?1 AND version = ?3",
-        {s.id, now, s.version, change}};
   }
 
   // The mail a change sends: to the requester and to the advisor in charge, not to the one
@@ -644,8 +674,8 @@ class ConseilsPlugin final : public Plugin {
       if (!address.empty() && address != who.email && to.insert(address).second)
         out.push_back(
             {"INSERT INTO conseils_outbox (id, request_id, to_addr, subject, body,"
-             " created_at, attempts, next_at, sent_at, last_error) SELECT ?1, ?2, ?3,"
-             " ?4, ?5, ?6, 0, ?6, 0, '' FROM conseils_requests WHERE id = ?2 AND"
+             " created_at, attempts, next_at, sent_at, last_error, claim) SELECT ?1, ?2, ?3,"
+             " ?4, ?5, ?6, 0, ?6, 0, '', '' FROM conseils_requests WHERE id = ?2 AND"
              " last_change = ?7",
              {random_id(), s.id, address, subject, text, now, change}});
     return out;
@@ -686,11 +716,13 @@ class ConseilsPlugin final : public Plugin {
       if (stopping_) co_return 1;
       const std::string id = text_of(row[0]);
       const std::int64_t attempts = int_of(row[4]);
-      // Claimed for five minutes: another instance passing by leaves it alone meanwhile.
+      // Claimed for ten minutes (longer than the pool's queue and the relay's timeout): another
+      // instance passing by leaves it alone; the updates after the send need the same claim.
+      const std::string claim_token = random_id();
       Statement claim{
-          "UPDATE conseils_outbox SET next_at = ?3 WHERE id = ?1 AND next_at = ?2"
-          " AND sent_at = 0",
-          {id, int_of(row[5]), now + 300}};
+          "UPDATE conseils_outbox SET next_at = ?3, claim = ?4 WHERE id = ?1 AND"
+          " next_at = ?2 AND sent_at = 0",
+          {id, int_of(row[5]), now + 600, claim_token}};
       if ((co_await host_->database().query(std::move(claim))).changes != 1) continue;
       Mail mail{text_of(row[1]), text_of(row[2]), text_of(row[3])};
       std::string error;
@@ -702,24 +734,33 @@ class ConseilsPlugin final : public Plugin {
       if (error.empty()) {
         Statement sent{
             "UPDATE conseils_outbox SET sent_at = ?2, attempts = ?3, last_error = ''"
-            " WHERE id = ?1",
-            {id, now_seconds(), attempts + 1}};
+            " WHERE id = ?1 AND claim = ?4",
+            {id, now_seconds(), attempts + 1, claim_token}};
         co_await host_->database().query(std::move(sent));
         continue;
       }
-      // Back-off: mail_retry, doubling at each failure, at most an hour.
+      // Back-off: mail_retry, doubling at each failure, at most an hour; given up after
+      // kMaxAttempts (about 15 hours of a relay down at the default).
       std::int64_t wait = std::chrono::duration_cast<std::chrono::seconds>(retry_).count();
       for (std::int64_t i = 0; i < attempts && wait < 3600; ++i) wait *= 2;
       wait = std::min<std::int64_t>(wait, 3600);
-      host_->logger().warn("outbox: a mail is kept for later (attempt " +
-                           std::to_string(attempts + 1) + ", again in " + std::to_string(wait) +
-                           " s): " + error.substr(0, 300));
+      const bool give_up = attempts + 1 >= kMaxAttempts;
+      host_->logger().warn(
+          give_up ? "outbox: a mail is given up after " + std::to_string(attempts + 1) +
+                        " attempts: " + error.substr(0, 300)
+                  : "outbox: a mail is kept for later (attempt " + std::to_string(attempts + 1) +
+                        ", again in " + std::to_string(wait) + " s): " + error.substr(0, 300));
       Statement later{
-          "UPDATE conseils_outbox SET attempts = ?2, next_at = ?3, last_error = ?4"
-          " WHERE id = ?1",
-          {id, attempts + 1, now_seconds() + wait, error.substr(0, 300)}};
+          "UPDATE conseils_outbox SET attempts = ?2, next_at = ?3, last_error = ?4,"
+          " sent_at = ?6 WHERE id = ?1 AND claim = ?5",
+          {id, attempts + 1, now_seconds() + wait, error.substr(0, 300), claim_token,
+           std::int64_t{give_up ? -1 : 0}}};
       co_await host_->database().query(std::move(later));
     }
+    // Sent mail is kept 30 days (what was told to whom), then goes.
+    Statement purge{"DELETE FROM conseils_outbox WHERE sent_at <> 0 AND created_at < ?1",
+                    {now - 30 * 86400}};
+    co_await host_->database().query(std::move(purge));
     Statement soonest{"SELECT min(next_at) FROM conseils_outbox WHERE sent_at = 0", {}};
     const QueryResult next = co_await host_->database().query(std::move(soonest));
     if (next.rows.empty() || !std::holds_alternative<std::int64_t>(next.rows[0][0])) co_return 60;
@@ -749,7 +790,7 @@ class ConseilsPlugin final : public Plugin {
     for (const auto& address : {s.requester_email, s.advisor_email})
       if (!address.empty()) known.people.push_back(address);
     const auto text = [&](const char* field, const std::string& fallback, std::size_t max) {
-      std::string given = text_field(body, field, max, true);
+      std::string given = text_field(body, field, max, true, std::string(field) != "title");
       return anonymise(given.empty() ? fallback : given, known);
     };
     const std::string title = text("title", s.subject, 200);

@@ -138,6 +138,30 @@ BOOST_AUTO_TEST_CASE(statement_cache_and_heap_trim_keys) {
                  .find("statement_cache") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(mail_section) {
+  TempDir dir;
+  const Config none = load_config_text(kTls, "/etc/passerelle/p.yaml");
+  BOOST_TEST(none.mail.relay.empty());
+  const Config set = load_config(
+      dir.write("p.yaml", std::string(kTls) +
+                              "mail:\n  relay: smtp://relay.example.fr:587\n"
+                              "  from: \"Passerelle <noreply@example.fr>\"\n  timeout: 5s\n"));
+  BOOST_TEST(set.mail.relay == "smtp://relay.example.fr:587");
+  BOOST_TEST(set.mail.starttls);
+  BOOST_TEST(set.mail.timeout.count() == 5000);
+  // Plain SMTP only on loopback; a sender with the relay; smtp(s):// only.
+  BOOST_TEST(error_of(dir, std::string(kTls) + "mail:\n  relay: smtp://relay.example.fr:25\n"
+                                               "  from: a@b.fr\n  starttls: false\n")
+                 .find("false only for a relay on loopback") != std::string::npos);
+  BOOST_TEST(error_of(dir, std::string(kTls) + "mail:\n  relay: smtp://127.0.0.1:25\n"
+                                               "  from: a@b.fr\n  starttls: false\n") == "");
+  BOOST_TEST(error_of(dir, std::string(kTls) + "mail:\n  relay: smtp://relay.example.fr\n")
+                 .find("the sender's address is required") != std::string::npos);
+  BOOST_TEST(error_of(dir, std::string(kTls) + "mail:\n  relay: http://relay.example.fr\n"
+                                               "  from: a@b.fr\n")
+                 .rfind("p.yaml:", 0) == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(sqlite_memory_keys) {
   TempDir dir;
   const Config defaults = load_config_text(kTls, "/etc/passerelle/p.yaml");

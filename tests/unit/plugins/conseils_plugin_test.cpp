@@ -175,13 +175,20 @@ BOOST_FIXTURE_TEST_CASE(concurrent_edits_and_internal_notes, Conseils) {
   for (const auto& [name, value] : read.headers)
     if (name == "ETag") tag = value;
   BOOST_TEST_REQUIRE(!tag.empty());
-  // The requester adds a message meanwhile: the advisor's move on the old read is 412, and
-  // nothing of it is written.
+  // A message meanwhile is no change of the request: a move on that read still goes. A move
+  // by a colleague is: the advisor's move on the old read is 412, and nothing of it is written.
   BOOST_TEST(as(agent, "POST", at + "/messages", R"({"body":"Une pièce de plus."})").status == 200);
+  BOOST_TEST(as(colleague, "POST", at + "/assign", "", {{"if-match", tag}}).status == 200);
   BOOST_TEST(as(advisor, "POST", at + "/assign", "", {{"if-match", tag}}).status == 412);
   auto now = json(as(advisor, "GET", at));
-  BOOST_TEST(now.at("status").as_string() == "submitted");
-  BOOST_TEST(now.at("history").as_array().size() == 1u);
+  BOOST_TEST(now.at("status").as_string() == "assigned");
+  BOOST_TEST(now.at("advisor_name").as_string() == "u-col");
+  BOOST_TEST(now.at("history").as_array().size() == 2u);
+  // Control characters are refused; a question's line breaks are kept.
+  BOOST_TEST(as(agent, "POST", at + "/messages", "{\"body\":\"a\\u0000b\"}").status == 422);
+  BOOST_TEST(as(agent, "POST", "/api/conseils/requests",
+                "{\"subject\":\"a\\rb\",\"question\":\"q\",\"theme\":\"urbanisme\"}")
+                 .status == 422);
   // An internal note: the advisors' only; a requester cannot write one.
   BOOST_TEST(as(advisor, "POST", at + "/messages",
                 R"({"body":"À voir avec le juriste.",)"
@@ -192,14 +199,27 @@ BOOST_FIXTURE_TEST_CASE(concurrent_edits_and_internal_notes, Conseils) {
   const auto seen_by_advisor = json(as(advisor, "GET", at)).at("messages").as_array();
   BOOST_TEST(seen_by_agent.size() == 1u);
   BOOST_TEST(seen_by_advisor.size() == 2u);
+  // At most 200 messages on a request: the next one is refused, nothing else changes.
+  int accepted = 0;
+  while (as(agent, "POST", at + "/messages", R"({"body":"encore"})").status == 200 &&
+         accepted < 300)
+    ++accepted;
+  BOOST_TEST(accepted == 198);  // two were there
+  BOOST_TEST(error_code(as(agent, "POST", at + "/messages", R"({"body":"encore"})")) ==
+             "too_many_messages");
   // The widgets.
   auto plugin = host.table()->plugins.at(0);
   auto mine = run(plugin->plugin().widget(agent));
   BOOST_TEST_REQUIRE(mine.has_value());
   BOOST_TEST(mine->at("title").as_string() == "Mes demandes");
-  auto queue = run(plugin->plugin().widget(advisor));
+  auto queue = run(plugin->plugin().widget(colleague));
   BOOST_TEST_REQUIRE(queue.has_value());
   BOOST_TEST(queue->at("waiting").as_int64() == 1);
+  BOOST_TEST(queue->at("assigned_to_me").as_int64() == 1);
+  // An advisor's role without a listing (and a commune) sees no commune's requests.
+  Identity odd = unlisted;
+  odd.commune_insee = "49002";
+  BOOST_TEST(json(as(odd, "GET", "/api/conseils/requests")).at("requests").as_array().empty());
 }
 
 // An answered request published by an advisor: anonymised, found in French by anyone logged

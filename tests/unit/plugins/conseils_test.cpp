@@ -76,7 +76,8 @@ BOOST_AUTO_TEST_CASE(words_inside_other_words_stay) {
   Known known;
   known.communes = {"Vue"};
   known.people = {"Anne Roy"};
-  const std::string out = anonymise("Une revue de la voirie à Vue, avec Anne ; Royan reste.", known);
+  const std::string out =
+      anonymise("Une revue de la voirie à Vue, avec Anne ; Royan reste.", known);
   BOOST_TEST(out == "Une revue de la voirie à [commune], avec [nom] ; Royan reste.");
 }
 
