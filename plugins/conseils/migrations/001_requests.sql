@@ -23,7 +23,8 @@ CREATE TABLE conseils_requests (
   last_change TEXT NOT NULL  -- random, per change: what the change's other rows are bound to
 );
 CREATE INDEX conseils_requests_commune ON conseils_requests (commune, created_at);
-CREATE INDEX conseils_requests_queue ON conseils_requests (theme, status, created_at);
+-- An advisor's queue: the oldest first, the theme and status checked in the index.
+CREATE INDEX conseils_requests_queue ON conseils_requests (created_at, id, theme, status);
 CREATE TABLE conseils_history (
   request_id TEXT NOT NULL,
   version BIGINT NOT NULL,  -- the request's version this change made: the history's order

@@ -434,6 +434,9 @@ class ConseilsPlugin final : public Plugin {
     std::string sql =
         std::string("SELECT ") + kColumns + " FROM conseils_requests WHERE theme IN (" + in + ")";
     if (r) sql += filters(*r, param);
+    // Without a status asked, the queue is what waits on the advisors.
+    if (!r || !r->query_param("status") || r->query_param("status")->empty())
+      sql += " AND status IN ('submitted', 'assigned', 'reopened')";
     sql += " ORDER BY created_at, id LIMIT " + param(limit) + " OFFSET " + param(offset);
     return {std::move(sql), std::move(params)};
   }

@@ -119,6 +119,13 @@ BOOST_FIXTURE_TEST_CASE(the_workflow_and_its_history, Conseils) {
   BOOST_TEST(history.at(3).at("from").as_string() == "assigned");
   BOOST_TEST(history.at(0).at("from").is_null());
   BOOST_TEST(as(agent, "POST", at + "/fly").status == 404);
+  // The queue holds what waits on the advisors; a closed request is found by its status.
+  BOOST_TEST(
+      json(as(colleague, "GET", "/api/conseils/requests")).at("requests").as_array().empty());
+  BOOST_TEST(json(as(colleague, "GET", "/api/conseils/requests?status=closed"))
+                 .at("requests")
+                 .as_array()
+                 .size() == 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(nobody_else_sees_a_request, Conseils) {
