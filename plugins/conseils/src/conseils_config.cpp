@@ -53,10 +53,11 @@ const Theme* Settings::theme(const std::string& id) const {
   return nullptr;
 }
 
-std::vector<std::string> Settings::themes_of(const std::string& email) const {
+std::vector<std::string> Settings::themes_of(const std::string& email,
+                                             const std::string& provider) const {
   const std::string who = lower(email);
   for (const auto& a : advisors) {
-    if (a.email != who || who.empty()) continue;
+    if (a.email != who || who.empty() || (!provider.empty() && a.provider != provider)) continue;
     if (std::find(a.themes.begin(), a.themes.end(), "all") == a.themes.end()) return a.themes;
     std::vector<std::string> all;
     for (const auto& t : themes) all.push_back(t.id);
@@ -115,7 +116,8 @@ Settings load_settings(const std::string& path) {
     } else if (key == "advisors") {
       if (!v.IsSequence()) throw std::runtime_error(where(path, v) + "advisors: a list");
       for (const auto& a : v) {
-        if (!a.IsMap()) throw std::runtime_error(where(path, a) + "an advisor: {email, themes}");
+        if (!a.IsMap())
+          throw std::runtime_error(where(path, a) + "an advisor: {email, provider, themes}");
         Advisor advisor;
         YAML::Node themes;
         for (const auto& f : a) {
@@ -125,6 +127,12 @@ Settings load_settings(const std::string& path) {
             advisor.email = lower(f.second.Scalar());
           } else if (name == "email") {
             throw std::runtime_error(where(path, f.second) + "email: an address");
+          } else if (name == "provider" && f.second.IsScalar() && !f.second.Scalar().empty() &&
+                     f.second.Scalar().size() <= 40) {
+            advisor.provider = f.second.Scalar();
+          } else if (name == "provider") {
+            throw std::runtime_error(where(path, f.second) +
+                                     "provider: \"local\" or an OpenID provider's name");
           } else if (name == "themes" && f.second.IsSequence()) {
             themes = f.second;
           } else if (name == "themes") {

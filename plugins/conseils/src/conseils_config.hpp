@@ -17,6 +17,8 @@ struct Theme {
 
 struct Advisor {
   std::string email;                ///< lower case, as the identity carries it
+  std::string provider = "local";   ///< who vouches for the address: the built-in accounts or
+                                    ///< an OpenID provider by its name (one that checks e-mails)
   std::vector<std::string> themes;  ///< theme ids; "all" for every one
 };
 
@@ -26,8 +28,10 @@ struct Settings {
   std::vector<Advisor> advisors;
 
   const Theme* theme(const std::string& id) const;
-  /// The themes an advisor (by email, any case) answers; empty when not an advisor here.
-  std::vector<std::string> themes_of(const std::string& email) const;
+  /// The themes an advisor (by email, any case, from that provider) answers; empty when not an
+  /// advisor here. An empty provider matches any listed provider (a hand-over by address).
+  std::vector<std::string> themes_of(const std::string& email,
+                                     const std::string& provider = {}) const;
 };
 
 /// Reads and checks the file. Throws std::runtime_error("FILE:LINE:COL: message").

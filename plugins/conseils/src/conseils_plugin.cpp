@@ -308,7 +308,9 @@ class ConseilsPlugin final : public Plugin {
  private:
   std::vector<std::string> advisor_themes(const Identity& who) const {
     if (!who.has_role("advisor")) return {};
-    return settings_->themes_of(who.email);
+    // The address and who vouches for it: an account of another provider showing a listed
+    // address is no advisor.
+    return settings_->themes_of(who.email, who.provider.empty() ? "local" : who.provider);
   }
 
   json::object summary(const Stored& s, std::int64_t now) const {

@@ -223,6 +223,11 @@ BOOST_FIXTURE_TEST_CASE(concurrent_edits_and_internal_notes, Conseils) {
   BOOST_TEST_REQUIRE(queue.has_value());
   BOOST_TEST(queue->at("waiting").as_int64() == 1);
   BOOST_TEST(queue->at("assigned_to_me").as_int64() == 1);
+  // A listed address shown by an account of another provider makes no advisor.
+  Identity lookalike = advisor;
+  lookalike.provider = "keycloak";
+  BOOST_TEST(as(lookalike, "GET", at).status == 404);
+  BOOST_TEST(!run(plugin->plugin().widget(lookalike)).has_value());
   // An advisor's role without a listing (and a commune) sees no commune's requests.
   Identity odd = unlisted;
   odd.commune_insee = "49002";
