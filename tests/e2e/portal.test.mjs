@@ -335,6 +335,22 @@ describe('the portal in a browser', () => {
       await page.getByRole('button', { name: 'Envoyer la réponse' }).click();
       await page.getByText('Répondue', { exact: true }).waitFor();
       await shot(page, 'conseils-advisor-1280');
+      // Published, anonymised: the entry's page.
+      await page.getByRole('button', { name: 'Publier la réponse (anonymisée)' }).click();
+      await page.waitForURL((u) => u.searchParams.has('reponse'));
+      await page.getByText('Deux mois pour une maison individuelle (R423-23).').waitFor();
+      others += await checkAccessibility(page, t, '/conseils?reponse');
+    });
+    // Anyone logged in finds it, in French, without the accents: the operator here.
+    ({ context, page } = await openPage(1280));
+    await withContext(context, async () => {
+      await login(page, 'operateur.demo');
+      await page.getByRole('link', { name: 'Conseils' }).first().click();
+      await page.getByLabel('Rechercher dans les réponses publiées').fill('delai instruction');
+      await page.getByRole('button', { name: 'Rechercher' }).click();
+      await page.waitForURL((u) => u.searchParams.get('q') === 'delai instruction');
+      await page.getByRole('link', { name: subject }).waitFor();
+      others += await checkAccessibility(page, t, '/conseils?q (operator)');
     });
     // The agent reads the answer and closes the request.
     ({ context, page } = await openPage(1280));
@@ -347,7 +363,7 @@ describe('the portal in a browser', () => {
       await page.getByText('Close', { exact: true }).waitFor();
       await shot(page, 'conseils-requester-1280');
     });
-    console.log(`axe-core on /conseils: 4 views, ${others} minor or moderate violation(s)`);
+    console.log(`axe-core on /conseils: 6 views, ${others} minor or moderate violation(s)`);
   });
 
   test('an élu logs in, sees the dashboard and the directorate, logs out', { timeout: 60000 }, async (t) => {

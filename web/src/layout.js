@@ -8,7 +8,7 @@ export const NAV = [
   { path: '/', label: 'Tableau de bord' },
   { path: '/ma-direction', label: 'Ma direction' },
   { path: '/actualites', label: 'Actualités' },
-  { path: '/conseils', label: 'Conseils', roles: ['elu', 'agent', 'advisor'] },
+  { path: '/conseils', label: 'Conseils' },
   { path: '/mon-compte', label: 'Mon compte' },
   { path: '/exploitation', label: 'Exploitation', role: 'operator' },
 ];

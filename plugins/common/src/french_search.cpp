@@ -61,6 +61,20 @@ std::string unaccent(std::string_view word) {
 
 bool word_byte(unsigned char c) { return std::isalnum(c) || c >= 0x80; }
 
+// The bytes of a character at text[i] that separates words though it is not ASCII, else 0:
+// Latin-1's punctuation and spaces (U+00A0-U+00BF: no-break space, « », °…) and the general
+// punctuation block (U+2000-U+206F: thin and narrow no-break spaces, dashes, ’ ‘ “ ”, …), which
+// French typography puts between and around words ("l’instruction", "délai » suivant").
+std::size_t separator_at(std::string_view text, std::size_t i) {
+  const auto at = [&](std::size_t k) {
+    return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0;
+  };
+  if (at(0) == 0xC2 && at(1) >= 0xA0 && at(1) <= 0xBF) return 2;
+  if (at(0) == 0xE2 && (at(1) == 0x80 || (at(1) == 0x81 && at(2) <= 0xAF)) && at(2) >= 0x80)
+    return 3;
+  return 0;
+}
+
 // French words too common to tell articles apart (a query of them would match everything).
 bool stopword(std::string_view lower) {
   static const auto kWords = [] {
@@ -85,9 +99,13 @@ template <class Each>
 void each_word(std::string_view text, Each each) {
   std::string lower;
   for (std::size_t i = 0; i < text.size();) {
-    while (i < text.size() && !word_byte(static_cast<unsigned char>(text[i]))) ++i;
+    while (i < text.size() &&
+           (!word_byte(static_cast<unsigned char>(text[i])) || separator_at(text, i) != 0))
+      i += std::max<std::size_t>(1, separator_at(text, i));
     std::size_t j = i;
-    while (j < text.size() && word_byte(static_cast<unsigned char>(text[j]))) ++j;
+    while (j < text.size() && word_byte(static_cast<unsigned char>(text[j])) &&
+           separator_at(text, j) == 0)
+      ++j;
     if (j == i) break;
     std::string_view word = text.substr(i, std::min(j - i, kMaxWordBytes));
     while (!word.empty() && (static_cast<unsigned char>(word.back()) & 0xC0) == 0x80 &&

@@ -118,9 +118,10 @@ async function detailView(main, ctx, id, advisor) {
   const act = async (action, body) => {
     status.replaceChildren();
     try {
-      await api(`/api/conseils/requests/${encodeURIComponent(id)}/${action}`,
+      const done = await api(`/api/conseils/requests/${encodeURIComponent(id)}/${action}`,
         { method: 'POST', csrf: ctx.user.csrf_token, body: body || {} });
-      ctx.navigate(`/conseils?demande=${id}`, { replace: true });
+      if (action === 'publish') ctx.navigate(`/conseils?reponse=${done.id}`);
+      else ctx.navigate(`/conseils?demande=${id}`, { replace: true });
     } catch (err) {
       status.append(alert('error', err.message));
     }
@@ -139,6 +140,9 @@ async function detailView(main, ctx, id, advisor) {
   if (advisor) {
     if (['submitted', 'assigned', 'reopened'].includes(r.status)) {
       moves.append(actionButton('Prendre en charge', () => act('assign')));
+    }
+    if (['answered', 'closed'].includes(r.status)) {
+      moves.append(actionButton('Publier la réponse (anonymisée)', () => act('publish')));
     }
     if (r.status === 'assigned') {
       const answer = h('textarea', { class: 'fr-input', id: 'conseil-reponse', rows: 6, maxlength: 50000 });
@@ -179,15 +183,70 @@ async function detailView(main, ctx, id, advisor) {
       `${when(step.at)} : ${(STATUS[step.to] || [step.to])[0]} (${step.by})`))));
 }
 
+// The knowledge base: published answers, anonymised, searched in French (a GET form:
+// /conseils?q=…, bookmarkable); one opens at /conseils?reponse=<id>.
+async function knowledgeSection(main, ctx, level) {
+  const q = ctx.params.get('q') || '';
+  const heading = h(level, { class: level === 'h1' ? '' : 'fr-h4 fr-mt-6w' }, 'Réponses publiées');
+  const form = h('form', { method: 'get', action: '/conseils', class: 'fr-mb-3w' },
+    h('div', { class: 'fr-search-bar', role: 'search' },
+      h('label', { class: 'fr-label', for: 'conseil-recherche' }, 'Rechercher dans les réponses publiées'),
+      h('input', { class: 'fr-input', type: 'search', id: 'conseil-recherche', name: 'q', maxlength: 200,
+        placeholder: 'Rechercher dans les réponses publiées', value: q }),
+      h('button', { class: 'fr-btn', type: 'submit', title: 'Rechercher' }, 'Rechercher')));
+  main.append(heading, h('p', {}, 'Des questions déjà posées par des communes et leurs réponses, ' +
+    'sans ce qui permettrait de reconnaître la commune ou les personnes.'), form);
+  let found;
+  try {
+    found = await api(`/api/conseils/knowledge${q ? `?q=${encodeURIComponent(q)}` : ''}`);
+  } catch (err) {
+    main.append(alert('error', err.message));
+    return;
+  }
+  const entries = found.entries || [];
+  main.append(h('p', { role: 'status' }, entries.length === 0
+    ? (q ? 'Aucune réponse publiée ne correspond à votre recherche.' : 'Aucune réponse publiée pour le moment.')
+    : `${entries.length} réponse${entries.length > 1 ? 's' : ''}.`));
+  main.append(h('ul', { class: 'fr-raw-list' }, entries.map((e) => h('li', { class: 'pa-request', 'data-entry': e.id },
+    h(level === 'h1' ? 'h2' : 'h3', { class: 'fr-h6 fr-mb-1v' },
+      h('a', { class: 'fr-link', href: `/conseils?reponse=${e.id}`, 'data-link': true }, e.title)),
+    h('p', { class: 'fr-text--sm fr-mb-0' }, `${e.theme_label} · publiée le ${when(e.published_at)}`)))));
+}
+
+async function entryView(main, id) {
+  let e;
+  try {
+    e = await api(`/api/conseils/knowledge/${encodeURIComponent(id)}`);
+  } catch (err) {
+    main.append(h('h1', {}, 'Réponse publiée'), alert('error', err.message));
+    return;
+  }
+  main.append(
+    h('a', { class: 'fr-link fr-mb-2w', href: '/conseils', 'data-link': true }, 'Retour'),
+    h('h1', {}, e.title),
+    h('p', {}, `${e.theme_label} · publiée le ${when(e.published_at)}`),
+    h('h2', { class: 'fr-h4' }, 'Question'), h('p', { class: 'pa-pre' }, e.question),
+    h('h2', { class: 'fr-h4' }, 'Réponse'), h('p', { class: 'pa-pre' }, e.answer));
+}
+
 export async function conseilsPage(main, ctx) {
   const roles = ctx.user.roles || [];
   const advisor = roles.includes('advisor');
+  const entry = ctx.params.get('reponse');
+  if (entry) {
+    await entryView(main, entry);
+    return;
+  }
   if (!advisor && !roles.includes('elu') && !roles.includes('agent')) {
-    main.append(h('h1', {}, 'Demandes de conseil'),
-      alert('info', 'Cette page est celle des élus, des agents et des conseillers.'));
+    // Everyone logged in reads the published answers.
+    await knowledgeSection(main, ctx, 'h1');
     return;
   }
   const id = ctx.params.get('demande');
-  if (id) await detailView(main, ctx, id, advisor);
-  else await listView(main, ctx, advisor);
+  if (id) {
+    await detailView(main, ctx, id, advisor);
+    return;
+  }
+  await listView(main, ctx, advisor);
+  await knowledgeSection(main, ctx, 'h2');
 }
