@@ -295,6 +295,17 @@ class ConseilsPlugin final : public Plugin {
                              {"assigned_to_me", mine}};
     }
     if (!who.has_role("elu") && !who.has_role("agent")) co_return std::nullopt;
+    // A commune the service is not for (it could file nothing): said from memory, the store not
+    // asked.
+    const Commune* commune = host_->territories().commune(who.commune_insee);
+    if (!commune) co_return std::nullopt;
+    if (commune->population >= settings_->max_population)
+      co_return json::object{
+          {"title", "Territoires Conseils"},
+          {"text", "Territoires Conseils répond aux communes de moins de " +
+                       std::to_string(settings_->max_population) +
+                       " habitants et aux intercommunalités : pour " + commune->name +
+                       ", votre direction régionale vous accompagne."}};
     Statement recent{std::string("SELECT ") + kColumns +
                          " FROM conseils_requests WHERE commune = ?1"
                          " ORDER BY created_at DESC, id DESC LIMIT 5",

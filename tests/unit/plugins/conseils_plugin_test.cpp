@@ -219,6 +219,11 @@ BOOST_FIXTURE_TEST_CASE(concurrent_edits_and_internal_notes, Conseils) {
   auto mine = run(plugin->plugin().widget(agent));
   BOOST_TEST_REQUIRE(mine.has_value());
   BOOST_TEST(mine->at("title").as_string() == "Mes demandes");
+  // A commune the service is not for is told so on its card.
+  auto large = run(plugin->plugin().widget(person("u-angers", "elu", "49007")));
+  BOOST_TEST_REQUIRE(large.has_value());
+  BOOST_TEST(std::string(large->at("text").as_string()).find("moins de 10000 habitants") !=
+             std::string::npos);
   auto queue = run(plugin->plugin().widget(colleague));
   BOOST_TEST_REQUIRE(queue.has_value());
   BOOST_TEST(queue->at("waiting").as_int64() == 1);
