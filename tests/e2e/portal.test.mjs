@@ -327,7 +327,7 @@ describe('the portal in a browser', () => {
       await page.goto(`${ctx.base}/conseils`);
       await page.getByRole('heading', { name: 'Ma file de demandes' }).waitFor();
       others += await checkAccessibility(page, t, '/conseils (advisor)');
-      await page.getByRole('link', { name: subject }).click();
+      await page.locator('li[data-request]').getByRole('link', { name: subject }).click();
       await page.getByRole('button', { name: 'Prendre en charge' }).click();
       await page.getByText('Prise en charge', { exact: true }).waitFor();
       await page.getByLabel('Votre réponse').fill('Deux mois pour une maison individuelle (R423-23).');
@@ -357,7 +357,8 @@ describe('the portal in a browser', () => {
     await withContext(context, async () => {
       await login(page, 'agent.tuffalun');
       await page.goto(`${ctx.base}/conseils`);
-      await page.getByRole('link', { name: subject }).click();
+      // The request in the commune's list (its published answer is listed below too).
+      await page.locator('li[data-request]').getByRole('link', { name: subject }).click();
       await page.getByText('Deux mois pour une maison individuelle (R423-23).').waitFor();
       await page.getByRole('button', { name: 'Clore la demande' }).click();
       await page.getByText('Close', { exact: true }).waitFor();
