@@ -41,20 +41,6 @@ bool can_run() {
   return true;
 }
 
-// A port of 127.0.0.1 free now (the kernel's choice), for HAProxy's listener.
-std::uint16_t free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0)
-    throw std::runtime_error("no free port");
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 // How many access lines of `gw` carry a request id starting with `prefix`.
 std::size_t served(const GatewayProcess& gw, const std::string& prefix) {
   const std::string log = gw.log(), needle = "\"request_id\":\"" + prefix;

@@ -11,9 +11,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -29,30 +26,6 @@ const char* const kPython = "/usr/bin/python3";
 bool have_aiosmtpd() {
   return access(kPython, X_OK) == 0 &&
          std::system("/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null") == 0;
-}
-
-// A port of 127.0.0.1 free now (the kernel's choice), for the SMTP server started later.
-std::uint16_t free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0)
-    throw std::runtime_error("no free port");
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
-std::string fixture_store(const TempDir& dir) {
-  const std::string db = dir.path() + "/db.sqlite";
-  const std::string setup = dir.write(
-      "setup.yaml", "tls:\n  certificate: c\n  private_key: k\nstore:\n  sqlite: " + db + "\n");
-  auto imported = run_passerelle({"--config", setup, "territories", "import",
-                                  std::string(PASSERELLE_TEST_FIXTURES) + "/territories"});
-  BOOST_REQUIRE_MESSAGE(imported.exit_code == 0, imported.output);
-  return db;
 }
 
 // The bodies (base64) of the messages the Debugging handler printed, decoded, in order.

@@ -24,15 +24,6 @@ namespace {
 
 // A store holding only the territories fixture, as tools/run leaves it without the registry
 // (tools/import-territories --from tests/fixtures/territories).
-std::string fixture_store(const TempDir& dir) {
-  const std::string db = dir.path() + "/db.sqlite";
-  const std::string setup = dir.write(
-      "setup.yaml", "tls:\n  certificate: c\n  private_key: k\nstore:\n  sqlite: " + db + "\n");
-  auto imported = run_passerelle({"--config", setup, "territories", "import",
-                                  std::string(PASSERELLE_TEST_FIXTURES) + "/territories"});
-  BOOST_REQUIRE_MESSAGE(imported.exit_code == 0, imported.output);
-  return db;
-}
 
 // The demo gateway of tools/run, offline: shipped plugins and seed over the fixture store.
 struct OfflineDemo {

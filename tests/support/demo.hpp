@@ -26,6 +26,18 @@ inline std::string read_text(const std::string& path) {
 /// The plugins of the shipped config/passerelle.yaml, as tools/run starts them: libraries found
 /// through PASSERELLE_MODULES, the seed and the feeds named by their absolute paths (this config
 /// lives elsewhere).
+/// A SQLite store in `dir` with the territories fixture imported (what tools/run's import
+/// does), for a gateway started on it; its path.
+inline std::string fixture_store(const TempDir& dir) {
+  const std::string db = dir.path() + "/db.sqlite";
+  const std::string setup = dir.write(
+      "setup.yaml", "tls:\n  certificate: c\n  private_key: k\nstore:\n  sqlite: " + db + "\n");
+  auto imported = run_passerelle({"--config", setup, "territories", "import",
+                                  std::string(PASSERELLE_TEST_FIXTURES) + "/territories"});
+  BOOST_REQUIRE_MESSAGE(imported.exit_code == 0, imported.output);
+  return db;
+}
+
 inline std::string shipped_plugins() {
   const std::string source = PASSERELLE_SOURCE_DIR;
   const std::string config = read_text(source + "/config/passerelle.yaml");

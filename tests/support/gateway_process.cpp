@@ -3,7 +3,10 @@
 
 #include <boost/json/parse.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <csignal>
@@ -167,6 +170,21 @@ CommandResult run_passerelle(const std::vector<std::string>& args, const std::st
     out.append(buf, static_cast<std::size_t>(n));
   close(fds[0]);
   return {wait_exit(pid, std::chrono::seconds(30)), out};
+}
+
+std::uint16_t free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+    close(fd);
+    throw std::runtime_error("no free port");
+  }
+  close(fd);
+  return ntohs(address.sin_port);
 }
 
 }  // namespace passerelle::test

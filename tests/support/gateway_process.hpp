@@ -79,6 +79,9 @@ class GatewayProcess {
   std::uint16_t http_port_ = 0;
 };
 
+/// A port of 127.0.0.1 free now (the kernel's choice), for a server a test starts itself.
+std::uint16_t free_port();
+
 /// Runs the binary with arguments; returns exit code and combined output.
 struct CommandResult {
   int exit_code;

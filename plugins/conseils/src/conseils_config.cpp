@@ -1,5 +1,7 @@
 #include "conseils_config.hpp"
 
+#include "yaml_file.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -9,12 +11,9 @@
 
 namespace passerelle::plugins::conseils {
 
-namespace {
+using yaml::where;
 
-std::string where(const std::string& path, const YAML::Node& n) {
-  return path + ":" + std::to_string(n.Mark().line + 1) + ":" +
-         std::to_string(n.Mark().column + 1) + ": ";
-}
+namespace {
 
 bool slug(const std::string& s) {
   if (s.empty() || s.size() > 40) return false;
@@ -67,15 +66,7 @@ std::vector<std::string> Settings::themes_of(const std::string& email,
 }
 
 Settings load_settings(const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw std::runtime_error(path + ":1:1: cannot read the file");
-  } catch (const YAML::Exception& e) {
-    throw std::runtime_error(path + ":" + std::to_string(e.mark.line + 1) + ":" +
-                             std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
+  const YAML::Node root = yaml::load_file(path);
   if (!root.IsMap()) throw std::runtime_error(path + ":1:1: expected a mapping");
   Settings s;
   for (const auto& kv : root) {

@@ -1,5 +1,7 @@
 #include "feeds_config.hpp"
 
+#include "yaml_file.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -9,12 +11,9 @@
 
 namespace passerelle::plugins::localtis {
 
-namespace {
+using yaml::where;
 
-std::string where(const std::string& path, const YAML::Node& n) {
-  return path + ":" + std::to_string(n.Mark().line + 1) + ":" +
-         std::to_string(n.Mark().column + 1) + ": ";
-}
+namespace {
 
 bool slug(const std::string& s, std::size_t max) {
   if (s.empty() || s.size() > max) return false;
@@ -48,15 +47,7 @@ std::optional<std::chrono::seconds> duration_of(const std::string& text) {
 }  // namespace
 
 std::vector<FeedSource> load_feeds(const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw std::runtime_error(path + ":1:1: cannot read the file");
-  } catch (const YAML::Exception& e) {
-    throw std::runtime_error(path + ":" + std::to_string(e.mark.line + 1) + ":" +
-                             std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
+  const YAML::Node root = yaml::load_file(path);
   const YAML::Node list = root["feeds"];
   if (!root.IsMap() || !list || !list.IsSequence())
     throw std::runtime_error(path + ":1:1: expected a list under feeds");
