@@ -671,23 +671,35 @@ class ConseilsPlugin final : public Plugin {
   }
 
   // The mail a change sends: to the requester and to the advisor in charge, not to the one
-  // who made it; bound to the change (written only if the change was).
+  // who made it (but the requester gets a receipt of a new request, with its due date); bound
+  // to the change (written only if the change was).
   std::vector<Statement> mails_for(const Stored& s, const Identity& who, std::int64_t now,
                                    const std::string& change) const {
     static const std::map<Status, std::string> kWhat = {
         {Status::submitted, "a été déposée"},     {Status::assigned, "est prise en charge"},
         {Status::answered, "a reçu une réponse"}, {Status::closed, "est close"},
         {Status::reopened, "a été rouverte"},     {Status::withdrawn, "a été retirée"}};
+    std::string short_subject = s.subject;
+    if (short_subject.size() > 150) {  // cut on a character's boundary
+      std::size_t cut = 150;
+      while (cut > 0 && (static_cast<unsigned char>(short_subject[cut]) & 0xC0) == 0x80) --cut;
+      short_subject = short_subject.substr(0, cut) + "…";
+    }
     const std::string subject =
-        "Votre demande de conseil " + kWhat.at(s.status) + " : " + s.subject.substr(0, 150);
+        "Votre demande de conseil " + kWhat.at(s.status) + " : " + short_subject;
     std::string text = "Bonjour,\n\nLa demande « " + s.subject + " » " + kWhat.at(s.status) + " (" +
                        who.display_name + ").\n";
+    if (s.status == Status::submitted)
+      text += "\nUne réponse est attendue avant le " + iso_utc(s.due_at).substr(0, 10) +
+              " (année-mois-jour).\n";
     if (s.status == Status::answered) text += "\nRéponse :\n" + s.answer + "\n";
     text += "\nRetrouvez-la sur Passerelle, rubrique Conseils.\n\n-- \nTerritoires Conseils\n";
     std::vector<Statement> out;
     std::set<std::string> to;
+    // The one who made the change is not told of it, but for the receipt of a new request.
     for (const std::string& address : {s.requester_email, s.advisor_email})
-      if (!address.empty() && address != who.email && to.insert(address).second)
+      if (!address.empty() && (address != who.email || s.status == Status::submitted) &&
+          to.insert(address).second)
         out.push_back(
             {"INSERT INTO conseils_outbox (id, request_id, to_addr, subject, body,"
              " created_at, attempts, next_at, sent_at, last_error, claim) SELECT ?1, ?2, ?3,"
