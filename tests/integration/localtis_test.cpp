@@ -152,4 +152,35 @@ BOOST_AUTO_TEST_CASE(feeds_over_http_and_every_way_they_fail) {
   BOOST_TEST(gw.log().find("feed broken failed") != std::string::npos);
 }
 
+// A refresh cut off by its route's deadline (1 s) while the feed is slow (3 s, within its own
+// 10 s): 504 to the operator, and the feed's record is not a failure of the feed.
+BOOST_AUTO_TEST_CASE(a_refresh_cut_by_its_deadline_is_no_failure_of_the_feed) {
+  FeedServer server([&](const std::string&, const std::map<std::string, std::string>&) {
+    FeedReply r;
+    r.headers = {{"Content-Type", "application/rss+xml; charset=utf-8"}};
+    r.delay = 3s;
+    r.body = fixture("rss2.xml");
+    return r;
+  });
+  TempDir dir;
+  const std::string feeds_file =
+      dir.write("feeds.yaml", "feeds:\n  - {id: slow, url: \"" + server.url("/slow") +
+                                  "\", plain_http: true, theme: actualites, timeout: 10s}\n");
+  GatewayProcess gw("demo: true\nplugins:\n  - name: localtis\n    library: " + module("localtis") +
+                    "\n    route_timeouts:\n      POST /api/localtis/feeds/{id}/refresh: 1s\n"
+                    "    config:\n      feeds_file: " +
+                    feeds_file + "\n      poll: false\n");
+  const Session op = login(gw, "operateur.demo", "passerelle-demo");
+  TestConnection c(gw.https_port());
+  auto r = c.request("POST", "/api/localtis/feeds/slow/refresh", "", op.write_headers());
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->status == 504, r->body);
+  std::this_thread::sleep_for(500ms);
+  r = c.request("GET", "/api/localtis/feeds", "", {{"Cookie", op.cookie}});
+  const auto feed = boost::json::parse(r->body).at("feeds").at(0);
+  BOOST_TEST(feed.at("failures").as_int64() == 0, feed);
+  BOOST_TEST(feed.at("last_status").as_string() == "never", feed);
+  BOOST_TEST(gw.log().find("feed slow failed") == std::string::npos, gw.log());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -12,12 +12,14 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -417,6 +419,13 @@ class LocaltisPlugin final : public Plugin {
     } catch (const std::exception& e) {
       status = "error";
       error = collapse_text(e.what(), 300);  // whole characters: the store wants valid UTF-8
+    }
+    if (status == "error") {
+      // Cut off by the caller's deadline (a refresh route's: the fetch then fails too): not
+      // the feed's failure, the feed stays as it was.
+      const auto cancelled = co_await asio::this_coro::cancellation_state;
+      if (cancelled.cancelled() != asio::cancellation_type::none)
+        throw HttpError(504, "timeout", "the refresh was cut off by its deadline");
       ++st.failures;
       host_->logger().warn("feed " + f.id + " failed (" + std::to_string(st.failures) +
                            " in a row): " + error);
