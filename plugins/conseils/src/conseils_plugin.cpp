@@ -344,6 +344,8 @@ class ConseilsPlugin final : public Plugin {
 
   // What the caller is to a request; nullopt: they may not see it (404).
   std::optional<Party> party_of(const Identity& who, const Stored& s) const {
+    // Who filed it is its requester, whatever else they are: nobody answers their own request.
+    if (who.subject == s.requester) return Party::requester;
     const auto themes = advisor_themes(who);
     if (std::find(themes.begin(), themes.end(), s.theme) != themes.end()) return Party::advisor;
     if ((who.has_role("elu") || who.has_role("agent")) && !who.commune_insee.empty() &&
@@ -709,8 +711,12 @@ class ConseilsPlugin final : public Plugin {
     return out;
   }
 
+  // A change made while the sender is sending (not waiting) is not lost: the flag sends it
+  // round again before it waits.
   void wake_sender() {
-    if (sending_) boost::asio::post(executor_, [this] { wake_->cancel(); });
+    if (!sending_) return;
+    wake_pending_ = true;
+    boost::asio::post(executor_, [this] { wake_->cancel(); });
   }
 
   // Sends what is due, then sleeps until the next due row (at most a minute) or a change.
@@ -721,12 +727,14 @@ class ConseilsPlugin final : public Plugin {
     } ended{sending_};
     while (!stopping_) {
       std::int64_t next = 60;
+      wake_pending_ = false;
       try {
         next = co_await send_due();
       } catch (const std::exception& e) {
         host_->logger().error(std::string("outbox: ") + e.what());
       }
       if (stopping_) break;
+      if (wake_pending_) continue;
       wake_->expires_after(std::chrono::seconds(std::clamp<std::int64_t>(next, 1, 60)));
       co_await wake_->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     }
@@ -999,6 +1007,7 @@ class ConseilsPlugin final : public Plugin {
   std::unique_ptr<boost::asio::steady_timer> wake_;
   std::atomic<bool> sending_ = false;
   std::atomic<bool> stopping_ = false;
+  std::atomic<bool> wake_pending_ = false;
 };
 
 }  // namespace passerelle::plugins::conseils

@@ -228,6 +228,18 @@ BOOST_FIXTURE_TEST_CASE(concurrent_edits_and_internal_notes, Conseils) {
   BOOST_TEST_REQUIRE(queue.has_value());
   BOOST_TEST(queue->at("waiting").as_int64() == 1);
   BOOST_TEST(queue->at("assigned_to_me").as_int64() == 1);
+  // An advisor who filed a request for their commune is its requester there: they cannot
+  // take or answer it.
+  Identity both = advisor;
+  both.roles = {"advisor", "elu"};
+  both.commune_insee = "49002";
+  const Response own = as(both, "POST", "/api/conseils/requests",
+                          R"({"subject":"S","question":"Q","theme":"urbanisme"})");
+  BOOST_TEST_REQUIRE(own.status == 201, own.body);
+  const std::string own_at =
+      "/api/conseils/requests/" + std::string(json(own).at("id").as_string());
+  BOOST_TEST(as(both, "POST", own_at + "/assign").status == 403);
+  BOOST_TEST(as(both, "POST", own_at + "/withdraw").status == 200);  // theirs to withdraw
   // A listed address shown by an account of another provider makes no advisor.
   Identity lookalike = advisor;
   lookalike.provider = "keycloak";
