@@ -49,6 +49,15 @@ std::string base64url(std::string_view data) {
   return out;
 }
 
+std::string base64(std::string_view data) {
+  ensure_sodium();
+  std::string out(sodium_base64_ENCODED_LEN(data.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(data.data()),
+                    data.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(std::char_traits<char>::length(out.c_str()));
+  return out;
+}
+
 std::string random_token(std::size_t bytes) {
   ensure_sodium();
   std::string raw(bytes, '\0');

@@ -21,6 +21,9 @@ std::string sha256_base64url(std::string_view data);
 /// base64url without padding.
 std::string base64url(std::string_view data);
 
+/// base64 (RFC 4648 section 4: + and /, padded), as MIME wants it.
+std::string base64(std::string_view data);
+
 /// Constant-time equality.
 bool equal_constant_time(std::string_view a, std::string_view b);
 

@@ -1,9 +1,9 @@
 #include "mail/smtp_mailer.hpp"
 
+#include "auth/crypto.hpp"
 #include "util/blocking_pool.hpp"
 
 #include <curl/curl.h>
-#include <openssl/rand.h>
 
 #include <chrono>
 #include <cstring>
@@ -11,7 +11,6 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <stdexcept>
 
 namespace passerelle {
@@ -40,28 +39,19 @@ bool plain_address(const std::string& a) {
   return true;
 }
 
-// RFC 2047: a header value in UTF-8, base64 in encoded words when it is not plain ASCII.
-std::string encoded_header(const std::string& text, bool force = false) {
+// RFC 2047: a header value in UTF-8, base64 in encoded words when it is not plain ASCII (or
+// looks like encoded words already).
+std::string encoded_header(const std::string& text) {
   bool ascii = true;
   for (const char c : text) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
-  if (ascii && !force && text.find("=?") == std::string::npos) return text;
-  static const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  if (ascii && text.find("=?") == std::string::npos) return text;
   std::string out;
   // Encoded words of at most 45 bytes of text each (60 base64 characters), cut on a character.
   for (std::size_t i = 0; i < text.size();) {
     std::size_t n = std::min<std::size_t>(45, text.size() - i);
     while (i + n < text.size() && (static_cast<unsigned char>(text[i + n]) & 0xC0) == 0x80) --n;
-    std::string b64;
-    for (std::size_t j = 0; j < n; j += 3) {
-      const unsigned v = (static_cast<unsigned char>(text[i + j]) << 16) |
-                         (j + 1 < n ? static_cast<unsigned char>(text[i + j + 1]) << 8 : 0) |
-                         (j + 2 < n ? static_cast<unsigned char>(text[i + j + 2]) : 0);
-      b64 += kBase64[(v >> 18) & 63];
-      b64 += kBase64[(v >> 12) & 63];
-      b64 += j + 1 < n ? kBase64[(v >> 6) & 63] : '=';
-      b64 += j + 2 < n ? kBase64[v & 63] : '=';
-    }
-    out += (out.empty() ? "" : "\r\n ") + std::string("=?UTF-8?B?") + b64 + "?=";
+    out += (out.empty() ? "" : "\r\n ") + std::string("=?UTF-8?B?") +
+           auth::base64(std::string_view(text).substr(i, n)) + "?=";
     i += n;
   }
   return out;
@@ -142,22 +132,8 @@ std::string SmtpMailer::message_text(const Mail& mail, const std::string& from,
       body += static_cast<char>(c);
     }
   }
-  static const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string line;
-  for (std::size_t j = 0; j < body.size(); j += 3) {
-    const unsigned v = (static_cast<unsigned char>(body[j]) << 16) |
-                       (j + 1 < body.size() ? static_cast<unsigned char>(body[j + 1]) << 8 : 0) |
-                       (j + 2 < body.size() ? static_cast<unsigned char>(body[j + 2]) : 0);
-    line += kBase64[(v >> 18) & 63];
-    line += kBase64[(v >> 12) & 63];
-    line += j + 1 < body.size() ? kBase64[(v >> 6) & 63] : '=';
-    line += j + 2 < body.size() ? kBase64[v & 63] : '=';
-    if (line.size() == 76) {
-      out += line + "\r\n";
-      line.clear();
-    }
-  }
-  if (!line.empty()) out += line + "\r\n";
+  const std::string encoded = auth::base64(body);
+  for (std::size_t at = 0; at < encoded.size(); at += 76) out += encoded.substr(at, 76) + "\r\n";
   return out;
 }
 
@@ -173,14 +149,7 @@ Task<void> SmtpMailer::send(Mail mail) {
 }
 
 void SmtpMailer::send_now(const Mail& mail) const {
-  unsigned char random[12];
-  RAND_bytes(random, sizeof random);
-  std::string id;
-  for (const unsigned char b : random) {
-    static const char kHex[] = "0123456789abcdef";
-    id += kHex[b >> 4];
-    id += kHex[b & 15];
-  }
+  const std::string id = auth::random_token(12);  // base64url: atext, fit for a Message-ID
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();

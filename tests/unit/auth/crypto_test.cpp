@@ -31,6 +31,8 @@ BOOST_AUTO_TEST_CASE(known_digests) {
   BOOST_TEST(auth::sha256_base64url("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") ==
              "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
   BOOST_TEST(auth::base64url("\xfb\xff") == "-_8");
+  BOOST_TEST(auth::base64("\xfb\xff") == "+/8=");  // MIME's alphabet, padded
+  BOOST_TEST(auth::base64("\xc3\xa9t\xc3\xa9") == "w6l0w6k=");
 }
 
 BOOST_AUTO_TEST_CASE(constant_time_equality) {
