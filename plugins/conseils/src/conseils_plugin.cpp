@@ -5,6 +5,7 @@
 #include "anonymise.hpp"
 #include "conseils_config.hpp"
 #include "french_search.hpp"
+#include "values.hpp"
 #include "workflow.hpp"
 
 #include "passerelle/sdk.hpp"
@@ -35,12 +36,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // 128 random bits, hex: an id nobody guesses.
 std::string random_id() {
   unsigned char bytes[16];
@@ -63,26 +58,6 @@ bool well_formed_id(const std::string& id) {
   return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
-}
-
-std::string iso_utc(std::int64_t t) {
-  const std::time_t time = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&time, &tm);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return out;
-}
-
-const std::string& text_of(const SqlValue& v) {
-  static const std::string empty;
-  const auto* s = std::get_if<std::string>(&v);
-  return s ? *s : empty;
-}
-
-std::int64_t int_of(const SqlValue& v) {
-  const auto* i = std::get_if<std::int64_t>(&v);
-  return i ? *i : 0;
 }
 
 json::object body_object(const Request& r) {

@@ -154,26 +154,6 @@ std::int64_t days_from_civil(int y, int m, int d) {
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
-std::string iso_utc(std::int64_t t) {
-  std::int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
-  const std::int64_t secs = t - days * 86400;
-  // Howard Hinnant's civil_from_days.
-  days += 719468;
-  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(days - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
-  char out[32];
-  std::snprintf(out, sizeof out, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
-                static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));
-  return out;
-}
-
 int paris_offset(int year, int month, int day, int hour) {
   // Summer time runs from 02:00 local (01:00 UTC) on the last Sunday of March to 03:00 local
   // (01:00 UTC) on the last Sunday of October.

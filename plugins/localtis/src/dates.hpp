@@ -17,9 +17,6 @@ std::optional<std::int64_t> parse_feed_date(std::string_view text);
 /// Paris's offset from UTC, in seconds, at the local time given (3600 or 7200).
 int paris_offset(int year, int month, int day, int hour);
 
-/// "2025-06-02T06:30:00Z".
-std::string iso_utc(std::int64_t epoch_seconds);
-
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 std::int64_t days_from_civil(int year, int month, int day);
 

@@ -8,6 +8,7 @@
 #include "french_search.hpp"
 #include "passerelle/async_mutex.hpp"
 #include "passerelle/sdk.hpp"
+#include "values.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -41,22 +42,6 @@ namespace json = boost::json;
 namespace asio = boost::asio;
 
 namespace {
-
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::int64_t int_of(const SqlValue& v) {
-  if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
-  if (const auto* d = std::get_if<double>(&v)) return static_cast<std::int64_t>(*d);
-  return 0;
-}
-std::string text_of(const SqlValue& v) {
-  if (const auto* s = std::get_if<std::string>(&v)) return *s;
-  return {};
-}
 
 // FNV-1a of a body, as a strong ETag.
 std::string tag_of(std::string_view bytes) {
@@ -466,10 +451,11 @@ class LocaltisPlugin final : public Plugin {
     for (const auto& item : feed.items) {
       const std::string key = !item.guid.empty() ? item.guid : item.link;
       if (key.empty() || key.size() > 2000) continue;
-      auto dated = parse_feed_date(item.date);
+      const auto parsed = parse_feed_date(item.date);
       // A date more than a day ahead would hold the top of every list (and, past `keep` such
       // items, have the feed's real news deleted on arrival): taken as no date.
-      if (dated && *dated > now + 86400) dated.reset();
+      const bool dated = parsed && *parsed <= now + 86400;
+      const std::int64_t published = dated ? *parsed : now;
       if (!dated) undated = true;
       const std::string& rich = !item.content.empty() ? item.content : item.summary;
       const bool rich_html = !item.content.empty() ? item.content_is_html : item.summary_is_html;
@@ -509,8 +495,7 @@ class LocaltisPlugin final : public Plugin {
            "excluded.image OR localtis_articles.search <> excluded.search"
            " OR (?14 = 1 AND localtis_articles.published_at <> excluded.published_at)",
            {key, f.id, title, link, collapse_text(item.author, 200), excerpt, body, f.theme,
-            f.region, image, dated.value_or(now), now, terms.terms(words),
-            std::int64_t{dated ? 1 : 0}}});
+            f.region, image, published, now, terms.terms(words), std::int64_t{dated ? 1 : 0}}});
     }
     return writes;
   }
