@@ -524,10 +524,11 @@ class ConseilsPlugin final : public Plugin {
   Task<Response> get(Request r) {
     Party party = Party::requester;
     const Stored s = co_await load_visible(r, &party);
-    co_return co_await answer_detail(r, s, party, 200);
+    co_return co_await answer_detail(s, party);
   }
 
-  Task<Response> answer_detail(const Request& r, const Stored& s, Party party, int status) {
+  // The request as its reader may see it (internal notes for advisors), with its ETag.
+  Task<Response> answer_detail(const Stored& s, Party party) {
     std::vector<Statement> reads{
         {"SELECT at, actor_name, from_status, to_status FROM conseils_history"
          " WHERE request_id = ?1 ORDER BY version",
@@ -536,9 +537,8 @@ class ConseilsPlugin final : public Plugin {
          " ORDER BY at, id",
          {s.id}}};
     const auto results = co_await host_->database().transaction(std::move(reads));
-    Response res = Response::json(detail(s, party, results[0], results[1], now_seconds()), status);
+    Response res = Response::json(detail(s, party, results[0], results[1], now_seconds()));
     res.headers.emplace_back("ETag", etag(s));
-    (void)r;
     co_return res;
   }
 
@@ -578,7 +578,7 @@ class ConseilsPlugin final : public Plugin {
         throw HttpError(422, "too_many_messages",
                         "a request holds at most " + std::to_string(kMaxMessages) +
                             " messages: answer or close it");
-      co_return co_await answer_detail(r, s, party, 200);
+      co_return co_await answer_detail(s, party);
     } else if (name == "publish") {
       co_return co_await publish(r, s, party);
     } else {
@@ -644,7 +644,7 @@ class ConseilsPlugin final : public Plugin {
     wake_sender();
     ++s.version;
     s.updated_at = now;
-    co_return co_await answer_detail(r, s, party, 200);
+    co_return co_await answer_detail(s, party);
   }
 
   // The mail a change sends: to the requester and to the advisor in charge, not to the one
