@@ -11,7 +11,7 @@ export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
 PACKAGES=(g++ cmake ninja-build ccache pkg-config openssl curl clang-format
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-test1.81-dev
   libyaml-cpp-dev libssl-dev libsqlite3-dev libsodium-dev libcjose-dev libjansson-dev libpq-dev
-  libxml2-dev libstemmer-dev zlib1g-dev libcurl4-openssl-dev)
+  libxml2-dev libstemmer-dev zlib1g-dev libcurl4-openssl-dev libmagic-dev)
 
 # The fuzz targets (tools/fuzz, and tools/test through ctest): clang 14 and its runtimes, which
 # hold libFuzzer and the sanitizers (not pulled in by clang without recommends).

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -132,6 +133,21 @@ class PASSERELLE_SDK_API Mailer {
   virtual Task<void> send(Mail mail) = 0;
 };
 
+/// The files the plugin's upload routes received (Route::uploads). A plugin reaches only the
+/// files it received: another plugin's id is unknown here. Keep the ids in your own tables,
+/// with the record they belong to, and check who may read that record before download().
+class PASSERELLE_SDK_API Attachments {
+ public:
+  virtual ~Attachments() = default;
+  /// The file's description, or nothing.
+  virtual Task<std::optional<Attachment>> find(std::string id) = 0;
+  /// An answer that sends the file as a download: its type, `Content-Disposition: attachment`
+  /// with its name, `X-Content-Type-Options: nosniff`. HttpError 404 when there is no such file.
+  virtual Task<Response> download(std::string id) = 0;
+  /// Removes the file; its content goes from the disk once no other attachment shares it.
+  virtual Task<void> remove(std::string id) = 0;
+};
+
 /// A monotonically increasing counter, exported at /metrics.
 class PASSERELLE_SDK_API Counter {
  public:
@@ -193,6 +209,8 @@ class PASSERELLE_SDK_API Host {
 
   /// The gateway's mail relay (SDK 0.5).
   virtual Mailer& mail() = 0;
+  /// The files of the plugin's upload routes (SDK 0.6).
+  virtual Attachments& attachments() = 0;
 };
 
 }  // namespace passerelle

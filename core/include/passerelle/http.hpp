@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -17,6 +18,16 @@
 
 namespace passerelle {
 
+/// A file an upload route (Route::uploads) received, kept by the host (Host::attachments).
+struct Attachment {
+  std::string id;          ///< The host's key of the file: 128 random bits, url-safe.
+  std::string field;       ///< The form field it came in.
+  std::string filename;    ///< The client's name for it, cleaned: no folder, no control character.
+  std::string media_type;  ///< Read from the content (libmagic), never from the name.
+  std::int64_t size = 0;   ///< Bytes.
+  std::string sha256;      ///< Hex digest of the content.
+};
+
 /// A request routed to a plugin. Header names are lower case.
 struct Request {
   std::string method;                              ///< "GET", "POST", ...
@@ -25,8 +36,13 @@ struct Request {
   std::map<std::string, std::string> query;        ///< Decoded query parameters (last wins).
   std::map<std::string, std::string> headers;      ///< Lower-case names; cookies removed.
   std::string body;                                ///< Raw body, within the configured limit.
-  std::optional<Identity> identity;                ///< Set when the user is authenticated.
-  std::string request_id;                          ///< Id echoed in X-Request-Id and logs.
+  /// An upload route's text fields (its body is then empty), within 64 KiB in all.
+  std::map<std::string, std::string> form;
+  /// An upload route's files, received whole, typed, scanned and stored before the handler
+  /// runs. The host removes them again unless the handler answers 2xx.
+  std::vector<Attachment> files;
+  std::optional<Identity> identity;  ///< Set when the user is authenticated.
+  std::string request_id;            ///< Id echoed in X-Request-Id and logs.
 
   /// Value of a path parameter; throws HttpError 400 when absent.
   const std::string& param(const std::string& name) const;

@@ -45,6 +45,10 @@ struct Route {
   /// its deadline (a third of the cost of such a route). A handler marked so that waits anyway
   /// has no deadline: mark only what cannot wait.
   bool immediate = false;
+  /// The body is a multipart/form-data upload (a POST): the host checks the caller first, then
+  /// streams the files to disk (config `attachments:` gives the size, types and scan), and the
+  /// handler gets Request::form and Request::files. `accepts` is then ignored.
+  bool uploads = false;
 };
 
 /// A schema migration of the plugin's own tables, applied once, in version order, in a

@@ -235,6 +235,26 @@ WebConfig read_web(YamlSection s, const std::string& base_dir) {
 
 }  // namespace
 
+const std::vector<std::string>& default_attachment_types() {
+  static const std::vector<std::string> kTypes = {
+      "application/pdf",
+      "image/png",
+      "image/jpeg",
+      "image/gif",
+      "image/webp",
+      "application/msword",
+      "application/vnd.ms-excel",
+      "application/vnd.ms-powerpoint",
+      "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+      "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+      "application/vnd.oasis.opendocument.text",
+      "application/vnd.oasis.opendocument.spreadsheet",
+      "application/vnd.oasis.opendocument.presentation",
+  };
+  return kTypes;
+}
+
 Config load_config(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path, 1, 1, "cannot read the file");
@@ -327,6 +347,30 @@ Config load_config_text(const std::string& text, const std::string& path) {
   if (c.mail.timeout < milliseconds(1000) || c.mail.timeout > milliseconds(120'000))
     mail.fail("timeout", "must be between 1s and 120s");
   mail.finish();
+
+  YamlSection attachments = top.section("attachments");
+  auto& files = c.attachments;
+  files.dir = resolve(
+      base_dir,
+      attachments.string(
+          "dir", (std::filesystem::path(c.store.sqlite).parent_path() / "attachments").string()));
+  files.max_bytes = static_cast<std::uint64_t>(attachments.integer(
+      "max_bytes", static_cast<std::int64_t>(files.max_bytes), 1024, 1LL << 32));
+  files.max_files = static_cast<std::size_t>(
+      attachments.integer("max_files", static_cast<std::int64_t>(files.max_files), 1, 100));
+  files.types =
+      attachments.has("types") ? attachments.string_list("types") : default_attachment_types();
+  for (const auto& type : files.types)
+    if (type.find('/') == std::string::npos || type.find_first_of(" ;,\r\n") != std::string::npos)
+      attachments.fail("types", "expected media types such as application/pdf");
+  files.clamd = attachments.string("clamd", "");
+  files.clamd_timeout = attachments.duration("clamd_timeout", files.clamd_timeout);
+  if (files.clamd_timeout < milliseconds(1000) || files.clamd_timeout > milliseconds(300'000))
+    attachments.fail("clamd_timeout", "must be between 1s and 5min");
+  files.upload_timeout = attachments.duration("upload_timeout", files.upload_timeout);
+  if (files.upload_timeout < milliseconds(1000) || files.upload_timeout > milliseconds(3'600'000))
+    attachments.fail("upload_timeout", "must be between 1s and 1h");
+  attachments.finish();
 
   c.auth = read_auth(top.section("auth"), base_dir, c.store.sqlite);
   c.web = read_web(top.section("web"), base_dir);

@@ -82,6 +82,20 @@ struct MailConfig {
   milliseconds timeout{10000};  // the whole exchange with the relay
 };
 
+// The files upload routes receive (Route::uploads, Host::attachments).
+struct AttachmentsConfig {
+  std::string dir;                             // default: "attachments" next to store.sqlite
+  std::uint64_t max_bytes = 10 * 1024 * 1024;  // one upload's files together
+  std::size_t max_files = 10;                  // files in one upload
+  std::vector<std::string> types;              // media types accepted (read from the content)
+  std::string clamd;                           // "/run/clamav/clamd.ctl" or "127.0.0.1:3310"
+  milliseconds clamd_timeout{30'000};
+  milliseconds upload_timeout{300'000};  // the whole upload must arrive within this
+};
+
+/// The media types accepted by default: PDF, images, office documents.
+const std::vector<std::string>& default_attachment_types();
+
 struct LogConfig {
   std::string level = "info";
   bool access_log = true;
@@ -154,6 +168,7 @@ struct Config {
   LogConfig log;
   OutboundConfig outbound;
   MailConfig mail;
+  AttachmentsConfig attachments;
   AuthConfig auth;
   WebConfig web;
   std::vector<PluginConfig> plugins;

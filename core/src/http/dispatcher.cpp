@@ -4,6 +4,7 @@
 // answered by start() on the spot, with no coroutine at all.
 #include "http/dispatcher.hpp"
 
+#include "attachments/attachment_store.hpp"
 #include "auth/crypto.hpp"
 #include "auth/roles.hpp"
 #include "http/deadline_call.hpp"
@@ -62,6 +63,9 @@ struct Dispatcher::Pending {
   std::map<std::string, std::string> params;
   std::map<std::string, std::string> query;
   std::optional<AuthContext> auth;
+  // An upload route's form, once received.
+  std::map<std::string, std::string> form;
+  std::vector<Attachment> files;
 };
 
 namespace {
@@ -343,7 +347,9 @@ std::shared_ptr<const Dispatcher::Routes> Dispatcher::current_routes() {
                    .roles = route.roles,
                    .deadline = target.timeout,
                    .immediate = route.immediate,
-                   .accepts = route.accepts};
+                   .accepts = route.accepts,
+                   .uploads = route.uploads};
+    if (spec.uploads) spec.accepts = {"multipart/form-data"};
     if (!next->router.add(spec.method, spec.path, next->targets.size(), error)) {
       log::error("http", "plugin route refused: the path is taken",
                  {{"plugin", target.plugin->info().name}, {"error", error}});
@@ -360,6 +366,21 @@ std::shared_ptr<const Dispatcher::Routes> Dispatcher::current_routes() {
     }
   routes_.store(next);
   return next;
+}
+
+std::optional<BodyStreaming> Dispatcher::streams_body(std::string_view method,
+                                                      std::string_view target) {
+  AttachmentStore* store = plugins_.attachments();
+  if (!store) return std::nullopt;
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return std::nullopt;
+  const std::string decoded = url->path();
+  const auto segments = Router::split(decoded);
+  const auto routes = current_routes();
+  const Router::Result found = routes->router.find(std::string(method), segments);
+  if (found.outcome != Router::Outcome::found || !routes->targets[found.match.id].spec.uploads)
+    return std::nullopt;
+  return store->streaming();
 }
 
 Handled Dispatcher::start(IncomingRequest request, const asio::any_io_executor& executor) {
@@ -426,7 +447,7 @@ std::optional<Response> Dispatcher::route(IncomingRequest&& in,
   }
   if (known) {
     admit(target.spec, in, auth);
-    if (target.core && target.core->answer) {
+    if (target.core && target.core->answer && !target.spec.uploads) {
       CoreRequest request{std::move(in), std::move(path), std::move(found.match.params),
                           std::move(*query), std::move(auth)};
       return target.core->answer(request);
@@ -449,16 +470,29 @@ Task<Response> Dispatcher::finish(Pending pending) {
   const IdCopy id(pending.in.request_id);
   const bool writes = settle_ && pending.in.method != "GET" && pending.in.method != "HEAD";
   std::optional<Response> answer;
+  std::vector<Attachment> received;  // an upload's files: removed unless the handler took them
   try {
     if (pending.look_up) {
       auto caller = co_await authenticate_within(*pending.target, pending.in);
       pending.auth = std::move(caller);
       admit(pending.target->spec, pending.in, pending.auth);
     }
+    if (pending.target->spec.uploads) {
+      co_await receive_files(pending);
+      received = pending.files;
+    }
     Response answered = co_await call(pending);
     answer.emplace(std::move(answered));
   } catch (...) {
     answer.emplace(error_answer(std::current_exception(), *pending.stats, id.view()));
+  }
+  if (!received.empty() && (answer->status < 200 || answer->status > 299)) {
+    try {
+      co_await plugins_.attachments()->discard(std::move(received));
+    } catch (const std::exception& e) {
+      log::error("http", "files of a refused upload not removed",
+                 {{"request_id", id.view()}, {"error", e.what()}});
+    }
   }
   if (writes) {
     try {
@@ -468,6 +502,24 @@ Task<Response> Dispatcher::finish(Pending pending) {
     }
   }
   co_return complete(std::move(*answer), *pending.stats, pending.started, id.view());
+}
+
+// An upload route's body, read now that the caller is admitted: its files typed, scanned and
+// kept (AttachmentStore), its text fields in `pending.form`.
+Task<void> Dispatcher::receive_files(Pending& pending) {
+  AttachmentStore* store = plugins_.attachments();
+  if (!store) throw HttpError(503, "attachments_unavailable", "files are not accepted here");
+  if (!pending.in.body_source)
+    throw HttpError(415, "unsupported_media_type", "send the files as multipart/form-data");
+  const std::string* header = pending.in.header("content-type");
+  // Named first: g++ 12 destroys a temporary of a co_await expression twice.
+  std::string type = header ? *header : std::string();
+  std::string plugin = pending.target->plugin->plugin->info().name;
+  auto received =
+      co_await store->receive(*pending.in.body_source, std::move(type), std::move(plugin));
+  pending.in.body_source = nullptr;  // read whole
+  pending.form = std::move(received.form);
+  pending.files = std::move(received.files);
 }
 
 // The handler's call, to be awaited: built here, started by the co_await (not a coroutine
@@ -492,6 +544,8 @@ Task<Response> Dispatcher::call(Pending& pending) {
     // The first value of a repeated header, as IncomingRequest::header() gives the core.
     if (k != "cookie" && k != "authorization") request.headers.emplace(std::move(k), std::move(v));
   request.body = std::move(in.body);
+  request.form = std::move(pending.form);
+  request.files = std::move(pending.files);
   if (pending.auth) request.identity = std::move(pending.auth->identity);
   request.request_id = in.request_id;
   return call_plugin(target, std::move(request), in.request_id);

@@ -38,6 +38,8 @@ class Dispatcher final : public RequestHandler {
   ~Dispatcher() override;
 
   Handled start(IncomingRequest request, const boost::asio::any_io_executor& executor) override;
+  std::optional<BodyStreaming> streams_body(std::string_view method,
+                                            std::string_view target) override;
 
   /// Tried before Authenticate on every authenticated route; set before serving.
   void set_authenticate_now(AuthenticateNow now) { authenticate_now_ = std::move(now); }
@@ -56,6 +58,7 @@ class Dispatcher final : public RequestHandler {
   std::optional<Response> route(IncomingRequest&& request,
                                 const boost::asio::any_io_executor& executor, Pending& pending);
   Task<Response> finish(Pending pending);
+  Task<void> receive_files(Pending& pending);
   Task<Response> call(Pending& pending);
   Task<std::optional<AuthContext>> authenticate_within(const Target& target,
                                                        const IncomingRequest& in);

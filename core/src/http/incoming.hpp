@@ -7,18 +7,42 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace passerelle {
 
+/// A request body still on the wire, read as the application goes (an upload route's): the
+/// session's stream, under the session's limits and timeouts.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  /// Fills `into` as far as the body allows; 0 once it has ended. Throws HttpError: 413 past
+  /// the limit, 408 when the client is too slow, 400 when the connection breaks.
+  virtual Task<std::size_t> read(std::span<char> into) = 0;
+};
+
+/// The limits of a body read as it comes: its size, and the time it may take in all (each read
+/// also has the session's body_timeout).
+struct BodyStreaming {
+  std::uint64_t limit = 0;
+  std::chrono::milliseconds timeout{0};
+};
+
 struct IncomingRequest {
   std::string method;
   std::string target;  // origin-form: path and query, still encoded
   std::vector<std::pair<std::string, std::string>> headers;  // lower-case names
   std::string body;
+  /// Set instead of `body` when the route streams its body (RequestHandler::body_limit); owned
+  /// by the session, valid until the answer is awaited.
+  BodySource* body_source = nullptr;
   std::string remote;      // peer address, for logs and rate limits
   std::string request_id;  // set by the session before dispatch
 
@@ -44,6 +68,14 @@ class RequestHandler {
   virtual ~RequestHandler() = default;
   /// Does what it can now, on the calling I/O thread, whose executor is given.
   virtual Handled start(IncomingRequest request, const boost::asio::any_io_executor& executor) = 0;
+
+  /// How a route that reads its body as it comes (an upload) wants it read, or nothing: the
+  /// session then reads the body whole first, as for any route. Asked only for a request with a
+  /// body of type multipart/form-data.
+  virtual std::optional<BodyStreaming> streams_body(std::string_view method,
+                                                    std::string_view target) {
+    return std::nullopt;
+  }
 
   /// start(), then the rest awaited.
   Task<Response> handle(IncomingRequest request) {

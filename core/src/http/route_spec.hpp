@@ -50,6 +50,9 @@ struct RouteSpec {
   bool immediate = false;
   /// Media types accepted for a request body; a body of another type gets 415.
   std::vector<std::string> accepts = {"application/json"};
+  /// A plugin's upload route (Route::uploads): its multipart body is read as it comes, once the
+  /// caller is admitted, into the host's attachments.
+  bool uploads = false;
 };
 
 /// What a core handler receives. It owns its data: the handler may outlive the client's wait

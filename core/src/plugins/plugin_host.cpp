@@ -31,6 +31,10 @@ std::string check_route(const Route& route, const std::string& plugin) {
     if (role != "*" && !is_known_role(role))
       return "route " + route.path + " names an unknown role \"" + role + "\"";
   if (!route.handler) return "route " + route.path + " has no handler";
+  if (route.uploads && route.method != "POST" && route.method != "PUT")
+    return "route " + route.path + " uploads: it must be a POST or a PUT";
+  if (route.uploads && route.roles.empty())
+    return "route " + route.path + " uploads: it must require a role (no anonymous uploads)";
   return {};
 }
 }  // namespace
@@ -101,10 +105,10 @@ Task<void> PluginHost::start_one(Pending& p) {
     PluginServices::Announcer announcer;
     if (relay_)
       announcer = [relay = relay_, name](const std::string& message) { relay(name, message); };
-    lp.services =
-        std::make_unique<PluginServices>(name, p.settings, std::move(database), http_, metrics_,
-                                         tokens_, territories_ ? *territories_ : kNoTerritories,
-                                         *blocking_, *mailer_, std::move(announcer), executor);
+    lp.services = std::make_unique<PluginServices>(
+        name, p.settings, std::move(database), http_, metrics_, tokens_,
+        territories_ ? *territories_ : kNoTerritories, *blocking_, *mailer_, attachments_,
+        std::move(announcer), executor);
     co_await lp.plugin().start(*lp.services);
     lp.routes = lp.plugin().routes();
     for (const auto& route : lp.routes)
@@ -180,6 +184,8 @@ void PluginHost::set_relay(
     std::function<void(const std::string& plugin, const std::string& message)> send) {
   relay_ = std::move(send);
 }
+
+void PluginHost::set_attachments(AttachmentStore* attachments) { attachments_ = attachments; }
 
 void PluginHost::set_mail(const MailConfig& mail, const std::string& ca_file) {
   mailer_ = std::make_unique<SmtpMailer>(mail, ca_file, *blocking_);

@@ -24,6 +24,7 @@ namespace passerelle {
 class Store;
 class IdentityTokens;
 class BlockingPool;
+class AttachmentStore;
 
 struct RouteTable {
   struct Target {
@@ -73,6 +74,11 @@ class PluginHost {
   /// The mail relay of Host::mail() (before start_all; without it, no relay: send() throws).
   void set_mail(const MailConfig& mail, const std::string& ca_file);
 
+  /// The files of upload routes (Host::attachments), before start_all; unset: none (an upload
+  /// route answers 503).
+  void set_attachments(AttachmentStore* attachments);
+  AttachmentStore* attachments() const { return attachments_; }
+
   /// An announcement of `plugin` from another instance, for that plugin here if it runs; "*"
   /// for every plugin when announcements may have been lost. Any thread.
   void deliver(const std::string& plugin, const std::string& message);
@@ -94,6 +100,7 @@ class PluginHost {
   const Territories* territories_;
   std::unique_ptr<BlockingPool> blocking_;  // plugins' blocking work (Host::offload)
   std::unique_ptr<SmtpMailer> mailer_;      // Host::mail()
+  AttachmentStore* attachments_ = nullptr;  // Host::attachments()
   std::vector<Pending> plugins_;
   std::atomic<std::shared_ptr<const RouteTable>> table_;
   std::atomic<bool> ready_{false};

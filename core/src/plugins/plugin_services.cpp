@@ -1,6 +1,8 @@
 // Host services for plugins; sleep() is an Asio timer, so a request deadline cancels it.
 #include "plugins/plugin_services.hpp"
 
+#include "attachments/attachment_store.hpp"
+
 #include "log/log.hpp"
 #include "plugins/loaded_plugin.hpp"
 #include "util/blocking_pool.hpp"
@@ -120,6 +122,23 @@ Task<void> PluginServices::drain(std::shared_ptr<LoadedPlugin> owner) {
     }
   }
   --owner->in_flight;
+}
+
+AttachmentStore& PluginAttachments::store() {
+  if (!store_) throw HttpError(503, "attachments_unavailable", "files are not available here");
+  return *store_;
+}
+
+Task<std::optional<Attachment>> PluginAttachments::find(std::string id) {
+  co_return co_await store().find(plugin_, std::move(id));
+}
+
+Task<Response> PluginAttachments::download(std::string id) {
+  co_return co_await store().download(plugin_, std::move(id));
+}
+
+Task<void> PluginAttachments::remove(std::string id) {
+  co_await store().remove(plugin_, std::move(id));
 }
 
 }  // namespace passerelle

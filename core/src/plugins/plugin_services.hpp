@@ -31,6 +31,22 @@ class PluginLogger final : public Logger {
 };
 
 class LoadedPlugin;
+class AttachmentStore;
+
+/// Host::attachments(): the host's attachments service, confined to one plugin's files.
+class PluginAttachments final : public Attachments {
+ public:
+  PluginAttachments(AttachmentStore* store, std::string plugin)
+      : store_(store), plugin_(std::move(plugin)) {}
+  Task<std::optional<Attachment>> find(std::string id) override;
+  Task<Response> download(std::string id) override;
+  Task<void> remove(std::string id) override;
+
+ private:
+  AttachmentStore& store();
+  AttachmentStore* store_;
+  std::string plugin_;
+};
 
 class PluginServices final : public Host {
  public:
@@ -40,8 +56,8 @@ class PluginServices final : public Host {
   PluginServices(const std::string& plugin, boost::json::object config,
                  std::unique_ptr<PluginStore> database, HttpClient& http, MetricsRegistry& metrics,
                  const IdentityTokens* tokens, const Territories& territories,
-                 BlockingPool& blocking, Mailer& mailer, Announcer announcer = {},
-                 boost::asio::any_io_executor executor = {})
+                 BlockingPool& blocking, Mailer& mailer, AttachmentStore* attachments,
+                 Announcer announcer = {}, boost::asio::any_io_executor executor = {})
       : plugin_(plugin),
         config_(std::move(config)),
         logger_(plugin),
@@ -52,6 +68,7 @@ class PluginServices final : public Host {
         territories_(territories),
         blocking_(blocking),
         mailer_(mailer),
+        attachments_(attachments, plugin),
         announcer_(std::move(announcer)),
         executor_(std::move(executor)) {}
 
@@ -67,6 +84,7 @@ class PluginServices final : public Host {
   void announce(const std::string& message) override;
   void on_announcement(std::function<Task<void>(std::string)> handler) override;
   Mailer& mail() override { return mailer_; }
+  Attachments& attachments() override { return attachments_; }
 
   /// A message this plugin announced on another instance ("*": some may have been lost):
   /// queued, and handed to the plugin's handler one at a time on the host's executor, `owner`
@@ -86,6 +104,7 @@ class PluginServices final : public Host {
   const Territories& territories_;
   BlockingPool& blocking_;
   Mailer& mailer_;
+  PluginAttachments attachments_;
   Announcer announcer_;
   boost::asio::any_io_executor executor_;
   // The rate of announce(): a window of one second.

@@ -22,6 +22,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -160,6 +161,95 @@ boost::asio::awaitable<boost::system::error_code> retry_when_ready(Stream& strea
   co_return ec;
 }
 
+// Whether a request head announces a multipart/form-data body (an upload, maybe).
+inline bool is_multipart_form(const http::request_header<>& head) {
+  const auto type = head[http::field::content_type];
+  static constexpr std::string_view kForm = "multipart/form-data";
+  return type.size() >= kForm.size() &&
+         std::equal(kForm.begin(), kForm.end(), type.begin(), [](char a, char b) {
+           return a == std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
+/// The body of an upload route, read as the application asks (BodySource): into the caller's
+/// buffer, never whole. "100 Continue" goes out at the first read, once the route has admitted
+/// the caller. Each read waits at most body_timeout, and the whole body streaming.timeout.
+template <class Stream>
+class StreamedBody final : public BodySource {
+ public:
+  StreamedBody(Stream& stream, beast::flat_buffer& buffer,
+               http::request_parser<http::buffer_body>& parser, const LimitsConfig& limits,
+               const BodyStreaming& streaming, bool expects_continue)
+      : stream_(stream),
+        buffer_(buffer),
+        parser_(parser),
+        limits_(limits),
+        deadline_(std::chrono::steady_clock::now() + streaming.timeout),
+        expects_continue_(expects_continue) {}
+
+  Task<std::size_t> read(std::span<char> into) override {
+    using boost::asio::as_tuple;
+    using boost::asio::use_awaitable;
+    if (parser_.is_done() || into.empty()) co_return 0;
+    if (failed_) throw HttpError(400, "upload_interrupted", "the upload broke off");
+    auto& tcp = beast::get_lowest_layer(stream_);
+    boost::system::error_code ec;
+    if (expects_continue_) {
+      expects_continue_ = false;
+      http::response<http::empty_body> go_on{http::status::continue_, 11};
+      tcp.expires_after(limits_.write_timeout);
+      std::tie(ec, std::ignore) =
+          co_await http::async_write(stream_, go_on, as_tuple(use_awaitable));
+      if (ec) fail(ec);
+    }
+    const auto left = deadline_ - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) fail(beast::error::timeout);
+    tcp.expires_after(std::min<std::chrono::steady_clock::duration>(limits_.body_timeout, left));
+    auto& body = parser_.get().body();
+    body.data = into.data();
+    body.size = into.size();
+    // What has come, as soon as something has: the caller writes it out meanwhile.
+    if constexpr (NonBlockingStream<Stream>) {
+      auto now = stream_.nonblocking();
+      for (;;) {
+        http::read(now, buffer_, parser_, ec);
+        if (ec != boost::asio::error::would_block || body.size < into.size()) break;
+        auto [ready] = co_await stream_.async_ready(as_tuple(use_awaitable));
+        if (ready) {
+          ec = stream_.ready_error(ready);
+          break;
+        }
+      }
+      if (ec == boost::asio::error::would_block) ec = {};
+    } else {
+      std::tie(ec, std::ignore) =
+          co_await http::async_read_some(stream_, buffer_, parser_, as_tuple(use_awaitable));
+    }
+    const std::size_t n = into.size() - body.size;
+    body.data = nullptr;
+    if (ec && ec != http::error::need_buffer) fail(ec);
+    co_return n;
+  }
+
+ private:
+  [[noreturn]] void fail(boost::system::error_code ec) {
+    failed_ = true;
+    if (ec == http::error::body_limit)
+      throw HttpError(413, "payload_too_large", "the upload exceeds its size limit");
+    if (ec == beast::error::timeout)
+      throw HttpError(408, "request_timeout", "the upload did not arrive in time");
+    throw HttpError(400, "upload_interrupted", "the upload broke off");
+  }
+
+  Stream& stream_;
+  beast::flat_buffer& buffer_;
+  http::request_parser<http::buffer_body>& parser_;
+  const LimitsConfig& limits_;
+  std::chrono::steady_clock::time_point deadline_;
+  bool expects_continue_;
+  bool failed_ = false;
+};
+
 /// Answers given in a row on one connection before it lets the others run (pipelining).
 inline constexpr unsigned kServedInARow = 16;
 
@@ -214,7 +304,21 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
     refused = check_framing(parser.get().base());
     fields = lower_case_fields(parser.get().base());
   }
-  if (!ec && !refused && !parser.is_done()) {
+  // An upload route's body is read later, as the application goes (StreamedBody).
+  std::unique_ptr<http::request_parser<http::buffer_body>> streamed_parser;
+  std::unique_ptr<StreamedBody<Stream>> streamed;
+  if (!ec && !refused && !parser.is_done() && is_multipart_form(parser.get().base())) {
+    if (auto streaming =
+            env.handler.streams_body(parser.get().method_string(), parser.get().target())) {
+      const bool expects_continue = parser.get()[http::field::expect] == "100-continue";
+      streamed_parser =
+          std::make_unique<http::request_parser<http::buffer_body>>(std::move(parser));
+      streamed_parser->body_limit(streaming->limit);
+      streamed = std::make_unique<StreamedBody<Stream>>(stream, buffer, *streamed_parser, limits,
+                                                        *streaming, expects_continue);
+    }
+  }
+  if (!ec && !refused && !streamed && !parser.is_done()) {
     if (parser.get()[http::field::expect] == "100-continue") {
       http::response<http::empty_body> go_on{http::status::continue_, 11};
       tcp.expires_after(limits.write_timeout);
@@ -241,6 +345,7 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
   std::string_view target = "-";
   std::array<char, 64> id_text;  // the request id, kept here rather than in a string
   std::string_view request_id;
+  bool unread = false;
   if (ec || refused) {
     // Limits and malformed requests get an answer, then the connection closes: what follows
     // on it can no longer be framed. Timeouts and resets just close.
@@ -268,8 +373,10 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
       co_return Turn::end;
     }
   } else {
-    auto& req = parser.get();
-    keep_alive = req.keep_alive() && !env.tracker.stopping();
+    const http::request_header<>& req =
+        streamed ? streamed_parser->get().base() : parser.get().base();
+    keep_alive =
+        (streamed ? streamed_parser->keep_alive() : parser.keep_alive()) && !env.tracker.stopping();
     head = req.method() == http::verb::head;
     method = req.method_string();
     target = req.target();
@@ -277,7 +384,10 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
     in.method = std::string(method);
     in.target = std::string(target);
     in.headers = std::move(fields);
-    in.body = std::move(req.body());
+    if (streamed)
+      in.body_source = streamed.get();
+    else
+      in.body = std::move(parser.get().body());
     if (state.via_proxy) {
       // The balancer appends the address that connected to it: the last entry of the last
       // X-Forwarded-For line, and only that (what comes before came from the client). Without
@@ -307,6 +417,12 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
       response = std::move(*handled.answer);
     }
     if (env.tracker.stopping()) keep_alive = false;
+    // A body the answer did not read (a refusal before the upload) is still on the way: the
+    // connection closes after the answer, lingering.
+    if (streamed && !streamed_parser->is_done()) {
+      keep_alive = false;
+      unread = true;
+    }
   }
 
   const int status = response.status;
@@ -354,7 +470,7 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
     access_log::record(line);
   }
   if (wec) co_return Turn::end;
-  if (ec || refused) co_return Turn::refused;
+  if (ec || refused || unread) co_return Turn::refused;
   co_return keep_alive ? Turn::next : Turn::end;
 }
 

@@ -3,6 +3,7 @@
 // the grace period, stop plugins, stop the threads.
 #include "server/server.hpp"
 
+#include "attachments/attachment_store.hpp"
 #include "auth/auth_routes.hpp"
 #include "auth/auth_service.hpp"
 #include "auth/crypto.hpp"
@@ -84,6 +85,7 @@ struct Server::Impl {
   MetricsRegistry metrics;
   std::unique_ptr<Store> owned_store;  // SQLite, or PostgreSQL (store.postgresql)
   Store& store;
+  AttachmentStore attachments;  // the files of the plugins' upload routes
   OutboundHttpClient http;
   IdentityTokens identity_tokens{public_url};
   LiveTerritories territories;  // from the store before plugins start, again on each import
@@ -114,6 +116,7 @@ struct Server::Impl {
         ioc(workers.front()->ioc),
         owned_store(open_store(config.store, config.store.threads, plugin_role_secret(config))),
         store(*owned_store),
+        attachments(config.attachments, store),
         http(config.outbound),
         plugins(store, http, metrics, config.server.handler_timeout, &identity_tokens,
                 &territories),
@@ -172,6 +175,7 @@ struct Server::Impl {
     tls.store(make_server_tls(config.tls.certificate, config.tls.private_key));
     load_site();
     plugins.set_mail(config.mail, config.outbound.ca_file);
+    plugins.set_attachments(&attachments);
     plugins.load_all(config);
   }
 
@@ -459,6 +463,7 @@ struct Server::Impl {
     store.join();
     blocking.join();
     plugins.join();
+    attachments.join();
     workers.clear();
   }
 

@@ -159,6 +159,21 @@ CREATE TABLE territory_import (
           // now travels in a sealed cookie (auth/oidc/pending_login.hpp).
           {3, R"sql(
 DROP TABLE IF EXISTS oidc_pending;
+)sql"},
+          // The files of the plugins' upload routes (attachments/attachment_store.hpp): the
+          // content is on disk under its SHA-256, shared by equal files.
+          {4, R"sql(
+CREATE TABLE attachments (
+  id TEXT PRIMARY KEY,
+  plugin TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  size BIGINT NOT NULL,
+  media_type TEXT NOT NULL,
+  filename TEXT NOT NULL,
+  field TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX attachments_sha256 ON attachments (sha256);
 )sql"}};
 }
 

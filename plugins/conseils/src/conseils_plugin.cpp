@@ -161,7 +161,10 @@ class ConseilsPlugin final : public Plugin {
              "YAML: themes and service levels, advisors, population ceiling "
              "(config/conseils.yaml)"},
             {"mail_retry", ConfigType::duration, false, 60000,
-             "first wait before a mail the relay refused is tried again (doubling, up to 1 h)"}};
+             "first wait before a mail the relay refused is tried again (doubling, up to 1 h)"},
+            {"attachment_quota", ConfigType::integer, false, 26214400,
+             "bytes of files one request may hold (25 MiB)"},
+            {"max_attachments", ConfigType::integer, false, 20, "files one request may hold"}};
   }
 
   std::vector<Migration> migrations() const override {
@@ -176,7 +179,11 @@ class ConseilsPlugin final : public Plugin {
 #include "migrations/001_requests.inc"
              ,
              {}},
-            knowledge};
+            knowledge,
+            {3,
+#include "migrations/003_attachments.inc"
+             ,
+             {}}};
   }
 
   Task<void> start(Host& host) override {
@@ -189,6 +196,10 @@ class ConseilsPlugin final : public Plugin {
     host.logger().info("themes: " + std::to_string(settings_->themes.size()) + ", advisors: " +
                        std::to_string(settings_->advisors.size()) + " from " + file);
     retry_ = std::chrono::milliseconds(host.config().at("mail_retry").as_int64());
+    quota_bytes_ = host.config().at("attachment_quota").as_int64();
+    max_files_ = host.config().at("max_attachments").as_int64();
+    if (quota_bytes_ < 1 || max_files_ < 1)
+      throw std::runtime_error("attachment_quota and max_attachments: 1 at least");
     if (retry_ < std::chrono::seconds(1)) throw std::runtime_error("mail_retry: 1s at least");
     // The outbox is written in any case; it is sent when the gateway has a relay.
     if (host.mail().configured()) {
@@ -225,6 +236,13 @@ class ConseilsPlugin final : public Plugin {
          [this](Request r) { return get(std::move(r)); }},
         {"POST", "/api/conseils/requests/{id}/{action}", readers,
          [this](Request r) { return act(std::move(r)); }},
+        {.method = "POST",
+         .path = "/api/conseils/requests/{id}/attachments",
+         .roles = readers,
+         .handler = [this](Request r) { return attach(std::move(r)); },
+         .uploads = true},
+        {"GET", "/api/conseils/requests/{id}/attachments/{file}", readers,
+         [this](Request r) { return attachment(std::move(r)); }},
         {"GET", "/api/conseils/themes", {"*"}, [this](Request r) { return themes(std::move(r)); }},
         {"GET",
          "/api/conseils/knowledge",
@@ -521,6 +539,68 @@ class ConseilsPlugin final : public Plugin {
     return o;
   }
 
+  // POST /api/conseils/requests/{id}/attachments: files for a request still open, within its
+  // quota. The host received them (typed, scanned); they are the request's once named here.
+  Task<Response> attach(Request r) {
+    const Identity& who = *r.identity;
+    Party party = Party::requester;
+    const Stored s = co_await load_visible(r, &party);
+    if (s.status == Status::closed || s.status == Status::withdrawn)
+      throw HttpError(409, "conflict",
+                      "a request " + std::string(name_of(s.status)) + " takes no more files");
+    if (r.files.empty()) throw HttpError(422, "no_file", "choose at least one file");
+    // Each file named only if the request stays within its quota with it: two uploads at once
+    // cannot both pass one check.
+    const auto now = now_seconds();
+    std::vector<std::string> named;
+    std::exception_ptr failure;
+    try {
+      for (const Attachment& file : r.files) {
+        Statement add{
+            "INSERT INTO conseils_attachments (attachment_id, request_id, filename, media_type,"
+            " size, author, author_name, at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
+            " FROM conseils_requests WHERE id = ?2"
+            " AND (SELECT count(*) FROM conseils_attachments WHERE request_id = ?2) < ?9"
+            " AND (SELECT coalesce(sum(size), 0) FROM conseils_attachments"
+            " WHERE request_id = ?2) + ?5 <= ?10",
+            {file.id, s.id, file.filename, file.media_type, file.size, who.subject,
+             who.display_name, now, max_files_, quota_bytes_}};
+        if ((co_await host_->database().query(std::move(add))).changes != 1)
+          throw HttpError(413, "quota_exceeded",
+                          "Une demande peut porter " + std::to_string(max_files_) +
+                              " fichiers et " + std::to_string(quota_bytes_ / (1024 * 1024)) +
+                              " Mo au plus : celle-ci est pleine.");
+        named.push_back(file.id);
+      }
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      // The host removes the files of a refused upload; their rows go too.
+      for (const auto& id : named) {
+        Statement drop{"DELETE FROM conseils_attachments WHERE attachment_id = ?1", {id}};
+        co_await host_->database().query(std::move(drop));
+      }
+      std::rethrow_exception(failure);
+    }
+    Response res = co_await answer_detail(s, party);
+    res.status = 201;
+    co_return res;
+  }
+
+  // GET /api/conseils/requests/{id}/attachments/{file}: for whoever may read the request.
+  Task<Response> attachment(Request r) {
+    const Stored s = co_await load_visible(r);
+    const std::string& file = r.param("file");
+    Statement one{
+        "SELECT attachment_id FROM conseils_attachments WHERE request_id = ?1 AND"
+        " attachment_id = ?2",
+        {s.id, file}};
+    if ((co_await host_->database().query(std::move(one))).rows.empty())
+      throw HttpError(404, "not_found", "no such file");
+    co_return co_await host_->attachments().download(file);
+  }
+
   Task<Response> get(Request r) {
     Party party = Party::requester;
     const Stored s = co_await load_visible(r, &party);
@@ -535,9 +615,24 @@ class ConseilsPlugin final : public Plugin {
          {s.id}},
         {"SELECT at, author_name, body, internal FROM conseils_messages WHERE request_id = ?1"
          " ORDER BY at, id",
+         {s.id}},
+        {"SELECT attachment_id, filename, media_type, size, author_name, at"
+         " FROM conseils_attachments WHERE request_id = ?1 ORDER BY at, attachment_id",
          {s.id}}};
     const auto results = co_await host_->database().transaction(std::move(reads));
-    Response res = Response::json(detail(s, party, results[0], results[1], now_seconds()));
+    json::object o = detail(s, party, results[0], results[1], now_seconds());
+    json::array files;
+    for (const auto& row : results[2].rows)
+      files.push_back(json::object{
+          {"id", text_of(row[0])},
+          {"filename", text_of(row[1])},
+          {"media_type", text_of(row[2])},
+          {"size", int_of(row[3])},
+          {"by", text_of(row[4])},
+          {"at", iso_utc(int_of(row[5]))},
+          {"url", "/api/conseils/requests/" + s.id + "/attachments/" + text_of(row[0])}});
+    o["attachments"] = std::move(files);
+    Response res = Response::json(o);
     res.headers.emplace_back("ETag", etag(s));
     co_return res;
   }
@@ -978,6 +1073,8 @@ class ConseilsPlugin final : public Plugin {
   Host* host_ = nullptr;
   std::shared_ptr<const Settings> settings_;
   std::chrono::milliseconds retry_{60'000};
+  std::int64_t quota_bytes_ = 25 * 1024 * 1024;
+  std::int64_t max_files_ = 20;
   boost::asio::any_io_executor executor_;
   std::unique_ptr<boost::asio::steady_timer> wake_;
   std::atomic<bool> sending_ = false;
