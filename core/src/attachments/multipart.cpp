@@ -117,12 +117,14 @@ void Parser::feed(std::string_view bytes, Sink& sink) {
     progress = false;
     switch (state_) {
       case State::preamble: {
+        // Found past max_preamble, or not found within it: refused alike, however the body
+        // was cut into pieces.
         const auto at = rest.find(delimiter_);
-        if (at == std::string_view::npos) {
-          if (rest.size() > limits_.max_preamble + delimiter_.size())
-            throw Malformed(400, "bad_multipart", "the body does not start with its boundary");
-          break;
-        }
+        if (at == std::string_view::npos
+                ? preamble_dropped_ + rest.size() > limits_.max_preamble + delimiter_.size()
+                : preamble_dropped_ + at > limits_.max_preamble)
+          throw Malformed(400, "bad_multipart", "the body does not start with its boundary");
+        if (at == std::string_view::npos) break;
         rest.remove_prefix(at + delimiter_.size());
         state_ = State::after_delimiter;
         progress = true;
@@ -159,13 +161,14 @@ void Parser::feed(std::string_view bytes, Sink& sink) {
         } else if ((end = rest.find("\r\n\r\n")) != std::string_view::npos) {
           skip = end + 4;
         }
-        if (end == std::string_view::npos || end > limits_.max_head_bytes) {
-          if (std::min(rest.size(), end) > limits_.max_head_bytes)
-            throw Malformed(400, "bad_multipart",
-                            "a part's header section exceeds " +
-                                std::to_string(limits_.max_head_bytes) + " bytes");
-          break;
-        }
+        // Too long: its end is past max_head_bytes, or not within the bytes that could still
+        // hold it (the blank line's four bytes may be arriving).
+        if (end == std::string_view::npos ? rest.size() > limits_.max_head_bytes + 3
+                                          : end > limits_.max_head_bytes)
+          throw Malformed(400, "bad_multipart",
+                          "a part's header section exceeds " +
+                              std::to_string(limits_.max_head_bytes) + " bytes");
+        if (end == std::string_view::npos) break;
         parse_head(rest.substr(0, end), sink);
         rest.remove_prefix(skip);
         state_ = State::body;
@@ -194,7 +197,10 @@ void Parser::feed(std::string_view bytes, Sink& sink) {
     }
   }
   if (state_ == State::epilogue) rest = {};
-  if (state_ == State::preamble && rest.size() > keep) rest.remove_prefix(rest.size() - keep);
+  if (state_ == State::preamble && rest.size() > keep) {
+    preamble_dropped_ += rest.size() - keep;
+    rest.remove_prefix(rest.size() - keep);
+  }
   pending_.erase(0, pending_.size() - rest.size());
 }
 

@@ -73,6 +73,7 @@ class Parser {
   State state_ = State::preamble;
   std::string pending_;  // bytes read but not yet decided (bounded: see feed())
   std::size_t parts_ = 0;
+  std::size_t preamble_dropped_ = 0;  // preamble bytes no longer in pending_
 };
 
 }  // namespace passerelle::multipart
