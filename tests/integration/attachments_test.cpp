@@ -78,13 +78,16 @@ struct Gateway {
   Session agent, advisor, other;
   std::string request_id;
 
-  explicit Gateway(const std::string& attachments_yaml = "") {
+  // 256 KiB per upload and 600,000 bytes per request unless said.
+  explicit Gateway(const std::string& attachments_yaml = "", std::int64_t max_bytes = 262144,
+                   std::int64_t quota = 600000) {
     const std::string source = PASSERELLE_SOURCE_DIR;
     gw = std::make_unique<GatewayProcess>(
-        "demo: true\nstore:\n  sqlite: " + store + "\nattachments:\n  max_bytes: 262144\n" +
-        attachments_yaml + "plugins:\n  - name: conseils\n    library: " + module("conseils") +
+        "demo: true\nstore:\n  sqlite: " + store +
+        "\nattachments:\n  max_bytes: " + std::to_string(max_bytes) + "\n" + attachments_yaml +
+        "plugins:\n  - name: conseils\n    library: " + module("conseils") +
         "\n    config:\n      settings_file: " + source +
-        "/config/conseils.yaml\n      attachment_quota: 600000\n");
+        "/config/conseils.yaml\n      attachment_quota: " + std::to_string(quota) + "\n");
     BOOST_REQUIRE_MESSAGE(gw->wait_for_log("\"msg\":\"ready\""), gw->log());
     agent = login(*gw, "agent.tuffalun", "passerelle-demo");
     advisor = login(*gw, "conseiller.demo", "passerelle-demo");
@@ -243,6 +246,24 @@ BOOST_AUTO_TEST_CASE(refused_uploads_leave_nothing_behind) {
   for (int i = 0; i < 200 && on_disk(g.attachments).temporary > 0; ++i)
     std::this_thread::sleep_for(20ms);
   nothing_kept();
+}
+
+BOOST_AUTO_TEST_CASE(an_upload_may_be_larger_than_other_bodies) {
+  // 3 MiB per upload; any other body stays within server.limits.body_bytes (1 MiB).
+  Gateway g("", 3 << 20, 10 << 20);
+  const std::string content = pdf(2 << 20);
+  auto r = g.upload(g.agent, form({{"file", "plan.pdf", content}}));
+  BOOST_TEST_REQUIRE(r->status == 201, r->body);
+  // Declared over the upload's limit: refused before anything is read, whoever asks.
+  TestConnection c(g.gw->https_port());
+  auto big = c.request("POST", g.upload_path(), form({{"file", "a.pdf", pdf(4 << 20)}}),
+                       {{"Content-Type", "multipart/form-data; boundary=" + kBoundary}});
+  BOOST_TEST(big->status == 413, big->body);
+  TestConnection d(g.gw->https_port());
+  auto json = d.request("POST", "/api/conseils/requests", std::string(2 << 20, ' '),
+                        g.agent.write_headers());
+  BOOST_TEST(json->status == 413, json->body);
+  BOOST_TEST(on_disk(g.attachments).contents == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(the_quota_of_a_request_holds) {

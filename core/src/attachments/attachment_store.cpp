@@ -236,7 +236,10 @@ AttachmentStore::AttachmentStore(AttachmentsConfig config, Store& store)
   const auto cutoff = fs::file_time_type::clock::now() - config_.upload_timeout * 2;
   for (const auto& entry : fs::directory_iterator(tmp, ec))
     if (entry.is_regular_file(ec) && entry.last_write_time(ec) < cutoff) fs::remove(entry, ec);
-  if (magic_version() <= 0) throw std::runtime_error("libmagic is unusable");
+  // The type database read once now: missing, the gateway does not start (rather than refuse
+  // every upload later).
+  if (!MagicCookie().cookie)
+    throw std::runtime_error("libmagic cannot load its database (package libmagic-mgc)");
 }
 
 AttachmentStore::~AttachmentStore() = default;
@@ -402,31 +405,75 @@ std::string AttachmentStore::clean_filename(std::string_view raw) {
   std::string out;
   std::size_t i = 0;
   while (i < raw.size()) {
+    // One character, strictly UTF-8 (no overlong form, no surrogate, nothing past U+10FFFF);
+    // a byte that starts none becomes '_'.
     const auto c = static_cast<unsigned char>(raw[i]);
-    std::size_t length = c < 0x80           ? 1
-                         : (c >> 5) == 0x6  ? 2
-                         : (c >> 4) == 0xE  ? 3
-                         : (c >> 3) == 0x1E ? 4
-                                            : 0;
+    const std::size_t length = c < 0x80           ? 1
+                               : (c >> 5) == 0x6  ? 2
+                               : (c >> 4) == 0xE  ? 3
+                               : (c >> 3) == 0x1E ? 4
+                                                  : 0;
+    char32_t code = length == 1 ? c : length == 2 ? c & 0x1F : length == 3 ? c & 0x0F : c & 0x07;
     bool valid = length > 0 && i + length <= raw.size();
-    for (std::size_t k = 1; valid && k < length; ++k)
-      valid = (static_cast<unsigned char>(raw[i + k]) & 0xC0) == 0x80;
+    for (std::size_t k = 1; valid && k < length; ++k) {
+      const auto next = static_cast<unsigned char>(raw[i + k]);
+      valid = (next & 0xC0) == 0x80;
+      code = (code << 6) | (next & 0x3F);
+    }
+    static constexpr char32_t kLeast[] = {0, 0, 0x80, 0x800, 0x10000};
+    valid =
+        valid && code >= kLeast[length] && code <= 0x10FFFF && !(code >= 0xD800 && code <= 0xDFFF);
     if (!valid) {
       out += '_';
       ++i;
       continue;
     }
-    if (length == 1 && (c < 0x20 || c == 0x7F || c == '"')) {
-      ++i;
-      continue;
+    // Dropped: controls (C0, DEL, C1), quotes, and the invisible characters that reorder or
+    // hide text (bidirectional controls, zero-width marks): "facture\u202Efdp.exe" would show
+    // as "facture" + "exe.pdf".
+    const bool hidden = code < 0x20 || (code >= 0x7F && code <= 0x9F) || code == '"' ||
+                        (code >= 0x200B && code <= 0x200F) || (code >= 0x202A && code <= 0x202E) ||
+                        (code >= 0x2060 && code <= 0x2069) || code == 0xFEFF || code == 0xAD;
+    if (!hidden) {
+      if (out.size() + length > 200) break;
+      out.append(raw.substr(i, length));
     }
-    if (out.size() + length > 200) break;
-    out.append(raw.substr(i, length));
     i += length;
   }
   while (!out.empty() && (out.front() == '.' || out.front() == ' ')) out.erase(0, 1);
-  while (!out.empty() && out.back() == ' ') out.pop_back();
+  while (!out.empty() && (out.back() == ' ' || out.back() == '.')) out.pop_back();
   return out.empty() ? "fichier" : out;
+}
+
+std::string AttachmentStore::with_extension(std::string filename, std::string_view media_type) {
+  static const std::vector<std::pair<std::string_view, std::vector<std::string_view>>> kExtensions =
+      {{"application/pdf", {".pdf"}},
+       {"image/png", {".png"}},
+       {"image/jpeg", {".jpg", ".jpeg"}},
+       {"image/gif", {".gif"}},
+       {"image/webp", {".webp"}},
+       {"application/msword", {".doc"}},
+       {"application/vnd.ms-excel", {".xls"}},
+       {"application/vnd.ms-powerpoint", {".ppt"}},
+       {"application/vnd.openxmlformats-officedocument.wordprocessingml.document", {".docx"}},
+       {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", {".xlsx"}},
+       {"application/vnd.openxmlformats-officedocument.presentationml.presentation", {".pptx"}},
+       {"application/vnd.oasis.opendocument.text", {".odt"}},
+       {"application/vnd.oasis.opendocument.spreadsheet", {".ods"}},
+       {"application/vnd.oasis.opendocument.presentation", {".odp"}}};
+  for (const auto& [type, extensions] : kExtensions) {
+    if (type != media_type) continue;
+    std::string lower = filename;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (const auto extension : extensions)
+      if (lower.size() > extension.size() &&
+          lower.compare(lower.size() - extension.size(), extension.size(), extension) == 0)
+        return filename;
+    if (filename.size() + extensions.front().size() > 205)
+      filename.resize(200 - extensions.front().size());
+    return filename + std::string(extensions.front());
+  }
+  return filename;  // a type configured beyond these: its name as given
 }
 
 std::string AttachmentStore::disposition(std::string_view filename) {

@@ -51,9 +51,12 @@ class AttachmentStore {
   /// Waits for file work under way (before the I/O threads go).
   void join() { pool_.join(); }
 
-  /// The file name as kept: the last path segment, control characters and quotes dropped,
-  /// invalid UTF-8 replaced, at most 200 bytes; "fichier" when nothing is left.
+  /// The file name as kept: the last path segment; control characters, quotes and invisible
+  /// reordering characters dropped; invalid UTF-8 replaced by '_'; at most 200 bytes; no
+  /// leading dot; "fichier" when nothing is left.
   static std::string clean_filename(std::string_view raw);
+  /// `filename` ending in the extension of `media_type` (as it is, when it already does).
+  static std::string with_extension(std::string filename, std::string_view media_type);
   /// `Content-Disposition: attachment` with the name in ASCII and in UTF-8 (RFC 6266).
   static std::string disposition(std::string_view filename);
 

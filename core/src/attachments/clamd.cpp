@@ -30,6 +30,19 @@ class Fd {
   int fd_;
 };
 
+using Clock = std::chrono::steady_clock;
+
+// Each send and receive waits at most what is left of the whole exchange's time: a clamd that
+// trickles its answer cannot hold the caller past the deadline.
+void arm(int fd, Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
+  if (left.count() <= 0) throw std::runtime_error("clamd: timed out");
+  timeval tv{static_cast<time_t>(left.count() / 1'000'000),
+             static_cast<suseconds_t>(left.count() % 1'000'000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 [[noreturn]] void fail(const std::string& what) {
   throw std::runtime_error("clamd: " + what + ": " + std::strerror(errno));
 }
@@ -89,8 +102,9 @@ int connect_to(const std::string& address, std::chrono::milliseconds timeout) {
   return fd;
 }
 
-void send_all(int fd, const char* data, std::size_t size) {
+void send_all(int fd, const char* data, std::size_t size, Clock::time_point deadline) {
   while (size > 0) {
+    arm(fd, deadline);
     const ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -105,11 +119,12 @@ void send_all(int fd, const char* data, std::size_t size) {
 
 ScanVerdict clamd_scan(const std::string& address, const std::string& path,
                        std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
   const Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (file.get() < 0) fail("open the file to scan");
   const Fd socket(connect_to(address, timeout));
   static constexpr char kCommand[] = "zINSTREAM";
-  send_all(socket.get(), kCommand, sizeof kCommand);  // with its NUL
+  send_all(socket.get(), kCommand, sizeof kCommand, deadline);  // with its NUL
   std::array<char, 4 + 64 * 1024> chunk;
   for (;;) {
     const ssize_t n = ::read(file.get(), chunk.data() + 4, chunk.size() - 4);
@@ -119,12 +134,13 @@ ScanVerdict clamd_scan(const std::string& address, const std::string& path,
     }
     const std::uint32_t length = htonl(static_cast<std::uint32_t>(n));
     std::memcpy(chunk.data(), &length, 4);
-    send_all(socket.get(), chunk.data(), 4 + static_cast<std::size_t>(n));
+    send_all(socket.get(), chunk.data(), 4 + static_cast<std::size_t>(n), deadline);
     if (n == 0) break;  // the zero-length chunk ends the stream
   }
   std::string reply;
   char buffer[256];
   while (reply.size() < 1024 && reply.find('\0') == std::string::npos) {
+    arm(socket.get(), deadline);
     const ssize_t n = ::recv(socket.get(), buffer, sizeof buffer, 0);
     if (n < 0) {
       if (errno == EINTR) continue;

@@ -486,7 +486,9 @@ Task<Response> Dispatcher::finish(Pending pending) {
   } catch (...) {
     answer.emplace(error_answer(std::current_exception(), *pending.stats, id.view()));
   }
-  if (!received.empty() && (answer->status < 200 || answer->status > 299)) {
+  // A handler past its deadline (504) may still be running and take the files: they stay.
+  if (!received.empty() && (answer->status < 200 || answer->status > 299) &&
+      answer->status != 504) {
     try {
       co_await plugins_.attachments()->discard(std::move(received));
     } catch (const std::exception& e) {

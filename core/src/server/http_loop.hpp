@@ -284,7 +284,9 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
   const auto started = std::chrono::steady_clock::now();
   http::request_parser<http::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(limits.header_bytes));
-  parser.body_limit(limits.body_bytes);
+  // No limit while the head is read: Beast would measure a Content-Length against it before
+  // the route is known, and an upload route has its own (set below, once the head is in).
+  parser.body_limit(boost::none);
 
   // The whole head must arrive within header_timeout: a client trickling bytes is cut off.
   tcp.expires_after(limits.header_timeout);
@@ -304,18 +306,29 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
     refused = check_framing(parser.get().base());
     fields = lower_case_fields(parser.get().base());
   }
-  // An upload route's body is read later, as the application goes (StreamedBody).
+  // An upload route's body is read later, as the application goes (StreamedBody), within the
+  // route's limit; any other body now, within server.limits.body_bytes. A declared length over
+  // the limit is refused at once; chunks are counted as they come.
   std::unique_ptr<http::request_parser<http::buffer_body>> streamed_parser;
   std::unique_ptr<StreamedBody<Stream>> streamed;
-  if (!ec && !refused && !parser.is_done() && is_multipart_form(parser.get().base())) {
-    if (auto streaming =
-            env.handler.streams_body(parser.get().method_string(), parser.get().target())) {
+  std::uint64_t body_limit = limits.body_bytes;
+  if (!ec && !refused && !parser.is_done()) {
+    std::optional<BodyStreaming> streaming;
+    if (is_multipart_form(parser.get().base()))
+      streaming = env.handler.streams_body(parser.get().method_string(), parser.get().target());
+    if (streaming) body_limit = streaming->limit;
+    const auto declared = parser.content_length();
+    if (declared && *declared > body_limit) {
+      ec = http::error::body_limit;
+    } else if (streaming) {
       const bool expects_continue = parser.get()[http::field::expect] == "100-continue";
       streamed_parser =
           std::make_unique<http::request_parser<http::buffer_body>>(std::move(parser));
       streamed_parser->body_limit(streaming->limit);
       streamed = std::make_unique<StreamedBody<Stream>>(stream, buffer, *streamed_parser, limits,
                                                         *streaming, expects_continue);
+    } else {
+      parser.body_limit(limits.body_bytes);
     }
   }
   if (!ec && !refused && !streamed && !parser.is_done()) {
@@ -359,9 +372,9 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
       response =
           error_response(431, "header_too_large", "request header fields too large", request_id);
     } else if (ec == http::error::body_limit) {
-      response = error_response(413, "payload_too_large",
-                                "the body exceeds " + std::to_string(limits.body_bytes) + " bytes",
-                                request_id);
+      response =
+          error_response(413, "payload_too_large",
+                         "the body exceeds " + std::to_string(body_limit) + " bytes", request_id);
     } else if (ec == http::error::buffer_overflow) {
       response = error_response(400, "bad_request", "chunk extensions or trailer section too long",
                                 request_id);

@@ -549,43 +549,49 @@ class ConseilsPlugin final : public Plugin {
       throw HttpError(409, "conflict",
                       "a request " + std::string(name_of(s.status)) + " takes no more files");
     if (r.files.empty()) throw HttpError(422, "no_file", "choose at least one file");
-    // Each file named only if the request stays within its quota with it: two uploads at once
-    // cannot both pass one check.
+    // The request's row is locked first (an UPDATE that changes nothing): on PostgreSQL a
+    // second upload to the same request waits for this one's commit, then its inserts see
+    // this one's rows; SQLite runs one write transaction at a time anyway. Each file is named
+    // only if the request stays within its quota with it.
     const auto now = now_seconds();
-    std::vector<std::string> named;
+    std::vector<Statement> writes;
+    writes.push_back({"UPDATE conseils_requests SET version = version WHERE id = ?1", {s.id}});
+    for (const Attachment& file : r.files)
+      writes.push_back(
+          {"INSERT INTO conseils_attachments (attachment_id, request_id, filename, media_type,"
+           " size, author, author_name, at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
+           " FROM conseils_requests WHERE id = ?2"
+           " AND (SELECT count(*) FROM conseils_attachments WHERE request_id = ?2) < ?9"
+           " AND (SELECT coalesce(sum(size), 0) FROM conseils_attachments"
+           " WHERE request_id = ?2) + ?5 <= ?10",
+           {file.id, s.id, file.filename, file.media_type, file.size, who.subject, who.display_name,
+            now, max_files_, quota_bytes_}});
+    const auto written = co_await host_->database().transaction(std::move(writes));
+    bool within = true;
+    for (std::size_t i = 1; i < written.size(); ++i) within = within && written[i].changes == 1;
+    std::optional<Response> answer;
     std::exception_ptr failure;
-    try {
-      for (const Attachment& file : r.files) {
-        Statement add{
-            "INSERT INTO conseils_attachments (attachment_id, request_id, filename, media_type,"
-            " size, author, author_name, at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
-            " FROM conseils_requests WHERE id = ?2"
-            " AND (SELECT count(*) FROM conseils_attachments WHERE request_id = ?2) < ?9"
-            " AND (SELECT coalesce(sum(size), 0) FROM conseils_attachments"
-            " WHERE request_id = ?2) + ?5 <= ?10",
-            {file.id, s.id, file.filename, file.media_type, file.size, who.subject,
-             who.display_name, now, max_files_, quota_bytes_}};
-        if ((co_await host_->database().query(std::move(add))).changes != 1)
-          throw HttpError(413, "quota_exceeded",
-                          "Une demande peut porter " + std::to_string(max_files_) +
-                              " fichiers et " + std::to_string(quota_bytes_ / (1024 * 1024)) +
-                              " Mo au plus : celle-ci est pleine.");
-        named.push_back(file.id);
+    if (within) {
+      try {
+        answer.emplace(co_await answer_detail(s, party));
+        answer->status = 201;
+      } catch (...) {
+        failure = std::current_exception();
       }
-    } catch (...) {
-      failure = std::current_exception();
     }
-    if (failure) {
-      // The host removes the files of a refused upload; their rows go too.
-      for (const auto& id : named) {
-        Statement drop{"DELETE FROM conseils_attachments WHERE attachment_id = ?1", {id}};
-        co_await host_->database().query(std::move(drop));
-      }
-      std::rethrow_exception(failure);
+    if (!answer) {
+      // The host removes the files of an upload it is not answered 201 for: their rows go.
+      std::vector<Statement> drops;
+      for (const Attachment& file : r.files)
+        drops.push_back({"DELETE FROM conseils_attachments WHERE attachment_id = ?1", {file.id}});
+      co_await host_->database().transaction(std::move(drops));
+      if (failure) std::rethrow_exception(failure);
+      throw HttpError(413, "quota_exceeded",
+                      "Une demande peut porter " + std::to_string(max_files_) + " fichiers et " +
+                          std::to_string(quota_bytes_ / (1024 * 1024)) +
+                          " Mo au plus : celle-ci est pleine.");
     }
-    Response res = co_await answer_detail(s, party);
-    res.status = 201;
-    co_return res;
+    co_return std::move(*answer);
   }
 
   // GET /api/conseils/requests/{id}/attachments/{file}: for whoever may read the request.

@@ -144,6 +144,22 @@ BOOST_AUTO_TEST_CASE(file_names_are_cleaned_and_sent_back_safely) {
   BOOST_TEST(AttachmentStore::clean_filename("délibération n°12.pdf") == "délibération n°12.pdf");
   BOOST_TEST(AttachmentStore::clean_filename(std::string(300, 'a')).size() == 200u);
   BOOST_TEST(AttachmentStore::clean_filename(std::string(199, 'a') + "é").size() == 199u);
+  // Overlong, surrogate and out-of-range forms, C1 controls, bidirectional overrides.
+  BOOST_TEST(AttachmentStore::clean_filename("a\xC0\xAF"
+                                             "b") == "a__b");
+  BOOST_TEST(AttachmentStore::clean_filename("a\xED\xA0\x80"
+                                             "b") == "a___b");
+  BOOST_TEST(AttachmentStore::clean_filename("a\xF4\x90\x80\x80"
+                                             "b") == "a____b");
+  BOOST_TEST(AttachmentStore::clean_filename("a\xC2\x85"
+                                             "b") == "ab");
+  BOOST_TEST(AttachmentStore::clean_filename("facture\xE2\x80\xAE"
+                                             "fdp.hta") == "facturefdp.hta");
+  BOOST_TEST(AttachmentStore::clean_filename("rapport. . ") == "rapport");
+  BOOST_TEST(AttachmentStore::with_extension("facturefdp.hta", "application/pdf") ==
+             "facturefdp.hta.pdf");
+  BOOST_TEST(AttachmentStore::with_extension("Photo.JPEG", "image/jpeg") == "Photo.JPEG");
+  BOOST_TEST(AttachmentStore::with_extension("note.docx", "application/msword") == "note.docx.doc");
   BOOST_TEST(AttachmentStore::disposition("délib \"n°12\".pdf") ==
              "attachment; filename=\"d__lib _n__12_.pdf\"; "
              "filename*=UTF-8''d%C3%A9lib%20%22n%C2%B012%22.pdf");
