@@ -304,6 +304,8 @@ describe('the portal in a browser', () => {
       await page.getByLabel('Votre question').fill('Test');
       await page.getByRole('button', { name: 'Envoyer la demande' }).click();
       await page.getByRole('alert').getByText(/moins de 10000 habitants/).waitFor();
+      // With where to turn: the directorate of Angers, from the directorates plugin.
+      await page.locator('[data-directorate]').getByText(/Courriel/).waitFor();
     });
     // The agent of Tuffalun files a request.
     ({ context, page } = await openPage(1280));
@@ -318,6 +320,16 @@ describe('the portal in a browser', () => {
       await page.waitForURL((u) => u.searchParams.has('demande'));
       await page.getByRole('heading', { name: subject }).waitFor();
       await page.getByText('Déposée', { exact: true }).waitFor();
+      // A plan joined to it; a text file is refused, typed from its content.
+      const upload = page.getByLabel('Joindre des fichiers');
+      await upload.setInputFiles({ name: 'notes.pdf', mimeType: 'application/pdf',
+        buffer: Buffer.from('juste du texte\n') });
+      await page.getByRole('button', { name: 'Envoyer les fichiers' }).click();
+      await page.getByRole('alert').getByText(/n’est pas accepté/).waitFor();
+      await upload.setInputFiles({ name: 'plan-de-masse.pdf', mimeType: 'application/pdf',
+        buffer: Buffer.from('%PDF-1.4\n%\u00e2\u00e3\n1 0 obj << /Type /Catalog >> endobj\ntrailer\n%%EOF\n') });
+      await page.getByRole('button', { name: 'Envoyer les fichiers' }).click();
+      await page.getByRole('link', { name: /plan-de-masse\.pdf/ }).waitFor();
       others += await checkAccessibility(page, t, '/conseils?demande (requester)');
     });
     // The advisor finds it in the queue, takes it and answers.
@@ -328,6 +340,12 @@ describe('the portal in a browser', () => {
       await page.getByRole('heading', { name: 'Ma file de demandes' }).waitFor();
       others += await checkAccessibility(page, t, '/conseils (advisor)');
       await page.locator('li[data-request]').getByRole('link', { name: subject }).click();
+      // The requester's plan, downloaded as a PDF.
+      const plan = page.getByRole('link', { name: /plan-de-masse\.pdf/ });
+      const download = await page.request.get(new URL(await plan.getAttribute('href'), ctx.base).href);
+      assert.equal(download.status(), 200);
+      assert.equal(download.headers()['content-type'], 'application/pdf');
+      assert.match(download.headers()['content-disposition'], /^attachment; filename="plan-de-masse\.pdf"/);
       await page.getByRole('button', { name: 'Prendre en charge' }).click();
       await page.getByText('Prise en charge', { exact: true }).waitFor();
       await page.getByLabel('Votre réponse').fill('Deux mois pour une maison individuelle (R423-23).');
@@ -356,6 +374,9 @@ describe('the portal in a browser', () => {
     ({ context, page } = await openPage(1280));
     await withContext(context, async () => {
       await login(page, 'agent.tuffalun');
+      // The dashboard tells of the answer.
+      await page.goto(`${ctx.base}/`);
+      await page.locator('[data-news]').getByRole('link', { name: subject }).first().waitFor();
       await page.goto(`${ctx.base}/conseils`);
       // The request in the commune's list (its published answer is listed below too).
       await page.locator('li[data-request]').getByRole('link', { name: subject }).click();

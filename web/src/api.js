@@ -9,6 +9,12 @@ const MESSAGES = {
   csrf: 'La page a expiré. Rechargez-la puis réessayez.',
   no_commune: 'Votre compte n’est rattaché à aucune commune : demandez-le à un opérateur.',
   not_found: 'Aucune information n’a été trouvée.',
+  payload_too_large: 'Les fichiers sont trop volumineux : 10 Mo au plus en un envoi.',
+  too_many_files: 'Trop de fichiers en un envoi : joignez-les en plusieurs fois.',
+  unsupported_file_type: 'Ce type de fichier n’est pas accepté : joignez un PDF, une image ou un document bureautique.',
+  infected_file: 'Un fichier contient un virus : il n’a pas été accepté.',
+  scan_unavailable: 'L’analyse antivirus est indisponible : réessayez dans quelques minutes.',
+  request_timeout: 'L’envoi a pris trop de temps : réessayez.',
 };
 
 /** An API failure: status (0 = network), code and a message to show in French. */
@@ -22,7 +28,7 @@ export class ApiError extends Error {
 
 // Codes whose message the gateway writes in French for the user (it names their commune, a
 // threshold...): shown as they come.
-const SERVER_FRENCH = new Set(['not_eligible']);
+const SERVER_FRENCH = new Set(['not_eligible', 'quota_exceeded']);
 
 function frenchMessage(status, code, serverMessage) {
   if (SERVER_FRENCH.has(code) && serverMessage) return serverMessage;
@@ -35,10 +41,12 @@ function frenchMessage(status, code, serverMessage) {
   return 'La demande n’a pas abouti. Réessayez.';
 }
 
-/** fetch + JSON; resolves to the parsed body, rejects with an ApiError. */
+/** fetch + JSON; resolves to the parsed body, rejects with an ApiError. A FormData body goes
+ * as multipart/form-data (files), any other as JSON. */
 export async function api(path, { method = 'GET', body, csrf } = {}) {
   const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const form = typeof FormData !== 'undefined' && body instanceof FormData;
+  if (body !== undefined && !form) headers['Content-Type'] = 'application/json';
   if (csrf) headers['X-CSRF-Token'] = csrf;
   let res;
   try {
@@ -46,7 +54,7 @@ export async function api(path, { method = 'GET', body, csrf } = {}) {
       method,
       headers,
       credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || form ? body : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, 'network', 'Le serveur est injoignable. Vérifiez votre connexion.');

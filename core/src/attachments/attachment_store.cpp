@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Bytes read from the connection before they go to the parser and the disk, on the pool.
-constexpr std::size_t kChunk = 256 * 1024;
+constexpr std::size_t kChunk = 128 * 1024;
 // The form's text fields, together.
 constexpr std::size_t kMaxFormBytes = 64 * 1024;
 

@@ -11,3 +11,5 @@ CREATE TABLE conseils_attachments (
   at BIGINT NOT NULL
 );
 CREATE INDEX conseils_attachments_request ON conseils_attachments (request_id, at);
+-- The dashboard's news of an advisor: the requests in their charge.
+CREATE INDEX conseils_requests_advisor ON conseils_requests (advisor, updated_at);

@@ -145,6 +145,8 @@ std::string etag(const Stored& s) { return "\"" + std::to_string(s.version) + "\
 
 constexpr std::int64_t kMaxLimit = 100;
 constexpr std::int64_t kMaxMessages = 200;
+// The dashboard tells of the changes of the last two weeks.
+constexpr std::int64_t kNewsDays = 14;
 constexpr std::int64_t kMaxAttempts = 20;  // a mail the relay refused, tried again
 
 }  // namespace
@@ -282,10 +284,18 @@ class ConseilsPlugin final : public Plugin {
       const std::int64_t waiting = rows.rows.empty() ? 0 : int_of(rows.rows[0][0]);
       const std::int64_t overdue = rows.rows.empty() ? 0 : int_of(rows.rows[0][1]);
       const std::int64_t mine = rows.rows.empty() ? 0 : int_of(rows.rows[0][2]);
+      // What others did to the requests in the advisor's charge lately.
+      Statement news{
+          "SELECT h.at, h.actor_name, h.to_status, r.id, r.subject FROM conseils_requests r"
+          " JOIN conseils_history h ON h.request_id = r.id WHERE r.advisor = ?1"
+          " AND h.actor <> ?1 AND h.at >= ?2 ORDER BY h.at DESC, h.version DESC LIMIT 5",
+          {who.subject, now - kNewsDays * 86400}};
+      const QueryResult changes = co_await host_->database().query(std::move(news));
       co_return json::object{{"title", "Ma file"},
                              {"waiting", waiting},
                              {"overdue", overdue},
-                             {"assigned_to_me", mine}};
+                             {"assigned_to_me", mine},
+                             {"news", news_lines(changes)}};
     }
     if (!who.has_role("elu") && !who.has_role("agent")) co_return std::nullopt;
     // A commune the service is not for (it could file nothing): said from memory, the store not
@@ -306,7 +316,27 @@ class ConseilsPlugin final : public Plugin {
     const QueryResult rows = co_await host_->database().query(std::move(recent));
     json::array items;
     for (const auto& row : rows.rows) items.push_back(summary(stored_of(row), now));
-    co_return json::object{{"title", "Mes demandes"}, {"requests", std::move(items)}};
+    // What others (the advisors, a colleague of the commune) did to its requests lately.
+    Statement news{
+        "SELECT h.at, h.actor_name, h.to_status, r.id, r.subject FROM conseils_requests r"
+        " JOIN conseils_history h ON h.request_id = r.id WHERE r.commune = ?1"
+        " AND h.actor <> ?2 AND h.at >= ?3 ORDER BY h.at DESC, h.version DESC LIMIT 5",
+        {who.commune_insee, who.subject, now - kNewsDays * 86400}};
+    const QueryResult changes = co_await host_->database().query(std::move(news));
+    co_return json::object{
+        {"title", "Mes demandes"}, {"requests", std::move(items)}, {"news", news_lines(changes)}};
+  }
+
+  // The dashboard's lines of news: "at, by, status, request, subject" rows, newest first.
+  static json::array news_lines(const QueryResult& rows) {
+    json::array lines;
+    for (const auto& row : rows.rows)
+      lines.push_back(json::object{{"at", iso_utc(int_of(row[0]))},
+                                   {"by", text_of(row[1])},
+                                   {"status", text_of(row[2])},
+                                   {"request", text_of(row[3])},
+                                   {"subject", text_of(row[4])}});
+    return lines;
   }
 
  private:

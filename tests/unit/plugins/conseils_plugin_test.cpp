@@ -219,6 +219,12 @@ BOOST_FIXTURE_TEST_CASE(concurrent_edits_and_internal_notes, Conseils) {
   auto mine = run(plugin->plugin().widget(agent));
   BOOST_TEST_REQUIRE(mine.has_value());
   BOOST_TEST(mine->at("title").as_string() == "Mes demandes");
+  // Its news: the colleague took the request (the agent's own messages are no news).
+  const auto news = mine->at("news").as_array();
+  BOOST_TEST_REQUIRE(news.size() == 1u);
+  BOOST_TEST(news[0].at("status").as_string() == "assigned");
+  BOOST_TEST(news[0].at("by").as_string() == "u-col");
+  BOOST_TEST(news[0].at("request").as_string() == id);
   // A commune the service is not for is told so on its card.
   auto large = run(plugin->plugin().widget(person("u-angers", "elu", "49007")));
   BOOST_TEST_REQUIRE(large.has_value());
@@ -228,6 +234,9 @@ BOOST_FIXTURE_TEST_CASE(concurrent_edits_and_internal_notes, Conseils) {
   BOOST_TEST_REQUIRE(queue.has_value());
   BOOST_TEST(queue->at("waiting").as_int64() == 1);
   BOOST_TEST(queue->at("assigned_to_me").as_int64() == 1);
+  // Its news: the filing of the request now in their charge (their own move is no news).
+  BOOST_TEST_REQUIRE(queue->at("news").as_array().size() == 1u);
+  BOOST_TEST(queue->at("news").as_array()[0].at("status").as_string() == "submitted");
   // An advisor who filed a request for their commune is its requester there: they cannot
   // take or answer it.
   Identity both = advisor;

@@ -5,7 +5,7 @@
 import { api } from '../api.js';
 import { alert, h } from '../dom.js';
 
-const STATUS = {
+export const STATUS = {
   submitted: ['Déposée', 'new'],
   assigned: ['Prise en charge', 'info'],
   answered: ['Répondue', 'success'],
@@ -66,9 +66,26 @@ function newRequestForm(themes, ctx, onFiled) {
       onFiled(created);
     } catch (err) {
       status.append(alert('error', err.message));
+      if (err.code === 'not_eligible') status.append(await directorateContact());
     }
   });
   return form;
+}
+
+// Where a commune too large for Territoires Conseils turns: its regional directorate.
+async function directorateContact() {
+  let d;
+  try {
+    d = await api('/api/directorates/mine');
+  } catch {
+    return h('p', {}, h('a', { class: 'fr-link', href: '/ma-direction', 'data-link': true },
+      'Voir votre direction régionale'));
+  }
+  return h('div', { class: 'fr-callout fr-mb-3w', 'data-directorate': '' },
+    h('h3', { class: 'fr-callout__title' }, d.name || 'Votre direction régionale'),
+    h('p', { class: 'fr-callout__text' }, [d.address, d.phone && `Téléphone : ${d.phone}`,
+      d.email && `Courriel : ${d.email}`].filter(Boolean).join(' · ')),
+    h('a', { class: 'fr-link', href: '/ma-direction', 'data-link': true }, 'Tous ses contacts'));
 }
 
 async function listView(main, ctx, advisor) {
@@ -105,6 +122,54 @@ function actionButton(label, onclick, secondary = true) {
     type: 'button', onclick }, label);
 }
 
+function size(bytes) {
+  if (bytes < 1024 * 1024) return `${Math.max(1, Math.round(bytes / 1024))} Ko`;
+  return `${(bytes / (1024 * 1024)).toFixed(1).replace('.', ',')} Mo`;
+}
+
+const ACCEPTED = '.pdf,.png,.jpg,.jpeg,.gif,.webp,.doc,.docx,.xls,.xlsx,.ppt,.pptx,.odt,.ods,.odp';
+
+// The request's files (downloads), and a form to join more while it is open.
+function attachmentsSection(r, ctx, id) {
+  const files = r.attachments || [];
+  const section = h('div', { class: 'fr-mb-4w' }, h('h2', { class: 'fr-h4' }, 'Pièces jointes'));
+  section.append(files.length === 0 ? h('p', {}, 'Aucune pièce jointe.')
+    : h('ul', { class: 'fr-mb-2w' }, files.map((f) => h('li', { 'data-attachment': f.id },
+      h('a', { class: 'fr-link fr-link--download', href: f.url, download: f.filename },
+        f.filename, h('span', { class: 'fr-link__detail' }, `${f.media_type.split('/').pop().toUpperCase()} – ${size(f.size)}`)),
+      h('span', { class: 'fr-text--sm' }, ` (${f.by}, le ${when(f.at)})`)))));
+  if (['closed', 'withdrawn'].includes(r.status)) return section;
+  const input = h('input', { class: 'fr-upload', type: 'file', id: 'conseil-fichiers', name: 'fichiers',
+    multiple: true, accept: ACCEPTED });
+  const status = h('div', { 'aria-live': 'polite' });
+  const button = h('button', { class: 'fr-btn fr-btn--secondary', type: 'submit' }, 'Envoyer les fichiers');
+  section.append(h('form', { onsubmit: async (e) => {
+    e.preventDefault();
+    status.replaceChildren();
+    if (input.files.length === 0) {
+      status.append(alert('error', 'Choisissez au moins un fichier.'));
+      return;
+    }
+    const body = new FormData();
+    for (const file of input.files) body.append('fichier', file, file.name);
+    button.disabled = true;
+    status.append(h('p', { class: 'fr-text--sm' }, 'Envoi en cours…'));
+    try {
+      await api(`/api/conseils/requests/${encodeURIComponent(id)}/attachments`,
+        { method: 'POST', csrf: ctx.user.csrf_token, body });
+      ctx.navigate(`/conseils?demande=${id}`, { replace: true });
+    } catch (err) {
+      button.disabled = false;
+      status.replaceChildren(alert('error', err.message));
+    }
+  } }, h('div', { class: 'fr-upload-group fr-mb-2w' },
+    h('label', { class: 'fr-label', for: 'conseil-fichiers' }, 'Joindre des fichiers',
+      h('span', { class: 'fr-hint-text' },
+        'PDF, images ou documents bureautiques ; 10 Mo au plus par envoi, 20 fichiers par demande.')),
+    input), button, status));
+  return section;
+}
+
 async function detailView(main, ctx, id, advisor) {
   let r;
   try {
@@ -135,6 +200,7 @@ async function detailView(main, ctx, id, advisor) {
     h('h2', { class: 'fr-h4' }, 'Question'),
     h('p', { class: 'pa-pre' }, r.question));
   if (r.answer) main.append(h('h2', { class: 'fr-h4' }, 'Réponse'), h('p', { class: 'pa-pre' }, r.answer));
+  main.append(attachmentsSection(r, ctx, id));
 
   const moves = h('div', { class: 'fr-mb-4w' });
   if (advisor) {

@@ -1,6 +1,9 @@
 // /: one DSFR card per widget of GET /api/dashboard; a failed widget says so, the others render.
 import { api } from '../api.js';
 import { alert, h } from '../dom.js';
+import { STATUS } from './conseils.js';
+
+const day = new Intl.DateTimeFormat('fr-FR', { day: 'numeric', month: 'long' });
 
 const UNAVAILABLE = 'Ce service est temporairement indisponible.';
 const HIDDEN_KEYS = new Set(['title', 'text', 'id', 'version']);
@@ -32,6 +35,29 @@ function view(value, depth = 0) {
   return String(value);
 }
 
+// "Mes demandes" (a requester's latest requests) or "Ma file" (an advisor's counts), and the
+// news of the last two weeks: what others changed on them.
+function conseilsCard(widget) {
+  const link = (id, text) => h('a', { href: `/conseils?demande=${encodeURIComponent(id)}`, 'data-link': true }, text);
+  const out = h('div', { class: 'fr-card__desc' });
+  if (typeof widget.waiting === 'number') {
+    out.append(h('p', {}, `${widget.waiting} demande${widget.waiting > 1 ? 's' : ''} en attente, ` +
+      `dont ${widget.overdue} en retard ; ${widget.assigned_to_me} vous ${widget.assigned_to_me > 1 ? 'sont confiées' : 'est confiée'}.`));
+  }
+  if (Array.isArray(widget.requests)) {
+    out.append(widget.requests.length === 0 ? h('p', {}, 'Aucune demande pour votre commune.')
+      : h('ul', {}, widget.requests.map((r) => h('li', {}, link(r.id, r.subject),
+        ` – ${(STATUS[r.status] || [r.status])[0]}${r.overdue ? ' (en retard)' : ''}`))));
+  }
+  if (Array.isArray(widget.news) && widget.news.length > 0) {
+    out.append(h('h3', { class: 'fr-text--md fr-mb-1v' }, 'Nouveautés'),
+      h('ul', { 'data-news': '' }, widget.news.map((n) => h('li', {},
+        `Le ${day.format(new Date(n.at))}, ${n.by} : `, link(n.request, n.subject),
+        ` – ${((STATUS[n.status] || [n.status])[0]).toLowerCase()}`))));
+  }
+  return out;
+}
+
 function card(entry) {
   const widget = entry && typeof entry.widget === 'object' && entry.widget ? entry.widget : {};
   const title = typeof widget.title === 'string' && widget.title ? widget.title : entry.plugin;
@@ -41,6 +67,8 @@ function card(entry) {
     content.append(h('p', { class: 'fr-card__desc' }, UNAVAILABLE));
   } else if (typeof widget.text === 'string') {
     content.append(h('p', { class: 'fr-card__desc' }, widget.text));
+  } else if (entry.plugin === 'conseils' && (Array.isArray(widget.requests) || typeof widget.waiting === 'number')) {
+    content.append(conseilsCard(widget));
   } else if (entry.plugin === 'localtis' && Array.isArray(widget.articles)) {
     // The latest articles: their titles, to their source.
     content.append(h('ul', { class: 'fr-card__desc' }, widget.articles.map((a) => h('li', {},
@@ -54,6 +82,10 @@ function card(entry) {
     body.append(h('div', { class: 'fr-card__footer' },
       h('a', { class: 'fr-link', href: '/ma-direction', 'data-link': true },
         'Voir ma direction et ses contacts')));
+  }
+  if (entry.plugin === 'conseils' && !entry.unavailable && !widget.text) {
+    body.append(h('div', { class: 'fr-card__footer' },
+      h('a', { class: 'fr-link', href: '/conseils', 'data-link': true }, 'Ouvrir Territoires Conseils')));
   }
   if (entry.plugin === 'localtis' && !entry.unavailable) {
     body.append(h('div', { class: 'fr-card__footer' },
