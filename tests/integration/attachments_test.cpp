@@ -156,9 +156,11 @@ BOOST_AUTO_TEST_CASE(a_requester_attaches_a_pdf_and_both_parties_download_it) {
   BOOST_TEST(on_disk(g.attachments).contents == 1u);
   BOOST_TEST(g.rows() == 2u);
 
-  // Another commune's élu: the request and its files do not exist for them.
+  // Another commune's élu: the request and its files do not exist for them; refused before
+  // the body is read (the connection then closes).
   r = g.upload(g.other, form({{"file", "x.pdf", pdf(1000)}}));
   BOOST_TEST(r->status == 404, r->body);
+  BOOST_TEST(!r->keep_alive);
   TestConnection c(g.gw->https_port());
   auto d = c.request("GET", url, "", {{"Cookie", g.other.cookie}});
   BOOST_TEST(d->status == 404);
@@ -278,6 +280,15 @@ BOOST_AUTO_TEST_CASE(the_quota_of_a_request_holds) {
   BOOST_TEST(r->body.find("quota_exceeded") != std::string::npos, r->body);
   BOOST_TEST(g.rows() == 2u);
   BOOST_TEST(on_disk(g.attachments).contents == 2u);
+  // 100,000 bytes still fit; then the request is full: refused before the body is read.
+  r = g.upload(g.agent, form({{"file", "p.pdf", pdf(100'000, 'd')}}));
+  BOOST_TEST_REQUIRE(r->status == 201, r->body);
+  r = g.upload(g.agent, form({{"file", "p.pdf", pdf(10, 'e')}}));
+  BOOST_TEST(r->status == 413, r->body);
+  BOOST_TEST(!r->keep_alive);
+  BOOST_TEST(g.rows() == 3u);
+  BOOST_TEST(on_disk(g.attachments).contents == 3u);
+  BOOST_TEST(on_disk(g.attachments).temporary == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(clamd_scans_each_file_and_an_infected_one_is_refused) {

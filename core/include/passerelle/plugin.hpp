@@ -49,6 +49,11 @@ struct Route {
   /// streams the files to disk (config `attachments:` gives the size, types and scan), and the
   /// handler gets Request::form and Request::files. `accepts` is then ignored.
   bool uploads = false;
+  /// For an upload route: run after the caller's role is checked and before a byte of the body
+  /// is read, with the request as the handler will get it but without body, form or files.
+  /// Throw HttpError to refuse (the record is not the caller's to see: 404; it is full: 413);
+  /// nothing is then received. Under the route's deadline.
+  std::function<Task<void>(Request)> before_upload = {};
 };
 
 /// A schema migration of the plugin's own tables, applied once, in version order, in a

@@ -238,6 +238,15 @@ void check_media_type(const RouteSpec& spec, const IncomingRequest& in) {
 
 Task<Response> ready(Response answer) { co_return answer; }
 
+// A Route::before_upload as a call answering 204 when it lets the upload through (parameters
+// by value: the coroutine owns them).
+Task<Response> check_upload(std::function<Task<void>(Request)> check, Request request) {
+  co_await check(std::move(request));
+  Response ok;
+  ok.status = 204;
+  co_return ok;
+}
+
 // The route's policy, once the caller is known: roles, CSRF, media type.
 void admit(const RouteSpec& spec, const IncomingRequest& in,
            const std::optional<AuthContext>& auth) {
@@ -477,12 +486,17 @@ Task<Response> Dispatcher::finish(Pending pending) {
       pending.auth = std::move(caller);
       admit(pending.target->spec, pending.in, pending.auth);
     }
+    std::optional<Response> refused;
     if (pending.target->spec.uploads) {
-      co_await receive_files(pending);
+      refused = co_await receive_files(pending);
       received = pending.files;
     }
-    Response answered = co_await call(pending);
-    answer.emplace(std::move(answered));
+    if (refused) {
+      answer = std::move(refused);
+    } else {
+      Response answered = co_await call(pending);
+      answer.emplace(std::move(answered));
+    }
   } catch (...) {
     answer.emplace(error_answer(std::current_exception(), *pending.stats, id.view()));
   }
@@ -508,11 +522,26 @@ Task<Response> Dispatcher::finish(Pending pending) {
 
 // An upload route's body, read now that the caller is admitted: its files typed, scanned and
 // kept (AttachmentStore), its text fields in `pending.form`.
-Task<void> Dispatcher::receive_files(Pending& pending) {
+Task<std::optional<Response>> Dispatcher::receive_files(Pending& pending) {
   AttachmentStore* store = plugins_.attachments();
   if (!store) throw HttpError(503, "attachments_unavailable", "files are not accepted here");
   if (!pending.in.body_source)
     throw HttpError(415, "unsupported_media_type", "send the files as multipart/form-data");
+  if (pending.target->plugin->route->before_upload) {
+    // The plugin's word on this record first: a refusal costs no byte of the body.
+    Request probe;
+    probe.method = pending.in.method;
+    probe.path = pending.path;
+    probe.path_params = pending.params;
+    probe.query = pending.query;
+    for (const auto& [k, v] : pending.in.headers)
+      if (k != "cookie" && k != "authorization") probe.headers.emplace(k, v);
+    if (pending.auth) probe.identity = pending.auth->identity;
+    probe.request_id = pending.in.request_id;
+    Response checked = co_await call_plugin(*pending.target, std::move(probe),
+                                            pending.in.request_id, /*before_upload=*/true);
+    if (checked.status >= 300) co_return checked;
+  }
   const std::string* header = pending.in.header("content-type");
   // Named first: g++ 12 destroys a temporary of a co_await expression twice.
   std::string type = header ? *header : std::string();
@@ -522,6 +551,7 @@ Task<void> Dispatcher::receive_files(Pending& pending) {
   pending.in.body_source = nullptr;  // read whole
   pending.form = std::move(received.form);
   pending.files = std::move(received.files);
+  co_return std::nullopt;
 }
 
 // The handler's call, to be awaited: built here, started by the co_await (not a coroutine
@@ -606,7 +636,7 @@ Task<Response> Dispatcher::call_core(const Target& target, CoreRequest request) 
 }
 
 Task<Response> Dispatcher::call_plugin(const Target& target, Request request,
-                                       std::string_view request_id) {
+                                       std::string_view request_id, bool before_upload) {
   const RouteTable::Target& plugin_target = *target.plugin;
   const std::string& plugin_name = plugin_target.plugin->info().name;
   // Both hold the plugin while the outcome is looked at, and are declared first so that they
@@ -633,7 +663,9 @@ Task<Response> Dispatcher::call_plugin(const Target& target, Request request,
                  {"took_ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count()}});
   } else {
     auto executor = co_await asio::this_coro::executor;
-    Task<Response> handler = plugin_target.route->handler(std::move(request));
+    Task<Response> handler =
+        before_upload ? check_upload(plugin_target.route->before_upload, std::move(request))
+                      : plugin_target.route->handler(std::move(request));
     call = PluginCall<Response>::start(executor, std::move(handler), target.spec.deadline,
                                        plugin_target.plugin);
     // A handler that answered without waiting (from memory) has ended already: no wait.

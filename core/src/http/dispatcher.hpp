@@ -58,12 +58,14 @@ class Dispatcher final : public RequestHandler {
   std::optional<Response> route(IncomingRequest&& request,
                                 const boost::asio::any_io_executor& executor, Pending& pending);
   Task<Response> finish(Pending pending);
-  Task<void> receive_files(Pending& pending);
+  Task<std::optional<Response>> receive_files(Pending& pending);
   Task<Response> call(Pending& pending);
   Task<std::optional<AuthContext>> authenticate_within(const Target& target,
                                                        const IncomingRequest& in);
   Task<Response> call_core(const Target& target, CoreRequest request);
-  Task<Response> call_plugin(const Target& target, Request request, std::string_view request_id);
+  /// The route's handler, or (`before_upload`) its Route::before_upload.
+  Task<Response> call_plugin(const Target& target, Request request, std::string_view request_id,
+                             bool before_upload = false);
 
   PluginHost& plugins_;
   MetricsRegistry& metrics_;

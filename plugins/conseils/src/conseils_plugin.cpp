@@ -242,7 +242,8 @@ class ConseilsPlugin final : public Plugin {
          .path = "/api/conseils/requests/{id}/attachments",
          .roles = readers,
          .handler = [this](Request r) { return attach(std::move(r)); },
-         .uploads = true},
+         .uploads = true,
+         .before_upload = [this](Request r) { return may_attach(std::move(r)); }},
         {"GET", "/api/conseils/requests/{id}/attachments/{file}", readers,
          [this](Request r) { return attachment(std::move(r)); }},
         {"GET", "/api/conseils/themes", {"*"}, [this](Request r) { return themes(std::move(r)); }},
@@ -569,6 +570,28 @@ class ConseilsPlugin final : public Plugin {
     return o;
   }
 
+  // Before an upload is read: the request is the caller's to see, still open, not full.
+  Task<void> may_attach(Request r) {
+    const Stored s = co_await load_visible(r);
+    if (s.status == Status::closed || s.status == Status::withdrawn)
+      throw HttpError(409, "conflict",
+                      "a request " + std::string(name_of(s.status)) + " takes no more files");
+    Statement used{
+        "SELECT count(*), coalesce(sum(size), 0) FROM conseils_attachments WHERE request_id = ?1",
+        {s.id}};
+    const QueryResult rows = co_await host_->database().query(std::move(used));
+    if (int_of(rows.rows.at(0).at(0)) >= max_files_ ||
+        int_of(rows.rows.at(0).at(1)) >= quota_bytes_)
+      throw quota_exceeded();
+  }
+
+  HttpError quota_exceeded() const {
+    return HttpError(413, "quota_exceeded",
+                     "Une demande peut porter " + std::to_string(max_files_) + " fichiers et " +
+                         std::to_string(quota_bytes_ / (1024 * 1024)) +
+                         " Mo au plus : celle-ci est pleine.");
+  }
+
   // POST /api/conseils/requests/{id}/attachments: files for a request still open, within its
   // quota. The host received them (typed, scanned); they are the request's once named here.
   Task<Response> attach(Request r) {
@@ -616,10 +639,7 @@ class ConseilsPlugin final : public Plugin {
         drops.push_back({"DELETE FROM conseils_attachments WHERE attachment_id = ?1", {file.id}});
       co_await host_->database().transaction(std::move(drops));
       if (failure) std::rethrow_exception(failure);
-      throw HttpError(413, "quota_exceeded",
-                      "Une demande peut porter " + std::to_string(max_files_) + " fichiers et " +
-                          std::to_string(quota_bytes_ / (1024 * 1024)) +
-                          " Mo au plus : celle-ci est pleine.");
+      throw quota_exceeded();
     }
     co_return std::move(*answer);
   }
