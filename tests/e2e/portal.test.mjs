@@ -304,8 +304,9 @@ describe('the portal in a browser', () => {
       await page.getByLabel('Votre question').fill('Test');
       await page.getByRole('button', { name: 'Envoyer la demande' }).click();
       await page.getByRole('alert').getByText(/moins de 10000 habitants/).waitFor();
-      // With where to turn: the directorate of Angers, from the directorates plugin.
-      await page.locator('[data-directorate]').getByText(/Courriel/).waitFor();
+      // With where to turn: the directorate of Angers, asked of the directorates plugin.
+      await page.getByRole('alert').getByText(/Direction régionale/).waitFor();
+      await page.locator('[data-directorate]').getByRole('link').waitFor();
     });
     // The agent of Tuffalun files a request.
     ({ context, page } = await openPage(1280));

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -148,6 +149,15 @@ class PASSERELLE_SDK_API Attachments {
   virtual Task<void> remove(std::string id) = 0;
 };
 
+/// A service one plugin offers the others (SDK 0.6): an interface of its own, derived from
+/// this, declared in a header both plugins include (only the header: plugins never link each
+/// other), with PASSERELLE_SDK_API so that the cast below works across libraries. Its
+/// functions run on the caller's threads, so they must be safe to call from any thread.
+class PASSERELLE_SDK_API Service {
+ public:
+  virtual ~Service() = default;
+};
+
 /// A monotonically increasing counter, exported at /metrics.
 class PASSERELLE_SDK_API Counter {
  public:
@@ -211,6 +221,21 @@ class PASSERELLE_SDK_API Host {
   virtual Mailer& mail() = 0;
   /// The files of the plugin's upload routes (SDK 0.6).
   virtual Attachments& attachments() = 0;
+
+  /// Offers `service` to the other plugins under `name` (one name, one plugin), from start()
+  /// on; the plugin keeps it alive until stop(). std::invalid_argument when another running
+  /// plugin offers that name.
+  virtual void offer(const std::string& name, Service& service) = 0;
+  /// The service offered under `name`, or empty when no running plugin offers it (not loaded,
+  /// failed, stopped): the caller handles that case. The handle keeps the offering plugin loaded
+  /// while it lives: hold it for one call, not for good. Cast with lookup_as<T>() below.
+  virtual std::shared_ptr<Service> lookup(const std::string& name) = 0;
+
+  /// lookup() as the interface `T`: empty as well when the service is not a `T`.
+  template <class T>
+  std::shared_ptr<T> lookup_as(const std::string& name) {
+    return std::dynamic_pointer_cast<T>(lookup(name));
+  }
 };
 
 }  // namespace passerelle

@@ -108,7 +108,7 @@ Task<void> PluginHost::start_one(Pending& p) {
     lp.services = std::make_unique<PluginServices>(
         name, p.settings, std::move(database), http_, metrics_, tokens_,
         territories_ ? *territories_ : kNoTerritories, *blocking_, *mailer_, attachments_,
-        std::move(announcer), executor);
+        services_, p.plugin, std::move(announcer), executor);
     co_await lp.plugin().start(*lp.services);
     lp.routes = lp.plugin().routes();
     for (const auto& route : lp.routes)
@@ -121,6 +121,7 @@ Task<void> PluginHost::start_one(Pending& p) {
                {"routes", lp.routes.size()}});
   } catch (const std::exception& e) {
     lp.routes.clear();
+    services_.withdraw(&lp);
     lp.set_failure(e.what());
     log::error("plugins", "plugin failed to start", {{"plugin", name}, {"error", e.what()}});
   }
@@ -168,6 +169,7 @@ Task<void> PluginHost::stop_all(std::chrono::milliseconds grace) {
       co_await timer.async_wait(boost::asio::use_awaitable);
     }
     if (p.plugin->state() != LoadedPlugin::State::running) continue;
+    services_.withdraw(p.plugin.get());  // no new caller reaches it
     try {
       co_await p.plugin->plugin().stop();
     } catch (const std::exception& e) {

@@ -8,6 +8,7 @@
 #include "http/router.hpp"
 #include "metrics/registry.hpp"
 #include "plugins/loaded_plugin.hpp"
+#include "plugins/service_registry.hpp"
 
 #include <boost/json/array.hpp>
 
@@ -101,6 +102,7 @@ class PluginHost {
   std::unique_ptr<BlockingPool> blocking_;  // plugins' blocking work (Host::offload)
   std::unique_ptr<SmtpMailer> mailer_;      // Host::mail()
   AttachmentStore* attachments_ = nullptr;  // Host::attachments()
+  ServiceRegistry services_;                // Host::offer(), Host::lookup()
   std::vector<Pending> plugins_;
   std::atomic<std::shared_ptr<const RouteTable>> table_;
   std::atomic<bool> ready_{false};

@@ -5,6 +5,7 @@
 #include "auth/identity_tokens.hpp"
 #include "metrics/registry.hpp"
 #include "passerelle/host.hpp"
+#include "plugins/service_registry.hpp"
 #include "store/sqlite_store.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -57,6 +58,7 @@ class PluginServices final : public Host {
                  std::unique_ptr<PluginStore> database, HttpClient& http, MetricsRegistry& metrics,
                  const IdentityTokens* tokens, const Territories& territories,
                  BlockingPool& blocking, Mailer& mailer, AttachmentStore* attachments,
+                 ServiceRegistry& services, std::weak_ptr<LoadedPlugin> self,
                  Announcer announcer = {}, boost::asio::any_io_executor executor = {})
       : plugin_(plugin),
         config_(std::move(config)),
@@ -69,6 +71,8 @@ class PluginServices final : public Host {
         blocking_(blocking),
         mailer_(mailer),
         attachments_(attachments, plugin),
+        services_(services),
+        self_(std::move(self)),
         announcer_(std::move(announcer)),
         executor_(std::move(executor)) {}
 
@@ -85,6 +89,12 @@ class PluginServices final : public Host {
   void on_announcement(std::function<Task<void>(std::string)> handler) override;
   Mailer& mail() override { return mailer_; }
   Attachments& attachments() override { return attachments_; }
+  void offer(const std::string& name, Service& service) override {
+    services_.offer(name, service, self_);
+  }
+  std::shared_ptr<Service> lookup(const std::string& name) override {
+    return services_.lookup(name);
+  }
 
   /// A message this plugin announced on another instance ("*": some may have been lost):
   /// queued, and handed to the plugin's handler one at a time on the host's executor, `owner`
@@ -105,6 +115,8 @@ class PluginServices final : public Host {
   BlockingPool& blocking_;
   Mailer& mailer_;
   PluginAttachments attachments_;
+  ServiceRegistry& services_;
+  std::weak_ptr<LoadedPlugin> self_;  // the plugin these services belong to
   Announcer announcer_;
   boost::asio::any_io_executor executor_;
   // The rate of announce(): a window of one second.

@@ -8,6 +8,8 @@
 #include "values.hpp"
 #include "workflow.hpp"
 
+#include "directorates_service.hpp"
+
 #include "passerelle/sdk.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -308,8 +310,7 @@ class ConseilsPlugin final : public Plugin {
           {"title", "Territoires Conseils"},
           {"text", "Territoires Conseils répond aux communes de moins de " +
                        std::to_string(settings_->max_population) +
-                       " habitants et aux intercommunalités : pour " + commune->name +
-                       ", votre direction régionale vous accompagne."}};
+                       " habitants et aux intercommunalités. " + where_to_turn(*commune)}};
     Statement recent{std::string("SELECT ") + kColumns +
                          " FROM conseils_requests WHERE commune = ?1"
                          " ORDER BY created_at DESC, id DESC LIMIT 5",
@@ -412,8 +413,7 @@ class ConseilsPlugin final : public Plugin {
                           " habitants et aux "
                           "intercommunalités ; " +
                           commune->name + " en compte " + std::to_string(commune->population) +
-                          ". Votre direction régionale vous accompagne : voir "
-                          "/api/directorates/mine.");
+                          ". " + where_to_turn(*commune));
     const auto now = now_seconds();
     Stored s;
     s.id = random_id();
@@ -568,6 +568,21 @@ class ConseilsPlugin final : public Plugin {
     }
     o["messages"] = std::move(messages);
     return o;
+  }
+
+  // Where a commune too large for the service turns: its regional directorate, asked of the
+  // directorates plugin through the host; without it (not loaded, not running), its page.
+  std::string where_to_turn(const Commune& commune) const {
+    if (const auto lookup = host_->lookup_as<directorates::Lookup>(directorates::kService))
+      if (const auto d = lookup->for_commune(commune.code)) {
+        std::string how;
+        if (!d->phone.empty()) how += ", " + d->phone;
+        if (!d->email.empty()) how += ", " + d->email;
+        return "Pour " + commune.name + ", votre direction régionale vous accompagne : " + d->name +
+               how + ".";
+      }
+    return "Pour " + commune.name +
+           ", votre direction régionale vous accompagne : voir /api/directorates/mine.";
   }
 
   // Before an upload is read: the request is the caller's to see, still open, not full.

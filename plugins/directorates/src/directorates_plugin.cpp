@@ -3,6 +3,8 @@
 #include "directorate.hpp"
 #include "snapshot_cell.hpp"
 
+#include "directorates_service.hpp"
+
 #include "passerelle/async_mutex.hpp"
 #include "passerelle/sdk.hpp"
 
@@ -154,7 +156,7 @@ json::object list_json(const std::vector<const Directorate*>& items) {
 }
 }  // namespace
 
-class DirectoratesPlugin final : public Plugin {
+class DirectoratesPlugin final : public Plugin, public ::passerelle::directorates::Lookup {
  public:
   PluginInfo info() const override {
     return {"directorates", "1.0.0", "Regional directorates of the bank and their contacts."};
@@ -233,6 +235,8 @@ class DirectoratesPlugin final : public Plugin {
     co_await reload();
     for (const auto& problem : coverage_problems(snapshot()->all, host.territories()))
       host.logger().warn(problem);
+    host.offer(::passerelle::directorates::kService,
+               static_cast<::passerelle::directorates::Lookup&>(*this));
     // Another instance sharing the store changed a directorate: read them all again, in turn
     // with this instance's own writes (a read begun before a write would publish older data).
     host.on_announcement([this](std::string) -> Task<void> {
@@ -299,6 +303,18 @@ class DirectoratesPlugin final : public Plugin {
     for (const auto& row : rows.rows)
       fresh.push_back(directorate_from_document(std::get<std::string>(row[0])));
     directory_.publish(make_directory(std::move(fresh)));
+  }
+
+  // ::passerelle::directorates::Lookup, for the other plugins: from the snapshot, any thread.
+  std::optional<::passerelle::directorates::Contact> for_commune(
+      const std::string& insee) const override {
+    const Commune* c = host_->territories().commune(insee);
+    if (!c) return std::nullopt;
+    const auto all = directory_.read();
+    const auto it = all->by_department.find(c->department);
+    if (it == all->by_department.end()) return std::nullopt;
+    const Directorate& d = all->all[it->second];
+    return ::passerelle::directorates::Contact{d.id, d.name, d.address, d.phone, d.email};
   }
 
   // The index in `all` of the directorate of the caller's commune, or -1.

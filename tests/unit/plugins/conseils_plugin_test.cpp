@@ -11,7 +11,8 @@ using namespace passerelle::test;
 namespace {
 
 struct Conseils : AppFixture {
-  Conseils() {
+  // `also`: more plugins to load beside it (their config entries).
+  explicit Conseils(const std::string& also = "") {
     dir.write("conseils.yaml",
               "max_population: 10000\n"
               "themes:\n"
@@ -21,7 +22,7 @@ struct Conseils : AppFixture {
               "  - {email: Conseiller@Demo.invalid, themes: [urbanisme]}\n"
               "  - {email: collegue@demo.invalid, themes: [all]}\n");
     start("  - name: conseils\n    library: " + module("conseils") +
-          "\n    config:\n      settings_file: " + dir.path() + "/conseils.yaml\n");
+          "\n    config:\n      settings_file: " + dir.path() + "/conseils.yaml\n" + also);
   }
 
   static Identity person(const std::string& subject, const std::string& role,
@@ -70,6 +71,8 @@ BOOST_FIXTURE_TEST_CASE(a_large_commune_is_sent_to_its_directorate, Conseils) {
   BOOST_TEST(error_code(r) == "not_eligible");
   const std::string message(json(r).at("error").at("message").as_string());
   BOOST_TEST(message.find("moins de 10000 habitants") != std::string::npos, message);
+  // No directorates plugin here: the way to it instead of its contact.
+  BOOST_TEST(message.find("voir /api/directorates/mine") != std::string::npos, message);
   BOOST_TEST(message.find("Angers") != std::string::npos, message);
   // Bad input: named fields, nothing stored.
   BOOST_TEST(as(agent, "POST", "/api/conseils/requests", R"({"subject":"S","theme":"urbanisme"})")
@@ -79,6 +82,48 @@ BOOST_FIXTURE_TEST_CASE(a_large_commune_is_sent_to_its_directorate, Conseils) {
                  .status == 422);
   BOOST_TEST(as(agent, "POST", "/api/conseils/requests", "[1]").status == 400);
   BOOST_TEST(json(as(advisor, "GET", "/api/conseils/requests")).at("requests").as_array().empty());
+}
+
+// The directorates plugin loaded too: the refusal names the directorate, asked of it through
+// the host (Host::lookup), and so does the card; the plugins never link each other.
+struct ConseilsAndDirectorates : Conseils {
+  ConseilsAndDirectorates()
+      : Conseils("  - name: directorates\n    library: " + module("directorates") +
+                 "\n    config:\n      data_file: " + std::string(PASSERELLE_TEST_FIXTURES) +
+                 "/directorates/directorates.yaml\n") {}
+};
+
+BOOST_FIXTURE_TEST_CASE(the_directorate_is_named_through_the_host, ConseilsAndDirectorates) {
+  const Identity angers = person("u-angers", "elu", "49007");
+  const Response r = as(angers, "POST", "/api/conseils/requests",
+                        R"({"subject":"S","question":"Q","theme":"urbanisme"})");
+  BOOST_TEST(r.status == 422);
+  const std::string message(json(r).at("error").at("message").as_string());
+  BOOST_TEST(message.find("Direction régionale Pays de la Loire, +33 2 61 91 52 00, "
+                          "dr-pdl@demo.passerelle.invalid") != std::string::npos,
+             message);
+  auto card = run(host.table()->plugins.at(0)->plugin().widget(angers));
+  BOOST_TEST_REQUIRE(card.has_value());
+  BOOST_TEST(std::string(card->at("text").as_string()).find("dr-pdl@demo.passerelle.invalid") !=
+             std::string::npos);
+}
+
+// The directorates plugin failed to start (its seed is missing): its service is not offered,
+// and the refusal names the route instead.
+struct ConseilsAndBrokenDirectorates : Conseils {
+  ConseilsAndBrokenDirectorates()
+      : Conseils("  - name: directorates\n    library: " + module("directorates") +
+                 "\n    config:\n      data_file: /nonexistent/directorates.yaml\n") {}
+};
+
+BOOST_FIXTURE_TEST_CASE(a_directorates_plugin_that_failed_is_not_asked,
+                        ConseilsAndBrokenDirectorates) {
+  BOOST_TEST((host.table()->plugins.at(1)->state() == LoadedPlugin::State::failed));
+  const Response r = as(person("u-angers", "elu", "49007"), "POST", "/api/conseils/requests",
+                        R"({"subject":"S","question":"Q","theme":"urbanisme"})");
+  BOOST_TEST(r.status == 422);
+  const std::string message(json(r).at("error").at("message").as_string());
+  BOOST_TEST(message.find("voir /api/directorates/mine") != std::string::npos, message);
 }
 
 BOOST_FIXTURE_TEST_CASE(the_workflow_and_its_history, Conseils) {

@@ -66,26 +66,14 @@ function newRequestForm(themes, ctx, onFiled) {
       onFiled(created);
     } catch (err) {
       status.append(alert('error', err.message));
-      if (err.code === 'not_eligible') status.append(await directorateContact());
+      // Its message names the directorate; all its contacts are on its page.
+      if (err.code === 'not_eligible') {
+        status.append(h('p', { 'data-directorate': '' }, h('a', { class: 'fr-link', href: '/ma-direction',
+          'data-link': true }, 'Tous les contacts de votre direction régionale')));
+      }
     }
   });
   return form;
-}
-
-// Where a commune too large for Territoires Conseils turns: its regional directorate.
-async function directorateContact() {
-  let d;
-  try {
-    d = await api('/api/directorates/mine');
-  } catch {
-    return h('p', {}, h('a', { class: 'fr-link', href: '/ma-direction', 'data-link': true },
-      'Voir votre direction régionale'));
-  }
-  return h('div', { class: 'fr-callout fr-mb-3w', 'data-directorate': '' },
-    h('h3', { class: 'fr-callout__title' }, d.name || 'Votre direction régionale'),
-    h('p', { class: 'fr-callout__text' }, [d.address, d.phone && `Téléphone : ${d.phone}`,
-      d.email && `Courriel : ${d.email}`].filter(Boolean).join(' · ')),
-    h('a', { class: 'fr-link', href: '/ma-direction', 'data-link': true }, 'Tous ses contacts'));
 }
 
 async function listView(main, ctx, advisor) {
