@@ -48,7 +48,7 @@ function gatewayConfig({ port, dir }) {
   const web = `
 web:
   root: ${DIST}
-  pages: [/, /connexion, /ma-direction, /actualites, /conseils, /mon-compte, /exploitation]
+  pages: [/, /connexion, /ma-direction, /actualites, /conseils, /offres, /mon-compte, /exploitation]
 `;
   return `demo: true
 server:
@@ -85,6 +85,10 @@ plugins:
     library: ${MODULES}/libpasserelle-conseils.so
     config:
       settings_file: ${ROOT}/config/conseils.yaml
+  - name: offers
+    library: ${MODULES}/libpasserelle-offers.so
+    config:
+      catalogue_file: ${ROOT}/config/offers.yaml
 `;
 }
 

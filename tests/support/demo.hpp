@@ -57,6 +57,11 @@ inline std::string shipped_plugins() {
   BOOST_REQUIRE(settings_at != std::string::npos);
   plugins.replace(settings_at, settings.size(),
                   "settings_file: " + source + "/config/conseils.yaml");
+  const std::string catalogue = "catalogue_file: offers.yaml";
+  const auto catalogue_at = plugins.find(catalogue);
+  BOOST_REQUIRE(catalogue_at != std::string::npos);
+  plugins.replace(catalogue_at, catalogue.size(),
+                  "catalogue_file: " + source + "/config/offers.yaml");
   setenv("PASSERELLE_MODULES", PASSERELLE_TEST_MODULES, 1);
   return plugins;
 }

@@ -1,0 +1,667 @@
+// offers: the bank's engineering and financing offers, matched to the caller's territory by
+// their eligibility rules (rules.hpp), explained in French; programmes' member lists imported
+// from CSV; an élu's or agent's interest routed, as a lead, to the directorate in charge of
+// their commune (asked of the directorates plugin through the host).
+#include "catalogue.hpp"
+#include "rules.hpp"
+
+#include "directorates_service.hpp"
+#include "passerelle/async_mutex.hpp"
+#include "passerelle/sdk.hpp"
+#include "values.hpp"
+#include "yaml_file.hpp"
+
+#include <sys/random.h>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <unordered_set>
+
+namespace passerelle::plugins::offers {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string random_id() {
+  unsigned char bytes[16];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0) throw std::runtime_error("no random bytes from the system");
+    got += static_cast<std::size_t>(n);
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+json::object body_object(const Request& r) {
+  boost::system::error_code ec;
+  json::value v = json::parse(r.body, ec);
+  if (ec || !v.is_object()) throw HttpError(400, "invalid_json", "the body is not a JSON object");
+  return std::move(v.as_object());
+}
+
+std::int64_t today() { return now_seconds() / 86400; }
+
+struct Programme {
+  std::string label;
+  std::string sample_csv;  // the demo's list, loaded when none was imported
+  std::unordered_set<std::string> members;
+};
+
+// What requests read: the offers, their compiled rules, the programmes. Replaced whole after
+// a write; readers hold the pointer they took.
+struct Catalogue {
+  Rules rules;
+  std::vector<Offer> offers;  // by id; archived ones too
+  std::vector<int> rule_of;   // rule_of[i]: offers[i]'s compiled rule
+  std::map<std::string, Programme> programmes;
+};
+
+// A programme list from CSV: one INSEE code per line; '#' comments, blank lines and a header
+// "insee" skipped. Every error with its line; nothing when one is wrong.
+std::vector<std::string> members_of_csv(const std::string& text, const Territories& territories,
+                                        std::vector<std::string>& errors) {
+  std::vector<std::string> codes;
+  std::set<std::string> seen;
+  std::istringstream in(text);
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a BOM
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    std::string code = line.substr(first, line.find_last_not_of(" \t;,") - first + 1);
+    if (code == "insee" || code == "code_insee" || code == "INSEE") continue;
+    const std::string at = "ligne " + std::to_string(number) + " : ";
+    if (code.size() > 10 || code.find_first_of(";, \t") != std::string::npos) {
+      errors.push_back(at + "un seul code INSEE par ligne");
+    } else if (!territories.commune(code)) {
+      errors.push_back(at + code + " n'est pas une commune connue");
+    } else if (!seen.insert(code).second) {
+      errors.push_back(at + code + " en double");
+    } else {
+      codes.push_back(code);
+    }
+    if (errors.size() >= 20) break;
+  }
+  return codes;
+}
+
+}  // namespace
+
+class OffersPlugin final : public Plugin {
+ public:
+  PluginInfo info() const override {
+    return {"offers", "0.1.0",
+            "Engineering and financing offers matched to the caller's territory, with leads to "
+            "the regional directorates."};
+  }
+
+  std::vector<ConfigField> config_schema() const override {
+    return {{"catalogue_file", ConfigType::path, true, nullptr,
+             "YAML: the programmes and the seed of offers (config/offers.yaml)"}};
+  }
+
+  std::vector<Migration> migrations() const override {
+    return {{1,
+#include "migrations/001_offers.inc"
+             ,
+             {}}};
+  }
+
+  Task<void> start(Host& host) override {
+    host_ = &host;
+    file_ = std::string(host.config().at("catalogue_file").as_string());
+    // The file: read and checked off the I/O threads; a wrong one stops the start, naming
+    // FILE:LINE:COL.
+    auto seed = std::make_shared<std::vector<Offer>>();
+    auto programmes = std::make_shared<std::map<std::string, Programme>>();
+    std::function<void()> read = [seed, programmes, file = file_] {
+      read_file(file, *seed, *programmes);
+    };
+    co_await host.offload(std::move(read));
+    programmes_ = *programmes;
+    Statement count{"SELECT count(*) FROM offers_offers", {}};
+    const QueryResult stored = co_await host.database().query(std::move(count));
+    if (int_of(stored.rows.at(0).at(0)) == 0) {
+      std::vector<Statement> inserts;
+      for (const Offer& o : *seed) inserts.push_back(upsert(o));
+      co_await host.database().transaction(std::move(inserts));
+      host.logger().info("seeded " + std::to_string(seed->size()) + " offers from " + file_);
+    }
+    co_await load_samples();
+    co_await reload();
+    host.on_announcement([this](std::string) -> Task<void> {
+      AsyncMutex::Lock lock = co_await writes_.lock();
+      co_await reload();
+    });
+  }
+
+  std::vector<Route> routes() override {
+    const std::vector<std::string> requesters{"elu", "agent"}, operators{"operator"};
+    Route import{"POST", "/api/offers/programmes/{id}/members", operators,
+                 [this](Request r) { return import_members(std::move(r)); }};
+    import.accepts = {"text/csv", "text/plain"};
+    return {
+        {"GET", "/api/offers", {"*"}, [this](Request r) { return list(std::move(r)); }},
+        {"GET",
+         "/api/offers/eligible",
+         {"*"},
+         [this](Request r) { return eligible(std::move(r)); }},
+        {"GET", "/api/offers/programmes", operators,
+         [this](Request r) { return programmes(std::move(r)); }},
+        import,
+        {"GET",
+         "/api/offers/leads",
+         {"elu", "agent", "advisor", "operator"},
+         [this](Request r) { return leads(std::move(r)); }},
+        {"GET", "/api/offers/{id}", {"*"}, [this](Request r) { return get(std::move(r)); }},
+        {"POST", "/api/offers", operators, [this](Request r) { return create(std::move(r)); }},
+        {"PUT", "/api/offers/{id}", operators, [this](Request r) { return update(std::move(r)); }},
+        {"POST", "/api/offers/{id}/archive", operators,
+         [this](Request r) { return archive(std::move(r)); }},
+        {"POST", "/api/offers/{id}/interest", requesters,
+         [this](Request r) { return interest(std::move(r)); }},
+    };
+  }
+
+  // The offers the caller's commune is eligible for, best first.
+  Task<std::optional<json::value>> widget(Identity who) override {
+    const Commune* commune = host_->territories().commune(who.commune_insee);
+    if (!commune) co_return std::nullopt;
+    const auto catalogue = current();
+    json::array items;
+    for (auto& entry : ranked(*catalogue, *commune)) {
+      if (!entry.eligible || items.size() >= 5) continue;
+      items.push_back(
+          json::object{{"id", entry.offer->id},
+                       {"title", entry.offer->title},
+                       {"kind", entry.offer->kind},
+                       {"reasons", json::array(entry.reasons.begin(), entry.reasons.end())}});
+    }
+    co_return json::object{{"title", "Offres pour " + commune->name}, {"offers", std::move(items)}};
+  }
+
+ private:
+  // --- reading the catalogue ------------------------------------------------------------------
+
+  static void read_file(const std::string& file, std::vector<Offer>& seed,
+                        std::map<std::string, Programme>& programmes) {
+    const YAML::Node root = yaml::load_file(file);
+    const auto folder = std::filesystem::path(file).parent_path();
+    for (const auto& p : root["programmes"]) {
+      const std::string id = p["id"] ? p["id"].Scalar() : "";
+      if (id.empty() || !p["label"])
+        throw std::runtime_error(yaml::where(file, p) + "a programme needs an id and a label");
+      if (programmes.contains(id))
+        throw std::runtime_error(yaml::where(file, p) + "programme " + id + " is listed twice");
+      Programme programme{p["label"].Scalar(), "", {}};
+      if (p["sample_csv"]) programme.sample_csv = (folder / p["sample_csv"].Scalar()).string();
+      programmes.emplace(id, std::move(programme));
+    }
+    Rules check;  // every rule compiled once here, so that a bad one names its line
+    std::set<std::string> ids;
+    for (const auto& node : root["offers"]) {
+      Offer offer;
+      try {
+        offer = offer_from_json(json_of(node).as_object());
+      } catch (const FieldError& e) {
+        const std::string top = e.field().substr(0, e.field().find_first_of(".["));
+        throw std::runtime_error(yaml::where(file, node[top] ? node[top] : node) + e.what());
+      }
+      try {
+        check.compile(node["eligibility"], "eligibility",
+                      [&](const std::string& p) { return programmes.contains(p); });
+      } catch (const RuleError& e) {
+        throw std::runtime_error(file + ":" + std::to_string(e.line()) + ":" +
+                                 std::to_string(e.column()) + ": offer " + offer.id + ", " +
+                                 e.what());
+      }
+      if (!ids.insert(offer.id).second)
+        throw std::runtime_error(yaml::where(file, node) + "offer " + offer.id +
+                                 " is listed twice");
+      seed.push_back(std::move(offer));
+    }
+  }
+
+  // The demo's sample lists, for programmes no list was imported for (clearly named so).
+  Task<void> load_samples() {
+    for (const auto& [id, programme] : programmes_) {
+      if (programme.sample_csv.empty()) continue;
+      Statement imported{"SELECT count(*) FROM offers_imports WHERE programme = ?1", {id}};
+      if (int_of((co_await host_->database().query(std::move(imported))).rows.at(0).at(0)) > 0)
+        continue;
+      auto text = std::make_shared<std::string>();
+      std::function<void()> read = [text, path = programme.sample_csv] {
+        std::ifstream in(path);
+        if (!in) throw std::runtime_error(path + ": cannot read the sample list");
+        std::ostringstream all;
+        all << in.rdbuf();
+        *text = all.str();
+      };
+      co_await host_->offload(std::move(read));
+      std::vector<std::string> errors;
+      const auto codes = members_of_csv(*text, host_->territories(), errors);
+      for (const auto& e : errors) host_->logger().warn(programme.sample_csv + ", " + e);
+      auto writes = replace_members(id, codes, "sample", true);
+      co_await host_->database().transaction(std::move(writes));
+      host_->logger().info("programme " + id + ": demonstration sample of " +
+                           std::to_string(codes.size()) + " communes (not the official list)");
+    }
+  }
+
+  Task<void> reload() {
+    Statement all{"SELECT document, version FROM offers_offers ORDER BY id", {}};
+    const QueryResult rows = co_await host_->database().query(std::move(all));
+    Statement members{"SELECT programme, code FROM offers_members", {}};
+    const QueryResult lists = co_await host_->database().query(std::move(members));
+    auto next = std::make_shared<Catalogue>();
+    next->programmes = programmes_;
+    for (auto& [id, p] : next->programmes) p.members.clear();
+    for (const auto& row : lists.rows)
+      if (auto it = next->programmes.find(text_of(row[0])); it != next->programmes.end())
+        it->second.members.insert(text_of(row[1]));
+    for (const auto& row : rows.rows) {
+      Offer offer = offer_from_json(json::parse(text_of(row[0])).as_object());
+      offer.version = int_of(row[1]);
+      next->rule_of.push_back(compile(next->rules, offer, next->programmes));
+      next->offers.push_back(std::move(offer));
+    }
+    catalogue_.store(std::move(next));
+  }
+
+  static int compile(Rules& rules, const Offer& offer,
+                     const std::map<std::string, Programme>& programmes) {
+    // The rule as JSON, read as YAML (JSON is its flow form): one compiler for both.
+    return rules.compile(YAML::Load(json::serialize(offer.eligibility)), "eligibility",
+                         [&](const std::string& p) { return programmes.contains(p); });
+  }
+
+  std::shared_ptr<const Catalogue> current() const { return catalogue_.load(); }
+
+  struct Ranked {
+    const Offer* offer;
+    bool eligible;
+    std::vector<std::string> reasons;
+  };
+
+  // Every offer not archived, for one commune: eligible ones first, those whose rule says the
+  // most about the commune first among them (the most specific match), then by title.
+  std::vector<Ranked> ranked(const Catalogue& c, const Commune& commune) const {
+    const Place place = c.rules.place(
+        false, commune.population, commune.region, commune.department, [&](const std::string& p) {
+          const auto it = c.programmes.find(p);
+          return it != c.programmes.end() && it->second.members.contains(commune.code);
+        });
+    const Names names{[this](const std::string& code) {
+                        const Region* r = host_->territories().region(code);
+                        return r ? r->name : code;
+                      },
+                      [this](const std::string& code) {
+                        const Department* d = host_->territories().department(code);
+                        return d ? d->name : code;
+                      },
+                      [&c](const std::string& id) {
+                        const auto it = c.programmes.find(id);
+                        return it == c.programmes.end() ? id : it->second.label;
+                      }};
+    std::vector<Ranked> out;
+    for (std::size_t i = 0; i < c.offers.size(); ++i) {
+      if (c.offers[i].archived) continue;
+      Ranked r{&c.offers[i], false, {}};
+      r.eligible = c.rules.explain(c.rule_of[i], place, today(), names, r.reasons);
+      out.push_back(std::move(r));
+    }
+    std::stable_sort(out.begin(), out.end(), [](const Ranked& a, const Ranked& b) {
+      if (a.eligible != b.eligible) return a.eligible;
+      if (a.reasons.size() != b.reasons.size()) return a.reasons.size() > b.reasons.size();
+      return a.offer->title < b.offer->title;
+    });
+    return out;
+  }
+
+  const Offer* find(const Catalogue& c, const std::string& id) const {
+    for (const auto& o : c.offers)
+      if (o.id == id) return &o;
+    return nullptr;
+  }
+
+  // --- routes ---------------------------------------------------------------------------------
+
+  Task<Response> list(Request r) {
+    const auto c = current();
+    const auto kind = r.query_param("kind");
+    const auto theme = r.query_param("theme");
+    std::string q = r.query_param("q").value_or("");
+    std::transform(q.begin(), q.end(), q.begin(),
+                   [](unsigned char ch) { return std::tolower(ch); });
+    if (kind && std::find(kinds().begin(), kinds().end(), *kind) == kinds().end())
+      throw HttpError(400, "bad_request", "kind: financing or engineering");
+    json::array items;
+    for (const auto& o : c->offers) {
+      if (o.archived || (kind && o.kind != *kind)) continue;
+      if (theme && std::find(o.themes.begin(), o.themes.end(), *theme) == o.themes.end()) continue;
+      if (!q.empty()) {
+        std::string hay = o.title + " " + o.summary + " " + o.body;
+        std::transform(hay.begin(), hay.end(), hay.begin(),
+                       [](unsigned char ch) { return std::tolower(ch); });
+        if (hay.find(q) == std::string::npos) continue;
+      }
+      json::object item = to_json(o);
+      item.erase("eligibility");
+      item.erase("body");
+      items.push_back(std::move(item));
+    }
+    co_return Response::json(json::object{{"offers", std::move(items)}});
+  }
+
+  Task<Response> get(Request r) {
+    const auto c = current();
+    const Offer* o = find(*c, r.param("id"));
+    if (!o || o->archived) throw HttpError(404, "not_found", "no such offer");
+    Response res = Response::json(to_json(*o));
+    res.headers.emplace_back("ETag", "\"" + std::to_string(o->version) + "\"");
+    co_return res;
+  }
+
+  // GET /api/offers/eligible[?commune=]: the caller's commune, or (advisors, operators) any.
+  Task<Response> eligible(Request r) {
+    const Identity& who = *r.identity;
+    std::string code = who.commune_insee;
+    if (auto asked = r.query_param("commune")) {
+      if (!who.has_role("advisor") && !who.has_role("operator") && *asked != code)
+        throw HttpError(403, "forbidden", "only advisors and operators ask for another commune");
+      code = *asked;
+    }
+    const Commune* commune = host_->territories().commune(code);
+    if (!commune)
+      throw HttpError(
+          code.empty() ? 422 : 404, code.empty() ? "no_commune" : "not_found",
+          code.empty() ? "Votre compte n'est rattaché à aucune commune." : "no commune " + code);
+    const auto c = current();
+    json::array items;
+    for (auto& entry : ranked(*c, *commune)) {
+      json::object item = to_json(*entry.offer);
+      item.erase("eligibility");
+      item.erase("body");
+      item["eligible"] = entry.eligible;
+      item["reasons"] = json::array(entry.reasons.begin(), entry.reasons.end());
+      items.push_back(std::move(item));
+    }
+    co_return Response::json(
+        json::object{{"commune", json::object{{"code", commune->code},
+                                              {"name", commune->name},
+                                              {"population", commune->population}}},
+                     {"offers", std::move(items)}});
+  }
+
+  Statement upsert(const Offer& o) const {
+    return {
+        "INSERT INTO offers_offers (id, document, archived, version, updated_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET document ="
+        " excluded.document, archived = excluded.archived, version = excluded.version,"
+        " updated_at = excluded.updated_at",
+        {o.id, json::serialize(to_json(o)), std::int64_t{o.archived ? 1 : 0}, o.version,
+         now_seconds()}};
+  }
+
+  // An operator's offer from the body: every field checked, its rule compiled (422 naming the
+  // field or the rule's place).
+  Offer checked_offer(const json::object& body) const {
+    Offer offer;
+    try {
+      offer = offer_from_json(body);
+      Rules scratch;
+      compile(scratch, offer, current()->programmes);
+    } catch (const FieldError& e) {
+      throw HttpError(422, "invalid_field", e.what());
+    } catch (const RuleError& e) {
+      throw HttpError(422, "invalid_field", e.what());
+    } catch (const YAML::Exception& e) {
+      throw HttpError(422, "invalid_field", "eligibility: not a rule");
+    }
+    return offer;
+  }
+
+  Task<Response> create(Request r) {
+    Offer offer = checked_offer(body_object(r));
+    AsyncMutex::Lock lock = co_await writes_.lock();
+    if (find(*current(), offer.id))
+      throw HttpError(409, "conflict", "offer " + offer.id + " exists");
+    offer.version = 1;
+    offer.archived = false;
+    Statement add = upsert(offer);
+    co_await host_->database().query(std::move(add));
+    co_await changed();
+    Response res = Response::json(to_json(offer), 201);
+    res.headers.emplace_back("Location", "/api/offers/" + offer.id);
+    co_return res;
+  }
+
+  // PUT /api/offers/{id}: the whole offer; `version` the one read (409 when it moved on).
+  Task<Response> update(Request r) {
+    const json::object body = body_object(r);
+    Offer offer = checked_offer(body);
+    if (offer.id != r.param("id")) throw HttpError(422, "invalid_field", "id: not the path's");
+    AsyncMutex::Lock lock = co_await writes_.lock();
+    const Offer* now = find(*current(), offer.id);
+    if (!now) throw HttpError(404, "not_found", "no such offer");
+    const json::value* read = body.if_contains("version");
+    if (read && read->is_int64() && read->as_int64() != now->version)
+      throw HttpError(
+          409, "conflict",
+          "the offer changed since it was read (version " + std::to_string(now->version) + ")");
+    offer.version = now->version + 1;
+    offer.archived = now->archived;
+    Statement put = upsert(offer);
+    co_await host_->database().query(std::move(put));
+    co_await changed();
+    co_return Response::json(to_json(offer));
+  }
+
+  Task<Response> archive(Request r) {
+    AsyncMutex::Lock lock = co_await writes_.lock();
+    const Offer* now = find(*current(), r.param("id"));
+    if (!now) throw HttpError(404, "not_found", "no such offer");
+    Offer offer = *now;
+    offer.archived = true;
+    ++offer.version;
+    Statement put = upsert(offer);
+    co_await host_->database().query(std::move(put));
+    co_await changed();
+    co_return Response::json(to_json(offer));
+  }
+
+  Task<void> changed() {
+    co_await reload();
+    host_->announce("catalogue");
+  }
+
+  std::vector<Statement> replace_members(const std::string& programme,
+                                         const std::vector<std::string>& codes,
+                                         const std::string& by, bool sample) const {
+    std::vector<Statement> writes;
+    writes.push_back({"DELETE FROM offers_members WHERE programme = ?1", {programme}});
+    for (const auto& code : codes)
+      writes.push_back(
+          {"INSERT INTO offers_members (programme, code) VALUES (?1, ?2)", {programme, code}});
+    writes.push_back(
+        {"INSERT INTO offers_imports (programme, imported_at, imported_by, members, sample)"
+         " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (programme) DO UPDATE SET imported_at ="
+         " excluded.imported_at, imported_by = excluded.imported_by, members = excluded.members,"
+         " sample = excluded.sample",
+         {programme, now_seconds(), by, static_cast<std::int64_t>(codes.size()),
+          std::int64_t{sample ? 1 : 0}}});
+    return writes;
+  }
+
+  Task<Response> programmes(Request) {
+    Statement imports{
+        "SELECT programme, imported_at, imported_by, members, sample FROM offers_imports", {}};
+    const QueryResult rows = co_await host_->database().query(std::move(imports));
+    json::array items;
+    for (const auto& [id, p] : programmes_) {
+      json::object item{{"id", id}, {"label", p.label}, {"members", 0}, {"imported_at", nullptr}};
+      for (const auto& row : rows.rows)
+        if (text_of(row[0]) == id) {
+          item["imported_at"] = iso_utc(int_of(row[1]));
+          item["imported_by"] = text_of(row[2]);
+          item["members"] = int_of(row[3]);
+          item["sample"] = int_of(row[4]) != 0;
+        }
+      items.push_back(std::move(item));
+    }
+    co_return Response::json(json::object{{"programmes", std::move(items)}});
+  }
+
+  // POST /api/offers/programmes/{id}/members (CSV): the programme's whole list, replaced, or
+  // 422 with the lines at fault and nothing changed.
+  Task<Response> import_members(Request r) {
+    const std::string& id = r.param("id");
+    if (!programmes_.contains(id)) throw HttpError(404, "not_found", "no programme " + id);
+    std::vector<std::string> errors;
+    const auto codes = members_of_csv(r.body, host_->territories(), errors);
+    if (!errors.empty()) {
+      std::string all;
+      for (const auto& e : errors) all += (all.empty() ? "" : " ; ") + e;
+      throw HttpError(422, "invalid_csv", all);
+    }
+    if (codes.empty()) throw HttpError(422, "invalid_csv", "aucun code INSEE dans le fichier");
+    AsyncMutex::Lock lock = co_await writes_.lock();
+    auto writes = replace_members(id, codes, r.identity->subject, false);
+    co_await host_->database().transaction(std::move(writes));
+    co_await changed();
+    host_->logger().info("programme " + id + ": " + std::to_string(codes.size()) +
+                         " communes imported by " + r.identity->subject);
+    co_return Response::json(
+        json::object{{"programme", id}, {"members", static_cast<std::int64_t>(codes.size())}});
+  }
+
+  // POST /api/offers/{id}/interest: a lead for the caller's commune, routed to the directorate
+  // in charge (asked of the directorates plugin through the host). Again: the same lead, 200.
+  Task<Response> interest(Request r) {
+    const Identity& who = *r.identity;
+    const auto c = current();
+    const Offer* offer = find(*c, r.param("id"));
+    if (!offer || offer->archived) throw HttpError(404, "not_found", "no such offer");
+    const Commune* commune = host_->territories().commune(who.commune_insee);
+    if (!commune)
+      throw HttpError(422, "no_commune",
+                      "Votre compte n'est rattaché à aucune commune : une demande est faite au "
+                      "nom d'une commune.");
+    std::string message;
+    if (!r.body.empty()) {
+      const json::object body = body_object(r);
+      if (const json::value* m = body.if_contains("message"); m && !m->is_null()) {
+        if (!m->is_string() || m->as_string().size() > 5000)
+          throw HttpError(422, "invalid_field", "message: text, at most 5000 bytes");
+        message = std::string(m->as_string());
+        if (std::any_of(message.begin(), message.end(), [](unsigned char ch) {
+              return (ch < 0x20 && ch != '\n' && ch != '\r') || ch == 0x7F;
+            }))
+          throw HttpError(422, "invalid_field", "message: no control character");
+      }
+    }
+    const auto lookup =
+        host_->lookup_as<::passerelle::directorates::Lookup>(::passerelle::directorates::kService);
+    if (!lookup)
+      throw HttpError(503, "directorates_unavailable",
+                      "Les directions régionales ne sont pas joignables pour le moment : "
+                      "réessayez dans quelques minutes.");
+    const auto directorate = lookup->for_commune(commune->code);
+    if (!directorate)
+      throw HttpError(422, "no_directorate",
+                      "Aucune direction régionale n'est rattachée à " + commune->name + ".");
+    bool eligible = false;
+    for (auto& entry : ranked(*c, *commune))
+      if (entry.offer == offer) eligible = entry.eligible;
+    Statement add{
+        "INSERT INTO offers_leads (id, offer, commune, requester, requester_name,"
+        " requester_email, message, eligible, directorate, directorate_name, created_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        " ON CONFLICT (offer, commune, requester) DO NOTHING",
+        {random_id(), offer->id, commune->code, who.subject, who.display_name, who.email, message,
+         std::int64_t{eligible ? 1 : 0}, directorate->id, directorate->name, now_seconds()}};
+    const QueryResult added = co_await host_->database().query(std::move(add));
+    Statement one{
+        std::string(kLeadColumns) + " WHERE offer = ?1 AND commune = ?2 AND requester = ?3",
+        {offer->id, commune->code, who.subject}};
+    const QueryResult rows = co_await host_->database().query(std::move(one));
+    json::object lead = lead_json(rows.rows.at(0), *c);
+    lead["directorate_contact"] = json::object{{"name", directorate->name},
+                                               {"address", directorate->address},
+                                               {"phone", directorate->phone},
+                                               {"email", directorate->email}};
+    co_return Response::json(lead, added.changes == 1 ? 201 : 200);
+  }
+
+  static constexpr const char* kLeadColumns =
+      "SELECT id, offer, commune, requester_name, message, eligible, directorate,"
+      " directorate_name, created_at FROM offers_leads";
+
+  json::object lead_json(const std::vector<SqlValue>& row, const Catalogue& c) const {
+    const Offer* offer = find(c, text_of(row[1]));
+    json::object o{{"id", text_of(row[0])},
+                   {"offer", text_of(row[1])},
+                   {"offer_title", offer ? json::value(offer->title) : json::value(nullptr)},
+                   {"commune", text_of(row[2])},
+                   {"requester_name", text_of(row[3])},
+                   {"message", text_of(row[4])},
+                   {"eligible", int_of(row[5]) != 0},
+                   {"directorate", text_of(row[6])},
+                   {"directorate_name", text_of(row[7])},
+                   {"created_at", iso_utc(int_of(row[8]))}};
+    if (const Commune* commune = host_->territories().commune(text_of(row[2])))
+      o["commune_name"] = commune->name;
+    return o;
+  }
+
+  // GET /api/offers/leads: a requester's commune's; advisors and operators: all, newest first
+  // (?directorate= one directorate's queue).
+  Task<Response> leads(Request r) {
+    const Identity& who = *r.identity;
+    Statement list;
+    if (who.has_role("advisor") || who.has_role("operator")) {
+      if (auto d = r.query_param("directorate"))
+        list = {std::string(kLeadColumns) +
+                    " WHERE directorate = ?1 ORDER BY created_at DESC LIMIT 200",
+                {*d}};
+      else
+        list = {std::string(kLeadColumns) + " ORDER BY created_at DESC LIMIT 200", {}};
+    } else {
+      list = {std::string(kLeadColumns) + " WHERE commune = ?1 ORDER BY created_at DESC LIMIT 200",
+              {who.commune_insee}};
+    }
+    const QueryResult rows = co_await host_->database().query(std::move(list));
+    const auto c = current();
+    json::array items;
+    for (const auto& row : rows.rows) items.push_back(lead_json(row, *c));
+    co_return Response::json(json::object{{"leads", std::move(items)}});
+  }
+
+  Host* host_ = nullptr;
+  std::string file_;
+  std::map<std::string, Programme> programmes_;  // from the file (labels, samples)
+  std::atomic<std::shared_ptr<const Catalogue>> catalogue_{std::make_shared<const Catalogue>()};
+  AsyncMutex writes_;
+};
+
+}  // namespace passerelle::plugins::offers
+
+PASSERELLE_PLUGIN(passerelle::plugins::offers::OffersPlugin)
