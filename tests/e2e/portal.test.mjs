@@ -393,6 +393,48 @@ describe('the portal in a browser', () => {
     console.log(`axe-core on /conseils: 6 views, ${others} minor or moderate violation(s)`);
   });
 
+  test('Offres: a small commune sees what it is eligible for and why, and asks to be put in touch', { timeout: 60000 }, async (t) => {
+    let others = 0;
+    let { context, page } = await openPage(1280);
+    await withContext(context, async () => {
+      await login(page, 'agent.tuffalun');
+      await page.getByRole('link', { name: 'Offres', exact: true }).first().click();
+      await page.getByRole('heading', { name: 'Offres pour Tuffalun' }).waitFor();
+      // Tuffalun is in the demo sample of Petites villes de demain: eligible, first, with why.
+      const first = page.locator('li[data-offer]').first();
+      assert.equal(await first.getAttribute('data-offer'), 'petites-villes-de-demain');
+      await first.getByText('Éligible', { exact: true }).waitFor();
+      await first.getByText('membre du programme Petites villes de demain').waitFor();
+      const acv = page.locator('li[data-offer="action-coeur-de-ville"]');
+      await acv.getByText('Non éligible').waitFor();
+      await acv.getByText('hors du programme Action cœur de ville').waitFor();
+      others += await checkAccessibility(page, t, '/offres (agent)');
+      // Put in touch about Edu Prêt: told which directorate; a second click finds the same lead.
+      const edu = page.locator('li[data-offer="edu-pret"]');
+      for (let i = 0; i < 2; i += 1) {
+        await edu.getByRole('button', { name: 'Être mis en relation' }).click();
+        await edu.getByText(/Votre demande est transmise à la Direction régionale/).waitFor();
+      }
+      await page.reload();
+      await page.locator('li[data-lead]').first().waitFor();
+      assert.equal(await page.locator('li[data-lead]').count(), 1);
+      await shot(page, 'offres-1280');
+    });
+    // An operator checks Angers: too large for Petites villes de demain, and told why.
+    ({ context, page } = await openPage(1280));
+    await withContext(context, async () => {
+      await login(page, 'operateur.demo');
+      await page.goto(`${ctx.base}/offres`);
+      await page.getByLabel('Vérifier l’éligibilité d’une commune').fill('49007');
+      await page.getByRole('button', { name: 'Vérifier' }).click();
+      await page.getByRole('heading', { name: 'Offres pour Angers' }).waitFor();
+      await page.locator('li[data-offer="petites-villes-de-demain"]')
+        .getByText(/au-dessus du plafond de 20 000/).waitFor();
+      others += await checkAccessibility(page, t, '/offres?commune (operator)');
+    });
+    console.log(`axe-core on /offres: 2 views, ${others} minor or moderate violation(s)`);
+  });
+
   test('an élu logs in, sees the dashboard and the directorate, logs out', { timeout: 60000 }, async (t) => {
     const { context, page, watch } = await openPage(1280);
     await withContext(context, async () => {

@@ -9,6 +9,7 @@ import { dashboardPage } from './pages/dashboard.js';
 import { directoratePage } from './pages/directorate.js';
 import { newsPage } from './pages/news.js';
 import { conseilsPage } from './pages/conseils.js';
+import { offersPage } from './pages/offers.js';
 import { accountPage } from './pages/account.js';
 
 // A page whose code (with what it alone needs: the charts of /exploitation) is fetched when it
@@ -33,6 +34,7 @@ const ROUTES = {
   '/ma-direction': { title: 'Ma direction', render: directoratePage },
   '/actualites': { title: 'Actualités', render: newsPage },
   '/conseils': { title: 'Demandes de conseil', render: conseilsPage },
+  '/offres': { title: 'Offres', render: offersPage },
   '/mon-compte': { title: 'Mon compte', render: accountPage },
   '/exploitation': { title: 'Exploitation',
     render: lazyPage(() => import('./pages/operations.js'), 'operationsPage') },

@@ -9,6 +9,7 @@ export const NAV = [
   { path: '/ma-direction', label: 'Ma direction' },
   { path: '/actualites', label: 'Actualités' },
   { path: '/conseils', label: 'Conseils' },
+  { path: '/offres', label: 'Offres' },
   { path: '/mon-compte', label: 'Mon compte' },
   { path: '/exploitation', label: 'Exploitation', role: 'operator' },
 ];

@@ -69,6 +69,12 @@ function card(entry) {
     content.append(h('p', { class: 'fr-card__desc' }, widget.text));
   } else if (entry.plugin === 'conseils' && (Array.isArray(widget.requests) || typeof widget.waiting === 'number')) {
     content.append(conseilsCard(widget));
+  } else if (entry.plugin === 'offers' && Array.isArray(widget.offers)) {
+    // The offers the commune is eligible for, best first, each with its first reason.
+    content.append(widget.offers.length === 0 ? h('p', { class: 'fr-card__desc' }, 'Aucune offre pour le moment.')
+      : h('ul', { class: 'fr-card__desc' }, widget.offers.map((o) => h('li', {},
+        h('a', { href: '/offres', 'data-link': true }, o.title),
+        Array.isArray(o.reasons) && o.reasons.length ? ` – ${o.reasons[o.reasons.length - 1]}` : ''))));
   } else if (entry.plugin === 'localtis' && Array.isArray(widget.articles)) {
     // The latest articles: their titles, to their source.
     content.append(h('ul', { class: 'fr-card__desc' }, widget.articles.map((a) => h('li', {},
@@ -86,6 +92,10 @@ function card(entry) {
   if (entry.plugin === 'conseils' && !entry.unavailable && !widget.text) {
     body.append(h('div', { class: 'fr-card__footer' },
       h('a', { class: 'fr-link', href: '/conseils', 'data-link': true }, 'Ouvrir Territoires Conseils')));
+  }
+  if (entry.plugin === 'offers' && !entry.unavailable) {
+    body.append(h('div', { class: 'fr-card__footer' },
+      h('a', { class: 'fr-link', href: '/offres', 'data-link': true }, 'Toutes les offres et leurs conditions')));
   }
   if (entry.plugin === 'localtis' && !entry.unavailable) {
     body.append(h('div', { class: 'fr-card__footer' },
