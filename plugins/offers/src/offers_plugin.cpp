@@ -3,6 +3,7 @@
 // from CSV; an élu's or agent's interest routed, as a lead, to the directorate in charge of
 // their commune (asked of the directorates plugin through the host).
 #include "catalogue.hpp"
+#include "financing.hpp"
 #include "rules.hpp"
 
 #include "directorates_service.hpp"
@@ -122,6 +123,10 @@ class OffersPlugin final : public Plugin {
     return {{1,
 #include "migrations/001_offers.inc"
              ,
+             {}},
+            {2,
+#include "migrations/002_requests.inc"
+             ,
              {}}};
   }
 
@@ -154,7 +159,8 @@ class OffersPlugin final : public Plugin {
   }
 
   std::vector<Route> routes() override {
-    const std::vector<std::string> requesters{"elu", "agent"}, operators{"operator"};
+    const std::vector<std::string> requesters{"elu", "agent"}, operators{"operator"},
+        parties{"elu", "agent", "advisor"};
     Route import{"POST", "/api/offers/programmes/{id}/members", operators,
                  [this](Request r) { return import_members(std::move(r)); }};
     import.accepts = {"text/csv", "text/plain"};
@@ -178,6 +184,24 @@ class OffersPlugin final : public Plugin {
          [this](Request r) { return archive(std::move(r)); }},
         {"POST", "/api/offers/{id}/interest", requesters,
          [this](Request r) { return interest(std::move(r)); }},
+        {"POST", "/api/offers/leads/{id}/request", requesters,
+         [this](Request r) { return open_request(std::move(r)); }},
+        {"GET", "/api/offers/requests", parties,
+         [this](Request r) { return list_requests(std::move(r)); }},
+        {"GET", "/api/offers/requests/{id}", parties,
+         [this](Request r) { return get_request(std::move(r)); }},
+        {"PUT", "/api/offers/requests/{id}", requesters,
+         [this](Request r) { return edit_request(std::move(r)); }},
+        {"POST", "/api/offers/requests/{id}/{action}", parties,
+         [this](Request r) { return move_request(std::move(r)); }},
+        {.method = "POST",
+         .path = "/api/offers/requests/{id}/documents",
+         .roles = parties,
+         .handler = [this](Request r) { return attach(std::move(r)); },
+         .uploads = true,
+         .before_upload = [this](Request r) { return may_attach(std::move(r)); }},
+        {"GET", "/api/offers/requests/{id}/documents/{file}", parties,
+         [this](Request r) { return document(std::move(r)); }},
     };
   }
 
@@ -195,7 +219,22 @@ class OffersPlugin final : public Plugin {
                        {"kind", entry.offer->kind},
                        {"reasons", json::array(entry.reasons.begin(), entry.reasons.end())}});
     }
-    co_return json::object{{"title", "Offres pour " + commune->name}, {"offers", std::move(items)}};
+    // The commune's financing requests under way: their statuses.
+    Statement mine{
+        std::string(kRequestColumns) + " WHERE commune = ?1 ORDER BY updated_at DESC, id LIMIT 5",
+        {commune->code}};
+    const QueryResult rows = co_await host_->database().query(std::move(mine));
+    json::array requests;
+    for (const auto& row : rows.rows) {
+      const json::object one = request_json(row, *catalogue);
+      requests.push_back(json::object{{"id", one.at("id")},
+                                      {"offer_title", one.at("offer_title")},
+                                      {"status", one.at("status")},
+                                      {"decision", one.at("decision")}});
+    }
+    co_return json::object{{"title", "Offres pour " + commune->name},
+                           {"offers", std::move(items)},
+                           {"requests", std::move(requests)}};
   }
 
  private:
@@ -653,6 +692,346 @@ class OffersPlugin final : public Plugin {
     json::array items;
     for (const auto& row : rows.rows) items.push_back(lead_json(row, *c));
     co_return Response::json(json::object{{"leads", std::move(items)}});
+  }
+
+  // --- financing requests -------------------------------------------------------------------
+
+  static constexpr const char* kRequestColumns =
+      "SELECT id, lead_id, offer, commune, requester_name, directorate, project, amount_eur,"
+      " duration_years, status, decision, reason, created_at, updated_at, version"
+      " FROM offers_requests";
+  static constexpr std::int64_t kMaxFiles = 20;
+  static constexpr std::int64_t kQuotaBytes = 50LL * 1024 * 1024;
+
+  json::object request_json(const std::vector<SqlValue>& row, const Catalogue& c) const {
+    const Offer* offer = find(c, text_of(row[2]));
+    json::object o{{"id", text_of(row[0])},
+                   {"lead", text_of(row[1])},
+                   {"offer", text_of(row[2])},
+                   {"offer_title", offer ? json::value(offer->title) : json::value(nullptr)},
+                   {"commune", text_of(row[3])},
+                   {"requester_name", text_of(row[4])},
+                   {"directorate", text_of(row[5])},
+                   {"project", text_of(row[6])},
+                   {"amount_eur", int_of(row[7])},
+                   {"duration_years", int_of(row[8])},
+                   {"status", text_of(row[9])},
+                   {"decision", text_of(row[10]).empty() ? json::value(nullptr)
+                                                         : json::value(text_of(row[10]))},
+                   {"reason", text_of(row[11])},
+                   {"created_at", iso_utc(int_of(row[12]))},
+                   {"updated_at", iso_utc(int_of(row[13]))},
+                   {"version", int_of(row[14])}};
+    if (const Commune* commune = host_->territories().commune(text_of(row[3])))
+      o["commune_name"] = commune->name;
+    return o;
+  }
+
+  // The request, if the caller may see it: the élus and agents of its commune, the bank's
+  // advisors. Anyone else: 404, as if it did not exist.
+  Task<std::vector<SqlValue>> load_request(const Request& r, Side& side) {
+    const std::string& id = r.param("id");
+    const bool well_formed =
+        id.size() == 32 && std::all_of(id.begin(), id.end(), [](char ch) {
+          return std::isdigit(static_cast<unsigned char>(ch)) || (ch >= 'a' && ch <= 'f');
+        });
+    if (!well_formed) throw HttpError(404, "not_found", "no such request");
+    Statement one{std::string(kRequestColumns) + " WHERE id = ?1", {id}};
+    QueryResult rows = co_await host_->database().query(std::move(one));
+    if (rows.rows.empty()) throw HttpError(404, "not_found", "no such request");
+    const Identity& who = *r.identity;
+    if (who.has_role("advisor")) {
+      side = Side::bank;
+    } else if ((who.has_role("elu") || who.has_role("agent")) && !who.commune_insee.empty() &&
+               who.commune_insee == text_of(rows.rows[0][3])) {
+      side = Side::requester;
+    } else {
+      throw HttpError(404, "not_found", "no such request");
+    }
+    co_return std::move(rows.rows[0]);
+  }
+
+  // The request with its history and documents, and its ETag.
+  Task<Response> request_answer(const std::vector<SqlValue>& row, int status = 200) {
+    const std::string id = text_of(row[0]);
+    std::vector<Statement> reads{
+        {"SELECT at, actor_name, from_status, to_status, note FROM offers_request_history"
+         " WHERE request_id = ?1 ORDER BY version",
+         {id}},
+        {"SELECT attachment_id, filename, media_type, size, author_name, at FROM"
+         " offers_request_files WHERE request_id = ?1 ORDER BY at, attachment_id",
+         {id}}};
+    const auto results = co_await host_->database().transaction(std::move(reads));
+    json::object o = request_json(row, *current());
+    json::array history, documents;
+    for (const auto& h : results[0].rows)
+      history.push_back(json::object{
+          {"at", iso_utc(int_of(h[0]))},
+          {"by", text_of(h[1])},
+          {"from", text_of(h[2]).empty() ? json::value(nullptr) : json::value(text_of(h[2]))},
+          {"to", text_of(h[3])},
+          {"note", text_of(h[4])}});
+    for (const auto& f : results[1].rows)
+      documents.push_back(
+          json::object{{"id", text_of(f[0])},
+                       {"filename", text_of(f[1])},
+                       {"media_type", text_of(f[2])},
+                       {"size", int_of(f[3])},
+                       {"by", text_of(f[4])},
+                       {"at", iso_utc(int_of(f[5]))},
+                       {"url", "/api/offers/requests/" + id + "/documents/" + text_of(f[0])}});
+    o["history"] = std::move(history);
+    o["documents"] = std::move(documents);
+    Response res = Response::json(o, status);
+    res.headers.emplace_back("ETag", "\"" + std::to_string(int_of(row[14])) + "\"");
+    co_return res;
+  }
+
+  static Statement history_row(const std::string& id, const std::string& change, std::int64_t at,
+                               const Identity& who, std::string from, std::string to,
+                               std::string note) {
+    // Written only if the change it tells of was (bound to the change's random token).
+    return {
+        "INSERT INTO offers_request_history (request_id, version, at, actor, actor_name,"
+        " from_status, to_status, note) SELECT id, version, ?3, ?4, ?5, ?6, ?7, ?8"
+        " FROM offers_requests WHERE id = ?1 AND last_change = ?2",
+        {id, change, at, who.subject, who.display_name, std::move(from), std::move(to),
+         std::move(note)}};
+  }
+
+  // POST /api/offers/leads/{id}/request: the lead's financing request, a draft; again: the same.
+  Task<Response> open_request(Request r) {
+    const Identity& who = *r.identity;
+    Statement lead{"SELECT id, offer, commune, directorate FROM offers_leads WHERE id = ?1",
+                   {r.param("id")}};
+    const QueryResult leads = co_await host_->database().query(std::move(lead));
+    if (leads.rows.empty() || text_of(leads.rows[0][2]) != who.commune_insee)
+      throw HttpError(404, "not_found", "no such lead");
+    const auto& l = leads.rows[0];
+    const auto now = now_seconds();
+    const std::string id = random_id(), change = random_id();
+    std::vector<Statement> writes{
+        {"INSERT INTO offers_requests (id, lead_id, offer, commune, requester, requester_name,"
+         " directorate, project, amount_eur, duration_years, status, decision, reason,"
+         " created_at, updated_at, version, last_change) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '',"
+         " 0, 0, 'draft', '', '', ?8, ?8, 1, ?9) ON CONFLICT (lead_id) DO NOTHING",
+         {id, text_of(l[0]), text_of(l[1]), text_of(l[2]), who.subject, who.display_name,
+          text_of(l[3]), now, change}},
+        history_row(id, change, now, who, "", "draft", "")};
+    const auto done = co_await host_->database().transaction(std::move(writes));
+    Statement one{std::string(kRequestColumns) + " WHERE lead_id = ?1", {text_of(l[0])}};
+    const QueryResult rows = co_await host_->database().query(std::move(one));
+    co_return co_await request_answer(rows.rows.at(0), done[0].changes == 1 ? 201 : 200);
+  }
+
+  Task<Response> list_requests(Request r) {
+    const Identity& who = *r.identity;
+    std::vector<SqlValue> params;
+    std::string where;
+    if (!who.has_role("advisor")) {
+      where = " WHERE commune = ?1";
+      params.push_back(who.commune_insee);
+    } else {
+      // The bank's queue: every request past its draft, oldest change first.
+      where = " WHERE status <> 'draft'";
+      if (auto status = r.query_param("status")) {
+        if (!status_named(*status)) throw HttpError(400, "bad_request", "status: unknown");
+        params.push_back(*status);
+        where += " AND status = ?" + std::to_string(params.size());
+      }
+      if (auto d = r.query_param("directorate")) {
+        params.push_back(*d);
+        where += " AND directorate = ?" + std::to_string(params.size());
+      }
+    }
+    Statement list{std::string(kRequestColumns) + where +
+                       (who.has_role("advisor") ? " ORDER BY updated_at, id"
+                                                : " ORDER BY updated_at DESC, id") +
+                       " LIMIT 200",
+                   std::move(params)};
+    const QueryResult rows = co_await host_->database().query(std::move(list));
+    const auto c = current();
+    json::array items;
+    for (const auto& row : rows.rows) items.push_back(request_json(row, *c));
+    co_return Response::json(json::object{{"requests", std::move(items)}});
+  }
+
+  Task<Response> get_request(Request r) {
+    Side side = Side::requester;
+    const auto row = co_await load_request(r, side);
+    co_return co_await request_answer(row);
+  }
+
+  static void check_version(const Request& r, std::int64_t version) {
+    if (auto if_match = r.header("if-match");
+        if_match && *if_match != "*" &&
+        if_match->find("\"" + std::to_string(version) + "\"") == std::string::npos)
+      throw HttpError(412, "precondition_failed",
+                      "the request changed since it was read (version " + std::to_string(version) +
+                          "): read it again");
+  }
+
+  // PUT /api/offers/requests/{id}: the draft's project, amount and duration.
+  Task<Response> edit_request(Request r) {
+    Side side = Side::requester;
+    const auto row = co_await load_request(r, side);
+    if (side != Side::requester) throw HttpError(403, "forbidden", "the requester's to edit");
+    if (text_of(row[9]) != "draft")
+      throw HttpError(409, "conflict", "a request " + text_of(row[9]) + " is no longer edited");
+    check_version(r, int_of(row[14]));
+    const json::object body = body_object(r);
+    std::string project = text_of(row[6]);
+    std::int64_t amount = int_of(row[7]), duration = int_of(row[8]);
+    if (const json::value* v = body.if_contains("project")) {
+      if (!v->is_string() || v->as_string().size() > 20000)
+        throw HttpError(422, "invalid_field", "project: text, at most 20000 bytes");
+      project = std::string(v->as_string());
+      if (std::any_of(project.begin(), project.end(), [](unsigned char ch) {
+            return (ch < 0x20 && ch != '\n' && ch != '\r') || ch == 0x7F;
+          }))
+        throw HttpError(422, "invalid_field", "project: no control character");
+    }
+    const auto whole = [&](const char* field, std::int64_t max, std::int64_t& into) {
+      const json::value* v = body.if_contains(field);
+      if (!v) return;
+      if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > max)
+        throw HttpError(422, "invalid_field",
+                        std::string(field) + ": a whole number from 1 to " + std::to_string(max));
+      into = v->as_int64();
+    };
+    whole("amount_eur", 10'000'000'000, amount);
+    whole("duration_years", 60, duration);
+    Statement put{
+        "UPDATE offers_requests SET project = ?2, amount_eur = ?3, duration_years = ?4,"
+        " updated_at = ?5, version = version + 1, last_change = ?6 WHERE id = ?1 AND version = ?7",
+        {text_of(row[0]), project, amount, duration, now_seconds(), random_id(), int_of(row[14])}};
+    if ((co_await host_->database().query(std::move(put))).changes != 1)
+      throw HttpError(412, "precondition_failed", "the request changed meanwhile: read it again");
+    co_return co_await get_request(std::move(r));
+  }
+
+  // POST /api/offers/requests/{id}/{action}: submit (the requester), review, decide, sign (the
+  // bank). A move its status does not allow: 409 naming both.
+  Task<Response> move_request(Request r) {
+    const Identity& who = *r.identity;
+    Side side = Side::requester;
+    const auto row = co_await load_request(r, side);
+    const auto move = move_named(r.param("action"));
+    if (!move) throw HttpError(404, "not_found", "no such action");
+    if (side_of(*move) != side)
+      throw HttpError(
+          403, "forbidden",
+          side == Side::bank ? "this is the requester's to do" : "this is the bank's to do");
+    check_version(r, int_of(row[14]));
+    const json::object body = r.body.empty() ? json::object{} : body_object(r);
+    const Status from = *status_named(text_of(row[9]));
+    const bool granted = text_of(row[10]) == "granted";
+    const auto to = after(from, *move, granted);
+    if (!to)
+      throw HttpError(409, "conflict",
+                      "a request " + std::string(name_of(from)) +
+                          (from == Status::decided && !granted ? " (declined)" : "") +
+                          " cannot be " +
+                          (*move == Move::submit   ? "submitted"
+                           : *move == Move::review ? "reviewed"
+                           : *move == Move::decide ? "decided"
+                                                   : "signed"));
+    std::string decision = text_of(row[10]), reason = text_of(row[11]);
+    if (*move == Move::submit &&
+        (text_of(row[6]).empty() || int_of(row[7]) < 1 || int_of(row[8]) < 1))
+      throw HttpError(
+          422, "incomplete",
+          "Décrivez le projet et indiquez le montant et la durée avant de transmettre.");
+    if (*move == Move::decide) {
+      const json::value* d = body.if_contains("decision");
+      if (!d || !d->is_string() || (d->as_string() != "granted" && d->as_string() != "declined"))
+        throw HttpError(422, "invalid_field", "decision: granted or declined");
+      decision = std::string(d->as_string());
+      const json::value* why = body.if_contains("reason");
+      reason = why && why->is_string() ? std::string(why->as_string()) : "";
+      if (reason.size() > 5000) throw HttpError(422, "invalid_field", "reason: at most 5000 bytes");
+      if (decision == "declined" && reason.empty())
+        throw HttpError(422, "invalid_field", "reason: required when the request is declined");
+    }
+    const auto now = now_seconds();
+    const std::string change = random_id();
+    std::vector<Statement> writes{
+        {"UPDATE offers_requests SET status = ?2, decision = ?3, reason = ?4, updated_at = ?5,"
+         " version = version + 1, last_change = ?6 WHERE id = ?1 AND version = ?7",
+         {text_of(row[0]), std::string(name_of(*to)), decision, reason, now, change,
+          int_of(row[14])}},
+        history_row(text_of(row[0]), change, now, who, std::string(name_of(from)),
+                    std::string(name_of(*to)), *move == Move::decide ? decision : "")};
+    const auto done = co_await host_->database().transaction(std::move(writes));
+    if (done[0].changes != 1)
+      throw HttpError(412, "precondition_failed", "the request changed meanwhile: read it again");
+    co_return co_await get_request(std::move(r));
+  }
+
+  // Before a document is read: the request is the caller's to see, not decided, not full.
+  Task<void> may_attach(Request r) {
+    Side side = Side::requester;
+    const auto row = co_await load_request(r, side);
+    if (text_of(row[9]) == "decided" || text_of(row[9]) == "contract_signed")
+      throw HttpError(409, "conflict", "a request " + text_of(row[9]) + " takes no more documents");
+    Statement used{
+        "SELECT count(*), coalesce(sum(size), 0) FROM offers_request_files"
+        " WHERE request_id = ?1",
+        {text_of(row[0])}};
+    const QueryResult rows = co_await host_->database().query(std::move(used));
+    if (int_of(rows.rows.at(0).at(0)) >= kMaxFiles || int_of(rows.rows.at(0).at(1)) >= kQuotaBytes)
+      throw quota_exceeded();
+  }
+
+  static HttpError quota_exceeded() {
+    return HttpError(
+        413, "quota_exceeded",
+        "Une demande de financement porte 20 documents et 50 Mo au plus : celle-ci est pleine.");
+  }
+
+  // POST /api/offers/requests/{id}/documents: the host received them; named here, within the
+  // quota (the request's row locked first, as conseils does).
+  Task<Response> attach(Request r) {
+    Side side = Side::requester;
+    const auto row = co_await load_request(r, side);
+    if (r.files.empty()) throw HttpError(422, "no_file", "choose at least one file");
+    const std::string id = text_of(row[0]);
+    std::vector<Statement> writes;
+    writes.push_back({"UPDATE offers_requests SET version = version WHERE id = ?1", {id}});
+    for (const Attachment& file : r.files)
+      writes.push_back(
+          {"INSERT INTO offers_request_files (attachment_id, request_id, filename, media_type,"
+           " size, author_name, at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 FROM offers_requests"
+           " WHERE id = ?2 AND (SELECT count(*) FROM offers_request_files WHERE request_id = ?2) < "
+           "?8"
+           " AND (SELECT coalesce(sum(size), 0) FROM offers_request_files WHERE request_id = ?2)"
+           " + ?5 <= ?9",
+           {file.id, id, file.filename, file.media_type, file.size, r.identity->display_name,
+            now_seconds(), kMaxFiles, kQuotaBytes}});
+    const auto written = co_await host_->database().transaction(std::move(writes));
+    bool within = true;
+    for (std::size_t i = 1; i < written.size(); ++i) within = within && written[i].changes == 1;
+    if (!within) {
+      std::vector<Statement> drops;
+      for (const Attachment& file : r.files)
+        drops.push_back({"DELETE FROM offers_request_files WHERE attachment_id = ?1", {file.id}});
+      co_await host_->database().transaction(std::move(drops));
+      throw quota_exceeded();
+    }
+    co_return co_await request_answer(row, 201);
+  }
+
+  Task<Response> document(Request r) {
+    Side side = Side::requester;
+    const auto row = co_await load_request(r, side);
+    const std::string& file = r.param("file");
+    Statement one{
+        "SELECT attachment_id FROM offers_request_files WHERE request_id = ?1 AND"
+        " attachment_id = ?2",
+        {text_of(row[0]), file}};
+    if ((co_await host_->database().query(std::move(one))).rows.empty())
+      throw HttpError(404, "not_found", "no such document");
+    co_return co_await host_->attachments().download(file);
   }
 
   Host* host_ = nullptr;

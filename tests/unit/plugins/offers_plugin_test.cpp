@@ -201,6 +201,81 @@ BOOST_FIXTURE_TEST_CASE(an_interest_becomes_one_lead_routed_to_the_directorate, 
       422);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_lead_becomes_a_financing_request_and_its_history, Offers) {
+  const auto lead = json(as(agent, "POST", "/api/offers/edu-pret/interest", ""));
+  const std::string from_lead =
+      "/api/offers/leads/" + std::string(lead.at("id").as_string()) + "/request";
+  auto r = as(agent, "POST", from_lead);
+  BOOST_TEST_REQUIRE(r.status == 201, r.body);
+  const std::string id(json(r).at("id").as_string());
+  const std::string at = "/api/offers/requests/" + id;
+  BOOST_TEST(json(r).at("status").as_string() == "draft");
+  BOOST_TEST(as(agent, "POST", from_lead).status == 200);  // the same, not a second one
+  BOOST_TEST(json(as(agent, "GET", "/api/offers/requests")).at("requests").as_array().size() == 1u);
+  // Another commune's élu: no such request; an operator neither (not a party).
+  BOOST_TEST(as(angers, "GET", at).status == 404);
+  BOOST_TEST(as(angers, "POST", from_lead).status == 404);
+  BOOST_TEST(as(op, "GET", at).status == 403);
+  // A draft goes only complete; the bank sees no draft in its queue.
+  BOOST_TEST(error_code(as(agent, "POST", at + "/submit")) == "incomplete");
+  BOOST_TEST(json(as(advisor, "GET", "/api/offers/requests")).at("requests").as_array().empty());
+  r = as(agent, "PUT", at,
+         R"({"project":"Rénovation de l'école","amount_eur":450000,"duration_years":25})");
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  BOOST_TEST(json(r).at("version").as_int64() == 2);
+  BOOST_TEST(as(agent, "PUT", at, R"({"duration_years":99})").status == 422);
+  identity = agent;
+  BOOST_TEST(
+      call("PUT", at, R"({"amount_eur":1})", "application/json", {{"if-match", "\"1\""}}).status ==
+      412);
+  BOOST_TEST(as(advisor, "POST", at + "/submit").status == 403);
+  BOOST_TEST(as(agent, "POST", at + "/submit").status == 200);
+  r = as(agent, "POST", at + "/submit");
+  BOOST_TEST(r.status == 409);
+  BOOST_TEST(std::string(json(r).at("error").at("message").as_string()) ==
+             "a request submitted cannot be submitted");
+  BOOST_TEST(as(agent, "PUT", at, R"({"amount_eur":1})").status == 409);  // no longer a draft
+  BOOST_TEST(as(agent, "POST", at + "/review").status == 403);
+  BOOST_TEST(as(advisor, "POST", at + "/review").status == 200);
+  BOOST_TEST(as(advisor, "POST", at + "/sign").status == 409);
+  BOOST_TEST(as(advisor, "POST", at + "/decide", R"({"decision":"declined"})").status == 422);
+  BOOST_TEST(
+      as(advisor, "POST", at + "/decide", R"({"decision":"granted","reason":"Projet complet."})")
+          .status == 200);
+  r = as(advisor, "POST", at + "/sign");
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  const auto done = json(r);
+  BOOST_TEST(done.at("status").as_string() == "contract_signed");
+  BOOST_TEST(done.at("decision").as_string() == "granted");
+  const auto history = done.at("history").as_array();
+  BOOST_TEST_REQUIRE(history.size() == 5u);
+  BOOST_TEST(history[0].at("to").as_string() == "draft");
+  BOOST_TEST(history[3].at("note").as_string() == "granted");
+  BOOST_TEST(history[4].at("by").as_string() == "u-adv");
+  // The élu follows it on the dashboard.
+  auto card = run(host.table()->plugins.at(0)->plugin().widget(agent));
+  BOOST_TEST(card->at("requests").as_array().at(0).at("status").as_string() == "contract_signed");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_declined_request_is_not_signed, Offers) {
+  const auto lead = json(as(agent, "POST", "/api/offers/mobi-pret/interest", ""));
+  const auto r =
+      as(agent, "POST", "/api/offers/leads/" + std::string(lead.at("id").as_string()) + "/request");
+  const std::string at = "/api/offers/requests/" + std::string(json(r).at("id").as_string());
+  as(agent, "PUT", at, R"({"project":"Pistes cyclables","amount_eur":90000,"duration_years":15})");
+  BOOST_TEST(as(agent, "POST", at + "/submit").status == 200);
+  BOOST_TEST(as(advisor, "POST", at + "/review").status == 200);
+  BOOST_TEST(as(advisor, "POST", at + "/decide",
+                R"({"decision":"declined","reason":"Hors du périmètre du prêt."})")
+                 .status == 200);
+  const auto refused = as(advisor, "POST", at + "/sign");
+  BOOST_TEST(refused.status == 409);
+  BOOST_TEST(std::string(json(refused).at("error").at("message").as_string()) ==
+             "a request decided (declined) cannot be signed");
+  BOOST_TEST(json(as(agent, "GET", at)).at("reason").as_string() == "Hors du périmètre du prêt.");
+  BOOST_TEST(as(agent, "GET", "/api/offers/requests/not-an-id").status == 404);
+}
+
 BOOST_FIXTURE_TEST_CASE(without_the_directorates_plugin_no_lead_is_made, OffersAlone) {
   const auto r = as(agent, "POST", "/api/offers/edu-pret/interest", "");
   BOOST_TEST(r.status == 503);
