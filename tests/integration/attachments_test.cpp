@@ -325,4 +325,48 @@ BOOST_AUTO_TEST_CASE(a_file_that_cannot_be_scanned_is_not_accepted) {
   BOOST_TEST(on_disk(g.attachments).contents == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(a_financing_request_takes_documents_for_its_parties_only) {
+  // The offers plugin's upload route: the same service, another plugin's files.
+  TempDir dir;
+  const std::string source = PASSERELLE_SOURCE_DIR;
+  GatewayProcess gw(
+      "demo: true\nstore:\n  sqlite: " + fixture_store(dir) +
+      "\nplugins:\n  - name: directorates\n    library: " + module("directorates") +
+      "\n    config:\n      data_file: " + source +
+      "/tests/fixtures/directorates/directorates.yaml\n  - name: offers\n    library: " +
+      module("offers") + "\n    config:\n      catalogue_file: " + source +
+      "/config/offers.yaml\n");
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  const Session agent = login(gw, "agent.tuffalun", "passerelle-demo");
+  const Session advisor = login(gw, "conseiller.demo", "passerelle-demo");
+  const Session other = login(gw, "elu.angers", "passerelle-demo");
+  TestConnection c(gw.https_port());
+  auto r = c.request("POST", "/api/offers/edu-pret/interest", "{}", agent.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 201, r->body);
+  const std::string lead(boost::json::parse(r->body).at("id").as_string());
+  r = c.request("POST", "/api/offers/leads/" + lead + "/request", "", agent.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 201, r->body);
+  const std::string at =
+      "/api/offers/requests/" + std::string(boost::json::parse(r->body).at("id").as_string());
+  const std::string content = pdf(20'000);
+  TestConnection up(gw.https_port());
+  r = up.request("POST", at + "/documents", form({{"file", "devis.pdf", content}}),
+                 upload_headers(agent));
+  BOOST_TEST_REQUIRE(r->status == 201, r->body);
+  const auto docs = boost::json::parse(r->body).at("documents").as_array();
+  BOOST_TEST_REQUIRE(docs.size() == 1u);
+  const std::string url(docs[0].at("url").as_string());
+  TestConnection d(gw.https_port());
+  auto got = d.request("GET", url, "", {{"Cookie", advisor.cookie}});
+  BOOST_TEST(got->status == 200);
+  BOOST_TEST(got->body == content);
+  got = d.request("GET", url, "", {{"Cookie", other.cookie}});
+  BOOST_TEST(got->status == 404);
+  TestConnection o(gw.https_port());
+  r = o.request("POST", at + "/documents", form({{"file", "x.pdf", pdf(100)}}),
+                upload_headers(other));
+  BOOST_TEST(r->status == 404);
+  BOOST_TEST(!r->keep_alive);  // refused before the body was read
+}
+
 BOOST_AUTO_TEST_SUITE_END()
