@@ -49,16 +49,171 @@ function offerCard(o, ctx, canAsk) {
           status))));
 }
 
-function leadsSection(leads) {
+const STATUS = {
+  draft: ['Brouillon', 'new'],
+  submitted: ['Transmise', 'info'],
+  under_review: ['En instruction', 'info'],
+  decided: ['Décidée', 'success'],
+  contract_signed: ['Contrat signé', 'success'],
+};
+
+function statusBadge(r) {
+  const [label, kind] = STATUS[r.status] || [r.status, 'info'];
+  const decision = r.decision === 'granted' ? 'accordée' : r.decision === 'declined' ? 'refusée' : null;
+  return h('ul', { class: 'fr-badges-group fr-mb-1w' },
+    h('li', {}, h('p', { class: `fr-badge fr-badge--sm fr-badge--${kind}` }, label)),
+    decision ? h('li', {}, h('p', { class: `fr-badge fr-badge--sm ${r.decision === 'granted' ? 'fr-badge--success' : 'fr-badge--error'}` },
+      `Demande ${decision}`)) : null);
+}
+
+function requestsSection(requests, bank) {
+  return h('section', { class: 'fr-mt-6w' },
+    h('h2', { class: 'fr-h4' }, bank ? 'Demandes de financement à instruire' : 'Demandes de financement'),
+    requests.length === 0 ? h('p', {}, 'Aucune demande pour le moment.')
+      : h('ul', { class: 'fr-raw-list' }, requests.map((r) => h('li', { class: 'fr-mb-2w', 'data-request': r.id },
+        h('a', { class: 'fr-link', href: `/offres?demande=${r.id}`, 'data-link': true },
+          `${r.offer_title || r.offer} – ${r.commune_name || r.commune}`),
+        statusBadge(r)))));
+}
+
+function numberField(id, label, value, max, hint) {
+  return h('div', { class: 'fr-input-group' },
+    h('label', { class: 'fr-label', for: id }, label, hint ? h('span', { class: 'fr-hint-text' }, hint) : null),
+    h('input', { class: 'fr-input', id, type: 'number', min: 1, max, step: 1, value: value || '' }));
+}
+
+// /offres?demande=<id>: one financing request; the requester edits and sends a draft, the bank
+// instructs, decides and records the contract; both join documents while it is open.
+async function requestView(main, ctx, id) {
+  const bank = (ctx.user.roles || []).includes('advisor');
+  let r;
+  try {
+    r = await api(`/api/offers/requests/${encodeURIComponent(id)}`);
+  } catch (err) {
+    main.append(h('h1', {}, 'Demande de financement'), alert('error', err.message));
+    return;
+  }
+  const status = h('div', { 'aria-live': 'polite' });
+  const reload = () => ctx.navigate(`/offres?demande=${id}`, { replace: true });
+  const send = async (path, method, body) => {
+    status.replaceChildren();
+    try {
+      await api(`/api/offers/requests/${encodeURIComponent(id)}${path}`, { method, csrf: ctx.user.csrf_token, body });
+      reload();
+    } catch (err) {
+      status.append(alert('error', err.message));
+    }
+  };
+  main.append(h('a', { class: 'fr-link fr-mb-2w', href: '/offres', 'data-link': true }, 'Retour aux offres'),
+    h('h1', {}, `Demande de financement : ${r.offer_title || r.offer}`), statusBadge(r),
+    h('p', {}, `${r.commune_name || r.commune} · ouverte par ${r.requester_name} · direction ${r.directorate}`));
+  if (r.status === 'draft' && !bank) {
+    const project = h('textarea', { class: 'fr-input', id: 'fin-projet', rows: 5, maxlength: 20000 }, r.project);
+    main.append(h('form', { class: 'fr-mb-4w', onsubmit: (e) => {
+      e.preventDefault();
+      const body = { project: project.value };
+      const amount = Number(document.getElementById('fin-montant').value);
+      const years = Number(document.getElementById('fin-duree').value);
+      if (amount) body.amount_eur = amount;
+      if (years) body.duration_years = years;
+      send('', 'PUT', body);
+    } },
+    h('div', { class: 'fr-input-group' }, h('label', { class: 'fr-label', for: 'fin-projet' }, 'Le projet'), project),
+    numberField('fin-montant', 'Montant demandé (euros)', r.amount_eur, 10000000000),
+    numberField('fin-duree', 'Durée (années)', r.duration_years, 60),
+    h('div', { class: 'fr-btns-group fr-btns-group--inline' },
+      h('button', { class: 'fr-btn fr-btn--secondary', type: 'submit' }, 'Enregistrer le brouillon'),
+      h('button', { class: 'fr-btn', type: 'button', onclick: () => send('/submit', 'POST', {}) },
+        'Transmettre à la direction régionale'))));
+  } else {
+    main.append(h('h2', { class: 'fr-h4' }, 'Le projet'), h('p', { class: 'pa-pre' }, r.project || '—'),
+      h('p', {}, `${r.amount_eur ? `${r.amount_eur.toLocaleString('fr-FR')} €` : '—'} sur ${r.duration_years || '—'} ans`));
+    if (r.reason) main.append(h('p', {}, `Motif de la décision : ${r.reason}`));
+  }
+  if (bank) {
+    const moves = h('div', { class: 'fr-mb-4w' });
+    if (r.status === 'submitted') moves.append(h('button', { class: 'fr-btn', type: 'button', onclick: () => send('/review', 'POST', {}) }, 'Prendre en instruction'));
+    if (r.status === 'under_review') {
+      const reason = h('textarea', { class: 'fr-input', id: 'fin-motif', rows: 3, maxlength: 5000 });
+      const choice = (value, label) => h('div', { class: 'fr-fieldset__element' }, h('div', { class: 'fr-radio-group' },
+        h('input', { type: 'radio', id: `fin-${value}`, name: 'decision', value }),
+        h('label', { class: 'fr-label', for: `fin-${value}` }, label)));
+      moves.append(h('form', { onsubmit: (e) => {
+        e.preventDefault();
+        const picked = e.target.querySelector('input[name="decision"]:checked');
+        send('/decide', 'POST', { decision: picked ? picked.value : '', reason: reason.value });
+      } }, h('fieldset', { class: 'fr-fieldset' }, h('legend', { class: 'fr-fieldset__legend' }, 'La décision'),
+        choice('granted', 'Accordée'), choice('declined', 'Refusée')),
+      h('div', { class: 'fr-input-group' }, h('label', { class: 'fr-label', for: 'fin-motif' }, 'Motif (obligatoire en cas de refus)'), reason),
+      h('button', { class: 'fr-btn', type: 'submit' }, 'Enregistrer la décision')));
+    }
+    if (r.status === 'decided' && r.decision === 'granted') {
+      moves.append(h('button', { class: 'fr-btn', type: 'button', onclick: () => send('/sign', 'POST', {}) }, 'Contrat signé'));
+    }
+    main.append(moves);
+  }
+  main.append(status, h('h2', { class: 'fr-h4' }, 'Documents'));
+  const docs = r.documents || [];
+  main.append(docs.length === 0 ? h('p', {}, 'Aucun document.')
+    : h('ul', {}, docs.map((f) => h('li', {}, h('a', { class: 'fr-link fr-link--download', href: f.url, download: f.filename },
+      f.filename, h('span', { class: 'fr-link__detail' }, `${f.media_type.split('/').pop().toUpperCase()} – ${Math.max(1, Math.round(f.size / 1024))} Ko`))))));
+  if (!['decided', 'contract_signed'].includes(r.status)) {
+    const input = h('input', { class: 'fr-upload', type: 'file', id: 'fin-documents', multiple: true,
+      accept: '.pdf,.png,.jpg,.jpeg,.doc,.docx,.xls,.xlsx,.odt,.ods' });
+    const upStatus = h('div', { 'aria-live': 'polite' });
+    main.append(h('form', { class: 'fr-mb-4w', onsubmit: async (e) => {
+      e.preventDefault();
+      upStatus.replaceChildren();
+      if (input.files.length === 0) {
+        upStatus.append(alert('error', 'Choisissez au moins un fichier.'));
+        return;
+      }
+      const body = new FormData();
+      for (const file of input.files) body.append('document', file, file.name);
+      try {
+        await api(`/api/offers/requests/${encodeURIComponent(id)}/documents`, { method: 'POST', csrf: ctx.user.csrf_token, body });
+        reload();
+      } catch (err) {
+        upStatus.append(alert('error', err.message));
+      }
+    } }, h('div', { class: 'fr-upload-group fr-mb-2w' },
+      h('label', { class: 'fr-label', for: 'fin-documents' }, 'Joindre des documents',
+        h('span', { class: 'fr-hint-text' }, 'Devis, délibération, plan de financement : PDF, images ou documents bureautiques ; 10 Mo au plus par envoi.')),
+      input), h('button', { class: 'fr-btn fr-btn--secondary', type: 'submit' }, 'Envoyer les documents'), upStatus));
+  }
+  main.append(h('h2', { class: 'fr-h4' }, 'Historique'),
+    h('ol', {}, (r.history || []).map((step) => h('li', {},
+      `${day.format(new Date(step.at))} : ${(STATUS[step.to] || [step.to])[0]}${step.note === 'granted' ? ' (accordée)' : step.note === 'declined' ? ' (refusée)' : ''} – ${step.by}`))));
+}
+
+function leadsSection(leads, ctx, canAsk) {
   return h('section', { class: 'fr-mt-6w' },
     h('h2', { class: 'fr-h4' }, 'Demandes de mise en relation'),
     leads.length === 0 ? h('p', {}, 'Aucune demande pour le moment.')
       : h('ul', {}, leads.map((l) => h('li', { 'data-lead': l.id },
         `${l.offer_title || l.offer} – ${l.commune_name || l.commune}, ${l.requester_name}, le `
-        + `${day.format(new Date(l.created_at))} → ${l.directorate_name}`))));
+        + `${day.format(new Date(l.created_at))} → ${l.directorate_name} `,
+        canAsk ? h('button', { class: 'fr-btn fr-btn--sm fr-btn--tertiary', type: 'button', onclick: async () => {
+          try {
+            const r = await api(`/api/offers/leads/${encodeURIComponent(l.id)}/request`,
+              { method: 'POST', csrf: ctx.user.csrf_token, body: {} });
+            ctx.navigate(`/offres?demande=${r.id}`);
+          } catch (err) {
+            alertBox(err.message);
+          }
+        } }, 'Demande de financement') : null))));
+}
+
+function alertBox(message) {
+  document.querySelector('main')?.prepend(alert('error', message));
 }
 
 export async function offersPage(main, ctx) {
+  const demande = ctx.params.get('demande');
+  if (demande) {
+    await requestView(main, ctx, demande);
+    return;
+  }
   const roles = ctx.user.roles || [];
   const staff = roles.includes('advisor') || roles.includes('operator');
   const canAsk = roles.includes('elu') || roles.includes('agent');
@@ -86,8 +241,12 @@ export async function offersPage(main, ctx) {
   }
   main.append(h('ul', { class: 'fr-raw-list' }, data.offers.map((o) => offerCard(o, ctx, canAsk && !asked))));
   try {
-    main.append(leadsSection((await api('/api/offers/leads')).leads || []));
+    const [leads, requests] = await Promise.all([api('/api/offers/leads'),
+      roles.includes('elu') || roles.includes('agent') || roles.includes('advisor')
+        ? api('/api/offers/requests') : Promise.resolve({ requests: [] })]);
+    main.append(leadsSection(leads.leads || [], ctx, canAsk && !asked));
+    if (canAsk || roles.includes('advisor')) main.append(requestsSection(requests.requests || [], roles.includes('advisor')));
   } catch {
-    // the leads are a complement: the offers are shown without them
+    // the leads and requests are a complement: the offers are shown without them
   }
 }
