@@ -356,6 +356,12 @@ BOOST_AUTO_TEST_CASE(a_financing_request_takes_documents_for_its_parties_only) {
   const auto docs = boost::json::parse(r->body).at("documents").as_array();
   BOOST_TEST_REQUIRE(docs.size() == 1u);
   const std::string url(docs[0].at("url").as_string());
+  // Sent to the bank, the advisor reads it and its documents.
+  r = c.request("PUT", at, R"({"project":"École","amount_eur":100000,"duration_years":20})",
+                agent.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 200, r->body);
+  r = c.request("POST", at + "/submit", "", agent.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 200, r->body);
   TestConnection d(gw.https_port());
   auto got = d.request("GET", url, "", {{"Cookie", advisor.cookie}});
   BOOST_TEST(got->status == 200);

@@ -129,7 +129,7 @@ BOOST_AUTO_TEST_CASE(the_offline_demo_comes_up_with_every_plugin_ready) {
   BOOST_TEST(r->status == 200, r->body);
   r = c.request("GET", "/api/plugins");
   const auto plugins = boost::json::parse(r->body).at("plugins").as_array();
-  BOOST_TEST(plugins.size() == 4u);  // hello, directorates, localtis, conseils
+  BOOST_TEST(plugins.size() == 5u);  // hello, directorates, localtis, conseils, offers
   for (const auto& p : plugins)
     BOOST_TEST(p.at("state").as_string() == "running", p.at("name").as_string());
   // The élu of Angers finds the directorate of the whole country's seed.

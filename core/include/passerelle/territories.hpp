@@ -33,6 +33,16 @@ struct Commune {
   std::string epci;                       ///< SIREN of its intercommunality, may be empty.
 };
 
+/// An intercommunality (EPCI à fiscalité propre: CC, CA, CU, métropole), SDK 0.6.
+struct Epci {
+  std::string siren;            ///< Its SIREN, e.g. "200060010"; a commune's `epci`.
+  std::string name;             ///< e.g. "CA Mauges Communauté".
+  std::string type;             ///< "CC", "CA", "CU", "METRO", "MET69".
+  std::int64_t population = 0;  ///< Municipal population of its members together.
+  std::string department;       ///< That of its most populous member commune.
+  std::string region;           ///< Idem.
+};
+
 /// Read-only access to the divisions. A pointer stays valid for the call (handler, widget,
 /// start) it was got in, and ten minutes after an import replaced the divisions: keep codes,
 /// not pointers, in what lives longer. A lookup after an import answers from the new ones.
@@ -55,6 +65,8 @@ class Territories {
   virtual std::vector<const Department*> departments() const = 0;
   /// Every region, by code.
   virtual std::vector<const Region*> regions() const = 0;
+  /// The intercommunality of a SIREN, or null (SDK 0.6).
+  virtual const Epci* epci(std::string_view siren) const = 0;
 };
 
 }  // namespace passerelle

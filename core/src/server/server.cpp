@@ -247,7 +247,12 @@ struct Server::Impl {
       log::warn("territories", "no territories in the store: run tools/import-territories");
     else
       log::info("territories", "territories loaded",
-                {{"communes", territories.current().commune_count()}});
+                {{"communes", territories.current().commune_count()},
+                 {"epcis", territories.current().epci_count()}});
+    if (territories.current().commune_count() > 0 && territories.current().epci_count() == 0)
+      log::warn("territories",
+                "no intercommunalities in the store (imported by an older release): run "
+                "tools/import-territories again");
     if (config.demo)
       co_await auth.seed_demo_accounts();
     else

@@ -174,6 +174,15 @@ CREATE TABLE attachments (
   created_at BIGINT NOT NULL
 );
 CREATE INDEX attachments_sha256 ON attachments (sha256);
+)sql"},
+          // The intercommunalities (name, type, population), read with the communes.
+          {5, R"sql(
+CREATE TABLE territory_epcis (
+  siren TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  type TEXT NOT NULL,
+  population BIGINT NOT NULL
+);
 )sql"}};
 }
 

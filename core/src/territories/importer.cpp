@@ -115,6 +115,11 @@ TerritoryData read_territories(const std::string& folder) {
   for (std::size_t i = 0; i < epci_records.size(); ++i) {
     Record r("epci.json", i, epci_records[i]);
     const std::string siren = r.text("code");
+    // Name, type and population: for offers evaluated against an intercommunality.
+    Epci e{siren, r.text("nom"), r.text("type", false), 0};
+    if (const auto* p = r.object().if_contains("populationMunicipale"); p && p->is_int64())
+      e.population = p->as_int64();
+    data.epcis.push_back(std::move(e));
     const auto* members = r.object().if_contains("membres");
     if (!members || !members->is_array()) r.fail("membres", "expected a list");
     for (const auto& m : members->as_array()) {

@@ -78,8 +78,24 @@ TerritoryIndex::TerritoryIndex(TerritoryData data) : data_(std::move(data)) {
     f.add(std::to_string(c.population));
     for (const auto& pc : c.postal_codes) f.add(pc);
   }
+  for (const auto& e : data_.epcis) {
+    for (const auto* field : {&e.siren, &e.name, &e.type}) f.add(*field);
+    f.add(std::to_string(e.population));
+  }
   fingerprint_ = f.h;
   for (std::size_t i = 0; i < data_.regions.size(); ++i) region_by_code_[data_.regions[i].code] = i;
+  for (std::size_t i = 0; i < data_.epcis.size(); ++i) epci_by_siren_[data_.epcis[i].siren] = i;
+  // An EPCI's department and region: those of its most populous member.
+  std::unordered_map<std::size_t, std::int64_t> largest;
+  for (const auto& c : data_.communes) {
+    const auto it = epci_by_siren_.find(c.epci);
+    if (it == epci_by_siren_.end()) continue;
+    auto [seen, added] = largest.emplace(it->second, c.population);
+    if (!added && seen->second >= c.population) continue;
+    seen->second = c.population;
+    data_.epcis[it->second].department = c.department;
+    data_.epcis[it->second].region = c.region;
+  }
   for (std::size_t i = 0; i < data_.departments.size(); ++i)
     department_by_code_[data_.departments[i].code] = i;
   for (std::size_t i = 0; i < data_.communes.size(); ++i) {
@@ -166,6 +182,11 @@ std::vector<const Commune*> TerritoryIndex::search(std::string_view query,
 const Department* TerritoryIndex::department(std::string_view code) const {
   auto it = department_by_code_.find(std::string(code));
   return it == department_by_code_.end() ? nullptr : &data_.departments[it->second];
+}
+
+const Epci* TerritoryIndex::epci(std::string_view siren) const {
+  auto it = epci_by_siren_.find(std::string(siren));
+  return it == epci_by_siren_.end() ? nullptr : &data_.epcis[it->second];
 }
 
 const Region* TerritoryIndex::region(std::string_view code) const {

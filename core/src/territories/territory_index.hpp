@@ -20,6 +20,7 @@ struct TerritoryData {
   std::vector<Region> regions;
   std::vector<Department> departments;
   std::vector<Commune> communes;
+  std::vector<Epci> epcis;
 };
 
 /// Lower case, accents removed, hyphens and apostrophes as spaces: "Saint-Barthélemy-d'Anjou"
@@ -38,8 +39,10 @@ class TerritoryIndex final : public Territories {
   const Region* region(std::string_view code) const override;
   std::vector<const Department*> departments() const override;
   std::vector<const Region*> regions() const override;
+  const Epci* epci(std::string_view siren) const override;
 
   std::size_t commune_count() const { return data_.communes.size(); }
+  std::size_t epci_count() const { return data_.epcis.size(); }
   /// A hash of every value: equal for equal divisions.
   std::uint64_t fingerprint() const { return fingerprint_; }
 
@@ -49,6 +52,7 @@ class TerritoryIndex final : public Territories {
   std::unordered_map<std::string, std::size_t> commune_by_code_;
   std::unordered_map<std::string, std::size_t> department_by_code_;
   std::unordered_map<std::string, std::size_t> region_by_code_;
+  std::unordered_map<std::string, std::size_t> epci_by_siren_;
   std::unordered_map<std::string, std::vector<std::size_t>> communes_by_postal_code_;
   // (normalized word or whole name, commune index), sorted: a prefix is a range.
   std::vector<std::pair<std::string, std::size_t>> words_;
@@ -89,6 +93,7 @@ class LiveTerritories final : public Territories {
   const Region* region(std::string_view code) const override { return current().region(code); }
   std::vector<const Department*> departments() const override { return current().departments(); }
   std::vector<const Region*> regions() const override { return current().regions(); }
+  const Epci* epci(std::string_view siren) const override { return current().epci(siren); }
 
  private:
   struct Kept {

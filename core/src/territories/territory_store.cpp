@@ -9,7 +9,8 @@
 namespace passerelle {
 
 Task<void> save_territories(Store& store, TerritoryData data, std::string source) {
-  std::vector<Statement> statements{{"DELETE FROM territory_communes", {}},
+  std::vector<Statement> statements{{"DELETE FROM territory_epcis", {}},
+                                    {"DELETE FROM territory_communes", {}},
                                     {"DELETE FROM territory_departments", {}},
                                     {"DELETE FROM territory_regions", {}}};
   statements.reserve(data.communes.size() + data.departments.size() + data.regions.size() + 5);
@@ -28,6 +29,10 @@ Task<void> save_territories(Store& store, TerritoryData data, std::string source
          "postal_codes, epci) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
          {c.code, c.name, c.department, c.region, c.population, postal, c.epci}});
   }
+  for (const auto& e : data.epcis)
+    statements.push_back(
+        {"INSERT INTO territory_epcis(siren, name, type, population) VALUES (?1, ?2, ?3, ?4)",
+         {e.siren, e.name, e.type, e.population}});
   statements.push_back(
       {"INSERT INTO territory_import(id, source, imported_at) VALUES (1, ?1, ?2) "
        "ON CONFLICT (id) DO UPDATE SET source = excluded.source, imported_at = "
@@ -64,6 +69,11 @@ Task<TerritoryData> load_territories(Store& store) {
     c.epci = std::get<std::string>(row[6]);
     data.communes.push_back(std::move(c));
   }
+  Statement epcis{"SELECT siren, name, type, population FROM territory_epcis", {}};
+  const QueryResult epci_rows = co_await store.query(std::move(epcis));
+  for (auto& row : epci_rows.rows)
+    data.epcis.push_back({std::get<std::string>(row[0]), std::get<std::string>(row[1]),
+                          std::get<std::string>(row[2]), std::get<std::int64_t>(row[3])});
   co_return data;
 }
 

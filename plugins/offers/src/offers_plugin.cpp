@@ -72,8 +72,9 @@ struct Catalogue {
   std::map<std::string, Programme> programmes;
 };
 
-// A programme list from CSV: one INSEE code per line; '#' comments, blank lines and a header
-// "insee" skipped. Every error with its line; nothing when one is wrong.
+// A programme list from CSV: one INSEE code (a commune) or SIREN (an intercommunality) per line;
+// '#' comments, blank lines and a header "insee" skipped. Every error with its line; nothing when
+// one is wrong.
 std::vector<std::string> members_of_csv(const std::string& text, const Territories& territories,
                                         std::vector<std::string>& errors) {
   std::vector<std::string> codes;
@@ -92,8 +93,8 @@ std::vector<std::string> members_of_csv(const std::string& text, const Territori
     const std::string at = "ligne " + std::to_string(number) + " : ";
     if (code.size() > 10 || code.find_first_of(";, \t") != std::string::npos) {
       errors.push_back(at + "un seul code INSEE par ligne");
-    } else if (!territories.commune(code)) {
-      errors.push_back(at + code + " n'est pas une commune connue");
+    } else if (!territories.commune(code) && !territories.epci(code)) {
+      errors.push_back(at + code + " n'est ni une commune ni une intercommunalité connue");
     } else if (!seen.insert(code).second) {
       errors.push_back(at + code + " en double");
     } else {
@@ -219,7 +220,10 @@ class OffersPlugin final : public Plugin {
                        {"kind", entry.offer->kind},
                        {"reasons", json::array(entry.reasons.begin(), entry.reasons.end())}});
     }
-    // The commune's financing requests under way: their statuses.
+    // The commune's financing requests under way, for its élus and agents: their statuses.
+    if (!who.has_role("elu") && !who.has_role("agent"))
+      co_return json::object{{"title", "Offres pour " + commune->name},
+                             {"offers", std::move(items)}};
     Statement mine{
         std::string(kRequestColumns) + " WHERE commune = ?1 ORDER BY updated_at DESC, id LIMIT 5",
         {commune->code}};
@@ -306,7 +310,7 @@ class OffersPlugin final : public Plugin {
   }
 
   Task<void> reload() {
-    Statement all{"SELECT document, version FROM offers_offers ORDER BY id", {}};
+    Statement all{"SELECT document, version, archived, id FROM offers_offers ORDER BY id", {}};
     const QueryResult rows = co_await host_->database().query(std::move(all));
     Statement members{"SELECT programme, code FROM offers_members", {}};
     const QueryResult lists = co_await host_->database().query(std::move(members));
@@ -317,10 +321,18 @@ class OffersPlugin final : public Plugin {
       if (auto it = next->programmes.find(text_of(row[0])); it != next->programmes.end())
         it->second.members.insert(text_of(row[1]));
     for (const auto& row : rows.rows) {
-      Offer offer = offer_from_json(json::parse(text_of(row[0])).as_object());
-      offer.version = int_of(row[1]);
-      next->rule_of.push_back(compile(next->rules, offer, next->programmes));
-      next->offers.push_back(std::move(offer));
+      // An offer that no longer reads (a programme gone from the file, say) is left out and
+      // logged: the others stay served.
+      try {
+        Offer offer = offer_from_json(json::parse(text_of(row[0])).as_object());
+        offer.version = int_of(row[1]);
+        offer.archived = int_of(row[2]) != 0;
+        const int rule = compile(next->rules, offer, next->programmes);
+        next->rule_of.push_back(rule);
+        next->offers.push_back(std::move(offer));
+      } catch (const std::exception& e) {
+        host_->logger().error("offer " + text_of(row[3]) + " left out: " + e.what());
+      }
     }
     catalogue_.store(std::move(next));
   }
@@ -334,6 +346,14 @@ class OffersPlugin final : public Plugin {
 
   std::shared_ptr<const Catalogue> current() const { return catalogue_.load(); }
 
+  // What offers are matched against: a commune, or an intercommunality (its SIREN as code).
+  struct Territory {
+    std::string code, name;
+    bool epci = false;
+    std::int64_t population = 0;
+    std::string region, department;
+  };
+
   struct Ranked {
     const Offer* offer;
     bool eligible;
@@ -343,10 +363,15 @@ class OffersPlugin final : public Plugin {
   // Every offer not archived, for one commune: eligible ones first, those whose rule says the
   // most about the commune first among them (the most specific match), then by title.
   std::vector<Ranked> ranked(const Catalogue& c, const Commune& commune) const {
-    const Place place = c.rules.place(
-        false, commune.population, commune.region, commune.department, [&](const std::string& p) {
+    return ranked(c, Territory{commune.code, commune.name, false, commune.population,
+                               commune.region, commune.department});
+  }
+
+  std::vector<Ranked> ranked(const Catalogue& c, const Territory& t) const {
+    const Place place =
+        c.rules.place(t.epci, t.population, t.region, t.department, [&](const std::string& p) {
           const auto it = c.programmes.find(p);
-          return it != c.programmes.end() && it->second.members.contains(commune.code);
+          return it != c.programmes.end() && it->second.members.contains(t.code);
         });
     const Names names{[this](const std::string& code) {
                         const Region* r = host_->territories().region(code);
@@ -420,22 +445,41 @@ class OffersPlugin final : public Plugin {
   }
 
   // GET /api/offers/eligible[?commune=]: the caller's commune, or (advisors, operators) any.
+  // GET /api/offers/eligible: for the caller's commune, or (?scope=epci) its intercommunality;
+  // advisors and operators ask for any commune (?commune=) or intercommunality (?epci=).
   Task<Response> eligible(Request r) {
     const Identity& who = *r.identity;
-    std::string code = who.commune_insee;
-    if (auto asked = r.query_param("commune")) {
-      if (!who.has_role("advisor") && !who.has_role("operator") && *asked != code)
-        throw HttpError(403, "forbidden", "only advisors and operators ask for another commune");
-      code = *asked;
+    const bool staff = who.has_role("advisor") || who.has_role("operator");
+    const auto asked_commune = r.query_param("commune");
+    const auto asked_epci = r.query_param("epci");
+    if ((asked_commune && *asked_commune != who.commune_insee) || asked_epci)
+      if (!staff)
+        throw HttpError(403, "forbidden", "only advisors and operators ask for another place");
+    Territory place;
+    if (asked_epci || r.query_param("scope") == std::optional<std::string>("epci")) {
+      std::string siren = asked_epci.value_or("");
+      if (!asked_epci) {
+        const Commune* mine = host_->territories().commune(who.commune_insee);
+        if (!mine)
+          throw HttpError(422, "no_commune", "Votre compte n'est rattaché à aucune commune.");
+        siren = mine->epci;
+      }
+      const Epci* e = host_->territories().epci(siren);
+      if (!e) throw HttpError(404, "not_found", "no intercommunality " + siren);
+      place = {e->siren, e->name, true, e->population, e->region, e->department};
+    } else {
+      const std::string code = asked_commune.value_or(who.commune_insee);
+      const Commune* commune = host_->territories().commune(code);
+      if (!commune)
+        throw HttpError(
+            code.empty() ? 422 : 404, code.empty() ? "no_commune" : "not_found",
+            code.empty() ? "Votre compte n'est rattaché à aucune commune." : "no commune " + code);
+      place = {commune->code,       commune->name,   false,
+               commune->population, commune->region, commune->department};
     }
-    const Commune* commune = host_->territories().commune(code);
-    if (!commune)
-      throw HttpError(
-          code.empty() ? 422 : 404, code.empty() ? "no_commune" : "not_found",
-          code.empty() ? "Votre compte n'est rattaché à aucune commune." : "no commune " + code);
     const auto c = current();
     json::array items;
-    for (auto& entry : ranked(*c, *commune)) {
+    for (auto& entry : ranked(*c, place)) {
       json::object item = to_json(*entry.offer);
       item.erase("eligibility");
       item.erase("body");
@@ -443,11 +487,11 @@ class OffersPlugin final : public Plugin {
       item["reasons"] = json::array(entry.reasons.begin(), entry.reasons.end());
       items.push_back(std::move(item));
     }
-    co_return Response::json(
-        json::object{{"commune", json::object{{"code", commune->code},
-                                              {"name", commune->name},
-                                              {"population", commune->population}}},
-                     {"offers", std::move(items)}});
+    co_return Response::json(json::object{
+        {place.epci ? "epci" : "commune",
+         json::object{
+             {"code", place.code}, {"name", place.name}, {"population", place.population}}},
+        {"offers", std::move(items)}});
   }
 
   Statement upsert(const Offer& o) const {
@@ -466,7 +510,7 @@ class OffersPlugin final : public Plugin {
     Offer offer;
     try {
       offer = offer_from_json(body);
-      Rules scratch;
+      Rules scratch = current()->rules;  // with the others': 64 programmes in all at most
       compile(scratch, offer, current()->programmes);
     } catch (const FieldError& e) {
       throw HttpError(422, "invalid_field", e.what());
@@ -481,35 +525,44 @@ class OffersPlugin final : public Plugin {
   Task<Response> create(Request r) {
     Offer offer = checked_offer(body_object(r));
     AsyncMutex::Lock lock = co_await writes_.lock();
-    if (find(*current(), offer.id))
-      throw HttpError(409, "conflict", "offer " + offer.id + " exists");
     offer.version = 1;
     offer.archived = false;
-    Statement add = upsert(offer);
-    co_await host_->database().query(std::move(add));
+    // The store decides, not this instance's copy: another instance may have made it.
+    Statement add{
+        "INSERT INTO offers_offers (id, document, archived, version, updated_at)"
+        " VALUES (?1, ?2, 0, 1, ?3) ON CONFLICT (id) DO NOTHING",
+        {offer.id, json::serialize(to_json(offer)), now_seconds()}};
+    if ((co_await host_->database().query(std::move(add))).changes != 1)
+      throw HttpError(409, "conflict", "offer " + offer.id + " exists");
     co_await changed();
     Response res = Response::json(to_json(offer), 201);
     res.headers.emplace_back("Location", "/api/offers/" + offer.id);
     co_return res;
   }
 
-  // PUT /api/offers/{id}: the whole offer; `version` the one read (409 when it moved on).
+  // PUT /api/offers/{id}: the whole offer; `version` the one read, required (409 when the
+  // store holds another: changed meanwhile, here or on another instance).
   Task<Response> update(Request r) {
     const json::object body = body_object(r);
     Offer offer = checked_offer(body);
     if (offer.id != r.param("id")) throw HttpError(422, "invalid_field", "id: not the path's");
+    const json::value* read = body.if_contains("version");
+    if (!read || !read->is_int64())
+      throw HttpError(422, "invalid_field", "version: the version read is required");
     AsyncMutex::Lock lock = co_await writes_.lock();
     const Offer* now = find(*current(), offer.id);
     if (!now) throw HttpError(404, "not_found", "no such offer");
-    const json::value* read = body.if_contains("version");
-    if (read && read->is_int64() && read->as_int64() != now->version)
-      throw HttpError(
-          409, "conflict",
-          "the offer changed since it was read (version " + std::to_string(now->version) + ")");
-    offer.version = now->version + 1;
+    offer.version = read->as_int64() + 1;
     offer.archived = now->archived;
-    Statement put = upsert(offer);
-    co_await host_->database().query(std::move(put));
+    Statement put{
+        "UPDATE offers_offers SET document = ?2, version = ?3, updated_at = ?4"
+        " WHERE id = ?1 AND version = ?5",
+        {offer.id, json::serialize(to_json(offer)), offer.version, now_seconds(),
+         read->as_int64()}};
+    if ((co_await host_->database().query(std::move(put))).changes != 1)
+      throw HttpError(409, "conflict",
+                      "the offer changed since it was read (version " +
+                          std::to_string(now->version) + "): read it again");
     co_await changed();
     co_return Response::json(to_json(offer));
   }
@@ -519,27 +572,29 @@ class OffersPlugin final : public Plugin {
     const Offer* now = find(*current(), r.param("id"));
     if (!now) throw HttpError(404, "not_found", "no such offer");
     Offer offer = *now;
+    // Only the flag: the document stays as the store has it (a newer edit is kept).
+    Statement put{
+        "UPDATE offers_offers SET archived = 1, version = version + 1, updated_at = ?2"
+        " WHERE id = ?1",
+        {offer.id, now_seconds()}};
+    co_await host_->database().query(std::move(put));
     offer.archived = true;
     ++offer.version;
-    Statement put = upsert(offer);
-    co_await host_->database().query(std::move(put));
     co_await changed();
     co_return Response::json(to_json(offer));
   }
 
   Task<void> changed() {
+    host_->announce("catalogue");  // committed: the others read it again, whatever happens here
     co_await reload();
-    host_->announce("catalogue");
   }
 
   std::vector<Statement> replace_members(const std::string& programme,
                                          const std::vector<std::string>& codes,
                                          const std::string& by, bool sample) const {
+    // The import's row first: on PostgreSQL a second import of the programme waits for this one
+    // to commit, then replaces its list whole (rather than both lists mixed).
     std::vector<Statement> writes;
-    writes.push_back({"DELETE FROM offers_members WHERE programme = ?1", {programme}});
-    for (const auto& code : codes)
-      writes.push_back(
-          {"INSERT INTO offers_members (programme, code) VALUES (?1, ?2)", {programme, code}});
     writes.push_back(
         {"INSERT INTO offers_imports (programme, imported_at, imported_by, members, sample)"
          " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (programme) DO UPDATE SET imported_at ="
@@ -547,6 +602,12 @@ class OffersPlugin final : public Plugin {
          " sample = excluded.sample",
          {programme, now_seconds(), by, static_cast<std::int64_t>(codes.size()),
           std::int64_t{sample ? 1 : 0}}});
+    writes.push_back({"DELETE FROM offers_members WHERE programme = ?1", {programme}});
+    for (const auto& code : codes)
+      writes.push_back(
+          {"INSERT INTO offers_members (programme, code) VALUES (?1, ?2)"
+           " ON CONFLICT (programme, code) DO NOTHING",
+           {programme, code}});
     return writes;
   }
 
@@ -740,11 +801,13 @@ class OffersPlugin final : public Plugin {
     QueryResult rows = co_await host_->database().query(std::move(one));
     if (rows.rows.empty()) throw HttpError(404, "not_found", "no such request");
     const Identity& who = *r.identity;
-    if (who.has_role("advisor")) {
-      side = Side::bank;
-    } else if ((who.has_role("elu") || who.has_role("agent")) && !who.commune_insee.empty() &&
-               who.commune_insee == text_of(rows.rows[0][3])) {
+    // The commune's élus and agents are its requesters, whatever other role they have: nobody
+    // decides their own commune's request. The bank sees a request once it is sent.
+    if ((who.has_role("elu") || who.has_role("agent")) && !who.commune_insee.empty() &&
+        who.commune_insee == text_of(rows.rows[0][3])) {
       side = Side::requester;
+    } else if (who.has_role("advisor") && text_of(rows.rows[0][9]) != "draft") {
+      side = Side::bank;
     } else {
       throw HttpError(404, "not_found", "no such request");
     }
@@ -901,6 +964,17 @@ class OffersPlugin final : public Plugin {
     };
     whole("amount_eur", 10'000'000'000, amount);
     whole("duration_years", 60, duration);
+    // Within what the offer says of itself, when it says it.
+    if (const Offer* offer = find(*current(), text_of(row[2]))) {
+      if (offer->max_duration_years && duration > *offer->max_duration_years)
+        throw HttpError(422, "invalid_field",
+                        "duration_years: " + offer->title + " court sur " +
+                            std::to_string(*offer->max_duration_years) + " ans au plus");
+      if (offer->max_amount_eur && amount > *offer->max_amount_eur)
+        throw HttpError(422, "invalid_field",
+                        "amount_eur: " + offer->title + " finance " +
+                            french_number(*offer->max_amount_eur) + " euros au plus");
+    }
     Statement put{
         "UPDATE offers_requests SET project = ?2, amount_eur = ?3, duration_years = ?4,"
         " updated_at = ?5, version = version + 1, last_change = ?6 WHERE id = ?1 AND version = ?7",
@@ -924,7 +998,9 @@ class OffersPlugin final : public Plugin {
           side == Side::bank ? "this is the requester's to do" : "this is the bank's to do");
     check_version(r, int_of(row[14]));
     const json::object body = r.body.empty() ? json::object{} : body_object(r);
-    const Status from = *status_named(text_of(row[9]));
+    const auto stored = status_named(text_of(row[9]));
+    if (!stored) throw std::runtime_error("request " + text_of(row[0]) + ": unknown status");
+    const Status from = *stored;
     const bool granted = text_of(row[10]) == "granted";
     const auto to = after(from, *move, granted);
     if (!to)
@@ -950,6 +1026,10 @@ class OffersPlugin final : public Plugin {
       const json::value* why = body.if_contains("reason");
       reason = why && why->is_string() ? std::string(why->as_string()) : "";
       if (reason.size() > 5000) throw HttpError(422, "invalid_field", "reason: at most 5000 bytes");
+      if (std::any_of(reason.begin(), reason.end(), [](unsigned char ch) {
+            return (ch < 0x20 && ch != '\n' && ch != '\r') || ch == 0x7F;
+          }))
+        throw HttpError(422, "invalid_field", "reason: no control character");
       if (decision == "declined" && reason.empty())
         throw HttpError(422, "invalid_field", "reason: required when the request is declined");
     }
@@ -1002,8 +1082,8 @@ class OffersPlugin final : public Plugin {
       writes.push_back(
           {"INSERT INTO offers_request_files (attachment_id, request_id, filename, media_type,"
            " size, author_name, at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 FROM offers_requests"
-           " WHERE id = ?2 AND (SELECT count(*) FROM offers_request_files WHERE request_id = ?2) < "
-           "?8"
+           " WHERE id = ?2 AND status NOT IN ('decided', 'contract_signed')"
+           " AND (SELECT count(*) FROM offers_request_files WHERE request_id = ?2) < ?8"
            " AND (SELECT coalesce(sum(size), 0) FROM offers_request_files WHERE request_id = ?2)"
            " + ?5 <= ?9",
            {file.id, id, file.filename, file.media_type, file.size, r.identity->display_name,

@@ -50,10 +50,12 @@ std::string join(const std::vector<std::string>& items) {
 std::int64_t days_of(std::string_view d) {
   if (d.size() != 10 || d[4] != '-' || d[7] != '-') return -1;
   int y = 0, m = 0, day = 0;
-  if (std::from_chars(d.data(), d.data() + 4, y).ec != std::errc() ||
-      std::from_chars(d.data() + 5, d.data() + 7, m).ec != std::errc() ||
-      std::from_chars(d.data() + 8, d.data() + 10, day).ec != std::errc())
-    return -1;
+  // Each field read whole: "2024-1x-05" and "2024-01-5 " are no dates.
+  const auto number = [&](std::size_t at, std::size_t length, int& into) {
+    const auto [end, ec] = std::from_chars(d.data() + at, d.data() + at + length, into);
+    return ec == std::errc() && end == d.data() + at + length;
+  };
+  if (!number(0, 4, y) || !number(5, 2, m) || !number(8, 2, day)) return -1;
   static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   if (y < 1970 || y > 9999 || m < 1 || m > 12 || day < 1 || day > kDays[m - 1] ||
@@ -86,7 +88,10 @@ std::string french_date(std::int64_t z) {
 }
 
 std::string french_number(std::int64_t n) {
-  std::string digits = std::to_string(n < 0 ? -n : n);
+  // Through an unsigned: the negation of the smallest integer overflows.
+  const std::uint64_t magnitude =
+      n < 0 ? ~static_cast<std::uint64_t>(n) + 1 : static_cast<std::uint64_t>(n);
+  const std::string digits = std::to_string(magnitude);
   std::string out;
   for (std::size_t i = 0; i < digits.size(); ++i) {
     if (i > 0 && (digits.size() - i) % 3 == 0) out += ' ';
@@ -107,7 +112,8 @@ int Rules::compile(const YAML::Node& node, const std::string& path,
   // Compiled into scratch first: a rule refused halfway leaves nothing behind.
   const auto nodes = nodes_.size(), kids = kids_.size(), codes = codes_.size();
   try {
-    const std::uint32_t root = compile_node(node, path, programme_known);
+    std::size_t conditions = 0;
+    const std::uint32_t root = compile_node(node, path, programme_known, conditions);
     roots_.push_back(root);
     return static_cast<int>(roots_.size() - 1);
   } catch (...) {
@@ -119,7 +125,10 @@ int Rules::compile(const YAML::Node& node, const std::string& path,
 }
 
 std::uint32_t Rules::compile_node(const YAML::Node& node, const std::string& path,
-                                  const std::function<bool(const std::string&)>& programme_known) {
+                                  const std::function<bool(const std::string&)>& programme_known,
+                                  std::size_t& conditions) {
+  if (++conditions > kMaxConditions)
+    fail(node, path, "a rule holds at most " + std::to_string(kMaxConditions) + " conditions");
   if (!node.IsMap() || node.size() != 1)
     fail(node, path,
          "expected one condition: all, any, not, population, kind, region, department, "
@@ -135,14 +144,14 @@ std::uint32_t Rules::compile_node(const YAML::Node& node, const std::string& pat
     n.op = key == "all" ? Op::all : Op::any;
     std::vector<std::uint32_t> children;
     for (std::size_t i = 0; i < value.size(); ++i)
-      children.push_back(
-          compile_node(value[i], here + "[" + std::to_string(i) + "]", programme_known));
+      children.push_back(compile_node(value[i], here + "[" + std::to_string(i) + "]",
+                                      programme_known, conditions));
     n.first = static_cast<std::uint32_t>(kids_.size());
     n.count = static_cast<std::uint32_t>(children.size());
     kids_.insert(kids_.end(), children.begin(), children.end());
   } else if (key == "not") {
     n.op = Op::negate;
-    const std::uint32_t child = compile_node(value, here, programme_known);
+    const std::uint32_t child = compile_node(value, here, programme_known, conditions);
     n.first = static_cast<std::uint32_t>(kids_.size());
     n.count = 1;
     kids_.push_back(child);
@@ -162,13 +171,21 @@ std::uint32_t Rules::compile_node(const YAML::Node& node, const std::string& pat
         fail(bound.first, at, std::string("unknown operator (") + low + ", " + high + ")");
       if (n.op == Op::population) {
         v = integer(bound.second, at);
+        if (v > kMaxPopulation) fail(bound.second, at, "at most " + french_number(kMaxPopulation));
       } else {
         v = days_of(scalar(bound.second, at));
         if (v < 0) fail(bound.second, at, "expected a date YYYY-MM-DD");
       }
-      (name == low ? n.low : n.high) = v;
+      if (name == low) {
+        n.low = v;
+        n.has_low = true;
+      } else {
+        n.high = v;
+        n.has_high = true;
+      }
     }
-    if (n.low > n.high) fail(value, here, std::string(low) + " is above " + high);
+    if (n.has_low && n.has_high && n.low > n.high)
+      fail(value, here, std::string(low) + " is above " + high);
   } else if (key == "kind") {
     const std::string kind = scalar(value, here);
     if (kind != "commune" && kind != "epci") fail(value, here, "expected commune or epci");
@@ -182,6 +199,8 @@ std::uint32_t Rules::compile_node(const YAML::Node& node, const std::string& pat
     else
       items.push_back(value);
     if (items.empty()) fail(value, here, "expected at least one code");
+    if (items.size() > kMaxCodes)
+      fail(value, here, "at most " + std::to_string(kMaxCodes) + " codes");
     n.first = static_cast<std::uint32_t>(codes_.size());
     for (std::size_t i = 0; i < items.size(); ++i) {
       const std::string at = value.IsSequence() ? here + "[" + std::to_string(i) + "]" : here;
@@ -239,9 +258,10 @@ bool Rules::eval(std::uint32_t index, const Place& place, std::int64_t today) co
     case Op::negate:
       return !eval(kids_[n.first], place, today);
     case Op::population:
-      return place.population >= n.low && place.population <= n.high;
+      return (!n.has_low || place.population >= n.low) &&
+             (!n.has_high || place.population <= n.high);
     case Op::date:
-      return today >= n.low && today <= n.high;
+      return (!n.has_low || today >= n.low) && (!n.has_high || today <= n.high);
     case Op::kind:
       return place.epci == n.flag;
     case Op::region:
@@ -301,22 +321,22 @@ bool Rules::explain_node(std::uint32_t index, const Place& place, std::int64_t t
     }
     case Op::population: {
       const std::string pop = "population " + french_number(place.population);
-      if (n.high != INT64_MAX && place.population > n.high)
+      if (n.has_high && place.population > n.high)
         reasons.push_back(pop + " au-dessus du plafond de " + french_number(n.high));
-      else if (n.low != INT64_MIN && place.population < n.low)
+      else if (n.has_low && place.population < n.low)
         reasons.push_back(pop + " en dessous du seuil de " + french_number(n.low));
-      else if (n.high != INT64_MAX)
+      else if (n.has_high)
         reasons.push_back(pop + " sous le plafond de " + french_number(n.high));
       else
         reasons.push_back(pop + " au-dessus du seuil de " + french_number(n.low));
       break;
     }
     case Op::date:
-      if (today < n.low)
+      if (n.has_low && today < n.low)
         reasons.push_back("offre ouverte à partir du " + french_date(n.low));
-      else if (today > n.high)
+      else if (n.has_high && today > n.high)
         reasons.push_back("offre close depuis le " + french_date(n.high));
-      else if (n.high != INT64_MAX)
+      else if (n.has_high)
         reasons.push_back("offre ouverte jusqu'au " + french_date(n.high));
       else
         reasons.push_back("offre ouverte");

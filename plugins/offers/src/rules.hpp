@@ -63,6 +63,11 @@ class Rules {
  public:
   /// At most this many programmes can be named by rules.
   static constexpr std::size_t kMaxProgrammes = 64;
+  /// At most this many conditions in one rule, and codes in one list.
+  static constexpr std::size_t kMaxConditions = 200;
+  static constexpr std::size_t kMaxCodes = 200;
+  /// The largest population bound.
+  static constexpr std::int64_t kMaxPopulation = 1'000'000'000;
 
   /// Compiles `node` (the rule's root, `path` its name in messages); returns its id. Throws
   /// RuleError. `programme_known(id)` says whether a programme exists.
@@ -102,16 +107,18 @@ class Rules {
   };
   struct Node {
     Op op;
-    bool flag = false;                               // kind: epci
-    std::int64_t low = INT64_MIN, high = INT64_MAX;  // population bounds, date window (days)
-    std::uint32_t first = 0, count = 0;              // children (in kids_) or codes (in codes_)
+    bool flag = false;                       // kind: epci
+    bool has_low = false, has_high = false;  // which bounds the rule gives
+    std::int64_t low = 0, high = 0;          // population bounds, date window (days)
+    std::uint32_t first = 0, count = 0;      // children (in kids_) or codes (in codes_)
   };
 
   bool eval(std::uint32_t node, const Place& place, std::int64_t today) const;
   bool explain_node(std::uint32_t node, const Place& place, std::int64_t today, const Names& names,
                     std::vector<std::string>& reasons) const;
   std::uint32_t compile_node(const YAML::Node& node, const std::string& path,
-                             const std::function<bool(const std::string&)>& programme_known);
+                             const std::function<bool(const std::string&)>& programme_known,
+                             std::size_t& conditions);
   int intern(const std::string& code, std::vector<std::string>& names,
              std::unordered_map<std::string, int>& ids);
 

@@ -106,6 +106,18 @@ BOOST_FIXTURE_TEST_CASE(eligibility_with_reasons_best_first, Offers) {
   BOOST_TEST(as(advisor, "GET", "/api/offers/eligible?commune=49007").status == 200);
   BOOST_TEST(as(op, "GET", "/api/offers/eligible?commune=99999").status == 404);
   BOOST_TEST(as(advisor, "GET", "/api/offers/eligible").status == 422);  // no commune of their own
+  // The commune's intercommunality (CA Saumur Val de Loire, 98,152 inhabitants): the programmes
+  // for towns are not for it, the loans are.
+  const Response epci = as(agent, "GET", "/api/offers/eligible?scope=epci");
+  BOOST_TEST_REQUIRE(epci.status == 200, epci.body);
+  BOOST_TEST(json(epci).at("epci").at("name").as_string() == "CA Saumur Val de Loire");
+  BOOST_TEST(reasons(offer_in(epci, "petites-villes-de-demain")).at(0) == "réservé aux communes");
+  const auto aqua = offer_in(epci, "aqua-pret");
+  BOOST_TEST(aqua.at("eligible").as_bool());
+  BOOST_TEST(reasons(aqua).at(0) == "intercommunalité");
+  BOOST_TEST(as(agent, "GET", "/api/offers/eligible?epci=244900015").status == 403);
+  BOOST_TEST(as(op, "GET", "/api/offers/eligible?epci=244900015").status == 200);
+  BOOST_TEST(as(op, "GET", "/api/offers/eligible?epci=000000000").status == 404);
   // The dashboard card: the eligible ones, best first.
   auto card = run(host.table()->plugins.at(0)->plugin().widget(agent));
   BOOST_TEST_REQUIRE(card.has_value());
@@ -140,6 +152,15 @@ BOOST_FIXTURE_TEST_CASE(operators_edit_with_field_level_errors, Offers) {
              "eligibility.programme: no programme \"inconnu\"");
   BOOST_TEST(as(op, "POST", "/api/offers", good).status == 201);
   BOOST_TEST(as(op, "POST", "/api/offers", good).status == 409);
+  // A replacement says which version it read.
+  BOOST_TEST(std::string(json(as(op, "PUT", "/api/offers/fonds-test", good))
+                             .at("error")
+                             .at("message")
+                             .as_string()) == "version: the version read is required");
+  std::string current = good;
+  current.insert(current.size() - 1, R"(,"version":1)");
+  BOOST_TEST(as(op, "PUT", "/api/offers/fonds-test", current).status == 200);
+  BOOST_TEST(as(op, "PUT", "/api/offers/fonds-test", current).status == 409);  // now version 2
   BOOST_TEST(
       offer_in(as(agent, "GET", "/api/offers/eligible"), "fonds-test").at("eligible").as_bool());
   // An update on an old read: 409; then archived: gone from the catalogue.
@@ -156,7 +177,8 @@ BOOST_FIXTURE_TEST_CASE(programme_lists_from_csv, Offers) {
   BOOST_TEST(r.status == 422);
   const std::string message(json(r).at("error").at("message").as_string());
   BOOST_TEST(message ==
-                 "ligne 3 : 99999 n'est pas une commune connue ; ligne 4 : 49007 en double ; "
+                 "ligne 3 : 99999 n'est ni une commune ni une intercommunalité connue ; ligne 4 : "
+                 "49007 en double ; "
                  "ligne 5 : un seul code INSEE par ligne",
              message);
   // Nothing changed: Angers is still outside the programme.
@@ -216,9 +238,15 @@ BOOST_FIXTURE_TEST_CASE(a_lead_becomes_a_financing_request_and_its_history, Offe
   BOOST_TEST(as(angers, "GET", at).status == 404);
   BOOST_TEST(as(angers, "POST", from_lead).status == 404);
   BOOST_TEST(as(op, "GET", at).status == 403);
+  BOOST_TEST(as(advisor, "GET", at).status == 404);  // the bank sees it once sent
   // A draft goes only complete; the bank sees no draft in its queue.
   BOOST_TEST(error_code(as(agent, "POST", at + "/submit")) == "incomplete");
   BOOST_TEST(json(as(advisor, "GET", "/api/offers/requests")).at("requests").as_array().empty());
+  // Edu Prêt runs over 40 years at most: 45 is refused, naming it.
+  BOOST_TEST(std::string(json(as(agent, "PUT", at, R"({"duration_years":45})"))
+                             .at("error")
+                             .at("message")
+                             .as_string()) == "duration_years: Edu Prêt court sur 40 ans au plus");
   r = as(agent, "PUT", at,
          R"({"project":"Rénovation de l'école","amount_eur":450000,"duration_years":25})");
   BOOST_TEST_REQUIRE(r.status == 200, r.body);
@@ -228,7 +256,7 @@ BOOST_FIXTURE_TEST_CASE(a_lead_becomes_a_financing_request_and_its_history, Offe
   BOOST_TEST(
       call("PUT", at, R"({"amount_eur":1})", "application/json", {{"if-match", "\"1\""}}).status ==
       412);
-  BOOST_TEST(as(advisor, "POST", at + "/submit").status == 403);
+  BOOST_TEST(as(advisor, "POST", at + "/submit").status == 404);  // a draft: not the bank's yet
   BOOST_TEST(as(agent, "POST", at + "/submit").status == 200);
   r = as(agent, "POST", at + "/submit");
   BOOST_TEST(r.status == 409);

@@ -44,6 +44,14 @@ struct Fixture {
 
 BOOST_AUTO_TEST_SUITE(offers_rules)
 
+BOOST_FIXTURE_TEST_CASE(one_bound_alone, Fixture) {
+  // Only a minimum: no ceiling hidden behind (the largest integer once stood for "none").
+  const int at_least = compile("population: {min: 1000}");
+  BOOST_TEST(rules.eligible(at_least, commune(2'000'000), today));
+  BOOST_TEST(why(at_least, commune(2'000'000)).at(0) ==
+             "population 2 000 000 au-dessus du seuil de 1 000");
+}
+
 BOOST_FIXTURE_TEST_CASE(each_condition, Fixture) {
   const int small = compile("population: {max: 20000}");
   BOOST_TEST(rules.eligible(small, commune(12'000), today));
@@ -120,6 +128,15 @@ BOOST_FIXTURE_TEST_CASE(bad_rules_are_refused_with_their_place, Fixture) {
   BOOST_TEST(refusal("all: []").find("at least one") != std::string::npos);
   BOOST_TEST(refusal("{population: {max: 3}, kind: commune}").find("one condition") !=
              std::string::npos);
+  // Bounds, sizes: a population beyond a billion, 250 conditions, 300 codes.
+  BOOST_TEST(refusal("population: {max: 9223372036854775807}").find("at most 1 000 000 000") !=
+             std::string::npos);
+  std::string many = "any:\n";
+  for (int i = 0; i < 250; ++i) many += "  - kind: commune\n";
+  BOOST_TEST(refusal(many).find("at most 200 conditions") != std::string::npos);
+  std::string codes = "region: [";
+  for (int i = 0; i < 300; ++i) codes += std::string(i ? ", " : "") + "\"52\"";
+  BOOST_TEST(refusal(codes + "]").find("at most 200 codes") != std::string::npos);
   // A refused rule leaves the compiled ones as they were.
   const int ok = compile("population: {max: 10}");
   BOOST_TEST(!refusal("all: [{population: {max: 3}}, {bad: 1}]").empty());
@@ -131,6 +148,9 @@ BOOST_AUTO_TEST_CASE(dates_and_numbers) {
   BOOST_TEST(days_of("2026-11-30") == 20'787);
   BOOST_TEST(days_of("2024-02-29") > 0);
   BOOST_TEST(days_of("2023-02-29") == -1);
+  BOOST_TEST(days_of("2024-1x-05") == -1);
+  BOOST_TEST(days_of("2024-01-5 ") == -1);
+  BOOST_TEST(french_number(INT64_MIN) == "-9 223 372 036 854 775 808");
   BOOST_TEST(french_date(days_of("2026-03-01")) == "1 mars 2026");
   BOOST_TEST(french_number(34875) == "34 875");
   BOOST_TEST(french_number(999) == "999");

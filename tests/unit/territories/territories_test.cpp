@@ -57,6 +57,15 @@ BOOST_FIXTURE_TEST_CASE(commune_department_region, Fixture) {
   BOOST_TEST(index.commune("99999") == nullptr);
   BOOST_TEST(index.departments().size() == 12u);
   BOOST_TEST(index.regions().front()->code == "01");
+  // Its intercommunality: name, type, population, and the department of its largest member.
+  const Epci* metropole = index.epci(angers->epci);
+  BOOST_TEST_REQUIRE(metropole != nullptr);
+  BOOST_TEST(metropole->name == "CU Angers Loire Métropole");
+  BOOST_TEST(metropole->type == "CU");
+  BOOST_TEST(metropole->population == 308806);
+  BOOST_TEST(metropole->department == "49");
+  BOOST_TEST(metropole->region == "52");
+  BOOST_TEST(index.epci("000000000") == nullptr);
 }
 
 BOOST_FIXTURE_TEST_CASE(postal_codes_may_serve_several_communes, Fixture) {
@@ -93,6 +102,8 @@ BOOST_AUTO_TEST_CASE(store_round_trip_replaces_everything) {
   test::run(save_territories(store, read_territories(kFixture), "fixture"));  // idempotent
   TerritoryIndex index(test::run(load_territories(store)));
   BOOST_TEST(index.commune_count() == 332u);
+  BOOST_TEST(index.epci_count() == 10u);
+  BOOST_TEST(index.epci("244900015")->population == 308806);
   BOOST_TEST((index.commune("49007")->postal_codes == std::vector<std::string>{"49000", "49100"}));
 }
 
