@@ -409,6 +409,12 @@ describe('the portal in a browser', () => {
       await acv.getByText('Non éligible').waitFor();
       await acv.getByText('hors du programme Action cœur de ville').waitFor();
       others += await checkAccessibility(page, t, '/offres (agent)');
+      // Its intercommunality: the programmes for towns are not for it.
+      await page.getByRole('link', { name: 'Voir les offres pour mon intercommunalité' }).click();
+      await page.getByRole('heading', { name: 'Offres pour CA Saumur Val de Loire' }).waitFor();
+      await page.locator('li[data-offer="petites-villes-de-demain"]').getByText('réservé aux communes').waitFor();
+      await page.getByRole('link', { name: 'Voir les offres pour ma commune' }).click();
+      await page.getByRole('heading', { name: 'Offres pour Tuffalun' }).waitFor();
       // Put in touch about Edu Prêt: told which directorate; a second click finds the same lead.
       const edu = page.locator('li[data-offer="edu-pret"]');
       for (let i = 0; i < 2; i += 1) {
@@ -439,6 +445,9 @@ describe('the portal in a browser', () => {
       await page.getByRole('link', { name: /devis\.pdf/ }).waitFor();
       await page.getByRole('button', { name: 'Transmettre à la direction régionale' }).click();
       await page.getByText('Transmise', { exact: true }).waitFor();
+      // Followed on the dashboard.
+      await page.goto(`${ctx.base}/`);
+      await page.locator('[data-financing]').getByText(/transmise/).waitFor();
     });
     // The bank instructs it, grants it and records the contract.
     ({ context, page } = await openPage(1280));

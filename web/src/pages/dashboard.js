@@ -75,6 +75,15 @@ function card(entry) {
       : h('ul', { class: 'fr-card__desc' }, widget.offers.map((o) => h('li', {},
         h('a', { href: '/offres', 'data-link': true }, o.title),
         Array.isArray(o.reasons) && o.reasons.length ? ` – ${o.reasons[o.reasons.length - 1]}` : ''))));
+    if (Array.isArray(widget.requests) && widget.requests.length > 0) {
+      // The commune's financing requests, followed here.
+      const FINANCING = { draft: 'brouillon', submitted: 'transmise', under_review: 'en instruction',
+        decided: 'décidée', contract_signed: 'contrat signé' };
+      content.append(h('h3', { class: 'fr-text--md fr-mb-1v' }, 'Demandes de financement'),
+        h('ul', { 'data-financing': '' }, widget.requests.map((r) => h('li', {},
+          h('a', { href: `/offres?demande=${encodeURIComponent(r.id)}`, 'data-link': true }, r.offer_title || 'Demande'),
+          ` – ${FINANCING[r.status] || r.status}${r.decision === 'granted' ? ' (accordée)' : r.decision === 'declined' ? ' (refusée)' : ''}`))));
+    }
   } else if (entry.plugin === 'localtis' && Array.isArray(widget.articles)) {
     // The latest articles: their titles, to their source.
     content.append(h('ul', { class: 'fr-card__desc' }, widget.articles.map((a) => h('li', {},

@@ -218,18 +218,27 @@ export async function offersPage(main, ctx) {
   const staff = roles.includes('advisor') || roles.includes('operator');
   const canAsk = roles.includes('elu') || roles.includes('agent');
   const asked = ctx.params.get('commune') || '';
+  const intercommunality = ctx.params.get('perimetre') === 'epci' && !asked;
   let data;
   try {
     if (staff && !asked && !ctx.user.commune_insee) data = { offers: (await api('/api/offers')).offers };
+    else if (intercommunality) data = await api('/api/offers/eligible?scope=epci');
     else data = await api(`/api/offers/eligible${asked ? `?commune=${encodeURIComponent(asked)}` : ''}`);
   } catch (err) {
     main.append(h('h1', {}, 'Offres de la banque'), alert('error', err.message));
     return;
   }
-  main.append(h('h1', {}, data.commune ? `Offres pour ${data.commune.name}` : 'Offres de la banque'),
-    h('p', {}, data.commune
-      ? 'Les offres de financement et d’ingénierie, celles auxquelles la commune est éligible d’abord, avec les raisons.'
+  const place = data.commune || data.epci;
+  main.append(h('h1', {}, place ? `Offres pour ${place.name}` : 'Offres de la banque'),
+    h('p', {}, place
+      ? `Les offres de financement et d’ingénierie, celles auxquelles ${data.epci ? 'l’intercommunalité' : 'la commune'} est éligible d’abord, avec les raisons.`
       : 'Le catalogue des offres de financement et d’ingénierie.'));
+  if (ctx.user.commune_insee && !asked) {
+    // The commune, or its intercommunality: two views of the same page.
+    main.append(h('p', {}, h('a', { class: 'fr-link', 'data-link': true,
+      href: intercommunality ? '/offres' : '/offres?perimetre=epci' },
+    intercommunality ? 'Voir les offres pour ma commune' : 'Voir les offres pour mon intercommunalité')));
+  }
   if (staff) {
     main.append(h('form', { method: 'get', action: '/offres', class: 'fr-mb-4w' },
       h('div', { class: 'fr-input-group' },
@@ -239,7 +248,7 @@ export async function offersPage(main, ctx) {
           inputmode: 'numeric', maxlength: 5, autocomplete: 'off' })),
       h('button', { class: 'fr-btn fr-btn--secondary', type: 'submit' }, 'Vérifier')));
   }
-  main.append(h('ul', { class: 'fr-raw-list' }, data.offers.map((o) => offerCard(o, ctx, canAsk && !asked))));
+  main.append(h('ul', { class: 'fr-raw-list' }, data.offers.map((o) => offerCard(o, ctx, canAsk && !asked && !intercommunality))));
   try {
     const [leads, requests] = await Promise.all([api('/api/offers/leads'),
       roles.includes('elu') || roles.includes('agent') || roles.includes('advisor')
