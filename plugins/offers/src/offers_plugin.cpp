@@ -367,12 +367,15 @@ class OffersPlugin final : public Plugin {
                                commune.region, commune.department});
   }
 
-  std::vector<Ranked> ranked(const Catalogue& c, const Territory& t) const {
-    const Place place =
+  // `theme`: the project's, when the caller gives one (rules' `theme` conditions).
+  std::vector<Ranked> ranked(const Catalogue& c, const Territory& t,
+                             const std::optional<std::string>& theme = std::nullopt) const {
+    Place place =
         c.rules.place(t.epci, t.population, t.region, t.department, [&](const std::string& p) {
           const auto it = c.programmes.find(p);
           return it != c.programmes.end() && it->second.members.contains(t.code);
         });
+    if (theme && !theme->empty()) c.rules.with_theme(place, *theme);
     const Names names{[this](const std::string& code) {
                         const Region* r = host_->territories().region(code);
                         return r ? r->name : code;
@@ -479,7 +482,7 @@ class OffersPlugin final : public Plugin {
     }
     const auto c = current();
     json::array items;
-    for (auto& entry : ranked(*c, place)) {
+    for (auto& entry : ranked(*c, place, r.query_param("theme"))) {
       json::object item = to_json(*entry.offer);
       item.erase("eligibility");
       item.erase("body");

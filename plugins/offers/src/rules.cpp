@@ -132,7 +132,7 @@ std::uint32_t Rules::compile_node(const YAML::Node& node, const std::string& pat
   if (!node.IsMap() || node.size() != 1)
     fail(node, path,
          "expected one condition: all, any, not, population, kind, region, department, "
-         "programme or date");
+         "programme, date or theme");
   const auto entry = *node.begin();
   const std::string key = entry.first.Scalar();
   const YAML::Node& value = entry.second;
@@ -213,6 +213,23 @@ std::uint32_t Rules::compile_node(const YAML::Node& node, const std::string& pat
                                           : intern(code, department_codes_, department_ids_));
     }
     n.count = static_cast<std::uint32_t>(items.size());
+  } else if (key == "theme") {
+    n.op = Op::theme;
+    std::vector<YAML::Node> items;
+    if (value.IsSequence())
+      for (const auto& item : value) items.push_back(item);
+    else
+      items.push_back(value);
+    if (items.empty() || items.size() > kMaxCodes)
+      fail(value, here, "expected 1 to " + std::to_string(kMaxCodes) + " themes");
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const std::string at = value.IsSequence() ? here + "[" + std::to_string(i) + "]" : here;
+      const std::string theme = scalar(items[i], at);
+      if (theme.empty() || theme.size() > 40) fail(items[i], at, "a theme of 1 to 40 bytes");
+      if (!theme_ids_.contains(theme) && themes_.size() >= 64)
+        fail(items[i], at, "rules name more than 64 themes");
+      n.mask |= std::uint64_t{1} << intern(theme, themes_, theme_ids_);
+    }
   } else if (key == "programme") {
     const std::string id = scalar(value, here);
     if (!programme_known(id)) fail(value, here, "no programme \"" + id + "\"");
@@ -223,10 +240,17 @@ std::uint32_t Rules::compile_node(const YAML::Node& node, const std::string& pat
   } else {
     fail(entry.first, here,
          "unknown condition (all, any, not, population, kind, region, department, programme, "
-         "date)");
+         "date, theme)");
   }
   nodes_.push_back(n);
   return static_cast<std::uint32_t>(nodes_.size() - 1);
+}
+
+void Rules::with_theme(Place& place, std::string_view theme) const {
+  place.any_theme = false;
+  place.themes = 0;
+  if (auto it = theme_ids_.find(std::string(theme)); it != theme_ids_.end())
+    place.themes = std::uint64_t{1} << it->second;
 }
 
 Place Rules::place(bool epci, std::int64_t population, std::string_view region,
@@ -264,6 +288,8 @@ bool Rules::eval(std::uint32_t index, const Place& place, std::int64_t today) co
       return (!n.has_low || today >= n.low) && (!n.has_high || today <= n.high);
     case Op::kind:
       return place.epci == n.flag;
+    case Op::theme:
+      return place.any_theme || (place.themes & n.mask) != 0;
     case Op::region:
     case Op::department: {
       const int id = n.op == Op::region ? place.region : place.department;
@@ -355,6 +381,16 @@ bool Rules::explain_node(std::uint32_t index, const Place& place, std::int64_t t
       reasons.push_back(std::string(holds ? "département parmi " : "département hors de ") +
                         list(department_codes_, false));
       break;
+    case Op::theme: {
+      std::string listed;
+      for (std::size_t t = 0; t < themes_.size(); ++t)
+        if ((n.mask >> t) & 1u) listed += (listed.empty() ? "" : ", ") + themes_[t];
+      reasons.push_back(std::string(place.any_theme ? "projets des thèmes "
+                                    : holds         ? "projet du thème parmi "
+                                                    : "projet hors des thèmes ") +
+                        listed);
+      break;
+    }
     case Op::programme:
       reasons.push_back(std::string(holds ? "membre du programme " : "hors du programme ") +
                         names.programme(programmes_[n.first]));

@@ -8,6 +8,7 @@
 //   region: ["52", "53"]   department: ["44", "49"]   INSEE codes
 //   programme: petites-villes-de-demain               membership (imported lists)
 //   date: {from: 2024-01-01, until: 2026-12-31}       the offer's window, against today
+//   theme: [eau, assainissement]                      the project's theme, when one is given
 //
 // An unknown field or operator is an error at load, never a silent false.
 #pragma once
@@ -50,6 +51,8 @@ struct Place {
   int region = -1;  // Rules' interned ids; -1: a code no rule names
   int department = -1;
   std::uint64_t programmes = 0;  // bit i: member of programme i
+  bool any_theme = true;         // no project theme given: theme conditions hold
+  std::uint64_t themes = 0;      // else bit i: the project's theme is rules' theme i
 };
 
 /// What explain() needs to name things in French.
@@ -80,6 +83,9 @@ class Rules {
               std::string_view department,
               const std::function<bool(const std::string&)>& member) const;
 
+  /// The project's theme, for `theme` conditions (a theme no rule names matches none).
+  void with_theme(Place& place, std::string_view theme) const;
+
   /// Whether `place` satisfies rule `rule` on day `today` (days since 1970-01-01). No
   /// allocation, no lookup by name.
   bool eligible(int rule, const Place& place, std::int64_t today) const {
@@ -103,7 +109,8 @@ class Rules {
     region,
     department,
     programme,
-    date
+    date,
+    theme
   };
   struct Node {
     Op op;
@@ -111,6 +118,7 @@ class Rules {
     bool has_low = false, has_high = false;  // which bounds the rule gives
     std::int64_t low = 0, high = 0;          // population bounds, date window (days)
     std::uint32_t first = 0, count = 0;      // children (in kids_) or codes (in codes_)
+    std::uint64_t mask = 0;                  // theme: the bits of its themes
   };
 
   bool eval(std::uint32_t node, const Place& place, std::int64_t today) const;
@@ -126,8 +134,8 @@ class Rules {
   std::vector<std::uint32_t> kids_;
   std::vector<int> codes_;
   std::vector<std::uint32_t> roots_;
-  std::vector<std::string> region_codes_, department_codes_, programmes_;
-  std::unordered_map<std::string, int> region_ids_, department_ids_, programme_ids_;
+  std::vector<std::string> region_codes_, department_codes_, programmes_, themes_;
+  std::unordered_map<std::string, int> region_ids_, department_ids_, programme_ids_, theme_ids_;
 };
 
 /// Days since 1970-01-01 of "YYYY-MM-DD", or -1 when malformed.

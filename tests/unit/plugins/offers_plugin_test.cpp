@@ -163,6 +163,17 @@ BOOST_FIXTURE_TEST_CASE(operators_edit_with_field_level_errors, Offers) {
   BOOST_TEST(as(op, "PUT", "/api/offers/fonds-test", current).status == 409);  // now version 2
   BOOST_TEST(
       offer_in(as(agent, "GET", "/api/offers/eligible"), "fonds-test").at("eligible").as_bool());
+  // A rule on the project's theme: decided by the theme the caller gives.
+  const std::string themed =
+      R"({"id":"fonds-eau","title":"Fonds eau","kind":"financing","summary":"Un fonds.",)"
+      R"("eligibility":{"theme":["eau"]}})";
+  BOOST_TEST(as(op, "POST", "/api/offers", themed).status == 201);
+  BOOST_TEST(offer_in(as(agent, "GET", "/api/offers/eligible?theme=eau"), "fonds-eau")
+                 .at("eligible")
+                 .as_bool());
+  const auto other = offer_in(as(agent, "GET", "/api/offers/eligible?theme=mobilite"), "fonds-eau");
+  BOOST_TEST(!other.at("eligible").as_bool());
+  BOOST_TEST(reasons(other).at(0) == "projet hors des thèmes eau");
   // An update on an old read: 409; then archived: gone from the catalogue.
   std::string stale = good;
   stale.insert(stale.size() - 1, R"(,"version":7)");

@@ -85,6 +85,20 @@ BOOST_FIXTURE_TEST_CASE(each_condition, Fixture) {
   BOOST_TEST(why(closed, commune(1)).at(0) == "offre close depuis le 31 décembre 2025");
 }
 
+BOOST_FIXTURE_TEST_CASE(the_project_theme, Fixture) {
+  const int water = compile("theme: [eau, assainissement]");
+  Place p = commune(1000);
+  BOOST_TEST(rules.eligible(water, p, today));  // no theme asked: it holds
+  BOOST_TEST(why(water, p).at(0) == "projets des thèmes eau, assainissement");
+  rules.with_theme(p, "assainissement");
+  BOOST_TEST(rules.eligible(water, p, today));
+  BOOST_TEST(why(water, p).at(0) == "projet du thème parmi eau, assainissement");
+  rules.with_theme(p, "mobilite");
+  BOOST_TEST(!rules.eligible(water, p, today));
+  BOOST_TEST(why(water, p).at(0) == "projet hors des thèmes eau, assainissement");
+  BOOST_TEST(refusal("theme: []").find("1 to 200 themes") != std::string::npos);
+}
+
 BOOST_FIXTURE_TEST_CASE(nesting_and_reasons, Fixture) {
   const int rule = compile(
       "all:\n"
@@ -116,7 +130,7 @@ BOOST_FIXTURE_TEST_CASE(bad_rules_are_refused_with_their_place, Fixture) {
              "1:14 eligibility.population.maxi: unknown operator (min, max)");
   BOOST_TEST(refusal("all:\n  - populaton: {max: 3}") ==
              "2:5 eligibility.all[0].populaton: unknown condition (all, any, not, population, "
-             "kind, region, department, programme, date)");
+             "kind, region, department, programme, date, theme)");
   BOOST_TEST(refusal("population: {min: 10, max: 5}").find("min is above max") !=
              std::string::npos);
   BOOST_TEST(refusal("population: {max: -5}").find("whole number") != std::string::npos);
