@@ -18,6 +18,7 @@
 #include "log/access_log.hpp"
 #include "log/log.hpp"
 #include "metrics/registry.hpp"
+#include "orgs/organisations.hpp"
 #include "plugins/plugin_host.hpp"
 #include "server/sessions.hpp"
 #include "server/tls_context.hpp"
@@ -218,6 +219,14 @@ struct Server::Impl {
     routes.push_back(admin_overview_route(plugins, metrics));
     auto places = territory_routes([this]() -> const Territories& { return territories; });
     routes.insert(routes.end(), places.begin(), places.end());
+    auto organisations = organisation_routes(
+        store, [this]() -> const Territories& { return territories; },
+        [this] {
+          std::vector<std::string> names;
+          for (const auto& plugin : plugins.table()->plugins) names.push_back(plugin->info().name);
+          return names;
+        });
+    routes.insert(routes.end(), organisations.begin(), organisations.end());
     auto federated = oidc.routes();
     routes.insert(routes.end(), federated.begin(), federated.end());
     auto portal = web_routes([this] { return site.load(); }, config.web.pages);

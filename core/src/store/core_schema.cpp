@@ -183,6 +183,30 @@ CREATE TABLE territory_epcis (
   type TEXT NOT NULL,
   population BIGINT NOT NULL
 );
+)sql"},
+          // Delegated administration (orgs/organisations.hpp): who is référent or délégué of
+          // which organisation, with which services; and the audit trail of its changes.
+          {6, R"sql(
+CREATE TABLE memberships (
+  user_id BIGINT NOT NULL,
+  organisation TEXT NOT NULL,
+  role TEXT NOT NULL,
+  services TEXT NOT NULL,
+  appointed_by TEXT NOT NULL,
+  appointed_at BIGINT NOT NULL,
+  PRIMARY KEY (user_id, organisation)
+);
+CREATE INDEX memberships_organisation ON memberships (organisation, role);
+CREATE TABLE audit_events (
+  id TEXT PRIMARY KEY,
+  at BIGINT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  organisation TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX audit_events_organisation ON audit_events (organisation, at);
 )sql"}};
 }
 

@@ -1,0 +1,93 @@
+// Delegated administration through the real binary: an operator appoints a commune's first
+// référent, who appoints a délégué with the services they may use; a référent manages their own
+// organisation only; the last référent stays; every change is audit-logged.
+#include "support/demo.hpp"
+#include "support/gateway_process.hpp"
+#include "support/https_client.hpp"
+#include "support/run.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+using namespace passerelle::test;
+
+BOOST_AUTO_TEST_SUITE(organisations)
+
+BOOST_AUTO_TEST_CASE(referents_manage_their_own_organisation_only) {
+  TempDir dir;
+  const std::string source = PASSERELLE_SOURCE_DIR;
+  GatewayProcess gw("demo: true\nstore:\n  sqlite: " + fixture_store(dir) +
+                    "\nplugins:\n  - name: conseils\n    library: " + module("conseils") +
+                    "\n    config:\n      settings_file: " + source + "/config/conseils.yaml\n");
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  const Session op = login(gw, "operateur.demo", "passerelle-demo");
+  const Session referent = login(gw, "elu.angers", "passerelle-demo");
+  const Session delegue = login(gw, "agent.angers", "passerelle-demo");
+  TestConnection c(gw.https_port());
+  const std::string angers = "/api/organisations/49007/members";
+
+  // Before any appointment, the élu manages nothing: 404, as for an organisation not theirs.
+  auto r = c.request("GET", angers, "", {{"Cookie", referent.cookie}});
+  BOOST_TEST(r->status == 404);
+  // The operator appoints the first référent.
+  r = c.request("POST", angers, R"({"username":"elu.angers","role":"referent"})",
+                op.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 201, r->body);
+  BOOST_TEST(boost::json::parse(r->body).at("role").as_string() == "referent");
+  // The référent appoints a délégué with one service; a service not loaded is refused.
+  r = c.request("POST", angers,
+                R"({"username":"agent.angers","role":"delegue","services":["localtis"]})",
+                referent.write_headers());
+  BOOST_TEST(r->status == 422, r->body);
+  r = c.request("POST", angers,
+                R"({"username":"agent.angers","role":"delegue","services":["conseils"]})",
+                referent.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 201, r->body);
+  r = c.request("POST", angers, R"({"username":"agent.angers","role":"delegue"})",
+                referent.write_headers());
+  BOOST_TEST(r->status == 409);
+  r = c.request("GET", angers, "", {{"Cookie", referent.cookie}});
+  BOOST_TEST_REQUIRE(r->status == 200, r->body);
+  const auto listed = boost::json::parse(r->body);
+  BOOST_TEST(listed.at("organisation").at("name").as_string() == "Angers");
+  BOOST_TEST(listed.at("members").as_array().size() == 2u);
+  // The délégué manages nothing; the référent nothing elsewhere (Cholet): 404 both.
+  BOOST_TEST(c.request("GET", angers, "", {{"Cookie", delegue.cookie}})->status == 404);
+  BOOST_TEST(c.request("POST", "/api/organisations/49099/members",
+                       R"({"username":"agent.angers","role":"delegue"})", referent.write_headers())
+                 ->status == 404);
+  BOOST_TEST(c.request("DELETE", "/api/organisations/49099/members/agent.angers", "",
+                       referent.write_headers())
+                 ->status == 404);
+  // The délégué sees their own organisations and services.
+  r = c.request("GET", "/api/me/organisations", "", {{"Cookie", delegue.cookie}});
+  const auto mine = boost::json::parse(r->body).at("organisations").as_array();
+  BOOST_TEST_REQUIRE(mine.size() == 1u);
+  BOOST_TEST(mine[0].at("role").as_string() == "delegue");
+  BOOST_TEST(mine[0].at("services").as_array().at(0).as_string() == "conseils");
+  // The last référent can neither leave nor be demoted, but by an operator.
+  r = c.request("DELETE", angers + "/elu.angers", "", referent.write_headers());
+  BOOST_TEST(r->status == 409, r->body);
+  r = c.request("PUT", angers + "/elu.angers", R"({"role":"delegue"})", referent.write_headers());
+  BOOST_TEST(r->status == 409, r->body);
+  // A second référent: now the first may step down.
+  r = c.request("PUT", angers + "/agent.angers", R"({"role":"referent","services":["conseils"]})",
+                referent.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 200, r->body);
+  r = c.request("DELETE", angers + "/elu.angers", "", referent.write_headers());
+  BOOST_TEST(r->status == 204, r->body);
+  BOOST_TEST(c.request("GET", angers, "", {{"Cookie", referent.cookie}})->status == 404);
+  r = c.request("DELETE", angers + "/agent.angers", "", op.write_headers());
+  BOOST_TEST(r->status == 204);  // an operator may leave none
+  BOOST_TEST(c.request("DELETE", angers + "/nobody", "", op.write_headers())->status == 404);
+  BOOST_TEST(
+      c.request("GET", "/api/organisations/00000/members", "", {{"Cookie", op.cookie}})->status ==
+      404);
+  // Audit-logged: who appointed whom.
+  BOOST_TEST(gw.wait_for_log("\"msg\":\"member appointed\""), gw.log());
+  const std::string log = gw.log();
+  BOOST_TEST(log.find("\"member\":\"agent.angers\"") != std::string::npos);
+  BOOST_TEST(log.find("\"msg\":\"member removed\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
