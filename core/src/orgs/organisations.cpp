@@ -129,18 +129,31 @@ class Organisations {
     return std::move(v.as_object());
   }
 
-  Statement audit(const AuthContext& caller, const std::string& action, const std::string& code,
-                  const std::string& subject, const std::string& detail) const {
+  // The change's audit row, written only if the change was: bound to the membership's
+  // `last_change` token (`removed`: bound to its absence).
+  static Statement audit(const AuthContext& caller, const std::string& action,
+                         const std::string& code, const std::string& subject,
+                         const std::string& detail, const std::string& change, bool removed) {
+    return {std::string("INSERT INTO audit_events (id, at, actor, action, organisation, subject,"
+                        " detail) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE ") +
+                (removed ? "NOT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id ="
+                           " m.user_id WHERE m.organisation = ?5 AND u.username = ?6)"
+                         : "EXISTS (SELECT 1 FROM memberships WHERE last_change = ?8)"),
+            removed ? std::vector<SqlValue>{auth::random_token(16), unix_seconds(),
+                                            caller.identity.subject, action, code, subject, detail}
+                    : std::vector<SqlValue>{auth::random_token(16), unix_seconds(),
+                                            caller.identity.subject, action, code, subject, detail,
+                                            change}};
+  }
+
+  static void log_change(const AuthContext& caller, const std::string& action,
+                         const std::string& code, const std::string& subject,
+                         const std::string& detail) {
     log::info("audit", action,
               {{"actor", caller.identity.subject},
                {"organisation", code},
                {"member", subject},
                {"detail", detail}});
-    return {
-        "INSERT INTO audit_events (id, at, actor, action, organisation, subject, detail)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        {auth::random_token(16), unix_seconds(), caller.identity.subject, action, code, subject,
-         detail}};
   }
 
   // POST /api/organisations/{code}/members {username, role, services}: an existing account
@@ -160,16 +173,19 @@ class Organisations {
     if (found.rows.empty()) throw HttpError(422, "invalid_field", "username: no such account");
     const std::int64_t user = integer(found.rows[0][0]);
     const AuthContext& caller = r.caller();
+    const std::string change = auth::random_token(16);
+    const std::string detail = role + " " + join(services);
     std::vector<Statement> writes{
         {"INSERT INTO memberships (user_id, organisation, role, services, appointed_by,"
-         " appointed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (user_id, organisation)"
-         " DO NOTHING",
-         {user, code, role, join(services), caller.identity.subject, unix_seconds()}},
-        audit(caller, "member appointed", code, std::string(username->as_string()),
-              role + " " + join(services))};
+         " appointed_at, last_change) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+         " ON CONFLICT (user_id, organisation) DO NOTHING",
+         {user, code, role, join(services), caller.identity.subject, unix_seconds(), change}},
+        audit(caller, "member appointed", code, std::string(username->as_string()), detail, change,
+              false)};
     const auto done = co_await store_.transaction(std::move(writes));
     if (done[0].changes != 1)
       throw HttpError(409, "conflict", "already a member of this organisation");
+    log_change(caller, "member appointed", code, std::string(username->as_string()), detail);
     std::string name(username->as_string());  // named: no temporary in a co_await (g++ 12)
     co_return co_await member(code, std::move(name), 201);
   }
@@ -202,20 +218,24 @@ class Organisations {
     auto [role, services] = role_and_services(body_of(r));
     const AuthContext& caller = r.caller();
     const bool operator_ = caller.identity.has_role("operator");
+    const std::string change = auth::random_token(16);
+    const std::string detail = role + " " + join(services);
     std::vector<Statement> writes{
         lock_referents(code),
         // A demotion leaves at least one référent (an operator may leave none).
-        {"UPDATE memberships SET role = ?3, services = ?4 WHERE organisation = ?1 AND user_id ="
+        {"UPDATE memberships SET role = ?3, services = ?4, last_change = ?6 WHERE organisation ="
+         " ?1 AND user_id ="
          " (SELECT id FROM users WHERE username = ?2) AND (?3 = 'referent' OR role <> 'referent'"
          " OR ?5 = 1 OR (SELECT count(*) FROM memberships WHERE organisation = ?1 AND role ="
          " 'referent') > 1)",
-         {code, username, role, join(services), std::int64_t{operator_ ? 1 : 0}}},
-        audit(caller, "member changed", code, username, role + " " + join(services))};
+         {code, username, role, join(services), std::int64_t{operator_ ? 1 : 0}, change}},
+        audit(caller, "member changed", code, username, detail, change, false)};
     const auto done = co_await store_.transaction(std::move(writes));
     if (done[1].changes != 1) {
       co_await member(code, username);  // 404 when not a member
       throw HttpError(409, "last_referent", "an organisation keeps at least one référent");
     }
+    log_change(caller, "member changed", code, username, detail);
     co_return co_await member(code, username);
   }
 
@@ -234,11 +254,12 @@ class Organisations {
          " WHERE username = ?2) AND (role <> 'referent' OR ?3 = 1 OR (SELECT count(*) FROM"
          " memberships WHERE organisation = ?1 AND role = 'referent') > 1)",
          {code, username, std::int64_t{operator_ ? 1 : 0}}},
-        audit(caller, "member removed", code, username, "")};
+        audit(caller, "member removed", code, username, "", "", true)};
     const auto done = co_await store_.transaction(std::move(writes));
     if (done[1].changes != 1)
       throw HttpError(409, "last_referent",
                       "the last référent of an organisation cannot be removed");
+    log_change(caller, "member removed", code, username, "");
     Response gone;
     gone.status = 204;
     co_return gone;

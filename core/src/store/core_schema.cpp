@@ -194,6 +194,7 @@ CREATE TABLE memberships (
   services TEXT NOT NULL,
   appointed_by TEXT NOT NULL,
   appointed_at BIGINT NOT NULL,
+  last_change TEXT NOT NULL,  -- random, per change: what the change's audit row is bound to
   PRIMARY KEY (user_id, organisation)
 );
 CREATE INDEX memberships_organisation ON memberships (organisation, role);
