@@ -1,24 +1,13 @@
 #include "attachments/multipart.hpp"
 
+#include "util/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 
 namespace passerelle::multipart {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // RFC 2046 bcharsnospace, and space inside (not last).
 bool is_boundary_char(char c) {
@@ -84,7 +73,8 @@ std::string lower(std::string_view s) {
 
 std::optional<std::string> boundary_of(std::string_view content_type) {
   const auto semicolon = content_type.find(';');
-  if (lower(trim(content_type.substr(0, semicolon))) != "multipart/form-data") return std::nullopt;
+  if (lower(trim_blanks(content_type.substr(0, semicolon))) != "multipart/form-data")
+    return std::nullopt;
   if (semicolon == std::string_view::npos) return std::nullopt;
   std::optional<std::string> boundary;
   bool twice = false;
@@ -222,7 +212,7 @@ void Parser::parse_head(std::string_view text, Sink& sink) {
     if (colon == std::string_view::npos || colon == 0)
       throw Malformed(400, "bad_multipart", "a part's header line has no name");
     const std::string_view name = line.substr(0, colon);
-    const std::string_view value = trim(line.substr(colon + 1));
+    const std::string_view value = trim_blanks(line.substr(colon + 1));
     if (std::any_of(value.begin(), value.end(), [](char c) { return c == '\0' || c == '\r'; }))
       throw Malformed(400, "bad_multipart", "a part's header value holds a control character");
     if (iequals(name, "content-disposition")) {
@@ -230,7 +220,7 @@ void Parser::parse_head(std::string_view text, Sink& sink) {
         throw Malformed(400, "bad_multipart", "a part has two Content-Disposition headers");
       disposition = true;
       const auto semicolon = value.find(';');
-      if (lower(trim(value.substr(0, semicolon))) != "form-data")
+      if (lower(trim_blanks(value.substr(0, semicolon))) != "form-data")
         throw Malformed(400, "bad_multipart", "a part's Content-Disposition is not form-data");
       bool named = false;
       const bool ok = parse_parameters(
@@ -247,7 +237,7 @@ void Parser::parse_head(std::string_view text, Sink& sink) {
       if (!named || head.name.empty())
         throw Malformed(400, "bad_multipart", "a part has no field name");
     } else if (iequals(name, "content-type")) {
-      head.content_type = lower(trim(value.substr(0, value.find(';'))));
+      head.content_type = lower(trim_blanks(value.substr(0, value.find(';'))));
       if (head.content_type.rfind("multipart/", 0) == 0)
         throw Malformed(400, "bad_multipart", "nested multipart parts are refused");
     }

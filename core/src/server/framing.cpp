@@ -1,6 +1,8 @@
 // RFC 9112 §6.1 and §3.2 checks on a parsed request head; see framing.hpp.
 #include "server/framing.hpp"
 
+#include "util/text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -8,19 +10,6 @@
 namespace passerelle {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // Headers whose single value the core decides on and a plugin may read too: two copies would
 // let each side pick a different one.
@@ -44,7 +33,7 @@ std::optional<FramingError> framing_error(const std::vector<HeaderField>& fields
     std::string_view rest = value;
     while (true) {
       const auto comma = rest.find(',');
-      const std::string_view token = trim(rest.substr(0, comma));
+      const std::string_view token = trim_blanks(rest.substr(0, comma));
       if (!token.empty()) codings.push_back(token);
       if (comma == std::string_view::npos) break;
       rest.remove_prefix(comma + 1);

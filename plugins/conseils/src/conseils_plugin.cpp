@@ -38,35 +38,10 @@ namespace json = boost::json;
 
 namespace {
 
-// 128 random bits, hex: an id nobody guesses.
-std::string random_id() {
-  unsigned char bytes[16];
-  std::size_t got = 0;
-  while (got < sizeof bytes) {
-    const ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n < 0) throw std::runtime_error("no random bytes from the system");
-    got += static_cast<std::size_t>(n);
-  }
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
-
 bool well_formed_id(const std::string& id) {
   return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
-}
-
-json::object body_object(const Request& r) {
-  boost::system::error_code ec;
-  json::value v = json::parse(r.body, ec);
-  if (ec || !v.is_object()) throw HttpError(400, "invalid_json", "the body is not a JSON object");
-  return std::move(v.as_object());
 }
 
 // A text field of the body: trimmed, 1 to `max` bytes (or absent when `optional`).

@@ -31,30 +31,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string random_id() {
-  unsigned char bytes[16];
-  std::size_t got = 0;
-  while (got < sizeof bytes) {
-    const ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n < 0) throw std::runtime_error("no random bytes from the system");
-    got += static_cast<std::size_t>(n);
-  }
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
-
-json::object body_object(const Request& r) {
-  boost::system::error_code ec;
-  json::value v = json::parse(r.body, ec);
-  if (ec || !v.is_object()) throw HttpError(400, "invalid_json", "the body is not a JSON object");
-  return std::move(v.as_object());
-}
-
 std::int64_t today() { return now_seconds() / 86400; }
 
 struct Programme {
