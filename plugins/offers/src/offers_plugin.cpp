@@ -21,8 +21,10 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace passerelle::plugins::offers {
@@ -46,6 +48,11 @@ struct Catalogue {
   std::vector<Offer> offers;  // by id; archived ones too
   std::vector<int> rule_of;   // rule_of[i]: offers[i]'s compiled rule
   std::map<std::string, Programme> programmes;
+  // The dashboard's offers of a commune on a day ("CODE DAY"), made once: they change only
+  // with this catalogue (replaced whole) or the day (rules' date windows). Bounded.
+  static constexpr std::size_t kCardsKept = 50'000;
+  mutable std::mutex cards_mutex;
+  mutable std::unordered_map<std::string, json::array> cards;
 };
 
 // A programme list from CSV: one INSEE code (a commune) or SIREN (an intercommunality) per line;
@@ -129,9 +136,18 @@ class OffersPlugin final : public Plugin {
     }
     co_await load_samples();
     co_await reload();
-    host.on_announcement([this](std::string) -> Task<void> {
+    co_await load_requesting();
+    // Another instance changed the catalogue ("catalogue"), or a commune made its first
+    // financing request there ("requests CODE"); "*": some news may have been lost.
+    host.on_announcement([this](std::string message) -> Task<void> {
+      if (message.rfind("requests ", 0) == 0) {
+        const std::lock_guard lock(requesting_mutex_);
+        requesting_.insert(message.substr(9));
+        co_return;
+      }
       AsyncMutex::Lock lock = co_await writes_.lock();
       co_await reload();
+      if (message == "*") co_await load_requesting();
     });
   }
 
@@ -187,17 +203,38 @@ class OffersPlugin final : public Plugin {
     const Commune* commune = host_->territories().commune(who.commune_insee);
     if (!commune) co_return std::nullopt;
     const auto catalogue = current();
+    const std::string key = commune->code + " " + std::to_string(today());
     json::array items;
-    for (auto& entry : ranked(*catalogue, *commune)) {
-      if (!entry.eligible || items.size() >= 5) continue;
-      items.push_back(
-          json::object{{"id", entry.offer->id},
-                       {"title", entry.offer->title},
-                       {"kind", entry.offer->kind},
-                       {"reasons", json::array(entry.reasons.begin(), entry.reasons.end())}});
+    bool known = false;
+    {
+      const std::lock_guard lock(catalogue->cards_mutex);
+      if (auto it = catalogue->cards.find(key); it != catalogue->cards.end()) {
+        items = it->second;
+        known = true;
+      }
     }
-    // The commune's financing requests under way, for its élus and agents: their statuses.
-    if (!who.has_role("elu") && !who.has_role("agent"))
+    if (!known) {
+      for (auto& entry : ranked(*catalogue, *commune)) {
+        if (!entry.eligible || items.size() >= 5) continue;
+        items.push_back(
+            json::object{{"id", entry.offer->id},
+                         {"title", entry.offer->title},
+                         {"kind", entry.offer->kind},
+                         {"reasons", json::array(entry.reasons.begin(), entry.reasons.end())}});
+      }
+      const std::lock_guard lock(catalogue->cards_mutex);
+      if (catalogue->cards.size() >= Catalogue::kCardsKept) catalogue->cards.clear();
+      catalogue->cards.emplace(key, items);
+    }
+    // The commune's financing requests under way, for its élus and agents: their statuses. The
+    // store is asked only for a commune that made one (most did not: the card then waits for
+    // nothing).
+    bool requesting = false;
+    {
+      const std::lock_guard lock(requesting_mutex_);
+      requesting = requesting_.contains(commune->code);
+    }
+    if ((!who.has_role("elu") && !who.has_role("agent")) || !requesting)
       co_return json::object{{"title", "Offres pour " + commune->name},
                              {"offers", std::move(items)}};
     Statement mine{
@@ -861,6 +898,14 @@ class OffersPlugin final : public Plugin {
           text_of(l[3]), now, change}},
         history_row(id, change, now, who, "", "draft", "")};
     const auto done = co_await host_->database().transaction(std::move(writes));
+    if (done[0].changes == 1) {
+      bool first = false;
+      {
+        const std::lock_guard lock(requesting_mutex_);
+        first = requesting_.insert(text_of(l[2])).second;
+      }
+      if (first) host_->announce("requests " + text_of(l[2]));
+    }
     Statement one{std::string(kRequestColumns) + " WHERE lead_id = ?1", {text_of(l[0])}};
     const QueryResult rows = co_await host_->database().query(std::move(one));
     co_return co_await request_answer(rows.rows.at(0), done[0].changes == 1 ? 201 : 200);
@@ -1093,8 +1138,21 @@ class OffersPlugin final : public Plugin {
     co_return co_await host_->attachments().download(file);
   }
 
+  // The communes that made a financing request (requests are never deleted): the dashboard asks
+  // the store for the others' requests only.
+  Task<void> load_requesting() {
+    Statement all{"SELECT DISTINCT commune FROM offers_requests", {}};
+    const QueryResult rows = co_await host_->database().query(std::move(all));
+    std::unordered_set<std::string> communes;
+    for (const auto& row : rows.rows) communes.insert(text_of(row[0]));
+    const std::lock_guard lock(requesting_mutex_);
+    requesting_ = std::move(communes);
+  }
+
   Host* host_ = nullptr;
   std::string file_;
+  std::mutex requesting_mutex_;
+  std::unordered_set<std::string> requesting_;
   std::map<std::string, Programme> programmes_;  // from the file (labels, samples)
   std::atomic<std::shared_ptr<const Catalogue>> catalogue_{std::make_shared<const Catalogue>()};
   AsyncMutex writes_;
