@@ -59,6 +59,29 @@ BOOST_AUTO_TEST_CASE(referents_manage_their_own_organisation_only) {
   BOOST_TEST(c.request("DELETE", "/api/organisations/49099/members/agent.angers", "",
                        referent.write_headers())
                  ->status == 404);
+  // The référent invites someone new: one link, accepted once, opens the account.
+  r = c.request("POST", "/api/organisations/49007/invitations",
+                R"({"email":"secretaire@mairie.invalid","role":"delegue","services":["conseils"]})",
+                referent.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 201, r->body);
+  const std::string accept(boost::json::parse(r->body).at("accept").as_string());
+  const std::vector<std::pair<std::string, std::string>> page{{"Origin", referent.origin},
+                                                              {"Content-Type", "application/json"}};
+  r = c.request(
+      "POST", accept,
+      R"({"username":"secretaire","password":"une phrase de passe solide","display_name":"Secrétaire"})",
+      page);
+  BOOST_TEST_REQUIRE(r->status == 201, r->body);
+  r = c.request("POST", accept, R"({"username":"encore","password":"une phrase de passe solide"})",
+                page);
+  BOOST_TEST(r->status == 410);
+  const Session invited = login(gw, "secretaire", "une phrase de passe solide");
+  r = c.request("GET", "/api/me/organisations", "", {{"Cookie", invited.cookie}});
+  BOOST_TEST(
+      boost::json::parse(r->body).at("organisations").as_array().at(0).at("code").as_string() ==
+      "49007");
+  // The token never reaches the log.
+  BOOST_TEST(gw.log().find(accept.substr(17, 43)) == std::string::npos);
   // The délégué sees their own organisations and services.
   r = c.request("GET", "/api/me/organisations", "", {{"Cookie", delegue.cookie}});
   const auto mine = boost::json::parse(r->body).at("organisations").as_array();

@@ -108,10 +108,18 @@ bool put_text(Cursor& out, std::string_view text) {
   return true;
 }
 
-// The path as logged: no query string (it may carry secrets), and bytes >= 0x80 percent-encoded
-// so that the line stays ASCII whatever the client sent.
+// The path as logged: no query string (it may carry secrets), an invitation's token (a path
+// segment that opens an account) written "-", and bytes >= 0x80 percent-encoded so that the
+// line stays ASCII whatever the client sent.
 bool put_path(Cursor& out, std::string_view target) {
-  for (const char ch : target.substr(0, target.find('?'))) {
+  std::string_view path = target.substr(0, target.find('?'));
+  static constexpr std::string_view kInvitations = "/api/invitations/";
+  if (path.substr(0, kInvitations.size()) == kInvitations) {
+    const auto end = path.find('/', kInvitations.size());
+    if (!out.put(kInvitations) || !out.put("-")) return false;
+    path = end == std::string_view::npos ? std::string_view() : path.substr(end);
+  }
+  for (const char ch : path) {
     const auto c = static_cast<unsigned char>(ch);
     if (c < 0x80) {
       if (!put_ascii(out, c)) return false;

@@ -1,5 +1,6 @@
 #include "orgs/organisations.hpp"
 
+#include "auth/accounts.hpp"
 #include "auth/crypto.hpp"
 #include "log/log.hpp"
 #include "store/store.hpp"
@@ -44,9 +45,124 @@ std::vector<std::string> split(const std::string& s) {
 
 class Organisations {
  public:
-  Organisations(Store& store, std::function<const Territories&()> territories,
+  Organisations(Store& store, Accounts& accounts, std::function<const Territories&()> territories,
                 std::function<std::vector<std::string>()> services)
-      : store_(store), territories_(std::move(territories)), services_(std::move(services)) {}
+      : store_(store),
+        accounts_(accounts),
+        territories_(std::move(territories)),
+        services_(std::move(services)) {}
+
+  static constexpr std::int64_t kInvitationSeconds = 7 * 24 * 3600;
+
+  // POST /api/organisations/{code}/invitations {email, account_role, role, services}: a link
+  // for the invited person, answered to whoever invites (no mail relay in the core yet: they
+  // pass it on). The token is kept hashed; it is shown once, here.
+  Task<Response> invite(CoreRequest r) {
+    const std::string code = r.path_params.at("code");
+    organisation(code);
+    co_await check_manager(r, code);
+    const json::object body = body_of(r);
+    const json::value* email = body.if_contains("email");
+    if (!email || !email->is_string() || email->as_string().size() > 200 ||
+        std::string_view(email->as_string()).find('@') == std::string_view::npos ||
+        std::any_of(email->as_string().begin(), email->as_string().end(),
+                    [](char c) { return static_cast<unsigned char>(c) <= ' '; }))
+      throw HttpError(422, "invalid_field", "email: an address");
+    const json::value* account_role = body.if_contains("account_role");
+    const std::string kind = account_role && account_role->is_string()
+                                 ? std::string(account_role->as_string())
+                                 : "agent";
+    if (kind != "elu" && kind != "agent")
+      throw HttpError(422, "invalid_field", "account_role: elu or agent");
+    auto [role, services] = role_and_services(body);
+    const std::string token = auth::random_token(32);
+    const auto now = unix_seconds();
+    const AuthContext& caller = r.caller();
+    Statement add{
+        "INSERT INTO invitations (token_hash, organisation, email, account_role, role, services,"
+        " invited_by, created_at, expires_at, used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+        " ?9, 0)",
+        {auth::sha256_hex(token), code, std::string(email->as_string()), kind, role, join(services),
+         caller.identity.subject, now, now + kInvitationSeconds}};
+    co_await store_.query(std::move(add));
+    log_change(caller, "member invited", code, std::string(email->as_string()),
+               role + " " + join(services));
+    co_return Response::json(json::object{{"accept", "/api/invitations/" + token + "/accept"},
+                                          {"email", email->as_string()},
+                                          {"expires_at", now + kInvitationSeconds}},
+                             201);
+  }
+
+  // POST /api/invitations/{token}/accept {username, password, display_name}: the account and
+  // its membership; the invitation is used once, within its 7 days (else 410).
+  Task<Response> accept(CoreRequest r) {
+    const std::string token = r.path_params.at("token");
+    if (token.size() != 43) throw HttpError(404, "not_found", "no such invitation");
+    const json::object body = body_of(r);
+    const auto field = [&body](const char* name) {
+      const json::value* v = body.if_contains(name);
+      return v && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    const std::string hash = auth::sha256_hex(token);
+    const auto now = unix_seconds();
+    // Claimed first: two acceptances at once, one wins.
+    Statement claim{
+        "UPDATE invitations SET used_at = ?2 WHERE token_hash = ?1 AND used_at = 0"
+        " AND expires_at > ?2",
+        {hash, now}};
+    if ((co_await store_.query(std::move(claim))).changes != 1) {
+      Statement known{"SELECT used_at FROM invitations WHERE token_hash = ?1", {hash}};
+      if ((co_await store_.query(std::move(known))).rows.empty())
+        throw HttpError(404, "not_found", "no such invitation");
+      throw HttpError(410, "invitation_gone", "this invitation was used or has expired");
+    }
+    Statement read{
+        "SELECT organisation, email, account_role, role, services, invited_by"
+        " FROM invitations WHERE token_hash = ?1",
+        {hash}};
+    const QueryResult rows = co_await store_.query(std::move(read));
+    const auto& inv = rows.rows.at(0);
+    NewAccount account{field("username"),
+                       field("password"),
+                       field("display_name"),
+                       text(inv[1]),
+                       {text(inv[2])},
+                       text(inv[0]).size() == 5 ? text(inv[0]) : std::string(),
+                       ""};
+    std::int64_t user = 0;
+    std::exception_ptr failure;
+    try {
+      user = co_await accounts_.create(std::move(account));
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      // Not created (a name taken, a weak password): the invitation stays usable.
+      Statement release{"UPDATE invitations SET used_at = 0 WHERE token_hash = ?1", {hash}};
+      co_await store_.query(std::move(release));
+      try {
+        std::rethrow_exception(failure);
+      } catch (const AccountError& e) {
+        throw HttpError(422, "invalid_field", e.what());
+      }
+    }
+    const std::string change = auth::random_token(16);
+    AuthContext inviter;
+    inviter.identity.subject = text(inv[5]);
+    std::vector<Statement> writes{
+        {"INSERT INTO memberships (user_id, organisation, role, services, appointed_by,"
+         " appointed_at, last_change) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         {user, text(inv[0]), text(inv[3]), text(inv[4]), text(inv[5]), now, change}},
+        audit(inviter, "invitation accepted", text(inv[0]), field("username"),
+              text(inv[3]) + " " + text(inv[4]), change, false)};
+    co_await store_.transaction(std::move(writes));
+    log_change(inviter, "invitation accepted", text(inv[0]), field("username"),
+               text(inv[3]) + " " + text(inv[4]));
+    co_return Response::json(json::object{{"username", field("username")},
+                                          {"organisation", text(inv[0])},
+                                          {"role", text(inv[3])}},
+                             201);
+  }
 
   // The organisation of a code, named: a commune (5 characters) or an EPCI (9 digits). 404
   // otherwise, as for an organisation the caller may not see.
@@ -291,16 +407,18 @@ class Organisations {
 
  private:
   Store& store_;
+  Accounts& accounts_;
   std::function<const Territories&()> territories_;
   std::function<std::vector<std::string>()> services_;
 };
 
 }  // namespace
 
-std::vector<CoreRoute> organisation_routes(Store& store,
+std::vector<CoreRoute> organisation_routes(Store& store, Accounts& accounts,
                                            std::function<const Territories&()> territories,
                                            std::function<std::vector<std::string>()> services) {
-  auto orgs = std::make_shared<Organisations>(store, std::move(territories), std::move(services));
+  auto orgs =
+      std::make_shared<Organisations>(store, accounts, std::move(territories), std::move(services));
   const std::vector<std::string> any{"*"};
   std::vector<CoreRoute> routes;
   routes.push_back({{.method = "GET", .path = "/api/organisations/{code}/members", .roles = any},
@@ -313,6 +431,15 @@ std::vector<CoreRoute> organisation_routes(Store& store,
   routes.push_back(
       {{.method = "DELETE", .path = "/api/organisations/{code}/members/{username}", .roles = any},
        [orgs](CoreRequest r) { return orgs->remove(std::move(r)); }});
+  routes.push_back(
+      {{.method = "POST", .path = "/api/organisations/{code}/invitations", .roles = any},
+       [orgs](CoreRequest r) { return orgs->invite(std::move(r)); }});
+  // Before any account exists: same-origin pages only, no session.
+  routes.push_back({{.method = "POST",
+                     .path = "/api/invitations/{token}/accept",
+                     .csrf = Csrf::same_origin_only,
+                     .authenticate = false},
+                    [orgs](CoreRequest r) { return orgs->accept(std::move(r)); }});
   routes.push_back({{.method = "GET", .path = "/api/me/organisations", .roles = any},
                     [orgs](CoreRequest r) { return orgs->mine(std::move(r)); }});
   return routes;

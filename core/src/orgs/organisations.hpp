@@ -16,10 +16,12 @@
 namespace passerelle {
 
 class Store;
+class Accounts;
 
-/// The routes under /api/organisations and GET /api/me/organisations. `services()`: the names
-/// of the plugins a membership may grant.
-std::vector<CoreRoute> organisation_routes(Store& store,
+/// The routes under /api/organisations, /api/invitations and GET /api/me/organisations.
+/// `services()`: the names of the plugins a membership may grant; `accounts`: where an accepted
+/// invitation creates its account.
+std::vector<CoreRoute> organisation_routes(Store& store, Accounts& accounts,
                                            std::function<const Territories&()> territories,
                                            std::function<std::vector<std::string>()> services);
 

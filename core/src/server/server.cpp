@@ -220,7 +220,7 @@ struct Server::Impl {
     auto places = territory_routes([this]() -> const Territories& { return territories; });
     routes.insert(routes.end(), places.begin(), places.end());
     auto organisations = organisation_routes(
-        store, [this]() -> const Territories& { return territories; },
+        store, auth.accounts(), [this]() -> const Territories& { return territories; },
         [this] {
           std::vector<std::string> names;
           for (const auto& plugin : plugins.table()->plugins) names.push_back(plugin->info().name);

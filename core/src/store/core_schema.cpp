@@ -208,6 +208,19 @@ CREATE TABLE audit_events (
   detail TEXT NOT NULL
 );
 CREATE INDEX audit_events_organisation ON audit_events (organisation, at);
+CREATE TABLE invitations (
+  token_hash TEXT PRIMARY KEY,
+  organisation TEXT NOT NULL,
+  email TEXT NOT NULL,
+  account_role TEXT NOT NULL,
+  role TEXT NOT NULL,
+  services TEXT NOT NULL,
+  invited_by TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  used_at BIGINT NOT NULL
+);
+CREATE INDEX invitations_organisation ON invitations (organisation, created_at);
 )sql"}};
 }
 

@@ -1,8 +1,10 @@
 // The organisations' members through the dispatcher, on the fixture's store: SQLite, and
 // PostgreSQL in the .postgresql run (its SQL: the référents' lock, the last-référent guard).
 #include "orgs/organisations.hpp"
+#include "auth/accounts.hpp"
 #include "store/core_schema.hpp"
 #include "support/app_fixture.hpp"
+#include "util/blocking_pool.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
@@ -22,12 +24,14 @@ struct Orgs {
   TerritoryIndex territories{
       read_territories(std::string(PASSERELLE_TEST_FIXTURES) + "/territories")};
   PluginHost host{*store, http, metrics, std::chrono::seconds(5), nullptr, &territories};
+  BlockingPool pool{1};
+  Accounts accounts{*store, pool, false};
   std::optional<AuthContext> caller;
   Dispatcher dispatcher{
       host, metrics,
       [this](const IncomingRequest&) -> Task<std::optional<AuthContext>> { co_return caller; },
       organisation_routes(
-          *store, [this]() -> const Territories& { return territories; },
+          *store, accounts, [this]() -> const Territories& { return territories; },
           [] {
             return std::vector<std::string>{"conseils", "offers"};
           })};
@@ -48,14 +52,14 @@ struct Orgs {
     ctx.user_id = std::get<std::int64_t>(run(store->query(std::move(id))).rows.at(0).at(0));
     return ctx;
   }
-  Response as(const AuthContext& ctx, const std::string& method, const std::string& target,
-              const std::string& body = "") {
+  Response as(const std::optional<AuthContext>& ctx, const std::string& method,
+              const std::string& target, const std::string& body = "") {
     caller = ctx;
     IncomingRequest in;
     in.method = method;
     in.target = target;
     in.body = body;
-    in.headers = {{"content-type", "application/json"}};
+    in.headers = {{"content-type", "application/json"}, {"sec-fetch-site", "same-origin"}};
     in.request_id = "test";
     return run(dispatcher.handle(std::move(in)));
   }
@@ -96,6 +100,58 @@ BOOST_FIXTURE_TEST_CASE(appointments_and_the_last_referent, Orgs) {
   Statement trail{"SELECT count(*) FROM audit_events", {}};
   BOOST_TEST(std::get<std::int64_t>(run(store->query(std::move(trail))).rows.at(0).at(0)) ==
              6);  // the six changes made, none of the refused
+}
+
+BOOST_FIXTURE_TEST_CASE(an_invitation_opens_one_account_once_within_its_days, Orgs) {
+  const auto op = who("other", "operator");
+  const std::string at = "/api/organisations/49007";
+  BOOST_TEST(
+      as(op, "POST", at + "/members", R"({"username":"referent","role":"referent"})").status ==
+      201);
+  const auto referent = who("referent", "elu");
+  BOOST_TEST(as(who("delegue", "agent"), "POST", at + "/invitations",
+                R"({"email":"new@mairie.invalid","role":"delegue"})")
+                 .status == 404);  // not theirs to invite to
+  auto r = as(referent, "POST", at + "/invitations",
+              R"({"email":"new@mairie.invalid","role":"delegue","services":["conseils"]})");
+  BOOST_TEST_REQUIRE(r.status == 201, r.body);
+  const std::string accept(boost::json::parse(r.body).at("accept").as_string());
+  // The token is kept hashed: the store does not hold it.
+  const std::string token = accept.substr(17, 43);
+  Statement stored{"SELECT count(*) FROM invitations WHERE token_hash = ?1", {token}};
+  BOOST_TEST(std::get<std::int64_t>(run(store->query(std::move(stored))).rows.at(0).at(0)) == 0);
+  // A weak password: refused, and the invitation stays usable.
+  r = as(std::nullopt, "POST", accept,
+         R"({"username":"nouvel.agent","password":"court","display_name":"Nouvel agent"})");
+  BOOST_TEST(r.status == 422, r.body);
+  r = as(
+      std::nullopt, "POST", accept,
+      R"({"username":"nouvel.agent","password":"une phrase de passe solide","display_name":"Nouvel agent"})");
+  BOOST_TEST_REQUIRE(r.status == 201, r.body);
+  const auto created = run(accounts.find_by_username("nouvel.agent"));
+  BOOST_TEST_REQUIRE(created.has_value());
+  BOOST_TEST(created->commune_insee == "49007");
+  BOOST_TEST(created->email == "new@mairie.invalid");
+  const auto mine =
+      boost::json::parse(as(who("nouvel.agent", "agent"), "GET", "/api/me/organisations").body);
+  BOOST_TEST(
+      mine.at("organisations").as_array().at(0).at("services").as_array().at(0).as_string() ==
+      "conseils");
+  // Used: gone. Unknown: 404. Expired: gone.
+  r = as(std::nullopt, "POST", accept,
+         R"({"username":"autre","password":"une phrase de passe solide","display_name":"Autre"})");
+  BOOST_TEST(r.status == 410);
+  BOOST_TEST(as(std::nullopt, "POST", "/api/invitations/" + std::string(43, 'A') + "/accept", "{}")
+                 .status == 404);
+  r = as(referent, "POST", at + "/invitations",
+         R"({"email":"late@mairie.invalid","role":"delegue"})");
+  const std::string late(boost::json::parse(r.body).at("accept").as_string());
+  Statement expire{"UPDATE invitations SET expires_at = ?1 WHERE used_at = 0", {std::int64_t{1}}};
+  run(store->query(std::move(expire)));
+  r = as(std::nullopt, "POST", late,
+         R"({"username":"tard","password":"une phrase de passe solide","display_name":"Tard"})");
+  BOOST_TEST(r.status == 410);
+  BOOST_TEST(!run(accounts.find_by_username("tard")).has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -106,6 +106,16 @@ BOOST_AUTO_TEST_CASE(a_line_has_the_fields_of_the_general_log_in_order_and_no_qu
   BOOST_TEST(parsed.at("status").as_int64() == 200);
 }
 
+BOOST_AUTO_TEST_CASE(an_invitation_token_is_not_logged) {
+  auto r = sample();
+  r.target = "/api/invitations/QWERTYUIOPASDFGHJKLZXCVBNM0123456789abcdefg/accept";
+  BOOST_TEST(boost::json::parse(access_log::line(r)).at("path").as_string() ==
+             "/api/invitations/-/accept");
+  r.target = "/api/invitations/QWERTY";
+  BOOST_TEST(boost::json::parse(access_log::line(r)).at("path").as_string() ==
+             "/api/invitations/-");
+}
+
 BOOST_AUTO_TEST_CASE(path_bytes_outside_ascii_are_percent_encoded_and_the_rest_escaped) {
   auto r = sample();
   r.target = "/caf\xc3\xa9/\xff\"\\\x01?q=\xfe";
