@@ -311,7 +311,10 @@ BOOST_AUTO_TEST_CASE(clamd_scans_each_file_and_an_infected_one_is_refused) {
                                  "$H+H*"}}));
   BOOST_TEST(r->status == 422, r->body);
   BOOST_TEST(r->body.find("Eicar-Test-Signature") != std::string::npos, r->body);
-  BOOST_TEST(clamd.output().find("FOUND") != std::string::npos, clamd.output());
+  // Its output is read as it comes: waited for, not taken as it stands.
+  BOOST_TEST(clamd.wait_until(
+                 [](const std::string& o) { return o.find("FOUND") != std::string::npos; }, 5s),
+             clamd.output());
   BOOST_TEST(g.rows() == 1u);
   BOOST_TEST(on_disk(g.attachments).contents == 1u);
   BOOST_TEST(on_disk(g.attachments).temporary == 0u);
