@@ -56,7 +56,7 @@ Outcome parse(std::string_view body, std::size_t piece) {
     Parser p("b0undary", Limits{.max_parts = 8, .max_head_bytes = 256, .max_preamble = 64});
     for (std::size_t at = 0; at < body.size(); at += piece) p.feed(body.substr(at, piece), r);
     p.finish();
-  } catch (const Malformed& e) {
+  } catch (const passerelle::HttpError& e) {
     FUZZ_CHECK(e.status() == 400 || e.status() == 413);
     o.status = e.status();
   }

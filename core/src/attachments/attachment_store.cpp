@@ -269,14 +269,10 @@ Task<AttachmentStore::Received> AttachmentStore::receive(BodySource& body, std::
     for (;;) {
       const std::size_t n = co_await body.read(std::span<char>(*chunk));
       auto step = [upload, parser, chunk, n] {
-        try {
-          if (n > 0)
-            parser->feed(std::string_view(chunk->data(), n), *upload);
-          else
-            parser->finish();
-        } catch (const multipart::Malformed& e) {
-          throw HttpError(e.status(), e.code(), e.what());
-        }
+        if (n > 0)
+          parser->feed(std::string_view(chunk->data(), n), *upload);
+        else
+          parser->finish();
       };
       co_await pool_.run(std::move(step));
       if (n == 0) break;

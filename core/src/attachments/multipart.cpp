@@ -113,7 +113,7 @@ void Parser::feed(std::string_view bytes, Sink& sink) {
         if (at == std::string_view::npos
                 ? preamble_dropped_ + rest.size() > limits_.max_preamble + delimiter_.size()
                 : preamble_dropped_ + at > limits_.max_preamble)
-          throw Malformed(400, "bad_multipart", "the body does not start with its boundary");
+          throw HttpError(400, "bad_multipart", "the body does not start with its boundary");
         if (at == std::string_view::npos) break;
         rest.remove_prefix(at + delimiter_.size());
         state_ = State::after_delimiter;
@@ -133,9 +133,9 @@ void Parser::feed(std::string_view bytes, Sink& sink) {
         if (i == rest.size()) break;  // more padding may follow
         if (rest.size() < i + 2) break;
         if (rest.substr(i, 2) != "\r\n")
-          throw Malformed(400, "bad_multipart", "a boundary is not followed by a line break");
+          throw HttpError(400, "bad_multipart", "a boundary is not followed by a line break");
         if (++parts_ > limits_.max_parts)
-          throw Malformed(413, "too_many_parts",
+          throw HttpError(413, "too_many_parts",
                           "the form has more than " + std::to_string(limits_.max_parts) + " parts");
         rest.remove_prefix(i + 2);
         state_ = State::head;
@@ -155,7 +155,7 @@ void Parser::feed(std::string_view bytes, Sink& sink) {
         // hold it (the blank line's four bytes may be arriving).
         if (end == std::string_view::npos ? rest.size() > limits_.max_head_bytes + 3
                                           : end > limits_.max_head_bytes)
-          throw Malformed(400, "bad_multipart",
+          throw HttpError(400, "bad_multipart",
                           "a part's header section exceeds " +
                               std::to_string(limits_.max_head_bytes) + " bytes");
         if (end == std::string_view::npos) break;
@@ -196,7 +196,7 @@ void Parser::feed(std::string_view bytes, Sink& sink) {
 
 void Parser::finish() const {
   if (state_ != State::epilogue)
-    throw Malformed(400, "bad_multipart", "the body ends before its closing boundary");
+    throw HttpError(400, "bad_multipart", "the body ends before its closing boundary");
 }
 
 void Parser::parse_head(std::string_view text, Sink& sink) {
@@ -207,21 +207,21 @@ void Parser::parse_head(std::string_view text, Sink& sink) {
     std::string_view line = text.substr(0, eol);
     text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 2);
     if (line.empty() || line.front() == ' ' || line.front() == '\t')
-      throw Malformed(400, "bad_multipart", "a part's header line is empty or folded");
+      throw HttpError(400, "bad_multipart", "a part's header line is empty or folded");
     const auto colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0)
-      throw Malformed(400, "bad_multipart", "a part's header line has no name");
+      throw HttpError(400, "bad_multipart", "a part's header line has no name");
     const std::string_view name = line.substr(0, colon);
     const std::string_view value = trim_blanks(line.substr(colon + 1));
     if (std::any_of(value.begin(), value.end(), [](char c) { return c == '\0' || c == '\r'; }))
-      throw Malformed(400, "bad_multipart", "a part's header value holds a control character");
+      throw HttpError(400, "bad_multipart", "a part's header value holds a control character");
     if (iequals(name, "content-disposition")) {
       if (disposition)
-        throw Malformed(400, "bad_multipart", "a part has two Content-Disposition headers");
+        throw HttpError(400, "bad_multipart", "a part has two Content-Disposition headers");
       disposition = true;
       const auto semicolon = value.find(';');
       if (lower(trim_blanks(value.substr(0, semicolon))) != "form-data")
-        throw Malformed(400, "bad_multipart", "a part's Content-Disposition is not form-data");
+        throw HttpError(400, "bad_multipart", "a part's Content-Disposition is not form-data");
       bool named = false;
       const bool ok = parse_parameters(
           semicolon == std::string_view::npos ? std::string_view() : value.substr(semicolon),
@@ -233,18 +233,18 @@ void Parser::parse_head(std::string_view text, Sink& sink) {
               head.filename = std::move(v);
             }
           });
-      if (!ok) throw Malformed(400, "bad_multipart", "a part's Content-Disposition is malformed");
+      if (!ok) throw HttpError(400, "bad_multipart", "a part's Content-Disposition is malformed");
       if (!named || head.name.empty())
-        throw Malformed(400, "bad_multipart", "a part has no field name");
+        throw HttpError(400, "bad_multipart", "a part has no field name");
     } else if (iequals(name, "content-type")) {
       head.content_type = lower(trim_blanks(value.substr(0, value.find(';'))));
       if (head.content_type.rfind("multipart/", 0) == 0)
-        throw Malformed(400, "bad_multipart", "nested multipart parts are refused");
+        throw HttpError(400, "bad_multipart", "nested multipart parts are refused");
     }
     // Other fields (Content-Transfer-Encoding is deprecated by RFC 7578) are ignored.
   }
   if (!disposition)
-    throw Malformed(400, "bad_multipart", "a part has no Content-Disposition header");
+    throw HttpError(400, "bad_multipart", "a part has no Content-Disposition header");
   sink.begin(head);
 }
 

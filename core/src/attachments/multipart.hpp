@@ -1,29 +1,17 @@
 // An incremental multipart/form-data parser (RFC 7578, RFC 2046 §5.1): bytes in, parts out, as
 // they come, so that an upload is written to disk piece by piece and never held whole. No I/O:
-// the caller feeds it and its Sink does the writing. Every size it keeps is bounded.
+// the caller feeds it and its Sink does the writing. Every size it keeps is bounded. A body it
+// refuses throws HttpError: 400, or 413 for too many parts, with a message for the client.
 #pragma once
+
+#include "passerelle/http.hpp"
 
 #include <cstddef>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
 namespace passerelle::multipart {
-
-/// A body the parser refuses: `status` (400, or 413 for too many parts) and a message for the
-/// client.
-class Malformed : public std::runtime_error {
- public:
-  Malformed(int status, std::string code, const std::string& message)
-      : std::runtime_error(message), status_(status), code_(std::move(code)) {}
-  int status() const noexcept { return status_; }
-  const std::string& code() const noexcept { return code_; }
-
- private:
-  int status_;
-  std::string code_;
-};
 
 struct Limits {
   std::size_t max_parts = 64;             // parts of one body, files and fields together
@@ -57,9 +45,9 @@ class Parser {
  public:
   Parser(std::string_view boundary, Limits limits = {});
 
-  /// The next bytes of the body; calls the sink for what they complete. Throws Malformed.
+  /// The next bytes of the body; calls the sink for what they complete. Throws HttpError.
   void feed(std::string_view bytes, Sink& sink);
-  /// The body ended: throws Malformed unless the closing boundary was read.
+  /// The body ended: throws HttpError unless the closing boundary was read.
   void finish() const;
   /// Whether the closing boundary was read (what follows, the epilogue, is ignored).
   bool done() const { return state_ == State::epilogue; }

@@ -58,9 +58,7 @@ class Organisations {
   // for the invited person, answered to whoever invites (no mail relay in the core yet: they
   // pass it on). The token is kept hashed; it is shown once, here.
   Task<Response> invite(CoreRequest r) {
-    const std::string code = r.path_params.at("code");
-    organisation(code);
-    co_await check_manager(r, code);
+    const std::string code = co_await managed(r);
     const json::object body = body_of(r);
     const json::value* email = body.if_contains("email");
     if (!email || !email->is_string() || email->as_string().size() > 200 ||
@@ -177,21 +175,24 @@ class Organisations {
     throw HttpError(404, "not_found", "no such organisation");
   }
 
-  // Operators manage every organisation; a référent, theirs; anyone else sees nothing (404).
-  Task<void> check_manager(const CoreRequest& r, const std::string& code) {
+  // The organisation of the path, if the caller manages it: operators every one, a référent
+  // theirs; anyone else sees nothing (404, as for an organisation that does not exist).
+  Task<std::string> managed(const CoreRequest& r) {
+    std::string code = r.path_params.at("code");
+    organisation(code);
     const AuthContext& caller = r.caller();
-    if (caller.identity.has_role("operator")) co_return;
+    if (caller.identity.has_role("operator")) co_return code;
     Statement mine{"SELECT role FROM memberships WHERE user_id = ?1 AND organisation = ?2",
                    {caller.user_id, code}};
     const QueryResult rows = co_await store_.query(std::move(mine));
     if (rows.rows.empty() || text(rows.rows[0][0]) != "referent")
       throw HttpError(404, "not_found", "no such organisation");
+    co_return code;
   }
 
   Task<Response> list(CoreRequest r) {
-    const std::string code = r.path_params.at("code");
+    const std::string code = co_await managed(r);
     json::object org = organisation(code);
-    co_await check_manager(r, code);
     Statement members{
         "SELECT u.username, u.display_name, u.email, m.role, m.services, m.appointed_by,"
         " m.appointed_at FROM memberships m JOIN users u ON u.id = m.user_id"
@@ -273,11 +274,9 @@ class Organisations {
   }
 
   // POST /api/organisations/{code}/members {username, role, services}: an existing account
-  // appointed (accounts to come are invited: the next part).
+  // appointed (someone without one is invited: invite()).
   Task<Response> appoint(CoreRequest r) {
-    const std::string code = r.path_params.at("code");
-    organisation(code);
-    co_await check_manager(r, code);
+    const std::string code = co_await managed(r);
     const json::object body = body_of(r);
     const json::value* username = body.if_contains("username");
     if (!username || !username->is_string() || username->as_string().empty() ||
@@ -327,10 +326,8 @@ class Organisations {
 
   // PUT /api/organisations/{code}/members/{username} {role, services}.
   Task<Response> edit(CoreRequest r) {
-    const std::string code = r.path_params.at("code");
+    const std::string code = co_await managed(r);
     const std::string username = r.path_params.at("username");
-    organisation(code);
-    co_await check_manager(r, code);
     auto [role, services] = role_and_services(body_of(r));
     const AuthContext& caller = r.caller();
     const bool operator_ = caller.identity.has_role("operator");
@@ -357,10 +354,8 @@ class Organisations {
 
   // DELETE /api/organisations/{code}/members/{username}.
   Task<Response> remove(CoreRequest r) {
-    const std::string code = r.path_params.at("code");
+    const std::string code = co_await managed(r);
     const std::string username = r.path_params.at("username");
-    organisation(code);
-    co_await check_manager(r, code);
     const AuthContext& caller = r.caller();
     const bool operator_ = caller.identity.has_role("operator");
     co_await member(code, username);  // 404 when not a member

@@ -44,7 +44,7 @@ Record parse(const std::string& body, std::size_t piece = 0, Limits limits = {})
 std::pair<int, std::string> refusal(const std::string& body, Limits limits = {}) {
   try {
     parse(body, 7, limits);
-  } catch (const Malformed& e) {
+  } catch (const passerelle::HttpError& e) {
     return {e.status(), e.what()};
   }
   return {0, ""};
