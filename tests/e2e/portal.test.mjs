@@ -48,7 +48,7 @@ function gatewayConfig({ port, dir }) {
   const web = `
 web:
   root: ${DIST}
-  pages: [/, /connexion, /ma-direction, /actualites, /conseils, /offres, /mon-compte, /exploitation]
+  pages: [/, /connexion, /ma-direction, /actualites, /conseils, /offres, /mon-organisation, /mon-compte, /invitation, /exploitation]
 `;
   return `demo: true
 server:
@@ -391,6 +391,68 @@ describe('the portal in a browser', () => {
       await shot(page, 'conseils-requester-1280');
     });
     console.log(`axe-core on /conseils: 6 views, ${others} minor or moderate violation(s)`);
+  });
+
+  test('Mon organisation: the bank invites a référent, who joins and invites a délégué', { timeout: 90000 }, async (t) => {
+    let others = 0;
+    let link = '';
+    // The operator opens Angers Loire Métropole and invites its first référent (no mail relay
+    // here: the page shows the link to pass on).
+    let { context, page, watch } = await openPage(1280);
+    await withContext(context, async () => {
+      await login(page, 'operateur.demo');
+      await page.getByRole('link', { name: 'Mon organisation', exact: true }).first().click();
+      await page.getByRole('heading', { name: 'Mon organisation', level: 1 }).waitFor();
+      await page.getByLabel('Code de l’organisation').fill('244900015');
+      await page.getByRole('button', { name: 'Ouvrir' }).click();
+      await page.getByRole('heading', { name: 'Membres de CU Angers Loire Métropole (intercommunalité)' }).waitFor();
+      await page.getByLabel('Adresse électronique').fill('dgs@alm.invalid');
+      await page.locator('#invite-role').selectOption('referent');
+      await page.locator('#invite-services').getByText('Offres', { exact: true }).click();
+      await page.getByRole('button', { name: 'Inviter' }).click();
+      link = await page.locator('.pa-invitation-link code').textContent({ timeout: STEP_TIMEOUT_MS });
+      assert.match(link, /\/invitation#[A-Za-z0-9_-]{43}$/);
+      others += await checkAccessibility(page, t, '/mon-organisation (operator)');
+      assertClean(watch);
+    });
+    // The invited person opens the link, creates the account; the link serves once.
+    ({ context, page, watch } = await openPage(1280));
+    await withContext(context, async () => {
+      await page.goto(`${ctx.base}${new URL(link).pathname}${new URL(link).hash}`);
+      await page.getByRole('heading', { name: 'Rejoindre votre organisation' }).waitFor();
+      others += await checkAccessibility(page, t, '/invitation');
+      await page.getByLabel('Nom affiché').fill('Directrice générale (démo)');
+      await page.getByLabel('Identifiant').fill('dgs.alm');
+      await page.getByLabel('Mot de passe').fill('une phrase de passe solide');
+      await page.getByRole('button', { name: 'Créer mon compte' }).click();
+      await page.getByText('Votre compte « dgs.alm » est créé.').waitFor();
+      assert.equal(new URL(page.url()).hash, '', 'the used token leaves the address bar');
+      await page.goto(`${ctx.base}${new URL(link).pathname}${new URL(link).hash}`);
+      await page.getByLabel('Nom affiché').fill('Encore');
+      await page.getByLabel('Identifiant').fill('encore');
+      await page.getByLabel('Mot de passe').fill('une phrase de passe solide');
+      await page.getByRole('button', { name: 'Créer mon compte' }).click();
+      await page.getByText('Cette invitation a déjà servi ou a expiré').waitFor();
+    });
+    // The new référent logs in, sees the organisation and its services, invites a délégué.
+    ({ context, page, watch } = await openPage(1280));
+    await withContext(context, async () => {
+      await page.goto(`${ctx.base}/connexion`);
+      await page.getByLabel('Identifiant').fill('dgs.alm');
+      await page.getByLabel('Mot de passe').fill('une phrase de passe solide');
+      await page.getByRole('button', { name: 'Se connecter' }).click();
+      await page.waitForURL((u) => u.pathname === '/');
+      await page.goto(`${ctx.base}/mon-organisation`);
+      await page.getByText('CU Angers Loire Métropole (intercommunalité)', { exact: true }).first().waitFor();
+      await page.getByText('Organisation active').waitFor();
+      await page.getByRole('heading', { name: 'Directrice générale (démo) — dgs@alm.invalid' }).waitFor();
+      await page.getByLabel('Adresse électronique').fill('assistant@alm.invalid');
+      await page.getByRole('button', { name: 'Inviter' }).click();
+      await page.locator('.pa-invitation-link code').waitFor();
+      others += await checkAccessibility(page, t, '/mon-organisation (référent)');
+      assertClean(watch);
+    });
+    console.log(`axe-core on Mon organisation and Invitation: ${others} minor or moderate violation(s)`);
   });
 
   test('Offres: a small commune sees what it is eligible for and why, and asks to be put in touch', { timeout: 60000 }, async (t) => {

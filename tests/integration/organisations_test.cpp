@@ -99,7 +99,10 @@ BOOST_AUTO_TEST_CASE(referents_manage_their_own_organisation_only) {
   BOOST_TEST_REQUIRE(r->status == 200, r->body);
   r = c.request("DELETE", angers + "/elu.angers", "", referent.write_headers());
   BOOST_TEST(r->status == 204, r->body);
-  BOOST_TEST(c.request("GET", angers, "", {{"Cookie", referent.cookie}})->status == 404);
+  // The session that acted for Angers ended with the membership; a new one manages nothing.
+  BOOST_TEST(c.request("GET", angers, "", {{"Cookie", referent.cookie}})->status == 401);
+  const Session again = login(gw, "elu.angers", "passerelle-demo");
+  BOOST_TEST(c.request("GET", angers, "", {{"Cookie", again.cookie}})->status == 404);
   r = c.request("DELETE", angers + "/agent.angers", "", op.write_headers());
   BOOST_TEST(r->status == 204);  // an operator may leave none
   BOOST_TEST(c.request("DELETE", angers + "/nobody", "", op.write_headers())->status == 404);
@@ -111,6 +114,104 @@ BOOST_AUTO_TEST_CASE(referents_manage_their_own_organisation_only) {
   const std::string log = gw.log();
   BOOST_TEST(log.find("\"msg\":\"member appointed\"") != std::string::npos);
   BOOST_TEST(log.find("\"member\":\"agent.angers\"") != std::string::npos);
+}
+
+namespace {
+std::vector<std::string> widgets_of(TestConnection& c, const Session& s) {
+  auto r = c.request("GET", "/api/dashboard", "", {{"Cookie", s.cookie}});
+  BOOST_REQUIRE(r && r->status == 200);
+  std::vector<std::string> names;
+  const boost::json::value page = boost::json::parse(r->body);
+  for (const auto& w : page.at("widgets").as_array())
+    names.emplace_back(w.at("plugin").as_string());
+  return names;
+}
+}  // namespace
+
+// What a member may use follows their current organisation: a délégué uses the services granted
+// there only (routes and dashboard); one of two organisations is switched to with one request;
+// the users of a commune keep every service until its first référent is appointed; a removed
+// délégué's session ends at its next request.
+BOOST_AUTO_TEST_CASE(grants_follow_the_current_organisation) {
+  TempDir dir;
+  const std::string source = PASSERELLE_SOURCE_DIR;
+  GatewayProcess gw("demo: true\nstore:\n  sqlite: " + fixture_store(dir) +
+                    "\nplugins:\n  - name: conseils\n    library: " + module("conseils") +
+                    "\n    config:\n      settings_file: " + source +
+                    "/config/conseils.yaml\n  - name: hello\n    library: " + module("hello") +
+                    "\n");
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  const Session op = login(gw, "operateur.demo", "passerelle-demo");
+  const Session elu = login(gw, "elu.angers", "passerelle-demo");
+  const Session agent = login(gw, "agent.angers", "passerelle-demo");
+  TestConnection c(gw.https_port());
+  const auto status = [&c](const Session& s, const std::string& target) {
+    return c.request("GET", target, "", {{"Cookie", s.cookie}})->status;
+  };
+
+  // No référent in Angers yet: its users keep every service.
+  BOOST_TEST(status(agent, "/api/hello/me") == 200);
+  BOOST_TEST(status(agent, "/api/conseils/requests") == 200);
+  BOOST_TEST(widgets_of(c, agent).size() == 2u);
+  auto r = c.request("GET", "/api/me", "", {{"Cookie", agent.cookie}});
+  BOOST_TEST(boost::json::parse(r->body).at("organisation").at("services").at(0).as_string() ==
+             "*");
+
+  // The first référent: Angers is now managed. Its référent has what they were given; its
+  // other users, members of nothing yet, have nothing.
+  r = c.request("POST", "/api/organisations/49007/members",
+                R"({"username":"elu.angers","role":"referent","services":["conseils","hello"]})",
+                op.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 201, r->body);
+  BOOST_TEST(status(agent, "/api/hello/me") == 403);
+  r = c.request("GET", "/api/conseils/requests", "", {{"Cookie", agent.cookie}});
+  BOOST_TEST(r->status == 403);
+  BOOST_TEST(boost::json::parse(r->body).at("error").at("code").as_string() == "not_granted");
+  BOOST_TEST(widgets_of(c, agent).empty());
+  BOOST_TEST(status(elu, "/api/hello/me") == 200);
+
+  // A délégué granted conseils only: conseils and its card, not hello.
+  r = c.request("POST", "/api/organisations/49007/members",
+                R"({"username":"agent.angers","role":"delegue","services":["conseils"]})",
+                elu.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 201, r->body);
+  BOOST_TEST(status(agent, "/api/conseils/requests") == 200);
+  BOOST_TEST(status(agent, "/api/hello/me") == 403);
+  BOOST_TEST((widgets_of(c, agent) == std::vector<std::string>{"conseils"}));
+  r = c.request("GET", "/api/me", "", {{"Cookie", agent.cookie}});
+  const auto me = boost::json::parse(r->body).at("organisation");
+  BOOST_TEST(me.at("code").as_string() == "49007");
+  BOOST_TEST(me.at("role").as_string() == "delegue");
+  // Granted more: seen at the next request.
+  r = c.request("PUT", "/api/organisations/49007/members/agent.angers",
+                R"({"role":"delegue","services":["conseils","hello"]})", elu.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 200, r->body);
+  BOOST_TEST(status(agent, "/api/hello/me") == 200);
+
+  // A second organisation (Cholet, hello only): one request switches, the dashboard follows.
+  r = c.request("POST", "/api/organisations/49099/members",
+                R"({"username":"agent.angers","role":"delegue","services":["hello"]})",
+                op.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 201, r->body);
+  r = c.request("POST", "/api/me/organisation", R"({"code":"49099"})", agent.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 200, r->body);
+  BOOST_TEST(boost::json::parse(r->body).at("name").as_string() == "Cholet");
+  r = c.request("GET", "/api/me", "", {{"Cookie", agent.cookie}});
+  BOOST_TEST(boost::json::parse(r->body).at("commune_insee").as_string() == "49099");
+  BOOST_TEST(status(agent, "/api/conseils/requests") == 403);
+  BOOST_TEST((widgets_of(c, agent) == std::vector<std::string>{"hello"}));
+  // Not a member there: refused, the session unchanged.
+  r = c.request("POST", "/api/me/organisation", R"({"code":"49003"})", agent.write_headers());
+  BOOST_TEST(r->status == 404);
+  BOOST_TEST(status(agent, "/api/hello/me") == 200);
+
+  // Removed from Cholet: the session acting for Cholet ends at its next request; a session
+  // acting for Angers goes on.
+  const Session other = login(gw, "agent.angers", "passerelle-demo");  // acts for Angers
+  r = c.request("DELETE", "/api/organisations/49099/members/agent.angers", "", op.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 204, r->body);
+  BOOST_TEST(status(agent, "/api/hello/me") == 401);
+  BOOST_TEST(status(other, "/api/conseils/requests") == 200);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -132,6 +132,9 @@ inline Identity make_identity(std::vector<std::string> roles) {
   id.roles = std::move(roles);
   id.commune_insee = "49007";
   id.provider = "local";
+  // Of a commune whose référent was never appointed: every service (current_organisation.hpp).
+  id.organisation = "49007";
+  id.services = {"*"};
   return id;
 }
 

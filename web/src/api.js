@@ -6,6 +6,8 @@ const MESSAGES = {
   overloaded: 'Le service est très sollicité. Réessayez dans un instant.',
   unauthenticated: 'Votre session a expiré. Reconnectez-vous.',
   forbidden: 'Vous n’avez pas accès à ce service.',
+  not_granted: 'Votre organisation ne vous a pas ouvert ce service : demandez-le à son référent.',
+  mail_unavailable: 'Le courriel d’invitation n’a pas pu partir : réessayez dans quelques minutes.',
   csrf: 'La page a expiré. Rechargez-la puis réessayez.',
   no_commune: 'Votre compte n’est rattaché à aucune commune : demandez-le à un opérateur.',
   not_found: 'Aucune information n’a été trouvée.',

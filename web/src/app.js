@@ -11,6 +11,8 @@ import { newsPage } from './pages/news.js';
 import { conseilsPage } from './pages/conseils.js';
 import { offersPage } from './pages/offers.js';
 import { accountPage } from './pages/account.js';
+import { organisationPage } from './pages/organisation.js';
+import { invitationPage } from './pages/invitation.js';
 
 // A page whose code (with what it alone needs: the charts of /exploitation) is fetched when it
 // opens, so that the other pages do not carry it.
@@ -36,6 +38,8 @@ const ROUTES = {
   '/conseils': { title: 'Demandes de conseil', render: conseilsPage },
   '/offres': { title: 'Offres', render: offersPage },
   '/mon-compte': { title: 'Mon compte', render: accountPage },
+  '/mon-organisation': { title: 'Mon organisation', render: organisationPage },
+  '/invitation': { title: 'Invitation', render: invitationPage, public: true },
   '/exploitation': { title: 'Exploitation',
     render: lazyPage(() => import('./pages/operations.js'), 'operationsPage') },
 };

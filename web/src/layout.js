@@ -10,6 +10,7 @@ export const NAV = [
   { path: '/actualites', label: 'Actualités' },
   { path: '/conseils', label: 'Conseils' },
   { path: '/offres', label: 'Offres' },
+  { path: '/mon-organisation', label: 'Mon organisation' },
   { path: '/mon-compte', label: 'Mon compte' },
   { path: '/exploitation', label: 'Exploitation', role: 'operator' },
 ];

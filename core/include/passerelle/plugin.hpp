@@ -54,6 +54,10 @@ struct Route {
   /// Throw HttpError to refuse (the record is not the caller's to see: 404; it is full: 413);
   /// nothing is then received. Under the route's deadline.
   std::function<Task<void>(Request)> before_upload = {};
+  /// For a route that requires a role: élus and agents are admitted only when their current
+  /// organisation grants them this plugin (Identity::may_use), else 403. False for what is not
+  /// the service itself (public reference data shown to every logged-in user).
+  bool needs_grant = true;
 };
 
 /// A schema migration of the plugin's own tables, applied once, in version order, in a

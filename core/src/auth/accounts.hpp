@@ -53,6 +53,7 @@ struct FederatedProfile {
   std::vector<std::string> roles;
   std::string commune_insee;
   std::string siret;
+  bool email_verified = false;  // the provider did not say otherwise (claims.cpp)
 };
 
 /// "elu,agent" -> {"elu","agent"}; AccountError on an unknown role.

@@ -247,6 +247,11 @@ Response me(const CoreRequest& req) {
       {"subject", who.subject},    {"display_name", who.display_name},   {"email", who.email},
       {"roles", std::move(roles)}, {"commune_insee", who.commune_insee}, {"siret", who.siret},
       {"provider", who.provider}};
+  json::array services;
+  for (const auto& s : who.services) services.emplace_back(s);
+  body["organisation"] = json::object{{"code", who.organisation},
+                                      {"role", who.organisation_role},
+                                      {"services", std::move(services)}};
   if (ctx.session) body["csrf_token"] = ctx.session->csrf_token;
   return Response::json(body);
 }

@@ -4,6 +4,7 @@
 #include "auth/crypto.hpp"
 #include "http/form.hpp"
 #include "log/log.hpp"
+#include "orgs/current_organisation.hpp"
 #include "store/sqlite_store.hpp"
 
 #include <boost/asio/this_coro.hpp>
@@ -53,7 +54,8 @@ const std::optional<AuthContext> kAnonymous;
 }  // namespace
 
 AuthService::AuthService(Store& store, BlockingPool& pool, const AuthConfig& config, bool demo)
-    : secrets_(SecretBox::from_config(config)),
+    : store_(store),
+      secrets_(SecretBox::from_config(config)),
       caches_(cache_config(config, true), cache_config(config, false)),
       accounts_(store, pool, demo, config.max_pending_password_checks, &caches_),
       sessions_(store, secrets_,
@@ -105,8 +107,11 @@ Task<std::optional<AuthContext>> AuthService::authenticate(const IncomingRequest
     }
     auto account = co_await accounts_.find_by_id(resolved->user_id);
     if (!account) co_return std::nullopt;
+    const MembershipFacts facts =
+        co_await read_memberships(store_, account->id, account->commune_insee);
     auto cached = std::make_shared<CachedCaller>();
     cached->context.identity = Accounts::identity_of(*account, "token");
+    apply_organisation(facts, "", cached->context.identity);  // a token has no chosen one
     cached->context.user_id = account->id;
     cached->username = account->username;
     cached->token_id = resolved->id;
@@ -137,8 +142,18 @@ Task<std::optional<AuthContext>> AuthService::authenticate(const IncomingRequest
   }
   auto account = co_await accounts_.find_by_id(session->user_id);
   if (!account || !account->enabled) co_return std::nullopt;
+  const MembershipFacts facts =
+      co_await read_memberships(store_, account->id, account->commune_insee);
   auto cached = std::make_shared<CachedCaller>();
   cached->context.identity = Accounts::identity_of(*account, session->provider);
+  if (!apply_organisation(facts, session->organisation, cached->context.identity)) {
+    // The organisation this session acted for removed the user: the session ends with it.
+    log::info(
+        "auth", "session ended: no longer a member of its organisation",
+        {{"subject", cached->context.identity.subject}, {"organisation", session->organisation}});
+    co_await sessions_.destroy(value);
+    co_return std::nullopt;
+  }
   cached->context.user_id = account->id;
   cached->context.via_cookie = true;
   cached->username = account->username;
@@ -156,7 +171,14 @@ Task<std::optional<AuthContext>> AuthService::authenticate(const IncomingRequest
 
 Task<std::string> AuthService::open_session(const Account& account, std::string provider,
                                             const OidcSessionInfo* oidc) {
-  const std::string value = co_await sessions_.create(account.id, std::move(provider), oidc);
+  // A member acts for their commune's organisation, else their first; chosen once, here.
+  const MembershipFacts facts =
+      co_await read_memberships(store_, account.id, account.commune_insee);
+  std::string organisation;
+  if (!facts.mine.empty())
+    organisation = choose_organisation(facts.mine, "", account.commune_insee, true)->organisation;
+  const std::string value =
+      co_await sessions_.create(account.id, std::move(provider), oidc, std::move(organisation));
   co_return session_cookie(value);
 }
 

@@ -65,7 +65,8 @@ class AuthService {
   Task<void> seal_stored_secrets();
 
  private:
-  SecretBox secrets_;    // first: the sessions use it
+  Store& store_;
+  SecretBox secrets_;    // before the sessions, which use it
   CallerCaches caches_;  // before the users that forget entries in it
   Accounts accounts_;
   Sessions sessions_;

@@ -44,17 +44,18 @@ std::string Sessions::open(const SqlValue& value, const char* context) const {
 }
 
 Task<std::string> Sessions::create(std::int64_t user_id, std::string provider,
-                                   const OidcSessionInfo* info) {
+                                   const OidcSessionInfo* info, std::string organisation) {
   const OidcSessionInfo oidc = info ? *info : OidcSessionInfo{};
   const std::string cookie = auth::random_token(32);
   const std::int64_t now = unix_seconds();
   Statement insert{
       "INSERT INTO sessions(id_hash, user_id, csrf_token, provider, created_at, last_seen, "
       "oidc_sid, "
-      "oidc_sub, id_token, refresh_token) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9)",
+      "oidc_sub, id_token, refresh_token, organisation) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, "
+      "?8, ?9, ?10)",
       {auth::sha256_hex(cookie), user_id, auth::random_token(32), provider, now,
        text_or_null(oidc.sid), text_or_null(oidc.sub), seal(oidc.id_token, kIdTokenContext),
-       seal(oidc.refresh_token, kRefreshTokenContext)}};
+       seal(oidc.refresh_token, kRefreshTokenContext), organisation}};
   co_await store_.query(std::move(insert));
   co_return cookie;
 }
@@ -65,7 +66,8 @@ Task<std::optional<SessionRecord>> Sessions::resolve(std::string cookie, std::in
   Statement select{
       "SELECT s.user_id, s.provider, s.csrf_token, s.created_at, s.last_seen, s.oidc_sid, "
       "s.oidc_sub, "
-      "s.id_token, s.refresh_token FROM sessions s JOIN users u ON u.id = s.user_id "
+      "s.id_token, s.refresh_token, s.organisation FROM sessions s JOIN users u ON u.id = "
+      "s.user_id "
       "WHERE s.id_hash = ?1 AND u.enabled = 1",
       {id_hash}};
   auto r = co_await store_.query(std::move(select));
@@ -92,6 +94,7 @@ Task<std::optional<SessionRecord>> Sessions::resolve(std::string cookie, std::in
   s.csrf_token = std::get<std::string>(row[2]);
   s.oidc = {text_of(row[5]), text_of(row[6]), open(row[7], kIdTokenContext),
             open(row[8], kRefreshTokenContext)};
+  s.organisation = text_of(row[9]);
   co_return s;
 }
 

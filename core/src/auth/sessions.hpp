@@ -40,6 +40,9 @@ struct SessionRecord {
   OidcSessionInfo oidc;
   std::int64_t created_at = 0;  // epoch seconds
   std::int64_t last_seen = 0;   // the idle clock as the store has it, epoch seconds
+  // The organisation the user acts for in this session (orgs/current_organisation.hpp); empty
+  // when chosen at each request (the user was a member of none at login).
+  std::string organisation;
 };
 
 /// What a user may see of one of their sessions: never the cookie nor its stored hash.
@@ -58,10 +61,11 @@ class Sessions {
            CallerCache* cache = nullptr)
       : store_(store), secrets_(secrets), policy_(policy), cache_(cache) {}
 
-  /// Opens a session; returns the cookie value (never stored as such). `oidc` may be null.
-  /// (A pointer, not a defaulted value: g++ 12 destroys defaulted class prvalues of a co_await
-  /// expression twice.)
-  Task<std::string> create(std::int64_t user_id, std::string provider, const OidcSessionInfo* oidc);
+  /// Opens a session acting for `organisation` (may be empty); returns the cookie value (never
+  /// stored as such). `oidc` may be null. (A pointer, not a defaulted value: g++ 12 destroys
+  /// defaulted class prvalues of a co_await expression twice.)
+  Task<std::string> create(std::int64_t user_id, std::string provider, const OidcSessionInfo* oidc,
+                           std::string organisation);
 
   /// The live session of a cookie value, touching its idle clock; nothing when unknown,
   /// expired (then deleted) or malformed. `seen`: a later use known in memory (epoch seconds,

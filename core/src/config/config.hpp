@@ -155,8 +155,9 @@ struct AuthConfig {
 /// The portal: a static web app held in memory, answered on its asset and page paths.
 struct WebConfig {
   std::string root;  // folder of the built app; default ../web/dist from the config file
-  std::vector<std::string> pages{"/", "/connexion", "/ma-direction", "/mon-compte",
-                                 "/exploitation"};
+  std::vector<std::string> pages{"/",           "/connexion",   "/ma-direction",     "/actualites",
+                                 "/conseils",   "/offres",      "/mon-organisation", "/mon-compte",
+                                 "/invitation", "/exploitation"};
 };
 
 struct Config {

@@ -37,6 +37,8 @@ CoreRoute dashboard_route(PluginHost& plugins, std::chrono::milliseconds timeout
             slots.reserve(table->plugins.size());
             for (const auto& plugin : table->plugins) {
               if (plugin->state() != LoadedPlugin::State::running) continue;
+              // Only the services the caller's organisation opened to them.
+              if (!identity.may_use(plugin->info().name)) continue;
               Slot& slot = slots.emplace_back();
               slot.plugin = plugin;
               if (plugin->plugin().widget_immediate()) {

@@ -254,6 +254,9 @@ void admit(const RouteSpec& spec, const IncomingRequest& in,
     if (!auth) throw HttpError(401, "unauthenticated", "log in first");
     if (!role_allows(spec.roles, auth->identity))
       throw HttpError(403, "forbidden", "your role does not allow this");
+    if (!spec.service.empty() && !auth->identity.may_use(spec.service))
+      throw HttpError(403, "not_granted",
+                      "your organisation has not opened this service to you: ask its référent");
   }
   check_csrf(spec, in, auth);
   check_media_type(spec, in);
@@ -358,6 +361,7 @@ std::shared_ptr<const Dispatcher::Routes> Dispatcher::current_routes() {
                    .immediate = route.immediate,
                    .accepts = route.accepts,
                    .uploads = route.uploads};
+    if (route.needs_grant && !route.roles.empty()) spec.service = target.plugin->info().name;
     if (spec.uploads) spec.accepts = {"multipart/form-data"};
     if (!next->router.add(spec.method, spec.path, next->targets.size(), error)) {
       log::error("http", "plugin route refused: the path is taken",

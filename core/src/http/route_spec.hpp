@@ -53,6 +53,9 @@ struct RouteSpec {
   /// A plugin's upload route (Route::uploads): its multipart body is read as it comes, once the
   /// caller is admitted, into the host's attachments.
   bool uploads = false;
+  /// A plugin route's service: élus and agents need its grant in their current organisation
+  /// (Identity::may_use); empty: none needed.
+  std::string service{};
 };
 
 /// What a core handler receives. It owns its data: the handler may outlive the client's wait

@@ -1,8 +1,11 @@
 #include "orgs/organisations.hpp"
 
 #include "auth/accounts.hpp"
+#include "auth/caller_cache.hpp"
 #include "auth/crypto.hpp"
 #include "log/log.hpp"
+#include "orgs/current_organisation.hpp"
+#include "passerelle/host.hpp"
 #include "store/store.hpp"
 #include "util/clock.hpp"
 
@@ -25,46 +28,68 @@ std::int64_t integer(const SqlValue& v) {
   return std::holds_alternative<std::int64_t>(v) ? std::get<std::int64_t>(v) : 0;
 }
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) out += (out.empty() ? "" : " ") + s;
-  return out;
+// The columns join_from_invitation() reads, in its order.
+constexpr const char* kInvitationColumns =
+    "SELECT organisation, email, account_role, role, services, invited_by FROM invitations";
+
+// The callers a membership change concerns look their grants up again at their next request;
+// everyone when the organisation gained its first member or lost its last (its other users
+// then lose, or regain, every service).
+Task<void> forget_member(Store& store, CallerCaches* caches, std::int64_t user, std::string code) {
+  if (!caches) co_return;
+  caches->forget_user(user);
+  Statement count{"SELECT count(*) FROM memberships WHERE organisation = ?1", {std::move(code)}};
+  const QueryResult n = co_await store.query(std::move(count));
+  if (n.rows.empty() || integer(n.rows[0][0]) <= 1) {
+    caches->sessions.forget_all();
+    caches->tokens.forget_all();
+  }
 }
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    const auto end = s.find(' ', start);
-    if (end != start) out.push_back(s.substr(start, end - start));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return out;
+void log_change(const std::string& actor, const std::string& action, const std::string& code,
+                const std::string& subject, const std::string& detail) {
+  log::info("audit", action,
+            {{"actor", actor}, {"organisation", code}, {"member", subject}, {"detail", detail}});
+}
+
+// The membership a used invitation (a row of kInvitationColumns) gives `user` (named `key` in
+// the audit), with its audit row; nothing when already a member there.
+Task<void> join_from_invitation(Store& store, CallerCaches* caches, std::int64_t user,
+                                std::string key, const std::vector<SqlValue>& inv) {
+  const std::string change = auth::random_token(16);
+  const std::string detail = text(inv[3]) + " " + text(inv[4]);
+  std::vector<Statement> writes{
+      {"INSERT INTO memberships (user_id, organisation, role, services, appointed_by,"
+       " appointed_at, last_change) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+       " ON CONFLICT (user_id, organisation) DO NOTHING",
+       {user, text(inv[0]), text(inv[3]), text(inv[4]), text(inv[5]), unix_seconds(), change}},
+      {"INSERT INTO audit_events (id, at, actor, action, organisation, subject, detail)"
+       " SELECT ?1, ?2, ?3, 'invitation accepted', ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM"
+       " memberships WHERE last_change = ?7)",
+       {auth::random_token(16), unix_seconds(), text(inv[5]), text(inv[0]), key, detail, change}}};
+  const auto done = co_await store.transaction(std::move(writes));
+  if (done[0].changes != 1) co_return;
+  log_change(text(inv[5]), "invitation accepted", text(inv[0]), key, detail);
+  co_await forget_member(store, caches, user, text(inv[0]));
 }
 
 class Organisations {
  public:
-  Organisations(Store& store, Accounts& accounts, std::function<const Territories&()> territories,
-                std::function<std::vector<std::string>()> services)
-      : store_(store),
-        accounts_(accounts),
-        territories_(std::move(territories)),
-        services_(std::move(services)) {}
+  explicit Organisations(OrganisationsDeps deps) : deps_(std::move(deps)), store_(deps_.store) {}
 
   static constexpr std::int64_t kInvitationSeconds = 7 * 24 * 3600;
 
-  // POST /api/organisations/{code}/invitations {email, account_role, role, services}: a link
-  // for the invited person, answered to whoever invites (no mail relay in the core yet: they
-  // pass it on). The token is kept hashed; it is shown once, here.
+  // POST /api/organisations/{code}/invitations {email, account_role, role, services}: a
+  // single-use link to the invited address, mailed through the relay; without a relay it is
+  // answered to whoever invites, to pass on. The token is kept hashed.
   Task<Response> invite(CoreRequest r) {
     const std::string code = co_await managed(r);
     const json::object body = body_of(r);
     const json::value* email = body.if_contains("email");
     if (!email || !email->is_string() || email->as_string().size() > 200 ||
-        std::string_view(email->as_string()).find('@') == std::string_view::npos ||
+        std::count(email->as_string().begin(), email->as_string().end(), '@') != 1 ||
         std::any_of(email->as_string().begin(), email->as_string().end(),
-                    [](char c) { return static_cast<unsigned char>(c) <= ' '; }))
+                    [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; }))
       throw HttpError(422, "invalid_field", "email: an address");
     const json::value* account_role = body.if_contains("account_role");
     const std::string kind = account_role && account_role->is_string()
@@ -73,22 +98,78 @@ class Organisations {
     if (kind != "elu" && kind != "agent")
       throw HttpError(422, "invalid_field", "account_role: elu or agent");
     auto [role, services] = role_and_services(body);
+    const std::string address(email->as_string());
     const std::string token = auth::random_token(32);
+    const std::string hash = auth::sha256_hex(token);
     const auto now = unix_seconds();
     const AuthContext& caller = r.caller();
     Statement add{
         "INSERT INTO invitations (token_hash, organisation, email, account_role, role, services,"
         " invited_by, created_at, expires_at, used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
         " ?9, 0)",
-        {auth::sha256_hex(token), code, std::string(email->as_string()), kind, role, join(services),
-         caller.identity.subject, now, now + kInvitationSeconds}};
+        {hash, code, address, kind, role, join_services(services), caller.identity.subject, now,
+         now + kInvitationSeconds}};
     co_await store_.query(std::move(add));
-    log_change(caller, "member invited", code, std::string(email->as_string()),
-               role + " " + join(services));
-    co_return Response::json(json::object{{"accept", "/api/invitations/" + token + "/accept"},
-                                          {"email", email->as_string()},
-                                          {"expires_at", now + kInvitationSeconds}},
-                             201);
+    json::object answer{{"email", address}, {"expires_at", now + kInvitationSeconds}};
+    Mailer* mailer = deps_.mailer ? deps_.mailer() : nullptr;
+    if (mailer && mailer->configured()) {
+      Mail mail =
+          invitation_mail(caller, code, address, role, services, token, now + kInvitationSeconds);
+      std::string failure;
+      try {
+        co_await mailer->send(std::move(mail));
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+      if (!failure.empty()) {
+        // Not sent: not made either (no link exists anywhere), to be tried again.
+        Statement drop{"DELETE FROM invitations WHERE token_hash = ?1", {hash}};
+        co_await store_.query(std::move(drop));
+        log::warn("audit", "invitation not sent: the mail relay failed",
+                  {{"organisation", code}, {"error", failure.substr(0, 300)}});
+        throw HttpError(503, "mail_unavailable",
+                        "the invitation could not be mailed; try again in a few minutes");
+      }
+      answer["mailed"] = true;
+    } else {
+      answer["mailed"] = false;
+      answer["link"] = public_url() + "/invitation#" + token;
+      answer["accept"] = "/api/invitations/" + token + "/accept";
+    }
+    log_change(caller, answer["mailed"].as_bool() ? "member invited by mail" : "member invited",
+               code, address, role + " " + join_services(services));
+    co_return Response::json(answer, 201);
+  }
+
+  std::string public_url() const { return deps_.public_url ? deps_.public_url() : std::string(); }
+
+  Mail invitation_mail(const AuthContext& caller, const std::string& code,
+                       const std::string& address, const std::string& role,
+                       const std::vector<std::string>& services, const std::string& token,
+                       std::int64_t expires_at) const {
+    const std::string name(organisation(code).at("name").as_string());
+    std::string granted;
+    for (const auto& s : services) granted += (granted.empty() ? "" : ", ") + s;
+    std::string text =
+        "Bonjour,\n\n" + caller.identity.display_name + " vous invite à rejoindre " + name +
+        " sur Passerelle, en tant que " + (role == "referent" ? "référent" : "délégué") +
+        (granted.empty() ? "" : " (services : " + granted + ")") +
+        ".\n\nPour accepter, ouvrez ce lien avant le " + day_of(expires_at) +
+        " (il ne sert qu'une fois) :\n" + public_url() + "/invitation#" + token +
+        "\n\nSi vous vous connectez avec ProConnect sous cette adresse, l'invitation est prise"
+        " en compte à votre première connexion.\n\nSi vous n'attendiez pas cette invitation,"
+        " ignorez ce message.\n\n-- \nPasserelle\n";
+    return {address, "Invitation à rejoindre " + name + " sur Passerelle", std::move(text)};
+  }
+
+  // "2026-12-07" (UTC).
+  static std::string day_of(std::int64_t seconds) {
+    const std::time_t t = static_cast<std::time_t>(seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char out[16];
+    std::strftime(out, sizeof out, "%Y-%m-%d", &tm);
+    return out;
   }
 
   // POST /api/invitations/{token}/accept {username, password, display_name}: the account and
@@ -114,10 +195,7 @@ class Organisations {
         throw HttpError(404, "not_found", "no such invitation");
       throw HttpError(410, "invitation_gone", "this invitation was used or has expired");
     }
-    Statement read{
-        "SELECT organisation, email, account_role, role, services, invited_by"
-        " FROM invitations WHERE token_hash = ?1",
-        {hash}};
+    Statement read{std::string(kInvitationColumns) + " WHERE token_hash = ?1", {hash}};
     const QueryResult rows = co_await store_.query(std::move(read));
     const auto& inv = rows.rows.at(0);
     NewAccount account{field("username"),
@@ -130,7 +208,7 @@ class Organisations {
     std::int64_t user = 0;
     std::exception_ptr failure;
     try {
-      user = co_await accounts_.create(std::move(account));
+      user = co_await deps_.accounts.create(std::move(account));
     } catch (...) {
       failure = std::current_exception();
     }
@@ -144,28 +222,18 @@ class Organisations {
         throw HttpError(422, "invalid_field", e.what());
       }
     }
-    const std::string change = auth::random_token(16);
-    AuthContext inviter;
-    inviter.identity.subject = text(inv[5]);
-    std::vector<Statement> writes{
-        {"INSERT INTO memberships (user_id, organisation, role, services, appointed_by,"
-         " appointed_at, last_change) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-         {user, text(inv[0]), text(inv[3]), text(inv[4]), text(inv[5]), now, change}},
-        audit(inviter, "invitation accepted", text(inv[0]), field("username"),
-              text(inv[3]) + " " + text(inv[4]), change, false)};
-    co_await store_.transaction(std::move(writes));
-    log_change(inviter, "invitation accepted", text(inv[0]), field("username"),
-               text(inv[3]) + " " + text(inv[4]));
-    co_return Response::json(json::object{{"username", field("username")},
-                                          {"organisation", text(inv[0])},
-                                          {"role", text(inv[3])}},
-                             201);
+    const std::string username = field("username");
+    co_await join_from_invitation(store_, deps_.caches, user, username, inv);
+    co_return Response::json(
+        json::object{
+            {"username", username}, {"organisation", text(inv[0])}, {"role", text(inv[3])}},
+        201);
   }
 
   // The organisation of a code, named: a commune (5 characters) or an EPCI (9 digits). 404
   // otherwise, as for an organisation the caller may not see.
   json::object organisation(const std::string& code) const {
-    const Territories& t = territories_();
+    const Territories& t = deps_.territories();
     if (code.size() == 5)
       if (const Commune* c = t.commune(code))
         return {{"code", c->code}, {"name", c->name}, {"kind", "commune"}};
@@ -190,14 +258,16 @@ class Organisations {
     co_return code;
   }
 
+  static constexpr const char* kMemberColumns =
+      "SELECT COALESCE(u.username, '~' || u.id), u.display_name, u.email, m.role, m.services,"
+      " m.appointed_by, m.appointed_at FROM memberships m JOIN users u ON u.id = m.user_id";
+
   Task<Response> list(CoreRequest r) {
     const std::string code = co_await managed(r);
     json::object org = organisation(code);
-    Statement members{
-        "SELECT u.username, u.display_name, u.email, m.role, m.services, m.appointed_by,"
-        " m.appointed_at FROM memberships m JOIN users u ON u.id = m.user_id"
-        " WHERE m.organisation = ?1 ORDER BY m.role DESC, u.username",
-        {code}};
+    Statement members{std::string(kMemberColumns) +
+                          " WHERE m.organisation = ?1 ORDER BY m.role DESC, u.display_name",
+                      {code}};
     const QueryResult rows = co_await store_.query(std::move(members));
     json::array items;
     for (const auto& row : rows.rows) items.push_back(member_json(row));
@@ -207,7 +277,7 @@ class Organisations {
 
   static json::object member_json(const std::vector<SqlValue>& row) {
     json::array services;
-    for (auto& s : split(text(row[4]))) services.emplace_back(s);
+    for (auto& s : split_services(text(row[4]))) services.emplace_back(s);
     return {{"username", text(row[0])},        {"display_name", text(row[1])},
             {"email", text(row[2])},           {"role", text(row[3])},
             {"services", std::move(services)}, {"appointed_by", text(row[5])},
@@ -224,7 +294,7 @@ class Organisations {
     const json::value* services = body.if_contains("services");
     if (services && !services->is_array())
       throw HttpError(422, "invalid_field", "services: a list of services");
-    const auto known = services_();
+    const auto known = deps_.services();
     if (services)
       for (std::size_t i = 0; i < services->as_array().size(); ++i) {
         const json::value& s = services->as_array()[i];
@@ -247,30 +317,54 @@ class Organisations {
   }
 
   // The change's audit row, written only if the change was: bound to the membership's
-  // `last_change` token (`removed`: bound to its absence).
+  // `last_change` token, or for a removal (`removed_user`, not 0) to the membership's absence.
   static Statement audit(const AuthContext& caller, const std::string& action,
                          const std::string& code, const std::string& subject,
-                         const std::string& detail, const std::string& change, bool removed) {
+                         const std::string& detail, const std::string& change,
+                         std::int64_t removed_user = 0) {
+    std::vector<SqlValue> values{auth::random_token(16),
+                                 unix_seconds(),
+                                 caller.identity.subject,
+                                 action,
+                                 code,
+                                 subject,
+                                 detail};
+    if (removed_user)
+      values.emplace_back(removed_user);
+    else
+      values.emplace_back(change);
     return {std::string("INSERT INTO audit_events (id, at, actor, action, organisation, subject,"
                         " detail) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE ") +
-                (removed ? "NOT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id ="
-                           " m.user_id WHERE m.organisation = ?5 AND u.username = ?6)"
-                         : "EXISTS (SELECT 1 FROM memberships WHERE last_change = ?8)"),
-            removed ? std::vector<SqlValue>{auth::random_token(16), unix_seconds(),
-                                            caller.identity.subject, action, code, subject, detail}
-                    : std::vector<SqlValue>{auth::random_token(16), unix_seconds(),
-                                            caller.identity.subject, action, code, subject, detail,
-                                            change}};
+                (removed_user ? "NOT EXISTS (SELECT 1 FROM memberships WHERE organisation = ?5"
+                                " AND user_id = ?8)"
+                              : "EXISTS (SELECT 1 FROM memberships WHERE last_change = ?8)"),
+            std::move(values)};
   }
 
   static void log_change(const AuthContext& caller, const std::string& action,
                          const std::string& code, const std::string& subject,
                          const std::string& detail) {
-    log::info("audit", action,
-              {{"actor", caller.identity.subject},
-               {"organisation", code},
-               {"member", subject},
-               {"detail", detail}});
+    passerelle::log_change(caller.identity.subject, action, code, subject, detail);
+  }
+
+  Task<void> forget(std::int64_t user, const std::string& code) {
+    co_await forget_member(store_, deps_.caches, user, code);
+  }
+
+  // A member's key: their username, or "~<id>" for an account without one.
+  struct Member {
+    std::int64_t user = 0;
+    std::string key;
+  };
+  Task<Member> account_of(std::string key) {
+    Statement who{"SELECT id, COALESCE(username, '') FROM users WHERE username = ?1", {key}};
+    if (key.size() > 1 && key[0] == '~' &&
+        key.find_first_not_of("0123456789", 1) == std::string::npos && key.size() < 19)
+      who = {"SELECT id, COALESCE(username, '') FROM users WHERE id = ?1 AND username IS NULL",
+             {std::stoll(key.substr(1))}};
+    const QueryResult found = co_await store_.query(std::move(who));
+    if (found.rows.empty()) co_return Member{};
+    co_return Member{integer(found.rows[0][0]), std::move(key)};
   }
 
   // POST /api/organisations/{code}/members {username, role, services}: an existing account
@@ -283,37 +377,44 @@ class Organisations {
         username->as_string().size() > 100)
       throw HttpError(422, "invalid_field", "username: required");
     auto [role, services] = role_and_services(body);
-    Statement who{"SELECT id FROM users WHERE username = ?1", {std::string(username->as_string())}};
-    const QueryResult found = co_await store_.query(std::move(who));
-    if (found.rows.empty()) throw HttpError(422, "invalid_field", "username: no such account");
-    const std::int64_t user = integer(found.rows[0][0]);
+    std::string key(username->as_string());  // named: no temporary in a co_await (g++ 12)
+    const Member who = co_await account_of(key);
+    if (!who.user) throw HttpError(422, "invalid_field", "username: no such account");
     const AuthContext& caller = r.caller();
     const std::string change = auth::random_token(16);
-    const std::string detail = role + " " + join(services);
+    const std::string detail = role + " " + join_services(services);
     std::vector<Statement> writes{
         {"INSERT INTO memberships (user_id, organisation, role, services, appointed_by,"
          " appointed_at, last_change) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
          " ON CONFLICT (user_id, organisation) DO NOTHING",
-         {user, code, role, join(services), caller.identity.subject, unix_seconds(), change}},
-        audit(caller, "member appointed", code, std::string(username->as_string()), detail, change,
-              false)};
+         {who.user, code, role, join_services(services), caller.identity.subject, unix_seconds(),
+          change}},
+        audit(caller, "member appointed", code, who.key, detail, change)};
     const auto done = co_await store_.transaction(std::move(writes));
     if (done[0].changes != 1)
       throw HttpError(409, "conflict", "already a member of this organisation");
-    log_change(caller, "member appointed", code, std::string(username->as_string()), detail);
-    std::string name(username->as_string());  // named: no temporary in a co_await (g++ 12)
-    co_return co_await member(code, std::move(name), 201);
+    log_change(caller, "member appointed", code, who.key, detail);
+    co_await forget(who.user, code);
+    co_return co_await member(code, who.user, 201);
   }
 
-  Task<Response> member(std::string code, std::string username, int status = 200) {
-    Statement one{
-        "SELECT u.username, u.display_name, u.email, m.role, m.services, m.appointed_by,"
-        " m.appointed_at FROM memberships m JOIN users u ON u.id = m.user_id"
-        " WHERE m.organisation = ?1 AND u.username = ?2",
-        {code, username}};
+  Task<Response> member(std::string code, std::int64_t user, int status = 200) {
+    Statement one{std::string(kMemberColumns) + " WHERE m.organisation = ?1 AND m.user_id = ?2",
+                  {code, user}};
     const QueryResult rows = co_await store_.query(std::move(one));
     if (rows.rows.empty()) throw HttpError(404, "not_found", "no such member");
     co_return Response::json(member_json(rows.rows[0]), status);
+  }
+
+  // The member of the path, in the organisation of the path (404 when not one).
+  Task<Member> member_of(const CoreRequest& r, const std::string& code) {
+    const Member who = co_await account_of(r.path_params.at("member"));
+    if (who.user) {
+      Statement is{"SELECT 1 FROM memberships WHERE organisation = ?1 AND user_id = ?2",
+                   {code, who.user}};
+      if (!(co_await store_.query(std::move(is))).rows.empty()) co_return who;
+    }
+    throw HttpError(404, "not_found", "no such member");
   }
 
   // The référents' rows locked first (an UPDATE that changes nothing): on PostgreSQL two
@@ -324,56 +425,88 @@ class Organisations {
             {code}};
   }
 
-  // PUT /api/organisations/{code}/members/{username} {role, services}.
+  // PUT /api/organisations/{code}/members/{member} {role, services}.
   Task<Response> edit(CoreRequest r) {
     const std::string code = co_await managed(r);
-    const std::string username = r.path_params.at("username");
     auto [role, services] = role_and_services(body_of(r));
+    const Member who = co_await member_of(r, code);
     const AuthContext& caller = r.caller();
     const bool operator_ = caller.identity.has_role("operator");
     const std::string change = auth::random_token(16);
-    const std::string detail = role + " " + join(services);
+    const std::string detail = role + " " + join_services(services);
     std::vector<Statement> writes{
         lock_referents(code),
         // A demotion leaves at least one référent (an operator may leave none).
         {"UPDATE memberships SET role = ?3, services = ?4, last_change = ?6 WHERE organisation ="
-         " ?1 AND user_id ="
-         " (SELECT id FROM users WHERE username = ?2) AND (?3 = 'referent' OR role <> 'referent'"
-         " OR ?5 = 1 OR (SELECT count(*) FROM memberships WHERE organisation = ?1 AND role ="
-         " 'referent') > 1)",
-         {code, username, role, join(services), std::int64_t{operator_ ? 1 : 0}, change}},
-        audit(caller, "member changed", code, username, detail, change, false)};
+         " ?1 AND user_id = ?2 AND (?3 = 'referent' OR role <> 'referent' OR ?5 = 1 OR"
+         " (SELECT count(*) FROM memberships WHERE organisation = ?1 AND role = 'referent') > 1)",
+         {code, who.user, role, join_services(services), std::int64_t{operator_ ? 1 : 0}, change}},
+        audit(caller, "member changed", code, who.key, detail, change)};
     const auto done = co_await store_.transaction(std::move(writes));
     if (done[1].changes != 1) {
-      co_await member(code, username);  // 404 when not a member
+      co_await member(code, who.user);  // 404 when no longer a member
       throw HttpError(409, "last_referent", "an organisation keeps at least one référent");
     }
-    log_change(caller, "member changed", code, username, detail);
-    co_return co_await member(code, username);
+    log_change(caller, "member changed", code, who.key, detail);
+    co_await forget(who.user, code);
+    co_return co_await member(code, who.user);
   }
 
-  // DELETE /api/organisations/{code}/members/{username}.
+  // DELETE /api/organisations/{code}/members/{member}: the membership, and the member's
+  // sessions that acted for this organisation (or chose none, and may have).
   Task<Response> remove(CoreRequest r) {
     const std::string code = co_await managed(r);
-    const std::string username = r.path_params.at("username");
+    const Member who = co_await member_of(r, code);
     const AuthContext& caller = r.caller();
     const bool operator_ = caller.identity.has_role("operator");
-    co_await member(code, username);  // 404 when not a member
     std::vector<Statement> writes{
         lock_referents(code),
-        {"DELETE FROM memberships WHERE organisation = ?1 AND user_id = (SELECT id FROM users"
-         " WHERE username = ?2) AND (role <> 'referent' OR ?3 = 1 OR (SELECT count(*) FROM"
-         " memberships WHERE organisation = ?1 AND role = 'referent') > 1)",
-         {code, username, std::int64_t{operator_ ? 1 : 0}}},
-        audit(caller, "member removed", code, username, "", "", true)};
+        {"DELETE FROM memberships WHERE organisation = ?1 AND user_id = ?2 AND (role <>"
+         " 'referent' OR ?3 = 1 OR (SELECT count(*) FROM memberships WHERE organisation = ?1"
+         " AND role = 'referent') > 1)",
+         {code, who.user, std::int64_t{operator_ ? 1 : 0}}},
+        audit(caller, "member removed", code, who.key, "", "", who.user),
+        {"DELETE FROM sessions WHERE user_id = ?2 AND organisation IN (?1, '') AND NOT EXISTS"
+         " (SELECT 1 FROM memberships WHERE organisation = ?1 AND user_id = ?2)",
+         {code, who.user}}};
     const auto done = co_await store_.transaction(std::move(writes));
     if (done[1].changes != 1)
       throw HttpError(409, "last_referent",
                       "the last référent of an organisation cannot be removed");
-    log_change(caller, "member removed", code, username, "");
+    log_change(caller, "member removed", code, who.key, "");
+    co_await forget(who.user, code);
     Response gone;
     gone.status = 204;
     co_return gone;
+  }
+
+  // POST /api/me/organisation {code}: the session acts for another of the caller's
+  // organisations from its next request on; answers that organisation.
+  Task<Response> switch_to(CoreRequest r) {
+    const AuthContext& caller = r.caller();
+    if (!caller.via_cookie)
+      throw HttpError(400, "bad_request", "only a session acts for an organisation");
+    const json::object body = body_of(r);
+    const json::value* code = body.if_contains("code");
+    if (!code || !code->is_string() || code->as_string().size() > 9)
+      throw HttpError(422, "invalid_field", "code: one of your organisations");
+    const std::string id_hash = auth::sha256_hex(caller.session_cookie);
+    Statement set{
+        "UPDATE sessions SET organisation = ?2 WHERE id_hash = ?1 AND user_id = ?3 AND EXISTS"
+        " (SELECT 1 FROM memberships WHERE user_id = ?3 AND organisation = ?2)",
+        {id_hash, std::string(code->as_string()), caller.user_id}};
+    if ((co_await store_.query(std::move(set))).changes != 1)
+      throw HttpError(404, "not_found", "not one of your organisations");
+    if (deps_.caches) deps_.caches->sessions.erase(id_hash);
+    Statement read{
+        "SELECT organisation, role, services FROM memberships WHERE user_id = ?1 AND"
+        " organisation = ?2",
+        {caller.user_id, std::string(code->as_string())}};
+    const QueryResult found = co_await store_.query(std::move(read));
+    if (found.rows.empty()) throw HttpError(404, "not_found", "not one of your organisations");
+    json::object item = organisation_item(found.rows[0]);
+    item["current"] = true;
+    co_return Response::json(item);
   }
 
   // GET /api/me/organisations: the caller's memberships.
@@ -383,37 +516,40 @@ class Organisations {
         " ORDER BY organisation",
         {r.caller().user_id}};
     const QueryResult found = co_await store_.query(std::move(rows));
+    const Identity& who = r.caller().identity;
     json::array items;
     for (const auto& row : found.rows) {
-      json::object item;
-      try {
-        item = organisation(text(row[0]));
-      } catch (const HttpError&) {
-        item = {{"code", text(row[0])}, {"name", text(row[0])}, {"kind", "unknown"}};
-      }
-      json::array services;
-      for (auto& s : split(text(row[2]))) services.emplace_back(s);
-      item["role"] = text(row[1]);
-      item["services"] = std::move(services);
+      json::object item = organisation_item(row);
+      item["current"] = text(row[0]) == who.organisation;
       items.push_back(std::move(item));
     }
     co_return Response::json(json::object{{"organisations", std::move(items)}});
   }
 
+  // A row (organisation, role, services) as the caller's pages show it.
+  json::object organisation_item(const std::vector<SqlValue>& row) const {
+    json::object item;
+    try {
+      item = organisation(text(row[0]));
+    } catch (const HttpError&) {
+      item = {{"code", text(row[0])}, {"name", text(row[0])}, {"kind", "unknown"}};
+    }
+    json::array services;
+    for (auto& s : split_services(text(row[2]))) services.emplace_back(s);
+    item["role"] = text(row[1]);
+    item["services"] = std::move(services);
+    return item;
+  }
+
  private:
+  OrganisationsDeps deps_;
   Store& store_;
-  Accounts& accounts_;
-  std::function<const Territories&()> territories_;
-  std::function<std::vector<std::string>()> services_;
 };
 
 }  // namespace
 
-std::vector<CoreRoute> organisation_routes(Store& store, Accounts& accounts,
-                                           std::function<const Territories&()> territories,
-                                           std::function<std::vector<std::string>()> services) {
-  auto orgs =
-      std::make_shared<Organisations>(store, accounts, std::move(territories), std::move(services));
+std::vector<CoreRoute> organisation_routes(OrganisationsDeps deps) {
+  auto orgs = std::make_shared<Organisations>(std::move(deps));
   const std::vector<std::string> any{"*"};
   std::vector<CoreRoute> routes;
   routes.push_back({{.method = "GET", .path = "/api/organisations/{code}/members", .roles = any},
@@ -421,10 +557,10 @@ std::vector<CoreRoute> organisation_routes(Store& store, Accounts& accounts,
   routes.push_back({{.method = "POST", .path = "/api/organisations/{code}/members", .roles = any},
                     [orgs](CoreRequest r) { return orgs->appoint(std::move(r)); }});
   routes.push_back(
-      {{.method = "PUT", .path = "/api/organisations/{code}/members/{username}", .roles = any},
+      {{.method = "PUT", .path = "/api/organisations/{code}/members/{member}", .roles = any},
        [orgs](CoreRequest r) { return orgs->edit(std::move(r)); }});
   routes.push_back(
-      {{.method = "DELETE", .path = "/api/organisations/{code}/members/{username}", .roles = any},
+      {{.method = "DELETE", .path = "/api/organisations/{code}/members/{member}", .roles = any},
        [orgs](CoreRequest r) { return orgs->remove(std::move(r)); }});
   routes.push_back(
       {{.method = "POST", .path = "/api/organisations/{code}/invitations", .roles = any},
@@ -437,7 +573,33 @@ std::vector<CoreRoute> organisation_routes(Store& store, Accounts& accounts,
                     [orgs](CoreRequest r) { return orgs->accept(std::move(r)); }});
   routes.push_back({{.method = "GET", .path = "/api/me/organisations", .roles = any},
                     [orgs](CoreRequest r) { return orgs->mine(std::move(r)); }});
+  routes.push_back({{.method = "POST", .path = "/api/me/organisation", .roles = any},
+                    [orgs](CoreRequest r) { return orgs->switch_to(std::move(r)); }});
   return routes;
+}
+
+Task<std::string> take_invitation_by_email(Store& store, CallerCaches* caches,
+                                           const Account& account, std::string email) {
+  if (email.empty()) co_return std::string();
+  const auto now = unix_seconds();
+  // The newest invitation waiting for this address, claimed as accept() claims one.
+  Statement waiting{
+      "SELECT token_hash FROM invitations WHERE lower(email) = lower(?1) AND used_at = 0 AND"
+      " expires_at > ?2 ORDER BY created_at DESC LIMIT 1",
+      {std::move(email), now}};
+  const QueryResult found = co_await store.query(std::move(waiting));
+  if (found.rows.empty()) co_return std::string();
+  const std::string hash = text(found.rows[0][0]);
+  Statement claim{"UPDATE invitations SET used_at = ?2 WHERE token_hash = ?1 AND used_at = 0",
+                  {hash, now}};
+  if ((co_await store.query(std::move(claim))).changes != 1) co_return std::string();
+  Statement read{std::string(kInvitationColumns) + " WHERE token_hash = ?1", {hash}};
+  const QueryResult rows = co_await store.query(std::move(read));
+  const auto& inv = rows.rows.at(0);
+  const std::string key =
+      account.username.empty() ? "~" + std::to_string(account.id) : account.username;
+  co_await join_from_invitation(store, caches, account.id, key, inv);
+  co_return text(inv[0]);
 }
 
 }  // namespace passerelle

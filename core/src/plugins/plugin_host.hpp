@@ -74,6 +74,8 @@ class PluginHost {
 
   /// The mail relay of Host::mail() (before start_all; without it, no relay: send() throws).
   void set_mail(const MailConfig& mail, const std::string& ca_file);
+  /// That relay, for the gateway's own mail (invitations); null before set_mail().
+  Mailer* mailer() const { return mailer_.get(); }
 
   /// The files of upload routes (Host::attachments), before start_all; unset: none (an upload
   /// route answers 503).

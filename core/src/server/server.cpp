@@ -219,13 +219,20 @@ struct Server::Impl {
     routes.push_back(admin_overview_route(plugins, metrics));
     auto places = territory_routes([this]() -> const Territories& { return territories; });
     routes.insert(routes.end(), places.begin(), places.end());
-    auto organisations = organisation_routes(
-        store, auth.accounts(), [this]() -> const Territories& { return territories; },
-        [this] {
-          std::vector<std::string> names;
-          for (const auto& plugin : plugins.table()->plugins) names.push_back(plugin->info().name);
-          return names;
-        });
+    auto organisations =
+        organisation_routes({.store = store,
+                             .accounts = auth.accounts(),
+                             .caches = &auth.caches(),
+                             .territories = [this]() -> const Territories& { return territories; },
+                             .services =
+                                 [this] {
+                                   std::vector<std::string> names;
+                                   for (const auto& plugin : plugins.table()->plugins)
+                                     names.push_back(plugin->info().name);
+                                   return names;
+                                 },
+                             .mailer = [this]() -> Mailer* { return plugins.mailer(); },
+                             .public_url = [this] { return public_url; }});
     routes.insert(routes.end(), organisations.begin(), organisations.end());
     auto federated = oidc.routes();
     routes.insert(routes.end(), federated.begin(), federated.end());

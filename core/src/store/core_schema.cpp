@@ -221,6 +221,10 @@ CREATE TABLE invitations (
   used_at BIGINT NOT NULL
 );
 CREATE INDEX invitations_organisation ON invitations (organisation, created_at);
+)sql"},
+          // The organisation a session acts for (orgs/current_organisation.hpp).
+          {7, R"sql(
+ALTER TABLE sessions ADD COLUMN organisation TEXT NOT NULL DEFAULT '';
 )sql"}};
 }
 

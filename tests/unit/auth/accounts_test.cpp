@@ -93,7 +93,7 @@ BOOST_FIXTURE_TEST_CASE(federated_accounts_are_linked_by_provider_and_subject, A
 BOOST_FIXTURE_TEST_CASE(sessions_resolve_expire_and_end, AccountsApp) {
   const auto id = add("marie");
   Sessions sessions(store, secrets, {std::chrono::seconds(3600), std::chrono::seconds(3600)});
-  const std::string cookie = run(sessions.create(id, "local", nullptr));
+  const std::string cookie = run(sessions.create(id, "local", nullptr, ""));
   auto s = run(sessions.resolve(cookie));
   BOOST_TEST_REQUIRE(s.has_value());
   BOOST_TEST(s->user_id == id);
@@ -107,12 +107,12 @@ BOOST_FIXTURE_TEST_CASE(sessions_resolve_expire_and_end, AccountsApp) {
   BOOST_TEST(!run(sessions.resolve(cookie)).has_value());
 
   Sessions expired(store, secrets, {std::chrono::seconds(3600), std::chrono::seconds(-1)});
-  const std::string old = run(expired.create(id, "local", nullptr));
+  const std::string old = run(expired.create(id, "local", nullptr, ""));
   BOOST_TEST(!run(expired.resolve(old)).has_value());
   BOOST_TEST(!run(sessions.resolve(old)).has_value());  // deleted, not just refused
 
   OidcSessionInfo oidc{"sid-9", "sub-9", "id.token", "refresh"};
-  const std::string federated = run(sessions.create(id, "test", &oidc));
+  const std::string federated = run(sessions.create(id, "test", &oidc, ""));
   BOOST_TEST(run(sessions.resolve(federated))->oidc.sid == "sid-9");
   BOOST_TEST(run(sessions.destroy_federated("test", "sid-9", "")) == 1);
   BOOST_TEST(!run(sessions.resolve(federated)).has_value());
@@ -122,9 +122,9 @@ BOOST_FIXTURE_TEST_CASE(a_user_lists_and_ends_only_their_own_sessions, AccountsA
   const auto marie = add("marie");
   const auto paul = add("paul");
   Sessions sessions(store, secrets, {std::chrono::seconds(3600), std::chrono::seconds(3600)});
-  const std::string first = run(sessions.create(marie, "local", nullptr));
-  const std::string second = run(sessions.create(marie, "test", nullptr));
-  const std::string other = run(sessions.create(paul, "local", nullptr));
+  const std::string first = run(sessions.create(marie, "local", nullptr, ""));
+  const std::string second = run(sessions.create(marie, "test", nullptr, ""));
+  const std::string other = run(sessions.create(paul, "local", nullptr, ""));
 
   auto list = run(sessions.list_for_user(marie));
   BOOST_TEST_REQUIRE(list.size() == 2u);
@@ -151,7 +151,7 @@ BOOST_FIXTURE_TEST_CASE(a_user_lists_and_ends_only_their_own_sessions, AccountsA
   BOOST_TEST(!run(sessions.resolve(second)).has_value());
   BOOST_TEST(run(sessions.resolve(first)).has_value());
 
-  run(sessions.create(marie, "local", nullptr));
+  run(sessions.create(marie, "local", nullptr, ""));
   BOOST_TEST(run(sessions.destroy_all_for_user(marie)) == 2);
   BOOST_TEST(run(sessions.list_for_user(marie)).empty());
   BOOST_TEST(!run(sessions.resolve(first)).has_value());
@@ -159,7 +159,7 @@ BOOST_FIXTURE_TEST_CASE(a_user_lists_and_ends_only_their_own_sessions, AccountsA
 
   // Expired sessions are not listed.
   Sessions expired(store, secrets, {std::chrono::seconds(3600), std::chrono::seconds(-1)});
-  run(expired.create(marie, "local", nullptr));
+  run(expired.create(marie, "local", nullptr, ""));
   BOOST_TEST(run(expired.list_for_user(marie)).empty());
 }
 
@@ -167,7 +167,7 @@ BOOST_FIXTURE_TEST_CASE(back_channel_logout_matches_sid_and_sub_when_both_are_gi
   const auto id = add("marie");
   Sessions sessions(store, secrets, {std::chrono::seconds(3600), std::chrono::seconds(3600)});
   OidcSessionInfo mine{"sid-1", "sub-1", "", ""};
-  const std::string cookie = run(sessions.create(id, "test", &mine));
+  const std::string cookie = run(sessions.create(id, "test", &mine, ""));
   // A token naming this sid with another subject ends nothing.
   BOOST_TEST(run(sessions.destroy_federated("test", "sid-1", "sub-2")) == 0);
   BOOST_TEST(run(sessions.resolve(cookie)).has_value());
@@ -181,7 +181,7 @@ BOOST_FIXTURE_TEST_CASE(provider_tokens_are_sealed_in_the_store, AccountsApp) {
   const auto id = add("marie");
   Sessions sessions(store, secrets, {std::chrono::seconds(3600), std::chrono::seconds(3600)});
   OidcSessionInfo oidc{"sid-9", "sub-9", "eyJ.id-token.sig", "refresh-secret"};
-  const std::string cookie = run(sessions.create(id, "test", &oidc));
+  const std::string cookie = run(sessions.create(id, "test", &oidc, ""));
   auto rows = run(store.query({"SELECT id_token, refresh_token FROM sessions", {}}));
   BOOST_TEST_REQUIRE(rows.rows.size() == 1u);
   for (const auto& v : rows.rows[0]) {

@@ -278,9 +278,11 @@ BOOST_AUTO_TEST_CASE(web_section_defaults) {
   const auto expected =
       (std::filesystem::path(dir.path()).parent_path() / "web/dist").lexically_normal();
   BOOST_TEST(c.web.root == expected.string());
-  BOOST_TEST(c.web.pages == (std::vector<std::string>{"/", "/connexion", "/ma-direction",
-                                                      "/mon-compte", "/exploitation"}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      c.web.pages == (std::vector<std::string>{"/", "/connexion", "/ma-direction", "/actualites",
+                                               "/conseils", "/offres", "/mon-organisation",
+                                               "/mon-compte", "/invitation", "/exploitation"}),
+      boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(web_section_root_and_pages_given) {

@@ -2,6 +2,7 @@
 // PostgreSQL in the .postgresql run (its SQL: the référents' lock, the last-référent guard).
 #include "orgs/organisations.hpp"
 #include "auth/accounts.hpp"
+#include "orgs/current_organisation.hpp"
 #include "store/core_schema.hpp"
 #include "support/app_fixture.hpp"
 #include "util/blocking_pool.hpp"
@@ -13,6 +14,20 @@ using namespace passerelle;
 using namespace passerelle::test;
 
 namespace {
+
+// A relay that keeps what it is given, or fails.
+class RecordingMailer final : public Mailer {
+ public:
+  bool configured() const override { return on; }
+  Task<void> send(Mail mail) override {
+    if (fail) throw std::runtime_error("relay refused: 451");
+    sent.push_back(std::move(mail));
+    co_return;
+  }
+  bool on = false;
+  bool fail = false;
+  std::vector<Mail> sent;
+};
 
 struct Orgs {
   TempDir dir;
@@ -27,14 +42,19 @@ struct Orgs {
   BlockingPool pool{1};
   Accounts accounts{*store, pool, false};
   std::optional<AuthContext> caller;
+  RecordingMailer mailer;
   Dispatcher dispatcher{
       host, metrics,
       [this](const IncomingRequest&) -> Task<std::optional<AuthContext>> { co_return caller; },
-      organisation_routes(
-          *store, accounts, [this]() -> const Territories& { return territories; },
-          [] {
-            return std::vector<std::string>{"conseils", "offers"};
-          })};
+      organisation_routes({.store = *store,
+                           .accounts = accounts,
+                           .territories = [this]() -> const Territories& { return territories; },
+                           .services =
+                               [] {
+                                 return std::vector<std::string>{"conseils", "offers"};
+                               },
+                           .mailer = [this]() -> Mailer* { return &mailer; },
+                           .public_url = [] { return std::string("https://gw.test"); }})};
 
   Orgs() {
     run(store->migrate("core", core_migrations()));
@@ -152,6 +172,92 @@ BOOST_FIXTURE_TEST_CASE(an_invitation_opens_one_account_once_within_its_days, Or
          R"({"username":"tard","password":"une phrase de passe solide","display_name":"Tard"})");
   BOOST_TEST(r.status == 410);
   BOOST_TEST(!run(accounts.find_by_username("tard")).has_value());
+}
+
+BOOST_FIXTURE_TEST_CASE(an_invitation_is_mailed_through_the_relay_or_not_made, Orgs) {
+  const auto op = who("other", "operator");
+  const std::string at = "/api/organisations/49007/invitations";
+  mailer.on = true;
+  auto r = as(op, "POST", at, R"({"email":"elu@mairie.invalid","role":"referent"})");
+  BOOST_TEST_REQUIRE(r.status == 201, r.body);
+  const auto answer = boost::json::parse(r.body);
+  BOOST_TEST(answer.at("mailed").as_bool());
+  BOOST_TEST(!answer.as_object().contains("link"));  // the address receives it, not the inviter
+  BOOST_TEST_REQUIRE(mailer.sent.size() == 1u);
+  const Mail& mail = mailer.sent[0];
+  BOOST_TEST(mail.to == "elu@mairie.invalid");
+  BOOST_TEST(mail.subject == "Invitation à rejoindre Angers sur Passerelle");
+  const auto at_link = mail.text.find("https://gw.test/invitation#");
+  BOOST_TEST_REQUIRE(at_link != std::string::npos, mail.text);
+  const std::string token = mail.text.substr(at_link + 27, 43);
+  r = as(
+      std::nullopt, "POST", "/api/invitations/" + token + "/accept",
+      R"({"username":"nouvel.elu","password":"une phrase de passe solide","display_name":"Élu"})");
+  BOOST_TEST(r.status == 201, r.body);
+  // A relay that fails: 503, and no invitation made (no link exists anywhere).
+  mailer.fail = true;
+  r = as(op, "POST", at, R"({"email":"autre@mairie.invalid","role":"delegue"})");
+  BOOST_TEST(r.status == 503, r.body);
+  Statement waiting{"SELECT count(*) FROM invitations WHERE email = 'autre@mairie.invalid'", {}};
+  BOOST_TEST(std::get<std::int64_t>(run(store->query(std::move(waiting))).rows.at(0).at(0)) == 0);
+  // An address that could carry a header is refused before anything.
+  BOOST_TEST(as(op, "POST", at, R"({"email":"a@b.invalid\r\nBcc: x@y","role":"delegue"})").status ==
+             422);
+  BOOST_TEST(as(op, "POST", at, R"({"email":"a@b@c.invalid","role":"delegue"})").status == 422);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_federated_login_takes_the_invitation_of_its_address, Orgs) {
+  const auto op = who("other", "operator");
+  auto r = as(op, "POST", "/api/organisations/49007/invitations",
+              R"({"email":"Marie.Dupont@Angers.fr","role":"delegue","services":["offers"]})");
+  BOOST_TEST_REQUIRE(r.status == 201, r.body);
+  Statement add{
+      "INSERT INTO users (display_name, email) VALUES ('Marie', 'marie.dupont@angers.fr')", {}};
+  run(store->query(std::move(add)));
+  Statement id{"SELECT id FROM users WHERE username IS NULL", {}};
+  Account marie;
+  marie.id = std::get<std::int64_t>(run(store->query(std::move(id))).rows.at(0).at(0));
+  marie.email = "marie.dupont@angers.fr";
+  BOOST_TEST(run(take_invitation_by_email(*store, nullptr, marie, marie.email)) == "49007");
+  BOOST_TEST(run(take_invitation_by_email(*store, nullptr, marie, marie.email)).empty());  // used
+  // Listed, changed and removed by the key of an account without a username.
+  const std::string key = "~" + std::to_string(marie.id);
+  const auto listed = boost::json::parse(as(op, "GET", "/api/organisations/49007/members").body);
+  BOOST_TEST(listed.at("members").as_array().at(0).at("username").as_string() == key);
+  BOOST_TEST(as(op, "DELETE", "/api/organisations/49007/members/~999999").status == 404);
+  BOOST_TEST(as(op, "DELETE", "/api/organisations/49007/members/" + key).status == 204);
+}
+
+BOOST_AUTO_TEST_CASE(the_organisation_acted_for) {
+  const std::vector<Membership> none;
+  // A member of nothing acts for their commune: every service until it has a référent.
+  auto a = choose_organisation(none, "", "49007", false);
+  BOOST_TEST_REQUIRE(a.has_value());
+  BOOST_TEST(a->organisation == "49007");
+  BOOST_TEST((a->services == std::vector<std::string>{"*"}));
+  a = choose_organisation(none, "", "49007", true);
+  BOOST_TEST(a->services.empty());
+  BOOST_TEST(a->role.empty());
+  const std::vector<Membership> two{{"244900015", "referent", {"offers"}},
+                                    {"49007", "delegue", {"conseils"}}};
+  // Their commune's membership first, else the first; the session's choice when it has one.
+  BOOST_TEST(choose_organisation(two, "", "49007", true)->organisation == "49007");
+  BOOST_TEST(choose_organisation(two, "", "49099", true)->organisation == "244900015");
+  a = choose_organisation(two, "244900015", "49007", true);
+  BOOST_TEST(a->role == "referent");
+  BOOST_TEST((a->services == std::vector<std::string>{"offers"}));
+  // A choice no longer among the memberships: the session ends.
+  BOOST_TEST(!choose_organisation(two, "49099", "49007", true).has_value());
+  BOOST_TEST(!choose_organisation(none, "49007", "49007", false).has_value());
+  // The identity: an intercommunality has no commune.
+  Identity id;
+  id.commune_insee = "49007";
+  BOOST_TEST(apply_organisation({two, true}, "244900015", id));
+  BOOST_TEST(id.commune_insee.empty());
+  BOOST_TEST(id.may_use("offers"));
+  BOOST_TEST(!id.may_use("conseils"));
+  id.roles = {"advisor"};
+  BOOST_TEST(id.may_use("conseils"));  // the bank's staff use every service
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -69,6 +69,7 @@ FederatedProfile map_claims(const OidcProviderConfig& config, const json::object
   const auto* verified = claims.if_contains("email_verified");
   const bool email_trusted = std::count(email.begin(), email.end(), '@') == 1 &&
                              !(verified && verified->is_bool() && !verified->as_bool());
+  p.email_verified = email_trusted;
   for (const auto& rule : config.roles) {
     bool match = false;
     if (!rule.email_domain.empty()) {

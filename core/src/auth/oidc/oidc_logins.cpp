@@ -12,6 +12,7 @@
 #include "http/form.hpp"
 #include "http/responses.hpp"
 #include "log/log.hpp"
+#include "orgs/organisations.hpp"
 #include "util/clock.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -41,10 +42,10 @@ std::string login_cookie(const std::string& value, std::int64_t max_age) {
 
 }  // namespace
 
-OidcLogins::OidcLogins(AuthService& auth, Store&, HttpClient& http,
+OidcLogins::OidcLogins(AuthService& auth, Store& store, HttpClient& http,
                        const std::vector<OidcProviderConfig>& providers,
                        const std::string& public_url)
-    : auth_(auth) {
+    : auth_(auth), store_(store) {
   for (const auto& p : providers)
     parties_.push_back(std::make_unique<oidc::RelyingParty>(p, http, public_url));
 }
@@ -169,6 +170,18 @@ Task<Response> OidcLogins::callback(oidc::RelyingParty& rp, IncomingRequest& in,
     log::warn("audit", "login refused: account disabled",
               {{"provider", rp.config().name}, {"request_id", id}});
     throw HttpError(403, "account_disabled", "this account is disabled");
+  }
+  // An invitation waiting for the address the provider vouches for joins its organisation.
+  if (profile.email_verified) {
+    std::string email = profile.email;
+    const std::string joined =
+        co_await take_invitation_by_email(store_, &auth_.caches(), account, std::move(email));
+    if (!joined.empty())
+      log::info("audit", "invitation taken at a federated login",
+                {{"subject", "u-" + std::to_string(account.id)},
+                 {"provider", rp.config().name},
+                 {"organisation", joined},
+                 {"request_id", id}});
   }
   if (cookies) {
     const std::string old = cookie_value(*cookies, kSessionCookie);

@@ -42,6 +42,7 @@ class OidcLogins {
   Task<Response> backchannel_logout(oidc::RelyingParty& rp, IncomingRequest& in);
 
   AuthService& auth_;
+  Store& store_;  // invitations taken at a federated login
   std::vector<std::unique_ptr<oidc::RelyingParty>> parties_;
   // Hashes of the states of sign-ins already completed, until they expire (10 min): 50,000 is
   // over 80 sign-ins a second. When full, the oldest goes: its code was single-use anyway.
