@@ -9,6 +9,8 @@
 // tab; the test plugin `faulty` (its widget hangs for an advisor) leaving the dashboard usable;
 // a warm reload of the dashboard (HTML 304, immutable assets not asked again; figures printed).
 // "Mon compte": closing another session ends it; "Se déconnecter partout" ends every tab's.
+// "Mon organisation": an operator invites a référent, who opens the account from the link and
+// invites a délégué; axe-core on both pages.
 // The operators' page (/exploitation): the plugins and their charts, shown to operators only,
 // the chart code fetched by that page alone; axe-core and screenshots at 1280 and 360 px.
 //
@@ -450,6 +452,7 @@ describe('the portal in a browser', () => {
       await page.getByRole('button', { name: 'Inviter' }).click();
       await page.locator('.pa-invitation-link code').waitFor();
       others += await checkAccessibility(page, t, '/mon-organisation (référent)');
+      await shot(page, 'mon-organisation-1280');
       assertClean(watch);
     });
     console.log(`axe-core on Mon organisation and Invitation: ${others} minor or moderate violation(s)`);

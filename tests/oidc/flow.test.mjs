@@ -365,6 +365,14 @@ describe('OIDC single sign-on through the gateway', () => {
     const configPath = path.join(ctx.dir, 'passerelle.yaml');
     fs.writeFileSync(configPath, gatewayConfig({ gwPort, dir: ctx.dir }));
     const secrets = Object.fromEntries(Object.values(ctx.rp).map((e) => [secretEnv(e), e.secret]));
+    // An operator's API token (delegated administration: its invitations) and the territories
+    // the organisations are checked against, made before the gateway starts.
+    const cli = (args, input) => execFileSync(BINARY, ['--config', configPath, ...args],
+      { input, env: { ...process.env, ...secrets }, stdio: ['pipe', 'pipe', 'pipe'], timeout: 60000 }).toString();
+    cli(['territories', 'import', path.join(ROOT, 'tests/fixtures/territories')]);
+    cli(['users', 'add', 'operateur', '--name', 'Opérateur', '--roles', 'operator'],
+      'une phrase de passe solide\n');
+    ctx.operatorToken = cli(['tokens', 'create', '--user', 'operateur', '--name', 'flow']).trim();
     await reserved.release();
     ctx.gateway = new Gateway(BINARY, configPath, { ...process.env, ...secrets });
     await ctx.gateway.waitForLog('"msg":"ready"', READY_TIMEOUT_MS);
@@ -570,6 +578,30 @@ describe('OIDC single sign-on through the gateway', () => {
     assert.equal(after401.status, 401, after401.describe());
     assert.ok(ctx.gateway.lines.some((l) => l.includes('login refused') && l.includes('"es-only"')),
       'the gateway logs the refusal with the provider name');
+  });
+
+  step('an invitation waiting for the verified address is taken at the federated login', async (browser) => {
+    const bearer = { authorization: `Bearer ${ctx.operatorToken}`, accept: 'application/json' };
+    const invite = await browser.post(`${ctx.gw}/api/organisations/49007/invitations`, {
+      headers: bearer, cookies: false,
+      json: { email: TEST_USER.email.toUpperCase(), role: 'delegue', services: [] } });
+    assert.equal(invite.status, 201, invite.describe());
+    assert.equal(invite.json().mailed, false, 'no relay here: the link is answered');
+    await fullLogin(browser);
+    const body = (await me(browser)).json();
+    assert.equal(body.organisation.code, '49007', JSON.stringify(body));
+    assert.equal(body.organisation.role, 'delegue');
+    assert.equal(body.commune_insee, '49007', 'the commune of the organisation acted for');
+    // Used: the invitation's own link is gone, and a later login joins nothing more.
+    const accept = await browser.post(`${ctx.gw}${invite.json().accept}`, {
+      cookies: false, headers: { origin: ctx.gw, accept: 'application/json' },
+      json: { username: 'autre', password: 'une phrase de passe solide', display_name: 'Autre' } });
+    assert.equal(accept.status, 410, accept.describe());
+    const members = await browser.get(`${ctx.gw}/api/organisations/49007/members`, { headers: bearer, cookies: false });
+    assert.equal(members.status, 200, members.describe());
+    assert.equal(members.json().members.length, 1);
+    assert.match(members.json().members[0].username, /^~\d+$/, 'a federated member, named by its id');
+    await ctx.gateway.waitForLog('invitation taken at a federated login', 5000);
   });
 
   step('an issuer written with a terminating "/" works (Discovery §4)', async (browser) => {

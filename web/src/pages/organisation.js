@@ -86,7 +86,7 @@ function memberRow(m, ctx, org, services, refresh, status) {
   };
   form.addEventListener('submit', save);
   form.append(
-    h('h4', { class: 'fr-h6 fr-mb-1w', id: `${id}-name` }, m.display_name,
+    h('h3', { class: 'fr-h6 fr-mb-1w', id: `${id}-name` }, m.display_name,
       h('span', { class: 'fr-text--sm fr-text--regular' }, ` — ${m.email || key}`)),
     roleSelect(id, m.role),
     servicesFieldset(id, services, m.services || []),
@@ -100,7 +100,7 @@ function memberRow(m, ctx, org, services, refresh, status) {
 
 // The invitation form: an address, a role, services; the link when it was not mailed.
 function inviteForm(ctx, org, services, refresh) {
-  const status = h('div', { 'aria-live': 'polite' });
+  const status = h('div', { 'aria-live': 'polite', class: 'fr-mt-2w' });
   const form = h('form', { class: 'fr-mt-2w' });
   form.append(
     input('invite-email', 'Adresse électronique', { type: 'email', required: true,
