@@ -210,7 +210,7 @@ function oidcEntryConfig(entry) {
       roles:
         - role: agent
           email_domain: angers.fr
-${entry.algorithms ? `      algorithms: [${entry.algorithms.join(', ')}]\n` : ''}`;
+${entry.algorithms ? `      algorithms: [${entry.algorithms.join(', ')}]\n` : ''}${entry.name === 'test' ? '      verified_emails: true\n' : ''}`;
 }
 
 function gatewayConfig({ gwPort, dir }) {

@@ -134,7 +134,7 @@ inline Identity make_identity(std::vector<std::string> roles) {
   id.provider = "local";
   // Of a commune whose référent was never appointed: every service (current_organisation.hpp).
   id.organisation = "49007";
-  id.services = {"*"};
+  id.every_service = true;
   return id;
 }
 

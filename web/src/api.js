@@ -7,6 +7,8 @@ const MESSAGES = {
   unauthenticated: 'Votre session a expiré. Reconnectez-vous.',
   forbidden: 'Vous n’avez pas accès à ce service.',
   not_granted: 'Votre organisation ne vous a pas ouvert ce service : demandez-le à son référent.',
+  no_mail_relay: 'Les invitations partent par courriel et aucun envoi n’est configuré : demandez-la à un opérateur.',
+  too_many_invitations: 'Trop d’invitations attendent une réponse : relancez les personnes invitées.',
   mail_unavailable: 'Le courriel d’invitation n’a pas pu partir : réessayez dans quelques minutes.',
   csrf: 'La page a expiré. Rechargez-la puis réessayez.',
   no_commune: 'Votre compte n’est rattaché à aucune commune : demandez-le à un opérateur.',

@@ -23,9 +23,12 @@ struct Identity {
   std::string organisation;
   /// "referent" or "delegue" in `organisation`; empty when not a member of it.
   std::string organisation_role;
-  /// The services (plugin names) granted in `organisation`; {"*"}: every service (an
-  /// organisation that has no référent yet manages nothing: its users keep every service).
+  /// The services (plugin names) granted in `organisation`.
   std::vector<std::string> services;
+  /// Every service, whatever `services` says: an organisation with no référent yet manages
+  /// nothing, and its users keep every service. (A flag rather than a "*" in `services`: the
+  /// identity is copied per request and per widget, and an empty vector costs no allocation.)
+  bool every_service = false;
 
   /// True when the identity holds the given role.
   bool has_role(const std::string& role) const {
@@ -34,9 +37,8 @@ struct Identity {
   /// True when the user may use the service (plugin) `name` in the current organisation. The
   /// bank's staff (advisors, operators) are members of no organisation and use every service.
   bool may_use(const std::string& name) const {
-    if (has_role("advisor") || has_role("operator")) return true;
-    return std::any_of(services.begin(), services.end(),
-                       [&](const std::string& s) { return s == "*" || s == name; });
+    if (every_service || has_role("advisor") || has_role("operator")) return true;
+    return std::find(services.begin(), services.end(), name) != services.end();
   }
 };
 

@@ -53,7 +53,7 @@ struct FederatedProfile {
   std::vector<std::string> roles;
   std::string commune_insee;
   std::string siret;
-  bool email_verified = false;  // the provider did not say otherwise (claims.cpp)
+  bool email_verified = false;  // the provider vouches for the address (claims.cpp)
 };
 
 /// "elu,agent" -> {"elu","agent"}; AccountError on an unknown role.

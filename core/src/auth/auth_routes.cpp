@@ -251,7 +251,8 @@ Response me(const CoreRequest& req) {
   for (const auto& s : who.services) services.emplace_back(s);
   body["organisation"] = json::object{{"code", who.organisation},
                                       {"role", who.organisation_role},
-                                      {"services", std::move(services)}};
+                                      {"services", std::move(services)},
+                                      {"every_service", who.every_service}};
   if (ctx.session) body["csrf_token"] = ctx.session->csrf_token;
   return Response::json(body);
 }

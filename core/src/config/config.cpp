@@ -158,6 +158,7 @@ OidcProviderConfig read_oidc(YamlSection s, const std::string& base_dir) {
     p.roles.push_back(std::move(r));
   }
   p.default_roles = read_roles(s, "default_roles");
+  p.verified_emails = s.boolean("verified_emails", false);
   if (s.has("algorithms")) {
     p.algorithms = s.string_list("algorithms");
     for (const auto& a : p.algorithms)

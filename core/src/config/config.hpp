@@ -133,6 +133,10 @@ struct OidcProviderConfig {
   std::vector<OidcRoleRule> roles;
   std::vector<std::string> default_roles;
   std::vector<std::string> algorithms{"RS256", "PS256", "ES256"};
+  // The provider vouches for every address it gives (ProConnect: its agents' work addresses),
+  // though it sends no email_verified claim. Otherwise an address is taken as verified only
+  // with email_verified true: what lets a login take the invitation of its address.
+  bool verified_emails = false;
 };
 
 struct AuthConfig {

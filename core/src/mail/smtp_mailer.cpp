@@ -26,19 +26,6 @@ std::string address_of(const std::string& who) {
   return who;
 }
 
-// One address, nothing that could end a header or an SMTP command.
-bool plain_address(const std::string& a) {
-  if (a.empty() || a.size() > 254) return false;
-  const auto at = a.find('@');
-  if (at == std::string::npos || at == 0 || at + 1 == a.size() || a.find('@', at + 1) != a.npos)
-    return false;
-  for (const char c : a)
-    if (static_cast<unsigned char>(c) <= ' ' || c == '<' || c == '>' || c == ',' || c == ';' ||
-        c == '"' || c == '(' || c == ')' || static_cast<unsigned char>(c) >= 0x7F)
-      return false;
-  return true;
-}
-
 // RFC 2047: a header value in UTF-8, base64 in encoded words when it is not plain ASCII (or
 // looks like encoded words already).
 std::string encoded_header(const std::string& text) {
@@ -78,6 +65,19 @@ std::size_t read_upload(char* buffer, std::size_t size, std::size_t count, void*
 }
 
 }  // namespace
+
+// One address, nothing that could end a header or an SMTP command.
+bool plain_mail_address(const std::string& a) {
+  if (a.empty() || a.size() > 254) return false;
+  const auto at = a.find('@');
+  if (at == std::string::npos || at == 0 || at + 1 == a.size() || a.find('@', at + 1) != a.npos)
+    return false;
+  for (const char c : a)
+    if (static_cast<unsigned char>(c) <= ' ' || c == '<' || c == '>' || c == ',' || c == ';' ||
+        c == '"' || c == '(' || c == ')' || static_cast<unsigned char>(c) >= 0x7F)
+      return false;
+  return true;
+}
 
 SmtpMailer::SmtpMailer(MailConfig config, std::string ca_file, BlockingPool& blocking)
     : config_(std::move(config)), ca_file_(std::move(ca_file)), blocking_(blocking) {
@@ -139,7 +139,7 @@ std::string SmtpMailer::message_text(const Mail& mail, const std::string& from,
 
 Task<void> SmtpMailer::send(Mail mail) {
   if (!configured()) throw std::runtime_error("no mail relay is configured (mail.relay)");
-  if (!plain_address(mail.to))
+  if (!plain_mail_address(mail.to))
     throw std::runtime_error("not one address: " + mail.to.substr(0, 80));
   if (mail.subject.find_first_of("\r\n") != std::string::npos || mail.subject.size() > 500)
     throw std::runtime_error("the subject must be one line of at most 500 bytes");

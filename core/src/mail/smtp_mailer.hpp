@@ -10,6 +10,9 @@ namespace passerelle {
 
 class BlockingPool;
 
+/// One address (local@domain), with nothing that could end a header or an SMTP command.
+bool plain_mail_address(const std::string& address);
+
 class SmtpMailer final : public Mailer {
  public:
   /// Reads the password file now (a missing file is a start-up error).

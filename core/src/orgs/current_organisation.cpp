@@ -43,8 +43,10 @@ std::optional<Acting> choose_organisation(const std::vector<Membership>& mine,
     const auto it = commune.empty() ? mine.end() : find(commune);
     return acting(it != mine.end() ? *it : mine.front());
   }
+  // Attached to no commune (a federated account the provider says nothing of, a removed member
+  // of an intercommunality): nothing, until a référent or the bank makes them a member.
   Acting none{commune, "", {}};
-  if (!commune_managed) none.services = {"*"};
+  none.every_service = !commune.empty() && !commune_managed;
   return none;
 }
 
@@ -82,6 +84,7 @@ bool apply_organisation(const MembershipFacts& facts, const std::string& chosen,
   identity.organisation = std::move(acting->organisation);
   identity.organisation_role = std::move(acting->role);
   identity.services = std::move(acting->services);
+  identity.every_service = acting->every_service;
   return true;
 }
 

@@ -26,6 +26,7 @@ struct Acting {
   std::string organisation;  // "" when none
   std::string role;          // "" when not a member of it
   std::vector<std::string> services;
+  bool every_service = false;  // an organisation without référent: Identity::every_service
 };
 
 /// The rules, without the store. `mine`: the user's memberships, by code; `chosen`: the
@@ -34,7 +35,7 @@ struct Acting {
 /// appointed). Nothing when `chosen` is no longer one of `mine`: the session ends.
 /// - a member acts for `chosen`, else for the membership of their commune, else the first;
 /// - a member of nothing acts for their commune: with every service while it has no référent,
-///   with none once it has (its référent decides).
+///   with none once it has (its référent decides), nor when the account has no commune.
 std::optional<Acting> choose_organisation(const std::vector<Membership>& mine,
                                           const std::string& chosen, const std::string& commune,
                                           bool commune_managed);

@@ -4,6 +4,7 @@
 #include "auth/caller_cache.hpp"
 #include "auth/crypto.hpp"
 #include "log/log.hpp"
+#include "mail/smtp_mailer.hpp"
 #include "orgs/current_organisation.hpp"
 #include "passerelle/host.hpp"
 #include "store/store.hpp"
@@ -52,6 +53,21 @@ void log_change(const std::string& actor, const std::string& action, const std::
             {{"actor", actor}, {"organisation", code}, {"member", subject}, {"detail", detail}});
 }
 
+// Whether the one who made an invitation (a row of kInvitationColumns) still may: an enabled
+// operator, or a référent of its organisation. An invitation outlives nobody's rights.
+Task<bool> inviter_still_manages(Store& store, const std::vector<SqlValue>& inv) {
+  const std::string& subject = text(inv[5]);
+  if (subject.size() < 3 || subject.size() > 20 || subject.compare(0, 2, "u-") != 0 ||
+      subject.find_first_not_of("0123456789", 2) != std::string::npos)
+    co_return false;
+  Statement who{
+      "SELECT 1 FROM users u WHERE u.id = ?1 AND u.enabled = 1 AND (u.roles LIKE '%operator%'"
+      " OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.organisation = ?2"
+      " AND m.role = 'referent'))",
+      {std::stoll(subject.substr(2)), text(inv[0])}};
+  co_return !(co_await store.query(std::move(who))).rows.empty();
+}
+
 // The membership a used invitation (a row of kInvitationColumns) gives `user` (named `key` in
 // the audit), with its audit row; nothing when already a member there.
 Task<void> join_from_invitation(Store& store, CallerCaches* caches, std::int64_t user,
@@ -78,6 +94,7 @@ class Organisations {
   explicit Organisations(OrganisationsDeps deps) : deps_(std::move(deps)), store_(deps_.store) {}
 
   static constexpr std::int64_t kInvitationSeconds = 7 * 24 * 3600;
+  static constexpr std::int64_t kMaxPending = 100;
 
   // POST /api/organisations/{code}/invitations {email, account_role, role, services}: a
   // single-use link to the invited address, mailed through the relay; without a relay it is
@@ -87,22 +104,42 @@ class Organisations {
     const json::object body = body_of(r);
     const json::value* email = body.if_contains("email");
     if (!email || !email->is_string() || email->as_string().size() > 200 ||
-        std::count(email->as_string().begin(), email->as_string().end(), '@') != 1 ||
-        std::any_of(email->as_string().begin(), email->as_string().end(),
-                    [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; }))
+        !plain_mail_address(std::string(email->as_string())))
       throw HttpError(422, "invalid_field", "email: an address");
+    const AuthContext& caller = r.caller();
+    const bool operator_ = caller.identity.has_role("operator");
     const json::value* account_role = body.if_contains("account_role");
     const std::string kind = account_role && account_role->is_string()
                                  ? std::string(account_role->as_string())
                                  : "agent";
     if (kind != "elu" && kind != "agent")
       throw HttpError(422, "invalid_field", "account_role: elu or agent");
+    // An élu's account is an élu's or the bank's to open.
+    if (kind == "elu" && !operator_ && !caller.identity.has_role("elu"))
+      throw HttpError(422, "invalid_field", "account_role: an élu is invited by an élu");
     auto [role, services] = role_and_services(body);
+    Mailer* mailer = deps_.mailer ? deps_.mailer() : nullptr;
+    const bool mailed = mailer && mailer->configured();
+    // A link answered to whoever invites proves no address: the bank's alone to make.
+    if (!mailed && !operator_)
+      throw HttpError(409, "no_mail_relay",
+                      "invitations are mailed, and this gateway has no mail relay: an operator "
+                      "invites for you");
     const std::string address(email->as_string());
     const std::string token = auth::random_token(32);
     const std::string hash = auth::sha256_hex(token);
     const auto now = unix_seconds();
-    const AuthContext& caller = r.caller();
+    // Expired a month ago: forgotten. Then at most kMaxPending waiting per organisation.
+    Statement purge{"DELETE FROM invitations WHERE expires_at < ?1", {now - 30 * 86400}};
+    co_await store_.query(std::move(purge));
+    Statement pending{
+        "SELECT count(*) FROM invitations WHERE organisation = ?1 AND used_at = 0 AND"
+        " expires_at > ?2",
+        {code, now}};
+    const QueryResult waiting = co_await store_.query(std::move(pending));
+    if (!waiting.rows.empty() && integer(waiting.rows[0][0]) >= kMaxPending)
+      throw HttpError(429, "too_many_invitations",
+                      "too many invitations wait for an answer in this organisation");
     Statement add{
         "INSERT INTO invitations (token_hash, organisation, email, account_role, role, services,"
         " invited_by, created_at, expires_at, used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
@@ -111,8 +148,7 @@ class Organisations {
          now + kInvitationSeconds}};
     co_await store_.query(std::move(add));
     json::object answer{{"email", address}, {"expires_at", now + kInvitationSeconds}};
-    Mailer* mailer = deps_.mailer ? deps_.mailer() : nullptr;
-    if (mailer && mailer->configured()) {
+    if (mailed) {
       Mail mail =
           invitation_mail(caller, code, address, role, services, token, now + kInvitationSeconds);
       std::string failure;
@@ -136,8 +172,14 @@ class Organisations {
       answer["link"] = public_url() + "/invitation#" + token;
       answer["accept"] = "/api/invitations/" + token + "/accept";
     }
-    log_change(caller, answer["mailed"].as_bool() ? "member invited by mail" : "member invited",
-               code, address, role + " " + join_services(services));
+    const std::string action = mailed ? "member invited by mail" : "member invited by link";
+    const std::string detail = role + " " + join_services(services);
+    Statement trail{
+        "INSERT INTO audit_events (id, at, actor, action, organisation, subject, detail) VALUES"
+        " (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        {auth::random_token(16), now, caller.identity.subject, action, code, address, detail}};
+    co_await store_.query(std::move(trail));
+    log_change(caller, action, code, address, detail);
     co_return Response::json(answer, 201);
   }
 
@@ -150,8 +192,12 @@ class Organisations {
     const std::string name(organisation(code).at("name").as_string());
     std::string granted;
     for (const auto& s : services) granted += (granted.empty() ? "" : ", ") + s;
+    // The inviter's name on one line: nothing they typed becomes lines of the bank's mail.
+    std::string inviter = caller.identity.display_name.substr(0, 200);
+    for (char& c : inviter)
+      if (static_cast<unsigned char>(c) < ' ' || c == 0x7f) c = ' ';
     std::string text =
-        "Bonjour,\n\n" + caller.identity.display_name + " vous invite à rejoindre " + name +
+        "Bonjour,\n\n" + inviter + " vous invite à rejoindre " + name +
         " sur Passerelle, en tant que " + (role == "referent" ? "référent" : "délégué") +
         (granted.empty() ? "" : " (services : " + granted + ")") +
         ".\n\nPour accepter, ouvrez ce lien avant le " + day_of(expires_at) +
@@ -198,6 +244,10 @@ class Organisations {
     Statement read{std::string(kInvitationColumns) + " WHERE token_hash = ?1", {hash}};
     const QueryResult rows = co_await store_.query(std::move(read));
     const auto& inv = rows.rows.at(0);
+    if (!co_await inviter_still_manages(store_, inv))  // and it stays used
+      throw HttpError(
+          410, "invitation_gone",
+          "this invitation was withdrawn: its author no longer manages the organisation");
     NewAccount account{field("username"),
                        field("password"),
                        field("display_name"),
@@ -317,28 +367,16 @@ class Organisations {
   }
 
   // The change's audit row, written only if the change was: bound to the membership's
-  // `last_change` token, or for a removal (`removed_user`, not 0) to the membership's absence.
+  // `last_change` token, which the change wrote.
   static Statement audit(const AuthContext& caller, const std::string& action,
                          const std::string& code, const std::string& subject,
-                         const std::string& detail, const std::string& change,
-                         std::int64_t removed_user = 0) {
-    std::vector<SqlValue> values{auth::random_token(16),
-                                 unix_seconds(),
-                                 caller.identity.subject,
-                                 action,
-                                 code,
-                                 subject,
-                                 detail};
-    if (removed_user)
-      values.emplace_back(removed_user);
-    else
-      values.emplace_back(change);
-    return {std::string("INSERT INTO audit_events (id, at, actor, action, organisation, subject,"
-                        " detail) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE ") +
-                (removed_user ? "NOT EXISTS (SELECT 1 FROM memberships WHERE organisation = ?5"
-                                " AND user_id = ?8)"
-                              : "EXISTS (SELECT 1 FROM memberships WHERE last_change = ?8)"),
-            std::move(values)};
+                         const std::string& detail, const std::string& change) {
+    return {
+        "INSERT INTO audit_events (id, at, actor, action, organisation, subject, detail)"
+        " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM memberships WHERE"
+        " last_change = ?8)",
+        {auth::random_token(16), unix_seconds(), caller.identity.subject, action, code, subject,
+         detail, change}};
   }
 
   static void log_change(const AuthContext& caller, const std::string& action,
@@ -354,17 +392,38 @@ class Organisations {
   // A member's key: their username, or "~<id>" for an account without one.
   struct Member {
     std::int64_t user = 0;
-    std::string key;
+    std::string key;      // as the routes name it: "~<id>" written one way only
+    std::string commune;  // the account's
+    std::string roles;    // "elu,agent"
   };
   Task<Member> account_of(std::string key) {
-    Statement who{"SELECT id, COALESCE(username, '') FROM users WHERE username = ?1", {key}};
+    static constexpr const char* kColumns =
+        "SELECT id, COALESCE(username, ''), COALESCE(commune_insee, ''), roles FROM users WHERE ";
+    Statement who{std::string(kColumns) + "username = ?1", {key}};
     if (key.size() > 1 && key[0] == '~' &&
         key.find_first_not_of("0123456789", 1) == std::string::npos && key.size() < 19)
-      who = {"SELECT id, COALESCE(username, '') FROM users WHERE id = ?1 AND username IS NULL",
-             {std::stoll(key.substr(1))}};
+      who = {std::string(kColumns) + "id = ?1 AND username IS NULL", {std::stoll(key.substr(1))}};
     const QueryResult found = co_await store_.query(std::move(who));
     if (found.rows.empty()) co_return Member{};
-    co_return Member{integer(found.rows[0][0]), std::move(key)};
+    const auto& row = found.rows[0];
+    const std::int64_t id = integer(row[0]);
+    co_return Member{id, text(row[1]).empty() ? "~" + std::to_string(id) : text(row[1]),
+                     text(row[2]), text(row[3])};
+  }
+
+  // Whether `caller` may make `who` a member of `code`. The bank's staff are members of no
+  // organisation. A référent appoints the accounts of their own organisation only (a commune's,
+  // or of a commune of the intercommunality); an operator anyone else.
+  bool may_join(const AuthContext& caller, const Member& who, const std::string& code) const {
+    if (!who.user) return false;
+    const auto roles = parse_roles(who.roles);
+    if (std::find(roles.begin(), roles.end(), "operator") != roles.end() ||
+        std::find(roles.begin(), roles.end(), "advisor") != roles.end())
+      return false;
+    if (caller.identity.has_role("operator")) return true;
+    if (who.commune == code) return true;
+    const Commune* c = who.commune.empty() ? nullptr : deps_.territories().commune(who.commune);
+    return c && code.size() == 9 && c->epci == code;
   }
 
   // POST /api/organisations/{code}/members {username, role, services}: an existing account
@@ -379,8 +438,12 @@ class Organisations {
     auto [role, services] = role_and_services(body);
     std::string key(username->as_string());  // named: no temporary in a co_await (g++ 12)
     const Member who = co_await account_of(key);
-    if (!who.user) throw HttpError(422, "invalid_field", "username: no such account");
     const AuthContext& caller = r.caller();
+    // One answer for an account that does not exist and one that is not the caller's to appoint.
+    if (!may_join(caller, who, code))
+      throw HttpError(422, "invalid_field",
+                      "username: no account of this organisation by that name (someone new is "
+                      "invited)");
     const std::string change = auth::random_token(16);
     const std::string detail = role + " " + join_services(services);
     std::vector<Statement> writes{
@@ -459,13 +522,17 @@ class Organisations {
     const Member who = co_await member_of(r, code);
     const AuthContext& caller = r.caller();
     const bool operator_ = caller.identity.has_role("operator");
+    const std::string change = auth::random_token(16);
+    // Marked first (with the last-référent guard), so that the audit row is bound to this very
+    // removal, then deleted by that mark.
     std::vector<Statement> writes{
         lock_referents(code),
-        {"DELETE FROM memberships WHERE organisation = ?1 AND user_id = ?2 AND (role <>"
-         " 'referent' OR ?3 = 1 OR (SELECT count(*) FROM memberships WHERE organisation = ?1"
-         " AND role = 'referent') > 1)",
-         {code, who.user, std::int64_t{operator_ ? 1 : 0}}},
-        audit(caller, "member removed", code, who.key, "", "", who.user),
+        {"UPDATE memberships SET last_change = ?4 WHERE organisation = ?1 AND user_id = ?2 AND"
+         " (role <> 'referent' OR ?3 = 1 OR (SELECT count(*) FROM memberships WHERE"
+         " organisation = ?1 AND role = 'referent') > 1)",
+         {code, who.user, std::int64_t{operator_ ? 1 : 0}, change}},
+        audit(caller, "member removed", code, who.key, "", change),
+        {"DELETE FROM memberships WHERE last_change = ?1", {change}},
         {"DELETE FROM sessions WHERE user_id = ?2 AND organisation IN (?1, '') AND NOT EXISTS"
          " (SELECT 1 FROM memberships WHERE organisation = ?1 AND user_id = ?2)",
          {code, who.user}}};
@@ -590,12 +657,14 @@ Task<std::string> take_invitation_by_email(Store& store, CallerCaches* caches,
   const QueryResult found = co_await store.query(std::move(waiting));
   if (found.rows.empty()) co_return std::string();
   const std::string hash = text(found.rows[0][0]);
+  Statement read{std::string(kInvitationColumns) + " WHERE token_hash = ?1", {hash}};
+  const QueryResult rows = co_await store.query(std::move(read));
+  if (rows.rows.empty()) co_return std::string();
+  const auto& inv = rows.rows[0];
+  if (!co_await inviter_still_manages(store, inv)) co_return std::string();
   Statement claim{"UPDATE invitations SET used_at = ?2 WHERE token_hash = ?1 AND used_at = 0",
                   {hash, now}};
   if ((co_await store.query(std::move(claim))).changes != 1) co_return std::string();
-  Statement read{std::string(kInvitationColumns) + " WHERE token_hash = ?1", {hash}};
-  const QueryResult rows = co_await store.query(std::move(read));
-  const auto& inv = rows.rows.at(0);
   const std::string key =
       account.username.empty() ? "~" + std::to_string(account.id) : account.username;
   co_await join_from_invitation(store, caches, account.id, key, inv);

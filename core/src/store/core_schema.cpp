@@ -222,9 +222,12 @@ CREATE TABLE invitations (
 );
 CREATE INDEX invitations_organisation ON invitations (organisation, created_at);
 )sql"},
-          // The organisation a session acts for (orgs/current_organisation.hpp).
+          // The organisation a session acts for (orgs/current_organisation.hpp); what the
+          // audit rows and a federated login's invitation are found by.
           {7, R"sql(
 ALTER TABLE sessions ADD COLUMN organisation TEXT NOT NULL DEFAULT '';
+CREATE INDEX memberships_last_change ON memberships (last_change);
+CREATE INDEX invitations_email ON invitations (lower(email), used_at);
 )sql"}};
 }
 

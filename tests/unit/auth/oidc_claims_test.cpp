@@ -193,4 +193,24 @@ BOOST_AUTO_TEST_CASE(proconnect_claims_and_role_rules) {
   BOOST_TEST(oidc::map_claims(config, claims).roles.empty());
 }
 
+// What lets a login take an invitation: email_verified true, or a provider that vouches for
+// its addresses and does not say otherwise.
+BOOST_AUTO_TEST_CASE(an_address_is_verified_when_the_provider_says_so) {
+  OidcProviderConfig config = provider();
+  json::object claims{{"email", "marie@angers.fr"}};
+  BOOST_TEST(!oidc::map_claims(config, claims).email_verified);  // said nothing
+  claims["email_verified"] = true;
+  BOOST_TEST(oidc::map_claims(config, claims).email_verified);
+  claims["email_verified"] = "true";
+  BOOST_TEST(oidc::map_claims(config, claims).email_verified);
+  claims["email_verified"] = "false";
+  BOOST_TEST(!oidc::map_claims(config, claims).email_verified);
+  config.verified_emails = true;
+  BOOST_TEST(!oidc::map_claims(config, claims).email_verified);  // said otherwise
+  claims.erase("email_verified");
+  BOOST_TEST(oidc::map_claims(config, claims).email_verified);
+  claims["email"] = "a@b@angers.fr";
+  BOOST_TEST(!oidc::map_claims(config, claims).email_verified);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

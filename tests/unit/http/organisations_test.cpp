@@ -58,9 +58,16 @@ struct Orgs {
 
   Orgs() {
     run(store->migrate("core", core_migrations()));
-    for (const char* name : {"referent", "delegue", "other"}) {
-      Statement add{"INSERT INTO users (username, display_name) VALUES (?1, ?1)",
-                    {std::string(name)}};
+    // Accounts of Angers; "cholet" of another commune; "staff" of the bank.
+    for (const char* name : {"referent", "delegue", "other", "cholet", "staff"}) {
+      const std::string n = name;
+      Statement add{
+          "INSERT INTO users (username, display_name, commune_insee, roles) VALUES (?1, ?1, ?2,"
+          " ?3)",
+          {n, std::string(n == "cholet" ? "49099" : "49007"),
+           std::string(n == "staff"      ? "operator"
+                       : n == "referent" ? "elu"
+                                         : "agent")}};
       run(store->query(std::move(add)));
     }
   }
@@ -68,8 +75,8 @@ struct Orgs {
     Statement id{"SELECT id FROM users WHERE username = ?1", {username}};
     AuthContext ctx;
     ctx.identity = make_identity({role});
-    ctx.identity.subject = username;
     ctx.user_id = std::get<std::int64_t>(run(store->query(std::move(id))).rows.at(0).at(0));
+    ctx.identity.subject = "u-" + std::to_string(ctx.user_id);
     return ctx;
   }
   Response as(const std::optional<AuthContext>& ctx, const std::string& method,
@@ -90,7 +97,7 @@ struct Orgs {
 BOOST_AUTO_TEST_SUITE(organisations_routes)
 
 BOOST_FIXTURE_TEST_CASE(appointments_and_the_last_referent, Orgs) {
-  const auto op = who("other", "operator");
+  const auto op = who("staff", "operator");
   const auto referent = who("referent", "elu");
   const auto delegue = who("delegue", "agent");
   const std::string at = "/api/organisations/49007/members";
@@ -101,6 +108,10 @@ BOOST_FIXTURE_TEST_CASE(appointments_and_the_last_referent, Orgs) {
   BOOST_TEST_REQUIRE(r.status == 201, r.body);
   BOOST_TEST(boost::json::parse(r.body).at("services").as_array().size() == 1u);
   BOOST_TEST(as(referent, "POST", at, R"({"username":"ghost","role":"delegue"})").status == 422);
+  // Not of Angers: not the référent's to appoint (the same answer as for nobody); the bank's
+  // staff are nobody's members.
+  BOOST_TEST(as(referent, "POST", at, R"({"username":"cholet","role":"delegue"})").status == 422);
+  BOOST_TEST(as(op, "POST", at, R"({"username":"staff","role":"delegue"})").status == 422);
   BOOST_TEST(as(referent, "POST", at, R"({"username":"delegue","role":"boss"})").status == 422);
   BOOST_TEST(as(delegue, "GET", at).status == 404);
   BOOST_TEST(as(referent, "GET", "/api/organisations/49099/members").status == 404);
@@ -123,7 +134,7 @@ BOOST_FIXTURE_TEST_CASE(appointments_and_the_last_referent, Orgs) {
 }
 
 BOOST_FIXTURE_TEST_CASE(an_invitation_opens_one_account_once_within_its_days, Orgs) {
-  const auto op = who("other", "operator");
+  const auto op = who("staff", "operator");
   const std::string at = "/api/organisations/49007";
   BOOST_TEST(
       as(op, "POST", at + "/members", R"({"username":"referent","role":"referent"})").status ==
@@ -132,8 +143,12 @@ BOOST_FIXTURE_TEST_CASE(an_invitation_opens_one_account_once_within_its_days, Or
   BOOST_TEST(as(who("delegue", "agent"), "POST", at + "/invitations",
                 R"({"email":"new@mairie.invalid","role":"delegue"})")
                  .status == 404);  // not theirs to invite to
+  // No relay: a link, which only the bank makes (it proves no address).
   auto r = as(referent, "POST", at + "/invitations",
               R"({"email":"new@mairie.invalid","role":"delegue","services":["conseils"]})");
+  BOOST_TEST(r.status == 409, r.body);
+  r = as(op, "POST", at + "/invitations",
+         R"({"email":"new@mairie.invalid","role":"delegue","services":["conseils"]})");
   BOOST_TEST_REQUIRE(r.status == 201, r.body);
   const std::string accept(boost::json::parse(r.body).at("accept").as_string());
   // The token is kept hashed: the store does not hold it.
@@ -163,8 +178,7 @@ BOOST_FIXTURE_TEST_CASE(an_invitation_opens_one_account_once_within_its_days, Or
   BOOST_TEST(r.status == 410);
   BOOST_TEST(as(std::nullopt, "POST", "/api/invitations/" + std::string(43, 'A') + "/accept", "{}")
                  .status == 404);
-  r = as(referent, "POST", at + "/invitations",
-         R"({"email":"late@mairie.invalid","role":"delegue"})");
+  r = as(op, "POST", at + "/invitations", R"({"email":"late@mairie.invalid","role":"delegue"})");
   const std::string late(boost::json::parse(r.body).at("accept").as_string());
   Statement expire{"UPDATE invitations SET expires_at = ?1 WHERE used_at = 0", {std::int64_t{1}}};
   run(store->query(std::move(expire)));
@@ -175,7 +189,7 @@ BOOST_FIXTURE_TEST_CASE(an_invitation_opens_one_account_once_within_its_days, Or
 }
 
 BOOST_FIXTURE_TEST_CASE(an_invitation_is_mailed_through_the_relay_or_not_made, Orgs) {
-  const auto op = who("other", "operator");
+  const auto op = who("staff", "operator");
   const std::string at = "/api/organisations/49007/invitations";
   mailer.on = true;
   auto r = as(op, "POST", at, R"({"email":"elu@mairie.invalid","role":"referent"})");
@@ -204,10 +218,28 @@ BOOST_FIXTURE_TEST_CASE(an_invitation_is_mailed_through_the_relay_or_not_made, O
   BOOST_TEST(as(op, "POST", at, R"({"email":"a@b.invalid\r\nBcc: x@y","role":"delegue"})").status ==
              422);
   BOOST_TEST(as(op, "POST", at, R"({"email":"a@b@c.invalid","role":"delegue"})").status == 422);
+  // An invitation outlives nobody's rights: its référent removed, it is withdrawn.
+  mailer.fail = false;
+  BOOST_TEST(as(op, "POST", "/api/organisations/49007/members",
+                R"({"username":"delegue","role":"referent"})")
+                 .status == 201);
+  const auto referent = who("delegue", "agent");
+  BOOST_TEST(
+      as(referent, "POST", at, R"({"email":"x@mairie.invalid","account_role":"elu"})").status ==
+      422);  // an agent does not open an élu's account
+  r = as(referent, "POST", at, R"({"email":"x@mairie.invalid","role":"delegue"})");
+  BOOST_TEST_REQUIRE(r.status == 201, r.body);
+  const std::string& text = mailer.sent.back().text;
+  const std::string withdrawn = text.substr(text.find("/invitation#") + 12, 43);
+  BOOST_TEST(as(op, "DELETE", "/api/organisations/49007/members/delegue").status == 204);
+  r = as(std::nullopt, "POST", "/api/invitations/" + withdrawn + "/accept",
+         R"({"username":"retire","password":"une phrase de passe solide","display_name":"R"})");
+  BOOST_TEST(r.status == 410, r.body);
+  BOOST_TEST(!run(accounts.find_by_username("retire")).has_value());
 }
 
 BOOST_FIXTURE_TEST_CASE(a_federated_login_takes_the_invitation_of_its_address, Orgs) {
-  const auto op = who("other", "operator");
+  const auto op = who("staff", "operator");
   auto r = as(op, "POST", "/api/organisations/49007/invitations",
               R"({"email":"Marie.Dupont@Angers.fr","role":"delegue","services":["offers"]})");
   BOOST_TEST_REQUIRE(r.status == 201, r.body);
@@ -234,9 +266,10 @@ BOOST_AUTO_TEST_CASE(the_organisation_acted_for) {
   auto a = choose_organisation(none, "", "49007", false);
   BOOST_TEST_REQUIRE(a.has_value());
   BOOST_TEST(a->organisation == "49007");
-  BOOST_TEST((a->services == std::vector<std::string>{"*"}));
+  BOOST_TEST(a->every_service);
   a = choose_organisation(none, "", "49007", true);
-  BOOST_TEST(a->services.empty());
+  BOOST_TEST(!a->every_service);
+  BOOST_TEST(!choose_organisation(none, "", "", false)->every_service);  // no commune: nothing
   BOOST_TEST(a->role.empty());
   const std::vector<Membership> two{{"244900015", "referent", {"offers"}},
                                     {"49007", "delegue", {"conseils"}}};

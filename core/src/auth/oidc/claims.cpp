@@ -69,7 +69,12 @@ FederatedProfile map_claims(const OidcProviderConfig& config, const json::object
   const auto* verified = claims.if_contains("email_verified");
   const bool email_trusted = std::count(email.begin(), email.end(), '@') == 1 &&
                              !(verified && verified->is_bool() && !verified->as_bool());
-  p.email_verified = email_trusted;
+  // Taking an invitation needs more: the provider's word that the address is the user's.
+  const bool said_verified =
+      verified && ((verified->is_bool() && verified->as_bool()) ||
+                   (verified->is_string() && verified->as_string() == "true"));
+  p.email_verified = std::count(email.begin(), email.end(), '@') == 1 &&
+                     (said_verified || (config.verified_emails && !verified));
   for (const auto& rule : config.roles) {
     bool match = false;
     if (!rule.email_domain.empty()) {
