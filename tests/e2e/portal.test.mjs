@@ -414,6 +414,13 @@ describe('the portal in a browser', () => {
       await page.getByRole('button', { name: 'Inviter' }).click();
       link = await page.locator('.pa-invitation-link code').textContent({ timeout: STEP_TIMEOUT_MS });
       assert.match(link, /\/invitation#[A-Za-z0-9_-]{43}$/);
+      // Listed as waiting; a second, mistaken one is withdrawn.
+      await page.getByText('dgs@alm.invalid — Référent, jusqu’au').waitFor();
+      await page.getByLabel('Adresse électronique').fill('erreur@alm.invalid');
+      await page.getByRole('button', { name: 'Inviter' }).click();
+      await page.getByRole('button', { name: 'Retirer l’invitation de erreur@alm.invalid' }).click();
+      await page.getByText('L’invitation de erreur@alm.invalid est retirée.').waitFor();
+      assert.equal(await page.getByText('erreur@alm.invalid —').count(), 0);
       others += await checkAccessibility(page, t, '/mon-organisation (operator)');
       assertClean(watch);
     });

@@ -147,7 +147,8 @@ class Organisations {
         {hash, code, address, kind, role, join_services(services), caller.identity.subject, now,
          now + kInvitationSeconds}};
     co_await store_.query(std::move(add));
-    json::object answer{{"email", address}, {"expires_at", now + kInvitationSeconds}};
+    json::object answer{
+        {"id", hash.substr(0, 16)}, {"email", address}, {"expires_at", now + kInvitationSeconds}};
     if (mailed) {
       Mail mail =
           invitation_mail(caller, code, address, role, services, token, now + kInvitationSeconds);
@@ -576,6 +577,60 @@ class Organisations {
     co_return Response::json(item);
   }
 
+  // GET /api/organisations/{code}/invitations: those waiting for an answer, each named by the
+  // start of its token's hash (which opens nothing).
+  Task<Response> pending(CoreRequest r) {
+    const std::string code = co_await managed(r);
+    Statement rows{
+        "SELECT substr(token_hash, 1, 16), email, account_role, role, services, invited_by,"
+        " created_at, expires_at FROM invitations WHERE organisation = ?1 AND used_at = 0 AND"
+        " expires_at > ?2 ORDER BY created_at DESC",
+        {code, unix_seconds()}};
+    const QueryResult found = co_await store_.query(std::move(rows));
+    json::array items;
+    for (const auto& row : found.rows) {
+      json::array services;
+      for (auto& s : split_services(text(row[4]))) services.emplace_back(s);
+      items.push_back(json::object{{"id", text(row[0])},
+                                   {"email", text(row[1])},
+                                   {"account_role", text(row[2])},
+                                   {"role", text(row[3])},
+                                   {"services", std::move(services)},
+                                   {"invited_by", text(row[5])},
+                                   {"created_at", integer(row[6])},
+                                   {"expires_at", integer(row[7])}});
+    }
+    co_return Response::json(json::object{{"invitations", std::move(items)}});
+  }
+
+  // DELETE /api/organisations/{code}/invitations/{id}: withdrawn before it is used.
+  Task<Response> withdraw(CoreRequest r) {
+    const std::string code = co_await managed(r);
+    const std::string id = r.path_params.at("id");
+    if (id.size() != 16 || id.find_first_not_of("0123456789abcdef") != std::string::npos)
+      throw HttpError(404, "not_found", "no such invitation");
+    const AuthContext& caller = r.caller();
+    const auto now = unix_seconds();
+    std::vector<Statement> writes{
+        {"SELECT email FROM invitations WHERE organisation = ?1 AND substr(token_hash, 1, 16) ="
+         " ?2 AND used_at = 0",
+         {code, id}},
+        {"INSERT INTO audit_events (id, at, actor, action, organisation, subject, detail) SELECT"
+         " ?3, ?4, ?5, 'invitation withdrawn', ?1, email, '' FROM invitations WHERE organisation"
+         " = ?1 AND substr(token_hash, 1, 16) = ?2 AND used_at = 0",
+         {code, id, auth::random_token(16), now, caller.identity.subject}},
+        {"DELETE FROM invitations WHERE organisation = ?1 AND substr(token_hash, 1, 16) = ?2 AND"
+         " used_at = 0",
+         {code, id}}};
+    const auto done = co_await store_.transaction(std::move(writes));
+    if (done[2].changes == 0) throw HttpError(404, "not_found", "no such invitation");
+    for (const auto& row : done[0].rows)
+      log_change(caller, "invitation withdrawn", code, text(row[0]), "");
+    Response gone;
+    gone.status = 204;
+    co_return gone;
+  }
+
   // GET /api/me/organisations: the caller's memberships.
   Task<Response> mine(CoreRequest r) {
     Statement rows{
@@ -629,6 +684,12 @@ std::vector<CoreRoute> organisation_routes(OrganisationsDeps deps) {
   routes.push_back(
       {{.method = "DELETE", .path = "/api/organisations/{code}/members/{member}", .roles = any},
        [orgs](CoreRequest r) { return orgs->remove(std::move(r)); }});
+  routes.push_back(
+      {{.method = "GET", .path = "/api/organisations/{code}/invitations", .roles = any},
+       [orgs](CoreRequest r) { return orgs->pending(std::move(r)); }});
+  routes.push_back(
+      {{.method = "DELETE", .path = "/api/organisations/{code}/invitations/{id}", .roles = any},
+       [orgs](CoreRequest r) { return orgs->withdraw(std::move(r)); }});
   routes.push_back(
       {{.method = "POST", .path = "/api/organisations/{code}/invitations", .roles = any},
        [orgs](CoreRequest r) { return orgs->invite(std::move(r)); }});

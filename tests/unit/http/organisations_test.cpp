@@ -293,4 +293,35 @@ BOOST_AUTO_TEST_CASE(the_organisation_acted_for) {
   BOOST_TEST(id.may_use("conseils"));  // the bank's staff use every service
 }
 
+BOOST_FIXTURE_TEST_CASE(invitations_waiting_are_listed_and_withdrawn, Orgs) {
+  const auto op = who("staff", "operator");
+  const std::string at = "/api/organisations/49007/invitations";
+  auto r = as(op, "POST", at, R"({"email":"attente@mairie.invalid","role":"delegue"})");
+  BOOST_TEST_REQUIRE(r.status == 201, r.body);
+  const auto made = boost::json::parse(r.body);
+  const std::string id(made.at("id").as_string());
+  const std::string accept(made.at("accept").as_string());
+  auto listed = boost::json::parse(as(op, "GET", at).body).at("invitations").as_array();
+  BOOST_TEST_REQUIRE(listed.size() == 1u);
+  BOOST_TEST(listed[0].at("id").as_string() == id);
+  BOOST_TEST(listed[0].at("email").as_string() == "attente@mairie.invalid");
+  // Not the référent of Cholet's to see or withdraw; an id of another shape: 404.
+  BOOST_TEST(as(op, "POST", "/api/organisations/49099/members",
+                R"({"username":"cholet","role":"referent"})")
+                 .status == 201);
+  const auto cholet = who("cholet", "agent");
+  BOOST_TEST(as(cholet, "GET", at).status == 404);
+  BOOST_TEST(as(cholet, "DELETE", at + "/" + id).status == 404);
+  BOOST_TEST(as(op, "DELETE", at + "/zzzzzzzzzzzzzzzz").status == 404);
+  BOOST_TEST(as(op, "DELETE", at + "/%27%20OR%201=1%20--").status == 404);
+  BOOST_TEST(as(op, "DELETE", at + "/" + id).status == 204);
+  BOOST_TEST(as(op, "DELETE", at + "/" + id).status == 404);  // once
+  BOOST_TEST(as(op, "GET", at).body.find("attente@") == std::string::npos);
+  r = as(std::nullopt, "POST", accept,
+         R"({"username":"attente","password":"une phrase de passe solide","display_name":"A"})");
+  BOOST_TEST(r.status == 404, r.body);
+  Statement trail{"SELECT count(*) FROM audit_events WHERE action = 'invitation withdrawn'", {}};
+  BOOST_TEST(std::get<std::int64_t>(run(store->query(std::move(trail))).rows.at(0).at(0)) == 1);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -142,16 +142,44 @@ function inviteForm(ctx, org, services, refresh) {
   return form;
 }
 
+const DAY = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'long' });
+
+// The invitations waiting for an answer, each with "Retirer".
+function pendingItem(inv, ctx, code, status, refresh) {
+  const withdraw = async () => {
+    status.replaceChildren();
+    try {
+      await api(`/api/organisations/${encodeURIComponent(code)}/invitations/${inv.id}`, {
+        method: 'DELETE', csrf: ctx.user.csrf_token });
+      status.append(alert('success', `L’invitation de ${inv.email} est retirée.`));
+      await refresh();
+    } catch (err) {
+      status.append(alert('error', err.message));
+    }
+  };
+  return h('li', { class: 'fr-mb-1w' },
+    h('span', {}, `${inv.email} — ${ROLE[inv.role] || inv.role}, jusqu’au `
+      + `${DAY.format(new Date(inv.expires_at * 1000))} `),
+    h('button', { type: 'button', class: 'fr-btn fr-btn--sm fr-btn--tertiary', onclick: withdraw },
+      'Retirer', h('span', { class: 'fr-sr-only' }, ` l’invitation de ${inv.email}`)));
+}
+
 // The members of an organisation the caller manages, with the forms to change them.
 async function manageSection(section, ctx, code, services) {
   const status = h('div', { 'aria-live': 'polite' });
   const list = h('ul', { class: 'fr-raw-list' });
+  const waiting = h('ul', { class: 'fr-raw-list' });
   let org;
   const refresh = async () => {
-    const res = await api(`/api/organisations/${encodeURIComponent(code)}/members`);
+    const [res, pending] = await Promise.all([
+      api(`/api/organisations/${encodeURIComponent(code)}/members`),
+      api(`/api/organisations/${encodeURIComponent(code)}/invitations`)]);
     org = res.organisation;
     list.replaceChildren(...res.members.map((m) => memberRow(m, ctx, org, services, refresh,
       status)));
+    const invitations = pending.invitations || [];
+    waiting.replaceChildren(...(invitations.length ? invitations.map((i) => pendingItem(i, ctx,
+      org.code, status, refresh)) : [h('li', {}, 'Aucune invitation en attente.')]));
   };
   try {
     await refresh();
@@ -163,6 +191,7 @@ async function manageSection(section, ctx, code, services) {
   section.append(
     h('h2', { id: 'gestion' }, `Membres de ${orgLabel(org)}`),
     status, list,
+    h('h3', { class: 'fr-mt-4w' }, 'Invitations en attente'), waiting,
     h('h3', { class: 'fr-mt-4w' }, 'Inviter une personne'),
     h('p', {}, 'La personne reçoit un lien pour créer son compte, ou se connecte avec ProConnect '
       + 'sous cette adresse.'),
