@@ -201,22 +201,12 @@ class Organisations {
         "Bonjour,\n\n" + inviter + " vous invite à rejoindre " + name +
         " sur Passerelle, en tant que " + (role == "referent" ? "référent" : "délégué") +
         (granted.empty() ? "" : " (services : " + granted + ")") +
-        ".\n\nPour accepter, ouvrez ce lien avant le " + day_of(expires_at) +
-        " (il ne sert qu'une fois) :\n" + public_url() + "/invitation#" + token +
+        ".\n\nPour accepter, ouvrez ce lien avant le " + utc_timestamp(expires_at).substr(0, 10) +
+        " (année-mois-jour ; il ne sert qu'une fois) :\n" + public_url() + "/invitation#" + token +
         "\n\nSi vous vous connectez avec ProConnect sous cette adresse, l'invitation est prise"
         " en compte à votre première connexion.\n\nSi vous n'attendiez pas cette invitation,"
         " ignorez ce message.\n\n-- \nPasserelle\n";
     return {address, "Invitation à rejoindre " + name + " sur Passerelle", std::move(text)};
-  }
-
-  // "2026-12-07" (UTC).
-  static std::string day_of(std::int64_t seconds) {
-    const std::time_t t = static_cast<std::time_t>(seconds);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char out[16];
-    std::strftime(out, sizeof out, "%Y-%m-%d", &tm);
-    return out;
   }
 
   // POST /api/invitations/{token}/accept {username, password, display_name}: the account and

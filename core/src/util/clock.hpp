@@ -14,10 +14,10 @@ inline std::int64_t unix_seconds() {
       .count();
 }
 
-/// Now in UTC as the store's text columns hold it: "2026-11-30T07:15:00Z" (computed here, not
-/// in SQL: portable SQL has no strftime and no now()).
-inline std::string utc_timestamp() {
-  const std::time_t t = static_cast<std::time_t>(unix_seconds());
+/// Now (or `seconds` since the epoch) in UTC as the store's text columns hold it:
+/// "2026-11-30T07:15:00Z" (computed here, not in SQL: portable SQL has no strftime and no now()).
+inline std::string utc_timestamp(std::int64_t seconds = unix_seconds()) {
+  const std::time_t t = static_cast<std::time_t>(seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char out[24];
