@@ -306,6 +306,52 @@ BOOST_AUTO_TEST_CASE(faulty_plugin_costs_only_its_own_requests) {
   BOOST_TEST(TestConnection(gw.https_port()).request("GET", "/readyz")->status == 200);
 }
 
+// A plugin at its concurrency limit (max_concurrent) refuses at once with 503 and Retry-After;
+// the other plugins and its own later requests are served.
+BOOST_AUTO_TEST_CASE(a_plugin_at_its_limit_refuses_and_hurts_no_other) {
+  GatewayProcess gw("plugins:\n  - name: hello\n    library: " + module("hello") +
+                    "\n  - name: faulty\n    library: " + module("faulty") +
+                    "\n    max_concurrent: 2\n");
+  TestConnection first(gw.https_port()), second(gw.https_port());
+  first.send_raw("GET /api/faulty/slow?ms=1500 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  second.send_raw("GET /api/faulty/slow?ms=1500 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  BOOST_TEST_REQUIRE(gw.wait_for_log_times("slow request started", 2));  // both in their handler
+  TestConnection c(gw.https_port());
+  auto r = c.request("GET", "/api/faulty/ok");
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->status == 503, r->body);
+  BOOST_TEST(r->body.find("\"code\":\"plugin_busy\"") != std::string::npos);
+  BOOST_TEST(r->headers["retry-after"] == "1");
+  BOOST_TEST(c.request("GET", "/api/hello")->status == 200);
+  BOOST_TEST(first.read_reply()->status == 200);
+  BOOST_TEST(second.read_reply()->status == 200);
+  BOOST_TEST(c.request("GET", "/api/faulty/ok")->status == 200);
+}
+
+// A plugin whose start fails is not routed, and /readyz says why to a probe on this machine; a
+// plugin the config marks required stops the gateway instead.
+BOOST_AUTO_TEST_CASE(a_failed_start_is_reported_or_fatal_when_required) {
+  {
+    GatewayProcess gw("plugins:\n  - name: hello\n    library: " + module("hello") +
+                      "\n  - name: faulty\n    library: " + module("faulty") +
+                      "\n    config:\n      fail_start: true\n");
+    BOOST_TEST_REQUIRE(gw.wait_for_log("started with failed plugins"), gw.log());
+    TestConnection c(gw.https_port());
+    auto r = c.request("GET", "/readyz");
+    BOOST_TEST(r->status == 503);
+    BOOST_TEST(r->body.find("\"failure\":\"start refused on purpose\"") != std::string::npos,
+               r->body);
+    BOOST_TEST(c.request("GET", "/api/faulty/ok")->status == 503);
+    BOOST_TEST(c.request("GET", "/api/hello")->status == 200);
+    // The public list names no reason.
+    BOOST_TEST(c.request("GET", "/api/plugins")->body.find("start refused") == std::string::npos);
+  }
+  GatewayProcess gw("plugins:\n  - name: faulty\n    library: " + module("faulty") +
+                    "\n    required: true\n    config:\n      fail_start: true\n");
+  BOOST_TEST(gw.wait_for_log("a required plugin failed to start"), gw.log());
+  BOOST_TEST(gw.stop(0, 10s) == 1);  // signal 0: just wait for the exit
+}
+
 BOOST_AUTO_TEST_CASE(graceful_shutdown_finishes_the_request_in_flight) {
   GatewayProcess gw(plugins_yaml());
   TestConnection busy(gw.https_port());

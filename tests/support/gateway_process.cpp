@@ -143,11 +143,13 @@ GatewayProcess::GatewayProcess(const std::string& extra_yaml, const std::string&
     if (auto* p = v.as_object().if_contains("http_port"))
       http_port_ = static_cast<std::uint16_t>(p->as_int64());
   }
-  // Started: every plugin running, or some failed (the tests of failures need the gateway too).
-  // Either line ends the wait, so that a failed plugin does not cost the whole timeout.
+  // Started: every plugin running, or some failed (the tests of failures need the gateway too),
+  // or a required one failed and it stops. Any of these lines ends the wait, so that a failed
+  // plugin does not cost the whole timeout.
   const auto started = [](const std::string& out) {
     return out.find("\"component\":\"server\",\"msg\":\"ready\"") != std::string::npos ||
-           out.find("started with failed plugins") != std::string::npos;
+           out.find("started with failed plugins") != std::string::npos ||
+           out.find("a required plugin failed to start") != std::string::npos;
   };
   if (!process_->wait_until(started, std::chrono::seconds(10)))
     throw std::runtime_error("gateway not ready:\n" + log());

@@ -65,6 +65,18 @@ class GatewayProcess {
                     std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     return process_->wait_for(text, timeout);
   }
+  /// Waits (bounded) until `text` has come `times` times in the log.
+  bool wait_for_log_times(const std::string& text, std::size_t times,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    return process_->wait_until(
+        [&](const std::string& out) {
+          std::size_t seen = 0;
+          for (auto at = out.find(text); at != std::string::npos; at = out.find(text, at + 1))
+            ++seen;
+          return seen >= times;
+        },
+        timeout);
+  }
   std::string log() const { return process_->output(); }
 
   /// Sends `signo`; returns the exit code, or -1 if the process did not exit within `timeout`.

@@ -77,6 +77,8 @@ PluginConfig read_plugin(YamlSection s, const std::string& base_dir) {
   }
   p.library = resolve(base_dir, s.required_string("library"));
   p.timeout = s.duration("timeout", p.timeout);
+  p.max_concurrent = static_cast<int>(s.integer("max_concurrent", p.max_concurrent, 1, 1'000'000));
+  p.required = s.boolean("required", p.required);
   YamlSection routes = s.section("route_timeouts");
   if (routes.node().IsMap()) {
     for (const auto& kv : routes.node()) {

@@ -108,8 +108,12 @@ struct PluginConfig {
   std::string library;      // absolute or relative to the config file's folder
   milliseconds timeout{0};  // 0: server.handler_timeout
   std::map<std::string, milliseconds> route_timeouts;  // "GET /api/x/{id}" -> deadline
-  YAML::Node config;    // validated later against the plugin's own schema
-  YAML::Node position;  // where the entry stands, for error messages
+  // Requests (and dashboard widgets) it serves at once; more get 503 with Retry-After, so that
+  // a plugin that hangs holds at most this many and hurts no other.
+  int max_concurrent = 1000;
+  bool required = false;  // its start failing stops the gateway (else: reported, not routed)
+  YAML::Node config;      // validated later against the plugin's own schema
+  YAML::Node position;    // where the entry stands, for error messages
 };
 
 struct OidcRoleRule {

@@ -32,6 +32,7 @@ CoreRoute dashboard_route(PluginHost& plugins, std::chrono::milliseconds timeout
               std::shared_ptr<LoadedPlugin> plugin;
               PluginOutcome<Widget> outcome;
               std::shared_ptr<PluginCall<Widget>> call;
+              bool busy = false;  // at its limit: not called
             };
             std::vector<Slot> slots;
             slots.reserve(table->plugins.size());
@@ -41,6 +42,7 @@ CoreRoute dashboard_route(PluginHost& plugins, std::chrono::milliseconds timeout
               if (!identity.may_use(plugin->info().name)) continue;
               Slot& slot = slots.emplace_back();
               slot.plugin = plugin;
+              if ((slot.busy = plugin->busy())) continue;  // shown unavailable
               if (plugin->plugin().widget_immediate()) {
                 const InFlight held(plugin);
                 try {
@@ -68,7 +70,10 @@ CoreRoute dashboard_route(PluginHost& plugins, std::chrono::milliseconds timeout
                 entry["widget"] = std::move(*slot.outcome.value.value());
               } else {
                 entry["unavailable"] = true;
-                log::warn("dashboard", outcome.timed_out ? "widget timed out" : "widget failed",
+                log::warn("dashboard",
+                          slot.busy           ? "widget skipped: its plugin is busy"
+                          : outcome.timed_out ? "widget timed out"
+                                              : "widget failed",
                           {{"plugin", name}, {"request_id", in.in.request_id}});
               }
               widgets.push_back(std::move(entry));

@@ -643,6 +643,14 @@ Task<Response> Dispatcher::call_plugin(const Target& target, Request request,
                                        std::string_view request_id, bool before_upload) {
   const RouteTable::Target& plugin_target = *target.plugin;
   const std::string& plugin_name = plugin_target.plugin->info().name;
+  // At its limit (config max_concurrent): refused at once, the other plugins unaffected.
+  if (plugin_target.plugin->busy()) {
+    Response busy = error_response(503, "plugin_busy",
+                                   "the service " + plugin_name + " is busy; try again in a moment",
+                                   request_id);
+    busy.headers.emplace_back("Retry-After", "1");
+    co_return busy;
+  }
   // Both hold the plugin while the outcome is looked at, and are declared first so that they
   // go after it: an exception's code is in the plugin's library.
   std::shared_ptr<PluginCall<Response>> call;

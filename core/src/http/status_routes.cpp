@@ -23,12 +23,15 @@ std::vector<CoreRoute> status_routes(PluginHost& plugins, MetricsRegistry& metri
                     }});
   routes.push_back({{.method = "GET", .path = "/readyz", .authenticate = false, .immediate = true},
                     {},
-                    [&plugins, store_available](CoreRequest&) {
+                    [&plugins, store_available](CoreRequest& r) {
                       const bool store = !store_available || store_available();
                       const bool ready = plugins.ready() && store;
+                      // Why a plugin failed, to probes on this machine only: the reason may
+                      // name paths or hosts nobody outside needs to know.
+                      const bool local = r.in.remote == "127.0.0.1" || r.in.remote == "::1";
                       json::object body{{"status", ready ? "ready" : "not_ready"},
                                         {"store", store ? "ok" : "unavailable"},
-                                        {"plugins", plugins.describe()}};
+                                        {"plugins", plugins.describe(local)}};
                       return Response::json(body, ready ? 200 : 503);
                     }});
   routes.push_back(

@@ -52,6 +52,12 @@ class LoadedPlugin {
 
   /// Requests being served by this plugin right now.
   std::atomic<int> in_flight{0};
+  /// Beyond this many in flight, requests and widgets are refused (config max_concurrent).
+  int max_concurrent = 0;
+  /// Whether `max_concurrent` is reached: a new request is refused (503 with Retry-After).
+  bool busy() const {
+    return max_concurrent > 0 && in_flight.load(std::memory_order_relaxed) >= max_concurrent;
+  }
 
   // Filled in when the host starts the plugin; they hold code of the library.
   std::unique_ptr<PluginServices> services;

@@ -89,6 +89,7 @@ void PluginHost::load_all(const Config& config) {
     }
     auto settings = validate_plugin_config(pc.config, pc.position, config.file,
                                            plugin->plugin().config_schema());
+    plugin->max_concurrent = pc.max_concurrent;
     plugins_.push_back({std::move(plugin), pc, std::move(settings)});
   }
   publish();
@@ -133,6 +134,14 @@ Task<void> PluginHost::start_all() {
   bool all = true;
   for (auto& p : plugins_) all = all && p.plugin->state() == LoadedPlugin::State::running;
   ready_ = all;
+}
+
+std::vector<std::string> PluginHost::failed_required() const {
+  std::vector<std::string> names;
+  for (const auto& p : plugins_)
+    if (p.config.required && p.plugin->state() != LoadedPlugin::State::running)
+      names.push_back(p.plugin->info().name);
+  return names;
 }
 
 void PluginHost::publish() {
@@ -201,7 +210,7 @@ void PluginHost::deliver(const std::string& plugin, const std::string& message) 
       p->services->deliver(message, p);
 }
 
-boost::json::array PluginHost::describe() const {
+boost::json::array PluginHost::describe(bool with_failures) const {
   boost::json::array out;
   for (const auto& plugin : table()->plugins) {
     boost::json::object o;
@@ -209,6 +218,8 @@ boost::json::array PluginHost::describe() const {
     o["version"] = plugin->info().version;
     o["description"] = plugin->info().description;
     o["state"] = state_name(plugin->state());
+    if (with_failures && plugin->state() == LoadedPlugin::State::failed)
+      o["failure"] = plugin->failure().substr(0, 300);
     out.push_back(std::move(o));
   }
   return out;

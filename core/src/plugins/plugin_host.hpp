@@ -65,8 +65,12 @@ class PluginHost {
   /// True once start_all() ran and every plugin is running.
   bool ready() const { return ready_.load(); }
 
+  /// The plugins marked `required` that are not running (after start_all: the gateway stops).
+  std::vector<std::string> failed_required() const;
+
   /// name, version, description, state of every plugin, for /api/plugins and /readyz.
-  boost::json::array describe() const;
+  /// `with_failures`: a failed plugin's reason too (its first 300 characters).
+  boost::json::array describe(bool with_failures = false) const;
 
   /// How a plugin's announcement (Host::announce) reaches the other instances: `send(plugin,
   /// message)`. Set before start_all(); unset, announcements go nowhere (one instance).

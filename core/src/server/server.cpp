@@ -443,6 +443,8 @@ struct Server::Impl {
     }
   }
 
+  int exit_code = 0;  // 1: stopped because a required plugin did not start
+
   asio::awaitable<void> shutdown() {
     log::info("server", "shutting down", {{"grace_ms", config.server.shutdown_grace.count()}});
     for (auto& w : workers)
@@ -585,10 +587,20 @@ int Server::run() {
   asio::co_spawn(s.ioc, s.oidc.discover_all(), asio::detached);
   log::info("server", "listening", std::move(fields));
   asio::co_spawn(s.ioc, s.plugins.start_all(), [&s](std::exception_ptr e) {
-    if (e)
+    if (e) {
       log::error("plugins", "start-up failed");
-    else
-      log::info("server", s.plugins.ready() ? "ready" : "started with failed plugins");
+      return;
+    }
+    // A plugin the config marks required that did not start stops the gateway (exit code 1).
+    if (const auto failed = s.plugins.failed_required(); !failed.empty()) {
+      std::string names;
+      for (const auto& n : failed) names += (names.empty() ? "" : ", ") + n;
+      log::error("server", "a required plugin failed to start: stopping", {{"plugins", names}});
+      s.exit_code = 1;
+      asio::co_spawn(s.ioc, s.shutdown(), asio::detached);
+      return;
+    }
+    log::info("server", s.plugins.ready() ? "ready" : "started with failed plugins");
   });
 
   // Each I/O thread hands over its last access lines once it stops serving: a clean stop
@@ -603,7 +615,7 @@ int Server::run() {
   access_log::flush_thread();
   for (auto& t : threads) t.join();
   log::info("server", "stopped");
-  return 0;
+  return s.exit_code;
 }
 
 }  // namespace passerelle

@@ -183,6 +183,8 @@ BOOST_AUTO_TEST_CASE(plugins_entries) {
                                                                  "  - name: hello\n"
                                                                  "    library: lib/h.so\n"
                                                                  "    timeout: 2s\n"
+                                                                 "    max_concurrent: 20\n"
+                                                                 "    required: true\n"
                                                                  "    route_timeouts:\n"
                                                                  "      GET /api/hello: 250ms\n"
                                                                  "    config:\n"
@@ -192,6 +194,11 @@ BOOST_AUTO_TEST_CASE(plugins_entries) {
   BOOST_TEST(c.plugins[0].timeout.count() == 2000);
   BOOST_TEST(c.plugins[0].route_timeouts.at("GET /api/hello").count() == 250);
   BOOST_TEST(c.plugins[0].config["greeting"].as<std::string>() == "Salut");
+  BOOST_TEST(c.plugins[0].max_concurrent == 20);
+  BOOST_TEST(c.plugins[0].required);
+  const std::string zero = error_of(
+      dir, std::string(kTls) + "plugins:\n  - name: a\n    library: a.so\n    max_concurrent: 0\n");
+  BOOST_TEST(zero.rfind("p.yaml:7:", 0) == 0, zero);
 
   BOOST_TEST(error_of(dir, std::string(kTls) + "plugins:\n  - name: a\n    library: a.so\n"
                                                "  - name: a\n    library: b.so\n") ==
