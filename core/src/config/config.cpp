@@ -227,7 +227,7 @@ WebConfig read_web(YamlSection s, const std::string& base_dir) {
           return std::isalnum(ch) || ch == '/' || ch == '-' || ch == '_' || ch == '.';
         });
     if (!plain) s.fail("pages", "\"" + page + "\" is not a plain path such as /mon-compte");
-    for (const char* reserved : {"/api", "/auth", "/assets", "/.well-known"})
+    for (const char* reserved : {"/api", "/auth", "/admin", "/assets", "/.well-known"})
       if (page == reserved || page.rfind(std::string(reserved) + "/", 0) == 0)
         s.fail("pages", "\"" + page + "\" lies under " + reserved + ", which the gateway answers");
     if (!seen.insert(page).second) s.fail("pages", "\"" + page + "\" is listed twice");
@@ -378,6 +378,7 @@ Config load_config_text(const std::string& text, const std::string& path) {
   c.auth = read_auth(top.section("auth"), base_dir, c.store.sqlite);
   c.web = read_web(top.section("web"), base_dir);
 
+  if (top.has("plugin_dir")) c.plugin_dir = resolve(base_dir, top.string("plugin_dir", ""));
   std::set<std::string> names;
   for (auto& entry : top.sections("plugins")) {
     PluginConfig p = read_plugin(entry, base_dir);

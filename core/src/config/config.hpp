@@ -181,6 +181,9 @@ struct Config {
   AuthConfig auth;
   WebConfig web;
   std::vector<PluginConfig> plugins;
+  // Where operators load plugins from at runtime (POST /admin/plugins): a library is named by
+  // its file name there, never by a path. Empty: no runtime loading of new libraries.
+  std::string plugin_dir;
 };
 
 /// Reads and validates `path`; throws ConfigError ("file:line:col: message").

@@ -12,8 +12,8 @@ namespace passerelle {
 
 /// Holds a plugin and counts a call in flight for it while it lives.
 struct InFlight {
-  explicit InFlight(std::shared_ptr<LoadedPlugin> p) : plugin(std::move(p)) { ++plugin->in_flight; }
-  ~InFlight() { --plugin->in_flight; }
+  explicit InFlight(std::shared_ptr<LoadedPlugin> p) : plugin(std::move(p)) { plugin->enter(); }
+  ~InFlight() { plugin->leave(); }
   InFlight(const InFlight&) = delete;
   InFlight& operator=(const InFlight&) = delete;
   std::shared_ptr<LoadedPlugin> plugin;

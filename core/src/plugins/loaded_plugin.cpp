@@ -1,6 +1,7 @@
 // Loading a plugin: every refusal is one line naming the file and the values that differ.
 #include "plugins/loaded_plugin.hpp"
 
+#include "auth/crypto.hpp"
 #include "plugins/elf_check.hpp"
 #include "plugins/plugin_services.hpp"
 #include "util/clock.hpp"
@@ -8,6 +9,8 @@
 #include <boost/dll/shared_library.hpp>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 namespace passerelle {
 
@@ -39,6 +42,12 @@ std::shared_ptr<LoadedPlugin> LoadedPlugin::load(const std::string& path) {
 
   std::shared_ptr<LoadedPlugin> loaded(new LoadedPlugin());
   loaded->path_ = path;
+  {
+    std::ifstream file(path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(file)),
+                            std::istreambuf_iterator<char>());
+    loaded->sha256_ = auth::sha256_hex(bytes);
+  }
   loaded->loaded_at_ = unix_seconds();
   loaded->library_ = std::move(lib);
   try {
@@ -49,6 +58,30 @@ std::shared_ptr<LoadedPlugin> LoadedPlugin::load(const std::string& path) {
     throw fail(std::string("factory failed: ") + e.what());
   }
   return loaded;
+}
+
+void LoadedPlugin::when_drained(std::function<void()> then) {
+  {
+    const std::lock_guard lock(drain_mutex_);
+    if (!then || in_flight.load(std::memory_order_acquire) > 0) {
+      on_drained_ = std::move(then);
+      return;
+    }
+    on_drained_ = nullptr;
+  }
+  then();
+}
+
+void LoadedPlugin::drained() {
+  std::function<void()> then;
+  {
+    const std::lock_guard lock(drain_mutex_);
+    // A request that entered since may be in flight again: the next leave() will tell.
+    if (in_flight.load(std::memory_order_acquire) > 0 || !on_drained_) return;
+    then = std::move(on_drained_);
+    on_drained_ = nullptr;
+  }
+  then();
 }
 
 const char* state_name(LoadedPlugin::State state) {

@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -41,6 +43,8 @@ class LoadedPlugin {
   const std::string& path() const { return path_; }
   /// When the library was loaded, epoch seconds.
   std::int64_t loaded_at() const { return loaded_at_; }
+  /// SHA-256 of the library file as it was loaded (hex).
+  const std::string& sha256() const { return sha256_; }
 
   State state() const { return state_.load(); }
   void set_state(State s) { state_.store(s); }
@@ -50,8 +54,17 @@ class LoadedPlugin {
     state_.store(State::failed);
   }
 
-  /// Requests being served by this plugin right now.
+  /// Requests (and widget calls, announcements) being served by this plugin right now: enter()
+  /// and leave() count them.
   std::atomic<int> in_flight{0};
+  void enter() { in_flight.fetch_add(1, std::memory_order_relaxed); }
+  void leave() {
+    if (in_flight.fetch_sub(1, std::memory_order_acq_rel) == 1) drained();
+  }
+  /// Calls `then` once nothing is in flight: at once (on this thread) when nothing is, else on
+  /// the thread of the last leave(). One waiter at a time; a new one replaces the previous, and
+  /// an empty one forgets it.
+  void when_drained(std::function<void()> then);
   /// Beyond this many in flight, requests and widgets are refused (config max_concurrent).
   int max_concurrent = 0;
   /// Whether `max_concurrent` is reached: a new request is refused (503 with Retry-After).
@@ -65,8 +78,12 @@ class LoadedPlugin {
 
  private:
   LoadedPlugin() = default;
+  void drained();
 
+  std::mutex drain_mutex_;
+  std::function<void()> on_drained_;
   std::string path_;
+  std::string sha256_;
   std::int64_t loaded_at_ = 0;
   PluginInfo info_;
   std::atomic<State> state_{State::loaded};

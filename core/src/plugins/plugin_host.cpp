@@ -12,6 +12,8 @@
 #include "territories/territory_index.hpp"
 #include "util/blocking_pool.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -57,6 +59,27 @@ PluginHost::~PluginHost() = default;
 
 void PluginHost::join() { blocking_->join(); }
 
+std::string PluginHost::refusal(const LoadedPlugin& plugin, const PluginConfig& pc) const {
+  const std::string& name = plugin.info().name;
+  if (name != pc.name)
+    return "plugin library " + pc.library + " is named \"" + name + "\", not \"" + pc.name + "\"";
+  if (auto table = core_table_reached(name); !table.empty())
+    return "plugin \"" + name + "\" cannot be loaded: its tables (" + table_prefix(name) +
+           "*) would include the core's table " + table + "; rename the plugin";
+  for (const auto& other : plugins_) {
+    const std::string& other_name = other.plugin->info().name;
+    if (other_name == name)
+      return "plugin library " + pc.library + ": plugin \"" + name + "\" is already loaded from " +
+             other.plugin->path();
+    // Each plugin reaches the tables that start with its prefix: no prefix may hold another.
+    const std::string mine = table_prefix(name), theirs = table_prefix(other_name);
+    if (mine.rfind(theirs, 0) == 0 || theirs.rfind(mine, 0) == 0)
+      return "plugin \"" + name + "\" cannot run beside plugin \"" + other_name +
+             "\": their tables (" + mine + "*, " + theirs + "*) would overlap";
+  }
+  return {};
+}
+
 void PluginHost::load_all(const Config& config) {
   for (const auto& pc : config.plugins) {
     std::shared_ptr<LoadedPlugin> plugin;
@@ -65,28 +88,7 @@ void PluginHost::load_all(const Config& config) {
     } catch (const PluginError& e) {
       fail_at(config.file, pc.position, e.what());
     }
-    const std::string& name = plugin->info().name;
-    if (name != pc.name)
-      fail_at(
-          config.file, pc.position,
-          "plugin library " + pc.library + " is named \"" + name + "\", not \"" + pc.name + "\"");
-    if (auto table = core_table_reached(name); !table.empty())
-      fail_at(config.file, pc.position,
-              "plugin \"" + name + "\" cannot be loaded: its tables (" + table_prefix(name) +
-                  "*) would include the core's table " + table + "; rename the plugin");
-    for (const auto& other : plugins_) {
-      const std::string& other_name = other.plugin->info().name;
-      if (other_name == name)
-        fail_at(config.file, pc.position,
-                "plugin library " + pc.library + ": plugin \"" + name +
-                    "\" is already loaded from " + other.plugin->path());
-      // Each plugin reaches the tables that start with its prefix: no prefix may hold another.
-      const std::string mine = table_prefix(name), theirs = table_prefix(other_name);
-      if (mine.rfind(theirs, 0) == 0 || theirs.rfind(mine, 0) == 0)
-        fail_at(config.file, pc.position,
-                "plugin \"" + name + "\" cannot run beside plugin \"" + other_name +
-                    "\": their tables (" + mine + "*, " + theirs + "*) would overlap");
-    }
+    if (auto why = refusal(*plugin, pc); !why.empty()) fail_at(config.file, pc.position, why);
     auto settings = validate_plugin_config(pc.config, pc.position, config.file,
                                            plugin->plugin().config_schema());
     plugin->max_concurrent = pc.max_concurrent;
@@ -129,11 +131,9 @@ Task<void> PluginHost::start_one(Pending& p) {
 }
 
 Task<void> PluginHost::start_all() {
+  AsyncMutex::Lock lock = co_await admin_.lock();
   for (auto& p : plugins_) co_await start_one(p);
   publish();
-  bool all = true;
-  for (auto& p : plugins_) all = all && p.plugin->state() == LoadedPlugin::State::running;
-  ready_ = all;
 }
 
 std::vector<std::string> PluginHost::failed_required() const {
@@ -145,6 +145,10 @@ std::vector<std::string> PluginHost::failed_required() const {
 }
 
 void PluginHost::publish() {
+  // Ready: every plugin of the list running (and, at start-up, start_all done: it publishes).
+  ready_ = std::all_of(plugins_.begin(), plugins_.end(), [](const Pending& p) {
+    return p.plugin->state() == LoadedPlugin::State::running;
+  });
   auto table = std::make_shared<RouteTable>();
   for (auto& p : plugins_) {
     table->plugins.push_back(p.plugin);
@@ -167,16 +171,15 @@ void PluginHost::publish() {
 }
 
 Task<void> PluginHost::stop_all(std::chrono::milliseconds grace) {
+  AsyncMutex::Lock lock = co_await admin_.lock();
   ready_ = false;
   table_.store(std::make_shared<const RouteTable>());
-  auto executor = co_await boost::asio::this_coro::executor;
   const auto deadline = std::chrono::steady_clock::now() + grace;
-  boost::asio::steady_timer timer(executor);
   for (auto& p : plugins_) {
-    while (p.plugin->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
-      timer.expires_after(std::chrono::milliseconds(10));
-      co_await timer.async_wait(boost::asio::use_awaitable);
-    }
+    const auto left = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   deadline - std::chrono::steady_clock::now()),
+                               std::chrono::milliseconds(0));
+    co_await drain(p.plugin, left);
     if (p.plugin->state() != LoadedPlugin::State::running) continue;
     services_.withdraw(p.plugin.get());  // no new caller reaches it
     try {
@@ -208,6 +211,126 @@ void PluginHost::deliver(const std::string& plugin, const std::string& message) 
     if ((message == "*" || p->info().name == plugin) &&
         p->state() == LoadedPlugin::State::running && p->services)
       p->services->deliver(message, p);
+}
+
+Task<bool> PluginHost::drain(std::shared_ptr<LoadedPlugin> plugin,
+                             std::chrono::milliseconds grace) {
+  // The last request to leave cancels the timer: no polling.
+  auto executor = co_await boost::asio::this_coro::executor;
+  auto timer = std::make_shared<boost::asio::steady_timer>(executor, grace);
+  plugin->when_drained(
+      [timer, executor] { boost::asio::post(executor, [timer] { timer->cancel(); }); });
+  auto [ec] = co_await timer->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (ec == boost::asio::error::operation_aborted) co_return true;
+  plugin->when_drained(nullptr);
+  co_return plugin->in_flight.load() == 0;
+}
+
+Task<void> PluginHost::retire(std::shared_ptr<LoadedPlugin> plugin,
+                              std::chrono::milliseconds grace) {
+  services_.withdraw(plugin.get());  // its services, unless its successor took them over
+  const bool drained = co_await drain(plugin, grace);
+  const std::string& name = plugin->info().name;
+  if (!drained) {
+    // Its handlers still run: stop() would pull resources from under them. The library stays
+    // loaded as long as they hold it.
+    log::warn("plugins", "plugin retired with requests still running: its stop() is skipped",
+              {{"plugin", name}, {"in_flight", plugin->in_flight.load()}});
+    plugin->set_state(LoadedPlugin::State::stopped);
+    co_return;
+  }
+  if (plugin->state() == LoadedPlugin::State::running) {
+    try {
+      co_await plugin->plugin().stop();
+    } catch (const std::exception& e) {
+      log::error("plugins", "plugin failed to stop", {{"plugin", name}, {"error", e.what()}});
+    }
+  }
+  plugin->set_state(LoadedPlugin::State::stopped);
+  log::info("plugins", "plugin drained and stopped", {{"plugin", name}});
+}
+
+namespace {
+// A refusal of the runtime controls, with the reason of the layer below.
+[[noreturn]] void refuse(int status, const std::string& code, const std::string& why) {
+  throw HttpError(status, code, why);
+}
+}  // namespace
+
+Task<std::shared_ptr<LoadedPlugin>> PluginHost::load_beside(const PluginConfig& pc,
+                                                            boost::json::object& settings) {
+  std::shared_ptr<LoadedPlugin> plugin;
+  try {
+    // dlopen and the file's hash: blocking, on the plugins' pool.
+    auto load = [path = pc.library] { return LoadedPlugin::load(path); };  // named (g++ 12)
+    plugin = co_await blocking_->run(std::move(load));
+  } catch (const PluginError& e) {
+    refuse(422, "plugin_refused", e.what());
+  }
+  try {
+    settings = validate_plugin_config(pc.config, pc.position, pc.name + " (request)",
+                                      plugin->plugin().config_schema());
+  } catch (const std::exception& e) {
+    refuse(422, "invalid_config", e.what());
+  }
+  plugin->max_concurrent = pc.max_concurrent;
+  co_return plugin;
+}
+
+Task<void> PluginHost::add(PluginConfig pc) {
+  AsyncMutex::Lock lock = co_await admin_.lock();
+  boost::json::object settings;
+  auto plugin = co_await load_beside(pc, settings);
+  if (auto why = refusal(*plugin, pc); !why.empty())
+    refuse(why.find("already loaded") != std::string::npos ? 409 : 422, "plugin_refused", why);
+  plugins_.push_back({plugin, pc, std::move(settings)});
+  co_await start_one(plugins_.back());
+  if (plugin->state() != LoadedPlugin::State::running) {
+    const std::string why = plugin->failure();
+    plugins_.pop_back();
+    refuse(422, "plugin_failed", "plugin " + pc.name + " did not start: " + why);
+  }
+  publish();
+}
+
+Task<void> PluginHost::reload(std::string name, std::string library,
+                              std::chrono::milliseconds grace) {
+  AsyncMutex::Lock lock = co_await admin_.lock();
+  auto it = std::find_if(plugins_.begin(), plugins_.end(),
+                         [&](const Pending& p) { return p.plugin->info().name == name; });
+  if (it == plugins_.end()) refuse(404, "not_found", "no plugin " + name);
+  PluginConfig pc = it->config;
+  if (!library.empty()) pc.library = std::move(library);
+  boost::json::object settings;
+  auto next = co_await load_beside(pc, settings);
+  if (next->info().name != name)
+    refuse(422, "plugin_refused",
+           "plugin library " + pc.library + " is named \"" + next->info().name + "\", not \"" +
+               name + "\"");
+  // Started beside the running one (its migrations first); the switch is one table swap.
+  Pending candidate{next, pc, std::move(settings)};
+  co_await start_one(candidate);
+  if (next->state() != LoadedPlugin::State::running)
+    refuse(422, "plugin_failed",
+           "the new " + name + " did not start (the running one goes on): " + next->failure());
+  it = std::find_if(plugins_.begin(), plugins_.end(),
+                    [&](const Pending& p) { return p.plugin->info().name == name; });
+  std::shared_ptr<LoadedPlugin> previous = std::exchange(it->plugin, next);
+  it->config = std::move(candidate.config);
+  it->settings = std::move(candidate.settings);
+  publish();
+  co_await retire(std::move(previous), grace);
+}
+
+Task<void> PluginHost::remove(std::string name, std::chrono::milliseconds grace) {
+  AsyncMutex::Lock lock = co_await admin_.lock();
+  auto it = std::find_if(plugins_.begin(), plugins_.end(),
+                         [&](const Pending& p) { return p.plugin->info().name == name; });
+  if (it == plugins_.end()) refuse(404, "not_found", "no plugin " + name);
+  std::shared_ptr<LoadedPlugin> previous = it->plugin;
+  plugins_.erase(it);
+  publish();  // no new request reaches it
+  co_await retire(std::move(previous), grace);
 }
 
 boost::json::array PluginHost::describe(bool with_failures) const {

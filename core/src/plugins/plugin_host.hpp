@@ -7,6 +7,7 @@
 #include "config/config.hpp"
 #include "http/router.hpp"
 #include "metrics/registry.hpp"
+#include "passerelle/async_mutex.hpp"
 #include "plugins/loaded_plugin.hpp"
 #include "plugins/service_registry.hpp"
 
@@ -56,6 +57,20 @@ class PluginHost {
   /// Unpublishes every route, waits up to `grace` for in-flight requests, then stops plugins.
   Task<void> stop_all(std::chrono::milliseconds grace);
 
+  // Runtime controls (operators, core/src/http/admin_plugins.cpp), one at a time. Refusals are
+  // HttpErrors: 404 no such plugin, 409 already loaded, 422 a library, config or start refused
+  // (with the reason). A retired plugin is drained (up to `grace`: the last request to leave
+  // signals it), then stopped; its library is unloaded when the last holder lets it go.
+  /// Loads `pc` (library path resolved, config checked against the plugin's schema), migrates,
+  /// starts and routes it.
+  Task<void> add(PluginConfig pc);
+  /// Loads `library` (empty: the same file again) beside the running `name`, starts it with the
+  /// same config, switches the routes in one table swap, then retires the old one. A new one
+  /// that fails to start is refused and the running one goes on.
+  Task<void> reload(std::string name, std::string library, std::chrono::milliseconds grace);
+  /// Unroutes `name` (its routes are 404 from now), then retires it.
+  Task<void> remove(std::string name, std::chrono::milliseconds grace);
+
   /// Waits for the plugins' blocking work under way (before the I/O threads go).
   void join();
 
@@ -91,6 +106,13 @@ class PluginHost {
   void deliver(const std::string& plugin, const std::string& message);
 
  private:
+  // Why `plugin` (loaded for `pc`) may not run beside the others; empty when it may.
+  std::string refusal(const LoadedPlugin& plugin, const PluginConfig& pc) const;
+  Task<std::shared_ptr<LoadedPlugin>> load_beside(const PluginConfig& pc,
+                                                  boost::json::object& settings);
+  // True when nothing of `plugin` is in flight, within `grace`.
+  Task<bool> drain(std::shared_ptr<LoadedPlugin> plugin, std::chrono::milliseconds grace);
+  Task<void> retire(std::shared_ptr<LoadedPlugin> plugin, std::chrono::milliseconds grace);
   struct Pending {
     std::shared_ptr<LoadedPlugin> plugin;
     PluginConfig config;
@@ -110,6 +132,7 @@ class PluginHost {
   AttachmentStore* attachments_ = nullptr;  // Host::attachments()
   ServiceRegistry services_;                // Host::offer(), Host::lookup()
   std::vector<Pending> plugins_;
+  AsyncMutex admin_;  // the runtime controls, start and stop: one at a time
   std::atomic<std::shared_ptr<const RouteTable>> table_;
   std::atomic<bool> ready_{false};
   std::function<void(const std::string&, const std::string&)> relay_;

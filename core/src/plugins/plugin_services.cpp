@@ -95,7 +95,7 @@ void PluginServices::deliver(std::string message, std::shared_ptr<LoadedPlugin> 
     if (draining_) return;
     draining_ = true;
   }
-  ++owner->in_flight;
+  owner->enter();
   boost::asio::co_spawn(executor_, drain(std::move(owner)), boost::asio::detached);
 }
 
@@ -121,7 +121,7 @@ Task<void> PluginServices::drain(std::shared_ptr<LoadedPlugin> owner) {
                  {{"plugin", plugin_}, {"error", e.what()}});
     }
   }
-  --owner->in_flight;
+  owner->leave();
 }
 
 AttachmentStore& PluginAttachments::store() {

@@ -14,7 +14,9 @@ void ServiceRegistry::offer(const std::string& name, Service& service,
   if (it != entries_.end()) {
     const auto current = it->second.owner.lock();
     const auto offering = owner.lock();
-    if (current && current != offering && current->state() == LoadedPlugin::State::running)
+    // An upgrade of the same plugin (started beside it, before the switch) takes the name over.
+    if (current && current != offering && current->state() == LoadedPlugin::State::running &&
+        !(offering && offering->info().name == current->info().name))
       throw std::invalid_argument("the service \"" + name + "\" is offered by plugin " +
                                   current->info().name);
   }

@@ -12,6 +12,7 @@
 #include "auth/relay.hpp"
 #include "client/http_client.hpp"
 #include "http/admin_overview.hpp"
+#include "http/admin_plugins.hpp"
 #include "http/dashboard.hpp"
 #include "http/dispatcher.hpp"
 #include "http/status_routes.hpp"
@@ -217,6 +218,9 @@ struct Server::Impl {
     routes.insert(routes.end(), login.begin(), login.end());
     routes.push_back(dashboard_route(plugins, std::chrono::seconds(3)));
     routes.push_back(admin_overview_route(plugins, metrics));
+    auto admin =
+        admin_plugin_routes(plugins, metrics, config.plugin_dir, config.server.shutdown_grace);
+    routes.insert(routes.end(), admin.begin(), admin.end());
     auto places = territory_routes([this]() -> const Territories& { return territories; });
     routes.insert(routes.end(), places.begin(), places.end());
     auto organisations =

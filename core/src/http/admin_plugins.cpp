@@ -1,0 +1,204 @@
+#include "http/admin_plugins.hpp"
+
+#include "log/log.hpp"
+#include "metrics/registry.hpp"
+#include "plugins/plugin_host.hpp"
+#include "util/clock.hpp"
+
+#include <yaml-cpp/yaml.h>
+#include <boost/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <memory>
+
+namespace passerelle {
+
+namespace json = boost::json;
+
+namespace {
+
+json::object body_of(const CoreRequest& r) {
+  if (r.in.body.empty()) return {};
+  boost::system::error_code ec;
+  json::value v = json::parse(r.in.body, ec);
+  if (ec || !v.is_object()) throw HttpError(400, "invalid_json", "the body is not a JSON object");
+  return std::move(v.as_object());
+}
+
+std::string text_field(const json::object& body, const char* name) {
+  const json::value* v = body.if_contains(name);
+  if (!v) return {};
+  if (!v->is_string()) throw HttpError(422, "invalid_field", std::string(name) + ": a text");
+  return std::string(v->as_string());
+}
+
+class AdminPlugins {
+ public:
+  AdminPlugins(PluginHost& plugins, MetricsRegistry& metrics, std::string plugin_dir,
+               std::chrono::milliseconds grace)
+      : plugins_(plugins), metrics_(metrics), dir_(std::move(plugin_dir)), grace_(grace) {}
+
+  // Each plugin, with its last hour: requests, errors and the worst minute's p99.
+  Response list(CoreRequest&) {
+    const std::int64_t now = unix_seconds();
+    json::array out;
+    for (const auto& p : plugins_.table()->plugins) {
+      std::uint64_t requests = 0, errors = 0;
+      std::optional<double> p99;
+      for (const auto& m : metrics_.last_hour(p->info().name, now)) {
+        requests += m.requests;
+        errors += m.errors;
+        if (m.p99_seconds) p99 = std::max(p99.value_or(0.0), *m.p99_seconds);
+      }
+      json::object o{{"name", p->info().name},
+                     {"version", p->info().version},
+                     {"library", p->path()},
+                     {"sha256", p->sha256()},
+                     {"state", state_name(p->state())},
+                     {"loaded_at", p->loaded_at()},
+                     {"in_flight", p->in_flight.load()},
+                     {"max_concurrent", p->max_concurrent},
+                     {"requests", requests},
+                     {"errors", errors}};
+      o["p99_ms"] = p99 ? json::value(std::round(*p99 * 1e6) / 1e3) : json::value(nullptr);
+      if (p->state() == LoadedPlugin::State::failed) o["failure"] = p->failure();
+      out.push_back(std::move(o));
+    }
+    return Response::json(json::object{{"plugin_dir", dir_}, {"plugins", std::move(out)}});
+  }
+
+  // A file name of the plugin directory, as a path; never anything outside it.
+  std::string library_in_dir(const std::string& file) const {
+    if (dir_.empty())
+      throw HttpError(409, "no_plugin_dir",
+                      "no plugin_dir in the config: libraries cannot be loaded at runtime");
+    if (file.empty() || file.size() > 200 || file.find('/') != std::string::npos ||
+        file.find('\0') != std::string::npos || file[0] == '.' || file.size() < 4 ||
+        file.compare(file.size() - 3, 3, ".so") != 0)
+      throw HttpError(422, "invalid_field", "library: a file name of the plugin directory (.so)");
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path dir = fs::canonical(dir_, ec);
+    const fs::path path = fs::weakly_canonical(fs::path(dir_) / file, ec);
+    // A link that leads out of the directory is refused like a path.
+    const auto rel = path.lexically_relative(dir);
+    if (ec || rel.empty() || *rel.begin() == "..")
+      throw HttpError(422, "invalid_field", "library: not in the plugin directory");
+    return path.string();
+  }
+
+  static void audit(const CoreRequest& r, const char* action, const std::string& name,
+                    const std::string& detail) {
+    log::info("audit", action,
+              {{"actor", r.caller().identity.subject},
+               {"plugin", name},
+               {"detail", detail},
+               {"request_id", r.in.request_id}});
+  }
+
+  // The plugin as it is now, for the answers of the changes.
+  Response one(const std::string& name, int status) {
+    for (const auto& p : plugins_.table()->plugins)
+      if (p->info().name == name)
+        return Response::json(json::object{{"name", name},
+                                           {"version", p->info().version},
+                                           {"library", p->path()},
+                                           {"sha256", p->sha256()},
+                                           {"state", state_name(p->state())},
+                                           {"loaded_at", p->loaded_at()}},
+                              status);
+    Response gone;
+    gone.status = 204;
+    return gone;
+  }
+
+  // POST /admin/plugins {name, library, config, timeout_ms, max_concurrent}
+  Task<Response> add(CoreRequest r) {
+    const json::object body = body_of(r);
+    PluginConfig pc;
+    pc.name = text_field(body, "name");
+    if (pc.name.empty() || pc.name.size() > 64 ||
+        pc.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos)
+      throw HttpError(422, "invalid_field", "name: lower-case letters, digits, '-' or '_'");
+    pc.library = library_in_dir(text_field(body, "library"));
+    if (const json::value* c = body.if_contains("config")) {
+      if (!c->is_object()) throw HttpError(422, "invalid_field", "config: an object");
+      // JSON is YAML: the section is checked against the plugin's schema as a file's would be.
+      pc.config = YAML::Load(json::serialize(*c));
+    }
+    if (const json::value* t = body.if_contains("timeout_ms")) {
+      if (!t->is_int64() || t->as_int64() < 1 || t->as_int64() > 600'000)
+        throw HttpError(422, "invalid_field", "timeout_ms: 1 to 600000");
+      pc.timeout = std::chrono::milliseconds(t->as_int64());
+    }
+    if (const json::value* m = body.if_contains("max_concurrent")) {
+      if (!m->is_int64() || m->as_int64() < 1 || m->as_int64() > 1'000'000)
+        throw HttpError(422, "invalid_field", "max_concurrent: 1 to 1000000");
+      pc.max_concurrent = static_cast<int>(m->as_int64());
+    }
+    const std::string name = pc.name, library = pc.library;
+    co_await plugins_.add(std::move(pc));
+    audit(r, "plugin added", name, library);
+    co_return one(name, 201);
+  }
+
+  // POST /admin/plugins/{name}/reload {library?}: the upgrade.
+  Task<Response> reload(CoreRequest r) {
+    const std::string name = r.path_params.at("name");
+    const json::object body = body_of(r);
+    const std::string file = text_field(body, "library");
+    std::string library = file.empty() ? std::string() : library_in_dir(file);
+    co_await plugins_.reload(name, library, grace_);
+    audit(r, "plugin reloaded", name, library.empty() ? "same library" : library);
+    co_return one(name, 200);
+  }
+
+  // DELETE /admin/plugins/{name}
+  Task<Response> remove(CoreRequest r) {
+    const std::string name = r.path_params.at("name");
+    co_await plugins_.remove(name, grace_);
+    audit(r, "plugin removed", name, "");
+    Response gone;
+    gone.status = 204;
+    co_return gone;
+  }
+
+ private:
+  PluginHost& plugins_;
+  MetricsRegistry& metrics_;
+  std::string dir_;
+  std::chrono::milliseconds grace_;
+};
+
+}  // namespace
+
+std::vector<CoreRoute> admin_plugin_routes(PluginHost& plugins, MetricsRegistry& metrics,
+                                           std::string plugin_dir,
+                                           std::chrono::milliseconds grace) {
+  auto admin = std::make_shared<AdminPlugins>(plugins, metrics, std::move(plugin_dir), grace);
+  const std::vector<std::string> operators{"operator"};
+  // A change waits for the old plugin's requests to end: its deadline leaves room for that.
+  const auto deadline = grace + std::chrono::seconds(30);
+  std::vector<CoreRoute> routes;
+  routes.push_back(
+      {{.method = "GET", .path = "/admin/plugins", .roles = operators, .immediate = true},
+       {},
+       [admin](CoreRequest& r) { return admin->list(r); }});
+  routes.push_back(
+      {{.method = "POST", .path = "/admin/plugins", .roles = operators, .deadline = deadline},
+       [admin](CoreRequest r) { return admin->add(std::move(r)); }});
+  routes.push_back({{.method = "POST",
+                     .path = "/admin/plugins/{name}/reload",
+                     .roles = operators,
+                     .deadline = deadline},
+                    [admin](CoreRequest r) { return admin->reload(std::move(r)); }});
+  routes.push_back({{.method = "DELETE",
+                     .path = "/admin/plugins/{name}",
+                     .roles = operators,
+                     .deadline = deadline},
+                    [admin](CoreRequest r) { return admin->remove(std::move(r)); }});
+  return routes;
+}
+
+}  // namespace passerelle

@@ -1,0 +1,143 @@
+// The operators' runtime controls through the real binary: a plugin upgraded, removed and added
+// again ten times under a steady load loses no request (only the 404s of its absence); what may
+// be loaded is a file of the plugin directory and nothing else; every change is audit-logged.
+#include "support/demo.hpp"
+#include "support/gateway_process.hpp"
+#include "support/https_client.hpp"
+#include "support/run.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+using namespace passerelle::test;
+
+namespace {
+
+// GET /api/hello in a loop on one keep-alive connection until told to stop (at most 2 minutes),
+// counting the answers by status; 0 for a request that got no answer.
+class Load {
+ public:
+  explicit Load(std::uint16_t port) {
+    for (int i = 0; i < 2; ++i)
+      threads_.emplace_back([this, port] {
+        auto c = std::make_unique<TestConnection>(port);
+        const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+        while (!stop_ && std::chrono::steady_clock::now() < until) {
+          auto r = c->request("GET", "/api/hello");
+          const std::lock_guard lock(mutex_);
+          ++counts_[r ? r->status : 0];
+          if (!r) c = std::make_unique<TestConnection>(port);
+        }
+      });
+  }
+  std::map<int, int> finish() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+    return counts_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::map<int, int> counts_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(admin_plugins)
+
+BOOST_AUTO_TEST_CASE(upgraded_removed_and_added_again_under_load_without_losing_a_request) {
+  const std::string dir = std::filesystem::path(module("hello")).parent_path().string();
+  GatewayProcess gw("demo: true\nplugin_dir: " + dir +
+                    "\nplugins:\n  - name: hello\n    library: " + module("hello") + "\n");
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  const Session op = login(gw, "operateur.demo", "passerelle-demo");
+  const Session elu = login(gw, "elu.angers", "passerelle-demo");
+  TestConnection c(gw.https_port());
+
+  auto r = c.request("GET", "/admin/plugins", "", {{"Cookie", op.cookie}});
+  BOOST_TEST_REQUIRE(r->status == 200, r->body);
+  const auto listed = boost::json::parse(r->body).at("plugins").at(0);
+  BOOST_TEST(listed.at("name").as_string() == "hello");
+  BOOST_TEST(listed.at("sha256").as_string().size() == 64u);
+  BOOST_TEST(listed.at("state").as_string() == "running");
+  BOOST_TEST(c.request("GET", "/admin/plugins", "", {{"Cookie", elu.cookie}})->status == 403);
+  BOOST_TEST(c.request("GET", "/admin/plugins")->status == 401);
+
+  Load load(gw.https_port());
+  const std::string add =
+      R"({"name":"hello","library":"libpasserelle-hello.so","config":{"greeting":"Re-bonjour"}})";
+  for (int i = 0; i < 10; ++i) {
+    r = c.request("POST", "/admin/plugins/hello/reload", "{}", op.write_headers());
+    BOOST_TEST_REQUIRE(r->status == 200, r->body);
+    r = c.request("DELETE", "/admin/plugins/hello", "", op.write_headers());
+    BOOST_TEST_REQUIRE(r->status == 204, r->body);
+    BOOST_TEST(c.request("GET", "/api/hello")->status == 404);
+    r = c.request("POST", "/admin/plugins", add, op.write_headers());
+    BOOST_TEST_REQUIRE(r->status == 201, r->body);
+  }
+  const auto counts = load.finish();
+  int answered = 0;
+  for (const auto& [status, n] : counts) {
+    BOOST_TEST((status == 200 || status == 404), "status " << status << " × " << n);
+    answered += n;
+  }
+  BOOST_TEST(counts.count(200) == 1u);
+  BOOST_TEST_MESSAGE("requests during the changes: " << answered);
+  // The config given with the last addition is the one in use.
+  r = c.request("GET", "/api/hello");
+  BOOST_TEST(r->body.find("Re-bonjour") != std::string::npos, r->body);
+  BOOST_TEST(gw.wait_for_log("\"msg\":\"plugin reloaded\""), gw.log());
+  BOOST_TEST(gw.log().find("\"msg\":\"plugin removed\"") != std::string::npos);
+  BOOST_TEST(gw.log().find("drained and stopped") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(only_files_of_the_plugin_directory_are_loaded) {
+  const std::string dir = std::filesystem::path(module("hello")).parent_path().string();
+  GatewayProcess gw("demo: true\nplugin_dir: " + dir +
+                    "\nplugins:\n  - name: hello\n    library: " + module("hello") + "\n");
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  const Session op = login(gw, "operateur.demo", "passerelle-demo");
+  const Session elu = login(gw, "elu.angers", "passerelle-demo");
+  TestConnection c(gw.https_port());
+  const auto post = [&](const std::string& body) {
+    return c.request("POST", "/admin/plugins", body, op.write_headers())->status;
+  };
+  BOOST_TEST(post(R"({"name":"x","library":"../modules/libpasserelle-hello.so"})") == 422);
+  BOOST_TEST(post(R"({"name":"x","library":"/etc/passwd"})") == 422);
+  BOOST_TEST(post(R"({"name":"x","library":"libpasserelle-none.so"})") == 422);
+  BOOST_TEST(post(R"({"name":"hello","library":"libpasserelle-hello.so"})") == 409);
+  // The library's own name must be the one asked.
+  BOOST_TEST(post(R"({"name":"other","library":"libpasserelle-hello.so"})") == 422);
+  // A config the plugin's schema refuses, with the reason.
+  auto r = c.request("POST", "/admin/plugins",
+                     R"({"name":"faulty","library":"libpasserelle-faulty.so","config":{"nope":1}})",
+                     op.write_headers());
+  BOOST_TEST(r->status == 422);
+  BOOST_TEST(r->body.find("nope") != std::string::npos, r->body);
+  // Added, then a start that fails is refused and leaves nothing routed.
+  BOOST_TEST(
+      post(
+          R"({"name":"faulty","library":"libpasserelle-faulty.so","config":{"fail_start":true}})") ==
+      422);
+  BOOST_TEST(c.request("GET", "/api/faulty/ok")->status == 404);
+  BOOST_TEST(post(R"({"name":"faulty","library":"libpasserelle-faulty.so"})") == 201);
+  BOOST_TEST(c.request("GET", "/api/faulty/ok")->status == 200);
+  BOOST_TEST(c.request("POST", "/admin/plugins/nobody/reload", "{}", op.write_headers())->status ==
+             404);
+  BOOST_TEST(c.request("DELETE", "/admin/plugins/nobody", "", op.write_headers())->status == 404);
+  // Operators only, with the session's CSRF token.
+  BOOST_TEST(c.request("DELETE", "/admin/plugins/faulty", "", elu.write_headers())->status == 403);
+  BOOST_TEST(c.request("DELETE", "/admin/plugins/faulty", "", {{"Cookie", op.cookie}})->status ==
+             403);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
