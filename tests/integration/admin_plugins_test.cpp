@@ -10,7 +10,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -138,6 +141,52 @@ BOOST_AUTO_TEST_CASE(only_files_of_the_plugin_directory_are_loaded) {
   BOOST_TEST(c.request("DELETE", "/admin/plugins/faulty", "", elu.write_headers())->status == 403);
   BOOST_TEST(c.request("DELETE", "/admin/plugins/faulty", "", {{"Cookie", op.cookie}})->status ==
              403);
+}
+
+// POST /admin/reload and SIGHUP read the config file again and apply its plugins: additions,
+// removals, changed entries; a file refused leaves everything as it runs, and says where.
+BOOST_AUTO_TEST_CASE(the_config_file_read_again_applies_its_plugins) {
+  const std::string hello = "plugins:\n  - name: hello\n    library: " + module("hello") +
+                            "\n    config:\n      greeting: Un\n";
+  GatewayProcess gw("demo: true\n" + hello);
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  const Session op = login(gw, "operateur.demo", "passerelle-demo");
+  TestConnection c(gw.https_port());
+  const auto read = [&] {
+    std::ifstream in(gw.config_path());
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const auto write = [&](const std::string& text) { std::ofstream(gw.config_path()) << text; };
+  const std::string original = read();
+  std::string next = original;
+  next.replace(next.find("greeting: Un"), 12, "greeting: Deux");
+  // The entries go at the end of the plugins' list, before the store section that follows it.
+  const auto with = [](std::string text, const std::string& entry) {
+    return text.insert(text.find("store:"), entry);
+  };
+  write(with(next, "  - name: faulty\n    library: " + module("faulty") + "\n"));
+  auto r = c.request("POST", "/admin/reload", "{}", op.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 200, r->body);
+  const auto done = boost::json::parse(r->body);
+  BOOST_TEST(done.at("added").at(0).as_string() == "faulty");
+  BOOST_TEST(done.at("reloaded").at(0).as_string() == "hello");
+  BOOST_TEST(c.request("GET", "/api/faulty/ok")->status == 200);
+  BOOST_TEST(c.request("GET", "/api/hello")->body.find("Deux") != std::string::npos);
+  // Nothing changed: nothing done.
+  r = c.request("POST", "/admin/reload", "{}", op.write_headers());
+  BOOST_TEST(boost::json::parse(r->body).at("reloaded").as_array().empty(), r->body);
+  // A file refused: 422 naming the place, and everything as it runs.
+  write(with(original, "  - name: broken\n    libary: x.so\n"));
+  r = c.request("POST", "/admin/reload", "{}", op.write_headers());
+  BOOST_TEST(r->status == 422);
+  BOOST_TEST(r->body.find("passerelle.yaml:") != std::string::npos, r->body);
+  BOOST_TEST(c.request("GET", "/api/faulty/ok")->status == 200);
+  // SIGHUP: the file without faulty removes it.
+  write(original);
+  kill(gw.pid(), SIGHUP);
+  BOOST_TEST(gw.wait_for_log("\"actor\":\"SIGHUP\""), gw.log());
+  BOOST_TEST(c.request("GET", "/api/faulty/ok")->status == 404);
+  BOOST_TEST(c.request("GET", "/api/hello")->body.find("Un") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -382,6 +382,7 @@ Config load_config_text(const std::string& text, const std::string& path) {
   std::set<std::string> names;
   for (auto& entry : top.sections("plugins")) {
     PluginConfig p = read_plugin(entry, base_dir);
+    p.file = path;
     if (!names.insert(p.name).second)
       fail_at(path, p.position, "plugin \"" + p.name + "\" is listed twice");
     c.plugins.push_back(std::move(p));

@@ -114,6 +114,7 @@ struct PluginConfig {
   bool required = false;  // its start failing stops the gateway (else: reported, not routed)
   YAML::Node config;      // validated later against the plugin's own schema
   YAML::Node position;    // where the entry stands, for error messages
+  std::string file;       // the config file it was read from ("": an operator's request)
 };
 
 struct OidcRoleRule {

@@ -1,5 +1,6 @@
 #include "http/admin_plugins.hpp"
 
+#include "config/config_error.hpp"
 #include "log/log.hpp"
 #include "metrics/registry.hpp"
 #include "plugins/plugin_host.hpp"
@@ -173,9 +174,9 @@ class AdminPlugins {
 
 }  // namespace
 
-std::vector<CoreRoute> admin_plugin_routes(PluginHost& plugins, MetricsRegistry& metrics,
-                                           std::string plugin_dir,
-                                           std::chrono::milliseconds grace) {
+std::vector<CoreRoute> admin_plugin_routes(
+    PluginHost& plugins, MetricsRegistry& metrics, std::string plugin_dir,
+    std::chrono::milliseconds grace, std::function<Task<boost::json::object>()> reload_config) {
   auto admin = std::make_shared<AdminPlugins>(plugins, metrics, std::move(plugin_dir), grace);
   const std::vector<std::string> operators{"operator"};
   // A change waits for the old plugin's requests to end: its deadline leaves room for that.
@@ -198,6 +199,20 @@ std::vector<CoreRoute> admin_plugin_routes(PluginHost& plugins, MetricsRegistry&
                      .roles = operators,
                      .deadline = deadline},
                     [admin](CoreRequest r) { return admin->remove(std::move(r)); }});
+  if (reload_config)
+    routes.push_back(
+        {{.method = "POST", .path = "/admin/reload", .roles = operators, .deadline = deadline},
+         [reload_config](CoreRequest r) -> Task<Response> {
+           json::object done;
+           try {
+             done = co_await reload_config();
+           } catch (const ConfigError& e) {
+             // The running config stays; the message names FILE:LINE:COL.
+             throw HttpError(422, "invalid_config", e.what());
+           }
+           AdminPlugins::audit(r, "config reloaded", "*", json::serialize(done));
+           co_return Response::json(done);
+         }});
   return routes;
 }
 

@@ -5,7 +5,10 @@
 
 #include "http/route_spec.hpp"
 
+#include <boost/json/object.hpp>
+
 #include <chrono>
+#include <functional>
 #include <string>
 
 namespace passerelle {
@@ -17,7 +20,10 @@ class PluginHost;
 /// /admin/plugins/{name}, for operators (session or API token). `plugin_dir`: where libraries
 /// are loaded from (empty: none can be added); `grace`: how long a retired plugin's requests
 /// may take to end before it is let go.
-std::vector<CoreRoute> admin_plugin_routes(PluginHost& plugins, MetricsRegistry& metrics,
-                                           std::string plugin_dir, std::chrono::milliseconds grace);
+/// POST /admin/reload runs `reload_config`: the config file read again and its plugins applied
+/// (it throws ConfigError, FILE:LINE:COL, when the file is refused: nothing changes).
+std::vector<CoreRoute> admin_plugin_routes(
+    PluginHost& plugins, MetricsRegistry& metrics, std::string plugin_dir,
+    std::chrono::milliseconds grace, std::function<Task<boost::json::object>()> reload_config = {});
 
 }  // namespace passerelle

@@ -268,7 +268,8 @@ Task<std::shared_ptr<LoadedPlugin>> PluginHost::load_beside(const PluginConfig& 
     refuse(422, "plugin_refused", e.what());
   }
   try {
-    settings = validate_plugin_config(pc.config, pc.position, pc.name + " (request)",
+    settings = validate_plugin_config(pc.config, pc.position,
+                                      pc.file.empty() ? "the request's config" : pc.file,
                                       plugin->plugin().config_schema());
   } catch (const std::exception& e) {
     refuse(422, "invalid_config", e.what());
@@ -279,6 +280,31 @@ Task<std::shared_ptr<LoadedPlugin>> PluginHost::load_beside(const PluginConfig& 
 
 Task<void> PluginHost::add(PluginConfig pc) {
   AsyncMutex::Lock lock = co_await admin_.lock();
+  co_await add_locked(std::move(pc));
+}
+
+Task<void> PluginHost::reload(std::string name, std::string library,
+                              std::chrono::milliseconds grace) {
+  AsyncMutex::Lock lock = co_await admin_.lock();
+  const Pending* current = find(name);
+  if (!current) refuse(404, "not_found", "no plugin " + name);
+  PluginConfig pc = current->config;
+  if (!library.empty()) pc.library = std::move(library);
+  co_await reload_locked(std::move(pc), grace);
+}
+
+Task<void> PluginHost::remove(std::string name, std::chrono::milliseconds grace) {
+  AsyncMutex::Lock lock = co_await admin_.lock();
+  co_await remove_locked(std::move(name), grace);
+}
+
+PluginHost::Pending* PluginHost::find(const std::string& name) {
+  auto it = std::find_if(plugins_.begin(), plugins_.end(),
+                         [&](const Pending& p) { return p.plugin->info().name == name; });
+  return it == plugins_.end() ? nullptr : &*it;
+}
+
+Task<void> PluginHost::add_locked(PluginConfig pc) {
   boost::json::object settings;
   auto plugin = co_await load_beside(pc, settings);
   if (auto why = refusal(*plugin, pc); !why.empty())
@@ -293,14 +319,9 @@ Task<void> PluginHost::add(PluginConfig pc) {
   publish();
 }
 
-Task<void> PluginHost::reload(std::string name, std::string library,
-                              std::chrono::milliseconds grace) {
-  AsyncMutex::Lock lock = co_await admin_.lock();
-  auto it = std::find_if(plugins_.begin(), plugins_.end(),
-                         [&](const Pending& p) { return p.plugin->info().name == name; });
-  if (it == plugins_.end()) refuse(404, "not_found", "no plugin " + name);
-  PluginConfig pc = it->config;
-  if (!library.empty()) pc.library = std::move(library);
+Task<void> PluginHost::reload_locked(PluginConfig pc, std::chrono::milliseconds grace) {
+  const std::string name = pc.name;
+  if (!find(name)) refuse(404, "not_found", "no plugin " + name);
   boost::json::object settings;
   auto next = co_await load_beside(pc, settings);
   if (next->info().name != name)
@@ -308,29 +329,91 @@ Task<void> PluginHost::reload(std::string name, std::string library,
            "plugin library " + pc.library + " is named \"" + next->info().name + "\", not \"" +
                name + "\"");
   // Started beside the running one (its migrations first); the switch is one table swap.
-  Pending candidate{next, pc, std::move(settings)};
+  Pending candidate{next, std::move(pc), std::move(settings)};
   co_await start_one(candidate);
   if (next->state() != LoadedPlugin::State::running)
     refuse(422, "plugin_failed",
            "the new " + name + " did not start (the running one goes on): " + next->failure());
-  it = std::find_if(plugins_.begin(), plugins_.end(),
-                    [&](const Pending& p) { return p.plugin->info().name == name; });
-  std::shared_ptr<LoadedPlugin> previous = std::exchange(it->plugin, next);
-  it->config = std::move(candidate.config);
-  it->settings = std::move(candidate.settings);
+  Pending* current = find(name);
+  std::shared_ptr<LoadedPlugin> previous = std::exchange(current->plugin, next);
+  current->config = std::move(candidate.config);
+  current->settings = std::move(candidate.settings);
   publish();
   co_await retire(std::move(previous), grace);
 }
 
-Task<void> PluginHost::remove(std::string name, std::chrono::milliseconds grace) {
-  AsyncMutex::Lock lock = co_await admin_.lock();
-  auto it = std::find_if(plugins_.begin(), plugins_.end(),
-                         [&](const Pending& p) { return p.plugin->info().name == name; });
-  if (it == plugins_.end()) refuse(404, "not_found", "no plugin " + name);
-  std::shared_ptr<LoadedPlugin> previous = it->plugin;
-  plugins_.erase(it);
+Task<void> PluginHost::remove_locked(std::string name, std::chrono::milliseconds grace) {
+  Pending* current = find(name);
+  if (!current) refuse(404, "not_found", "no plugin " + name);
+  std::shared_ptr<LoadedPlugin> previous = current->plugin;
+  plugins_.erase(plugins_.begin() + (current - plugins_.data()));
   publish();  // no new request reaches it
   co_await retire(std::move(previous), grace);
+}
+
+namespace {
+// Whether two entries of the config would run a plugin alike.
+bool same_entry(const PluginConfig& a, const PluginConfig& b) {
+  const auto dump = [](const YAML::Node& n) {
+    return n.IsDefined() && !n.IsNull() ? YAML::Dump(n) : std::string();
+  };
+  return a.library == b.library && a.timeout == b.timeout && a.route_timeouts == b.route_timeouts &&
+         a.max_concurrent == b.max_concurrent && a.required == b.required &&
+         dump(a.config) == dump(b.config);
+}
+
+void note_failure(boost::json::array& failed, const std::string& name, std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    failed.push_back(boost::json::object{{"name", name}, {"error", e.what()}});
+  }
+}
+}  // namespace
+
+Task<boost::json::object> PluginHost::apply(std::vector<PluginConfig> wanted,
+                                            std::chrono::milliseconds grace) {
+  AsyncMutex::Lock lock = co_await admin_.lock();
+  boost::json::array added, removed, reloaded, failed;
+  // Each change on its own: one refused leaves the others made, and says why.
+  std::vector<std::string> gone;
+  for (const auto& p : plugins_)
+    if (std::none_of(wanted.begin(), wanted.end(),
+                     [&](const PluginConfig& w) { return w.name == p.config.name; }))
+      gone.push_back(p.config.name);
+  for (auto& name : gone) {
+    std::exception_ptr error;
+    try {
+      co_await remove_locked(name, grace);
+      removed.emplace_back(name);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    if (error) note_failure(failed, name, error);
+  }
+  for (auto& pc : wanted) {
+    const std::string name = pc.name;
+    const Pending* current = find(name);
+    if (current && same_entry(current->config, pc)) continue;
+    const bool upgrade = current != nullptr;
+    std::exception_ptr error;
+    try {
+      if (upgrade)
+        co_await reload_locked(std::move(pc), grace);
+      else
+        co_await add_locked(std::move(pc));
+    } catch (...) {
+      error = std::current_exception();
+    }
+    if (error)
+      note_failure(failed, name, error);
+    else
+      (upgrade ? reloaded : added).emplace_back(name);
+  }
+  co_return boost::json::object{{"added", std::move(added)},
+                                {"removed", std::move(removed)},
+                                {"reloaded", std::move(reloaded)},
+                                {"failed", std::move(failed)}};
 }
 
 boost::json::array PluginHost::describe(bool with_failures) const {

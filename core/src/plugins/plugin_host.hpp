@@ -70,6 +70,11 @@ class PluginHost {
   Task<void> reload(std::string name, std::string library, std::chrono::milliseconds grace);
   /// Unroutes `name` (its routes are 404 from now), then retires it.
   Task<void> remove(std::string name, std::chrono::milliseconds grace);
+  /// Makes the plugins those of `wanted` (a config read again): removes, adds, and reloads the
+  /// entries that changed (library, config section, timeouts, limit). Each change stands alone;
+  /// answers {added, removed, reloaded, failed: [{name, error}]}.
+  Task<boost::json::object> apply(std::vector<PluginConfig> wanted,
+                                  std::chrono::milliseconds grace);
 
   /// Waits for the plugins' blocking work under way (before the I/O threads go).
   void join();
@@ -106,6 +111,11 @@ class PluginHost {
   void deliver(const std::string& plugin, const std::string& message);
 
  private:
+  struct Pending;
+  Pending* find(const std::string& name);
+  Task<void> add_locked(PluginConfig pc);
+  Task<void> reload_locked(PluginConfig pc, std::chrono::milliseconds grace);
+  Task<void> remove_locked(std::string name, std::chrono::milliseconds grace);
   // Why `plugin` (loaded for `pc`) may not run beside the others; empty when it may.
   std::string refusal(const LoadedPlugin& plugin, const PluginConfig& pc) const;
   Task<std::shared_ptr<LoadedPlugin>> load_beside(const PluginConfig& pc,

@@ -219,7 +219,8 @@ struct Server::Impl {
     routes.push_back(dashboard_route(plugins, std::chrono::seconds(3)));
     routes.push_back(admin_overview_route(plugins, metrics));
     auto admin =
-        admin_plugin_routes(plugins, metrics, config.plugin_dir, config.server.shutdown_grace);
+        admin_plugin_routes(plugins, metrics, config.plugin_dir, config.server.shutdown_grace,
+                            [this] { return reload_plugins_config(); });
     routes.insert(routes.end(), admin.begin(), admin.end());
     auto places = territory_routes([this]() -> const Territories& { return territories; });
     routes.insert(routes.end(), places.begin(), places.end());
@@ -449,6 +450,15 @@ struct Server::Impl {
 
   int exit_code = 0;  // 1: stopped because a required plugin did not start
 
+  // The config file read again (on the blocking pool) and its plugins applied: added, removed,
+  // reloaded when their entry changed. ConfigError when the file is refused: nothing changes.
+  // Other sections take effect at the next start.
+  Task<boost::json::object> reload_plugins_config() {
+    auto read = [file = config.file] { return load_config(file); };  // named (g++ 12)
+    Config next = co_await blocking.run(std::move(read));
+    co_return co_await plugins.apply(std::move(next.plugins), config.server.shutdown_grace);
+  }
+
   asio::awaitable<void> shutdown() {
     log::info("server", "shutting down", {{"grace_ms", config.server.shutdown_grace.count()}});
     for (auto& w : workers)
@@ -534,6 +544,19 @@ struct Server::Impl {
     });
   }
 
+  asio::awaitable<void> reload_plugins_on_signal() {
+    std::string refused;
+    try {
+      const boost::json::object done = co_await reload_plugins_config();
+      log::info("audit", "config reloaded",
+                {{"actor", "SIGHUP"}, {"detail", boost::json::serialize(done)}});
+    } catch (const std::exception& e) {
+      refused = e.what();
+    }
+    if (!refused.empty())
+      log::error("server", "config reload refused: the running config stays", {{"error", refused}});
+  }
+
   asio::awaitable<void> signals() {
     asio::signal_set set(ioc, SIGINT, SIGTERM, SIGHUP);
     for (;;) {
@@ -543,6 +566,7 @@ struct Server::Impl {
         co_await reload_tls();
         co_await reload_site();
         request_territories_reload();
+        co_await reload_plugins_on_signal();
         continue;
       }
       co_await shutdown();
