@@ -1,5 +1,6 @@
 // passerelle: serve (--config FILE) or check a configuration (--check-config FILE).
 #include "cli/admin_cli.hpp"
+#include "cli/ctl.hpp"
 #include "client/http_client.hpp"
 #include "config/config.hpp"
 #include "config/config_error.hpp"
@@ -21,7 +22,7 @@ constexpr const char* kUsage =
     "       passerelle --check-config FILE   check a configuration and its plugins, exit 0 or 2\n"
     "       passerelle --version\n";
 
-void print_usage() { std::cerr << kUsage << passerelle::kAdminUsage; }
+void print_usage() { std::cerr << kUsage << passerelle::kAdminUsage << passerelle::kCtlUsage; }
 
 // Loads every plugin library and checks its config section, without starting anything.
 void check_plugins(const passerelle::Config& config) {
@@ -50,7 +51,8 @@ int main(int argc, char** argv) {
       std::cout << "passerelle " << passerelle::kSdkVersion << " (" << passerelle::kBuildFingerprint
                 << ")\n";
       return 0;
-    } else if ((arg == "users" || arg == "tokens" || arg == "territories" || arg == "store") &&
+    } else if ((arg == "users" || arg == "tokens" || arg == "territories" || arg == "store" ||
+                arg == "ctl") &&
                !config_path.empty()) {
       command.assign(argv + i, argv + argc);
       break;
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
   int code = 0;
   try {
     passerelle::Config config = passerelle::load_config(config_path);
+    if (!command.empty() && command[0] == "ctl") return passerelle::run_ctl(config, command);
     if (!command.empty()) return passerelle::run_admin_command(config, command);
     if (check) {
       check_plugins(config);

@@ -5,12 +5,14 @@
 #include "support/gateway_process.hpp"
 #include "support/https_client.hpp"
 #include "support/run.hpp"
+#include "support/temp_dir.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -187,6 +189,77 @@ BOOST_AUTO_TEST_CASE(the_config_file_read_again_applies_its_plugins) {
   BOOST_TEST(gw.wait_for_log("\"actor\":\"SIGHUP\""), gw.log());
   BOOST_TEST(c.request("GET", "/api/faulty/ok")->status == 404);
   BOOST_TEST(c.request("GET", "/api/hello")->body.find("Un") != std::string::npos);
+}
+
+// `passerelle ctl`, with an operator's API token from the environment (never an argument).
+BOOST_AUTO_TEST_CASE(ctl_drives_the_admin_api_with_a_token) {
+  const std::string dir = std::filesystem::path(module("hello")).parent_path().string();
+  GatewayProcess gw("demo: true\nplugin_dir: " + dir +
+                    "\nplugins:\n  - name: hello\n    library: " + module("hello") + "\n");
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  const auto made = run_passerelle({"--config", gw.config_path(), "tokens", "create", "--user",
+                                    "operateur.demo", "--name", "ctl"});
+  BOOST_TEST_REQUIRE(made.exit_code == 0, made.output);
+  const std::string token = made.output.substr(0, made.output.find('\n'));
+  setenv("PASSERELLE_URL", ("https://localhost:" + std::to_string(gw.https_port())).c_str(), 1);
+  setenv("PASSERELLE_CA_FILE", test_certs().ca.c_str(), 1);
+  const auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--config", gw.config_path(), "ctl"});
+    return run_passerelle(args);
+  };
+  // No token: told how to make one, nothing sent.
+  unsetenv("PASSERELLE_TOKEN");
+  auto r = ctl({"plugins"});
+  BOOST_TEST(r.exit_code == 64);
+  BOOST_TEST(r.output.find("tokens create") != std::string::npos, r.output);
+  BOOST_TEST(ctl({"health"}).exit_code == 0);
+  setenv("PASSERELLE_TOKEN", token.c_str(), 1);
+  r = ctl({"plugins"});
+  BOOST_TEST(r.exit_code == 0, r.output);
+  BOOST_TEST(r.output.find("\"sha256\"") != std::string::npos, r.output);
+  BOOST_TEST(ctl({"load", "faulty", "libpasserelle-faulty.so"}).exit_code == 0);
+  BOOST_TEST(ctl({"reload", "faulty"}).exit_code == 0);
+  BOOST_TEST(ctl({"remove", "faulty"}).exit_code == 0);
+  r = ctl({"remove", "faulty"});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.output.find("404") != std::string::npos, r.output);
+  BOOST_TEST(ctl({"reload-config"}).exit_code == 0);
+  BOOST_TEST(ctl({"remove", "../x"}).exit_code == 64);
+  BOOST_TEST(ctl({"frobnicate"}).exit_code == 64);
+  // A token that is not an operator's is refused by the gateway.
+  setenv("PASSERELLE_TOKEN", "not-a-token", 1);
+  BOOST_TEST(ctl({"plugins"}).exit_code == 1);
+  unsetenv("PASSERELLE_TOKEN");
+  unsetenv("PASSERELLE_URL");
+  unsetenv("PASSERELLE_CA_FILE");
+  BOOST_TEST(gw.wait_for_log("\"msg\":\"plugin removed\""), gw.log());
+}
+
+// A plugin removed while a request outlives the grace period is not stopped under it: listed as
+// draining, its name cannot be added again until that request ends; then it is stopped.
+BOOST_AUTO_TEST_CASE(a_plugin_still_serving_is_stopped_only_when_its_last_request_ends) {
+  const std::string dir = std::filesystem::path(module("hello")).parent_path().string();
+  GatewayProcess gw("demo: true\nplugin_dir: " + dir +
+                        "\nplugins:\n  - name: faulty\n    library: " + module("faulty") + "\n",
+                    "  shutdown_grace: 1s\n");
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  const Session op = login(gw, "operateur.demo", "passerelle-demo");
+  TestConnection slow(gw.https_port()), c(gw.https_port());
+  slow.send_raw("GET /api/faulty/slow?ms=3000 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  BOOST_TEST_REQUIRE(gw.wait_for_log("slow request started"));
+  auto r = c.request("DELETE", "/admin/plugins/faulty", "", op.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 204, r->body);  // after the grace period
+  BOOST_TEST(gw.log().find("drained and stopped") == std::string::npos);
+  r = c.request("GET", "/admin/plugins", "", {{"Cookie", op.cookie}});
+  BOOST_TEST(r->body.find("\"state\":\"draining\"") != std::string::npos, r->body);
+  const std::string add = R"({"name":"faulty","library":"libpasserelle-faulty.so"})";
+  r = c.request("POST", "/admin/plugins", add, op.write_headers());
+  BOOST_TEST(r->status == 409, r->body);
+  // The request ends as it should; then the plugin is stopped, and may come back.
+  BOOST_TEST(slow.read_reply()->status == 200);
+  BOOST_TEST(gw.wait_for_log("drained and stopped"), gw.log());
+  BOOST_TEST(c.request("POST", "/admin/plugins", add, op.write_headers())->status == 201);
+  BOOST_TEST(gw.log().find("\"msg\":\"plugin added (refused)\"") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

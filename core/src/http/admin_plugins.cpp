@@ -66,6 +66,15 @@ class AdminPlugins {
       if (p->state() == LoadedPlugin::State::failed) o["failure"] = p->failure();
       out.push_back(std::move(o));
     }
+    // Unrouted and still finishing requests: stopped when the last one ends.
+    for (const auto& p : plugins_.retiring())
+      out.push_back(json::object{{"name", p->info().name},
+                                 {"version", p->info().version},
+                                 {"library", p->path()},
+                                 {"sha256", p->sha256()},
+                                 {"state", "draining"},
+                                 {"loaded_at", p->loaded_at()},
+                                 {"in_flight", p->in_flight.load()}});
     return Response::json(json::object{{"plugin_dir", dir_}, {"plugins", std::move(out)}});
   }
 
@@ -74,9 +83,11 @@ class AdminPlugins {
     if (dir_.empty())
       throw HttpError(409, "no_plugin_dir",
                       "no plugin_dir in the config: libraries cannot be loaded at runtime");
-    if (file.empty() || file.size() > 200 || file.find('/') != std::string::npos ||
-        file.find('\0') != std::string::npos || file[0] == '.' || file.size() < 4 ||
-        file.compare(file.size() - 3, 3, ".so") != 0)
+    if (file.empty() || file.size() > 200 || file[0] == '.' ||
+        file.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+            std::string::npos ||
+        file.size() < 4 || file.compare(file.size() - 3, 3, ".so") != 0)
       throw HttpError(422, "invalid_field", "library: a file name of the plugin directory (.so)");
     namespace fs = std::filesystem;
     std::error_code ec;
@@ -96,6 +107,23 @@ class AdminPlugins {
                {"plugin", name},
                {"detail", detail},
                {"request_id", r.in.request_id}});
+  }
+
+  // Runs a change and audits it, refused too (with the reason). Done, the detail names the
+  // library running now and its SHA-256.
+  Task<void> audited(const CoreRequest& r, const char* action, std::string name, std::string detail,
+                     Task<void> change) {
+    std::exception_ptr refused;
+    try {
+      co_await std::move(change);
+    } catch (const HttpError& e) {
+      refused = std::current_exception();
+      audit(r, (std::string(action) + " (refused)").c_str(), name, detail + ": " + e.what());
+    }
+    if (refused) std::rethrow_exception(refused);
+    for (const auto& p : plugins_.table()->plugins)
+      if (p->info().name == name) detail += " sha256=" + p->sha256() + " v" + p->info().version;
+    audit(r, action, name, detail);
   }
 
   // The plugin as it is now, for the answers of the changes.
@@ -139,8 +167,8 @@ class AdminPlugins {
       pc.max_concurrent = static_cast<int>(m->as_int64());
     }
     const std::string name = pc.name, library = pc.library;
-    co_await plugins_.add(std::move(pc));
-    audit(r, "plugin added", name, library);
+    Task<void> change = plugins_.add(std::move(pc));  // named: no temporary in a co_await
+    co_await audited(r, "plugin added", name, library, std::move(change));
     co_return one(name, 201);
   }
 
@@ -150,16 +178,18 @@ class AdminPlugins {
     const json::object body = body_of(r);
     const std::string file = text_field(body, "library");
     std::string library = file.empty() ? std::string() : library_in_dir(file);
-    co_await plugins_.reload(name, library, grace_);
-    audit(r, "plugin reloaded", name, library.empty() ? "same library" : library);
+    std::string detail = library.empty() ? std::string("same library") : library;
+    Task<void> change = plugins_.reload(name, library, grace_);
+    co_await audited(r, "plugin reloaded", name, std::move(detail), std::move(change));
     co_return one(name, 200);
   }
 
   // DELETE /admin/plugins/{name}
   Task<Response> remove(CoreRequest r) {
     const std::string name = r.path_params.at("name");
-    co_await plugins_.remove(name, grace_);
-    audit(r, "plugin removed", name, "");
+    Task<void> change = plugins_.remove(name, grace_);
+    std::string detail;
+    co_await audited(r, "plugin removed", name, std::move(detail), std::move(change));
     Response gone;
     gone.status = 204;
     co_return gone;

@@ -56,6 +56,7 @@ struct Dispatcher::Pending {
   std::chrono::steady_clock::time_point started;
   RouteStats* stats = nullptr;
   std::shared_ptr<const Routes> routes;  // held to the end: target points into it
+  Entered entered;                       // a plugin route's request, counted (after `routes`)
   const Target* target = nullptr;
   bool look_up = false;  // the caller is not known in memory: the store is asked
   IncomingRequest in;
@@ -427,28 +428,61 @@ std::optional<Response> Dispatcher::route(IncomingRequest&& in,
   // Handlers get the path the router matched: "//a//b/" is "/a/b" to both.
   std::string path = normal_path(std::move(decoded), segments);
 
-  auto routes = current_routes();  // held to the end: targets point into it
-  Router::Result found = routes->router.find(in.method, segments);
-  if (found.outcome == Router::Outcome::method_not_allowed) {
-    Response r = error_response(405, "method_not_allowed",
-                                "method " + in.method + " is not allowed here", in.request_id);
-    r.headers.emplace_back("Allow", join(found.allowed, ", "));
-    return r;
-  }
-  if (found.outcome == Router::Outcome::not_found) {
-    if (segments.size() >= 2 && segments[0] == "api") {
-      for (const auto& down : routes->down)
-        if (down.name == segments[1]) {
-          pending.stats = down.stats;
-          throw HttpError(503, "plugin_unavailable",
-                          "the service " + segments[1] + " is unavailable");
-        }
+  std::shared_ptr<const Routes> routes;  // held to the end: targets point into it
+  Router::Result found;
+  const Target* chosen = nullptr;
+  Entered entered;
+  for (int attempt = 0;; ++attempt) {
+    routes = current_routes();
+    found = routes->router.find(in.method, segments);
+    if (found.outcome == Router::Outcome::method_not_allowed) {
+      Response r = error_response(405, "method_not_allowed",
+                                  "method " + in.method + " is not allowed here", in.request_id);
+      r.headers.emplace_back("Allow", join(found.allowed, ", "));
+      return r;
     }
-    throw HttpError(404, "not_found", "no such resource");
+    if (found.outcome == Router::Outcome::not_found) {
+      if (segments.size() >= 2 && segments[0] == "api") {
+        for (const auto& down : routes->down)
+          if (down.name == segments[1]) {
+            pending.stats = down.stats;
+            throw HttpError(503, "plugin_unavailable",
+                            "the service " + segments[1] + " is unavailable");
+          }
+      }
+      throw HttpError(404, "not_found", "no such resource");
+    }
+    chosen = &routes->targets[found.match.id];
+    pending.stats = chosen->stats;
+    if (!chosen->plugin) break;
+    // Counted from here, so that a plugin being replaced waits for this request. A plugin
+    // closed meanwhile (the table read a moment before its successor's) is looked up again.
+    LoadedPlugin& plugin = *chosen->plugin->plugin;
+    if (plugin.try_enter()) {
+      entered = Entered(&plugin);
+      break;
+    }
+    if (attempt > 0) {
+      Response r = error_response(
+          503, "plugin_unavailable",
+          "the service " + plugin.info().name + " is being replaced; try again", in.request_id);
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
   }
-
-  const Target& target = routes->targets[found.match.id];
-  pending.stats = target.stats;
+  const Target& target = *chosen;
+  if (target.plugin) {
+    // At its limit (config max_concurrent): refused at once, the other plugins unaffected.
+    const LoadedPlugin& plugin = *target.plugin->plugin;
+    if (plugin.max_concurrent > 0 &&
+        plugin.in_flight.load(std::memory_order_relaxed) > plugin.max_concurrent) {
+      Response r = error_response(
+          503, "plugin_busy",
+          "the service " + plugin.info().name + " is busy; try again in a moment", in.request_id);
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+  }
   std::optional<AuthContext> auth;
   bool known = !target.spec.authenticate;
   if (!known && authenticate_now_) {
@@ -467,6 +501,7 @@ std::optional<Response> Dispatcher::route(IncomingRequest&& in,
     }
   }
   pending.routes = std::move(routes);
+  pending.entered = std::move(entered);
   pending.target = &target;
   pending.look_up = !known;
   pending.in = std::move(in);
@@ -584,7 +619,7 @@ Task<Response> Dispatcher::call(Pending& pending) {
   request.files = std::move(pending.files);
   if (pending.auth) request.identity = std::move(pending.auth->identity);
   request.request_id = in.request_id;
-  return call_plugin(target, std::move(request), in.request_id);
+  return call_plugin(target, std::move(request), in.request_id, false, &pending.entered);
 }
 
 // A caller not known in memory (route() asked): the lookup reads the store, under the route's
@@ -640,26 +675,21 @@ Task<Response> Dispatcher::call_core(const Target& target, CoreRequest request) 
 }
 
 Task<Response> Dispatcher::call_plugin(const Target& target, Request request,
-                                       std::string_view request_id, bool before_upload) {
+                                       std::string_view request_id, bool before_upload,
+                                       Entered* entered) {
   const RouteTable::Target& plugin_target = *target.plugin;
   const std::string& plugin_name = plugin_target.plugin->info().name;
-  // At its limit (config max_concurrent): refused at once, the other plugins unaffected.
-  if (plugin_target.plugin->busy()) {
-    Response busy = error_response(503, "plugin_busy",
-                                   "the service " + plugin_name + " is busy; try again in a moment",
-                                   request_id);
-    busy.headers.emplace_back("Retry-After", "1");
-    co_return busy;
-  }
   // Both hold the plugin while the outcome is looked at, and are declared first so that they
   // go after it: an exception's code is in the plugin's library.
   std::shared_ptr<PluginCall<Response>> call;
   std::optional<InFlight> inline_call;
+  Entered counted;  // the request's count, taken over by the call
+  if (entered) counted = std::move(*entered);
   PluginOutcome<Response> outcome;
   if (target.spec.immediate) {
     // Answers from memory (Route::immediate): called here, no deadline race. One that takes
     // long anyway is named in the log: it has no deadline.
-    inline_call.emplace(plugin_target.plugin);
+    inline_call.emplace(plugin_target.plugin, std::move(counted));
     const auto started = std::chrono::steady_clock::now();
     try {
       outcome.value.emplace(co_await plugin_target.route->handler(std::move(request)));
@@ -679,7 +709,7 @@ Task<Response> Dispatcher::call_plugin(const Target& target, Request request,
         before_upload ? check_upload(plugin_target.route->before_upload, std::move(request))
                       : plugin_target.route->handler(std::move(request));
     call = PluginCall<Response>::start(executor, std::move(handler), target.spec.deadline,
-                                       plugin_target.plugin);
+                                       plugin_target.plugin, std::move(counted));
     // A handler that answered without waiting (from memory) has ended already: no wait.
     if (call->done())
       outcome = call->take();

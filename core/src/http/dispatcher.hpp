@@ -18,6 +18,8 @@
 
 namespace passerelle {
 
+class Entered;
+
 class PluginHost;
 
 /// Finds who is calling (session cookie, bearer token); nothing means anonymous.
@@ -63,9 +65,10 @@ class Dispatcher final : public RequestHandler {
   Task<std::optional<AuthContext>> authenticate_within(const Target& target,
                                                        const IncomingRequest& in);
   Task<Response> call_core(const Target& target, CoreRequest request);
-  /// The route's handler, or (`before_upload`) its Route::before_upload.
+  /// The route's handler, or (`before_upload`) its Route::before_upload. `entered`: the
+  /// request's count in the plugin, which the call takes over (else it counts anew).
   Task<Response> call_plugin(const Target& target, Request request, std::string_view request_id,
-                             bool before_upload = false);
+                             bool before_upload = false, Entered* entered = nullptr);
 
   PluginHost& plugins_;
   MetricsRegistry& metrics_;

@@ -8,11 +8,46 @@
 #include <chrono>
 #include <memory>
 
+#include <utility>
+
 namespace passerelle {
+
+/// A request counted in its plugin from the moment its route is known, so that a drain waits
+/// for it through the caller's lookup and an upload's body too; released when it ends. The
+/// plugin is kept alive by whoever holds the route table.
+class Entered {
+ public:
+  Entered() = default;
+  explicit Entered(LoadedPlugin* plugin) : plugin_(plugin) {}
+  Entered(Entered&& other) noexcept : plugin_(std::exchange(other.plugin_, nullptr)) {}
+  Entered& operator=(Entered&& other) noexcept {
+    if (this != &other) {
+      release();
+      plugin_ = std::exchange(other.plugin_, nullptr);
+    }
+    return *this;
+  }
+  Entered(const Entered&) = delete;
+  Entered& operator=(const Entered&) = delete;
+  ~Entered() { release(); }
+  /// The plugin counted, now the caller's to release (nothing when none); this one forgets it.
+  LoadedPlugin* take() { return std::exchange(plugin_, nullptr); }
+
+ private:
+  void release() {
+    if (plugin_) plugin_->leave();
+    plugin_ = nullptr;
+  }
+  LoadedPlugin* plugin_ = nullptr;
+};
 
 /// Holds a plugin and counts a call in flight for it while it lives.
 struct InFlight {
   explicit InFlight(std::shared_ptr<LoadedPlugin> p) : plugin(std::move(p)) { plugin->enter(); }
+  /// Takes over the count of `counted` (the request's, from its routing), or counts anew.
+  InFlight(std::shared_ptr<LoadedPlugin> p, Entered&& counted) : plugin(std::move(p)) {
+    if (!counted.take()) plugin->enter();
+  }
   ~InFlight() { plugin->leave(); }
   InFlight(const InFlight&) = delete;
   InFlight& operator=(const InFlight&) = delete;

@@ -28,7 +28,10 @@ std::vector<CoreRoute> status_routes(PluginHost& plugins, MetricsRegistry& metri
                       const bool ready = plugins.ready() && store;
                       // Why a plugin failed, to probes on this machine only: the reason may
                       // name paths or hosts nobody outside needs to know.
-                      const bool local = r.in.remote == "127.0.0.1" || r.in.remote == "::1";
+                      // (Not through a proxy: its client, or what it passed on, is elsewhere.)
+                      const bool local = (r.in.remote == "127.0.0.1" || r.in.remote == "::1") &&
+                                         !r.in.header("x-forwarded-for") &&
+                                         !r.in.header("forwarded");
                       json::object body{{"status", ready ? "ready" : "not_ready"},
                                         {"store", store ? "ok" : "unavailable"},
                                         {"plugins", plugins.describe(local)}};

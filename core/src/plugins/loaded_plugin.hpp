@@ -45,6 +45,9 @@ class LoadedPlugin {
   std::int64_t loaded_at() const { return loaded_at_; }
   /// SHA-256 of the library file as it was loaded (hex).
   const std::string& sha256() const { return sha256_; }
+  /// The name the loader knows the library by: its private copy's path (the copy itself is
+  /// gone once mapped).
+  const std::string& loaded_from() const { return loaded_from_; }
 
   State state() const { return state_.load(); }
   void set_state(State s) { state_.store(s); }
@@ -58,6 +61,15 @@ class LoadedPlugin {
   /// and leave() count them.
   std::atomic<int> in_flight{0};
   void enter() { in_flight.fetch_add(1, std::memory_order_relaxed); }
+  /// enter(), unless the plugin is closed (being retired): then false, and nothing counted.
+  bool try_enter() {
+    in_flight.fetch_add(1, std::memory_order_seq_cst);
+    if (!closed_.load(std::memory_order_seq_cst)) return true;
+    leave();
+    return false;
+  }
+  /// No request enters from now on (try_enter() is false); those in flight finish.
+  void close() { closed_.store(true, std::memory_order_seq_cst); }
   void leave() {
     if (in_flight.fetch_sub(1, std::memory_order_acq_rel) == 1) drained();
   }
@@ -80,10 +92,12 @@ class LoadedPlugin {
   LoadedPlugin() = default;
   void drained();
 
+  std::atomic<bool> closed_{false};
   std::mutex drain_mutex_;
   std::function<void()> on_drained_;
   std::string path_;
   std::string sha256_;
+  std::string loaded_from_;
   std::int64_t loaded_at_ = 0;
   PluginInfo info_;
   std::atomic<State> state_{State::loaded};

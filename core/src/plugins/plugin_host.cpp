@@ -13,6 +13,8 @@
 #include "util/blocking_pool.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -55,7 +57,11 @@ PluginHost::PluginHost(Store& store, HttpClient& http, MetricsRegistry& metrics,
   table_.store(std::make_shared<const RouteTable>());
 }
 
-PluginHost::~PluginHost() = default;
+PluginHost::~PluginHost() {
+  alive_.reset();
+  // A plugin still draining holds its own callback (and through it, itself): let both go.
+  for (const auto& plugin : retiring()) plugin->when_drained(nullptr);
+}
 
 void PluginHost::join() { blocking_->join(); }
 
@@ -100,6 +106,8 @@ void PluginHost::load_all(const Config& config) {
 Task<void> PluginHost::start_one(Pending& p) {
   LoadedPlugin& lp = *p.plugin;
   const std::string name = lp.info().name;
+  bool started = false;
+  std::string failure;
   try {
     // Migrations and statements alike reach only the plugin's own tables.
     auto database = store_.for_plugin(name);
@@ -113,6 +121,7 @@ Task<void> PluginHost::start_one(Pending& p) {
         territories_ ? *territories_ : kNoTerritories, *blocking_, *mailer_, attachments_,
         services_, p.plugin, std::move(announcer), executor);
     co_await lp.plugin().start(*lp.services);
+    started = true;
     lp.routes = lp.plugin().routes();
     for (const auto& route : lp.routes)
       if (auto error = check_route(route, name); !error.empty()) throw std::runtime_error(error);
@@ -123,25 +132,39 @@ Task<void> PluginHost::start_one(Pending& p) {
                {"migrations_applied", applied},
                {"routes", lp.routes.size()}});
   } catch (const std::exception& e) {
-    lp.routes.clear();
-    services_.withdraw(&lp);
-    lp.set_failure(e.what());
-    log::error("plugins", "plugin failed to start", {{"plugin", name}, {"error", e.what()}});
+    failure = e.what();
+  } catch (...) {
+    failure = "unknown exception";
   }
+  if (failure.empty()) co_return;
+  // Started, then refused (its routes): stopped before it goes, so that nothing it began
+  // outlives it.
+  if (started) {
+    try {
+      co_await lp.plugin().stop();
+    } catch (...) {
+      log::warn("plugins", "plugin failed to stop after a failed start", {{"plugin", name}});
+    }
+  }
+  lp.routes.clear();
+  services_.withdraw(&lp);
+  lp.set_failure(failure);
+  log::error("plugins", "plugin failed to start", {{"plugin", name}, {"error", failure}});
 }
 
 Task<void> PluginHost::start_all() {
   AsyncMutex::Lock lock = co_await admin_.lock();
   for (auto& p : plugins_) co_await start_one(p);
+  for (const auto& p : plugins_)
+    if (p.config.required && p.plugin->state() != LoadedPlugin::State::running)
+      failed_required_.push_back(p.plugin->info().name);
   publish();
 }
 
-std::vector<std::string> PluginHost::failed_required() const {
-  std::vector<std::string> names;
-  for (const auto& p : plugins_)
-    if (p.config.required && p.plugin->state() != LoadedPlugin::State::running)
-      names.push_back(p.plugin->info().name);
-  return names;
+std::vector<std::string> PluginHost::failed_required() const { return failed_required_; }
+
+void PluginHost::refuse_when_stopping() const {
+  if (stopping_) throw HttpError(503, "stopping", "the gateway is stopping");
 }
 
 void PluginHost::publish() {
@@ -172,6 +195,7 @@ void PluginHost::publish() {
 
 Task<void> PluginHost::stop_all(std::chrono::milliseconds grace) {
   AsyncMutex::Lock lock = co_await admin_.lock();
+  stopping_ = true;
   ready_ = false;
   table_.store(std::make_shared<const RouteTable>());
   const auto deadline = std::chrono::steady_clock::now() + grace;
@@ -215,30 +239,23 @@ void PluginHost::deliver(const std::string& plugin, const std::string& message) 
 
 Task<bool> PluginHost::drain(std::shared_ptr<LoadedPlugin> plugin,
                              std::chrono::milliseconds grace) {
-  // The last request to leave cancels the timer: no polling.
+  // The last request to leave says so and cancels the timer: no polling. What it says is kept
+  // apart from the timer's outcome: a cancellation from elsewhere is not a drain.
   auto executor = co_await boost::asio::this_coro::executor;
   auto timer = std::make_shared<boost::asio::steady_timer>(executor, grace);
-  plugin->when_drained(
-      [timer, executor] { boost::asio::post(executor, [timer] { timer->cancel(); }); });
-  auto [ec] = co_await timer->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-  if (ec == boost::asio::error::operation_aborted) co_return true;
+  auto drained = std::make_shared<std::atomic<bool>>(false);
+  plugin->when_drained([timer, drained, executor] {
+    drained->store(true);
+    boost::asio::post(executor, [timer] { timer->cancel(); });
+  });
+  co_await timer->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (drained->load()) co_return true;
   plugin->when_drained(nullptr);
   co_return plugin->in_flight.load() == 0;
 }
 
-Task<void> PluginHost::retire(std::shared_ptr<LoadedPlugin> plugin,
-                              std::chrono::milliseconds grace) {
-  services_.withdraw(plugin.get());  // its services, unless its successor took them over
-  const bool drained = co_await drain(plugin, grace);
-  const std::string& name = plugin->info().name;
-  if (!drained) {
-    // Its handlers still run: stop() would pull resources from under them. The library stays
-    // loaded as long as they hold it.
-    log::warn("plugins", "plugin retired with requests still running: its stop() is skipped",
-              {{"plugin", name}, {"in_flight", plugin->in_flight.load()}});
-    plugin->set_state(LoadedPlugin::State::stopped);
-    co_return;
-  }
+Task<void> PluginHost::stop_retired(std::shared_ptr<LoadedPlugin> plugin) {
+  const std::string name = plugin->info().name;
   if (plugin->state() == LoadedPlugin::State::running) {
     try {
       co_await plugin->plugin().stop();
@@ -247,7 +264,42 @@ Task<void> PluginHost::retire(std::shared_ptr<LoadedPlugin> plugin,
     }
   }
   plugin->set_state(LoadedPlugin::State::stopped);
+  {
+    const std::lock_guard lock(retiring_mutex_);
+    std::erase(retiring_, plugin);
+  }
   log::info("plugins", "plugin drained and stopped", {{"plugin", name}});
+}
+
+Task<void> PluginHost::retire(std::shared_ptr<LoadedPlugin> plugin,
+                              std::chrono::milliseconds grace) {
+  // Closed first: a request that took the old table since enters no more (503, try again).
+  plugin->close();
+  services_.withdraw(plugin.get());  // its services, unless its successor took them over
+  {
+    const std::lock_guard lock(retiring_mutex_);
+    retiring_.push_back(plugin);
+  }
+  if (co_await drain(plugin, grace)) {
+    co_await stop_retired(std::move(plugin));
+    co_return;
+  }
+  // Its handlers still run: stop() would pull resources from under them. It is stopped when
+  // the last of them leaves; meanwhile it is listed as draining, and its name cannot be added
+  // again.
+  log::warn("plugins", "plugin still serving after the grace period: stopped once they end",
+            {{"plugin", plugin->info().name}, {"in_flight", plugin->in_flight.load()}});
+  auto executor = co_await boost::asio::this_coro::executor;
+  std::weak_ptr<bool> alive = alive_;
+  plugin->when_drained([this, alive, plugin, executor] {
+    if (!alive.lock()) return;  // the host is gone
+    boost::asio::co_spawn(executor, stop_retired(plugin), boost::asio::detached);
+  });
+}
+
+std::vector<std::shared_ptr<LoadedPlugin>> PluginHost::retiring() const {
+  const std::lock_guard lock(retiring_mutex_);
+  return retiring_;
 }
 
 namespace {
@@ -279,13 +331,19 @@ Task<std::shared_ptr<LoadedPlugin>> PluginHost::load_beside(const PluginConfig& 
 }
 
 Task<void> PluginHost::add(PluginConfig pc) {
+  // Once begun, a change is carried through: the caller's deadline does not cut it halfway.
+  co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::disable_cancellation());
   AsyncMutex::Lock lock = co_await admin_.lock();
+  refuse_when_stopping();
   co_await add_locked(std::move(pc));
 }
 
 Task<void> PluginHost::reload(std::string name, std::string library,
                               std::chrono::milliseconds grace) {
+  // Once begun, a change is carried through: the caller's deadline does not cut it halfway.
+  co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::disable_cancellation());
   AsyncMutex::Lock lock = co_await admin_.lock();
+  refuse_when_stopping();
   const Pending* current = find(name);
   if (!current) refuse(404, "not_found", "no plugin " + name);
   PluginConfig pc = current->config;
@@ -294,7 +352,10 @@ Task<void> PluginHost::reload(std::string name, std::string library,
 }
 
 Task<void> PluginHost::remove(std::string name, std::chrono::milliseconds grace) {
+  // Once begun, a change is carried through: the caller's deadline does not cut it halfway.
+  co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::disable_cancellation());
   AsyncMutex::Lock lock = co_await admin_.lock();
+  refuse_when_stopping();
   co_await remove_locked(std::move(name), grace);
 }
 
@@ -305,6 +366,10 @@ PluginHost::Pending* PluginHost::find(const std::string& name) {
 }
 
 Task<void> PluginHost::add_locked(PluginConfig pc) {
+  for (const auto& old : retiring())
+    if (old->info().name == pc.name)
+      refuse(409, "plugin_draining",
+             "plugin " + pc.name + " is still finishing requests: add it again once it stopped");
   boost::json::object settings;
   auto plugin = co_await load_beside(pc, settings);
   if (auto why = refusal(*plugin, pc); !why.empty())
@@ -373,7 +438,10 @@ void note_failure(boost::json::array& failed, const std::string& name, std::exce
 
 Task<boost::json::object> PluginHost::apply(std::vector<PluginConfig> wanted,
                                             std::chrono::milliseconds grace) {
+  // Once begun, a change is carried through: the caller's deadline does not cut it halfway.
+  co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::disable_cancellation());
   AsyncMutex::Lock lock = co_await admin_.lock();
+  refuse_when_stopping();
   boost::json::array added, removed, reloaded, failed;
   // Each change on its own: one refused leaves the others made, and says why.
   std::vector<std::string> gone;

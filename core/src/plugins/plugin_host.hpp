@@ -75,6 +75,8 @@ class PluginHost {
   /// answers {added, removed, reloaded, failed: [{name, error}]}.
   Task<boost::json::object> apply(std::vector<PluginConfig> wanted,
                                   std::chrono::milliseconds grace);
+  /// The plugins unrouted and still finishing requests (stopped when the last one ends).
+  std::vector<std::shared_ptr<LoadedPlugin>> retiring() const;
 
   /// Waits for the plugins' blocking work under way (before the I/O threads go).
   void join();
@@ -123,6 +125,8 @@ class PluginHost {
   // True when nothing of `plugin` is in flight, within `grace`.
   Task<bool> drain(std::shared_ptr<LoadedPlugin> plugin, std::chrono::milliseconds grace);
   Task<void> retire(std::shared_ptr<LoadedPlugin> plugin, std::chrono::milliseconds grace);
+  Task<void> stop_retired(std::shared_ptr<LoadedPlugin> plugin);
+  void refuse_when_stopping() const;
   struct Pending {
     std::shared_ptr<LoadedPlugin> plugin;
     PluginConfig config;
@@ -142,7 +146,12 @@ class PluginHost {
   AttachmentStore* attachments_ = nullptr;  // Host::attachments()
   ServiceRegistry services_;                // Host::offer(), Host::lookup()
   std::vector<Pending> plugins_;
-  AsyncMutex admin_;  // the runtime controls, start and stop: one at a time
+  AsyncMutex admin_;       // the runtime controls, start and stop: one at a time
+  bool stopping_ = false;  // stop_all() began: the runtime controls refuse (under admin_)
+  std::vector<std::string> failed_required_;  // set by start_all() (under admin_)
+  mutable std::mutex retiring_mutex_;
+  std::vector<std::shared_ptr<LoadedPlugin>> retiring_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for late drain callbacks
   std::atomic<std::shared_ptr<const RouteTable>> table_;
   std::atomic<bool> ready_{false};
   std::function<void(const std::string&, const std::string&)> relay_;

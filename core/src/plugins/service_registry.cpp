@@ -20,7 +20,13 @@ void ServiceRegistry::offer(const std::string& name, Service& service,
       throw std::invalid_argument("the service \"" + name + "\" is offered by plugin " +
                                   current->info().name);
   }
-  entries_[name] = {&service, owner};
+  Entry next{&service, owner, nullptr, {}};
+  // An upgrade keeps the one it takes over from, to give the name back if it fails to start.
+  if (it != entries_.end() && it->second.owner.lock() != owner.lock()) {
+    next.previous_service = it->second.service;
+    next.previous_owner = it->second.owner;
+  }
+  entries_[name] = next;
 }
 
 std::shared_ptr<Service> ServiceRegistry::lookup(const std::string& name) const {
@@ -36,11 +42,23 @@ std::shared_ptr<Service> ServiceRegistry::lookup(const std::string& name) const 
 void ServiceRegistry::withdraw(const LoadedPlugin* owner) {
   const std::lock_guard lock(mutex_);
   for (auto it = entries_.begin(); it != entries_.end();) {
-    const auto current = it->second.owner.lock();
-    if (!current || current.get() == owner)
-      it = entries_.erase(it);
-    else
+    Entry& entry = it->second;
+    const auto previous = entry.previous_owner.lock();
+    if (previous.get() == owner) {  // the upgrade took over and stays: forget the old one
+      entry.previous_service = nullptr;
+      entry.previous_owner.reset();
+    }
+    const auto current = entry.owner.lock();
+    if (current && current.get() != owner) {
       ++it;
+    } else if (previous && previous.get() != owner &&
+               previous->state() == LoadedPlugin::State::running) {
+      // An upgrade that did not start: the name goes back to the plugin still running.
+      entry = {entry.previous_service, previous, nullptr, {}};
+      ++it;
+    } else {
+      it = entries_.erase(it);
+    }
   }
 }
 

@@ -26,6 +26,9 @@ class ServiceRegistry {
   struct Entry {
     Service* service;
     std::weak_ptr<LoadedPlugin> owner;
+    // While an upgrade starts beside it: the one it took the name over from.
+    Service* previous_service = nullptr;
+    std::weak_ptr<LoadedPlugin> previous_owner;
   };
   mutable std::mutex mutex_;
   std::map<std::string, Entry> entries_;

@@ -566,7 +566,8 @@ struct Server::Impl {
         co_await reload_tls();
         co_await reload_site();
         request_territories_reload();
-        co_await reload_plugins_on_signal();
+        // Apart: a plugin that drains slowly does not hold the next signal (a SIGTERM) back.
+        asio::co_spawn(ioc, reload_plugins_on_signal(), asio::detached);
         continue;
       }
       co_await shutdown();

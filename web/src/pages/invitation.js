@@ -30,7 +30,7 @@ export function invitationPage(main) {
     h('p', {}, 'Créez votre compte : vous rejoindrez l’organisation qui vous a invité, avec les '
       + 'services que son référent vous a ouverts.'),
     field('inv-name', 'Nom affiché', { autocomplete: 'name', maxlength: 200 }, 'Par exemple : Marie Dupont'),
-    field('inv-username', 'Identifiant', { autocomplete: 'username', pattern: '[a-z0-9._-]{3,64}',
+    field('inv-username', 'Identifiant', { autocomplete: 'username', pattern: '[a-z0-9._\\-]{3,64}',
       maxlength: 64 }, '3 à 64 caractères : lettres minuscules, chiffres, point, tiret'),
     field('inv-password', 'Mot de passe', { type: 'password', autocomplete: 'new-password',
       minlength: 12 }, '12 caractères au moins ; une phrase est plus facile à retenir'),

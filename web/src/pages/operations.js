@@ -142,7 +142,81 @@ function pluginsTable(plugins) {
       h('td', {}, p.loaded_at ? WHEN.format(new Date(p.loaded_at * 1000)) : '—'))));
 }
 
-export async function operationsPage(main, { user }) {
+// "Gérer les services": each plugin's library, reloaded (upgraded) or removed, and a library of
+// the plugin directory added (GET/POST /admin/plugins, POST …/reload, DELETE …). A removal is
+// confirmed by a second click. After a change the page is drawn again.
+function manageSection(user, again) {
+  const status = h('div', { 'aria-live': 'polite' });
+  const list = h('ul', { class: 'fr-raw-list' });
+  const section = h('section', { class: 'fr-mt-6w', 'aria-labelledby': 'gerer' },
+    h('h2', { id: 'gerer' }, 'Gérer les services'), status, list);
+  const act = async (what, call, done) => {
+    status.replaceChildren(alert('info', `${what}…`));
+    try {
+      await call();
+    } catch (err) {
+      status.replaceChildren(alert('error', `${what} : ${err.message}`));
+      return;
+    }
+    status.replaceChildren(alert('success', done));
+    await again();
+  };
+  const csrf = user.csrf_token;
+  api('/admin/plugins').then((res) => {
+    const plugins = res.plugins || [];
+    list.replaceChildren(...plugins.map((p) => {
+      const item = h('li', { class: 'fr-mb-2w', 'data-manage': p.name },
+        h('p', { class: 'fr-mb-1v' }, h('strong', {}, p.name), ` ${p.version} — `,
+          h('code', {}, (p.library || '').split('/').pop()),
+          ` (SHA-256 ${String(p.sha256 || '').slice(0, 12)}…)`,
+          p.state === 'draining' ? ' — termine ses requêtes en cours' : ''));
+      if (p.state === 'draining') return item;
+      const remove = h('button', { type: 'button', class: 'fr-btn fr-btn--sm fr-btn--tertiary' },
+        'Retirer', h('span', { class: 'fr-sr-only' }, ` ${p.name}`));
+      remove.addEventListener('click', () => {
+        if (remove.dataset.confirm !== '1') {
+          remove.dataset.confirm = '1';
+          remove.firstChild.textContent = 'Confirmer le retrait';
+          return;
+        }
+        act(`Retrait de ${p.name}`, () => api(`/admin/plugins/${encodeURIComponent(p.name)}`,
+          { method: 'DELETE', csrf }), `Le service ${p.name} est retiré.`);
+      });
+      item.append(h('ul', { class: 'fr-btns-group fr-btns-group--inline-sm fr-btns-group--sm' },
+        h('li', {}, h('button', { type: 'button', class: 'fr-btn fr-btn--sm fr-btn--secondary',
+          onclick: () => act(`Rechargement de ${p.name}`, () => api(
+            `/admin/plugins/${encodeURIComponent(p.name)}/reload`, { method: 'POST', body: {},
+              csrf }), `Le service ${p.name} est rechargé, sans requête perdue.`) },
+        'Recharger', h('span', { class: 'fr-sr-only' }, ` ${p.name}`))),
+        h('li', {}, remove)));
+      return item;
+    }));
+    if (!res.plugin_dir) return;
+    const form = h('form', { class: 'fr-mt-4w' },
+      h('h3', {}, 'Ajouter un service'),
+      h('p', { class: 'fr-text--sm' }, `Une bibliothèque du dossier ${res.plugin_dir}.`),
+      h('div', { class: 'fr-input-group' }, h('label', { class: 'fr-label', for: 'ajout-nom' },
+        'Nom du service'), h('input', { class: 'fr-input', id: 'ajout-nom', required: true,
+        pattern: '[a-z0-9_\\-]{1,64}' })),
+      h('div', { class: 'fr-input-group' }, h('label', { class: 'fr-label', for: 'ajout-fichier' },
+        'Fichier de la bibliothèque', h('span', { class: 'fr-hint-text' },
+          'Par exemple : libpasserelle-hello.so')),
+      h('input', { class: 'fr-input', id: 'ajout-fichier', required: true })),
+      h('button', { type: 'submit', class: 'fr-btn' }, 'Ajouter'));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const name = form.querySelector('#ajout-nom').value.trim();
+      act(`Ajout de ${name}`, () => api('/admin/plugins', { method: 'POST', csrf,
+        body: { name, library: form.querySelector('#ajout-fichier').value.trim() } }),
+      `Le service ${name} est ajouté.`);
+    });
+    section.append(form);
+  }, (err) => status.replaceChildren(alert('error', err.message)));
+  return section;
+}
+
+export async function operationsPage(main, ctx) {
+  const { user } = ctx;
   main.append(h('h1', {}, 'Exploitation'));
   if (!(user.roles || []).includes('operator')) {
     main.append(alert('error', 'Cette page est réservée aux opérateurs de la plateforme.'));
@@ -165,6 +239,15 @@ export async function operationsPage(main, { user }) {
   main.append(h('h2', {}, 'Services'));
   if (plugins.length === 0) main.append(h('p', {}, 'Aucun service n’est installé.'));
   else main.append(pluginsTable(plugins));
+  // Drawn again after a change: the table, the charts and this section.
+  main.append(manageSection(user, async () => {
+    const kept = main.querySelector('#gerer')?.closest('section')?.querySelector('[aria-live]');
+    const said = kept ? [...kept.childNodes] : [];
+    main.replaceChildren();
+    await operationsPage(main, ctx);
+    main.querySelector('#gerer')?.closest('section')?.querySelector('[aria-live]')
+      ?.replaceChildren(...said);
+  }));
   main.append(h('h2', { class: 'fr-mt-6w' }, 'Activité de la dernière heure'));
   for (const p of plugins) {
     main.append(groupSection(styles, { id: `activite-${p.name}`,
