@@ -262,4 +262,44 @@ BOOST_AUTO_TEST_CASE(a_plugin_still_serving_is_stopped_only_when_its_last_reques
   BOOST_TEST(gw.log().find("\"msg\":\"plugin added (refused)\"") != std::string::npos);
 }
 
+// /metrics: the plugins' starts, failures and stops, what each serves now, the TLS handshakes
+// and the sessions in memory; for operators, or the scrapers' configured addresses.
+BOOST_AUTO_TEST_CASE(metrics_tell_the_plugins_life_to_operators_and_scrapers) {
+  const std::string dir = std::filesystem::path(module("hello")).parent_path().string();
+  GatewayProcess gw("demo: true\nplugin_dir: " + dir +
+                        "\nplugins:\n  - name: hello\n    library: " + module("hello") + "\n",
+                    "  shutdown_grace: 5s\n  metrics_from: [127.0.0.1]\n");
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  const Session op = login(gw, "operateur.demo", "passerelle-demo");
+  TestConnection c(gw.https_port());
+  BOOST_TEST(c.request("POST", "/admin/plugins/hello/reload", "{}", op.write_headers())->status ==
+             200);
+  BOOST_TEST(
+      c.request(
+           "POST", "/admin/plugins",
+           R"({"name":"faulty","library":"libpasserelle-faulty.so","config":{"fail_start":true}})",
+           op.write_headers())
+          ->status == 422);
+  auto r = c.request("GET", "/metrics");  // anonymous, from 127.0.0.1: a configured scraper
+  BOOST_TEST_REQUIRE(r->status == 200, r->body);
+  for (const char* line :
+       {"passerelle_plugin_starts_total{plugin=\"hello\"} 2",
+        "passerelle_plugin_stops_total{plugin=\"hello\"} 1",
+        "passerelle_plugin_failures_total{plugin=\"faulty\"} 1",
+        "passerelle_plugin_in_flight{plugin=\"hello\"} 0", "passerelle_plugins_draining 0",
+        "passerelle_tls_handshakes_total{result=\"ok\"}", "passerelle_sessions_cached"})
+    BOOST_TEST(r->body.find(line) != std::string::npos, line);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_are_refused_to_others) {
+  GatewayProcess gw("demo: true\n");
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  TestConnection c(gw.https_port());
+  BOOST_TEST(c.request("GET", "/metrics")->status == 401);
+  const Session elu = login(gw, "elu.angers", "passerelle-demo");
+  BOOST_TEST(c.request("GET", "/metrics", "", {{"Cookie", elu.cookie}})->status == 403);
+  const Session op = login(gw, "operateur.demo", "passerelle-demo");
+  BOOST_TEST(c.request("GET", "/metrics", "", {{"Cookie", op.cookie}})->status == 200);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -54,6 +54,11 @@ ServerConfig read_server(YamlSection s) {
   c.handler_timeout = s.duration("handler_timeout", c.handler_timeout);
   c.shutdown_grace = s.duration("shutdown_grace", c.shutdown_grace);
   c.heap_trim_interval = s.duration("heap_trim_interval", c.heap_trim_interval);
+  for (const auto& scraper : s.string_list("metrics_from")) {
+    const std::string address = canonical_address(scraper);
+    if (address.empty()) s.fail("metrics_from", "\"" + scraper + "\" is not an IP address");
+    c.metrics_from.push_back(address);
+  }
   for (const auto& proxy : s.string_list("trusted_proxies")) {
     const std::string address = canonical_address(proxy);
     if (address.empty())

@@ -43,6 +43,9 @@ struct ServerConfig {
   // takes its client's address from the last X-Forwarded-For entry, and is exempt from the
   // per-address connection cap. Empty: the peer is the client.
   std::vector<std::string> trusted_proxies;
+  // Addresses that may read /metrics without logging in (a Prometheus server); operators may
+  // from anywhere.
+  std::vector<std::string> metrics_from;
   LimitsConfig limits;
 };
 

@@ -7,12 +7,15 @@
 
 #include <boost/json/object.hpp>
 
+#include <algorithm>
+
 namespace passerelle {
 
 namespace json = boost::json;
 
 std::vector<CoreRoute> status_routes(PluginHost& plugins, MetricsRegistry& metrics,
-                                     std::function<bool()> store_available) {
+                                     std::function<bool()> store_available,
+                                     std::vector<std::string> metrics_from) {
   std::vector<CoreRoute> routes;
   routes.push_back({{.method = "GET", .path = "/healthz", .authenticate = false, .immediate = true},
                     {},
@@ -43,9 +46,19 @@ std::vector<CoreRoute> status_routes(PluginHost& plugins, MetricsRegistry& metri
        [&plugins](CoreRequest&) {
          return Response::json(json::object{{"plugins", plugins.describe()}});
        }});
-  routes.push_back({{.method = "GET", .path = "/metrics", .roles = {"operator"}, .immediate = true},
+  // Operators (session or token), or the configured scrapers' addresses.
+  routes.push_back({{.method = "GET", .path = "/metrics", .immediate = true},
                     {},
-                    [&metrics](CoreRequest&) { return Response::text(metrics.render()); }});
+                    [&metrics, metrics_from](CoreRequest& r) {
+                      const bool operator_ = r.auth && r.auth->identity.has_role("operator");
+                      const bool scraper = std::find(metrics_from.begin(), metrics_from.end(),
+                                                     r.in.remote) != metrics_from.end();
+                      if (!operator_ && !scraper) {
+                        if (!r.auth) throw HttpError(401, "unauthenticated", "log in first");
+                        throw HttpError(403, "forbidden", "your role does not allow this");
+                      }
+                      return Response::text(metrics.render());
+                    }});
   return routes;
 }
 

@@ -154,7 +154,19 @@ std::string MetricsRegistry::render() const {
     }
   }
   render_routes(out);
+  for (const auto& [id, write] : gauges_) write(out);
   return out.str();
+}
+
+std::size_t MetricsRegistry::add_gauges(std::function<void(std::ostream&)> write) {
+  std::lock_guard lock(mutex_);
+  gauges_[++next_gauges_] = std::move(write);
+  return next_gauges_;
+}
+
+void MetricsRegistry::remove_gauges(std::size_t id) {
+  std::lock_guard lock(mutex_);
+  gauges_.erase(id);
 }
 
 PluginMetrics::PluginMetrics(MetricsRegistry& registry, std::string plugin)

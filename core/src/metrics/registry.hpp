@@ -7,6 +7,7 @@
 #include "passerelle/host.hpp"
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,12 +49,19 @@ class MetricsRegistry {
   /// Prometheus exposition text.
   std::string render() const;
 
+  /// Lines of gauges (`# TYPE … gauge` and their samples) written by `write` at each render,
+  /// after the counters; returns an id for remove_gauges(). `write` must not call the registry.
+  std::size_t add_gauges(std::function<void(std::ostream&)> write);
+  void remove_gauges(std::size_t id);
+
  private:
   struct Family {
     std::string help;
     std::map<std::string, std::unique_ptr<AtomicCounter>> series;  // by label set
   };
-  void render_routes(std::ostream& out) const;                     // mutex_ held
+  void render_routes(std::ostream& out) const;                        // mutex_ held
+  std::map<std::size_t, std::function<void(std::ostream&)>> gauges_;  // mutex_
+  std::size_t next_gauges_ = 0;
   std::map<std::string, GroupTotals> group_totals_locked() const;  // mutex_ held
 
   mutable std::mutex mutex_;

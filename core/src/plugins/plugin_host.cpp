@@ -55,9 +55,20 @@ PluginHost::PluginHost(Store& store, HttpClient& http, MetricsRegistry& metrics,
       blocking_(std::make_unique<BlockingPool>(2)),
       mailer_(std::make_unique<SmtpMailer>(MailConfig{}, std::string(), *blocking_)) {
   table_.store(std::make_shared<const RouteTable>());
+  gauges_ = metrics_.add_gauges([this](std::ostream& out) {
+    out << "# HELP passerelle_plugin_in_flight Requests and widget calls a plugin serves now\n"
+           "# TYPE passerelle_plugin_in_flight gauge\n";
+    for (const auto& plugin : table()->plugins)
+      out << "passerelle_plugin_in_flight{plugin=\"" << plugin->info().name << "\"} "
+          << plugin->in_flight.load() << '\n';
+    out << "# HELP passerelle_plugins_draining Plugins unrouted and finishing requests\n"
+           "# TYPE passerelle_plugins_draining gauge\npasserelle_plugins_draining "
+        << retiring().size() << '\n';
+  });
 }
 
 PluginHost::~PluginHost() {
+  metrics_.remove_gauges(gauges_);
   alive_.reset();
   // A plugin still draining holds its own callback (and through it, itself): let both go.
   for (const auto& plugin : retiring()) plugin->when_drained(nullptr);
@@ -126,6 +137,10 @@ Task<void> PluginHost::start_one(Pending& p) {
     for (const auto& route : lp.routes)
       if (auto error = check_route(route, name); !error.empty()) throw std::runtime_error(error);
     lp.set_state(LoadedPlugin::State::running);
+    metrics_
+        .counter("passerelle_plugin_starts_total",
+                 "Plugins started (at start-up, added or upgraded)", "plugin=\"" + name + "\"")
+        .add(1);
     log::info("plugins", "plugin started",
               {{"plugin", name},
                {"version", lp.info().version},
@@ -149,6 +164,10 @@ Task<void> PluginHost::start_one(Pending& p) {
   lp.routes.clear();
   services_.withdraw(&lp);
   lp.set_failure(failure);
+  metrics_
+      .counter("passerelle_plugin_failures_total", "Plugins that failed to start",
+               "plugin=\"" + name + "\"")
+      .add(1);
   log::error("plugins", "plugin failed to start", {{"plugin", name}, {"error", failure}});
 }
 
@@ -268,6 +287,10 @@ Task<void> PluginHost::stop_retired(std::shared_ptr<LoadedPlugin> plugin) {
     const std::lock_guard lock(retiring_mutex_);
     std::erase(retiring_, plugin);
   }
+  metrics_
+      .counter("passerelle_plugin_stops_total", "Plugins stopped after a removal or an upgrade",
+               "plugin=\"" + name + "\"")
+      .add(1);
   log::info("plugins", "plugin drained and stopped", {{"plugin", name}});
 }
 

@@ -152,6 +152,7 @@ class PluginHost {
   mutable std::mutex retiring_mutex_;
   std::vector<std::shared_ptr<LoadedPlugin>> retiring_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for late drain callbacks
+  std::size_t gauges_ = 0;                                      // in the metrics registry
   std::atomic<std::shared_ptr<const RouteTable>> table_;
   std::atomic<bool> ready_{false};
   std::function<void(const std::string&, const std::string&)> relay_;

@@ -1,6 +1,7 @@
 // A TLS connection: handshake, the request loop, close_notify. A connection idle for a while
 // is parked: it keeps its TLS stream and its place in the tracker, but no coroutine, until its
 // next request comes (or its idle timeout, or shutdown, ends it).
+#include "passerelle/host.hpp"
 #include "server/http_loop.hpp"
 #include "server/tls_stream.hpp"
 
@@ -103,7 +104,11 @@ boost::asio::awaitable<void> run_https_session(boost::asio::ip::tcp::socket sock
 
   stream.expires_after(env.server.limits.handshake_timeout);
   auto [ec] = co_await stream.async_handshake(as_tuple(use_awaitable));
-  if (ec) co_return;  // scanners, plain HTTP on the TLS port, timeouts: nothing to answer
+  if (ec) {  // scanners, plain HTTP on the TLS port, timeouts: nothing to answer
+    if (env.handshakes_failed) env.handshakes_failed->add(1);
+    co_return;
+  }
+  if (env.handshakes) env.handshakes->add(1);
 
   const boost::system::error_code not_woken;  // named: no braces inside a co_await (g++ 12)
   co_await serve_tls(std::move(connection), not_woken);

@@ -134,6 +134,15 @@ struct Server::Impl {
         env{config.server, dispatcher, tracker,
             config.log.access_log && log::enabled(log::Level::info), 0} {
     access_log::configure(config.log.access_log_buffer);
+    env.handshakes =
+        &metrics.counter("passerelle_tls_handshakes_total", "TLS handshakes", "result=\"ok\"");
+    env.handshakes_failed =
+        &metrics.counter("passerelle_tls_handshakes_total", "TLS handshakes", "result=\"failed\"");
+    metrics_gauges = metrics.add_gauges([this](std::ostream& out) {
+      out << "# HELP passerelle_sessions_cached Sessions known in this instance's memory\n"
+             "# TYPE passerelle_sessions_cached gauge\npasserelle_sessions_cached "
+          << auth.caches().sessions.size() << '\n';
+    });
     // Several instances: what one forgets (a logout, a disabled account) every other forgets
     // too, through the store (PostgreSQL's NOTIFY; nothing to do with SQLite's one instance).
     // Each message is signed with a key derived from the secret key (every instance has it;
@@ -211,7 +220,8 @@ struct Server::Impl {
   // The gateway's own routes, declared like plugin routes and dispatched with them. Routes
   // that declare no deadline get server.handler_timeout, as plugin routes do.
   std::vector<CoreRoute> core_routes() {
-    auto routes = status_routes(plugins, metrics, [this] { return store.available(); });
+    auto routes = status_routes(
+        plugins, metrics, [this] { return store.available(); }, config.server.metrics_from);
     auto login = auth_routes(
         auth, [this](const AuthContext& ctx) { return oidc.end_session_url(ctx); },
         oidc.providers(), [this] { return portal_serves_login(); });
@@ -448,7 +458,8 @@ struct Server::Impl {
     }
   }
 
-  int exit_code = 0;  // 1: stopped because a required plugin did not start
+  int exit_code = 0;               // 1: stopped because a required plugin did not start
+  std::size_t metrics_gauges = 0;  // the sessions' gauge, in the metrics registry
 
   // The config file read again (on the blocking pool) and its plugins applied: added, removed,
   // reloaded when their entry changed. ConfigError when the file is refused: nothing changes.
@@ -491,6 +502,7 @@ struct Server::Impl {
   }
 
   ~Impl() {
+    metrics.remove_gauges(metrics_gauges);
     // Threads that may post into the io_contexts finish first; then the io_contexts go, with
     // any coroutine frame still in them, while everything those frames point to still exists.
     for (auto& w : workers) w->ioc.stop();

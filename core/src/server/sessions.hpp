@@ -22,12 +22,17 @@ class context;
 namespace passerelle {
 
 /// What every session shares; outlives them all.
+class Counter;
+
 struct SessionEnv {
   const ServerConfig& server;
   RequestHandler& handler;
   ConnectionTracker& tracker;
   bool access_log = true;
   std::uint16_t https_port = 0;  // the bound port, for redirects
+  // TLS handshakes done and failed (resolved once, counted per connection); null: not counted.
+  Counter* handshakes = nullptr;
+  Counter* handshakes_failed = nullptr;
 };
 
 /// One admitted connection as the tracker sees it; leaving the tracker when destroyed. The
