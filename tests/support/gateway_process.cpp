@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <stdexcept>
@@ -113,6 +114,13 @@ int ChildProcess::stop(int signo, std::chrono::milliseconds timeout) {
   return code;
 }
 
+// The gateway under test: PASSERELLE_TEST_GATEWAY in the environment names another build of it
+// (AddressSanitizer), else the one built with the tests.
+std::string gateway_binary() {
+  const char* other = std::getenv("PASSERELLE_TEST_GATEWAY");
+  return other && *other ? other : PASSERELLE_TEST_BINARY;
+}
+
 GatewayProcess::GatewayProcess(const std::string& extra_yaml, const std::string& server_yaml) {
   // Private copies of the certificates, so that a test may replace them (SIGHUP reload).
   const TestCerts& certs = test_certs();
@@ -129,7 +137,7 @@ GatewayProcess::GatewayProcess(const std::string& extra_yaml, const std::string&
   const std::string config = dir_.write("passerelle.yaml", yaml.str());
 
   process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{PASSERELLE_TEST_BINARY, "--config", config});
+      std::vector<std::string>{gateway_binary(), "--config", config});
   if (!wait_for_log("\"msg\":\"listening\"")) {
     stop(SIGKILL);
     throw std::runtime_error("gateway did not start:\n" + log());
@@ -158,7 +166,7 @@ GatewayProcess::GatewayProcess(const std::string& extra_yaml, const std::string&
 CommandResult run_passerelle(const std::vector<std::string>& args, const std::string& stdin_text) {
   int fds[2], in[2];
   if (pipe(fds) != 0 || pipe(in) != 0) throw std::runtime_error("pipe failed");
-  std::vector<std::string> all{PASSERELLE_TEST_BINARY};
+  std::vector<std::string> all{gateway_binary()};
   all.insert(all.end(), args.begin(), args.end());
   const int pid = spawn(all, fds[1], in[0]);
   close(fds[1]);
