@@ -55,14 +55,20 @@ class Load {
   std::vector<std::thread> threads_;
 };
 
+// The config of a demo gateway running `plugin`, whose plugin_dir is the folder of the built
+// plugins.
+std::string with_plugin_dir(const std::string& plugin) {
+  const std::string dir = std::filesystem::path(module(plugin)).parent_path().string();
+  return "demo: true\nplugin_dir: " + dir + "\nplugins:\n  - name: " + plugin +
+         "\n    library: " + module(plugin) + "\n";
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(admin_plugins)
 
 BOOST_AUTO_TEST_CASE(upgraded_removed_and_added_again_under_load_without_losing_a_request) {
-  const std::string dir = std::filesystem::path(module("hello")).parent_path().string();
-  GatewayProcess gw("demo: true\nplugin_dir: " + dir +
-                    "\nplugins:\n  - name: hello\n    library: " + module("hello") + "\n");
+  GatewayProcess gw(with_plugin_dir("hello"));
   BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
   const Session op = login(gw, "operateur.demo", "passerelle-demo");
   const Session elu = login(gw, "elu.angers", "passerelle-demo");
@@ -108,9 +114,7 @@ BOOST_AUTO_TEST_CASE(upgraded_removed_and_added_again_under_load_without_losing_
 }
 
 BOOST_AUTO_TEST_CASE(only_files_of_the_plugin_directory_are_loaded) {
-  const std::string dir = std::filesystem::path(module("hello")).parent_path().string();
-  GatewayProcess gw("demo: true\nplugin_dir: " + dir +
-                    "\nplugins:\n  - name: hello\n    library: " + module("hello") + "\n");
+  GatewayProcess gw(with_plugin_dir("hello"));
   BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
   const Session op = login(gw, "operateur.demo", "passerelle-demo");
   const Session elu = login(gw, "elu.angers", "passerelle-demo");
@@ -195,9 +199,7 @@ BOOST_AUTO_TEST_CASE(the_config_file_read_again_applies_its_plugins) {
 
 // `passerelle ctl`, with an operator's API token from the environment (never an argument).
 BOOST_AUTO_TEST_CASE(ctl_drives_the_admin_api_with_a_token) {
-  const std::string dir = std::filesystem::path(module("hello")).parent_path().string();
-  GatewayProcess gw("demo: true\nplugin_dir: " + dir +
-                    "\nplugins:\n  - name: hello\n    library: " + module("hello") + "\n");
+  GatewayProcess gw(with_plugin_dir("hello"));
   BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
   const auto made = run_passerelle({"--config", gw.config_path(), "tokens", "create", "--user",
                                     "operateur.demo", "--name", "ctl"});
@@ -240,10 +242,7 @@ BOOST_AUTO_TEST_CASE(ctl_drives_the_admin_api_with_a_token) {
 // A plugin removed while a request outlives the grace period is not stopped under it: listed as
 // draining, its name cannot be added again until that request ends; then it is stopped.
 BOOST_AUTO_TEST_CASE(a_plugin_still_serving_is_stopped_only_when_its_last_request_ends) {
-  const std::string dir = std::filesystem::path(module("hello")).parent_path().string();
-  GatewayProcess gw("demo: true\nplugin_dir: " + dir +
-                        "\nplugins:\n  - name: faulty\n    library: " + module("faulty") + "\n",
-                    "  shutdown_grace: 1s\n");
+  GatewayProcess gw(with_plugin_dir("faulty"), "  shutdown_grace: 1s\n");
   BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
   const Session op = login(gw, "operateur.demo", "passerelle-demo");
   TestConnection slow(gw.https_port()), c(gw.https_port());
@@ -267,9 +266,7 @@ BOOST_AUTO_TEST_CASE(a_plugin_still_serving_is_stopped_only_when_its_last_reques
 // /metrics: the plugins' starts, failures and stops, what each serves now, the TLS handshakes
 // and the sessions in memory; for operators, or the scrapers' configured addresses.
 BOOST_AUTO_TEST_CASE(metrics_tell_the_plugins_life_to_operators_and_scrapers) {
-  const std::string dir = std::filesystem::path(module("hello")).parent_path().string();
-  GatewayProcess gw("demo: true\nplugin_dir: " + dir +
-                        "\nplugins:\n  - name: hello\n    library: " + module("hello") + "\n",
+  GatewayProcess gw(with_plugin_dir("hello"),
                     "  shutdown_grace: 5s\n  metrics_from: [127.0.0.1]\n");
   BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
   const Session op = login(gw, "operateur.demo", "passerelle-demo");
