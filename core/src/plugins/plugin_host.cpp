@@ -3,6 +3,7 @@
 
 #include "auth/roles.hpp"
 #include "config/yaml_section.hpp"
+#include "http/deadline_call.hpp"
 #include "log/log.hpp"
 #include "plugins/plugin_config.hpp"
 #include "plugins/plugin_services.hpp"
@@ -154,13 +155,7 @@ Task<void> PluginHost::start_one(Pending& p) {
   if (failure.empty()) co_return;
   // Started, then refused (its routes): stopped before it goes, so that nothing it began
   // outlives it.
-  if (started) {
-    try {
-      co_await lp.plugin().stop();
-    } catch (...) {
-      log::warn("plugins", "plugin failed to stop after a failed start", {{"plugin", name}});
-    }
-  }
+  if (started) co_await stop_plugin(p.plugin);
   lp.routes.clear();
   services_.withdraw(&lp);
   lp.set_failure(failure);
@@ -225,12 +220,7 @@ Task<void> PluginHost::stop_all(std::chrono::milliseconds grace) {
     co_await drain(p.plugin, left);
     if (p.plugin->state() != LoadedPlugin::State::running) continue;
     services_.withdraw(p.plugin.get());  // no new caller reaches it
-    try {
-      co_await p.plugin->plugin().stop();
-    } catch (const std::exception& e) {
-      log::error("plugins", "plugin failed to stop",
-                 {{"plugin", p.plugin->info().name}, {"error", e.what()}});
-    }
+    co_await stop_plugin(p.plugin);
     p.plugin->set_state(LoadedPlugin::State::stopped);
   }
   // The libraries stay loaded until the last request that holds one ends.
@@ -273,15 +263,44 @@ Task<bool> PluginHost::drain(std::shared_ptr<LoadedPlugin> plugin,
   co_return plugin->in_flight.load() == 0;
 }
 
+namespace {
+Task<bool> stop_of(std::shared_ptr<LoadedPlugin> plugin) {
+  co_await plugin->plugin().stop();
+  co_return true;
+}
+}  // namespace
+
+Task<void> PluginHost::stop_plugin(std::shared_ptr<LoadedPlugin> plugin) {
+  // Raced against kStopTimeout: a stop() that hangs is left to run (holding its library), and
+  // the runtime controls and the shutdown go on.
+  const auto executor = co_await boost::asio::this_coro::executor;
+  Task<bool> stopping = stop_of(plugin);
+  auto call = DeadlineCall<bool, std::shared_ptr<LoadedPlugin>>::start(
+      executor, std::move(stopping), kStopTimeout, plugin);
+  CallOutcome<bool> outcome;
+  if (call->done())
+    outcome = call->take();
+  else
+    outcome = co_await call->result();
+  const std::string& name = plugin->info().name;
+  if (outcome.timed_out) {
+    log::error("plugins", "plugin's stop() did not end in time: left running",
+               {{"plugin", name}, {"timeout_ms", kStopTimeout.count()}});
+    co_return;
+  }
+  if (!outcome.error) co_return;
+  try {
+    std::rethrow_exception(outcome.error);
+  } catch (const std::exception& e) {
+    log::error("plugins", "plugin failed to stop", {{"plugin", name}, {"error", e.what()}});
+  } catch (...) {
+    log::error("plugins", "plugin failed to stop", {{"plugin", name}, {"error", "unknown"}});
+  }
+}
+
 Task<void> PluginHost::stop_retired(std::shared_ptr<LoadedPlugin> plugin) {
   const std::string name = plugin->info().name;
-  if (plugin->state() == LoadedPlugin::State::running) {
-    try {
-      co_await plugin->plugin().stop();
-    } catch (const std::exception& e) {
-      log::error("plugins", "plugin failed to stop", {{"plugin", name}, {"error", e.what()}});
-    }
-  }
+  if (plugin->state() == LoadedPlugin::State::running) co_await stop_plugin(plugin);
   plugin->set_state(LoadedPlugin::State::stopped);
   {
     const std::lock_guard lock(retiring_mutex_);

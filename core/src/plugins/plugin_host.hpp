@@ -126,6 +126,9 @@ class PluginHost {
   Task<bool> drain(std::shared_ptr<LoadedPlugin> plugin, std::chrono::milliseconds grace);
   Task<void> retire(std::shared_ptr<LoadedPlugin> plugin, std::chrono::milliseconds grace);
   Task<void> stop_retired(std::shared_ptr<LoadedPlugin> plugin);
+  // Its stop(), within kStopTimeout; failures and hangs are logged, not thrown.
+  Task<void> stop_plugin(std::shared_ptr<LoadedPlugin> plugin);
+  static constexpr std::chrono::milliseconds kStopTimeout{30'000};
   void refuse_when_stopping() const;
   struct Pending {
     std::shared_ptr<LoadedPlugin> plugin;
