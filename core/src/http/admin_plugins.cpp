@@ -1,6 +1,7 @@
 #include "http/admin_plugins.hpp"
 
 #include "config/config_error.hpp"
+#include "http/json_body.hpp"
 #include "log/log.hpp"
 #include "metrics/registry.hpp"
 #include "plugins/plugin_host.hpp"
@@ -19,12 +20,9 @@ namespace json = boost::json;
 
 namespace {
 
+// No body: no field given.
 json::object body_of(const CoreRequest& r) {
-  if (r.in.body.empty()) return {};
-  boost::system::error_code ec;
-  json::value v = json::parse(r.in.body, ec);
-  if (ec || !v.is_object()) throw HttpError(400, "invalid_json", "the body is not a JSON object");
-  return std::move(v.as_object());
+  return r.in.body.empty() ? json::object() : json_object_body(r.in.body);
 }
 
 std::string text_field(const json::object& body, const char* name) {

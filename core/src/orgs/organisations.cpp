@@ -3,6 +3,7 @@
 #include "auth/accounts.hpp"
 #include "auth/caller_cache.hpp"
 #include "auth/crypto.hpp"
+#include "http/json_body.hpp"
 #include "log/log.hpp"
 #include "mail/smtp_mailer.hpp"
 #include "orgs/current_organisation.hpp"
@@ -350,12 +351,7 @@ class Organisations {
     return {std::string(role->as_string()), granted};
   }
 
-  static json::object body_of(const CoreRequest& r) {
-    boost::system::error_code ec;
-    json::value v = json::parse(r.in.body, ec);
-    if (ec || !v.is_object()) throw HttpError(400, "invalid_json", "the body is not a JSON object");
-    return std::move(v.as_object());
-  }
+  static json::object body_of(const CoreRequest& r) { return json_object_body(r.in.body); }
 
   // The change's audit row, written only if the change was: bound to the membership's
   // `last_change` token, which the change wrote.
