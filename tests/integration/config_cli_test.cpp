@@ -45,8 +45,8 @@ BOOST_AUTO_TEST_CASE(bad_plugin_exits_2_naming_the_library) {
   const auto r = run_passerelle({"--check-config", file});
   BOOST_TEST(r.exit_code == 2);
   BOOST_TEST(r.output == file + ":10:5: plugin library " + module("bad_abi") +
-                             ": ABI version 999 instead of " +
-                             std::to_string(passerelle::kAbiVersion) + "\n");
+                             ": ABI 0000000000000000 instead of " + passerelle::kAbi +
+                             " (rebuild it against this gateway's SDK)\n");
 }
 
 BOOST_AUTO_TEST_CASE(missing_certificate_is_one_line) {

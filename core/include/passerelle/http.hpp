@@ -1,6 +1,7 @@
 // Requests, responses and errors as plugins see them: plain values, no network types.
 #pragma once
 
+#include "passerelle/export.hpp"
 #include "passerelle/identity.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -13,8 +14,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#define PASSERELLE_SDK_API __attribute__((visibility("default")))
 
 namespace passerelle {
 

@@ -1,13 +1,14 @@
 // What a plugin is: its description, routes, migrations, config schema and dashboard widget.
 #pragma once
 
+#include "passerelle/config.hpp"
+#include "passerelle/export.hpp"
 #include "passerelle/host.hpp"
 #include "passerelle/http.hpp"
 #include "passerelle/identity.hpp"
 #include "passerelle/task.hpp"
 #include "passerelle/version.hpp"
 
-#include <boost/dll/alias.hpp>
 #include <boost/json/value.hpp>
 
 #include <functional>
@@ -29,13 +30,15 @@ struct PluginInfo {
 /// A route handler. It owns its Request; it may outlive the client's connection.
 using Handler = std::function<Task<Response>(Request)>;
 
-/// One route. `path` is a template such as "/api/hello/items/{id}". Before the handler runs, the
+/// One route. `path` is a template relative to the plugin's mount `/api/<name>`: "items/{id}"
+/// is /api/<name>/items/{id}, "" the mount itself; a path that starts with '/' is taken as
+/// written and must be under the mount. Before the handler runs, the
 /// host applies what it applies to its own routes: authentication, `roles`, CSRF for cookie
 /// sessions, `accepts`, and the deadline of the plugin's config. A GET route answers HEAD too
 /// (Request::method is then "HEAD" and the body is not sent).
 struct Route {
   std::string method;              ///< "GET", "POST", "PUT", "PATCH" or "DELETE".
-  std::string path;                ///< Path template, must start with "/api/<plugin name>".
+  std::string path;                ///< Path template, relative to /api/<plugin name>.
   std::vector<std::string> roles;  ///< Roles allowed; empty = public; {"*"} = any logged-in user.
   Handler handler;                 ///< The coroutine that answers.
   /// Media types accepted for a request body; a body of another type gets 415.
@@ -72,19 +75,6 @@ struct Migration {
   std::map<std::string, std::string> sql_by_dialect = {};
 };
 
-/// Type of a config field.
-enum class ConfigType { string, integer, number, boolean, duration, string_list, path };
-
-/// One field of a plugin's config section. Unknown keys are refused by the host.
-struct ConfigField {
-  std::string name;                  ///< Key in the YAML section.
-  ConfigType type;                   ///< Expected type; durations become milliseconds, paths
-                                     ///< absolute (relative ones from the config file's folder).
-  bool required = false;             ///< Whether the key must be present.
-  boost::json::value default_value;  ///< Used when absent and not required.
-  std::string description;           ///< One line for operators.
-};
-
 /// A service plugin. The host calls, in order: info(), config_schema(), migrations(), start(),
 /// routes(); then handlers and widget() concurrently; finally stop() once every request ended.
 class PASSERELLE_SDK_API Plugin {
@@ -111,21 +101,16 @@ class PASSERELLE_SDK_API Plugin {
   virtual Task<void> stop() { co_return; }
 };
 
+/// The absolute path of a route of `plugin`: `path` under the mount /api/<plugin> unless it
+/// starts with '/' ("items/{id}" -> "/api/hello/items/{id}", "" -> "/api/hello").
+inline std::string route_path(const std::string& plugin, const std::string& path) {
+  if (!path.empty() && path.front() == '/') return path;
+  std::string mount = "/api/" + plugin;
+  if (!path.empty()) mount += "/" + path;
+  return mount;
+}
+
 /// Signature of the factory every plugin exports as `passerelle_create_plugin`.
 using PluginFactory = std::unique_ptr<Plugin>();
 
 }  // namespace passerelle
-
-/// Exports the plugin class `Type` (default-constructible) with its ABI version and build
-/// fingerprint. Use once, at namespace scope, in one .cpp of the plugin.
-#define PASSERELLE_PLUGIN(Type)                                                                    \
-  extern "C" PASSERELLE_SDK_API int passerelle_abi_version() { return ::passerelle::kAbiVersion; } \
-  extern "C" PASSERELLE_SDK_API const char* passerelle_build_fingerprint() {                       \
-    return ::passerelle::kBuildFingerprint;                                                        \
-  }                                                                                                \
-  namespace passerelle_export {                                                                    \
-  inline std::unique_ptr<::passerelle::Plugin> create_plugin() {                                   \
-    return std::make_unique<Type>();                                                               \
-  }                                                                                                \
-  }                                                                                                \
-  BOOST_DLL_ALIAS(passerelle_export::create_plugin, passerelle_create_plugin)

@@ -85,11 +85,13 @@ std::shared_ptr<LoadedPlugin> LoadedPlugin::load(const std::string& path) {
   } catch (const std::exception& e) {
     throw fail(std::string("cannot be loaded: ") + e.what());
   }
-  if (!lib->has("passerelle_abi_version") || !lib->has("passerelle_build_fingerprint"))
-    throw fail("not a Passerelle plugin (no passerelle_abi_version/passerelle_build_fingerprint)");
-  const int abi = lib->get<int()>("passerelle_abi_version")();
-  if (abi != kAbiVersion)
-    throw fail("ABI version " + std::to_string(abi) + " instead of " + std::to_string(kAbiVersion));
+  if (lib->has("passerelle_abi_version") && !lib->has("passerelle_abi"))
+    throw fail("was built against an SDK older than 0.8 (no passerelle_abi): rebuild it");
+  if (!lib->has("passerelle_abi") || !lib->has("passerelle_build_fingerprint"))
+    throw fail("not a Passerelle plugin (no passerelle_abi/passerelle_build_fingerprint)");
+  const std::string abi = lib->get<const char*()>("passerelle_abi")();
+  if (abi != kAbi)
+    throw fail("ABI " + abi + " instead of " + kAbi + " (rebuild it against this gateway's SDK)");
   const std::string fingerprint = lib->get<const char*()>("passerelle_build_fingerprint")();
   if (fingerprint != kBuildFingerprint)
     throw fail("is not binary compatible: built as \"" + fingerprint + "\", the host is \"" +

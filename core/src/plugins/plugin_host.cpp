@@ -135,6 +135,7 @@ Task<void> PluginHost::start_one(Pending& p) {
     co_await lp.plugin().start(*lp.services);
     started = true;
     lp.routes = lp.plugin().routes();
+    for (auto& route : lp.routes) route.path = route_path(name, route.path);
     for (const auto& route : lp.routes)
       if (auto error = check_route(route, name); !error.empty()) throw std::runtime_error(error);
     lp.set_state(LoadedPlugin::State::running);

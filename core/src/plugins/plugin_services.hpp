@@ -82,6 +82,9 @@ class PluginServices final : public Host {
   HttpClient& http() override { return http_; }
   Metrics& metrics() override { return metrics_; }
   Task<void> sleep(std::chrono::milliseconds duration) override;
+  std::chrono::system_clock::time_point now() const override {
+    return std::chrono::system_clock::now();
+  }
   std::string identity_token(const Identity& identity, const std::string& audience) override;
   const Territories& territories() override { return territories_; }
   Task<void> offload(std::function<void()> work) override;

@@ -24,12 +24,6 @@ std::string parse_new_item(const std::string& body) {
   return out;
 }
 
-std::int64_t epoch_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string iso8601_utc(std::int64_t epoch) {
   const std::time_t t = static_cast<std::time_t>(epoch);
   std::tm tm{};

@@ -12,9 +12,6 @@ namespace passerelle::plugins::hello {
 /// The name of a new item from a JSON body; HttpError 400/422 on bad input.
 std::string parse_new_item(const std::string& body);
 
-/// Now, in seconds since the epoch: times are computed here, never in SQL (portable SQL).
-std::int64_t epoch_seconds();
-
 /// "2026-01-31T12:00:00Z" for an epoch time.
 std::string iso8601_utc(std::int64_t epoch);
 

@@ -82,8 +82,14 @@ BOOST_AUTO_TEST_CASE(missing_file) {
 
 BOOST_AUTO_TEST_CASE(wrong_abi_version) {
   BOOST_TEST(load_error(module("bad_abi")) == "plugin library " + module("bad_abi") +
-                                                  ": ABI version 999 instead of " +
-                                                  std::to_string(kAbiVersion));
+                                                  ": ABI 0000000000000000 instead of " + kAbi +
+                                                  " (rebuild it against this gateway's SDK)");
+}
+
+BOOST_AUTO_TEST_CASE(a_plugin_of_an_older_sdk_is_told_to_rebuild) {
+  BOOST_TEST(load_error(module("old_sdk")) ==
+             "plugin library " + module("old_sdk") +
+                 ": was built against an SDK older than 0.8 (no passerelle_abi): rebuild it");
 }
 
 BOOST_AUTO_TEST_CASE(wrong_build_fingerprint) {
@@ -102,10 +108,9 @@ BOOST_AUTO_TEST_CASE(missing_factory) {
 }
 
 BOOST_AUTO_TEST_CASE(library_that_is_no_plugin) {
-  BOOST_TEST(
-      load_error(module("not_plugin")) ==
-      "plugin library " + module("not_plugin") +
-          ": not a Passerelle plugin (no passerelle_abi_version/passerelle_build_fingerprint)");
+  BOOST_TEST(load_error(module("not_plugin")) ==
+             "plugin library " + module("not_plugin") +
+                 ": not a Passerelle plugin (no passerelle_abi/passerelle_build_fingerprint)");
 }
 
 BOOST_AUTO_TEST_CASE(truncated_and_garbage_files_are_refused_without_crashing) {
@@ -187,8 +192,9 @@ BOOST_AUTO_TEST_CASE(a_route_keeps_its_library_after_the_host_let_it_go) {
 BOOST_AUTO_TEST_CASE(host_names_the_config_entry_of_a_bad_plugin) {
   HostFixture f;
   BOOST_TEST(f.load_error("  - name: hello\n    library: " + module("bad_abi") + "\n") ==
-             "p.yaml:5:5: plugin library " + module("bad_abi") + ": ABI version 999 instead of " +
-                 std::to_string(kAbiVersion));
+             "p.yaml:5:5: plugin library " + module("bad_abi") +
+                 ": ABI 0000000000000000 instead of " + kAbi +
+                 " (rebuild it against this gateway's SDK)");
 }
 
 BOOST_AUTO_TEST_CASE(host_refuses_a_name_that_differs_from_the_library) {

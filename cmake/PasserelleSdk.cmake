@@ -1,0 +1,69 @@
+# The plugin SDK: its headers (no Beast, OpenSSL or SQLite behind them), the ABI hash derived
+# from them, the test kit, and the CMake package that plugins built elsewhere find:
+#   find_package(Passerelle) -> Passerelle::sdk, Passerelle::testing, passerelle_add_plugin().
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(PASSERELLE_SDK_INCLUDE ${CMAKE_SOURCE_DIR}/core/include)
+set(PASSERELLE_GENERATED_INCLUDE ${CMAKE_BINARY_DIR}/generated/include)
+
+# The ABI is the SDK headers' code: comments and spacing left out, so that a comment changes
+# nothing, while any change of a type, member or virtual function gives another hash. The test
+# kit (testing.hpp) is no part of it: a plugin never loads it into the gateway.
+file(GLOB sdk_headers CONFIGURE_DEPENDS ${PASSERELLE_SDK_INCLUDE}/passerelle/*.hpp)
+list(FILTER sdk_headers EXCLUDE REGEX "/testing\\.hpp$")
+list(SORT sdk_headers)
+set(abi_text "")
+foreach(header ${sdk_headers})
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${header})
+  file(READ ${header} code)
+  string(REGEX REPLACE "//[^\n]*" "" code "${code}")
+  string(REGEX REPLACE "[ \t\r\n]+" " " code "${code}")
+  get_filename_component(header_name ${header} NAME)
+  string(APPEND abi_text "${header_name}:${code}\n")
+endforeach()
+string(SHA256 abi_hash "${abi_text}")
+string(SUBSTRING ${abi_hash} 0 16 PASSERELLE_ABI_HASH)
+file(CONFIGURE OUTPUT ${PASSERELLE_GENERATED_INCLUDE}/passerelle/abi.hpp CONTENT
+"// Generated when the gateway is built: the hash of the SDK headers' code (see version.hpp).
+#pragma once
+#define PASSERELLE_ABI_HASH \"@PASSERELLE_ABI_HASH@\"
+" @ONLY)
+message(STATUS "Passerelle SDK ABI ${PASSERELLE_ABI_HASH}")
+
+add_library(passerelle_sdk INTERFACE)
+add_library(Passerelle::sdk ALIAS passerelle_sdk)
+set_target_properties(passerelle_sdk PROPERTIES EXPORT_NAME sdk)
+target_include_directories(passerelle_sdk INTERFACE
+  $<BUILD_INTERFACE:${PASSERELLE_SDK_INCLUDE}>
+  $<BUILD_INTERFACE:${PASSERELLE_GENERATED_INCLUDE}>
+  $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+target_compile_features(passerelle_sdk INTERFACE cxx_std_20)
+# Every target shares Asio's per-thread cache of recycled blocks (its size is part of the
+# layout of that cache): 8 slots keep the coroutine frames of one request in use again and again.
+target_compile_definitions(passerelle_sdk INTERFACE BOOST_DLL_USE_STD_FS BOOST_ASIO_NO_DEPRECATED
+                                                    BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=8)
+target_link_libraries(passerelle_sdk INTERFACE Boost::headers Boost::json)
+
+# The test kit: a fake Host with an in-memory SQLite held to the gateway's table guard.
+add_library(passerelle_testing STATIC ${CMAKE_SOURCE_DIR}/core/src/testing/fake_host.cpp
+                                      ${CMAKE_SOURCE_DIR}/core/src/store/table_guard.cpp)
+add_library(Passerelle::testing ALIAS passerelle_testing)
+set_target_properties(passerelle_testing PROPERTIES EXPORT_NAME testing)
+target_include_directories(passerelle_testing PRIVATE ${CMAKE_SOURCE_DIR}/core/src)
+target_link_libraries(passerelle_testing PUBLIC passerelle_sdk SQLite::SQLite3 Threads::Threads)
+
+set(cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/Passerelle)
+install(DIRECTORY ${PASSERELLE_SDK_INCLUDE}/passerelle ${PASSERELLE_GENERATED_INCLUDE}/passerelle
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT sdk)
+install(TARGETS passerelle_sdk passerelle_testing EXPORT PasserelleTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT sdk)
+install(EXPORT PasserelleTargets NAMESPACE Passerelle:: DESTINATION ${cmake_dir} COMPONENT sdk)
+configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/PasserelleConfig.cmake.in
+  ${CMAKE_BINARY_DIR}/PasserelleConfig.cmake INSTALL_DESTINATION ${cmake_dir})
+write_basic_package_version_file(${CMAKE_BINARY_DIR}/PasserelleConfigVersion.cmake
+  VERSION 0.8.0 COMPATIBILITY ExactVersion)
+install(FILES ${CMAKE_BINARY_DIR}/PasserelleConfig.cmake
+              ${CMAKE_BINARY_DIR}/PasserelleConfigVersion.cmake
+              ${CMAKE_SOURCE_DIR}/cmake/PasserellePlugin.cmake
+        DESTINATION ${cmake_dir} COMPONENT sdk)
