@@ -33,8 +33,9 @@ struct Request {
   std::string path;                                ///< Decoded path, without the query.
   std::map<std::string, std::string> path_params;  ///< Values of `{name}` segments.
   std::map<std::string, std::string> query;        ///< Decoded query parameters (last wins).
-  std::map<std::string, std::string> headers;      ///< Lower-case names; cookies removed.
-  std::string body;                                ///< Raw body, within the configured limit.
+  std::string raw_query;  ///< The query as received, still encoded, without '?' (may be empty).
+  std::map<std::string, std::string> headers;  ///< Lower-case names; cookies removed.
+  std::string body;                            ///< Raw body, within the configured limit.
   /// An upload route's text fields (its body is then empty), within 64 KiB in all.
   std::map<std::string, std::string> form;
   /// An upload route's files, received whole, typed, scanned and stored before the handler

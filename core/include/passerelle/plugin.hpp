@@ -41,7 +41,7 @@ struct Route {
   std::string path;                ///< Path template, relative to /api/<plugin name>.
   std::vector<std::string> roles;  ///< Roles allowed; empty = public; {"*"} = any logged-in user.
   Handler handler;                 ///< The coroutine that answers.
-  /// Media types accepted for a request body; a body of another type gets 415.
+  /// Media types accepted for a request body; a body of another type gets 415. {"*/*"}: any.
   std::vector<std::string> accepts = {"application/json"};
   /// The handler answers from memory and never waits (no store, no network, no timer): the
   /// host then calls it inline, without the coroutine and timer that race a handler against

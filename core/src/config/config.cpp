@@ -80,7 +80,15 @@ PluginConfig read_plugin(YamlSection s, const std::string& base_dir) {
           std::isdigit(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-'))
       s.fail("name", "must be lower-case letters, digits, '-' or '_'");
   }
-  p.library = resolve(base_dir, s.required_string("library"));
+  p.kind = s.string("kind", p.kind);
+  if (p.kind == "proxy") {
+    if (s.has("library")) s.fail("library", "a proxied service (kind: proxy) has no library");
+    p.library = "proxy";
+  } else if (p.kind == "library") {
+    p.library = resolve(base_dir, s.required_string("library"));
+  } else {
+    s.fail("kind", "must be library or proxy");
+  }
   p.timeout = s.duration("timeout", p.timeout);
   p.max_concurrent = static_cast<int>(s.integer("max_concurrent", p.max_concurrent, 1, 1'000'000));
   p.required = s.boolean("required", p.required);

@@ -108,7 +108,10 @@ struct LogConfig {
 
 struct PluginConfig {
   std::string name;
-  std::string library;      // absolute or relative to the config file's folder
+  // "library" (a plugin library) or "proxy" (a service proxied by the gateway: no library;
+  // its config section says where, see proxy/proxy_plugin.cpp).
+  std::string kind = "library";
+  std::string library;      // absolute or relative to the config file's folder; "proxy"
   milliseconds timeout{0};  // 0: server.handler_timeout
   std::map<std::string, milliseconds> route_timeouts;  // "GET /api/x/{id}" -> deadline
   // Requests (and dashboard widgets) it serves at once; more get 503 with Retry-After, so that

@@ -140,7 +140,7 @@ class AdminPlugins {
     return gone;
   }
 
-  // POST /admin/plugins {name, library, config, timeout_ms, max_concurrent}
+  // POST /admin/plugins {name, library | kind: "proxy", config, timeout_ms, max_concurrent}
   Task<Response> add(CoreRequest r) {
     const json::object body = body_of(r);
     PluginConfig pc;
@@ -148,7 +148,17 @@ class AdminPlugins {
     if (pc.name.empty() || pc.name.size() > 64 ||
         pc.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos)
       throw HttpError(422, "invalid_field", "name: lower-case letters, digits, '-' or '_'");
-    pc.library = library_in_dir(text_field(body, "library"));
+    const std::string kind = text_field(body, "kind");
+    if (kind == "proxy") {
+      pc.kind = kind;
+      pc.library = "proxy";
+      if (!text_field(body, "library").empty())
+        throw HttpError(422, "invalid_field", "library: a proxied service has none");
+    } else if (kind.empty() || kind == "library") {
+      pc.library = library_in_dir(text_field(body, "library"));
+    } else {
+      throw HttpError(422, "invalid_field", "kind: library or proxy");
+    }
     if (const json::value* c = body.if_contains("config")) {
       if (!c->is_object()) throw HttpError(422, "invalid_field", "config: an object");
       // JSON is YAML: the section is checked against the plugin's schema as a file's would be.

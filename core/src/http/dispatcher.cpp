@@ -230,6 +230,7 @@ std::string normal_path(std::string decoded, const std::vector<std::string>& seg
 
 void check_media_type(const RouteSpec& spec, const IncomingRequest& in) {
   if (in.body.empty()) return;
+  if (spec.accepts.size() == 1 && spec.accepts.front() == "*/*") return;  // the handler judges
   const std::string* ct = in.header("content-type");
   const std::string type = ct ? media_type(*ct) : "";
   if (std::find(spec.accepts.begin(), spec.accepts.end(), type) == spec.accepts.end())
@@ -610,6 +611,8 @@ Task<Response> Dispatcher::call(Pending& pending) {
   request.path = std::move(pending.path);
   request.path_params = std::move(pending.params);
   request.query = std::move(pending.query);
+  if (const auto q = in.target.find('?'); q != std::string::npos)
+    request.raw_query = in.target.substr(q + 1);
   // Moved: nothing reads the request's headers after this (the id stays, for the answer).
   for (auto& [k, v] : in.headers)
     // The first value of a repeated header, as IncomingRequest::header() gives the core.

@@ -41,14 +41,20 @@ bool Router::add(const std::string& method, const std::string& path_template, st
   Entry entry{method, {}, id};
   std::set<std::string> names;
   for (const auto& part : split(path_template)) {
+    if (!entry.segments.empty() && entry.segments.back().rest) {
+      error = "path \"" + path_template + "\": a {name...} parameter must be the last segment";
+      return false;
+    }
     if (part.size() >= 2 && part.front() == '{' && part.back() == '}') {
       std::string name = part.substr(1, part.size() - 2);
+      const bool rest = name.size() > 3 && name.compare(name.size() - 3, 3, "...") == 0;
+      if (rest) name.resize(name.size() - 3);
       if (name.empty() || name.find_first_of("{}") != std::string::npos ||
           !names.insert(name).second) {
         error = "path \"" + path_template + "\" has a bad or repeated parameter \"" + part + "\"";
         return false;
       }
-      entry.segments.push_back({std::move(name), true});
+      entry.segments.push_back({std::move(name), true, rest});
     } else if (part.find_first_of("{}") != std::string::npos) {
       error = "path \"" + path_template + "\": a parameter must be a whole segment";
       return false;
@@ -61,6 +67,7 @@ bool Router::add(const std::string& method, const std::string& path_template, st
     bool same = true;
     for (std::size_t i = 0; i < other.segments.size() && same; ++i)
       same = other.segments[i].param == entry.segments[i].param &&
+             other.segments[i].rest == entry.segments[i].rest &&
              (other.segments[i].param || other.segments[i].text == entry.segments[i].text);
     if (same) {
       error = method + " " + path_template + " is already routed";
@@ -74,16 +81,22 @@ bool Router::add(const std::string& method, const std::string& path_template, st
 
 bool Router::more_specific(const Entry& a, const Entry& b) {
   const std::size_t n = std::min(a.segments.size(), b.segments.size());
-  for (std::size_t i = 0; i < n; ++i)
-    if (a.segments[i].param != b.segments[i].param) return !a.segments[i].param;
+  // At the first difference: a literal beats a parameter, which beats the rest of a path.
+  for (std::size_t i = 0; i < n; ++i) {
+    const int ka = a.segments[i].param + a.segments[i].rest;
+    const int kb = b.segments[i].param + b.segments[i].rest;
+    if (ka != kb) return ka < kb;
+  }
   // Shorter first on a common prefix: without it the order is not a strict weak ordering, and
   // upper_bound misplaces a route once routes of other lengths sit between (found by fuzzing).
   return a.segments.size() < b.segments.size();
 }
 
 bool Router::matches(const Entry& e, const std::vector<std::string>& segments) {
-  if (e.segments.size() != segments.size()) return false;
-  for (std::size_t i = 0; i < segments.size(); ++i)
+  const bool rest = !e.segments.empty() && e.segments.back().rest;
+  if (rest ? segments.size() + 1 < e.segments.size() : e.segments.size() != segments.size())
+    return false;
+  for (std::size_t i = 0; i < e.segments.size() && !e.segments[i].rest; ++i)
     if (!e.segments[i].param && e.segments[i].text != segments[i]) return false;
   return true;
 }
@@ -101,8 +114,16 @@ Router::Result Router::find(const std::string& method,
       // a more specific route of another method seen before does not hide it.
       result.outcome = Outcome::found;
       result.match.id = e.id;
-      for (std::size_t i = 0; i < segments.size(); ++i)
-        if (e.segments[i].param) result.match.params[e.segments[i].text] = segments[i];
+      for (std::size_t i = 0; i < e.segments.size(); ++i) {
+        if (e.segments[i].rest) {
+          std::string joined;
+          for (std::size_t j = i; j < segments.size(); ++j)
+            joined += (j == i ? "" : "/") + segments[j];
+          result.match.params[e.segments[i].text] = std::move(joined);
+        } else if (e.segments[i].param) {
+          result.match.params[e.segments[i].text] = segments[i];
+        }
+      }
       result.allowed.clear();
       return result;
     }

@@ -1,4 +1,5 @@
-// Matches a method and decoded path segments against path templates such as /api/x/{id}.
+// Matches a method and decoded path segments against path templates such as /api/x/{id}, or
+// /api/x/{path...} for the rest of a path (a proxied service's).
 #pragma once
 
 #include <cstddef>
@@ -40,6 +41,7 @@ class Router {
   struct Segment {
     std::string text;
     bool param = false;
+    bool rest = false;  // {name...}: the rest of the path, zero or more segments (last only)
   };
   struct Entry {
     std::string method;

@@ -115,6 +115,16 @@ std::shared_ptr<LoadedPlugin> LoadedPlugin::load(const std::string& path) {
   return loaded;
 }
 
+std::shared_ptr<LoadedPlugin> LoadedPlugin::builtin(std::unique_ptr<Plugin> plugin,
+                                                    std::string label) {
+  std::shared_ptr<LoadedPlugin> loaded(new LoadedPlugin());
+  loaded->path_ = std::move(label);
+  loaded->loaded_at_ = unix_seconds();
+  loaded->plugin_ = std::move(plugin);
+  loaded->info_ = loaded->plugin_->info();
+  return loaded;
+}
+
 void LoadedPlugin::when_drained(std::function<void()> then) {
   {
     const std::lock_guard lock(drain_mutex_);

@@ -33,6 +33,8 @@ class LoadedPlugin {
 
   /// Checks and loads `path`: ELF sanity, ABI version, build fingerprint, factory. Blocking.
   static std::shared_ptr<LoadedPlugin> load(const std::string& path);
+  /// A plugin of the gateway itself (a proxied service), under the name `label` (its path).
+  static std::shared_ptr<LoadedPlugin> builtin(std::unique_ptr<Plugin> plugin, std::string label);
 
   ~LoadedPlugin();
   LoadedPlugin(const LoadedPlugin&) = delete;

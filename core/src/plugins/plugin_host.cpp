@@ -7,6 +7,7 @@
 #include "log/log.hpp"
 #include "plugins/plugin_config.hpp"
 #include "plugins/plugin_services.hpp"
+#include "proxy/proxy_plugin.hpp"
 #include "store/core_schema.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/table_guard.hpp"
@@ -98,11 +99,19 @@ std::string PluginHost::refusal(const LoadedPlugin& plugin, const PluginConfig& 
   return {};
 }
 
+namespace {
+// The plugin of an entry: its library loaded, or the gateway's proxy. Blocking (dlopen).
+std::shared_ptr<LoadedPlugin> load_entry(const PluginConfig& pc) {
+  if (pc.kind == "proxy") return LoadedPlugin::builtin(make_proxy_plugin(pc.name), "proxy");
+  return LoadedPlugin::load(pc.library);
+}
+}  // namespace
+
 void PluginHost::load_all(const Config& config) {
   for (const auto& pc : config.plugins) {
     std::shared_ptr<LoadedPlugin> plugin;
     try {
-      plugin = LoadedPlugin::load(pc.library);
+      plugin = load_entry(pc);
     } catch (const PluginError& e) {
       fail_at(config.file, pc.position, e.what());
     }
@@ -357,7 +366,7 @@ Task<std::shared_ptr<LoadedPlugin>> PluginHost::load_beside(const PluginConfig& 
   std::shared_ptr<LoadedPlugin> plugin;
   try {
     // dlopen and the file's hash: blocking, on the plugins' pool.
-    auto load = [path = pc.library] { return LoadedPlugin::load(path); };  // named (g++ 12)
+    auto load = [&pc] { return load_entry(pc); };  // named (g++ 12)
     plugin = co_await blocking_->run(std::move(load));
   } catch (const PluginError& e) {
     refuse(422, "plugin_refused", e.what());
@@ -390,6 +399,8 @@ Task<void> PluginHost::reload(std::string name, std::string library,
   const Pending* current = find(name);
   if (!current) refuse(404, "not_found", "no plugin " + name);
   PluginConfig pc = current->config;
+  if (!library.empty() && pc.kind == "proxy")
+    refuse(422, "invalid_field", "library: " + name + " is a proxied service, it has none");
   if (!library.empty()) pc.library = std::move(library);
   co_await reload_locked(std::move(pc), grace);
 }
@@ -465,9 +476,9 @@ bool same_entry(const PluginConfig& a, const PluginConfig& b) {
   const auto dump = [](const YAML::Node& n) {
     return n.IsDefined() && !n.IsNull() ? YAML::Dump(n) : std::string();
   };
-  return a.library == b.library && a.timeout == b.timeout && a.route_timeouts == b.route_timeouts &&
-         a.max_concurrent == b.max_concurrent && a.required == b.required &&
-         dump(a.config) == dump(b.config);
+  return a.kind == b.kind && a.library == b.library && a.timeout == b.timeout &&
+         a.route_timeouts == b.route_timeouts && a.max_concurrent == b.max_concurrent &&
+         a.required == b.required && dump(a.config) == dump(b.config);
 }
 
 void note_failure(boost::json::array& failed, const std::string& name, std::exception_ptr error) {

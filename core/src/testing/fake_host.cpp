@@ -412,6 +412,7 @@ Response PluginHarness::call(const std::string& method, const std::string& targe
   const auto q = target.find('?');
   request.path = target.substr(0, q);
   if (q != std::string::npos) {
+    request.raw_query = target.substr(q + 1);
     std::string_view query(target);
     query.remove_prefix(q + 1);
     while (!query.empty()) {

@@ -32,6 +32,28 @@ BOOST_AUTO_TEST_CASE(captures_parameters) {
   BOOST_TEST(res.match.params.at("b") == "q");
 }
 
+BOOST_AUTO_TEST_CASE(the_rest_of_a_path_is_one_parameter_and_the_least_specific) {
+  Router r;
+  std::string error;
+  BOOST_REQUIRE(r.add("GET", "/api/p/{path...}", 1, error));
+  BOOST_REQUIRE(r.add("GET", "/api/p/status", 2, error));
+  BOOST_REQUIRE(r.add("GET", "/api/p/{id}/x", 3, error));
+  BOOST_TEST(!r.add("GET", "/api/p/{rest...}", 4, error));  // the same shape
+  BOOST_TEST(!r.add("GET", "/api/q/{rest...}/x", 5, error));
+  BOOST_TEST(error.find("last segment") != std::string::npos, error);
+  auto res = r.find("GET", Router::split("/api/p/a/b/c"));
+  BOOST_TEST(res.match.id == 1u);
+  BOOST_TEST(res.match.params.at("path") == "a/b/c");
+  res = r.find("GET", Router::split("/api/p"));
+  BOOST_TEST(res.match.id == 1u);
+  BOOST_TEST(res.match.params.at("path") == "");
+  BOOST_TEST(r.find("GET", Router::split("/api/p/status")).match.id == 2u);
+  BOOST_TEST(r.find("GET", Router::split("/api/p/7/x")).match.id == 3u);
+  BOOST_TEST((r.find("GET", Router::split("/api")).outcome == Router::Outcome::not_found));
+  BOOST_TEST(
+      (r.find("POST", Router::split("/api/p/a")).outcome == Router::Outcome::method_not_allowed));
+}
+
 BOOST_AUTO_TEST_CASE(literal_beats_parameter_whatever_the_order) {
   const Router r = make_router();
   BOOST_TEST(r.find("GET", Router::split("/api/hello/items/new")).match.id == 2u);

@@ -1,0 +1,203 @@
+// Proxied services (a plugin entry of kind proxy) through the real binary, against an upstream
+// on loopback that tells what it received: the session never leaves the gateway, the identity
+// goes as a signed JWT, connections are kept alive, and an upstream that is slow, down or
+// too talkative costs a clear 504 or 502 on its own routes only.
+#include "support/demo.hpp"
+#include "support/gateway_process.hpp"
+#include "support/https_client.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <csignal>
+#include <future>
+
+using namespace passerelle::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The echo upstream (tests/support/echo_upstream.py) on a port of its choice.
+class EchoUpstream {
+ public:
+  EchoUpstream()
+      : process_({"/usr/bin/python3", "-u",
+                  std::string(PASSERELLE_SOURCE_DIR) + "/tests/support/echo_upstream.py"}) {
+    BOOST_REQUIRE(process_.wait_until(
+        [](const std::string& o) { return o.find('\n') != std::string::npos; }, 10s));
+    const std::string out = process_.output();
+    port_ = std::stoi(out.substr(out.find(' ') + 1));
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/base"; }
+
+ private:
+  ChildProcess process_;
+  int port_ = 0;
+};
+
+std::string proxy_entry(const std::string& name, const std::string& upstream,
+                        const std::string& extra = "") {
+  return "  - name: " + name +
+         "\n    kind: proxy\n    timeout: 10s\n    config:\n      upstream: " + upstream +
+         "\n      roles: [elu, agent]\n" + extra;
+}
+
+boost::json::object echoed(const std::optional<HttpReply>& r) {
+  BOOST_TEST_REQUIRE(r->status == 200, r->body);
+  return boost::json::parse(r->body).as_object();
+}
+
+// The JSON in the middle of a JWT.
+boost::json::value jwt_claims(const std::string& jwt) {
+  const auto a = jwt.find('.'), b = jwt.find('.', a + 1);
+  std::string part = jwt.substr(a + 1, b - a - 1);
+  for (auto& c : part) c = c == '-' ? '+' : c == '_' ? '/' : c;
+  while (part.size() % 4) part += '=';
+  static const std::string kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  int bits = 0, value = 0;
+  for (char c : part) {
+    if (c == '=') break;
+    value = (value << 6) | static_cast<int>(kAlphabet.find(c));
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((value >> bits) & 0xff);
+    }
+  }
+  return boost::json::parse(out);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(proxy)
+
+BOOST_AUTO_TEST_CASE(the_identity_goes_as_a_jwt_and_the_session_stays_home) {
+  EchoUpstream upstream;
+  GatewayProcess gw("demo: true\nplugins:\n" + proxy_entry("urbanisme", upstream.url()));
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  const Session elu = login(gw, "elu.angers", "passerelle-demo");
+  const Session op = login(gw, "operateur.demo", "passerelle-demo");
+  TestConnection c(gw.https_port());
+
+  BOOST_TEST(c.request("GET", "/api/urbanisme/dossiers")->status == 401);
+  BOOST_TEST(c.request("GET", "/api/urbanisme/dossiers", "", {{"Cookie", op.cookie}})->status ==
+             403);
+
+  auto r = c.request("GET", "/api/urbanisme/dossiers/a%20b?q=1&q=2", "",
+                     {{"Cookie", elu.cookie},
+                      {"X-Passerelle-Identity", "forged"},
+                      {"X-Forwarded-For", "10.0.0.1"},
+                      {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}});
+  const auto seen = echoed(r);
+  BOOST_TEST(seen.at("path").as_string() == "/base/dossiers/a%20b?q=1&q=2");
+  const auto& headers = seen.at("headers").as_object();
+  BOOST_TEST(!headers.contains("cookie"));
+  BOOST_TEST(!headers.contains("x-forwarded-for"));
+  BOOST_TEST(!headers.contains("x-passerelle-identity"));
+  BOOST_TEST(headers.at("x-request-id").as_string() == r->headers.at("x-request-id"));
+  const std::string trace(headers.at("traceparent").as_string());
+  BOOST_TEST(trace.substr(0, 36) == "00-0af7651916cd43dd8448eb211c80319c-");
+  BOOST_TEST(trace.substr(36, 16) != "b7ad6b7169203331");
+  const std::string auth(headers.at("authorization").as_string());
+  BOOST_TEST_REQUIRE(auth.rfind("Bearer ", 0) == 0u);
+  const auto claims = jwt_claims(auth.substr(7));
+  BOOST_TEST(claims.at("aud").as_string() == "urbanisme");
+  BOOST_TEST(claims.at("commune_insee").as_string() == "49007");
+  BOOST_TEST(claims.at("exp").as_int64() - claims.at("iat").as_int64() == 60);
+  // What the upstream answers may not set cookies on the gateway's origin, nor its policies.
+  BOOST_TEST(r->headers.count("set-cookie") == 0u);
+  BOOST_TEST(r->headers.at("content-security-policy").find("default-src 'self'") == 0u);
+  BOOST_TEST(r->headers.at("x-upstream") == "echo");
+
+  // A new trace without one; the connection to the upstream kept alive and used again.
+  const auto first = echoed(c.request("GET", "/api/urbanisme/", "", {{"Cookie", elu.cookie}}));
+  BOOST_TEST(std::string(first.at("headers").at("traceparent").as_string()).size() == 55u);
+  const auto second = echoed(c.request("GET", "/api/urbanisme", "", {{"Cookie", elu.cookie}}));
+  BOOST_TEST(first.at("connection").as_int64() == second.at("connection").as_int64());
+
+  // Writes need the CSRF token, as any route's; the body goes through as it came.
+  auto w = elu.write_headers();
+  for (auto& [name, value] : w)
+    if (name == "Content-Type") value = "text/plain";
+  auto posted = echoed(c.request("POST", "/api/urbanisme/dossiers", "permis de construire", w));
+  BOOST_TEST(posted.at("body").as_string() == "permis de construire");
+  BOOST_TEST(posted.at("method").as_string() == "POST");
+  BOOST_TEST(c.request("POST", "/api/urbanisme/dossiers", "x", {{"Cookie", elu.cookie}})->status ==
+             403);
+  // The upstream's own errors are its answers.
+  BOOST_TEST(c.request("GET", "/api/urbanisme/status/409", "", {{"Cookie", elu.cookie}})->status ==
+             409);
+  BOOST_TEST(gw.stop(SIGTERM) == 0, gw.log());
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_down_or_talkative_upstream_is_a_clear_error_on_its_routes_only) {
+  EchoUpstream upstream;
+  const std::string down = "http://127.0.0.1:" + std::to_string(free_port());
+  GatewayProcess gw("demo: true\nplugins:\n" +
+                    proxy_entry("lent", upstream.url(),
+                                "      response_timeout: 1s\n      max_response_bytes: 100000\n") +
+                    proxy_entry("absent", down, "      retries: 2\n"));
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  const Session elu = login(gw, "elu.angers", "passerelle-demo");
+
+  // While one request waits on the slow upstream, the rest of the gateway answers.
+  auto slow = std::async(std::launch::async, [&] {
+    TestConnection c(gw.https_port());
+    return c.request("GET", "/api/lent/slow/5", "", {{"Cookie", elu.cookie}});
+  });
+  TestConnection c(gw.https_port());
+  std::this_thread::sleep_for(200ms);
+  BOOST_TEST(c.request("GET", "/healthz")->status == 200);
+  BOOST_TEST(c.request("GET", "/api/lent/x", "", {{"Cookie", elu.cookie}})->status == 200);
+  auto r = slow.get();
+  BOOST_TEST(r->status == 504, r->body);
+  BOOST_TEST(r->body.find("\"upstream_timeout\"") != std::string::npos, r->body);
+
+  r = c.request("GET", "/api/lent/big/200000", "", {{"Cookie", elu.cookie}});
+  BOOST_TEST(r->status == 502, r->body);
+  BOOST_TEST(c.request("GET", "/api/lent/big/50000", "", {{"Cookie", elu.cookie}})->body.size() ==
+             50000u);
+
+  r = c.request("GET", "/api/absent/x", "", {{"Cookie", elu.cookie}});
+  BOOST_TEST(r->status == 502, r->body);
+  BOOST_TEST(r->body.find("the service absent is unreachable") != std::string::npos, r->body);
+  // GET is tried three times (retries: 2); a POST once, since it may have been received.
+  BOOST_TEST(gw.wait_for_log_times("trying again", 2), gw.log());
+  BOOST_TEST(gw.stop(SIGTERM) == 0, gw.log());
+}
+
+BOOST_AUTO_TEST_CASE(operators_add_a_proxied_service_at_runtime) {
+  EchoUpstream upstream;
+  GatewayProcess gw("demo: true\n");
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  const Session op = login(gw, "operateur.demo", "passerelle-demo");
+  const Session agent = login(gw, "agent.tuffalun", "passerelle-demo");
+  TestConnection c(gw.https_port());
+  auto r = c.request("POST", "/admin/plugins",
+                     R"({"name":"carto","kind":"proxy","config":{"upstream":"ftp://x"}})",
+                     op.write_headers());
+  BOOST_TEST(r->status == 422, r->body);
+  r = c.request("POST", "/admin/plugins",
+                R"({"name":"carto","kind":"proxy","library":"libpasserelle-hello.so",)"
+                R"("config":{"upstream":")" +
+                    upstream.url() + R"("}})",
+                op.write_headers());
+  BOOST_TEST(r->status == 422, r->body);
+  r = c.request("POST", "/admin/plugins",
+                R"({"name":"carto","kind":"proxy","config":{"upstream":")" + upstream.url() +
+                    R"(","roles":["agent"]}})",
+                op.write_headers());
+  BOOST_TEST_REQUIRE(r->status == 201, r->body);
+  BOOST_TEST(echoed(c.request("GET", "/api/carto/couches", "", {{"Cookie", agent.cookie}}))
+                 .at("path")
+                 .as_string() == "/base/couches");
+  r = c.request("GET", "/admin/plugins", "", {{"Cookie", op.cookie}});
+  BOOST_TEST(r->body.find(R"("library":"proxy")") != std::string::npos, r->body);
+  BOOST_TEST(c.request("DELETE", "/admin/plugins/carto", "", op.write_headers())->status == 204);
+  BOOST_TEST(c.request("GET", "/api/carto/couches", "", {{"Cookie", agent.cookie}})->status == 404);
+  BOOST_TEST(gw.stop(SIGTERM) == 0, gw.log());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

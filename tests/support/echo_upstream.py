@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""An upstream HTTP/1.1 service on 127.0.0.1 for the proxy's tests: keep-alive, and each answer
+says what it received (method, path, headers, body) and on which connection. /slow/N waits N
+seconds; /big/N answers N bytes; /status/N answers that status. Prints its port, then serves
+until killed (or 10 minutes)."""
+import json
+import socketserver
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+connections = 0
+lock = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        global connections
+        super().setup()
+        with lock:
+            connections += 1
+            self.connection_id = connections
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self):
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        parts = self.path.split("?")[0].strip("/").split("/")
+        if parts and parts[0] == "base":  # the tests' upstreams start at /base
+            parts = parts[1:] or [""]
+        status, payload = 200, None
+        if parts[0] == "slow" and len(parts) > 1:
+            time.sleep(float(parts[1]))
+        if parts[0] == "big" and len(parts) > 1:
+            payload = b"x" * int(parts[1])
+        if parts[0] == "status" and len(parts) > 1:
+            status = int(parts[1])
+        if payload is None:
+            payload = json.dumps({
+                "method": self.command,
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body": body,
+                "connection": self.connection_id,
+            }).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Set-Cookie", "upstream=1; Path=/")
+        self.send_header("Content-Security-Policy", "default-src *")
+        self.send_header("X-Upstream", "echo")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = answer
+
+
+class Server(socketserver.ThreadingMixIn, HTTPServer):
+    daemon_threads = True
+
+
+server = Server(("127.0.0.1", 0), Handler)
+print("listening", server.server_address[1], flush=True)
+threading.Timer(600, server.shutdown).start()
+server.serve_forever()
