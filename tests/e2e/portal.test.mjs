@@ -21,6 +21,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -990,7 +991,7 @@ describe('the portal in a browser', () => {
   });
 
   // Last: it removes and adds plugins (and leaves them as it found them).
-  test('an operator reloads, removes and adds a service from /exploitation', { timeout: 60000 }, async (t) => {
+  test('an operator reloads, removes, adds and relays services from /exploitation', { timeout: 60000 }, async (t) => {
     const { context, page, watch } = await openPage(1280);
     await withContext(context, async () => {
       await login(page, 'operateur.demo');
@@ -1005,11 +1006,46 @@ describe('the portal in a browser', () => {
       await faulty.getByRole('button', { name: 'Confirmer le retrait faulty' }).click();
       await page.getByText('Le service faulty est retiré.').waitFor();
       await page.locator('li[data-manage="faulty"]').waitFor({ state: 'detached' });
-      await page.getByLabel('Nom du service').fill('faulty');
+      await page.getByLabel('Nom du service', { exact: true }).fill('faulty');
       await page.getByLabel('Fichier de la bibliothèque').fill('libpasserelle-faulty.so');
       await page.getByRole('button', { name: 'Ajouter', exact: true }).click();
       await page.getByText('Le service faulty est ajouté.').waitFor();
       await page.locator('li[data-manage="faulty"]').waitFor();
+      // An existing service relayed: the upstream (on loopback) sees the signed identity, never
+      // the session cookie.
+      const seen = [];
+      const upstream = http.createServer((req, res) => {
+        seen.push({ url: req.url, headers: req.headers });
+        res.setHeader('Content-Type', 'application/json');
+        res.end(JSON.stringify({ dossiers: [] }));
+      });
+      await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+      try {
+        await page.getByLabel('Nom du service relayé').fill('urbanisme');
+        await page.getByLabel('Adresse du service').fill(
+          `http://127.0.0.1:${upstream.address().port}/base`);
+        await page.locator('label[for="relais-role-operator"]').click();  // DSFR: the label is what one clicks
+        assert.ok(await page.getByLabel('Opérateurs').isChecked());
+        await page.getByRole('button', { name: 'Relayer', exact: true }).click();
+        await page.getByText('Le service urbanisme est relayé sous /api/urbanisme/.').waitFor();
+        const relayed = page.locator('li[data-manage="urbanisme"]');
+        await relayed.getByText('service relayé par la passerelle').waitFor();
+        const answer = await page.evaluate(async () => {
+          const r = await fetch('/api/urbanisme/dossiers?commune=49007');
+          return { status: r.status, body: await r.json() };
+        });
+        assert.equal(answer.status, 200);
+        assert.deepEqual(answer.body, { dossiers: [] });
+        assert.equal(seen.length, 1);
+        assert.equal(seen[0].url, '/base/dossiers?commune=49007');
+        assert.equal(seen[0].headers.cookie, undefined, 'the session cookie stays home');
+        assert.match(seen[0].headers.authorization, /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+        await relayed.getByRole('button', { name: 'Retirer urbanisme' }).click();
+        await relayed.getByRole('button', { name: 'Confirmer le retrait urbanisme' }).click();
+        await page.getByText('Le service urbanisme est retiré.').waitFor();
+      } finally {
+        upstream.close();
+      }
       // Before axe-core, which copies the charts' styles into elements the CSP refuses.
       assertClean(watch);
       const minor = await checkAccessibility(page, t, '/exploitation (gérer)');

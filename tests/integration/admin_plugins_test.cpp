@@ -301,4 +301,30 @@ BOOST_AUTO_TEST_CASE(metrics_are_refused_to_others) {
   BOOST_TEST(c.request("GET", "/metrics", "", {{"Cookie", op.cookie}})->status == 200);
 }
 
+BOOST_AUTO_TEST_CASE(a_plugin_whose_stop_hangs_is_left_running_and_nothing_waits_for_it) {
+  GatewayProcess gw(with_plugin_dir("faulty") + "    config:\n      hang_on_stop: true\n",
+                    "  shutdown_grace: 1s\n  plugin_stop_timeout: 1s\n");
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  const Session op = login(gw, "operateur.demo", "passerelle-demo");
+  TestConnection c(gw.https_port());
+  // The removal answers once stop() had its second: the plugin is gone from the routes.
+  auto r = c.request("DELETE", "/admin/plugins/faulty", "", op.write_headers());
+  BOOST_TEST(r->status == 204, r->body);
+  BOOST_TEST(gw.wait_for_log("did not end in time"), gw.log());
+  BOOST_TEST(c.request("GET", "/api/faulty/ok")->status == 404);
+  // The controls go on: the same plugin added again, then the gateway stops cleanly.
+  r = c.request("POST", "/admin/plugins",
+                R"({"name":"faulty","library":"libpasserelle-faulty.so","config":{}})",
+                op.write_headers());
+  BOOST_TEST(r->status == 201, r->body);
+  BOOST_TEST(c.request("GET", "/api/faulty/ok")->status == 200);
+  BOOST_TEST(gw.stop(SIGTERM, std::chrono::seconds(20)) == 0, gw.log());
+  // Nor does the shutdown wait for it.
+  GatewayProcess hung(with_plugin_dir("faulty") + "    config:\n      hang_on_stop: true\n",
+                      "  shutdown_grace: 1s\n  plugin_stop_timeout: 1s\n");
+  BOOST_REQUIRE_MESSAGE(hung.wait_for_log("\"msg\":\"ready\""), hung.log());
+  BOOST_TEST(hung.stop(SIGTERM, std::chrono::seconds(20)) == 0, hung.log());
+  BOOST_TEST(hung.log().find("did not end in time") != std::string::npos, hung.log());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

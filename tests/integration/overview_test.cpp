@@ -195,6 +195,15 @@ BOOST_AUTO_TEST_CASE(plugins_with_state_and_the_minute_in_progress) {
   BOOST_TEST(
       r->body.find(R"(passerelle_http_requests_total{route="GET /api/hello",status="200"} 5)") !=
       std::string::npos);
+  // By plugin, route and status class; and what each route serves now (the /metrics request
+  // itself, on the gateway's own route).
+  BOOST_TEST(r->body.find(R"(passerelle_http_requests_by_class_total{plugin="hello",)"
+                          R"(route="GET /api/hello",class="2xx"} 5)") != std::string::npos,
+             r->body);
+  BOOST_TEST(r->body.find(R"(passerelle_http_requests_in_flight{plugin="hello",)"
+                          R"(route="GET /api/hello"} 0)") != std::string::npos);
+  BOOST_TEST(r->body.find(R"(passerelle_http_requests_in_flight{route="GET /metrics"} 1)") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """An upstream HTTP/1.1 service on 127.0.0.1 for the proxy's tests: keep-alive, and each answer
 says what it received (method, path, headers, body) and on which connection. /slow/N waits N
-seconds; /big/N answers N bytes; /status/N answers that status. Prints its port, then serves
+seconds; /big/N answers N bytes; /status/N answers that status; /lie/N announces N bytes and
+hangs up after 10. Prints its port, then serves
 until killed (or 10 minutes)."""
 import json
 import socketserver
@@ -40,6 +41,14 @@ class Handler(BaseHTTPRequestHandler):
             payload = b"x" * int(parts[1])
         if parts[0] == "status" and len(parts) > 1:
             status = int(parts[1])
+        if parts[0] == "lie" and len(parts) > 1:  # announces N bytes, sends 10, hangs up
+            self.send_response(200)
+            self.send_header("Content-Length", parts[1])
+            self.end_headers()
+            self.wfile.write(b"0123456789")
+            self.wfile.flush()
+            self.close_connection = True
+            return
         if payload is None:
             payload = json.dumps({
                 "method": self.command,

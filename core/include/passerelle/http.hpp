@@ -3,13 +3,16 @@
 
 #include "passerelle/export.hpp"
 #include "passerelle/identity.hpp"
+#include "passerelle/task.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -27,6 +30,19 @@ struct Attachment {
   std::string sha256;      ///< Hex digest of the content.
 };
 
+/// Bytes read as they come rather than held whole: the body of a request to a
+/// Route::streams_body route (Request::body_stream), or an answer's body produced as it is sent
+/// (Response::stream).
+class PASSERELLE_SDK_API BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  /// Fills `into` with the next bytes and says how many; 0 once the body has ended. A request
+  /// body throws HttpError: 413 past the route's limit, 408 when the client is too slow, 400
+  /// when it broke off. An answer's stream that throws ends the connection (the client sees
+  /// the answer cut short).
+  virtual Task<std::size_t> read(std::span<char> into) = 0;
+};
+
 /// A request routed to a plugin. Header names are lower case.
 struct Request {
   std::string method;                              ///< "GET", "POST", ...
@@ -36,6 +52,9 @@ struct Request {
   std::string raw_query;  ///< The query as received, still encoded, without '?' (may be empty).
   std::map<std::string, std::string> headers;  ///< Lower-case names; cookies removed.
   std::string body;                            ///< Raw body, within the configured limit.
+  /// A Route::streams_body route's body, read as it comes (`body` is then empty); null when
+  /// the request has none. Valid until the handler returns its answer.
+  BodyStream* body_stream = nullptr;
   /// An upload route's text fields (its body is then empty), within 64 KiB in all.
   std::map<std::string, std::string> form;
   /// An upload route's files, received whole, typed, scanned and stored before the handler
@@ -66,6 +85,11 @@ struct Response {
   std::string content_type = "application/json";             ///< Content-Type header.
   std::string body;                                          ///< Body bytes.
   std::vector<std::pair<std::string, std::string>> headers;  ///< Extra headers.
+  /// When set, the body, sent as it is read (`body` is ignored): with Content-Length when
+  /// `stream_length` is known, else chunked. The host reads it after the handler returned,
+  /// outside its deadline: each read must have a timeout of its own.
+  std::shared_ptr<BodyStream> stream;
+  std::int64_t stream_length = -1;  ///< The streamed body's length in bytes; -1: unknown.
 
   /// A JSON response with the given status.
   static Response json(const boost::json::value& value, int status = 200) {

@@ -11,6 +11,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -57,6 +58,12 @@ struct Route {
   /// Throw HttpError to refuse (the record is not the caller's to see: 404; it is full: 413);
   /// nothing is then received. Under the route's deadline.
   std::function<Task<void>(Request)> before_upload = {};
+  /// The handler reads the body as it comes, from Request::body_stream, within
+  /// `max_body_bytes` (and the server's body_timeout per read), rather than receiving it whole;
+  /// any media type is then accepted. For a body too large to hold in memory (a proxy's).
+  bool streams_body = false;
+  /// A streamed body's limit in bytes (413 past it); 0: the server's limits.body_bytes.
+  std::uint64_t max_body_bytes = 0;
   /// For a route that requires a role: élus and agents are admitted only when their current
   /// organisation grants them this plugin (Identity::may_use), else 403. False for what is not
   /// the service itself (public reference data shown to every logged-in user).

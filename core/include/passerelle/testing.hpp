@@ -206,7 +206,8 @@ class PluginHarness {
 
   /// Answers `method target` (target: path and query, e.g. "/api/x/items?page=2") for
   /// `identity` (none: anonymous): 404 when no route matches, 401/403 as the gateway, an
-  /// HttpError as its JSON error, anything else thrown as 500.
+  /// HttpError as its JSON error, anything else thrown as 500. A Route::streams_body route
+  /// reads `body` from Request::body_stream; a streamed answer comes read whole into `body`.
   Response call(const std::string& method, const std::string& target, std::string body = "",
                 std::optional<Identity> identity = std::nullopt);
   /// The dashboard widget for `identity`.

@@ -53,6 +53,7 @@ ServerConfig read_server(YamlSection s) {
   if (c.workers == 0) c.workers = std::max(1u, std::thread::hardware_concurrency());
   c.handler_timeout = s.duration("handler_timeout", c.handler_timeout);
   c.shutdown_grace = s.duration("shutdown_grace", c.shutdown_grace);
+  c.plugin_stop_timeout = s.duration("plugin_stop_timeout", c.plugin_stop_timeout);
   c.heap_trim_interval = s.duration("heap_trim_interval", c.heap_trim_interval);
   for (const auto& scraper : s.string_list("metrics_from")) {
     const std::string address = canonical_address(scraper);

@@ -36,6 +36,9 @@ struct ServerConfig {
   unsigned workers = 0;    // 0: number of cores
   milliseconds handler_timeout{30'000};
   milliseconds shutdown_grace{10'000};
+  // A plugin's stop() that takes longer is left to run (holding its library): the controls and
+  // the shutdown go on.
+  milliseconds plugin_stop_timeout{30'000};
   // How often to check whether a burst of connections has ended, to give the heap's free
   // memory back to the system (util/heap_trim.hpp); 0: never.
   milliseconds heap_trim_interval{10'000};

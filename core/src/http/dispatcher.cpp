@@ -48,6 +48,7 @@ struct Dispatcher::Routes {
     RouteStats* stats;
   };
   std::vector<Down> down;
+  bool streams = false;  // a route reads its body as it comes (Route::streams_body)
 };
 
 // A request matched to its route whose rest must be awaited: the caller's lookup in the store,
@@ -57,6 +58,7 @@ struct Dispatcher::Pending {
   RouteStats* stats = nullptr;
   std::shared_ptr<const Routes> routes;  // held to the end: target points into it
   Entered entered;                       // a plugin route's request, counted (after `routes`)
+  RouteEntered in_route;                 // counted in flight on its route until it ends
   const Target* target = nullptr;
   bool look_up = false;  // the caller is not known in memory: the store is asked
   IncomingRequest in;
@@ -362,9 +364,15 @@ std::shared_ptr<const Dispatcher::Routes> Dispatcher::current_routes() {
                    .deadline = target.timeout,
                    .immediate = route.immediate,
                    .accepts = route.accepts,
-                   .uploads = route.uploads};
+                   .uploads = route.uploads,
+                   .streams_body = route.streams_body && !route.uploads,
+                   .max_body_bytes = route.max_body_bytes};
     if (route.needs_grant && !route.roles.empty()) spec.service = target.plugin->info().name;
     if (spec.uploads) spec.accepts = {"multipart/form-data"};
+    if (spec.streams_body) {
+      spec.accepts = {"*/*"};  // the handler reads the body as it comes: it judges
+      next->streams = true;
+    }
     if (!next->router.add(spec.method, spec.path, next->targets.size(), error)) {
       log::error("http", "plugin route refused: the path is taken",
                  {{"plugin", target.plugin->info().name}, {"error", error}});
@@ -384,18 +392,24 @@ std::shared_ptr<const Dispatcher::Routes> Dispatcher::current_routes() {
 }
 
 std::optional<BodyStreaming> Dispatcher::streams_body(std::string_view method,
-                                                      std::string_view target) {
+                                                      std::string_view target, bool multipart) {
   AttachmentStore* store = plugins_.attachments();
-  if (!store) return std::nullopt;
+  const auto routes = current_routes();
+  // Most bodies go to routes that take them whole: no lookup for them.
+  if (!routes->streams && !(multipart && store)) return std::nullopt;
   auto url = boost::urls::parse_origin_form(target);
   if (!url) return std::nullopt;
   const std::string decoded = url->path();
   const auto segments = Router::split(decoded);
-  const auto routes = current_routes();
   const Router::Result found = routes->router.find(std::string(method), segments);
-  if (found.outcome != Router::Outcome::found || !routes->targets[found.match.id].spec.uploads)
+  if (found.outcome != Router::Outcome::found) return std::nullopt;
+  const RouteSpec& spec = routes->targets[found.match.id].spec;
+  if (spec.uploads) {
+    if (multipart && store) return store->streaming();
     return std::nullopt;
-  return store->streaming();
+  }
+  if (spec.streams_body) return BodyStreaming{spec.max_body_bytes, spec.deadline};
+  return std::nullopt;
 }
 
 Handled Dispatcher::start(IncomingRequest request, const asio::any_io_executor& executor) {
@@ -472,6 +486,7 @@ std::optional<Response> Dispatcher::route(IncomingRequest&& in,
     }
   }
   const Target& target = *chosen;
+  pending.in_route = RouteEntered(chosen->stats);
   if (target.plugin) {
     // At its limit (config max_concurrent): refused at once, the other plugins unaffected.
     const LoadedPlugin& plugin = *target.plugin->plugin;
@@ -618,6 +633,7 @@ Task<Response> Dispatcher::call(Pending& pending) {
     // The first value of a repeated header, as IncomingRequest::header() gives the core.
     if (k != "cookie" && k != "authorization") request.headers.emplace(std::move(k), std::move(v));
   request.body = std::move(in.body);
+  if (target.spec.streams_body) request.body_stream = in.body_source;
   request.form = std::move(pending.form);
   request.files = std::move(pending.files);
   if (pending.auth) request.identity = std::move(pending.auth->identity);
@@ -748,7 +764,12 @@ Task<Response> Dispatcher::call_plugin(const Target& target, Request request,
         "the service " + plugin_name + " failed; request id " + std::string(request_id),
         request_id);
   }
-  co_return std::move(*outcome.value);
+  Response answer = std::move(*outcome.value);
+  // A streamed answer is read after the handler returned: it holds its plugin in flight (and
+  // so loaded, and not stopped) until it is read to its end or dropped.
+  if (answer.stream)
+    answer.stream = std::make_shared<PluginStream>(std::move(answer.stream), plugin_target.plugin);
+  co_return answer;
 }
 
 }  // namespace passerelle

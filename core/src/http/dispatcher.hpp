@@ -40,8 +40,8 @@ class Dispatcher final : public RequestHandler {
   ~Dispatcher() override;
 
   Handled start(IncomingRequest request, const boost::asio::any_io_executor& executor) override;
-  std::optional<BodyStreaming> streams_body(std::string_view method,
-                                            std::string_view target) override;
+  std::optional<BodyStreaming> streams_body(std::string_view method, std::string_view target,
+                                            bool multipart) override;
 
   /// Tried before Authenticate on every authenticated route; set before serving.
   void set_authenticate_now(AuthenticateNow now) { authenticate_now_ = std::move(now); }

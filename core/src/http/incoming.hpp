@@ -18,15 +18,10 @@
 
 namespace passerelle {
 
-/// A request body still on the wire, read as the application goes (an upload route's): the
-/// session's stream, under the session's limits and timeouts.
-class BodySource {
- public:
-  virtual ~BodySource() = default;
-  /// Fills `into` as far as the body allows; 0 once it has ended. Throws HttpError: 413 past
-  /// the limit, 408 when the client is too slow, 400 when the connection breaks.
-  virtual Task<std::size_t> read(std::span<char> into) = 0;
-};
+/// A request body still on the wire, read as the application goes (an upload route's, a
+/// streaming route's): the session's stream, under the session's limits and timeouts. Read()
+/// throws HttpError: 413 past the limit, 408 when the client is too slow, 400 when it breaks.
+using BodySource = BodyStream;
 
 /// The limits of a body read as it comes: its size, and the time it may take in all (each read
 /// also has the session's body_timeout).
@@ -69,11 +64,12 @@ class RequestHandler {
   /// Does what it can now, on the calling I/O thread, whose executor is given.
   virtual Handled start(IncomingRequest request, const boost::asio::any_io_executor& executor) = 0;
 
-  /// How a route that reads its body as it comes (an upload) wants it read, or nothing: the
-  /// session then reads the body whole first, as for any route. Asked only for a request with a
-  /// body of type multipart/form-data.
+  /// How a route that reads its body as it comes (an upload, a Route::streams_body route)
+  /// wants it read, or nothing: the session then reads the body whole first, as for any route.
+  /// `multipart`: the body is multipart/form-data (an upload route takes only that). A limit of
+  /// 0 is the server's limits.body_bytes.
   virtual std::optional<BodyStreaming> streams_body(std::string_view method,
-                                                    std::string_view target) {
+                                                    std::string_view target, bool multipart) {
     return std::nullopt;
   }
 

@@ -54,6 +54,19 @@ struct InFlight {
   std::shared_ptr<LoadedPlugin> plugin;
 };
 
+/// A plugin's streamed answer (Response::stream), counted in flight for its plugin while it
+/// lives: the plugin is neither stopped nor unloaded under a read.
+class PluginStream final : public BodyStream {
+ public:
+  PluginStream(std::shared_ptr<BodyStream> inner, std::shared_ptr<LoadedPlugin> plugin)
+      : held_(std::move(plugin)), inner_(std::move(inner)) {}
+  Task<std::size_t> read(std::span<char> into) override { return inner_->read(into); }
+
+ private:
+  InFlight held_;                      // released after inner_ (declared first)
+  std::shared_ptr<BodyStream> inner_;  // code of the plugin's library
+};
+
 template <class T>
 using PluginOutcome = CallOutcome<T>;
 

@@ -11,6 +11,7 @@
 
 #include <cassert>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -53,6 +54,10 @@ struct RouteSpec {
   /// A plugin's upload route (Route::uploads): its multipart body is read as it comes, once the
   /// caller is admitted, into the host's attachments.
   bool uploads = false;
+  /// A plugin route that reads its body as it comes (Route::streams_body), within
+  /// `max_body_bytes` (0: the server's limits.body_bytes) and its deadline.
+  bool streams_body = false;
+  std::uint64_t max_body_bytes = 0;
   /// A plugin route's service: élus and agents need its grant in their current organisation
   /// (Identity::may_use); empty: none needed.
   std::string service{};

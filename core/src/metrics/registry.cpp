@@ -2,6 +2,7 @@
 // Route counters are looked up when a route table is built, and rendered from their atomics.
 #include "metrics/registry.hpp"
 
+#include <array>
 #include <cctype>
 #include <sstream>
 
@@ -112,6 +113,36 @@ void MetricsRegistry::render_routes(std::ostream& out) const {
     }
     out << name << "_sum{route=\"" << route << "\"} " << stats->latency().sum_seconds() << '\n';
     out << name << "_count{route=\"" << route << "\"} " << total << '\n';
+  }
+  out << "# HELP passerelle_http_requests_by_class_total Requests answered, by plugin (none: the "
+         "gateway's own routes), route template and status class\n"
+         "# TYPE passerelle_http_requests_by_class_total counter\n";
+  for (const auto& [key, stats] : routes_) {
+    std::array<std::uint64_t, 4> classes{};  // 2xx, 3xx, 4xx, 5xx
+    for (int status = RouteStats::kFirstStatus; status <= RouteStats::kLastStatus; ++status)
+      classes[static_cast<std::size_t>(status / 100 - 2)] += stats->answered(status);
+    const std::string plugin =
+        stats->group().empty() ? std::string() : "plugin=\"" + label_value(stats->group()) + "\",";
+    const std::string route = label_value(stats->label());
+    for (std::size_t c = 0; c < classes.size(); ++c)
+      if (classes[c])
+        out << "passerelle_http_requests_by_class_total{" << plugin << "route=\"" << route
+            << "\",class=\"" << c + 2 << "xx\"} " << classes[c] << '\n';
+  }
+  out << "# HELP passerelle_http_requests_in_flight Requests matched to a route and not answered "
+         "yet, by plugin and route template\n"
+         "# TYPE passerelle_http_requests_in_flight gauge\n";
+  for (const auto& [key, stats] : routes_) {
+    if (stats->label() == "unmatched") continue;
+    // As the other series: a route never asked adds none.
+    std::uint64_t answered = 0;
+    for (int status = RouteStats::kFirstStatus; status <= RouteStats::kLastStatus; ++status)
+      answered += stats->answered(status);
+    if (answered == 0 && stats->in_flight() == 0) continue;
+    const std::string plugin =
+        stats->group().empty() ? std::string() : "plugin=\"" + label_value(stats->group()) + "\",";
+    out << "passerelle_http_requests_in_flight{" << plugin << "route=\""
+        << label_value(stats->label()) << "\"} " << stats->in_flight() << '\n';
   }
   // Per plugin, the sums of its routes (the gateway's own routes are the rest).
   const auto totals = group_totals_locked();

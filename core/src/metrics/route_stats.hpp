@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace passerelle {
 
@@ -69,11 +70,41 @@ class RouteStats {
   }
   const LatencyHistogram& latency() const { return latency_; }
 
+  /// Requests matched to this route and not answered yet (RouteEntered counts them).
+  std::int64_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+  void enter() noexcept { in_flight_.fetch_add(1, std::memory_order_relaxed); }
+  void leave() noexcept { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
+
  private:
   const std::string group_;
   const std::string label_;
   std::array<std::atomic<std::uint64_t>, kLastStatus - kFirstStatus + 1> by_status_{};
   LatencyHistogram latency_;
+  std::atomic<std::int64_t> in_flight_{0};
+};
+
+/// A request counted in flight on its route from its routing until this is destroyed (its
+/// answer, or its coroutine's end whatever the way).
+class RouteEntered {
+ public:
+  RouteEntered() = default;
+  explicit RouteEntered(RouteStats* stats) : stats_(stats) { stats_->enter(); }
+  RouteEntered(RouteEntered&& other) noexcept : stats_(std::exchange(other.stats_, nullptr)) {}
+  RouteEntered& operator=(RouteEntered&& other) noexcept {
+    if (this != &other) {
+      if (stats_) stats_->leave();
+      stats_ = std::exchange(other.stats_, nullptr);
+    }
+    return *this;
+  }
+  RouteEntered(const RouteEntered&) = delete;
+  RouteEntered& operator=(const RouteEntered&) = delete;
+  ~RouteEntered() {
+    if (stats_) stats_->leave();
+  }
+
+ private:
+  RouteStats* stats_ = nullptr;
 };
 
 }  // namespace passerelle

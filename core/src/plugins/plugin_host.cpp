@@ -281,12 +281,12 @@ Task<bool> stop_of(std::shared_ptr<LoadedPlugin> plugin) {
 }  // namespace
 
 Task<void> PluginHost::stop_plugin(std::shared_ptr<LoadedPlugin> plugin) {
-  // Raced against kStopTimeout: a stop() that hangs is left to run (holding its library), and
+  // Raced against stop_timeout_: a stop() that hangs is left to run (holding its library), and
   // the runtime controls and the shutdown go on.
   const auto executor = co_await boost::asio::this_coro::executor;
   Task<bool> stopping = stop_of(plugin);
   auto call = DeadlineCall<bool, std::shared_ptr<LoadedPlugin>>::start(
-      executor, std::move(stopping), kStopTimeout, plugin);
+      executor, std::move(stopping), stop_timeout_, plugin);
   CallOutcome<bool> outcome;
   if (call->done())
     outcome = call->take();
@@ -295,7 +295,7 @@ Task<void> PluginHost::stop_plugin(std::shared_ptr<LoadedPlugin> plugin) {
   const std::string& name = plugin->info().name;
   if (outcome.timed_out) {
     log::error("plugins", "plugin's stop() did not end in time: left running",
-               {{"plugin", name}, {"timeout_ms", kStopTimeout.count()}});
+               {{"plugin", name}, {"timeout_ms", stop_timeout_.count()}});
     co_return;
   }
   if (!outcome.error) co_return;

@@ -41,6 +41,9 @@ struct RouteTable {
 
 class PluginHost {
  public:
+  /// How long a plugin's stop() may take (config server.plugin_stop_timeout) before it is
+  /// left to run, holding its library.
+  void set_stop_timeout(std::chrono::milliseconds timeout) { stop_timeout_ = timeout; }
   PluginHost(Store& store, HttpClient& http, MetricsRegistry& metrics,
              std::chrono::milliseconds default_timeout, const IdentityTokens* tokens = nullptr,
              const Territories* territories = nullptr);
@@ -126,9 +129,9 @@ class PluginHost {
   Task<bool> drain(std::shared_ptr<LoadedPlugin> plugin, std::chrono::milliseconds grace);
   Task<void> retire(std::shared_ptr<LoadedPlugin> plugin, std::chrono::milliseconds grace);
   Task<void> stop_retired(std::shared_ptr<LoadedPlugin> plugin);
-  // Its stop(), within kStopTimeout; failures and hangs are logged, not thrown.
+  // Its stop(), within stop_timeout_; failures and hangs are logged, not thrown.
   Task<void> stop_plugin(std::shared_ptr<LoadedPlugin> plugin);
-  static constexpr std::chrono::milliseconds kStopTimeout{30'000};
+  std::chrono::milliseconds stop_timeout_{30'000};
   void refuse_when_stopping() const;
   struct Pending {
     std::shared_ptr<LoadedPlugin> plugin;

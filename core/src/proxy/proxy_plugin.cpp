@@ -30,7 +30,8 @@ struct ProxySettings {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds response_timeout{25000};
   std::int64_t retries = 1;
-  std::int64_t max_response_bytes = 16 * 1024 * 1024;
+  std::int64_t max_response_bytes = 1024 * 1024 * 1024;
+  std::int64_t max_request_bytes = 1024 * 1024 * 1024;
   std::int64_t max_idle_connections = 64;
   std::chrono::milliseconds idle_timeout{4000};
   std::string audience;
@@ -46,6 +47,7 @@ const ConfigReader<ProxySettings> kConfig =
         .key("response_timeout", &ProxySettings::response_timeout, "Sending and the whole answer")
         .key("retries", &ProxySettings::retries, "Further attempts, idempotent methods only")
         .key("max_response_bytes", &ProxySettings::max_response_bytes, "Larger answers: 502")
+        .key("max_request_bytes", &ProxySettings::max_request_bytes, "Larger request bodies: 413")
         .key("max_idle_connections", &ProxySettings::max_idle_connections,
              "Keep-alive connections kept idle")
         .key("idle_timeout", &ProxySettings::idle_timeout, "An idle connection older is closed")
@@ -157,6 +159,41 @@ void append_segment(std::string& out, std::string_view segment) {
   throw HttpError(502, "upstream_unavailable", why);
 }
 
+// Answers up to this size are read whole before the client gets them; larger ones, and those
+// of unknown length, are streamed.
+constexpr std::uint64_t kWholeUpTo = 64 * 1024;
+
+// The body of a streamed answer, read from the upstream as the client takes it; the connection
+// goes back to the pool once the body has ended cleanly.
+class UpstreamBody final : public BodyStream {
+ public:
+  UpstreamBody(std::shared_ptr<UpstreamPool> pool, std::unique_ptr<UpstreamConnection> connection,
+               UpstreamConnection::HeadParser&& head, std::chrono::milliseconds timeout)
+      : pool_(std::move(pool)),
+        connection_(std::move(connection)),
+        parser_(std::move(head)),
+        timeout_(timeout) {}
+
+  Task<std::size_t> read(std::span<char> into) override {
+    if (!connection_) co_return 0;
+    std::size_t n = 0;
+    // A read may parse framing only (a chunk's size line): read on until bytes or the end.
+    while (n == 0 && !parser_.is_done())
+      n = co_await connection_->read_some(parser_, into, timeout_);
+    if (parser_.is_done()) {
+      if (parser_.keep_alive()) pool_->give_back(std::move(connection_));
+      connection_.reset();
+    }
+    co_return n;
+  }
+
+ private:
+  std::shared_ptr<UpstreamPool> pool_;
+  std::unique_ptr<UpstreamConnection> connection_;
+  UpstreamConnection::BodyParser parser_;
+  std::chrono::milliseconds timeout_;
+};
+
 class ProxyPlugin final : public Plugin {
  public:
   explicit ProxyPlugin(std::string name) : name_(std::move(name)) {}
@@ -181,7 +218,7 @@ class ProxyPlugin final : public Plugin {
       tls_->set_default_verify_paths();
       if (!settings_.ca_file.empty()) tls_->load_verify_file(settings_.ca_file.string());
     }
-    pool_ = std::make_unique<UpstreamPool>(
+    pool_ = std::make_shared<UpstreamPool>(
         static_cast<std::size_t>(std::max<std::int64_t>(0, settings_.max_idle_connections)),
         settings_.idle_timeout);
     forwarded_ = &host.metrics().counter("forwarded_total", "Requests forwarded upstream");
@@ -197,6 +234,8 @@ class ProxyPlugin final : public Plugin {
       Route r{method, "{path...}", settings_.roles,
               [this](Request request) { return forward(std::move(request)); }};
       r.accepts = {"*/*"};  // any media type: the upstream judges
+      r.streams_body = true;
+      r.max_body_bytes = static_cast<std::uint64_t>(settings_.max_request_bytes);
       out.push_back(std::move(r));
     }
     return out;
@@ -208,11 +247,13 @@ class ProxyPlugin final : public Plugin {
   }
 
  private:
-  UpstreamConnection::Request build(Request& r) {
+  // The request's head for the upstream: its path under the upstream's base, the client's
+  // headers less what must not pass, and what the gateway adds.
+  void fill_head(http::request_header<>& req, Request& r) {
     std::string target = upstream_.base_path + "/";
     const auto& rest = r.path_params["path"];
     std::size_t at = 0;
-    while (at <= rest.size() && !rest.empty()) {
+    while (!rest.empty()) {
       const auto end = std::min(rest.find('/', at), rest.size());
       append_segment(target, std::string_view(rest).substr(at, end - at));
       if (end == rest.size()) break;
@@ -220,7 +261,9 @@ class ProxyPlugin final : public Plugin {
       at = end + 1;
     }
     if (!r.raw_query.empty()) target += "?" + r.raw_query;
-    UpstreamConnection::Request req{http::string_to_verb(r.method), target, 11};
+    req.method(http::string_to_verb(r.method));
+    req.target(target);
+    req.version(11);
     for (const auto& [name, value] : r.headers)
       if (!kRequestDropped.count(name) && name.rfind("x-passerelle-", 0) != 0) req.set(name, value);
     req.set(http::field::host, upstream_.host_header);
@@ -230,27 +273,56 @@ class ProxyPlugin final : public Plugin {
     if (r.identity)
       req.set(http::field::authorization,
               "Bearer " + host_->identity_token(*r.identity, settings_.audience));
-    req.keep_alive(true);
-    if (!r.body.empty() || req.method() == http::verb::post || req.method() == http::verb::put ||
-        req.method() == http::verb::patch) {
-      req.body() = std::move(r.body);
-      req.prepare_payload();
-    }
-    return req;
+  }
+
+  [[noreturn]] void fail(boost::system::error_code failure) {
+    if (failure == boost::beast::error::timeout)
+      throw HttpError(504, "upstream_timeout", "the service " + name_ + " did not answer in time");
+    if (failure == http::error::body_limit)
+      unavailable("the service " + name_ + " answered more than the gateway accepts");
+    unavailable("the service " + name_ + " is unreachable");
   }
 
   Task<Response> forward(Request r) {
     const auto executor = co_await boost::asio::this_coro::executor;
-    UpstreamConnection::Request req = build(r);
-    const bool head = req.method() == http::verb::head;
-    const int attempts = idempotent(req.method()) ? 1 + static_cast<int>(settings_.retries) : 1;
+    const http::verb verb = http::string_to_verb(r.method);
+    const bool head = verb == http::verb::head;
+    // A body read as it comes cannot be sent twice: no second attempt then.
+    const bool streamed = r.body_stream != nullptr;
+    UpstreamConnection::Request whole;
+    UpstreamConnection::StreamedRequest piecewise;
+    if (streamed) {
+      fill_head(piecewise.base(), r);
+      const auto length = r.header("content-length");
+      if (length)
+        piecewise.set(http::field::content_length, *length);
+      else
+        piecewise.chunked(true);
+      piecewise.body().data = nullptr;
+      piecewise.body().more = true;
+    } else {
+      fill_head(whole.base(), r);
+      if (!r.body.empty() || verb == http::verb::post || verb == http::verb::put ||
+          verb == http::verb::patch) {
+        whole.body() = std::move(r.body);
+        whole.prepare_payload();
+      }
+    }
+    whole.keep_alive(true);
+    piecewise.keep_alive(true);
+    const int attempts =
+        idempotent(verb) && !streamed ? 1 + static_cast<int>(settings_.retries) : 1;
     forwarded_->add();
     for (int attempt = 1;; ++attempt) {
       std::unique_ptr<UpstreamConnection> connection = pool_->take(executor);
       const bool reused = connection != nullptr;
+      auto parser = std::make_unique<UpstreamConnection::HeadParser>();
+      parser->header_limit(64 * 1024);
+      parser->body_limit(static_cast<std::uint64_t>(settings_.max_response_bytes));
+      if (head) parser->skip(true);
       boost::system::error_code failure;
       bool connecting = false;
-      std::optional<UpstreamConnection::Response> answer;
+      bool answered = false;
       try {
         if (!connection) {
           connecting = true;
@@ -258,39 +330,65 @@ class ProxyPlugin final : public Plugin {
           co_await connection->connect(upstream_, settings_.connect_timeout);
           connecting = false;
         }
-        UpstreamConnection::Response res = co_await connection->exchange(
-            req, head, static_cast<std::size_t>(settings_.max_response_bytes),
-            settings_.response_timeout);
-        answer = std::move(res);
+        if (streamed)
+          co_await connection->send(piecewise, *r.body_stream, settings_.response_timeout);
+        else
+          co_await connection->send(whole, settings_.response_timeout);
+        co_await connection->read_head(*parser, settings_.response_timeout);
+        answered = true;
       } catch (const boost::system::system_error& e) {
         failure = e.code();
       }
-      if (answer) {
-        if (answer->keep_alive() && !answer->need_eof()) pool_->give_back(std::move(connection));
-        co_return respond(std::move(*answer));
-      }
+      if (answered) co_return co_await answer(std::move(connection), std::move(parser));
       failed_->add();
       // A kept-alive connection the upstream closed meanwhile: tried again on a new one, for an
       // idempotent method (a POST may have been received).
-      const bool stale = reused && (failure == boost::beast::http::error::end_of_stream ||
+      const bool stale = reused && (failure == http::error::end_of_stream ||
                                     failure == boost::asio::error::connection_reset ||
                                     failure == boost::asio::error::eof ||
                                     failure == boost::asio::error::broken_pipe);
-      const bool again = attempt < attempts || (stale && idempotent(req.method()) && attempt < 3);
+      const bool again =
+          failure != http::error::body_limit &&
+          (attempt < attempts || (stale && idempotent(verb) && !streamed && attempt < 3));
       host_->logger().warn("upstream " + upstream_.host_header + ": " + failure.message() +
                            (connecting ? " (connecting)" : "") + (again ? ", trying again" : "") +
                            " [" + r.request_id + "]");
-      if (again) continue;
-      if (failure == boost::beast::error::timeout)
-        throw HttpError(504, "upstream_timeout",
-                        "the service " + name_ + " did not answer in time");
-      if (failure == http::error::body_limit)
-        unavailable("the service " + name_ + " answered more than the gateway accepts");
-      unavailable("the service " + name_ + " is unreachable");
+      if (!again) fail(failure);
     }
   }
 
-  Response respond(UpstreamConnection::Response res) {
+  // The answer whose head came: small bodies read whole here, others streamed to the client.
+  Task<Response> answer(std::unique_ptr<UpstreamConnection> connection,
+                        std::unique_ptr<UpstreamConnection::HeadParser> parser) {
+    Response out = respond(parser->get());
+    if (parser->is_done()) {  // no body: HEAD, 204, 304, Content-Length: 0
+      if (parser->keep_alive()) pool_->give_back(std::move(connection));
+      co_return out;
+    }
+    const auto length = parser->content_length();
+    if (length && *length <= kWholeUpTo) {
+      UpstreamConnection::WholeParser whole(std::move(*parser));
+      boost::system::error_code failure;
+      try {
+        co_await connection->read_whole(whole, settings_.response_timeout);
+      } catch (const boost::system::system_error& e) {
+        failure = e.code();
+      }
+      if (failure) {
+        failed_->add();
+        fail(failure);
+      }
+      out.body = std::move(whole.get().body());
+      if (whole.keep_alive()) pool_->give_back(std::move(connection));
+      co_return out;
+    }
+    out.stream = std::make_shared<UpstreamBody>(pool_, std::move(connection), std::move(*parser),
+                                                settings_.response_timeout);
+    out.stream_length = length ? static_cast<std::int64_t>(*length) : -1;
+    co_return out;
+  }
+
+  Response respond(const http::response_header<>& res) {
     Response out;
     out.status = static_cast<int>(res.result_int());
     if (out.status < 200 || out.status > 599) unavailable("the service answered out of HTTP");
@@ -302,7 +400,6 @@ class ProxyPlugin final : public Plugin {
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       if (!kResponseDropped.count(name)) out.headers.emplace_back(name, std::string(field.value()));
     }
-    out.body = std::move(res.body());
     return out;
   }
 
@@ -311,7 +408,7 @@ class ProxyPlugin final : public Plugin {
   ProxySettings settings_;
   Upstream upstream_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
-  std::unique_ptr<UpstreamPool> pool_;
+  std::shared_ptr<UpstreamPool> pool_;
   Counter* forwarded_ = nullptr;
   Counter* failed_ = nullptr;
 };

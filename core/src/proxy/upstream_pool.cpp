@@ -1,6 +1,7 @@
 // Upstream connections: connect, exchange, and the pool of idle ones.
 #include "proxy/upstream_pool.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -76,23 +77,85 @@ asio::awaitable<void> UpstreamConnection::connect(const Upstream& upstream,
   tcp().expires_never();
 }
 
-asio::awaitable<UpstreamConnection::Response> UpstreamConnection::exchange(
-    Request& request, bool head, std::size_t max_body, std::chrono::milliseconds timeout) {
-  ++uses;
+asio::awaitable<void> UpstreamConnection::send(Request& request,
+                                               std::chrono::milliseconds timeout) {
   tcp().expires_after(timeout);
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(max_body);
-  parser.header_limit(64 * 1024);
-  if (head) parser.skip(true);
-  if (tls_) {
+  if (tls_)
     co_await http::async_write(*tls_, request, asio::use_awaitable);
-    co_await http::async_read(*tls_, buffer_, parser, asio::use_awaitable);
-  } else {
+  else
     co_await http::async_write(*plain_, request, asio::use_awaitable);
-    co_await http::async_read(*plain_, buffer_, parser, asio::use_awaitable);
+}
+
+asio::awaitable<void> UpstreamConnection::send(StreamedRequest& request, BodyStream& source,
+                                               std::chrono::milliseconds timeout) {
+  http::request_serializer<http::buffer_body> serializer(request);
+  tcp().expires_after(timeout);
+  if (tls_)
+    co_await http::async_write_header(*tls_, serializer, asio::use_awaitable);
+  else
+    co_await http::async_write_header(*plain_, serializer, asio::use_awaitable);
+  std::unique_ptr<char[]> chunk(new char[16 * 1024]);
+  for (;;) {
+    tcp().expires_never();  // the client's reads have their own timeouts
+    const std::span<char> into(chunk.get(), 16 * 1024);
+    const std::size_t n = co_await source.read(into);
+    auto& body = request.body();
+    body.data = n ? chunk.get() : nullptr;
+    body.size = n;
+    body.more = n > 0;
+    tcp().expires_after(timeout);
+    boost::system::error_code ec;
+    if (tls_)
+      std::tie(ec, std::ignore) =
+          co_await http::async_write(*tls_, serializer, asio::as_tuple(asio::use_awaitable));
+    else
+      std::tie(ec, std::ignore) =
+          co_await http::async_write(*plain_, serializer, asio::as_tuple(asio::use_awaitable));
+    // need_buffer: this piece is written, the serializer wants the next one.
+    if (ec && ec != http::error::need_buffer) throw boost::system::system_error(ec);
+    if (n == 0) break;
   }
+}
+
+asio::awaitable<void> UpstreamConnection::read_head(HeadParser& parser,
+                                                    std::chrono::milliseconds timeout) {
+  tcp().expires_after(timeout);
+  if (tls_)
+    co_await http::async_read_header(*tls_, buffer_, parser, asio::use_awaitable);
+  else
+    co_await http::async_read_header(*plain_, buffer_, parser, asio::use_awaitable);
   tcp().expires_never();
-  co_return parser.release();
+}
+
+asio::awaitable<void> UpstreamConnection::read_whole(WholeParser& parser,
+                                                     std::chrono::milliseconds timeout) {
+  tcp().expires_after(timeout);
+  if (tls_)
+    co_await http::async_read(*tls_, buffer_, parser, asio::use_awaitable);
+  else
+    co_await http::async_read(*plain_, buffer_, parser, asio::use_awaitable);
+  tcp().expires_never();
+}
+
+asio::awaitable<std::size_t> UpstreamConnection::read_some(BodyParser& parser, std::span<char> into,
+                                                           std::chrono::milliseconds timeout) {
+  if (parser.is_done() || into.empty()) co_return 0;
+  auto& body = parser.get().body();
+  body.data = into.data();
+  body.size = into.size();
+  tcp().expires_after(timeout);
+  boost::system::error_code ec;
+  if (tls_)
+    std::tie(ec, std::ignore) =
+        co_await http::async_read_some(*tls_, buffer_, parser, asio::as_tuple(asio::use_awaitable));
+  else
+    std::tie(ec, std::ignore) = co_await http::async_read_some(*plain_, buffer_, parser,
+                                                               asio::as_tuple(asio::use_awaitable));
+  tcp().expires_never();
+  const std::size_t n = into.size() - body.size;
+  body.data = nullptr;
+  if (ec && ec != http::error::need_buffer) throw boost::system::system_error(ec);
+  co_return n;
 }
 
 bool UpstreamConnection::closed_while_idle() {

@@ -2,12 +2,17 @@
 // I/O thread that opened them.
 #pragma once
 
+#include "passerelle/http.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
@@ -15,6 +20,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -36,23 +42,33 @@ struct Upstream {
 class UpstreamConnection {
  public:
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
-  using Response = boost::beast::http::response<boost::beast::http::string_body>;
+  using StreamedRequest = boost::beast::http::request<boost::beast::http::buffer_body>;
+  using HeadParser = boost::beast::http::response_parser<boost::beast::http::empty_body>;
+  using WholeParser = boost::beast::http::response_parser<boost::beast::http::string_body>;
+  using BodyParser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
 
   UpstreamConnection(const boost::asio::any_io_executor& executor, boost::asio::ssl::context* tls);
   ~UpstreamConnection();
 
   /// Resolves and connects (and, over TLS, handshakes) within `timeout`.
   boost::asio::awaitable<void> connect(const Upstream& upstream, std::chrono::milliseconds timeout);
-  /// Sends `request` and reads the answer (of at most `max_body` bytes) within `timeout`.
-  /// `head`: the answer to a HEAD has no body. Throws boost::system::system_error.
-  boost::asio::awaitable<Response> exchange(Request& request, bool head, std::size_t max_body,
-                                            std::chrono::milliseconds timeout);
+  /// Sends a request whose body is whole, within `timeout`. Throws system_error.
+  boost::asio::awaitable<void> send(Request& request, std::chrono::milliseconds timeout);
+  /// Sends a request head, then its body as `body` gives it (chunked unless the head has a
+  /// Content-Length), each write within `timeout`.
+  boost::asio::awaitable<void> send(StreamedRequest& request, BodyStream& body,
+                                    std::chrono::milliseconds timeout);
+  /// Reads the answer's head into `parser` within `timeout`.
+  boost::asio::awaitable<void> read_head(HeadParser& parser, std::chrono::milliseconds timeout);
+  /// Reads the rest of an answer whole into `parser` within `timeout`.
+  boost::asio::awaitable<void> read_whole(WholeParser& parser, std::chrono::milliseconds timeout);
+  /// Reads the next bytes of an answer's body into `into` within `timeout`; 0 at its end.
+  boost::asio::awaitable<std::size_t> read_some(BodyParser& parser, std::span<char> into,
+                                                std::chrono::milliseconds timeout);
   /// Whether the upstream closed it while idle (a peek that does not wait).
   bool closed_while_idle();
 
   const boost::asio::any_io_executor& executor() const { return executor_; }
-  /// Exchanges done on it.
-  int uses = 0;
   /// When it was last given back to the pool.
   std::chrono::steady_clock::time_point idle_since;
 

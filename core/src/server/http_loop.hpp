@@ -75,10 +75,12 @@ inline std::string_view common_header_block(bool https) {
 // The head of an answer, written into `out` (kept by the connection, so that it allocates only
 // when it grows): status line, Content-Type, the handler's headers, X-Request-Id, Date, the
 // common headers the handler did not set, Content-Length (none for a 204 or a 304, RFC 9110
-// §8.6) and "Connection: close" when the connection ends. Beast's message and serializer did
+// §8.6; "Transfer-Encoding: chunked" instead for a streamed body of unknown length) and
+// "Connection: close" when the connection ends. Beast's message and serializer did
 // this with an allocation per field; names and values were checked by the dispatcher.
 inline void write_head(std::string& out, const Response& r, std::size_t content_length,
-                       bool keep_alive, std::string_view request_id, bool https) {
+                       bool keep_alive, std::string_view request_id, bool https,
+                       bool chunked = false) {
   out.clear();
   char number[24];
   const auto status_end = std::to_chars(number, number + sizeof number, r.status).ptr;
@@ -106,7 +108,9 @@ inline void write_head(std::string& out, const Response& r, std::size_t content_
       if (!(handler_set & (1u << i)) && (https || !common[i].https_only))
         out.append(common[i].name).append(": ").append(common[i].value).append("\r\n");
   }
-  if (r.status != 204 && r.status != 304) {
+  if (chunked && r.status != 204 && r.status != 304) {
+    out.append("Transfer-Encoding: chunked\r\n");
+  } else if (r.status != 204 && r.status != 304) {
     const auto length_end = std::to_chars(number, number + sizeof number, content_length).ptr;
     out.append("Content-Length: ").append(number, length_end).append("\r\n");
   }
@@ -250,6 +254,82 @@ class StreamedBody final : public BodySource {
   bool failed_ = false;
 };
 
+/// What writing a streamed answer came to.
+struct StreamedAnswer {
+  boost::system::error_code error;  // writing to the client failed
+  std::size_t bytes = 0;            // body bytes sent
+  bool cut_short = false;           // the stream failed or lied about its length: close
+};
+
+/// Bytes of a streamed answer read and written at a time.
+inline constexpr std::size_t kStreamChunk = 16 * 1024;
+
+/// A streamed answer (Response::stream): the head, then the body as the stream gives it, each
+/// write within write_timeout; chunked unless its length is known. A HEAD, a 204 and a 304 send
+/// the head only. A stream that throws or does not give the length it announced ends the
+/// connection: the client sees the answer cut short, never a wrong one.
+template <class Stream>
+boost::asio::awaitable<StreamedAnswer> write_streamed(Stream& stream, Response& response,
+                                                      bool keep_alive, bool head,
+                                                      std::string& head_text,
+                                                      std::string_view request_id, bool https,
+                                                      const LimitsConfig& limits) {
+  using boost::asio::as_tuple;
+  using boost::asio::use_awaitable;
+  auto& tcp = beast::get_lowest_layer(stream);
+  StreamedAnswer out;
+  std::shared_ptr<BodyStream> body = std::move(response.stream);
+  const bool known = response.stream_length >= 0;
+  const auto length = static_cast<std::uint64_t>(known ? response.stream_length : 0);
+  const bool no_body = head || response.status == 204 || response.status == 304;
+  write_head(head_text, response, static_cast<std::size_t>(length), keep_alive, request_id, https,
+             !known);
+  tcp.expires_after(limits.write_timeout);
+  std::tie(out.error, std::ignore) = co_await boost::asio::async_write(
+      stream, boost::asio::buffer(head_text), as_tuple(use_awaitable));
+  if (out.error || no_body) co_return out;
+  std::unique_ptr<char[]> chunk(new char[kStreamChunk]);
+  std::uint64_t sent = 0;
+  for (;;) {
+    tcp.expires_never();  // the stream has its own timeouts
+    std::size_t n = 0;
+    bool failed = false;
+    try {
+      n = co_await body->read(std::span<char>(chunk.get(), kStreamChunk));
+    } catch (const std::exception& e) {
+      log::warn("http", "a streamed answer failed",
+                {{"request_id", request_id}, {"error", e.what()}});
+      failed = true;
+    }
+    if (failed || (known && sent + n > length)) {
+      out.cut_short = true;
+      break;
+    }
+    if (n == 0) break;
+    char size_line[24];
+    const auto size_end = std::to_chars(size_line, size_line + 16, n, 16).ptr;
+    *size_end = '\r';
+    *(size_end + 1) = '\n';
+    const std::size_t size_length = static_cast<std::size_t>(size_end + 2 - size_line);
+    const std::array<boost::asio::const_buffer, 3> parts{
+        boost::asio::buffer(size_line, known ? 0 : size_length),
+        boost::asio::buffer(chunk.get(), n), boost::asio::buffer("\r\n", known ? 0 : 2)};
+    tcp.expires_after(limits.write_timeout);
+    std::tie(out.error, std::ignore) =
+        co_await boost::asio::async_write(stream, parts, as_tuple(use_awaitable));
+    if (out.error) co_return out;
+    sent += n;
+    out.bytes = static_cast<std::size_t>(sent);
+  }
+  if (!out.cut_short && known && sent != length) out.cut_short = true;
+  if (!out.cut_short && !known) {
+    tcp.expires_after(limits.write_timeout);
+    std::tie(out.error, std::ignore) = co_await boost::asio::async_write(
+        stream, boost::asio::buffer("0\r\n\r\n", 5), as_tuple(use_awaitable));
+  }
+  co_return out;
+}
+
 /// Answers given in a row on one connection before it lets the others run (pipelining).
 inline constexpr unsigned kServedInARow = 16;
 
@@ -313,9 +393,10 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
   std::unique_ptr<StreamedBody<Stream>> streamed;
   std::uint64_t body_limit = limits.body_bytes;
   if (!ec && !refused && !parser.is_done()) {
-    std::optional<BodyStreaming> streaming;
-    if (is_multipart_form(parser.get().base()))
-      streaming = env.handler.streams_body(parser.get().method_string(), parser.get().target());
+    std::optional<BodyStreaming> streaming =
+        env.handler.streams_body(parser.get().method_string(), parser.get().target(),
+                                 is_multipart_form(parser.get().base()));
+    if (streaming && streaming->limit == 0) streaming->limit = limits.body_bytes;
     if (streaming) body_limit = streaming->limit;
     const auto declared = parser.content_length();
     if (declared && *declared > body_limit) {
@@ -442,29 +523,40 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
   // No content follows a 204 or a 304; a HEAD gets the head a GET would have had, Content-Length
   // included, and no body (RFC 9110 §9.3.2).
   if (status == 204 || status == 304) response.body.clear();
-  write_head(head_text, response, response.body.size(), keep_alive, request_id, https);
-  const std::size_t bytes = head ? 0 : response.body.size();
-  const std::array<boost::asio::const_buffer, 2> parts{
-      boost::asio::buffer(head_text), boost::asio::buffer(response.body.data(), bytes)};
-  tcp.expires_after(limits.write_timeout);
+  std::size_t bytes = 0;
   boost::system::error_code wec;
-  if constexpr (NonBlockingStream<Stream>) {
-    // Written now when the socket takes it (nearly always): no trip through the scheduler.
-    auto now = stream.nonblocking();
-    beast::buffers_suffix<std::array<boost::asio::const_buffer, 2>> rest(parts);
-    auto step = [&](boost::system::error_code& e) {
-      while (beast::buffer_bytes(rest) > 0) {
-        const std::size_t n = now.write_some(rest, e);
-        if (e) return;
-        rest.consume(n);
-      }
-    };
-    step(wec);
-    if (wec == boost::asio::error::would_block) wec = co_await retry_when_ready(stream, step);
+  bool stream_cut_short = false;
+  if (response.stream) {
+    StreamedAnswer sent = co_await write_streamed(stream, response, keep_alive, head, head_text,
+                                                  request_id, https, limits);
+    wec = sent.error;
+    bytes = sent.bytes;
+    stream_cut_short = sent.cut_short;
   } else {
-    std::tie(wec, std::ignore) =
-        co_await boost::asio::async_write(stream, parts, as_tuple(use_awaitable));
+    write_head(head_text, response, response.body.size(), keep_alive, request_id, https);
+    bytes = head ? 0 : response.body.size();
+    const std::array<boost::asio::const_buffer, 2> parts{
+        boost::asio::buffer(head_text), boost::asio::buffer(response.body.data(), bytes)};
+    tcp.expires_after(limits.write_timeout);
+    if constexpr (NonBlockingStream<Stream>) {
+      // Written now when the socket takes it (nearly always): no trip through the scheduler.
+      auto now = stream.nonblocking();
+      beast::buffers_suffix<std::array<boost::asio::const_buffer, 2>> rest(parts);
+      auto step = [&](boost::system::error_code& e) {
+        while (beast::buffer_bytes(rest) > 0) {
+          const std::size_t n = now.write_some(rest, e);
+          if (e) return;
+          rest.consume(n);
+        }
+      };
+      step(wec);
+      if (wec == boost::asio::error::would_block) wec = co_await retry_when_ready(stream, step);
+    } else {
+      std::tie(wec, std::ignore) =
+          co_await boost::asio::async_write(stream, parts, as_tuple(use_awaitable));
+    }
   }
+  if (stream_cut_short) keep_alive = false;
 
   if (env.access_log) {
     // Into this thread's buffer: no lock, no allocation (log/access_log.hpp).

@@ -133,6 +133,7 @@ struct Server::Impl {
         // Access lines are info lines: a higher log level turns them off, as it always has.
         env{config.server, dispatcher, tracker,
             config.log.access_log && log::enabled(log::Level::info), 0} {
+    plugins.set_stop_timeout(config.server.plugin_stop_timeout);
     access_log::configure(config.log.access_log_buffer);
     env.handshakes =
         &metrics.counter("passerelle_tls_handshakes_total", "TLS handshakes", "result=\"ok\"");

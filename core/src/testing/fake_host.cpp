@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
 #include <set>
 #include <stdexcept>
 
@@ -378,6 +379,36 @@ bool match(const std::string& pattern, const std::string& path,
   return true;
 }
 
+// A streaming route's body in a test: the bytes given, a piece at a time.
+class MemoryBody final : public BodyStream {
+ public:
+  explicit MemoryBody(std::string bytes) : bytes_(std::move(bytes)) {}
+  Task<std::size_t> read(std::span<char> into) override {
+    const std::size_t n = std::min(into.size(), bytes_.size() - at_);
+    std::copy_n(bytes_.data() + at_, n, into.data());
+    at_ += n;
+    co_return n;
+  }
+
+ private:
+  std::string bytes_;
+  std::size_t at_ = 0;
+};
+
+// A streamed answer read to its end, into the body.
+Task<Response> read_whole(Response r) {
+  std::string body;
+  std::array<char, 16384> chunk;
+  for (;;) {
+    const std::size_t n = co_await r.stream->read(chunk);
+    if (n == 0) break;
+    body.append(chunk.data(), n);
+  }
+  r.stream.reset();
+  r.body = std::move(body);
+  co_return r;
+}
+
 Response error(int status, const std::string& code, const std::string& message) {
   return Response::json(json::object{{"error", json::object{{"code", code}, {"message", message}}}},
                         status);
@@ -452,8 +483,16 @@ Response PluginHarness::call(const std::string& method, const std::string& targe
     if (found->needs_grant && !request.identity->may_use(name_))
       return error(403, "not_granted", "your organisation does not grant you this service");
   }
+  std::unique_ptr<MemoryBody> streamed;
+  if (found->streams_body && !request.body.empty()) {
+    streamed = std::make_unique<MemoryBody>(std::move(request.body));
+    request.body.clear();
+    request.body_stream = streamed.get();
+  }
   try {
-    return run(found->handler(std::move(request)));
+    Response answer = run(found->handler(std::move(request)));
+    if (answer.stream) answer = run(read_whole(std::move(answer)));
+    return answer;
   } catch (const HttpError& e) {
     return error(e.status(), e.code(), e.what());
   } catch (const std::exception& e) {

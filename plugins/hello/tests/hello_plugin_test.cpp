@@ -7,6 +7,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <array>
+
 using namespace passerelle;
 using passerelle::testing::PluginHarness;
 using passerelle::testing::user;
@@ -79,4 +81,49 @@ BOOST_AUTO_TEST_CASE(the_upstream_is_a_fake_the_test_steers) {
   BOOST_TEST(body(r).at("bytes").as_int64() == 12);
   BOOST_TEST(h.host().http_client.requests.back().url == "https://example.test/feed");
   BOOST_TEST(h.widget(user("agent"))->at("text").as_string() == "Bonjour, Test agent");
+}
+
+namespace {
+// A plugin whose route reads its body as it comes and answers a stream: the kit hands it the
+// body piece by piece and reads the answer whole.
+class Countdown final : public BodyStream {
+ public:
+  explicit Countdown(int n) : left_(n) {}
+  Task<std::size_t> read(std::span<char> into) override {
+    if (left_ == 0 || into.empty()) co_return 0;
+    into[0] = static_cast<char>('0' + left_--);
+    co_return 1;
+  }
+
+ private:
+  int left_;
+};
+
+Task<Response> count_bytes(Request r) {
+  std::size_t total = 0;
+  std::array<char, 4> piece;
+  for (std::size_t n; (n = co_await r.body_stream->read(piece)) > 0;) total += n;
+  Response out = Response::text("");
+  out.stream = std::make_shared<Countdown>(static_cast<int>(total));
+  co_return out;
+}
+
+class Streaming final : public Plugin {
+ public:
+  PluginInfo info() const override { return {"flux", "0.1.0", "Streams (tests)."}; }
+  Task<void> start(Host&) override { co_return; }
+  std::vector<Route> routes() override {
+    Route r{"POST", "", {}, count_bytes};
+    r.streams_body = true;
+    return {r};
+  }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(streamed_bodies_both_ways) {
+  Streaming plugin;
+  PluginHarness h(plugin);
+  const auto r = h.call("POST", "/api/flux", "abcdefghi");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.body == "987654321");
 }

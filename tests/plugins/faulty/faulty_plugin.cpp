@@ -15,6 +15,7 @@ class FaultyPlugin final : public Plugin {
 
   std::vector<ConfigField> config_schema() const override {
     return {{"fail_start", ConfigType::boolean, false, false, "Throw from start()"},
+            {"hang_on_stop", ConfigType::boolean, false, false, "stop() never ends"},
             {"immediate_widget", ConfigType::boolean, false, false,
              "widget() declared immediate: it throws for agents, hangs for advisors all the "
              "same, shows nothing to others"}};
@@ -23,9 +24,15 @@ class FaultyPlugin final : public Plugin {
   Task<void> start(Host& host) override {
     host_ = &host;
     immediate_widget_ = host.config().at("immediate_widget").as_bool();
+    hang_on_stop_ = host.config().at("hang_on_stop").as_bool();
     if (host.config().at("fail_start").as_bool())
       throw std::runtime_error("start refused on purpose");
     co_return;
+  }
+
+  // With hang_on_stop: never ends (an hour's sleep), as a plugin stuck on a resource would.
+  Task<void> stop() override {
+    if (hang_on_stop_) co_await host_->sleep(std::chrono::hours(1));
   }
 
   std::vector<Route> routes() override {
@@ -119,6 +126,7 @@ class FaultyPlugin final : public Plugin {
 
   Host* host_ = nullptr;
   bool immediate_widget_ = false;
+  bool hang_on_stop_ = false;
 };
 
 }  // namespace passerelle::plugins::faulty

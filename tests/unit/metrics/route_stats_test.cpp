@@ -99,6 +99,7 @@ BOOST_AUTO_TEST_CASE(metrics_text_has_counts_and_cumulative_histograms_of_asked_
   a.record(200, 700us);
   a.record(200, 3ms);
   a.record(404, 3ms);
+  const RouteEntered serving(&a);  // one request on its way
   const std::string text = registry.render();
   const std::string route = R"({route="GET /api/hello/{id}")";
   const std::string histogram = "passerelle_http_request_duration_seconds";
@@ -114,6 +115,12 @@ BOOST_AUTO_TEST_CASE(metrics_text_has_counts_and_cumulative_histograms_of_asked_
            histogram + "_sum" + route + "} 0.0067",
            std::string(R"(passerelle_http_plugin_requests_total{plugin="hello"} 3)"),
            std::string(R"(passerelle_http_plugin_errors_total{plugin="hello"} 0)"),
+           std::string(R"(passerelle_http_requests_by_class_total{plugin="hello",)") +
+               R"(route="GET /api/hello/{id}",class="2xx"} 2)",
+           std::string(R"(passerelle_http_requests_by_class_total{plugin="hello",)") +
+               R"(route="GET /api/hello/{id}",class="4xx"} 1)",
+           std::string(R"(passerelle_http_requests_in_flight{plugin="hello",)") +
+               R"(route="GET /api/hello/{id}"} 1)",
        })
     BOOST_TEST(text.find(line) != std::string::npos, line);
   BOOST_TEST(text.find("DELETE") == std::string::npos);

@@ -167,8 +167,9 @@ function manageSection(user, again) {
     list.replaceChildren(...plugins.map((p) => {
       const item = h('li', { class: 'fr-mb-2w', 'data-manage': p.name },
         h('p', { class: 'fr-mb-1v' }, h('strong', {}, p.name), ` ${p.version} — `,
-          h('code', {}, (p.library || '').split('/').pop()),
-          ` (SHA-256 ${String(p.sha256 || '').slice(0, 12)}…)`,
+          ...(p.library === 'proxy' ? ['service relayé par la passerelle']
+            : [h('code', {}, (p.library || '').split('/').pop()),
+              ` (SHA-256 ${String(p.sha256 || '').slice(0, 12)}…)`]),
           p.state === 'draining' ? ' — termine ses requêtes en cours' : ''));
       if (p.state === 'draining') return item;
       const remove = h('button', { type: 'button', class: 'fr-btn fr-btn--sm fr-btn--tertiary' },
@@ -191,6 +192,7 @@ function manageSection(user, again) {
         h('li', {}, remove)));
       return item;
     }));
+    section.append(proxyForm(act, csrf));
     if (!res.plugin_dir) return;
     const form = h('form', { class: 'fr-mt-4w' },
       h('h3', {}, 'Ajouter un service'),
@@ -213,6 +215,44 @@ function manageSection(user, again) {
     section.append(form);
   }, (err) => status.replaceChildren(alert('error', err.message)));
   return section;
+}
+
+// "Relayer un service existant": a proxied service (kind: proxy) published under /api/<nom>/,
+// with the roles admitted; the gateway signs the user's identity for it.
+const ROLES = [['elu', 'Élus'], ['agent', 'Agents'], ['advisor', 'Conseillers'],
+  ['operator', 'Opérateurs']];
+
+function proxyForm(act, csrf) {
+  const form = h('form', { class: 'fr-mt-4w' },
+    h('h3', {}, 'Relayer un service existant'),
+    h('p', { class: 'fr-text--sm' }, 'Le service est publié sous /api/<nom>/ : la passerelle '
+      + 'vérifie la connexion et le rôle, puis transmet la requête avec l’identité signée de '
+      + 'l’utilisateur, sans son cookie.'),
+    h('div', { class: 'fr-input-group' }, h('label', { class: 'fr-label', for: 'relais-nom' },
+      'Nom du service relayé'), h('input', { class: 'fr-input', id: 'relais-nom', required: true,
+      pattern: '[a-z0-9_\\-]{1,64}' })),
+    h('div', { class: 'fr-input-group' }, h('label', { class: 'fr-label', for: 'relais-url' },
+      'Adresse du service', h('span', { class: 'fr-hint-text' },
+        'Par exemple : https://urbanisme.interne.example/api')),
+    h('input', { class: 'fr-input', id: 'relais-url', type: 'url', required: true })),
+    h('fieldset', { class: 'fr-fieldset' },
+      h('legend', { class: 'fr-fieldset__legend fr-text--regular' }, 'Rôles admis'),
+      ...ROLES.map(([role, label]) => h('div', { class: 'fr-fieldset__element' },
+        h('div', { class: 'fr-checkbox-group' },
+          h('input', { type: 'checkbox', id: `relais-role-${role}`, value: role,
+            checked: role === 'elu' || role === 'agent' }),
+          h('label', { class: 'fr-label', for: `relais-role-${role}` }, label))))),
+    h('button', { type: 'submit', class: 'fr-btn' }, 'Relayer'));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const name = form.querySelector('#relais-nom').value.trim();
+    const roles = [...form.querySelectorAll('input[type=checkbox]:checked')].map((c) => c.value);
+    act(`Relais de ${name}`, () => api('/admin/plugins', { method: 'POST', csrf,
+      body: { name, kind: 'proxy',
+        config: { upstream: form.querySelector('#relais-url').value.trim(), roles } } }),
+    `Le service ${name} est relayé sous /api/${name}/.`);
+  });
+  return form;
 }
 
 export async function operationsPage(main, ctx) {
