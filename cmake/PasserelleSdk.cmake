@@ -7,29 +7,8 @@ include(CMakePackageConfigHelpers)
 set(PASSERELLE_SDK_INCLUDE ${CMAKE_SOURCE_DIR}/core/include)
 set(PASSERELLE_GENERATED_INCLUDE ${CMAKE_BINARY_DIR}/generated/include)
 
-# The ABI is the SDK headers' code: comments and spacing left out, so that a comment changes
-# nothing, while any change of a type, member or virtual function gives another hash. The test
-# kit (testing.hpp) is no part of it: a plugin never loads it into the gateway.
-file(GLOB sdk_headers CONFIGURE_DEPENDS ${PASSERELLE_SDK_INCLUDE}/passerelle/*.hpp)
-list(FILTER sdk_headers EXCLUDE REGEX "/testing\\.hpp$")
-list(SORT sdk_headers)
-set(abi_text "")
-foreach(header ${sdk_headers})
-  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${header})
-  file(READ ${header} code)
-  string(REGEX REPLACE "//[^\n]*" "" code "${code}")
-  string(REGEX REPLACE "[ \t\r\n]+" " " code "${code}")
-  get_filename_component(header_name ${header} NAME)
-  string(APPEND abi_text "${header_name}:${code}\n")
-endforeach()
-string(SHA256 abi_hash "${abi_text}")
-string(SUBSTRING ${abi_hash} 0 16 PASSERELLE_ABI_HASH)
-file(CONFIGURE OUTPUT ${PASSERELLE_GENERATED_INCLUDE}/passerelle/abi.hpp CONTENT
-"// Generated when the gateway is built: the hash of the SDK headers' code (see version.hpp).
-#pragma once
-#define PASSERELLE_ABI_HASH \"@PASSERELLE_ABI_HASH@\"
-" @ONLY)
-message(STATUS "Passerelle SDK ABI ${PASSERELLE_ABI_HASH}")
+include(${CMAKE_CURRENT_LIST_DIR}/PasserelleAbi.cmake)
+passerelle_generate_abi(${PASSERELLE_SDK_INCLUDE} ${PASSERELLE_GENERATED_INCLUDE})
 
 add_library(passerelle_sdk INTERFACE)
 add_library(Passerelle::sdk ALIAS passerelle_sdk)

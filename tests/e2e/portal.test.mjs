@@ -70,6 +70,7 @@ log:
   level: info
 ${web}
 plugin_dir: ${MODULES}
+proxy_upstreams: ["http://127.0.0.1"]
 plugins:
   - name: hello
     library: ${MODULES}/libpasserelle-hello.so

@@ -108,8 +108,42 @@ BOOST_AUTO_TEST_CASE(the_identity_goes_as_a_jwt_and_the_session_stays_home) {
   BOOST_TEST(claims.at("exp").as_int64() - claims.at("iat").as_int64() == 60);
   // What the upstream answers may not set cookies on the gateway's origin, nor its policies.
   BOOST_TEST(r->headers.count("set-cookie") == 0u);
-  BOOST_TEST(r->headers.at("content-security-policy").find("default-src 'self'") == 0u);
+  BOOST_TEST(r->headers.at("content-security-policy").find("sandbox; default-src 'none'") == 0u);
   BOOST_TEST(r->headers.at("x-upstream") == "echo");
+  // Nor cache a user's answer publicly, nor open it to other origins; it runs sandboxed.
+  BOOST_TEST(r->headers.at("cache-control") == "no-store");
+  BOOST_TEST(r->headers.count("access-control-allow-origin") == 0u);
+  BOOST_TEST(r->headers.at("content-security-policy").find("sandbox; default-src 'none'") == 0u);
+
+  // What upstreams trust for the client's address or to route is never the client's to say.
+  const auto hostile = echoed(c.request("GET", "/api/urbanisme/x", "",
+                                        {{"Cookie", elu.cookie},
+                                         {"X-Forwarded-Prefix", "/admin"},
+                                         {"X_Forwarded_For", "10.0.0.1"},
+                                         {"X-Real-IP", "10.0.0.1"},
+                                         {"X-Original-URL", "/admin"},
+                                         {"X-Secret", "s"},
+                                         {"Connection", "keep-alive, X-Secret"}}))
+                           .at("headers")
+                           .as_object();
+  for (const char* name :
+       {"x-forwarded-prefix", "x_forwarded_for", "x-real-ip", "x-original-url", "x-secret"})
+    BOOST_TEST(!hostile.contains(name), name);
+  // A ';' (or %3B) of the client's is data upstream, never a delimiter ("..;/" is ".." to some).
+  BOOST_TEST(echoed(c.request("GET", "/api/urbanisme/..;/x", "", {{"Cookie", elu.cookie}}))
+                 .at("path")
+                 .as_string() == "/base/..%3B/x");
+  BOOST_TEST(echoed(c.request("GET", "/api/urbanisme/a%3Bb", "", {{"Cookie", elu.cookie}}))
+                 .at("path")
+                 .as_string() == "/base/a%3Bb");
+  // A GET with a body (a request smuggled to an upstream that reads none) is refused; so is a
+  // script, which would run as the gateway's origin.
+  TestConnection smuggler(gw.https_port());
+  r = smuggler.request("GET", "/api/urbanisme/x", "GET /admin HTTP/1.1\r\nHost: x\r\n\r\n",
+                       {{"Cookie", elu.cookie}, {"Content-Type", "text/plain"}});
+  BOOST_TEST(r->status == 400, r->body);
+  r = c.request("GET", "/api/urbanisme/script", "", {{"Cookie", elu.cookie}});
+  BOOST_TEST(r->status == 502, r->body);
 
   // A new trace without one; the connection to the upstream kept alive and used again.
   const auto first = echoed(c.request("GET", "/api/urbanisme/", "", {{"Cookie", elu.cookie}}));
@@ -201,11 +235,33 @@ BOOST_AUTO_TEST_CASE(large_bodies_stream_both_ways) {
 
 BOOST_AUTO_TEST_CASE(operators_add_a_proxied_service_at_runtime) {
   EchoUpstream upstream;
-  GatewayProcess gw("demo: true\n");
+  {  // Without proxy_upstreams, services are relayed from the config file only.
+    GatewayProcess closed("demo: true\n");
+    BOOST_REQUIRE_MESSAGE(closed.wait_for_log("\"msg\":\"ready\""), closed.log());
+    const Session op = login(closed, "operateur.demo", "passerelle-demo");
+    TestConnection c(closed.https_port());
+    auto r = c.request(
+        "POST", "/admin/plugins",
+        R"({"name":"carto","kind":"proxy","config":{"upstream":")" + upstream.url() + R"("}})",
+        op.write_headers());
+    BOOST_TEST(r->status == 409, r->body);
+  }
+  GatewayProcess gw("demo: true\nproxy_upstreams: [\"http://127.0.0.1\"]\n");
   BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
   const Session op = login(gw, "operateur.demo", "passerelle-demo");
   const Session agent = login(gw, "agent.tuffalun", "passerelle-demo");
   TestConnection c(gw.https_port());
+  // Only to those origins, and without the keys only the file may set.
+  for (const std::string& config : std::vector<std::string>{
+           R"({"upstream":"http://127.0.0.1.example.net/x"})",
+           R"({"upstream":"http://169.254.169.254/latest"})",
+           R"({"upstream":")" + upstream.url() + R"(","audience":"urbanisme"})",
+           R"({"upstream":")" + upstream.url() + R"(","ca_file":"/etc/shadow"})"}) {
+    auto refused =
+        c.request("POST", "/admin/plugins",
+                  R"({"name":"carto","kind":"proxy","config":)" + config + "}", op.write_headers());
+    BOOST_TEST(refused->status == 422, config << " " << refused->body);
+  }
   auto r = c.request("POST", "/admin/plugins",
                      R"({"name":"carto","kind":"proxy","config":{"upstream":"ftp://x"}})",
                      op.write_headers());

@@ -2,7 +2,7 @@
 """An upstream HTTP/1.1 service on 127.0.0.1 for the proxy's tests: keep-alive, and each answer
 says what it received (method, path, headers, body) and on which connection. /slow/N waits N
 seconds; /big/N answers N bytes; /status/N answers that status; /lie/N announces N bytes and
-hangs up after 10. Prints its port, then serves
+hangs up after 10; /script answers JavaScript. Prints its port, then serves
 until killed (or 10 minutes)."""
 import json
 import socketserver
@@ -58,11 +58,14 @@ class Handler(BaseHTTPRequestHandler):
                 "connection": self.connection_id,
             }).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        script = parts[0] == "script"
+        self.send_header("Content-Type", "text/javascript" if script else "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Set-Cookie", "upstream=1; Path=/")
         self.send_header("Content-Security-Policy", "default-src *")
         self.send_header("X-Upstream", "echo")
+        self.send_header("Cache-Control", "public, max-age=600")
+        self.send_header("Access-Control-Allow-Origin", "*")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)

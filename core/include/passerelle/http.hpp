@@ -53,7 +53,9 @@ struct Request {
   std::map<std::string, std::string> headers;  ///< Lower-case names; cookies removed.
   std::string body;                            ///< Raw body, within the configured limit.
   /// A Route::streams_body route's body, read as it comes (`body` is then empty); null when
-  /// the request has none. Valid until the handler returns its answer.
+  /// the request has none. Valid until the handler's coroutine ends: past its deadline the host
+  /// cancels it and waits for that end, so such a handler must wait only on cancellable
+  /// operations (the host's, Asio's).
   BodyStream* body_stream = nullptr;
   /// An upload route's text fields (its body is then empty), within 64 KiB in all.
   std::map<std::string, std::string> form;

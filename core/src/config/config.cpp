@@ -393,6 +393,12 @@ Config load_config_text(const std::string& text, const std::string& path) {
   c.web = read_web(top.section("web"), base_dir);
 
   if (top.has("plugin_dir")) c.plugin_dir = resolve(base_dir, top.string("plugin_dir", ""));
+  c.proxy_upstreams = top.string_list("proxy_upstreams");
+  for (const auto& origin : c.proxy_upstreams)
+    if ((origin.rfind("https://", 0) != 0 && origin.rfind("http://", 0) != 0) ||
+        origin.find('/', origin.find("//") + 2) != std::string::npos)
+      top.fail("proxy_upstreams",
+               "\"" + origin + "\": an origin, http(s)://host[:port] without a path");
   std::set<std::string> names;
   for (auto& entry : top.sections("plugins")) {
     PluginConfig p = read_plugin(entry, base_dir);

@@ -194,6 +194,10 @@ struct Config {
   // Where operators load plugins from at runtime (POST /admin/plugins): a library is named by
   // its file name there, never by a path. Empty: no runtime loading of new libraries.
   std::string plugin_dir;
+  // Origins ("https://host[:port]", "http://127.0.0.1": any port) that operators may relay at
+  // runtime (POST /admin/plugins with kind: proxy). Empty: services are relayed from this file
+  // only.
+  std::vector<std::string> proxy_upstreams;
 };
 
 /// Reads and validates `path`; throws ConfigError ("file:line:col: message").

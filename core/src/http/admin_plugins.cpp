@@ -8,6 +8,7 @@
 #include "util/clock.hpp"
 
 #include <yaml-cpp/yaml.h>
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include <cmath>
@@ -35,8 +36,12 @@ std::string text_field(const json::object& body, const char* name) {
 class AdminPlugins {
  public:
   AdminPlugins(PluginHost& plugins, MetricsRegistry& metrics, std::string plugin_dir,
-               std::chrono::milliseconds grace)
-      : plugins_(plugins), metrics_(metrics), dir_(std::move(plugin_dir)), grace_(grace) {}
+               std::chrono::milliseconds grace, std::vector<std::string> proxy_upstreams)
+      : plugins_(plugins),
+        metrics_(metrics),
+        dir_(std::move(plugin_dir)),
+        grace_(grace),
+        proxy_upstreams_(std::move(proxy_upstreams)) {}
 
   // Each plugin, with its last hour: requests, errors and the worst minute's p99.
   Response list(CoreRequest&) {
@@ -77,6 +82,34 @@ class AdminPlugins {
   }
 
   // A file name of the plugin directory, as a path; never anything outside it.
+  // A service relayed at runtime: to an origin of the config's proxy_upstreams only, and with
+  // none of the keys that only the config file may set (another service's audience, a CA file
+  // read from disk, clear http, scripts on the gateway's origin).
+  void check_relayed(const json::object& body) const {
+    if (proxy_upstreams_.empty())
+      throw HttpError(409, "no_proxy_upstreams",
+                      "the config lists no proxy_upstreams: services are relayed from the config "
+                      "file only");
+    const json::value* c = body.if_contains("config");
+    const json::value* u = c && c->is_object() ? c->as_object().if_contains("upstream") : nullptr;
+    if (!u || !u->is_string()) throw HttpError(422, "invalid_field", "config.upstream: a URL");
+    const std::string upstream(u->as_string());
+    const bool allowed = std::any_of(
+        proxy_upstreams_.begin(), proxy_upstreams_.end(), [&](const std::string& origin) {
+          if (upstream.rfind(origin, 0) != 0) return false;
+          const char next = upstream.size() > origin.size() ? upstream[origin.size()] : '/';
+          const bool port_given = origin.find(':', origin.find("//") + 2) != std::string::npos;
+          return next == '/' || (next == ':' && !port_given);
+        });
+    if (!allowed)
+      throw HttpError(422, "upstream_not_allowed",
+                      "config.upstream: not an origin of the config's proxy_upstreams");
+    for (const char* key : {"audience", "ca_file", "allow_http", "allow_scripts"})
+      if (c->as_object().contains(key))
+        throw HttpError(422, "invalid_field",
+                        std::string("config.") + key + ": set in the config file only");
+  }
+
   std::string library_in_dir(const std::string& file) const {
     if (dir_.empty())
       throw HttpError(409, "no_plugin_dir",
@@ -154,6 +187,7 @@ class AdminPlugins {
       pc.library = "proxy";
       if (!text_field(body, "library").empty())
         throw HttpError(422, "invalid_field", "library: a proxied service has none");
+      check_relayed(body);
     } else if (kind.empty() || kind == "library") {
       pc.library = library_in_dir(text_field(body, "library"));
     } else {
@@ -208,14 +242,17 @@ class AdminPlugins {
   MetricsRegistry& metrics_;
   std::string dir_;
   std::chrono::milliseconds grace_;
+  std::vector<std::string> proxy_upstreams_;
 };
 
 }  // namespace
 
-std::vector<CoreRoute> admin_plugin_routes(
-    PluginHost& plugins, MetricsRegistry& metrics, std::string plugin_dir,
-    std::chrono::milliseconds grace, std::function<Task<boost::json::object>()> reload_config) {
-  auto admin = std::make_shared<AdminPlugins>(plugins, metrics, std::move(plugin_dir), grace);
+std::vector<CoreRoute> admin_plugin_routes(PluginHost& plugins, MetricsRegistry& metrics,
+                                           std::string plugin_dir, std::chrono::milliseconds grace,
+                                           std::function<Task<boost::json::object>()> reload_config,
+                                           std::vector<std::string> proxy_upstreams) {
+  auto admin = std::make_shared<AdminPlugins>(plugins, metrics, std::move(plugin_dir), grace,
+                                              std::move(proxy_upstreams));
   const std::vector<std::string> operators{"operator"};
   // A change waits for the old plugin's requests to end: its deadline leaves room for that.
   const auto deadline = grace + std::chrono::seconds(30);

@@ -24,6 +24,7 @@ class PluginHost;
 /// (it throws ConfigError, FILE:LINE:COL, when the file is refused: nothing changes).
 std::vector<CoreRoute> admin_plugin_routes(
     PluginHost& plugins, MetricsRegistry& metrics, std::string plugin_dir,
-    std::chrono::milliseconds grace, std::function<Task<boost::json::object>()> reload_config = {});
+    std::chrono::milliseconds grace, std::function<Task<boost::json::object>()> reload_config = {},
+    std::vector<std::string> proxy_upstreams = {});
 
 }  // namespace passerelle

@@ -82,6 +82,16 @@ class DeadlineCall {
     co_return std::move(outcome_);
   }
 
+  /// After result() said timed_out: waits until the coroutine, asked to stop, has really ended
+  /// (for a handler that reads memory its caller owns, such as a streamed request body).
+  Task<void> ended() {
+    while (!done_) {
+      boost::system::error_code ec;
+      timer_.expires_at(boost::asio::steady_timer::time_point::max());
+      co_await timer_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    }
+  }
+
   /// What the call holds for its task.
   const Guard& guard() const { return guard_; }
 

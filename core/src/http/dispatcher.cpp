@@ -736,6 +736,9 @@ Task<Response> Dispatcher::call_plugin(const Target& target, Request request,
       outcome = co_await call->result();
   }
 
+  // A handler reading its body as it comes reads memory of the session's (the body's parser
+  // and buffers): the answer waits until the handler, asked to stop, has really ended.
+  if (outcome.timed_out && call && target.spec.streams_body) co_await call->ended();
   if (outcome.timed_out) {
     log::error("http", "plugin handler timed out",
                {{"request_id", request_id},

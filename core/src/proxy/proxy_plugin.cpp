@@ -34,8 +34,11 @@ struct ProxySettings {
   std::int64_t max_request_bytes = 1024 * 1024 * 1024;
   std::int64_t max_idle_connections = 64;
   std::chrono::milliseconds idle_timeout{4000};
+  std::chrono::milliseconds stream_timeout{600000};
   std::string audience;
   std::filesystem::path ca_file;
+  bool allow_http = false;
+  bool allow_scripts = false;
 };
 
 const ConfigReader<ProxySettings> kConfig =
@@ -52,9 +55,19 @@ const ConfigReader<ProxySettings> kConfig =
              "Keep-alive connections kept idle")
         .key("idle_timeout", &ProxySettings::idle_timeout, "An idle connection older is closed")
         .key("audience", &ProxySettings::audience, "aud of the identity JWT (default: the name)")
-        .key("ca_file", &ProxySettings::ca_file, "CA certificates of an https upstream");
+        .key("stream_timeout", &ProxySettings::stream_timeout,
+             "A streamed answer, from its head to its end, at most")
+        .key("ca_file", &ProxySettings::ca_file,
+             "CA certificates of an https upstream, in place of the system's")
+        .key("allow_http", &ProxySettings::allow_http,
+             "http:// to a host other than loopback (the identity JWT in clear)")
+        .key("allow_scripts", &ProxySettings::allow_scripts,
+             "Pass JavaScript answers (they would run on the gateway's origin)");
 
-// Hop-by-hop fields (RFC 9110 §7.6.1) and what the gateway sets itself: never forwarded.
+// Hop-by-hop fields (RFC 9110 §7.6.1), what the gateway sets itself, and what upstreams
+// commonly trust for the client's address or to rewrite the path: never forwarded. So are any
+// x-forwarded-*, x-passerelle-*, names with '_' (CGI and its kin read them as '-') and the
+// names the client's Connection header lists.
 const std::set<std::string, std::less<>> kRequestDropped = {"connection",
                                                             "keep-alive",
                                                             "proxy-connection",
@@ -70,12 +83,19 @@ const std::set<std::string, std::less<>> kRequestDropped = {"connection",
                                                             "traceparent",
                                                             "tracestate",
                                                             "forwarded",
-                                                            "x-forwarded-for",
-                                                            "x-forwarded-host",
-                                                            "x-forwarded-proto",
-                                                            "expect"};
-// Besides hop-by-hop fields: cookies the upstream would set on the gateway's origin, and the
-// security headers the gateway sets itself (an upstream must not weaken them).
+                                                            "expect",
+                                                            "x-real-ip",
+                                                            "true-client-ip",
+                                                            "x-client-ip",
+                                                            "x-cluster-client-ip",
+                                                            "x-original-url",
+                                                            "x-rewrite-url",
+                                                            "x-http-method",
+                                                            "x-http-method-override",
+                                                            "x-method-override"};
+// Besides hop-by-hop fields: cookies the upstream would set on the gateway's origin, the
+// security and cache headers the gateway sets itself (an upstream may not weaken them), and
+// what would act on the whole origin (site data, service workers, cross-origin grants).
 const std::set<std::string, std::less<>> kResponseDropped = {"connection",
                                                              "keep-alive",
                                                              "proxy-connection",
@@ -90,12 +110,80 @@ const std::set<std::string, std::less<>> kResponseDropped = {"connection",
                                                              "set-cookie2",
                                                              "strict-transport-security",
                                                              "content-security-policy",
+                                                             "content-security-policy-report-only",
                                                              "x-frame-options",
                                                              "x-content-type-options",
                                                              "referrer-policy",
                                                              "x-request-id",
                                                              "date",
-                                                             "server"};
+                                                             "server",
+                                                             "cache-control",
+                                                             "clear-site-data",
+                                                             "service-worker-allowed",
+                                                             "alt-svc",
+                                                             "www-authenticate",
+                                                             "permissions-policy",
+                                                             "cross-origin-opener-policy",
+                                                             "cross-origin-embedder-policy",
+                                                             "cross-origin-resource-policy",
+                                                             "refresh",
+                                                             "link"};
+
+bool dropped_request_header(const std::string& name, const std::set<std::string>& listed) {
+  return kRequestDropped.count(name) || name.rfind("x-forwarded-", 0) == 0 ||
+         name.rfind("x-passerelle-", 0) == 0 || name.find('_') != std::string::npos ||
+         listed.count(name);
+}
+
+bool dropped_response_header(const std::string& name) {
+  return kResponseDropped.count(name) || name.rfind("access-control-", 0) == 0;
+}
+
+// The names a Connection header lists (hop-by-hop by the client's say), lower case.
+std::set<std::string> connection_tokens(const std::optional<std::string>& value) {
+  std::set<std::string> out;
+  if (!value) return out;
+  std::string token;
+  for (char c : *value + ",") {
+    if (c == ',') {
+      if (!token.empty()) out.insert(token);
+      token.clear();
+    } else if (c != ' ' && c != '\t') {
+      token += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  return out;
+}
+
+// A Content-Length as a number: "5" or a list of equal values ("5, 5"); else nothing.
+std::optional<std::uint64_t> content_length(const std::string& text) {
+  std::optional<std::uint64_t> value;
+  std::size_t at = 0;
+  while (at <= text.size()) {
+    const auto end = std::min(text.find(',', at), text.size());
+    std::string part = text.substr(at, end - at);
+    part.erase(0, part.find_first_not_of(" \t"));
+    part.erase(part.find_last_not_of(" \t") + 1);
+    if (part.empty() || part.size() > 19 ||
+        part.find_first_not_of("0123456789") != std::string::npos)
+      return std::nullopt;
+    const std::uint64_t n = std::stoull(part);
+    if (value && *value != n) return std::nullopt;
+    value = n;
+    at = end + 1;
+  }
+  return value;
+}
+
+// Media types that a browser would run as script on the gateway's origin.
+bool is_script(std::string_view type) {
+  std::string t(type.substr(0, type.find(';')));
+  t.erase(t.find_last_not_of(" \t") + 1);
+  for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return t == "text/javascript" || t == "application/javascript" ||
+         t == "application/x-javascript" || t == "application/ecmascript" ||
+         t == "text/ecmascript" || t == "text/jscript" || t == "application/wasm";
+}
 
 bool idempotent(http::verb v) {
   return v == http::verb::get || v == http::verb::head || v == http::verb::put ||
@@ -138,14 +226,13 @@ std::string traceparent(const std::optional<std::string>& incoming) {
   return "00-" + random_hex(16) + "-" + random_hex(8) + "-01";
 }
 
-// A decoded path segment written again for the upstream: unreserved characters as they are,
-// everything else percent-encoded.
+// A decoded path segment written again for the upstream: unreserved characters (RFC 3986) as
+// they are, everything else percent-encoded, so that no ';' or '%' of the client's becomes a
+// delimiter upstream ("..;/" is ".." to some servers).
 void append_segment(std::string& out, std::string_view segment) {
   static constexpr char kDigits[] = "0123456789ABCDEF";
   for (unsigned char c : segment) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '@' || c == ':' ||
-        c == '!' || c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' ||
-        c == '+' || c == ',' || c == ';' || c == '=') {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
       out += static_cast<char>(c);
     } else {
       out += '%';
@@ -168,18 +255,25 @@ constexpr std::uint64_t kWholeUpTo = 64 * 1024;
 class UpstreamBody final : public BodyStream {
  public:
   UpstreamBody(std::shared_ptr<UpstreamPool> pool, std::unique_ptr<UpstreamConnection> connection,
-               UpstreamConnection::HeadParser&& head, std::chrono::milliseconds timeout)
+               UpstreamConnection::HeadParser&& head, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds whole)
       : pool_(std::move(pool)),
         connection_(std::move(connection)),
         parser_(std::move(head)),
-        timeout_(timeout) {}
+        timeout_(timeout),
+        deadline_(std::chrono::steady_clock::now() + whole) {}
 
   Task<std::size_t> read(std::span<char> into) override {
     if (!connection_) co_return 0;
     std::size_t n = 0;
     // A read may parse framing only (a chunk's size line): read on until bytes or the end.
-    while (n == 0 && !parser_.is_done())
+    while (n == 0 && !parser_.is_done()) {
+      // Each read within the response timeout, the whole answer within stream_timeout: a
+      // client or an upstream that drips cannot hold the connection and a slot for good.
+      if (std::chrono::steady_clock::now() >= deadline_)
+        throw std::runtime_error("the streamed answer took longer than stream_timeout");
       n = co_await connection_->read_some(parser_, into, timeout_);
+    }
     if (parser_.is_done()) {
       if (parser_.keep_alive()) pool_->give_back(std::move(connection_));
       connection_.reset();
@@ -192,6 +286,13 @@ class UpstreamBody final : public BodyStream {
   std::unique_ptr<UpstreamConnection> connection_;
   UpstreamConnection::BodyParser parser_;
   std::chrono::milliseconds timeout_;
+  std::chrono::steady_clock::time_point deadline_;
+};
+
+// The body of an answer to a HEAD: none, of the length a GET would have had.
+class NoBody final : public BodyStream {
+ public:
+  Task<std::size_t> read(std::span<char>) override { co_return 0; }
 };
 
 class ProxyPlugin final : public Plugin {
@@ -212,11 +313,34 @@ class ProxyPlugin final : public Plugin {
       throw std::invalid_argument("config.upstream " + settings_.upstream + ": " + e.what());
     }
     if (settings_.audience.empty()) settings_.audience = name_;
+    const auto positive = [](std::int64_t v, std::int64_t most, const char* key) {
+      if (v < 1 || v > most)
+        throw std::invalid_argument(std::string("config.") + key + ": 1 to " +
+                                    std::to_string(most));
+    };
+    positive(settings_.max_response_bytes, std::int64_t{1} << 40, "max_response_bytes");
+    positive(settings_.max_request_bytes, std::int64_t{1} << 40, "max_request_bytes");
+    positive(settings_.max_idle_connections + 1, 10001, "max_idle_connections (0 to 10000)");
+    positive(settings_.retries + 1, 6, "retries (0 to 5)");
+    for (auto [value, key] : {std::pair{settings_.connect_timeout, "connect_timeout"},
+                              std::pair{settings_.response_timeout, "response_timeout"},
+                              std::pair{settings_.idle_timeout, "idle_timeout"},
+                              std::pair{settings_.stream_timeout, "stream_timeout"}})
+      positive(value.count(), 24 * 3600 * 1000, key);
+    const bool loopback =
+        upstream_.host == "127.0.0.1" || upstream_.host == "::1" || upstream_.host == "localhost";
+    if (!upstream_.https && !loopback && !settings_.allow_http)
+      throw std::invalid_argument("config.upstream " + settings_.upstream +
+                                  ": http:// only on loopback (the identity would travel in "
+                                  "clear), unless allow_http: true");
     if (upstream_.https) {
       tls_ = std::make_unique<boost::asio::ssl::context>(boost::asio::ssl::context::tls_client);
       SSL_CTX_set_min_proto_version(tls_->native_handle(), TLS1_2_VERSION);
-      tls_->set_default_verify_paths();
-      if (!settings_.ca_file.empty()) tls_->load_verify_file(settings_.ca_file.string());
+      // A CA file of its own replaces the system's: no public CA vouches for an internal name.
+      if (settings_.ca_file.empty())
+        tls_->set_default_verify_paths();
+      else
+        tls_->load_verify_file(settings_.ca_file.string());
     }
     pool_ = std::make_shared<UpstreamPool>(
         static_cast<std::size_t>(std::max<std::int64_t>(0, settings_.max_idle_connections)),
@@ -264,8 +388,9 @@ class ProxyPlugin final : public Plugin {
     req.method(http::string_to_verb(r.method));
     req.target(target);
     req.version(11);
+    const std::set<std::string> listed = connection_tokens(r.header("connection"));
     for (const auto& [name, value] : r.headers)
-      if (!kRequestDropped.count(name) && name.rfind("x-passerelle-", 0) != 0) req.set(name, value);
+      if (!dropped_request_header(name, listed)) req.set(name, value);
     req.set(http::field::host, upstream_.host_header);
     req.set("x-request-id", r.request_id);
     req.set("traceparent", traceparent(r.header("traceparent")));
@@ -287,15 +412,22 @@ class ProxyPlugin final : public Plugin {
     const auto executor = co_await boost::asio::this_coro::executor;
     const http::verb verb = http::string_to_verb(r.method);
     const bool head = verb == http::verb::head;
+    // A GET or HEAD with a body is how requests are smuggled to servers that do not read
+    // one: refused.
+    if ((verb == http::verb::get || head) && (r.body_stream || !r.body.empty()))
+      throw HttpError(400, "bad_request", "a " + r.method + " request has no body here");
     // A body read as it comes cannot be sent twice: no second attempt then.
     const bool streamed = r.body_stream != nullptr;
     UpstreamConnection::Request whole;
     UpstreamConnection::StreamedRequest piecewise;
     if (streamed) {
       fill_head(piecewise.base(), r);
-      const auto length = r.header("content-length");
+      // The length as a number the gateway read, never the client's text; else chunked.
+      const auto text = r.header("content-length");
+      const auto length = text ? content_length(*text) : std::nullopt;
+      if (text && !length) throw HttpError(400, "bad_request", "malformed Content-Length");
       if (length)
-        piecewise.set(http::field::content_length, *length);
+        piecewise.content_length(*length);
       else
         piecewise.chunked(true);
       piecewise.body().data = nullptr;
@@ -335,11 +467,22 @@ class ProxyPlugin final : public Plugin {
         else
           co_await connection->send(whole, settings_.response_timeout);
         co_await connection->read_head(*parser, settings_.response_timeout);
+        // Interim answers (100 Continue, 103 Early Hints) come before the final one: skipped,
+        // a few at most. 101 (a protocol switch) is refused below.
+        for (int interim = 0; interim < 4 && parser->get().result_int() / 100 == 1 &&
+                              parser->get().result_int() != 101;
+             ++interim) {
+          parser = std::make_unique<UpstreamConnection::HeadParser>();
+          parser->header_limit(64 * 1024);
+          parser->body_limit(static_cast<std::uint64_t>(settings_.max_response_bytes));
+          if (head) parser->skip(true);
+          co_await connection->read_head(*parser, settings_.response_timeout);
+        }
         answered = true;
       } catch (const boost::system::system_error& e) {
         failure = e.code();
       }
-      if (answered) co_return co_await answer(std::move(connection), std::move(parser));
+      if (answered) co_return co_await answer(std::move(connection), std::move(parser), head);
       failed_->add();
       // A kept-alive connection the upstream closed meanwhile: tried again on a new one, for an
       // idempotent method (a POST may have been received).
@@ -359,10 +502,17 @@ class ProxyPlugin final : public Plugin {
 
   // The answer whose head came: small bodies read whole here, others streamed to the client.
   Task<Response> answer(std::unique_ptr<UpstreamConnection> connection,
-                        std::unique_ptr<UpstreamConnection::HeadParser> parser) {
+                        std::unique_ptr<UpstreamConnection::HeadParser> parser, bool head) {
     Response out = respond(parser->get());
     if (parser->is_done()) {  // no body: HEAD, 204, 304, Content-Length: 0
-      if (parser->keep_alive()) pool_->give_back(std::move(connection));
+      // After a HEAD the upstream may send a body anyway: that connection is not used again.
+      if (parser->keep_alive() && !head) pool_->give_back(std::move(connection));
+      // A HEAD's answer keeps the length a GET would have had.
+      const auto length = parser->content_length();
+      if (head && length) {
+        out.stream = std::make_shared<NoBody>();
+        out.stream_length = static_cast<std::int64_t>(*length);
+      }
       co_return out;
     }
     const auto length = parser->content_length();
@@ -382,8 +532,9 @@ class ProxyPlugin final : public Plugin {
       if (whole.keep_alive()) pool_->give_back(std::move(connection));
       co_return out;
     }
-    out.stream = std::make_shared<UpstreamBody>(pool_, std::move(connection), std::move(*parser),
-                                                settings_.response_timeout);
+    out.stream =
+        std::make_shared<UpstreamBody>(pool_, std::move(connection), std::move(*parser),
+                                       settings_.response_timeout, settings_.stream_timeout);
     out.stream_length = length ? static_cast<std::int64_t>(*length) : -1;
     co_return out;
   }
@@ -394,12 +545,19 @@ class ProxyPlugin final : public Plugin {
     if (out.status < 200 || out.status > 599) unavailable("the service answered out of HTTP");
     out.content_type = std::string(res[http::field::content_type]);
     if (out.content_type.empty()) out.content_type = "application/octet-stream";
+    if (is_script(out.content_type) && !settings_.allow_scripts)
+      unavailable("the service " + name_ + " answered a script, which the gateway does not serve");
     for (const auto& field : res) {
       std::string name(field.name_string());
       std::transform(name.begin(), name.end(), name.begin(),
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      if (!kResponseDropped.count(name)) out.headers.emplace_back(name, std::string(field.value()));
+      if (!dropped_response_header(name))
+        out.headers.emplace_back(name, std::string(field.value()));
     }
+    // What the upstream serves runs in a sandbox, not as the gateway's origin: a page of it
+    // may neither script nor read the portal's session or CSRF token.
+    out.headers.emplace_back("Content-Security-Policy",
+                             "sandbox; default-src 'none'; frame-ancestors 'none'");
     return out;
   }
 

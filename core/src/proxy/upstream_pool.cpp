@@ -160,6 +160,7 @@ asio::awaitable<std::size_t> UpstreamConnection::read_some(BodyParser& parser, s
 
 bool UpstreamConnection::closed_while_idle() {
   if (buffer_.size() > 0) return true;  // bytes nobody asked for: not a clean connection
+  if (tls_ && SSL_pending(tls_->native_handle()) > 0) return true;  // decrypted, unread
   char byte;
   const auto n = ::recv(tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);  // 0: closed; 1: stray bytes

@@ -229,9 +229,9 @@ struct Server::Impl {
     routes.insert(routes.end(), login.begin(), login.end());
     routes.push_back(dashboard_route(plugins, std::chrono::seconds(3)));
     routes.push_back(admin_overview_route(plugins, metrics));
-    auto admin =
-        admin_plugin_routes(plugins, metrics, config.plugin_dir, config.server.shutdown_grace,
-                            [this] { return reload_plugins_config(); });
+    auto admin = admin_plugin_routes(
+        plugins, metrics, config.plugin_dir, config.server.shutdown_grace,
+        [this] { return reload_plugins_config(); }, config.proxy_upstreams);
     routes.insert(routes.end(), admin.begin(), admin.end());
     auto places = territory_routes([this]() -> const Territories& { return territories; });
     routes.insert(routes.end(), places.begin(), places.end());
