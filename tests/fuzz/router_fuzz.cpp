@@ -1,5 +1,6 @@
 // Fuzzes Router: templates added and paths looked up from the input, each answer checked
-// against a brute-force model of "the most specific route of this method wins".
+// against a brute-force model of "the most specific route of this method wins" ({name...}: the
+// rest of the path).
 //
 // Input: one command per line. "+METHOD TEMPLATE" adds a route; "METHOD PATH" looks a path up.
 #include "http/router.hpp"
@@ -25,18 +26,28 @@ struct ModelRoute {
 
 bool is_param(const std::string& part) { return part.size() >= 2 && part.front() == '{'; }
 
+// "{name...}": the rest of the path, zero or more segments (last only).
+bool is_rest(const std::string& part) {
+  return is_param(part) && part.size() > 5 && part.compare(part.size() - 4, 4, "...}") == 0;
+}
+
+// 0: a literal, 1: a parameter, 2: the rest of the path.
+int kind(const std::string& part) { return is_rest(part) ? 2 : is_param(part) ? 1 : 0; }
+
 bool model_matches(const ModelRoute& r, const std::vector<std::string>& segments) {
-  if (r.parts.size() != segments.size()) return false;
-  for (std::size_t i = 0; i < segments.size(); ++i)
+  const bool rest = !r.parts.empty() && is_rest(r.parts.back());
+  if (rest ? segments.size() + 1 < r.parts.size() : r.parts.size() != segments.size()) return false;
+  for (std::size_t i = 0; i < r.parts.size() && !is_rest(r.parts[i]); ++i)
     if (!is_param(r.parts[i]) && r.parts[i] != segments[i]) return false;
   return true;
 }
 
-// At the first position where the two differ, a literal beats a parameter.
+// At the first position where the two differ, a literal beats a parameter, which beats the
+// rest of a path; on a common prefix, the shorter wins (a rest matches nothing at all too).
 bool model_more_specific(const ModelRoute& a, const ModelRoute& b) {
   for (std::size_t i = 0; i < a.parts.size() && i < b.parts.size(); ++i)
-    if (is_param(a.parts[i]) != is_param(b.parts[i])) return !is_param(a.parts[i]);
-  return false;
+    if (kind(a.parts[i]) != kind(b.parts[i])) return kind(a.parts[i]) < kind(b.parts[i]);
+  return a.parts.size() < b.parts.size();
 }
 
 // split(): non-empty segments without '/', which joined with '/' give the path without its
@@ -75,12 +86,18 @@ void check_find(const Router& router, const std::vector<ModelRoute>& model,
     FUZZ_CHECK(result.outcome == Router::Outcome::found);
     FUZZ_CHECK(result.match.id == best->id);
     std::size_t params = 0;
-    for (std::size_t i = 0; i < segments.size(); ++i) {
-      if (!is_param(best->parts[i])) continue;
+    for (std::size_t i = 0; i < best->parts.size(); ++i) {
+      const std::string& part = best->parts[i];
+      if (!is_param(part)) continue;
       ++params;
-      const std::string name = best->parts[i].substr(1, best->parts[i].size() - 2);
+      std::string value = i < segments.size() ? segments[i] : std::string();
+      std::string name = part.substr(1, part.size() - 2);
+      if (is_rest(part)) {
+        name.resize(name.size() - 3);
+        for (std::size_t j = i + 1; j < segments.size(); ++j) value += "/" + segments[j];
+      }
       const auto it = result.match.params.find(name);
-      FUZZ_CHECK(it != result.match.params.end() && it->second == segments[i]);
+      FUZZ_CHECK(it != result.match.params.end() && it->second == value);
     }
     FUZZ_CHECK(result.match.params.size() == params);
     return;
