@@ -196,9 +196,4 @@ void UpstreamPool::give_back(std::unique_ptr<UpstreamConnection> connection) {
   if (idle_.size() < max_idle_) idle_.push_back(std::move(connection));
 }
 
-std::size_t UpstreamPool::idle() const {
-  std::lock_guard lock(mutex_);
-  return idle_.size();
-}
-
 }  // namespace passerelle

@@ -92,13 +92,11 @@ class UpstreamPool {
   std::unique_ptr<UpstreamConnection> take(const boost::asio::any_io_executor& executor);
   /// Keeps `connection` for a later request (or closes it when the pool is full).
   void give_back(std::unique_ptr<UpstreamConnection> connection);
-  /// Idle connections now.
-  std::size_t idle() const;
 
  private:
   const std::size_t max_idle_;
   const std::chrono::milliseconds idle_timeout_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::vector<std::unique_ptr<UpstreamConnection>> idle_;
 };
 
