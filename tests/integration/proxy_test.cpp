@@ -11,6 +11,7 @@
 
 #include <csignal>
 #include <future>
+#include <sstream>
 
 using namespace passerelle::test;
 using namespace std::chrono_literals;
@@ -166,6 +167,50 @@ BOOST_AUTO_TEST_CASE(the_identity_goes_as_a_jwt_and_the_session_stays_home) {
   // The upstream's own errors are its answers.
   BOOST_TEST(c.request("GET", "/api/urbanisme/status/409", "", {{"Cookie", elu.cookie}})->status ==
              409);
+  BOOST_TEST(gw.stop(SIGTERM) == 0, gw.log());
+}
+
+BOOST_AUTO_TEST_CASE(requests_and_answers_keep_their_framing_across_the_proxy) {
+  EchoUpstream upstream;
+  GatewayProcess gw("demo: true\nplugins:\n" + proxy_entry("urbanisme", upstream.url()));
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  const Session elu = login(gw, "elu.angers", "passerelle-demo");
+
+  // A chunked body goes on chunked, as the gateway read it, with no length of the client's.
+  TestConnection raw(gw.https_port());
+  std::string request =
+      "POST /api/urbanisme/depot HTTP/1.1\r\nHost: localhost:" + std::to_string(gw.https_port()) +
+      "\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n";
+  for (const auto& [name, value] : elu.write_headers())
+    if (name != "Content-Type") request += name + ": " + value + "\r\n";
+  request += "\r\n";
+  for (const std::string piece : {"permis", " de ", "construire"}) {
+    std::ostringstream size;
+    size << std::hex << piece.size();
+    request += size.str() + "\r\n" + piece + "\r\n";
+  }
+  BOOST_TEST_REQUIRE(raw.send_raw(request + "0\r\n\r\n"));
+  const auto posted = echoed(raw.read_reply());
+  BOOST_TEST(posted.at("body").as_string() == "permis de construire");
+  BOOST_TEST(posted.at("headers").at("transfer-encoding").as_string() == "chunked");
+  BOOST_TEST(!posted.at("headers").as_object().contains("content-length"));
+
+  // An answer that comes in pieces, its head split, is read whole.
+  TestConnection c(gw.https_port());
+  auto r = c.request("GET", "/api/urbanisme/drip", "", {{"Cookie", elu.cookie}});
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->status == 200, r->body);
+  BOOST_TEST(r->body == "{\"drip\":\"ped\"}\n");
+  BOOST_TEST(r->headers.at("x-upstream") == "drip");
+
+  // A kept-alive connection the upstream closed meanwhile (without saying it would) is not
+  // used again: the next request goes on a new one, and succeeds.
+  for (int i = 0; i < 3; ++i) {
+    const auto closing =
+        echoed(c.request("GET", "/api/urbanisme/close", "", {{"Cookie", elu.cookie}}));
+    const auto after = echoed(c.request("GET", "/api/urbanisme/x", "", {{"Cookie", elu.cookie}}));
+    BOOST_TEST(after.at("connection").as_int64() != closing.at("connection").as_int64());
+  }
   BOOST_TEST(gw.stop(SIGTERM) == 0, gw.log());
 }
 

@@ -2,8 +2,9 @@
 """An upstream HTTP/1.1 service on 127.0.0.1 for the proxy's tests: keep-alive, and each answer
 says what it received (method, path, headers, body) and on which connection. /slow/N waits N
 seconds; /big/N answers N bytes; /status/N answers that status; /lie/N announces N bytes and
-hangs up after 10; /script answers JavaScript. Prints its port, then serves
-until killed (or 10 minutes)."""
+hangs up after 10; /script answers JavaScript; /close answers, then closes the connection
+without saying so; /drip answers in pieces, 100 ms apart. Chunked request bodies are read.
+Prints its port, then serves until killed (or 10 minutes)."""
 import json
 import socketserver
 import sys
@@ -28,9 +29,23 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def read_chunked(self):
+        body = b""
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # the trailer section
+                return body
+            body += self.rfile.read(size)
+            self.rfile.readline()  # the CRLF after the chunk
+
     def answer(self):
         length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            body = self.read_chunked().decode("utf-8", "replace")
+        else:
+            body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
         parts = self.path.split("?")[0].strip("/").split("/")
         if parts and parts[0] == "base":  # the tests' upstreams start at /base
             parts = parts[1:] or [""]
@@ -49,6 +64,17 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if parts[0] == "drip":  # the head in two pieces, then the body in two
+            pieces = [b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n",
+                      b"Content-Length: 15\r\nX-Upstream: drip\r\n\r\n{\"drip\"",
+                      b":\"ped\"}\n"]
+            for piece in pieces:
+                self.wfile.write(piece)
+                self.wfile.flush()
+                time.sleep(0.1)
+            return
+        if parts[0] == "close":
+            self.close_connection = True  # after the answer, which does not say so
         if payload is None:
             payload = json.dumps({
                 "method": self.command,

@@ -363,6 +363,7 @@ std::shared_ptr<const Dispatcher::Routes> Dispatcher::current_routes() {
                    .roles = route.roles,
                    .deadline = target.timeout,
                    .immediate = route.immediate,
+                   .bounded = route.bounded,
                    .accepts = route.accepts,
                    .uploads = route.uploads,
                    .streams_body = route.streams_body && !route.uploads,
@@ -705,9 +706,10 @@ Task<Response> Dispatcher::call_plugin(const Target& target, Request request,
   Entered counted;  // the request's count, taken over by the call
   if (entered) counted = std::move(*entered);
   PluginOutcome<Response> outcome;
-  if (target.spec.immediate) {
-    // Answers from memory (Route::immediate): called here, no deadline race. One that takes
-    // long anyway is named in the log: it has no deadline.
+  if (target.spec.immediate || target.spec.bounded) {
+    // Answers from memory (Route::immediate) or bounds its own waits (Route::bounded): called
+    // here, no deadline race. An immediate one that takes long anyway is named in the log: it
+    // has no deadline.
     inline_call.emplace(plugin_target.plugin, std::move(counted));
     const auto started = std::chrono::steady_clock::now();
     try {
@@ -716,7 +718,7 @@ Task<Response> Dispatcher::call_plugin(const Target& target, Request request,
       outcome.error = std::current_exception();
     }
     const auto took = std::chrono::steady_clock::now() - started;
-    if (took > kImmediateTooLong)
+    if (target.spec.immediate && took > kImmediateTooLong)
       log::warn("http", "a route declared immediate waited: it has no deadline",
                 {{"request_id", request_id},
                  {"plugin", plugin_name},

@@ -49,6 +49,9 @@ struct RouteSpec {
   /// race against a deadline costs about a fifth of the throughput of such a route. A core
   /// route declared so has a CoreRoute::answer, called with no coroutine at all.
   bool immediate = false;
+  /// A plugin route whose handler bounds its own waits (Route::bounded): awaited inline too,
+  /// with no deadline raced against it.
+  bool bounded = false;
   /// Media types accepted for a request body; a body of another type gets 415.
   std::vector<std::string> accepts = {"application/json"};
   /// A plugin's upload route (Route::uploads): its multipart body is read as it comes, once the

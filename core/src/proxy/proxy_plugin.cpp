@@ -2,9 +2,9 @@
 // keep-alive connection; retries for idempotent methods only; 502 and 504 with a clear error.
 #include "proxy/proxy_plugin.hpp"
 
+#include "http/responses.hpp"
 #include "proxy/upstream_pool.hpp"
 
-#include <openssl/rand.h>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/beast/core/error.hpp>
@@ -139,6 +139,22 @@ bool dropped_response_header(const std::string& name) {
   return kResponseDropped.count(name) || name.rfind("access-control-", 0) == 0;
 }
 
+// The same, by Beast's number for the names it knows: no lower-casing nor lookup by text.
+bool dropped_response_field(http::field known) {
+  static const std::vector<bool> dropped = [] {
+    std::vector<bool> out;
+    for (const auto& name : kResponseDropped) {
+      const auto f = static_cast<std::size_t>(http::string_to_field(name));
+      if (f == static_cast<std::size_t>(http::field::unknown)) continue;
+      if (out.size() <= f) out.resize(f + 1);
+      out[f] = true;
+    }
+    return out;
+  }();
+  const auto f = static_cast<std::size_t>(known);
+  return f < dropped.size() && dropped[f];
+}
+
 // The names a Connection header lists (hop-by-hop by the client's say), lower case.
 std::set<std::string> connection_tokens(const std::optional<std::string>& value) {
   std::set<std::string> out;
@@ -190,40 +206,30 @@ bool idempotent(http::verb v) {
          v == http::verb::delete_ || v == http::verb::options;
 }
 
-std::string hex(const unsigned char* bytes, std::size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * n);
-  for (std::size_t i = 0; i < n; ++i) {
-    out += kDigits[bytes[i] >> 4];
-    out += kDigits[bytes[i] & 15];
-  }
-  return out;
-}
-
-std::string random_hex(std::size_t bytes) {
-  std::array<unsigned char, 16> buf{};
-  RAND_bytes(buf.data(), static_cast<int>(bytes));
-  return hex(buf.data(), bytes);
-}
-
 bool lower_hex(std::string_view s) {
   return std::all_of(s.begin(), s.end(),
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 // W3C Trace Context: the caller's trace goes on (with the gateway as the new parent), or a new
-// one starts. A malformed or all-zero header is ignored.
+// one starts. A malformed or all-zero header is ignored. Ids need to be unique, not secret:
+// they come from the request ids' per-thread generator, with no system call.
 std::string traceparent(const std::optional<std::string>& incoming) {
+  std::array<char, 32> fresh;
+  new_request_id(fresh);
+  const std::string_view parent_id(fresh.data(), 16);
   if (incoming && incoming->size() == 55) {
     const std::string_view t(*incoming);
     const auto trace_id = t.substr(3, 32);
     if (t.substr(0, 3) == "00-" && t[35] == '-' && t[52] == '-' && lower_hex(trace_id) &&
         lower_hex(t.substr(36, 16)) && lower_hex(t.substr(53, 2)) &&
-        trace_id != std::string(32, '0'))
-      return "00-" + std::string(trace_id) + "-" + random_hex(8) + "-" + std::string(t.substr(53));
+        trace_id != std::string_view("00000000000000000000000000000000"))
+      return "00-" + std::string(trace_id) + "-" + std::string(parent_id) + "-" +
+             std::string(t.substr(53));
   }
-  return "00-" + random_hex(16) + "-" + random_hex(8) + "-01";
+  std::string out = "00-" + std::string(fresh.data(), 32) + "-";
+  new_request_id(fresh);
+  return out + std::string(parent_id) + "-01";
 }
 
 // A decoded path segment written again for the upstream: unreserved characters (RFC 3986) as
@@ -359,6 +365,7 @@ class ProxyPlugin final : public Plugin {
               [this](Request request) { return forward(std::move(request)); }};
       r.accepts = {"*/*"};  // any media type: the upstream judges
       r.streams_body = true;
+      r.bounded = true;  // connect_timeout, response_timeout and stream_timeout bound each wait
       r.max_body_bytes = static_cast<std::uint64_t>(settings_.max_request_bytes);
       out.push_back(std::move(r));
     }
@@ -371,33 +378,57 @@ class ProxyPlugin final : public Plugin {
   }
 
  private:
-  // The request's head for the upstream: its path under the upstream's base, the client's
-  // headers less what must not pass, and what the gateway adds.
-  void fill_head(http::request_header<>& req, Request& r) {
-    std::string target = upstream_.base_path + "/";
-    const auto& rest = r.path_params["path"];
+  // The request's head for the upstream, as bytes: its path under the upstream's base, the
+  // client's headers less what must not pass, and what the gateway adds. The client's names
+  // and values came through the gateway's HTTP parser (tokens; no CR, LF or NUL in a value);
+  // the rest is the gateway's own.
+  std::string head_bytes(const Request& r, std::string_view framing) {
+    std::string out;
+    out.reserve(512 + r.raw_query.size() + 64 * r.headers.size());
+    out += r.method;
+    out += ' ';
+    out += upstream_.base_path;
+    out += '/';
+    const auto it = r.path_params.find("path");
+    const std::string_view rest = it == r.path_params.end() ? "" : it->second;
     std::size_t at = 0;
     while (!rest.empty()) {
       const auto end = std::min(rest.find('/', at), rest.size());
-      append_segment(target, std::string_view(rest).substr(at, end - at));
+      append_segment(out, rest.substr(at, end - at));
       if (end == rest.size()) break;
-      target += '/';
+      out += '/';
       at = end + 1;
     }
-    if (!r.raw_query.empty()) target += "?" + r.raw_query;
-    req.method(http::string_to_verb(r.method));
-    req.target(target);
-    req.version(11);
-    const std::set<std::string> listed = connection_tokens(r.header("connection"));
+    if (!r.raw_query.empty()) {
+      out += '?';
+      out += r.raw_query;
+    }
+    out += " HTTP/1.1\r\nHost: ";
+    out += upstream_.host_header;
+    const auto field = [&out](std::string_view name, std::string_view value) {
+      out += "\r\n";
+      out += name;
+      out += ": ";
+      out += value;
+    };
+    const auto connection = r.headers.find("connection");
+    const std::set<std::string> listed = connection_tokens(
+        connection == r.headers.end() ? std::nullopt : std::optional(connection->second));
     for (const auto& [name, value] : r.headers)
-      if (!dropped_request_header(name, listed)) req.set(name, value);
-    req.set(http::field::host, upstream_.host_header);
-    req.set("x-request-id", r.request_id);
-    req.set("traceparent", traceparent(r.header("traceparent")));
-    req.set("x-forwarded-proto", "https");
+      if (!dropped_request_header(name, listed) &&
+          value.find_first_of(std::string_view("\r\n\0", 3)) == std::string::npos)
+        field(name, value);
+    field("X-Request-Id", r.request_id);
+    const auto incoming = r.headers.find("traceparent");
+    field(
+        "traceparent",
+        traceparent(incoming == r.headers.end() ? std::nullopt : std::optional(incoming->second)));
+    field("X-Forwarded-Proto", "https");
     if (r.identity)
-      req.set(http::field::authorization,
-              "Bearer " + host_->identity_token(*r.identity, settings_.audience));
+      field("Authorization", "Bearer " + host_->identity_token(*r.identity, settings_.audience));
+    out += framing;  // "\r\nContent-Length: n", "\r\nTransfer-Encoding: chunked" or nothing
+    out += "\r\n\r\n";
+    return out;
   }
 
   [[noreturn]] void fail(boost::system::error_code failure) {
@@ -406,6 +437,14 @@ class ProxyPlugin final : public Plugin {
     if (failure == http::error::body_limit)
       unavailable("the service " + name_ + " answered more than the gateway accepts");
     unavailable("the service " + name_ + " is unreachable");
+  }
+
+  std::unique_ptr<UpstreamConnection::HeadParser> head_parser(bool head) const {
+    auto parser = std::make_unique<UpstreamConnection::HeadParser>();
+    parser->header_limit(64 * 1024);
+    parser->body_limit(static_cast<std::uint64_t>(settings_.max_response_bytes));
+    if (head) parser->skip(true);
+    return parser;
   }
 
   Task<Response> forward(Request r) {
@@ -418,40 +457,30 @@ class ProxyPlugin final : public Plugin {
       throw HttpError(400, "bad_request", "a " + r.method + " request has no body here");
     // A body read as it comes cannot be sent twice: no second attempt then.
     const bool streamed = r.body_stream != nullptr;
-    UpstreamConnection::Request whole;
-    UpstreamConnection::StreamedRequest piecewise;
+    std::string request;
+    bool chunked = false;
     if (streamed) {
-      fill_head(piecewise.base(), r);
       // The length as a number the gateway read, never the client's text; else chunked.
       const auto text = r.header("content-length");
       const auto length = text ? content_length(*text) : std::nullopt;
       if (text && !length) throw HttpError(400, "bad_request", "malformed Content-Length");
-      if (length)
-        piecewise.content_length(*length);
-      else
-        piecewise.chunked(true);
-      piecewise.body().data = nullptr;
-      piecewise.body().more = true;
+      chunked = !length;
+      request = head_bytes(r, length ? "\r\nContent-Length: " + std::to_string(*length)
+                                     : "\r\nTransfer-Encoding: chunked");
     } else {
-      fill_head(whole.base(), r);
-      if (!r.body.empty() || verb == http::verb::post || verb == http::verb::put ||
-          verb == http::verb::patch) {
-        whole.body() = std::move(r.body);
-        whole.prepare_payload();
-      }
+      const bool framed = !r.body.empty() || verb == http::verb::post || verb == http::verb::put ||
+                          verb == http::verb::patch;
+      request = head_bytes(
+          r, framed ? "\r\nContent-Length: " + std::to_string(r.body.size()) : std::string());
+      request += r.body;
     }
-    whole.keep_alive(true);
-    piecewise.keep_alive(true);
     const int attempts =
         idempotent(verb) && !streamed ? 1 + static_cast<int>(settings_.retries) : 1;
     forwarded_->add();
     for (int attempt = 1;; ++attempt) {
       std::unique_ptr<UpstreamConnection> connection = pool_->take(executor);
       const bool reused = connection != nullptr;
-      auto parser = std::make_unique<UpstreamConnection::HeadParser>();
-      parser->header_limit(64 * 1024);
-      parser->body_limit(static_cast<std::uint64_t>(settings_.max_response_bytes));
-      if (head) parser->skip(true);
+      auto parser = head_parser(head);
       boost::system::error_code failure;
       bool connecting = false;
       bool answered = false;
@@ -463,20 +492,18 @@ class ProxyPlugin final : public Plugin {
           connecting = false;
         }
         if (streamed)
-          co_await connection->send(piecewise, *r.body_stream, settings_.response_timeout);
+          co_await connection->write_streamed(request, *r.body_stream, chunked,
+                                              settings_.response_timeout);
         else
-          co_await connection->send(whole, settings_.response_timeout);
-        co_await connection->read_head(*parser, settings_.response_timeout);
+          co_await connection->write(request, settings_.response_timeout);
+        co_await connection->read(*parser, false, settings_.response_timeout);
         // Interim answers (100 Continue, 103 Early Hints) come before the final one: skipped,
         // a few at most. 101 (a protocol switch) is refused below.
         for (int interim = 0; interim < 4 && parser->get().result_int() / 100 == 1 &&
                               parser->get().result_int() != 101;
              ++interim) {
-          parser = std::make_unique<UpstreamConnection::HeadParser>();
-          parser->header_limit(64 * 1024);
-          parser->body_limit(static_cast<std::uint64_t>(settings_.max_response_bytes));
-          if (head) parser->skip(true);
-          co_await connection->read_head(*parser, settings_.response_timeout);
+          parser = head_parser(head);
+          co_await connection->read(*parser, false, settings_.response_timeout);
         }
         answered = true;
       } catch (const boost::system::system_error& e) {
@@ -520,7 +547,7 @@ class ProxyPlugin final : public Plugin {
       UpstreamConnection::WholeParser whole(std::move(*parser));
       boost::system::error_code failure;
       try {
-        co_await connection->read_whole(whole, settings_.response_timeout);
+        co_await connection->read(whole, true, settings_.response_timeout);
       } catch (const boost::system::system_error& e) {
         failure = e.code();
       }
@@ -548,11 +575,13 @@ class ProxyPlugin final : public Plugin {
     if (is_script(out.content_type) && !settings_.allow_scripts)
       unavailable("the service " + name_ + " answered a script, which the gateway does not serve");
     for (const auto& field : res) {
+      if (field.name() != http::field::unknown && dropped_response_field(field.name())) continue;
       std::string name(field.name_string());
-      std::transform(name.begin(), name.end(), name.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      if (!dropped_response_header(name))
-        out.headers.emplace_back(name, std::string(field.value()));
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      // Names Beast does not know are looked up by text (access-control-*, and the like).
+      if (field.name() == http::field::unknown && dropped_response_header(name)) continue;
+      if (field.name() != http::field::unknown && name.rfind("access-control-", 0) == 0) continue;
+      out.headers.emplace_back(std::move(name), std::string(field.value()));
     }
     // What the upstream serves runs in a sandbox, not as the gateway's origin: a page of it
     // may neither script nor read the portal's session or CSRF token.

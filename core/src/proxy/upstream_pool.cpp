@@ -2,10 +2,13 @@
 #include "proxy/upstream_pool.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/url/parse.hpp>
@@ -13,6 +16,8 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 namespace passerelle {
@@ -61,11 +66,18 @@ beast::tcp_stream& UpstreamConnection::tcp() {
 
 asio::awaitable<void> UpstreamConnection::connect(const Upstream& upstream,
                                                   std::chrono::milliseconds timeout) {
+  // The name's resolution too is within the timeout (a resolver may take long): the request
+  // awaits this inline, with no deadline but the proxy's own.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   asio::ip::tcp::resolver resolver(executor_);
-  tcp().expires_after(timeout);
-  auto endpoints =
-      co_await resolver.async_resolve(upstream.host, upstream.port, asio::use_awaitable);
-  co_await tcp().async_connect(endpoints, asio::use_awaitable);
+  asio::steady_timer timer(executor_, deadline);
+  using namespace asio::experimental::awaitable_operators;
+  auto race = resolver.async_resolve(upstream.host, upstream.port, asio::use_awaitable) ||
+              timer.async_wait(asio::use_awaitable);
+  auto resolved = co_await std::move(race);
+  if (resolved.index() != 0) throw boost::system::system_error(beast::error::timeout);
+  tcp().expires_at(deadline);
+  co_await tcp().async_connect(std::get<0>(resolved), asio::use_awaitable);
   tcp().socket().set_option(asio::ip::tcp::no_delay(true));
   if (tls_) {
     if (!SSL_set_tlsext_host_name(tls_->native_handle(), upstream.host.c_str()))
@@ -77,64 +89,92 @@ asio::awaitable<void> UpstreamConnection::connect(const Upstream& upstream,
   tcp().expires_never();
 }
 
-asio::awaitable<void> UpstreamConnection::send(Request& request,
-                                               std::chrono::milliseconds timeout) {
-  tcp().expires_after(timeout);
+asio::awaitable<void> UpstreamConnection::write_all(asio::const_buffer bytes) {
   if (tls_)
-    co_await http::async_write(*tls_, request, asio::use_awaitable);
+    co_await asio::async_write(*tls_, bytes, asio::use_awaitable);
   else
-    co_await http::async_write(*plain_, request, asio::use_awaitable);
+    co_await asio::async_write(*plain_, bytes, asio::use_awaitable);
 }
 
-asio::awaitable<void> UpstreamConnection::send(StreamedRequest& request, BodyStream& source,
-                                               std::chrono::milliseconds timeout) {
-  http::request_serializer<http::buffer_body> serializer(request);
+asio::awaitable<void> UpstreamConnection::write(std::string_view bytes,
+                                                std::chrono::milliseconds timeout) {
   tcp().expires_after(timeout);
-  if (tls_)
-    co_await http::async_write_header(*tls_, serializer, asio::use_awaitable);
-  else
-    co_await http::async_write_header(*plain_, serializer, asio::use_awaitable);
-  std::unique_ptr<char[]> chunk(new char[16 * 1024]);
+  co_await write_all(asio::buffer(bytes));
+  tcp().expires_never();
+}
+
+asio::awaitable<void> UpstreamConnection::write_streamed(std::string_view head, BodyStream& source,
+                                                         bool chunked,
+                                                         std::chrono::milliseconds timeout) {
+  tcp().expires_after(timeout);
+  co_await write_all(asio::buffer(head));
+  constexpr std::size_t kPiece = 16 * 1024;
+  // Room for a chunk's size line before the piece and its CRLF after: one write per piece.
+  constexpr std::size_t kSizeLine = 18;
+  std::unique_ptr<char[]> room(new char[kSizeLine + kPiece + 2]);
+  char* const piece = room.get() + kSizeLine;
   for (;;) {
     tcp().expires_never();  // the client's reads have their own timeouts
-    const std::span<char> into(chunk.get(), 16 * 1024);
-    const std::size_t n = co_await source.read(into);
-    auto& body = request.body();
-    body.data = n ? chunk.get() : nullptr;
-    body.size = n;
-    body.more = n > 0;
+    const std::size_t n = co_await source.read(std::span<char>(piece, kPiece));
     tcp().expires_after(timeout);
-    boost::system::error_code ec;
-    if (tls_)
-      std::tie(ec, std::ignore) =
-          co_await http::async_write(*tls_, serializer, asio::as_tuple(asio::use_awaitable));
-    else
-      std::tie(ec, std::ignore) =
-          co_await http::async_write(*plain_, serializer, asio::as_tuple(asio::use_awaitable));
-    // need_buffer: this piece is written, the serializer wants the next one.
-    if (ec && ec != http::error::need_buffer) throw boost::system::system_error(ec);
+    if (!chunked) {
+      if (n == 0) break;
+      co_await write_all(asio::buffer(piece, n));
+      continue;
+    }
+    // RFC 9112 §7.1: the size in hex, CRLF, the bytes, CRLF; the last chunk is "0" CRLF CRLF.
+    char line[kSizeLine];
+    const int length = std::snprintf(line, sizeof line, "%zx\r\n", n);
+    char* const start = piece - length;
+    std::memcpy(start, line, static_cast<std::size_t>(length));
+    std::memcpy(piece + n, "\r\n", 2);
+    co_await write_all(asio::buffer(start, static_cast<std::size_t>(length) + n + 2));
     if (n == 0) break;
   }
-}
-
-asio::awaitable<void> UpstreamConnection::read_head(HeadParser& parser,
-                                                    std::chrono::milliseconds timeout) {
-  tcp().expires_after(timeout);
-  if (tls_)
-    co_await http::async_read_header(*tls_, buffer_, parser, asio::use_awaitable);
-  else
-    co_await http::async_read_header(*plain_, buffer_, parser, asio::use_awaitable);
   tcp().expires_never();
 }
 
-asio::awaitable<void> UpstreamConnection::read_whole(WholeParser& parser,
-                                                     std::chrono::milliseconds timeout) {
-  tcp().expires_after(timeout);
-  if (tls_)
-    co_await http::async_read(*tls_, buffer_, parser, asio::use_awaitable);
-  else
-    co_await http::async_read(*plain_, buffer_, parser, asio::use_awaitable);
-  tcp().expires_never();
+asio::awaitable<void> UpstreamConnection::read(http::basic_parser<false>& parser, bool whole,
+                                               std::chrono::milliseconds timeout) {
+  constexpr std::size_t kReadSize = 16 * 1024;
+  const auto enough = [&] { return whole ? parser.is_done() : parser.is_header_done(); };
+  bool armed = false;
+  for (;;) {
+    // What is buffered first: an answer often comes in one read, head and body.
+    while (buffer_.size() > 0 && !enough()) {
+      boost::system::error_code ec;
+      const std::size_t used = parser.put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) break;
+      if (ec) throw boost::system::system_error(ec);
+      if (used == 0) break;  // nothing it could take: more bytes are needed
+    }
+    if (enough()) break;
+    if (!armed) {
+      tcp().expires_after(timeout);
+      armed = true;
+    }
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    if (tls_)
+      std::tie(ec, n) = co_await tls_->async_read_some(buffer_.prepare(kReadSize),
+                                                       asio::as_tuple(asio::use_awaitable));
+    else
+      std::tie(ec, n) = co_await plain_->async_read_some(buffer_.prepare(kReadSize),
+                                                         asio::as_tuple(asio::use_awaitable));
+    buffer_.commit(n);
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+      // Closed: before any byte, the connection was stale; within a body that ends at the
+      // close, that is its end; anywhere else, the answer is cut.
+      if (!parser.got_some()) throw boost::system::system_error(http::error::end_of_stream);
+      boost::system::error_code at_end;
+      parser.put_eof(at_end);
+      if (at_end) throw boost::system::system_error(at_end);
+      break;
+    }
+    if (ec) throw boost::system::system_error(ec);
+  }
+  if (armed) tcp().expires_never();
 }
 
 asio::awaitable<std::size_t> UpstreamConnection::read_some(BodyParser& parser, std::span<char> into,
@@ -166,34 +206,43 @@ bool UpstreamConnection::closed_while_idle() {
   return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);  // 0: closed; 1: stray bytes
 }
 
+UpstreamPool::Shard& UpstreamPool::shard(const asio::any_io_executor& executor) {
+  const void* context = &asio::query(executor, asio::execution::context);
+  for (auto& s : shards_)
+    if (s.context == context) return s;
+  return shards_.emplace_back(Shard{context, {}});
+}
+
 std::unique_ptr<UpstreamConnection> UpstreamPool::take(const asio::any_io_executor& executor) {
-  const auto now = std::chrono::steady_clock::now();
-  std::vector<std::unique_ptr<UpstreamConnection>> stale;  // closed outside the lock
-  std::unique_ptr<UpstreamConnection> found;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto it = idle_.rbegin(); it != idle_.rend();) {
-      auto& c = *it;
-      if (now - c->idle_since > idle_timeout_ || c->closed_while_idle()) {
-        stale.push_back(std::move(c));
-        it = decltype(it)(idle_.erase(std::next(it).base()));
-        continue;
-      }
-      if (c->executor() == executor) {
-        found = std::move(c);
-        idle_.erase(std::next(it).base());
-        break;
-      }
-      ++it;
+  for (;;) {
+    std::vector<std::unique_ptr<UpstreamConnection>> expired;  // closed outside the lock
+    std::unique_ptr<UpstreamConnection> candidate;
+    {
+      std::lock_guard lock(mutex_);
+      auto& idle = shard(executor).idle;
+      const auto now = std::chrono::steady_clock::now();
+      const auto fresh = std::find_if(idle.begin(), idle.end(), [&](const auto& c) {
+        return now - c->idle_since <= idle_timeout_;
+      });
+      expired.assign(std::make_move_iterator(idle.begin()), std::make_move_iterator(fresh));
+      idle.erase(idle.begin(), fresh);
+      idle_count_ -= expired.size();
+      if (idle.empty()) return nullptr;
+      candidate = std::move(idle.back());  // the most recently used: the likeliest still open
+      idle.pop_back();
+      --idle_count_;
     }
+    // One peek, outside the lock: a connection the upstream closed meanwhile is dropped.
+    if (!candidate->closed_while_idle()) return candidate;
   }
-  return found;
 }
 
 void UpstreamPool::give_back(std::unique_ptr<UpstreamConnection> connection) {
   connection->idle_since = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
-  if (idle_.size() < max_idle_) idle_.push_back(std::move(connection));
+  if (idle_count_ >= max_idle_) return;  // closed (after the lock is released)
+  shard(connection->executor()).idle.push_back(std::move(connection));
+  ++idle_count_;
 }
 
 }  // namespace passerelle

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace passerelle {
@@ -38,11 +39,10 @@ struct Upstream {
   static Upstream parse(const std::string& url);
 };
 
-/// One connection to the upstream, plain or TLS.
+/// One connection to the upstream, plain or TLS. Requests go out as bytes the proxy formats;
+/// answers are parsed by Beast's parser, fed from the connection's buffer.
 class UpstreamConnection {
  public:
-  using Request = boost::beast::http::request<boost::beast::http::string_body>;
-  using StreamedRequest = boost::beast::http::request<boost::beast::http::buffer_body>;
   using HeadParser = boost::beast::http::response_parser<boost::beast::http::empty_body>;
   using WholeParser = boost::beast::http::response_parser<boost::beast::http::string_body>;
   using BodyParser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
@@ -52,16 +52,17 @@ class UpstreamConnection {
 
   /// Resolves and connects (and, over TLS, handshakes) within `timeout`.
   boost::asio::awaitable<void> connect(const Upstream& upstream, std::chrono::milliseconds timeout);
-  /// Sends a request whose body is whole, within `timeout`. Throws system_error.
-  boost::asio::awaitable<void> send(Request& request, std::chrono::milliseconds timeout);
-  /// Sends a request head, then its body as `body` gives it (chunked unless the head has a
-  /// Content-Length), each write within `timeout`.
-  boost::asio::awaitable<void> send(StreamedRequest& request, BodyStream& body,
+  /// Writes `bytes` whole (a request's head and body) within `timeout`. Throws system_error.
+  boost::asio::awaitable<void> write(std::string_view bytes, std::chrono::milliseconds timeout);
+  /// Writes `head`, then the body as `body` gives it, chunked or as it comes (the head says
+  /// which), each write within `timeout`.
+  boost::asio::awaitable<void> write_streamed(std::string_view head, BodyStream& body, bool chunked,
+                                              std::chrono::milliseconds timeout);
+  /// Feeds `parser` what is buffered, then what comes, until it has the answer's head (`whole`:
+  /// the whole answer), within `timeout`. A connection closed before a byte of the answer is
+  /// http::error::end_of_stream.
+  boost::asio::awaitable<void> read(boost::beast::http::basic_parser<false>& parser, bool whole,
                                     std::chrono::milliseconds timeout);
-  /// Reads the answer's head into `parser` within `timeout`.
-  boost::asio::awaitable<void> read_head(HeadParser& parser, std::chrono::milliseconds timeout);
-  /// Reads the rest of an answer whole into `parser` within `timeout`.
-  boost::asio::awaitable<void> read_whole(WholeParser& parser, std::chrono::milliseconds timeout);
   /// Reads the next bytes of an answer's body into `into` within `timeout`; 0 at its end.
   boost::asio::awaitable<std::size_t> read_some(BodyParser& parser, std::span<char> into,
                                                 std::chrono::milliseconds timeout);
@@ -74,6 +75,7 @@ class UpstreamConnection {
 
  private:
   boost::beast::tcp_stream& tcp();
+  boost::asio::awaitable<void> write_all(boost::asio::const_buffer bytes);
 
   boost::asio::any_io_executor executor_;
   std::unique_ptr<boost::beast::tcp_stream> plain_;
@@ -81,23 +83,31 @@ class UpstreamConnection {
   boost::beast::flat_buffer buffer_;
 };
 
-/// Idle connections to one upstream. Thread-safe; a connection is reused only by the I/O
-/// thread (executor) that opened it.
+/// Idle connections to one upstream, kept per I/O thread (a connection is reused only by the
+/// thread that opened it). Thread-safe; the lock is held for a few pointer moves, never for a
+/// system call.
 class UpstreamPool {
  public:
   UpstreamPool(std::size_t max_idle, std::chrono::milliseconds idle_timeout)
       : max_idle_(max_idle), idle_timeout_(idle_timeout) {}
 
-  /// An idle connection of `executor` still open, or nothing.
+  /// An idle connection of `executor`'s thread still open, or nothing.
   std::unique_ptr<UpstreamConnection> take(const boost::asio::any_io_executor& executor);
   /// Keeps `connection` for a later request (or closes it when the pool is full).
   void give_back(std::unique_ptr<UpstreamConnection> connection);
 
  private:
+  struct Shard {
+    const void* context;                                    ///< the I/O thread's io_context
+    std::vector<std::unique_ptr<UpstreamConnection>> idle;  ///< oldest first
+  };
+  Shard& shard(const boost::asio::any_io_executor& executor);  // under mutex_
+
   const std::size_t max_idle_;
   const std::chrono::milliseconds idle_timeout_;
   std::mutex mutex_;
-  std::vector<std::unique_ptr<UpstreamConnection>> idle_;
+  std::vector<Shard> shards_;  // as many as I/O threads, at most
+  std::size_t idle_count_ = 0;
 };
 
 }  // namespace passerelle
