@@ -211,10 +211,11 @@ bool lower_hex(std::string_view s) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-// W3C Trace Context: the caller's trace goes on (with the gateway as the new parent), or a new
-// one starts. A malformed or all-zero header is ignored. Ids need to be unique, not secret:
-// they come from the request ids' per-thread generator, with no system call.
-std::string traceparent(const std::optional<std::string>& incoming) {
+// W3C Trace Context, appended to `out`: the caller's trace goes on (with the gateway as the new
+// parent), or a new one starts. A malformed or all-zero header is ignored. Ids need to be
+// unique, not secret: they come from the request ids' per-thread generator, with no system
+// call.
+void append_traceparent(std::string& out, const std::string* incoming) {
   std::array<char, 32> fresh;
   new_request_id(fresh);
   const std::string_view parent_id(fresh.data(), 16);
@@ -223,13 +224,14 @@ std::string traceparent(const std::optional<std::string>& incoming) {
     const auto trace_id = t.substr(3, 32);
     if (t.substr(0, 3) == "00-" && t[35] == '-' && t[52] == '-' && lower_hex(trace_id) &&
         lower_hex(t.substr(36, 16)) && lower_hex(t.substr(53, 2)) &&
-        trace_id != std::string_view("00000000000000000000000000000000"))
-      return "00-" + std::string(trace_id) + "-" + std::string(parent_id) + "-" +
-             std::string(t.substr(53));
+        trace_id != std::string_view("00000000000000000000000000000000")) {
+      out.append(t.substr(0, 36)).append(parent_id).append(t.substr(52));
+      return;
+    }
   }
-  std::string out = "00-" + std::string(fresh.data(), 32) + "-";
+  out.append("00-").append(fresh.data(), 32).append("-");
   new_request_id(fresh);
-  return out + std::string(parent_id) + "-01";
+  out.append(parent_id).append("-01");
 }
 
 // A decoded path segment written again for the upstream: unreserved characters (RFC 3986) as
@@ -420,9 +422,8 @@ class ProxyPlugin final : public Plugin {
         field(name, value);
     field("X-Request-Id", r.request_id);
     const auto incoming = r.headers.find("traceparent");
-    field(
-        "traceparent",
-        traceparent(incoming == r.headers.end() ? std::nullopt : std::optional(incoming->second)));
+    out += "\r\ntraceparent: ";
+    append_traceparent(out, incoming == r.headers.end() ? nullptr : &incoming->second);
     field("X-Forwarded-Proto", "https");
     if (r.identity)
       field("Authorization", "Bearer " + host_->identity_token(*r.identity, settings_.audience));

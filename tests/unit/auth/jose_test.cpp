@@ -138,6 +138,39 @@ BOOST_AUTO_TEST_CASE(rsa_algorithms_unknown_kid_and_rotation) {
       !mixed->verify(old_key.sign("RS256", {{"sub", "a"}}, ec.kid()), kAll).token.has_value());
 }
 
+BOOST_AUTO_TEST_CASE(identity_tokens_are_signed_again_once_half_their_life_is_gone) {
+  SqliteStore store(":memory:", 1);
+  test::run(store.migrate("core", core_migrations()));
+  const std::string issuer = "https://passerelle.example";
+  std::int64_t now = 1'800'000'000;
+  IdentityTokens tokens(issuer, [&now] { return now; });
+  test::run(tokens.load(store, SecretBox::from_raw_key(std::string(32, 'k'))));
+  Identity who;
+  who.subject = "u-7";
+  who.roles = {"elu"};
+  who.commune_insee = "49007";
+  const std::string first = tokens.mint(who, "urbanisme");
+  now += 30;  // half of 60 s: the same token
+  BOOST_TEST(tokens.mint(who, "urbanisme") == first);
+  // Any claim that differs is another token: the audience, the roles, the life asked.
+  BOOST_TEST(tokens.mint(who, "cadastre") != first);
+  BOOST_TEST(tokens.mint(who, "urbanisme", std::chrono::seconds(120)) != first);
+  Identity promoted = who;
+  promoted.roles = {"elu", "referent"};
+  BOOST_TEST(tokens.mint(promoted, "urbanisme") != first);
+  now += 1;  // past half its life: signed again, with times of now
+  const std::string renewed = tokens.mint(who, "urbanisme");
+  BOOST_TEST(renewed != first);
+  auto set = jose::KeySet::parse(json::serialize(tokens.jwks()));
+  auto r = set->verify(renewed, {"ES256"});
+  BOOST_TEST_REQUIRE(r.token.has_value(), r.error);
+  BOOST_TEST(r.token->claims.at("iat").as_int64() == now);
+  BOOST_TEST(r.token->claims.at("exp").as_int64() == now + 60);
+  // A clock set back does not hand out a token from its future.
+  now -= 10;
+  BOOST_TEST(tokens.mint(who, "urbanisme") != renewed);
+}
+
 BOOST_AUTO_TEST_CASE(identity_tokens_verify_against_the_published_jwks) {
   SqliteStore store(":memory:", 1);
   test::run(store.migrate("core", core_migrations()));
