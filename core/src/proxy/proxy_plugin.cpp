@@ -135,24 +135,26 @@ bool dropped_request_header(const std::string& name, const std::set<std::string>
          listed.count(name);
 }
 
-bool dropped_response_header(const std::string& name) {
-  return kResponseDropped.count(name) || name.rfind("access-control-", 0) == 0;
-}
-
-// The same, by Beast's number for the names it knows: no lower-casing nor lookup by text.
-bool dropped_response_field(http::field known) {
+// Whether a field of an upstream's answer passes (AnswerParser::Keep): by Beast's number for the
+// names it knows, no lookup by text; the others by their lower-case name.
+bool kept_response_field(http::field known, std::string_view name) {
   static const std::vector<bool> dropped = [] {
     std::vector<bool> out;
-    for (const auto& name : kResponseDropped) {
-      const auto f = static_cast<std::size_t>(http::string_to_field(name));
+    for (const auto& listed : kResponseDropped) {
+      const auto f = static_cast<std::size_t>(http::string_to_field(listed));
       if (f == static_cast<std::size_t>(http::field::unknown)) continue;
       if (out.size() <= f) out.resize(f + 1);
       out[f] = true;
     }
     return out;
   }();
-  const auto f = static_cast<std::size_t>(known);
-  return f < dropped.size() && dropped[f];
+  if (known != http::field::unknown) {
+    const auto f = static_cast<std::size_t>(known);
+    if (f < dropped.size() && dropped[f]) return false;
+  } else if (kResponseDropped.find(name) != kResponseDropped.end()) {
+    return false;
+  }
+  return !name.starts_with("access-control-");
 }
 
 // The names a Connection header lists (hop-by-hop by the client's say), lower case.
@@ -263,11 +265,11 @@ constexpr std::uint64_t kWholeUpTo = 64 * 1024;
 class UpstreamBody final : public BodyStream {
  public:
   UpstreamBody(std::shared_ptr<UpstreamPool> pool, std::unique_ptr<UpstreamConnection> connection,
-               UpstreamConnection::HeadParser&& head, std::chrono::milliseconds timeout,
+               std::unique_ptr<AnswerParser> parser, std::chrono::milliseconds timeout,
                std::chrono::milliseconds whole)
       : pool_(std::move(pool)),
         connection_(std::move(connection)),
-        parser_(std::move(head)),
+        parser_(std::move(parser)),
         timeout_(timeout),
         deadline_(std::chrono::steady_clock::now() + whole) {}
 
@@ -275,15 +277,15 @@ class UpstreamBody final : public BodyStream {
     if (!connection_) co_return 0;
     std::size_t n = 0;
     // A read may parse framing only (a chunk's size line): read on until bytes or the end.
-    while (n == 0 && !parser_.is_done()) {
+    while (n == 0 && !parser_->is_done()) {
       // Each read within the response timeout, the whole answer within stream_timeout: a
       // client or an upstream that drips cannot hold the connection and a slot for good.
       if (std::chrono::steady_clock::now() >= deadline_)
         throw std::runtime_error("the streamed answer took longer than stream_timeout");
-      n = co_await connection_->read_some(parser_, into, timeout_);
+      n = co_await connection_->read_some(*parser_, into, timeout_);
     }
-    if (parser_.is_done()) {
-      if (parser_.keep_alive()) pool_->give_back(std::move(connection_));
+    if (parser_->is_done()) {
+      if (parser_->keep_alive()) pool_->give_back(std::move(connection_));
       connection_.reset();
     }
     co_return n;
@@ -292,7 +294,7 @@ class UpstreamBody final : public BodyStream {
  private:
   std::shared_ptr<UpstreamPool> pool_;
   std::unique_ptr<UpstreamConnection> connection_;
-  UpstreamConnection::BodyParser parser_;
+  std::unique_ptr<AnswerParser> parser_;
   std::chrono::milliseconds timeout_;
   std::chrono::steady_clock::time_point deadline_;
 };
@@ -440,8 +442,8 @@ class ProxyPlugin final : public Plugin {
     unavailable("the service " + name_ + " is unreachable");
   }
 
-  std::unique_ptr<UpstreamConnection::HeadParser> head_parser(bool head) const {
-    auto parser = std::make_unique<UpstreamConnection::HeadParser>();
+  std::unique_ptr<AnswerParser> head_parser(bool head) const {
+    auto parser = std::make_unique<AnswerParser>(&kept_response_field);
     parser->header_limit(64 * 1024);
     parser->body_limit(static_cast<std::uint64_t>(settings_.max_response_bytes));
     if (head) parser->skip(true);
@@ -500,8 +502,7 @@ class ProxyPlugin final : public Plugin {
         co_await connection->read(*parser, false, settings_.response_timeout);
         // Interim answers (100 Continue, 103 Early Hints) come before the final one: skipped,
         // a few at most. 101 (a protocol switch) is refused below.
-        for (int interim = 0; interim < 4 && parser->get().result_int() / 100 == 1 &&
-                              parser->get().result_int() != 101;
+        for (int interim = 0; interim < 4 && parser->status() / 100 == 1 && parser->status() != 101;
              ++interim) {
           parser = head_parser(head);
           co_await connection->read(*parser, false, settings_.response_timeout);
@@ -530,8 +531,8 @@ class ProxyPlugin final : public Plugin {
 
   // The answer whose head came: small bodies read whole here, others streamed to the client.
   Task<Response> answer(std::unique_ptr<UpstreamConnection> connection,
-                        std::unique_ptr<UpstreamConnection::HeadParser> parser, bool head) {
-    Response out = respond(parser->get());
+                        std::unique_ptr<AnswerParser> parser, bool head) {
+    Response out = respond(*parser);
     if (parser->is_done()) {  // no body: HEAD, 204, 304, Content-Length: 0
       // After a HEAD the upstream may send a body anyway: that connection is not used again.
       if (parser->keep_alive() && !head) pool_->give_back(std::move(connection));
@@ -545,10 +546,9 @@ class ProxyPlugin final : public Plugin {
     }
     const auto length = parser->content_length();
     if (length && *length <= kWholeUpTo) {
-      UpstreamConnection::WholeParser whole(std::move(*parser));
       boost::system::error_code failure;
       try {
-        co_await connection->read(whole, true, settings_.response_timeout);
+        co_await connection->read(*parser, true, settings_.response_timeout);
       } catch (const boost::system::system_error& e) {
         failure = e.code();
       }
@@ -556,34 +556,26 @@ class ProxyPlugin final : public Plugin {
         failed_->add();
         fail(failure);
       }
-      out.body = std::move(whole.get().body());
-      if (whole.keep_alive()) pool_->give_back(std::move(connection));
+      out.body = parser->take_body();
+      if (parser->keep_alive()) pool_->give_back(std::move(connection));
       co_return out;
     }
-    out.stream =
-        std::make_shared<UpstreamBody>(pool_, std::move(connection), std::move(*parser),
-                                       settings_.response_timeout, settings_.stream_timeout);
     out.stream_length = length ? static_cast<std::int64_t>(*length) : -1;
+    out.stream =
+        std::make_shared<UpstreamBody>(pool_, std::move(connection), std::move(parser),
+                                       settings_.response_timeout, settings_.stream_timeout);
     co_return out;
   }
 
-  Response respond(const http::response_header<>& res) {
+  Response respond(AnswerParser& answer) {
     Response out;
-    out.status = static_cast<int>(res.result_int());
+    out.status = answer.status();
     if (out.status < 200 || out.status > 599) unavailable("the service answered out of HTTP");
-    out.content_type = std::string(res[http::field::content_type]);
+    out.content_type = answer.content_type();
     if (out.content_type.empty()) out.content_type = "application/octet-stream";
     if (is_script(out.content_type) && !settings_.allow_scripts)
       unavailable("the service " + name_ + " answered a script, which the gateway does not serve");
-    for (const auto& field : res) {
-      if (field.name() != http::field::unknown && dropped_response_field(field.name())) continue;
-      std::string name(field.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      // Names Beast does not know are looked up by text (access-control-*, and the like).
-      if (field.name() == http::field::unknown && dropped_response_header(name)) continue;
-      if (field.name() != http::field::unknown && name.rfind("access-control-", 0) == 0) continue;
-      out.headers.emplace_back(std::move(name), std::string(field.value()));
-    }
+    out.headers = answer.take_fields();
     // What the upstream serves runs in a sandbox, not as the gateway's origin: a page of it
     // may neither script nor read the portal's session or CSRF token.
     out.headers.emplace_back("Content-Security-Policy",

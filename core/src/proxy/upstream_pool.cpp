@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -47,6 +48,36 @@ Upstream Upstream::parse(const std::string& url) {
       parsed->host_type() == boost::urls::host_type::ipv6 ? "[" + u.host + "]" : u.host;
   u.host_header = default_port ? shown : shown + ":" + u.port;
   return u;
+}
+
+void AnswerParser::on_field_impl(http::field known, beast::string_view name,
+                                 beast::string_view value, boost::system::error_code&) {
+  if (known == http::field::content_type) {
+    content_type_.assign(value.data(), value.size());
+    return;
+  }
+  std::string lower(name);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (keep_(known, lower)) fields_.emplace_back(std::move(lower), std::string(value));
+}
+
+void AnswerParser::on_body_init_impl(const boost::optional<std::uint64_t>& length,
+                                     boost::system::error_code&) {
+  // A body read whole is at most what body_limit() lets through; its room is taken once.
+  if (length && !streamed_) body_.reserve(static_cast<std::size_t>(*length));
+}
+
+std::size_t AnswerParser::on_body_impl(beast::string_view bytes, boost::system::error_code& ec) {
+  if (!streamed_) {
+    body_.append(bytes.data(), bytes.size());
+    return bytes.size();
+  }
+  // As Beast's buffer_body: the caller's room, then need_buffer until it gives more.
+  const std::size_t n = std::min(bytes.size(), piece_.size() - given_);
+  std::memcpy(piece_.data() + given_, bytes.data(), n);
+  given_ += n;
+  if (n < bytes.size() || n == 0) ec = http::error::need_buffer;
+  return n;
 }
 
 UpstreamConnection::UpstreamConnection(const asio::any_io_executor& executor,
@@ -134,7 +165,7 @@ asio::awaitable<void> UpstreamConnection::write_streamed(std::string_view head, 
   tcp().expires_never();
 }
 
-asio::awaitable<void> UpstreamConnection::read(http::basic_parser<false>& parser, bool whole,
+asio::awaitable<void> UpstreamConnection::read(AnswerParser& parser, bool whole,
                                                std::chrono::milliseconds timeout) {
   constexpr std::size_t kReadSize = 16 * 1024;
   const auto enough = [&] { return whole ? parser.is_done() : parser.is_header_done(); };
@@ -177,12 +208,11 @@ asio::awaitable<void> UpstreamConnection::read(http::basic_parser<false>& parser
   if (armed) tcp().expires_never();
 }
 
-asio::awaitable<std::size_t> UpstreamConnection::read_some(BodyParser& parser, std::span<char> into,
+asio::awaitable<std::size_t> UpstreamConnection::read_some(AnswerParser& parser,
+                                                           std::span<char> into,
                                                            std::chrono::milliseconds timeout) {
   if (parser.is_done() || into.empty()) co_return 0;
-  auto& body = parser.get().body();
-  body.data = into.data();
-  body.size = into.size();
+  parser.into(into);
   tcp().expires_after(timeout);
   boost::system::error_code ec;
   if (tls_)
@@ -192,8 +222,8 @@ asio::awaitable<std::size_t> UpstreamConnection::read_some(BodyParser& parser, s
     std::tie(ec, std::ignore) = co_await http::async_read_some(*plain_, buffer_, parser,
                                                                asio::as_tuple(asio::use_awaitable));
   tcp().expires_never();
-  const std::size_t n = into.size() - body.size;
-  body.data = nullptr;
+  const std::size_t n = parser.given();
+  parser.into({});
   if (ec && ec != http::error::need_buffer) throw boost::system::system_error(ec);
   co_return n;
 }

@@ -9,11 +9,8 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/field.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <chrono>
@@ -23,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace passerelle {
@@ -39,14 +37,66 @@ struct Upstream {
   static Upstream parse(const std::string& url);
 };
 
+/// An upstream's answer as Beast parses it, keeping only what the proxy passes on: the status,
+/// the media type, the fields `keep` admits (names in lower case) and the body, whole or piece
+/// by piece into the caller's memory. Nothing is stored twice.
+class AnswerParser final : public boost::beast::http::basic_parser<false> {
+ public:
+  /// Whether a field passes: its number when Beast knows the name, and the name in lower case.
+  using Keep = bool (*)(boost::beast::http::field known, std::string_view lower_name);
+
+  explicit AnswerParser(Keep keep) : keep_(keep) {}
+
+  int status() const { return status_; }
+  const std::string& content_type() const { return content_type_; }
+  /// The fields kept, taken once.
+  std::vector<std::pair<std::string, std::string>> take_fields() { return std::move(fields_); }
+  /// The body read whole, taken once.
+  std::string take_body() { return std::move(body_); }
+  /// From now on, body bytes go where `into` says, as much as it holds (then need_buffer),
+  /// instead of into the whole body; given() says how many went there.
+  void into(std::span<char> piece) {
+    streamed_ = true;
+    piece_ = piece;
+    given_ = 0;
+  }
+  std::size_t given() const { return given_; }
+
+ private:
+  void on_request_impl(boost::beast::http::verb, boost::beast::string_view,
+                       boost::beast::string_view, int, boost::system::error_code&) override {}
+  void on_response_impl(int code, boost::beast::string_view, int,
+                        boost::system::error_code&) override {
+    status_ = code;
+  }
+  void on_field_impl(boost::beast::http::field known, boost::beast::string_view name,
+                     boost::beast::string_view value, boost::system::error_code&) override;
+  void on_header_impl(boost::system::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
+                         boost::system::error_code&) override;
+  std::size_t on_body_impl(boost::beast::string_view bytes, boost::system::error_code& ec) override;
+  void on_chunk_header_impl(std::uint64_t, boost::beast::string_view,
+                            boost::system::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, boost::beast::string_view bytes,
+                                 boost::system::error_code& ec) override {
+    return on_body_impl(bytes, ec);
+  }
+  void on_finish_impl(boost::system::error_code&) override {}
+
+  Keep keep_;
+  int status_ = 0;
+  std::string content_type_;
+  std::vector<std::pair<std::string, std::string>> fields_;
+  std::string body_;
+  bool streamed_ = false;
+  std::span<char> piece_;
+  std::size_t given_ = 0;
+};
+
 /// One connection to the upstream, plain or TLS. Requests go out as bytes the proxy formats;
 /// answers are parsed by Beast's parser, fed from the connection's buffer.
 class UpstreamConnection {
  public:
-  using HeadParser = boost::beast::http::response_parser<boost::beast::http::empty_body>;
-  using WholeParser = boost::beast::http::response_parser<boost::beast::http::string_body>;
-  using BodyParser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
-
   UpstreamConnection(const boost::asio::any_io_executor& executor, boost::asio::ssl::context* tls);
   ~UpstreamConnection();
 
@@ -61,10 +111,10 @@ class UpstreamConnection {
   /// Feeds `parser` what is buffered, then what comes, until it has the answer's head (`whole`:
   /// the whole answer), within `timeout`. A connection closed before a byte of the answer is
   /// http::error::end_of_stream.
-  boost::asio::awaitable<void> read(boost::beast::http::basic_parser<false>& parser, bool whole,
+  boost::asio::awaitable<void> read(AnswerParser& parser, bool whole,
                                     std::chrono::milliseconds timeout);
   /// Reads the next bytes of an answer's body into `into` within `timeout`; 0 at its end.
-  boost::asio::awaitable<std::size_t> read_some(BodyParser& parser, std::span<char> into,
+  boost::asio::awaitable<std::size_t> read_some(AnswerParser& parser, std::span<char> into,
                                                 std::chrono::milliseconds timeout);
   /// Whether the upstream closed it while idle (a peek that does not wait).
   bool closed_while_idle();
