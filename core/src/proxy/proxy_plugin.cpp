@@ -477,11 +477,16 @@ class ProxyPlugin final : public Plugin {
           r, framed ? "\r\nContent-Length: " + std::to_string(r.body.size()) : std::string());
       request += r.body;
     }
-    const int attempts =
-        idempotent(verb) && !streamed ? 1 + static_cast<int>(settings_.retries) : 1;
+    const bool resendable = idempotent(verb) && !streamed;
+    const int attempts = resendable ? 1 + static_cast<int>(settings_.retries) : 1;
     forwarded_->add();
+    bool found_stale = false;
     for (int attempt = 1;; ++attempt) {
-      std::unique_ptr<UpstreamConnection> connection = pool_->take(executor);
+      // A request that may be sent again (idempotent, its body in memory) skips the check that
+      // a kept-alive connection is still open: a stale one is retried below, on a checked one.
+      // Others are checked first.
+      std::unique_ptr<UpstreamConnection> connection =
+          pool_->take(executor, !resendable || found_stale);
       const bool reused = connection != nullptr;
       auto parser = head_parser(head);
       boost::system::error_code failure;
@@ -512,16 +517,20 @@ class ProxyPlugin final : public Plugin {
         failure = e.code();
       }
       if (answered) co_return co_await answer(std::move(connection), std::move(parser), head);
-      failed_->add();
-      // A kept-alive connection the upstream closed meanwhile: tried again on a new one, for an
-      // idempotent method (a POST may have been received).
+      // A kept-alive connection the upstream closed meanwhile: tried again on another, for a
+      // request that can be sent again (a POST may have been received). Not a failure.
       const bool stale = reused && (failure == http::error::end_of_stream ||
                                     failure == boost::asio::error::connection_reset ||
                                     failure == boost::asio::error::eof ||
                                     failure == boost::asio::error::broken_pipe);
-      const bool again =
-          failure != http::error::body_limit &&
-          (attempt < attempts || (stale && idempotent(verb) && !streamed && attempt < 3));
+      if (stale && resendable && !found_stale) {
+        found_stale = true;
+        --attempt;
+        continue;
+      }
+      failed_->add();
+      const bool again = failure != http::error::body_limit &&
+                         (attempt < attempts || (stale && resendable && attempt < 3));
       host_->logger().warn("upstream " + upstream_.host_header + ": " + failure.message() +
                            (connecting ? " (connecting)" : "") + (again ? ", trying again" : "") +
                            " [" + r.request_id + "]");

@@ -243,7 +243,8 @@ UpstreamPool::Shard& UpstreamPool::shard(const asio::any_io_executor& executor) 
   return shards_.emplace_back(Shard{context, {}});
 }
 
-std::unique_ptr<UpstreamConnection> UpstreamPool::take(const asio::any_io_executor& executor) {
+std::unique_ptr<UpstreamConnection> UpstreamPool::take(const asio::any_io_executor& executor,
+                                                       bool peek) {
   for (;;) {
     std::vector<std::unique_ptr<UpstreamConnection>> expired;  // closed outside the lock
     std::unique_ptr<UpstreamConnection> candidate;
@@ -263,7 +264,7 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::take(const asio::any_io_execut
       --idle_count_;
     }
     // One peek, outside the lock: a connection the upstream closed meanwhile is dropped.
-    if (!candidate->closed_while_idle()) return candidate;
+    if (!peek || !candidate->closed_while_idle()) return candidate;
   }
 }
 

@@ -141,8 +141,10 @@ class UpstreamPool {
   UpstreamPool(std::size_t max_idle, std::chrono::milliseconds idle_timeout)
       : max_idle_(max_idle), idle_timeout_(idle_timeout) {}
 
-  /// An idle connection of `executor`'s thread still open, or nothing.
-  std::unique_ptr<UpstreamConnection> take(const boost::asio::any_io_executor& executor);
+  /// An idle connection of `executor`'s thread, or nothing. `peek`: checked still open first
+  /// (a system call); without, a connection the upstream closed meanwhile shows when used, for
+  /// a request the caller can send again.
+  std::unique_ptr<UpstreamConnection> take(const boost::asio::any_io_executor& executor, bool peek);
   /// Keeps `connection` for a later request (or closes it when the pool is full).
   void give_back(std::unique_ptr<UpstreamConnection> connection);
 
