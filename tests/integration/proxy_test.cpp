@@ -276,6 +276,24 @@ BOOST_AUTO_TEST_CASE(large_bodies_stream_both_ways) {
   r = c.request("GET", "/api/fichiers/big/5000000", "", {{"Cookie", elu.cookie}});
   BOOST_TEST(r->body.size() == 5000000u);
   BOOST_TEST(r->body.find_first_not_of('x') == std::string::npos);
+  // An answer of unknown length goes on chunked to an HTTP/1.1 client; an HTTP/1.0 client, who
+  // knows no chunks, gets it until the connection closes.
+  r = c.request("GET", "/api/fichiers/eof/100000", "", {{"Cookie", elu.cookie}});
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->headers.at("transfer-encoding") == "chunked");
+  BOOST_TEST(r->body == std::string(100000, 'e'));
+  TestConnection old_client(gw.https_port());
+  BOOST_TEST_REQUIRE(old_client.send_raw(
+      "GET /api/fichiers/eof/100000 HTTP/1.0\r\nHost: localhost:" +
+      std::to_string(gw.https_port()) + "\r\nCookie: " + elu.cookie + "\r\n\r\n"));
+  r = old_client.read_reply();
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->status == 200);
+  BOOST_TEST(r->headers.count("transfer-encoding") == 0u);
+  BOOST_TEST(r->headers.count("content-length") == 0u);
+  BOOST_TEST(r->headers.at("connection") == "close");
+  BOOST_TEST(r->body == std::string(100000, 'e'));
+  BOOST_TEST(old_client.wait_closed(5s));
   // An upstream that hangs up before the length it announced: the answer is cut short and the
   // connection closed, never passed off as whole.
   TestConnection other(gw.https_port());

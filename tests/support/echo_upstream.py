@@ -3,7 +3,8 @@
 says what it received (method, path, headers, body) and on which connection. /slow/N waits N
 seconds; /big/N answers N bytes; /status/N answers that status; /lie/N announces N bytes and
 hangs up after 10; /script answers JavaScript; /close answers, then closes the connection
-without saying so; /drip answers in pieces, 100 ms apart. Chunked request bodies are read.
+without saying so; /drip answers in pieces, 100 ms apart; /eof/N answers N bytes with no
+length, ending them by closing. Chunked request bodies are read.
 Prints its port, then serves until killed (or 10 minutes)."""
 import json
 import socketserver
@@ -72,6 +73,14 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(piece)
                 self.wfile.flush()
                 time.sleep(0.1)
+            return
+        if parts[0] == "eof" and len(parts) > 1:  # N bytes with no length: they end at the close
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.end_headers()
+            self.wfile.write(b"e" * int(parts[1]))
+            self.wfile.flush()
+            self.close_connection = True
             return
         if parts[0] == "close":
             self.close_connection = True  # after the answer, which does not say so

@@ -78,9 +78,13 @@ inline std::string_view common_header_block(bool https) {
 // §8.6; "Transfer-Encoding: chunked" instead for a streamed body of unknown length) and
 // "Connection: close" when the connection ends. Beast's message and serializer did
 // this with an allocation per field; names and values were checked by the dispatcher.
+/// How a body's end is told: its length, chunked, or (an HTTP/1.0 client's streamed answer of
+/// unknown length) the connection's close.
+enum class Framing { length, chunked, until_close };
+
 inline void write_head(std::string& out, const Response& r, std::size_t content_length,
                        bool keep_alive, std::string_view request_id, bool https,
-                       bool chunked = false) {
+                       Framing framing = Framing::length) {
   out.clear();
   char number[24];
   const auto status_end = std::to_chars(number, number + sizeof number, r.status).ptr;
@@ -108,9 +112,11 @@ inline void write_head(std::string& out, const Response& r, std::size_t content_
       if (!(handler_set & (1u << i)) && (https || !common[i].https_only))
         out.append(common[i].name).append(": ").append(common[i].value).append("\r\n");
   }
-  if (chunked && r.status != 204 && r.status != 304) {
+  if (r.status == 204 || r.status == 304 || framing == Framing::until_close) {
+    // No body, or one that ends with the connection.
+  } else if (framing == Framing::chunked) {
     out.append("Transfer-Encoding: chunked\r\n");
-  } else if (r.status != 204 && r.status != 304) {
+  } else {
     const auto length_end = std::to_chars(number, number + sizeof number, content_length).ptr;
     out.append("Content-Length: ").append(number, length_end).append("\r\n");
   }
@@ -259,6 +265,7 @@ struct StreamedAnswer {
   boost::system::error_code error;  // writing to the client failed
   std::size_t bytes = 0;            // body bytes sent
   bool cut_short = false;           // the stream failed or lied about its length: close
+  bool closes = false;              // its end is the connection's close (HTTP/1.0)
 };
 
 /// Bytes of a streamed answer read and written at a time.
@@ -270,7 +277,7 @@ inline constexpr std::size_t kStreamChunk = 16 * 1024;
 /// connection: the client sees the answer cut short, never a wrong one.
 template <class Stream>
 boost::asio::awaitable<StreamedAnswer> write_streamed(Stream& stream, Response& response,
-                                                      bool keep_alive, bool head,
+                                                      bool keep_alive, bool http10, bool head,
                                                       std::string& head_text,
                                                       std::string_view request_id, bool https,
                                                       const LimitsConfig& limits) {
@@ -282,8 +289,14 @@ boost::asio::awaitable<StreamedAnswer> write_streamed(Stream& stream, Response& 
   const bool known = response.stream_length >= 0;
   const auto length = static_cast<std::uint64_t>(known ? response.stream_length : 0);
   const bool no_body = head || response.status == 204 || response.status == 304;
-  write_head(head_text, response, static_cast<std::size_t>(length), keep_alive, request_id, https,
-             !known);
+  // HTTP/1.0 has no chunks (RFC 9112 §6.1): a body of unknown length ends with the connection.
+  const bool until_close = !known && http10 && !no_body;
+  // The caller closes the connection after this answer when keep_alive is false.
+  if (until_close) out.closes = true;
+  write_head(head_text, response, static_cast<std::size_t>(length), keep_alive && !until_close,
+             request_id, https,
+             known ? Framing::length : (until_close ? Framing::until_close : Framing::chunked));
+  const bool chunked = !known && !until_close;
   tcp.expires_after(limits.write_timeout);
   std::tie(out.error, std::ignore) = co_await boost::asio::async_write(
       stream, boost::asio::buffer(head_text), as_tuple(use_awaitable));
@@ -312,8 +325,8 @@ boost::asio::awaitable<StreamedAnswer> write_streamed(Stream& stream, Response& 
     *(size_end + 1) = '\n';
     const std::size_t size_length = static_cast<std::size_t>(size_end + 2 - size_line);
     const std::array<boost::asio::const_buffer, 3> parts{
-        boost::asio::buffer(size_line, known ? 0 : size_length),
-        boost::asio::buffer(chunk.get(), n), boost::asio::buffer("\r\n", known ? 0 : 2)};
+        boost::asio::buffer(size_line, chunked ? size_length : 0),
+        boost::asio::buffer(chunk.get(), n), boost::asio::buffer("\r\n", chunked ? 2 : 0)};
     tcp.expires_after(limits.write_timeout);
     std::tie(out.error, std::ignore) =
         co_await boost::asio::async_write(stream, parts, as_tuple(use_awaitable));
@@ -322,7 +335,7 @@ boost::asio::awaitable<StreamedAnswer> write_streamed(Stream& stream, Response& 
     out.bytes = static_cast<std::size_t>(sent);
   }
   if (!out.cut_short && known && sent != length) out.cut_short = true;
-  if (!out.cut_short && !known) {
+  if (!out.cut_short && chunked) {
     tcp.expires_after(limits.write_timeout);
     std::tie(out.error, std::ignore) = co_await boost::asio::async_write(
         stream, boost::asio::buffer("0\r\n\r\n", 5), as_tuple(use_awaitable));
@@ -434,6 +447,7 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
   Response response;
   bool keep_alive = false;
   bool head = false;
+  bool http10 = false;
   // Views into the parser's head, which lives until the end of this turn (the access log).
   std::string_view method = "-";
   std::string_view target = "-";
@@ -472,6 +486,7 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
     keep_alive =
         (streamed ? streamed_parser->keep_alive() : parser.keep_alive()) && !env.tracker.stopping();
     head = req.method() == http::verb::head;
+    http10 = req.version() < 11;
     method = req.method_string();
     target = req.target();
     IncomingRequest in;
@@ -527,11 +542,12 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
   boost::system::error_code wec;
   bool stream_cut_short = false;
   if (response.stream) {
-    StreamedAnswer sent = co_await write_streamed(stream, response, keep_alive, head, head_text,
-                                                  request_id, https, limits);
+    StreamedAnswer sent = co_await write_streamed(stream, response, keep_alive, http10, head,
+                                                  head_text, request_id, https, limits);
     wec = sent.error;
     bytes = sent.bytes;
     stream_cut_short = sent.cut_short;
+    if (sent.closes) keep_alive = false;
   } else {
     write_head(head_text, response, response.body.size(), keep_alive, request_id, https);
     bytes = head ? 0 : response.body.size();
