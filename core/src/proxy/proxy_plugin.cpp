@@ -138,23 +138,19 @@ bool dropped_request_header(const std::string& name, const std::set<std::string>
 // Whether a field of an upstream's answer passes (AnswerParser::Keep): by Beast's number for the
 // names it knows, no lookup by text; the others by their lower-case name.
 bool kept_response_field(http::field known, std::string_view name) {
+  // Indexed by Beast's numbers, from unknown (0) to its last, xref.
   static const std::vector<bool> dropped = [] {
-    std::vector<bool> out;
-    for (const auto& listed : kResponseDropped) {
-      const auto f = static_cast<std::size_t>(http::string_to_field(listed));
-      if (f == static_cast<std::size_t>(http::field::unknown)) continue;
-      if (out.size() <= f) out.resize(f + 1);
-      out[f] = true;
+    std::vector<bool> out(static_cast<std::size_t>(http::field::xref) + 1);
+    for (std::size_t f = 1; f < out.size(); ++f) {
+      std::string name(http::to_string(static_cast<http::field>(f)));
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out[f] = kResponseDropped.count(name) || name.starts_with("access-control-");
     }
     return out;
   }();
-  if (known != http::field::unknown) {
-    const auto f = static_cast<std::size_t>(known);
-    if (f < dropped.size() && dropped[f]) return false;
-  } else if (kResponseDropped.find(name) != kResponseDropped.end()) {
-    return false;
-  }
-  return !name.starts_with("access-control-");
+  if (known != http::field::unknown) return !dropped[static_cast<std::size_t>(known)];
+  return name.empty() || (kResponseDropped.find(name) == kResponseDropped.end() &&
+                          !name.starts_with("access-control-"));
 }
 
 // The names a Connection header lists (hop-by-hop by the client's say), lower case.

@@ -16,7 +16,6 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -56,9 +55,13 @@ void AnswerParser::on_field_impl(http::field known, beast::string_view name,
     content_type_.assign(value.data(), value.size());
     return;
   }
+  // Most fields an upstream sends are dropped by their number, before any copy.
+  if (!keep_(known, {})) return;
   std::string lower(name);
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (keep_(known, lower)) fields_.emplace_back(std::move(lower), std::string(value));
+  for (auto& c : lower)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  if (known != http::field::unknown || keep_(known, lower))
+    fields_.emplace_back(std::move(lower), std::string(value));
 }
 
 void AnswerParser::on_body_init_impl(const boost::optional<std::uint64_t>& length,

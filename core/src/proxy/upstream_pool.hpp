@@ -42,7 +42,8 @@ struct Upstream {
 /// by piece into the caller's memory. Nothing is stored twice.
 class AnswerParser final : public boost::beast::http::basic_parser<false> {
  public:
-  /// Whether a field passes: its number when Beast knows the name, and the name in lower case.
+  /// Whether a field passes: by its number when Beast knows the name; by its name in lower
+  /// case when it does not (called first with an empty name: false drops it at once).
   using Keep = bool (*)(boost::beast::http::field known, std::string_view lower_name);
 
   explicit AnswerParser(Keep keep) : keep_(keep) {}
