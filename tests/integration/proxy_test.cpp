@@ -204,8 +204,7 @@ BOOST_AUTO_TEST_CASE(requests_and_answers_keep_their_framing_across_the_proxy) {
   BOOST_TEST(r->headers.at("x-upstream") == "drip");
 
   // A kept-alive connection the upstream closed meanwhile (without saying it would) is not
-  // used again: a GET found it closed and goes again on another; a POST, which must not be
-  // sent twice, is sent only on a connection checked open first.
+  // used again, for a GET as for a POST (which must not be sent twice).
   auto w = elu.write_headers();
   for (int i = 0; i < 3; ++i) {
     const auto closing =
@@ -218,6 +217,16 @@ BOOST_AUTO_TEST_CASE(requests_and_answers_keep_their_framing_across_the_proxy) {
     BOOST_TEST(written.at("method").as_string() == "POST");
     BOOST_TEST(written.at("connection").as_int64() != closing_again.at("connection").as_int64());
   }
+  // An answer the upstream sends unasked on a kept-alive connection is nobody's: that
+  // connection is dropped, never read for the next caller.
+  for (const char* path :
+       {"/api/urbanisme/smuggle", "/api/urbanisme/smuggle/0", "/api/urbanisme/smuggle/100"}) {
+    echoed(c.request("GET", path, "", {{"Cookie", elu.cookie}}));
+    std::this_thread::sleep_for(200ms);  // the unasked answer has arrived
+    const auto next = c.request("GET", "/api/urbanisme/x", "", {{"Cookie", elu.cookie}});
+    BOOST_TEST(next->body.find("smuggled") == std::string::npos, next->body);
+    BOOST_TEST(echoed(next).at("path").as_string() == "/base/x");
+  }
   // Neither is an upstream failure.
   BOOST_TEST(gw.log().find("trying again") == std::string::npos, gw.log());
   BOOST_TEST(gw.stop(SIGTERM) == 0, gw.log());
@@ -228,7 +237,8 @@ BOOST_AUTO_TEST_CASE(a_slow_down_or_talkative_upstream_is_a_clear_error_on_its_r
   const std::string down = "http://127.0.0.1:" + std::to_string(free_port());
   GatewayProcess gw("demo: true\nplugins:\n" +
                     proxy_entry("lent", upstream.url(),
-                                "      response_timeout: 1s\n      max_response_bytes: 100000\n") +
+                                "      response_timeout: 1s\n      max_response_bytes: 100000\n"
+                                "      stream_timeout: 1s\n") +
                     proxy_entry("absent", down, "      retries: 2\n"));
   BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
   const Session elu = login(gw, "elu.angers", "passerelle-demo");
@@ -250,6 +260,20 @@ BOOST_AUTO_TEST_CASE(a_slow_down_or_talkative_upstream_is_a_clear_error_on_its_r
   BOOST_TEST(r->status == 502, r->body);
   BOOST_TEST(c.request("GET", "/api/lent/big/50000", "", {{"Cookie", elu.cookie}})->body.size() ==
              50000u);
+
+  // A client that drips its body, each piece within body_timeout, is cut off at stream_timeout:
+  // a proxied route has no other deadline (its own timeouts bound every wait).
+  TestConnection drip(gw.https_port());
+  std::string head =
+      "POST /api/lent/depot HTTP/1.1\r\nHost: localhost:" + std::to_string(gw.https_port()) +
+      "\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n";
+  for (const auto& [name, value] : elu.write_headers())
+    if (name != "Content-Type") head += name + ": " + value + "\r\n";
+  BOOST_TEST_REQUIRE(drip.send_raw(head + "\r\n"));
+  for (int i = 0; i < 10 && drip.send_raw("1\r\nx\r\n"); ++i) std::this_thread::sleep_for(300ms);
+  r = drip.read_reply();
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->status == 408, r->body);
 
   r = c.request("GET", "/api/absent/x", "", {{"Cookie", elu.cookie}});
   BOOST_TEST(r->status == 502, r->body);
@@ -294,6 +318,21 @@ BOOST_AUTO_TEST_CASE(large_bodies_stream_both_ways) {
   BOOST_TEST(r->headers.at("connection") == "close");
   BOOST_TEST(r->body == std::string(100000, 'e'));
   BOOST_TEST(old_client.wait_closed(5s));
+  // Cut short by the upstream, such an answer ends with a reset, not a clean close: the HTTP/1.0
+  // client sees it cut, never whole.
+  TestConnection cut_client(gw.https_port());
+  BOOST_TEST_REQUIRE(cut_client.send_raw(
+      "GET /api/fichiers/cut HTTP/1.0\r\nHost: localhost:" + std::to_string(gw.https_port()) +
+      "\r\nCookie: " + elu.cookie + "\r\n\r\n"));
+  BOOST_TEST(!cut_client.read_reply().has_value());
+  // A HEAD of it gets the head a GET would: neither length nor chunks.
+  TestConnection head_client(gw.https_port());
+  BOOST_TEST_REQUIRE(head_client.send_raw(
+      "HEAD /api/fichiers/eof/10 HTTP/1.0\r\nHost: localhost:" + std::to_string(gw.https_port()) +
+      "\r\nCookie: " + elu.cookie + "\r\n\r\n"));
+  r = head_client.read_reply(true);
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->headers.count("transfer-encoding") == 0u);
   // An upstream that hangs up before the length it announced: the answer is cut short and the
   // connection closed, never passed off as whole.
   TestConnection other(gw.https_port());

@@ -4,7 +4,7 @@ says what it received (method, path, headers, body) and on which connection. /sl
 seconds; /big/N answers N bytes; /status/N answers that status; /lie/N announces N bytes and
 hangs up after 10; /script answers JavaScript; /close answers, then closes the connection
 without saying so; /drip answers in pieces, 100 ms apart; /eof/N answers N bytes with no
-length, ending them by closing. Chunked request bodies are read.
+length, ending them by closing; /smuggle[/MS] answers, then MS (50) ms later sends an answer unasked; /cut sends one chunk and hangs up. Chunked request bodies are read.
 Prints its port, then serves until killed (or 10 minutes)."""
 import json
 import socketserver
@@ -82,6 +82,15 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if parts[0] == "cut":  # chunked, one chunk, then the close without the last chunk
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"a\r\n0123456789\r\n")
+            self.wfile.flush()
+            self.close_connection = True
+            return
         if parts[0] == "close":
             self.close_connection = True  # after the answer, which does not say so
         if payload is None:
@@ -104,6 +113,13 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+        if parts[0] == "smuggle":  # then, unasked, an answer for whoever asks next
+            self.wfile.flush()
+            time.sleep(int(parts[1]) / 1000 if len(parts) > 1 else 0.05)
+            fake = b'{"smuggled":true}'
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: " + str(len(fake)).encode() + b"\r\n\r\n" + fake)
+            self.wfile.flush()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = answer
 

@@ -622,6 +622,17 @@ Task<Response> Dispatcher::call(Pending& pending) {
     return call_core(target, std::move(request));
   }
   IncomingRequest& in = pending.in;
+  // The session chose to leave the body unread for a route that streams it, and the route table
+  // changed meanwhile (a plugin upgraded or replaced): this route wants it whole. It is not
+  // handed an empty body: the client tries again.
+  if (in.body_source && !target.spec.streams_body && !target.spec.uploads) {
+    HttpError changed(503, "plugin_unavailable",
+                      "the service " + target.plugin->plugin->info().name +
+                          " changed while the request came; try again");
+    Response r = error_response(changed, in.request_id);
+    r.headers.emplace_back("Retry-After", "1");
+    return ready(std::move(r));
+  }
   Request request;
   request.method = in.method;
   request.path = std::move(pending.path);
@@ -706,10 +717,10 @@ Task<Response> Dispatcher::call_plugin(const Target& target, Request request,
   Entered counted;  // the request's count, taken over by the call
   if (entered) counted = std::move(*entered);
   PluginOutcome<Response> outcome;
-  if (target.spec.immediate || target.spec.bounded) {
+  if ((target.spec.immediate || target.spec.bounded) && !before_upload) {
     // Answers from memory (Route::immediate) or bounds its own waits (Route::bounded): called
     // here, no deadline race. An immediate one that takes long anyway is named in the log: it
-    // has no deadline.
+    // has no deadline. (An upload's before_upload is the plugin's own code: under a deadline.)
     inline_call.emplace(plugin_target.plugin, std::move(counted));
     const auto started = std::chrono::steady_clock::now();
     try {

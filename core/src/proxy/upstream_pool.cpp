@@ -2,7 +2,6 @@
 #include "proxy/upstream_pool.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -100,18 +99,37 @@ beast::tcp_stream& UpstreamConnection::tcp() {
 
 asio::awaitable<void> UpstreamConnection::connect(const Upstream& upstream,
                                                   std::chrono::milliseconds timeout) {
-  // The name's resolution too is within the timeout (a resolver may take long): the request
-  // awaits this inline, with no deadline but the proxy's own.
+  // The name's resolution too is within the timeout: the request awaits this inline, with no
+  // deadline but the proxy's own. A resolution cannot be cancelled (getaddrinfo on a thread of
+  // Asio's): the wait is a timer the resolution's end cancels, and a resolution past the
+  // timeout finishes on its own, holding only its shared state.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  asio::ip::tcp::resolver resolver(executor_);
-  asio::steady_timer timer(executor_, deadline);
-  using namespace asio::experimental::awaitable_operators;
-  auto race = resolver.async_resolve(upstream.host, upstream.port, asio::use_awaitable) ||
-              timer.async_wait(asio::use_awaitable);
-  auto resolved = co_await std::move(race);
-  if (resolved.index() != 0) throw boost::system::system_error(beast::error::timeout);
+  struct Resolution {
+    explicit Resolution(const asio::any_io_executor& executor)
+        : resolver(executor), timer(executor) {}
+    asio::ip::tcp::resolver resolver;
+    asio::steady_timer timer;
+    boost::system::error_code error;
+    asio::ip::tcp::resolver::results_type endpoints;
+    bool done = false;
+  };
+  auto resolution = std::make_shared<Resolution>(executor_);
+  resolution->timer.expires_at(deadline);
+  resolution->resolver.async_resolve(
+      upstream.host, upstream.port,
+      [resolution](boost::system::error_code ec, asio::ip::tcp::resolver::results_type found) {
+        resolution->error = ec;
+        resolution->endpoints = std::move(found);
+        resolution->done = true;
+        resolution->timer.cancel();
+      });
+  boost::system::error_code waited;
+  std::tie(waited) = co_await resolution->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (!resolution->done) throw boost::system::system_error(beast::error::timeout);
+  if (resolution->error) throw boost::system::system_error(resolution->error);
+  const auto endpoints = std::move(resolution->endpoints);
   tcp().expires_at(deadline);
-  co_await tcp().async_connect(std::get<0>(resolved), asio::use_awaitable);
+  co_await tcp().async_connect(endpoints, asio::use_awaitable);
   tcp().socket().set_option(asio::ip::tcp::no_delay(true));
   if (tls_) {
     if (!SSL_set_tlsext_host_name(tls_->native_handle(), upstream.host.c_str()))
@@ -137,9 +155,9 @@ asio::awaitable<void> UpstreamConnection::write(std::string_view bytes,
   tcp().expires_never();
 }
 
-asio::awaitable<void> UpstreamConnection::write_streamed(std::string_view head, BodyStream& source,
-                                                         bool chunked,
-                                                         std::chrono::milliseconds timeout) {
+asio::awaitable<void> UpstreamConnection::write_streamed(
+    std::string_view head, BodyStream& source, bool chunked, std::chrono::milliseconds timeout,
+    std::chrono::steady_clock::time_point until) {
   tcp().expires_after(timeout);
   co_await write_all(asio::buffer(head));
   constexpr std::size_t kPiece = 16 * 1024;
@@ -148,7 +166,10 @@ asio::awaitable<void> UpstreamConnection::write_streamed(std::string_view head, 
   std::unique_ptr<char[]> room(new char[kSizeLine + kPiece + 2]);
   char* const piece = room.get() + kSizeLine;
   for (;;) {
-    tcp().expires_never();  // the client's reads have their own timeouts
+    // Each of the client's reads has its own timeout (body_timeout); all of them, this bound.
+    if (std::chrono::steady_clock::now() >= until)
+      throw HttpError(408, "request_timeout", "the request body took longer than stream_timeout");
+    tcp().expires_never();
     const std::size_t n = co_await source.read(std::span<char>(piece, kPiece));
     tcp().expires_after(timeout);
     if (!chunked) {
@@ -188,6 +209,10 @@ asio::awaitable<void> UpstreamConnection::read(AnswerParser& parser, bool whole,
       tcp().expires_after(timeout);
       armed = true;
     }
+    // The buffer holds a head (header_limit) or a chunk's size line and extensions, or a
+    // trailer section, which Beast does not bound: an upstream cannot grow it for good.
+    if (buffer_.size() + kReadSize > buffer_.max_size())
+      throw boost::system::system_error(http::error::buffer_overflow);
     boost::system::error_code ec;
     std::size_t n = 0;
     if (tls_)
@@ -231,9 +256,12 @@ asio::awaitable<std::size_t> UpstreamConnection::read_some(AnswerParser& parser,
   co_return n;
 }
 
+bool UpstreamConnection::has_stray_bytes() {
+  return buffer_.size() > 0 || (tls_ && SSL_pending(tls_->native_handle()) > 0);
+}
+
 bool UpstreamConnection::closed_while_idle() {
-  if (buffer_.size() > 0) return true;  // bytes nobody asked for: not a clean connection
-  if (tls_ && SSL_pending(tls_->native_handle()) > 0) return true;  // decrypted, unread
+  if (has_stray_bytes()) return true;  // bytes nobody asked for: not a clean connection
   char byte;
   const auto n = ::recv(tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);  // 0: closed; 1: stray bytes
@@ -246,8 +274,7 @@ UpstreamPool::Shard& UpstreamPool::shard(const asio::any_io_executor& executor) 
   return shards_.emplace_back(Shard{context, {}});
 }
 
-std::unique_ptr<UpstreamConnection> UpstreamPool::take(const asio::any_io_executor& executor,
-                                                       bool peek) {
+std::unique_ptr<UpstreamConnection> UpstreamPool::take(const asio::any_io_executor& executor) {
   for (;;) {
     std::vector<std::unique_ptr<UpstreamConnection>> expired;  // closed outside the lock
     std::unique_ptr<UpstreamConnection> candidate;
@@ -260,23 +287,23 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::take(const asio::any_io_execut
       });
       expired.assign(std::make_move_iterator(idle.begin()), std::make_move_iterator(fresh));
       idle.erase(idle.begin(), fresh);
-      idle_count_ -= expired.size();
       if (idle.empty()) return nullptr;
       candidate = std::move(idle.back());  // the most recently used: the likeliest still open
       idle.pop_back();
-      --idle_count_;
     }
     // One peek, outside the lock: a connection the upstream closed meanwhile is dropped.
-    if (!peek || !candidate->closed_while_idle()) return candidate;
+    if (!candidate->closed_while_idle()) return candidate;
   }
 }
 
 void UpstreamPool::give_back(std::unique_ptr<UpstreamConnection> connection) {
+  // Bytes past the answer: the upstream's framing is not to be trusted on this connection.
+  if (connection->has_stray_bytes()) return;
   connection->idle_since = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
-  if (idle_count_ >= max_idle_) return;  // closed (after the lock is released)
-  shard(connection->executor()).idle.push_back(std::move(connection));
-  ++idle_count_;
+  auto& idle = shard(connection->executor()).idle;
+  if (idle.size() >= max_idle_) return;  // closed (after the lock is released)
+  idle.push_back(std::move(connection));
 }
 
 }  // namespace passerelle

@@ -106,9 +106,11 @@ class UpstreamConnection {
   /// Writes `bytes` whole (a request's head and body) within `timeout`. Throws system_error.
   boost::asio::awaitable<void> write(std::string_view bytes, std::chrono::milliseconds timeout);
   /// Writes `head`, then the body as `body` gives it, chunked or as it comes (the head says
-  /// which), each write within `timeout`.
+  /// which), each write within `timeout`, the whole before `until` (then HttpError 408: a
+  /// client that drips its body cannot hold the connection for good).
   boost::asio::awaitable<void> write_streamed(std::string_view head, BodyStream& body, bool chunked,
-                                              std::chrono::milliseconds timeout);
+                                              std::chrono::milliseconds timeout,
+                                              std::chrono::steady_clock::time_point until);
   /// Feeds `parser` what is buffered, then what comes, until it has the answer's head (`whole`:
   /// the whole answer), within `timeout`. A connection closed before a byte of the answer is
   /// http::error::end_of_stream.
@@ -117,7 +119,10 @@ class UpstreamConnection {
   /// Reads the next bytes of an answer's body into `into` within `timeout`; 0 at its end.
   boost::asio::awaitable<std::size_t> read_some(AnswerParser& parser, std::span<char> into,
                                                 std::chrono::milliseconds timeout);
-  /// Whether the upstream closed it while idle (a peek that does not wait).
+  /// Whether bytes came past the last answer (read, or decrypted and unread).
+  bool has_stray_bytes();
+  /// Whether the upstream closed it while idle, or sent bytes nobody asked for (a peek that
+  /// does not wait).
   bool closed_while_idle();
 
   const boost::asio::any_io_executor& executor() const { return executor_; }
@@ -131,7 +136,8 @@ class UpstreamConnection {
   boost::asio::any_io_executor executor_;
   std::unique_ptr<boost::beast::tcp_stream> plain_;
   std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_;
-  boost::beast::flat_buffer buffer_;
+  /// An answer's head (at most 64 KiB) and a read's room; Beast's read_some stops there too.
+  boost::beast::flat_buffer buffer_{128 * 1024};
 };
 
 /// Idle connections to one upstream, kept per I/O thread (a connection is reused only by the
@@ -142,11 +148,12 @@ class UpstreamPool {
   UpstreamPool(std::size_t max_idle, std::chrono::milliseconds idle_timeout)
       : max_idle_(max_idle), idle_timeout_(idle_timeout) {}
 
-  /// An idle connection of `executor`'s thread, or nothing. `peek`: checked still open first
-  /// (a system call); without, a connection the upstream closed meanwhile shows when used, for
-  /// a request the caller can send again.
-  std::unique_ptr<UpstreamConnection> take(const boost::asio::any_io_executor& executor, bool peek);
-  /// Keeps `connection` for a later request (or closes it when the pool is full).
+  /// An idle connection of `executor`'s thread still open, or nothing. Each is checked first
+  /// (one MSG_PEEK): closed by the upstream, or with bytes nobody asked for (an answer read as
+  /// the next one's would mix two requests), it is dropped.
+  std::unique_ptr<UpstreamConnection> take(const boost::asio::any_io_executor& executor);
+  /// Keeps `connection` for a later request (or closes it when its thread keeps max_idle
+  /// already, or bytes came past its answer).
   void give_back(std::unique_ptr<UpstreamConnection> connection);
 
  private:
@@ -160,7 +167,6 @@ class UpstreamPool {
   const std::chrono::milliseconds idle_timeout_;
   std::mutex mutex_;
   std::vector<Shard> shards_;  // as many as I/O threads, at most
-  std::size_t idle_count_ = 0;
 };
 
 }  // namespace passerelle

@@ -290,10 +290,11 @@ boost::asio::awaitable<StreamedAnswer> write_streamed(Stream& stream, Response& 
   const auto length = static_cast<std::uint64_t>(known ? response.stream_length : 0);
   const bool no_body = head || response.status == 204 || response.status == 304;
   // HTTP/1.0 has no chunks (RFC 9112 §6.1): a body of unknown length ends with the connection.
-  const bool until_close = !known && http10 && !no_body;
+  // A HEAD gets the head a GET would have: no Transfer-Encoding either.
+  const bool until_close = !known && http10;
   // The caller closes the connection after this answer when keep_alive is false.
-  if (until_close) out.closes = true;
-  write_head(head_text, response, static_cast<std::size_t>(length), keep_alive && !until_close,
+  if (until_close && !no_body) out.closes = true;
+  write_head(head_text, response, static_cast<std::size_t>(length), keep_alive && !out.closes,
              request_id, https,
              known ? Framing::length : (until_close ? Framing::until_close : Framing::chunked));
   const bool chunked = !known && !until_close;
@@ -356,10 +357,12 @@ enum class LoopEnd {
   quiet,    // the client left, keep-alive ended, a timeout or shutdown
   refused,  // we answered an error and closed: unread request bytes may still be on the way
   parked,   // idle for `park_after`: the caller keeps the connection without this coroutine
+  aborted,  // an answer cut short whose end only the close tells (HTTP/1.0): reset, so that the
+            // client sees it cut, never a clean end
 };
 
 /// How one request-answer turn ended.
-enum class Turn { next, end, refused };
+enum class Turn { next, end, refused, aborted };
 
 // One request read from `buffer` (and the stream), answered and written. A coroutine of its
 // own so that its frame (parser, request, response: about 1.9 KiB in the dev build) exists only
@@ -541,6 +544,7 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
   std::size_t bytes = 0;
   boost::system::error_code wec;
   bool stream_cut_short = false;
+  bool streamed_until_close = false;
   if (response.stream) {
     StreamedAnswer sent = co_await write_streamed(stream, response, keep_alive, http10, head,
                                                   head_text, request_id, https, limits);
@@ -548,6 +552,7 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
     bytes = sent.bytes;
     stream_cut_short = sent.cut_short;
     if (sent.closes) keep_alive = false;
+    streamed_until_close = sent.closes;
   } else {
     write_head(head_text, response, response.body.size(), keep_alive, request_id, https);
     bytes = head ? 0 : response.body.size();
@@ -590,6 +595,7 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
     line.tls = https;
     access_log::record(line);
   }
+  if (stream_cut_short && streamed_until_close) co_return Turn::aborted;
   if (wec) co_return Turn::end;
   if (ec || refused || unread) co_return Turn::refused;
   co_return keep_alive ? Turn::next : Turn::end;
@@ -684,6 +690,7 @@ boost::asio::awaitable<LoopEnd> serve_http(
     ++in_a_row;
     const Turn turn = co_await serve_request(stream, buffer, head_text, state, env, https, respond);
     if (turn == Turn::refused) co_return LoopEnd::refused;
+    if (turn == Turn::aborted) co_return LoopEnd::aborted;
     if (turn == Turn::end) break;
   }
   co_return LoopEnd::quiet;

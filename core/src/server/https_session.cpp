@@ -84,6 +84,13 @@ boost::asio::awaitable<void> serve_tls(std::unique_ptr<TlsConnection> connection
   }
   connection->state->idle->store(false, std::memory_order_relaxed);
   stream.expires_never();
+  if (end == LoopEnd::aborted) {
+    // No close_notify and a reset: the client sees the answer cut, not ended.
+    boost::system::error_code ignored;
+    stream.socket().set_option(boost::asio::socket_base::linger(true, 0), ignored);
+    stream.socket().close(ignored);
+    co_return;
+  }
   stream.close_notify();
   boost::system::error_code ignored;
   stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
