@@ -48,6 +48,35 @@ boost::json::object echoed(const std::optional<HttpReply>& r) {
   return boost::json::parse(r->body).as_object();
 }
 
+// A gateway relaying `name` to an echo upstream, ready, with the demo élu logged in.
+struct Relay {
+  explicit Relay(const std::string& name)
+      : gw("demo: true\nplugins:\n" + proxy_entry(name, upstream.url())) {
+    BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+    elu = login(gw, "elu.angers", "passerelle-demo");
+  }
+  EchoUpstream upstream;
+  GatewayProcess gw;
+  Session elu;
+};
+
+// The head of a chunked POST of the élu's to `target` (its body to follow, chunk by chunk).
+std::string chunked_post(const std::string& target, GatewayProcess& gw, const Session& elu) {
+  std::string head = "POST " + target +
+                     " HTTP/1.1\r\nHost: localhost:" + std::to_string(gw.https_port()) +
+                     "\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n";
+  for (const auto& [name, value] : elu.write_headers())
+    if (name != "Content-Type") head += name + ": " + value + "\r\n";
+  return head + "\r\n";
+}
+
+// An HTTP/1.0 request of the élu's, as such a client writes it.
+std::string http10(const std::string& method, const std::string& target, GatewayProcess& gw,
+                   const Session& elu) {
+  return method + " " + target + " HTTP/1.0\r\nHost: localhost:" + std::to_string(gw.https_port()) +
+         "\r\nCookie: " + elu.cookie + "\r\n\r\n";
+}
+
 // The JSON in the middle of a JWT.
 boost::json::value jwt_claims(const std::string& jwt) {
   const auto a = jwt.find('.'), b = jwt.find('.', a + 1);
@@ -75,10 +104,9 @@ boost::json::value jwt_claims(const std::string& jwt) {
 BOOST_AUTO_TEST_SUITE(proxy)
 
 BOOST_AUTO_TEST_CASE(the_identity_goes_as_a_jwt_and_the_session_stays_home) {
-  EchoUpstream upstream;
-  GatewayProcess gw("demo: true\nplugins:\n" + proxy_entry("urbanisme", upstream.url()));
-  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
-  const Session elu = login(gw, "elu.angers", "passerelle-demo");
+  Relay relay("urbanisme");
+  GatewayProcess& gw = relay.gw;
+  const Session& elu = relay.elu;
   const Session op = login(gw, "operateur.demo", "passerelle-demo");
   TestConnection c(gw.https_port());
 
@@ -171,19 +199,13 @@ BOOST_AUTO_TEST_CASE(the_identity_goes_as_a_jwt_and_the_session_stays_home) {
 }
 
 BOOST_AUTO_TEST_CASE(requests_and_answers_keep_their_framing_across_the_proxy) {
-  EchoUpstream upstream;
-  GatewayProcess gw("demo: true\nplugins:\n" + proxy_entry("urbanisme", upstream.url()));
-  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
-  const Session elu = login(gw, "elu.angers", "passerelle-demo");
+  Relay relay("urbanisme");
+  GatewayProcess& gw = relay.gw;
+  const Session& elu = relay.elu;
 
   // A chunked body goes on chunked, as the gateway read it, with no length of the client's.
   TestConnection raw(gw.https_port());
-  std::string request =
-      "POST /api/urbanisme/depot HTTP/1.1\r\nHost: localhost:" + std::to_string(gw.https_port()) +
-      "\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n";
-  for (const auto& [name, value] : elu.write_headers())
-    if (name != "Content-Type") request += name + ": " + value + "\r\n";
-  request += "\r\n";
+  std::string request = chunked_post("/api/urbanisme/depot", gw, elu);
   for (const std::string piece : {"permis", " de ", "construire"}) {
     std::ostringstream size;
     size << std::hex << piece.size();
@@ -264,12 +286,7 @@ BOOST_AUTO_TEST_CASE(a_slow_down_or_talkative_upstream_is_a_clear_error_on_its_r
   // A client that drips its body, each piece within body_timeout, is cut off at stream_timeout:
   // a proxied route has no other deadline (its own timeouts bound every wait).
   TestConnection drip(gw.https_port());
-  std::string head =
-      "POST /api/lent/depot HTTP/1.1\r\nHost: localhost:" + std::to_string(gw.https_port()) +
-      "\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n";
-  for (const auto& [name, value] : elu.write_headers())
-    if (name != "Content-Type") head += name + ": " + value + "\r\n";
-  BOOST_TEST_REQUIRE(drip.send_raw(head + "\r\n"));
+  BOOST_TEST_REQUIRE(drip.send_raw(chunked_post("/api/lent/depot", gw, elu)));
   for (int i = 0; i < 10 && drip.send_raw("1\r\nx\r\n"); ++i) std::this_thread::sleep_for(300ms);
   r = drip.read_reply();
   BOOST_TEST_REQUIRE(r.has_value());
@@ -284,10 +301,9 @@ BOOST_AUTO_TEST_CASE(a_slow_down_or_talkative_upstream_is_a_clear_error_on_its_r
 }
 
 BOOST_AUTO_TEST_CASE(large_bodies_stream_both_ways) {
-  EchoUpstream upstream;
-  GatewayProcess gw("demo: true\nplugins:\n" + proxy_entry("fichiers", upstream.url()));
-  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
-  const Session elu = login(gw, "elu.angers", "passerelle-demo");
+  Relay relay("fichiers");
+  GatewayProcess& gw = relay.gw;
+  const Session& elu = relay.elu;
   TestConnection c(gw.https_port());
   // Past the server's body limit (1 MiB): a proxied route reads its body as it comes.
   const std::string three_mib(3 * 1024 * 1024, 'p');
@@ -307,9 +323,7 @@ BOOST_AUTO_TEST_CASE(large_bodies_stream_both_ways) {
   BOOST_TEST(r->headers.at("transfer-encoding") == "chunked");
   BOOST_TEST(r->body == std::string(100000, 'e'));
   TestConnection old_client(gw.https_port());
-  BOOST_TEST_REQUIRE(old_client.send_raw(
-      "GET /api/fichiers/eof/100000 HTTP/1.0\r\nHost: localhost:" +
-      std::to_string(gw.https_port()) + "\r\nCookie: " + elu.cookie + "\r\n\r\n"));
+  BOOST_TEST_REQUIRE(old_client.send_raw(http10("GET", "/api/fichiers/eof/100000", gw, elu)));
   r = old_client.read_reply();
   BOOST_TEST_REQUIRE(r.has_value());
   BOOST_TEST(r->status == 200);
@@ -321,15 +335,11 @@ BOOST_AUTO_TEST_CASE(large_bodies_stream_both_ways) {
   // Cut short by the upstream, such an answer ends with a reset, not a clean close: the HTTP/1.0
   // client sees it cut, never whole.
   TestConnection cut_client(gw.https_port());
-  BOOST_TEST_REQUIRE(cut_client.send_raw(
-      "GET /api/fichiers/cut HTTP/1.0\r\nHost: localhost:" + std::to_string(gw.https_port()) +
-      "\r\nCookie: " + elu.cookie + "\r\n\r\n"));
+  BOOST_TEST_REQUIRE(cut_client.send_raw(http10("GET", "/api/fichiers/cut", gw, elu)));
   BOOST_TEST(!cut_client.read_reply().has_value());
   // A HEAD of it gets the head a GET would: neither length nor chunks.
   TestConnection head_client(gw.https_port());
-  BOOST_TEST_REQUIRE(head_client.send_raw(
-      "HEAD /api/fichiers/eof/10 HTTP/1.0\r\nHost: localhost:" + std::to_string(gw.https_port()) +
-      "\r\nCookie: " + elu.cookie + "\r\n\r\n"));
+  BOOST_TEST_REQUIRE(head_client.send_raw(http10("HEAD", "/api/fichiers/eof/10", gw, elu)));
   r = head_client.read_reply(true);
   BOOST_TEST_REQUIRE(r.has_value());
   BOOST_TEST(r->headers.count("transfer-encoding") == 0u);
