@@ -217,6 +217,13 @@ BOOST_AUTO_TEST_CASE(requests_and_answers_keep_their_framing_across_the_proxy) {
   BOOST_TEST(posted.at("headers").at("transfer-encoding").as_string() == "chunked");
   BOOST_TEST(!posted.at("headers").as_object().contains("content-length"));
 
+  // Interim answers (103 Early Hints) are skipped: the client gets the final one only.
+  {
+    TestConnection early(gw.https_port());
+    const auto r = early.request("GET", "/api/urbanisme/early", "", {{"Cookie", elu.cookie}});
+    BOOST_TEST(echoed(r).at("path").as_string() == "/base/early");
+    BOOST_TEST(r->headers.count("link") == 0u);
+  }
   // An answer that comes in pieces, its head split, is read whole.
   TestConnection c(gw.https_port());
   auto r = c.request("GET", "/api/urbanisme/drip", "", {{"Cookie", elu.cookie}});

@@ -4,7 +4,8 @@ says what it received (method, path, headers, body) and on which connection. /sl
 seconds; /big/N answers N bytes; /status/N answers that status; /lie/N announces N bytes and
 hangs up after 10; /script answers JavaScript; /close answers, then closes the connection
 without saying so; /drip answers in pieces, 100 ms apart; /eof/N answers N bytes with no
-length, ending them by closing; /smuggle[/MS] answers, then MS (50) ms later sends an answer unasked; /cut sends one chunk and hangs up. Chunked request bodies are read.
+length, ending them by closing; /smuggle[/MS] answers, then MS (50) ms later sends an answer unasked; /cut sends one chunk and hangs up;
+/early sends two 103 answers before its own. Chunked request bodies are read.
 Prints its port, then serves until killed (or 10 minutes)."""
 import json
 import socketserver
@@ -101,6 +102,10 @@ class Handler(BaseHTTPRequestHandler):
                 "body": body,
                 "connection": self.connection_id,
             }).encode()
+        if parts[0] == "early":  # two interim answers before the final one
+            for _ in range(2):
+                self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+                self.wfile.flush()
         self.send_response(status)
         script = parts[0] == "script"
         self.send_header("Content-Type", "text/javascript" if script else "application/json")

@@ -500,13 +500,17 @@ class ProxyPlugin final : public Plugin {
               std::chrono::steady_clock::now() + settings_.stream_timeout);
         else
           co_await connection->write(request, settings_.response_timeout);
+        // The final answer's head within response_timeout, interim answers included.
+        const auto due = std::chrono::steady_clock::now() + settings_.response_timeout;
         co_await connection->read(*parser, false, settings_.response_timeout);
         // Interim answers (100 Continue, 103 Early Hints) come before the final one: skipped,
         // a few at most. 101 (a protocol switch) is refused below.
         for (int interim = 0; interim < 4 && parser->status() / 100 == 1 && parser->status() != 101;
              ++interim) {
           parser = head_parser(head);
-          co_await connection->read(*parser, false, settings_.response_timeout);
+          const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+              due - std::chrono::steady_clock::now());
+          co_await connection->read(*parser, false, std::max(left, std::chrono::milliseconds(1)));
         }
         answered = true;
       } catch (const boost::system::system_error& e) {
