@@ -7,7 +7,6 @@
 #include "store/sqlite_store.hpp"
 
 #include <boost/json/array.hpp>
-#include <boost/json/serialize.hpp>
 
 namespace passerelle {
 
@@ -66,6 +65,27 @@ std::string IdentityTokens::mint(const Identity& who, const std::string& audienc
   if (!key_) throw std::runtime_error("identity tokens are not ready");
   ttl = std::clamp(ttl, std::chrono::seconds(1), std::chrono::seconds(600));
   const std::int64_t now = now_();
+  // Every claim but the times, and the life asked: what makes two tokens the same. Each value
+  // with its length first, so that no two sets of values give the same key.
+  std::string key;
+  const auto put = [&key](std::string_view value) {
+    key.append(std::to_string(value.size())).append(":").append(value);
+  };
+  for (const std::string_view value :
+       {std::string_view(issuer_), std::string_view(who.subject), std::string_view(audience),
+        std::string_view(who.display_name), std::string_view(who.email),
+        std::string_view(who.commune_insee), std::string_view(who.siret),
+        std::string_view(who.provider)})
+    put(value);
+  for (const auto& r : who.roles) put(r);
+  key.append(std::to_string(who.roles.size())).append("/").append(std::to_string(ttl.count()));
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = minted_.find(key);
+    if (it != minted_.end() && now >= it->second.issued &&
+        now - it->second.issued <= ttl.count() / 2)
+      return it->second.token;
+  }
   json::array roles;
   for (const auto& r : who.roles) roles.emplace_back(r);
   json::object claims{{"iss", issuer_},
@@ -77,15 +97,6 @@ std::string IdentityTokens::mint(const Identity& who, const std::string& audienc
                       {"commune_insee", who.commune_insee},
                       {"siret", who.siret},
                       {"idp", who.provider}};
-  // Every claim but the times, and the life asked: what makes two tokens the same.
-  const std::string key = json::serialize(claims) + std::to_string(ttl.count());
-  {
-    std::lock_guard lock(mutex_);
-    const auto it = minted_.find(key);
-    if (it != minted_.end() && now >= it->second.issued &&
-        now - it->second.issued <= ttl.count() / 2)
-      return it->second.token;
-  }
   claims["iat"] = now;
   claims["nbf"] = now;
   claims["exp"] = now + ttl.count();

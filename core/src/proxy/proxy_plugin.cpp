@@ -365,7 +365,7 @@ class ProxyPlugin final : public Plugin {
     std::vector<Route> out;
     for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
       Route r{method, "{path...}", settings_.roles,
-              [this](Request request) { return forward(std::move(request)); }};
+              [this](Request&& request) { return forward(std::move(request)); }};
       r.accepts = {"*/*"};  // any media type: the upstream judges
       r.streams_body = true;
       r.bounded = true;  // connect_timeout, response_timeout and stream_timeout bound each wait
