@@ -76,7 +76,27 @@ bool Router::add(const std::string& method, const std::string& path_template, st
   }
   auto pos = std::upper_bound(entries_.begin(), entries_.end(), entry, more_specific);
   entries_.insert(pos, std::move(entry));
+  index();
   return true;
+}
+
+namespace {
+// The longest "first/second" prefix indexed; a longer one is looked up among the others.
+constexpr std::size_t kMaxPrefix = 128;
+}  // namespace
+
+void Router::index() {
+  by_prefix_.clear();
+  loose_.clear();
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const auto& seg = entries_[i].segments;
+    const bool keyed = seg.size() >= 2 && !seg[0].param && !seg[1].param &&
+                       seg[0].text.size() + 1 + seg[1].text.size() <= kMaxPrefix;
+    if (keyed)
+      by_prefix_[seg[0].text + "/" + seg[1].text].push_back(i);
+    else
+      loose_.push_back(i);
+  }
 }
 
 bool Router::more_specific(const Entry& a, const Entry& b) {
@@ -107,7 +127,26 @@ Router::Result Router::find(const std::string& method,
   // leaves the body out.
   const std::string& wanted = method == "HEAD" ? kGet : method;
   Result result;
-  for (const auto& e : entries_) {
+  // Only entries whose first two literal segments are the path's can match, besides the others.
+  const std::vector<std::size_t>* keyed = nullptr;
+  if (segments.size() >= 2 && segments[0].size() + 1 + segments[1].size() <= kMaxPrefix) {
+    char text[kMaxPrefix];
+    std::copy(segments[0].begin(), segments[0].end(), text);
+    text[segments[0].size()] = '/';
+    std::copy(segments[1].begin(), segments[1].end(), text + segments[0].size() + 1);
+    const auto it =
+        by_prefix_.find(std::string_view(text, segments[0].size() + 1 + segments[1].size()));
+    if (it != by_prefix_.end()) keyed = &it->second;
+  }
+  std::size_t next_loose = 0;
+  std::size_t next_keyed = 0;
+  for (;;) {
+    const bool loose_left = next_loose < loose_.size();
+    const bool keyed_left = keyed && next_keyed < keyed->size();
+    if (!loose_left && !keyed_left) break;
+    const bool take_loose =
+        loose_left && (!keyed_left || loose_[next_loose] < (*keyed)[next_keyed]);
+    const Entry& e = entries_[take_loose ? loose_[next_loose++] : (*keyed)[next_keyed++]];
     if (!matches(e, segments)) continue;
     if (e.method == wanted) {
       // Entries are sorted most specific first, so this is the best match of this method, but

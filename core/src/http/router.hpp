@@ -6,6 +6,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace passerelle {
@@ -50,8 +52,19 @@ class Router {
   };
   static bool matches(const Entry& e, const std::vector<std::string>& segments);
   static bool more_specific(const Entry& a, const Entry& b);
+  void index();
 
-  std::vector<Entry> entries_;
+  struct TextHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  std::vector<Entry> entries_;  // most specific first
+  // Positions in entries_, ascending: of the entries whose first two segments are literal, by
+  // those two ("api/urbanisme"); and of all the others. A lookup walks the two lists merged, in
+  // entries_' order, instead of every entry (the proxy's {path...} routes come last).
+  std::unordered_map<std::string, std::vector<std::size_t>, TextHash, std::equal_to<>> by_prefix_;
+  std::vector<std::size_t> loose_;
 };
 
 }  // namespace passerelle
