@@ -50,8 +50,8 @@ boost::json::object echoed(const std::optional<HttpReply>& r) {
 
 // A gateway relaying `name` to an echo upstream, ready, with the demo élu logged in.
 struct Relay {
-  explicit Relay(const std::string& name)
-      : gw("demo: true\nplugins:\n" + proxy_entry(name, upstream.url())) {
+  explicit Relay(const std::string& name, const std::string& extra = "")
+      : gw("demo: true\nplugins:\n" + proxy_entry(name, upstream.url(), extra)) {
     BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
     elu = login(gw, "elu.angers", "passerelle-demo");
   }
@@ -223,6 +223,20 @@ BOOST_AUTO_TEST_CASE(requests_and_answers_keep_their_framing_across_the_proxy) {
     const auto r = early.request("GET", "/api/urbanisme/early", "", {{"Cookie", elu.cookie}});
     BOOST_TEST(echoed(r).at("path").as_string() == "/base/early");
     BOOST_TEST(r->headers.count("link") == 0u);
+  }
+  // An upstream that closes after an interim answer has received the request: on a reused
+  // connection that is no stale connection to try again silently (retries: 0 here).
+  {
+    Relay strict("strict", "      retries: 0\n");
+    TestConnection s(strict.gw.https_port());
+    const std::vector<std::pair<std::string, std::string>> cookie{{"Cookie", strict.elu.cookie}};
+    const auto first = echoed(s.request("GET", "/api/strict/x", "", cookie));
+    const auto again = echoed(s.request("GET", "/api/strict/x", "", cookie));  // kept alive
+    BOOST_TEST(first.at("connection").as_int64() == again.at("connection").as_int64());
+    const auto closed = s.request("GET", "/api/strict/early-close", "", cookie);
+    BOOST_TEST(closed->status == 502, closed->body);
+    const auto hits = s.request("GET", "/api/strict/hits", "", cookie);
+    BOOST_TEST(echoed(hits).at("hits").as_int64() == 1, hits->body << strict.gw.log());
   }
   // An answer that comes in pieces, its head split, is read whole.
   TestConnection c(gw.https_port());

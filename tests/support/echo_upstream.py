@@ -5,7 +5,8 @@ seconds; /big/N answers N bytes; /status/N answers that status; /lie/N announces
 hangs up after 10; /script answers JavaScript; /close answers, then closes the connection
 without saying so; /drip answers in pieces, 100 ms apart; /eof/N answers N bytes with no
 length, ending them by closing; /smuggle[/MS] answers, then MS (50) ms later sends an answer unasked; /cut sends one chunk and hangs up;
-/early sends two 103 answers before its own. Chunked request bodies are read.
+/early sends two 103 answers before its own;
+/early-close one, then closes (/hits says how many it received). Chunked request bodies are read.
 Prints its port, then serves until killed (or 10 minutes)."""
 import json
 import socketserver
@@ -15,6 +16,7 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 connections = 0
+early_closes = 0
 lock = threading.Lock()
 
 
@@ -43,6 +45,7 @@ class Handler(BaseHTTPRequestHandler):
             self.rfile.readline()  # the CRLF after the chunk
 
     def answer(self):
+        global early_closes
         length = int(self.headers.get("content-length") or 0)
         if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
             body = self.read_chunked().decode("utf-8", "replace")
@@ -102,6 +105,15 @@ class Handler(BaseHTTPRequestHandler):
                 "body": body,
                 "connection": self.connection_id,
             }).encode()
+        if parts[0] == "hits":  # how many requests /early-close received
+            payload = json.dumps({"hits": early_closes}).encode()
+        if parts[0] == "early-close":  # an interim answer, then the close
+            with lock:
+                early_closes += 1
+            self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
+            self.wfile.flush()
+            self.close_connection = True
+            return
         if parts[0] == "early":  # two interim answers before the final one
             for _ in range(2):
                 self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")

@@ -487,6 +487,7 @@ class ProxyPlugin final : public Plugin {
       boost::system::error_code failure;
       bool connecting = false;
       bool answered = false;
+      bool heard = false;  // an answer's head came on this attempt: the request was received
       try {
         if (!connection) {
           connecting = true;
@@ -503,6 +504,7 @@ class ProxyPlugin final : public Plugin {
         // The final answer's head within response_timeout, interim answers included.
         const auto due = std::chrono::steady_clock::now() + settings_.response_timeout;
         co_await connection->read(*parser, false, settings_.response_timeout);
+        heard = true;
         // Interim answers (100 Continue, 103 Early Hints) come before the final one: skipped,
         // a few at most. 101 (a protocol switch) is refused below.
         for (int interim = 0; interim < 4 && parser->status() / 100 == 1 && parser->status() != 101;
@@ -520,10 +522,11 @@ class ProxyPlugin final : public Plugin {
       // A kept-alive connection the upstream closed between the check and the request: tried
       // again on another, for a request that can be sent again (a POST may have been
       // received). Not a failure.
-      const bool stale = reused && (failure == http::error::end_of_stream ||
-                                    failure == boost::asio::error::connection_reset ||
-                                    failure == boost::asio::error::eof ||
-                                    failure == boost::asio::error::broken_pipe);
+      const bool stale =
+          reused && !heard &&
+          (failure == http::error::end_of_stream ||
+           failure == boost::asio::error::connection_reset || failure == boost::asio::error::eof ||
+           failure == boost::asio::error::broken_pipe);
       if (stale && resendable && !found_stale) {
         found_stale = true;
         --attempt;

@@ -125,7 +125,12 @@ asio::awaitable<void> UpstreamConnection::connect(const Upstream& upstream,
       });
   boost::system::error_code waited;
   std::tie(waited) = co_await resolution->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  if (!resolution->done) throw boost::system::system_error(beast::error::timeout);
+  if (!resolution->done) {
+    // Not yet started, it is dropped from the resolver thread's queue (else it would run anyway,
+    // and a failing name server would pile up lookups nobody waits for).
+    resolution->resolver.cancel();
+    throw boost::system::system_error(beast::error::timeout);
+  }
   if (resolution->error) throw boost::system::system_error(resolution->error);
   const auto endpoints = std::move(resolution->endpoints);
   tcp().expires_at(deadline);
