@@ -41,12 +41,15 @@ namespace {
 constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 }  // namespace
 
+bool same_header_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return ascii_lower(x) == ascii_lower(y);
+         });
+}
+
 bool has_header(const Response& r, std::string_view name) {
-  return std::any_of(r.headers.begin(), r.headers.end(), [&](const auto& h) {
-    return h.first.size() == name.size() &&
-           std::equal(h.first.begin(), h.first.end(), name.begin(),
-                      [](char a, char b) { return ascii_lower(a) == ascii_lower(b); });
-  });
+  return std::any_of(r.headers.begin(), r.headers.end(),
+                     [&](const auto& h) { return same_header_name(h.first, name); });
 }
 
 std::span<const CommonHeader> common_headers() {

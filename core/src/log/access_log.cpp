@@ -91,10 +91,25 @@ std::size_t utf8_sequence(std::string_view text, std::size_t i) {
   return length;
 }
 
+// How many characters from `at` are printable ASCII that JSON takes as they are: written in
+// one piece rather than one by one.
+std::size_t plain_run(std::string_view text, std::size_t at) {
+  std::size_t end = at;
+  while (end < text.size()) {
+    const auto c = static_cast<unsigned char>(text[end]);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') break;
+    ++end;
+  }
+  return end - at;
+}
+
 bool put_text(Cursor& out, std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
+    if (const std::size_t n = plain_run(text, i)) {
+      if (!out.put(text.substr(i, n))) return false;
+      i += n;
+    } else if (c < 0x80) {
       if (!put_ascii(out, c)) return false;
       ++i;
     } else if (const std::size_t n = utf8_sequence(text, i)) {
@@ -119,8 +134,13 @@ bool put_path(Cursor& out, std::string_view target) {
     if (!out.put(kInvitations) || !out.put("-")) return false;
     path = end == std::string_view::npos ? std::string_view() : path.substr(end);
   }
-  for (const char ch : path) {
-    const auto c = static_cast<unsigned char>(ch);
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (const std::size_t n = plain_run(path, i)) {
+      if (!out.put(path.substr(i, n))) return false;
+      i += n - 1;
+      continue;
+    }
+    const auto c = static_cast<unsigned char>(path[i]);
     if (c < 0x80) {
       if (!put_ascii(out, c)) return false;
     } else {

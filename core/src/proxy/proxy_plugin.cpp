@@ -194,12 +194,18 @@ std::optional<std::uint64_t> content_length(const std::string& text) {
 
 // Media types that a browser would run as script on the gateway's origin.
 bool is_script(std::string_view type) {
-  std::string t(type.substr(0, type.find(';')));
-  t.erase(t.find_last_not_of(" \t") + 1);
-  for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return t == "text/javascript" || t == "application/javascript" ||
-         t == "application/x-javascript" || t == "application/ecmascript" ||
-         t == "text/ecmascript" || t == "text/jscript" || t == "application/wasm";
+  static constexpr std::array<std::string_view, 7> kScripts = {
+      "text/javascript",        "application/javascript", "application/x-javascript",
+      "application/ecmascript", "text/ecmascript",        "text/jscript",
+      "application/wasm"};
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  return std::any_of(kScripts.begin(), kScripts.end(), [type](std::string_view script) {
+    return type.size() == script.size() &&
+           std::equal(type.begin(), type.end(), script.begin(), [](char a, char b) {
+             return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
+           });
+  });
 }
 
 bool idempotent(http::verb v) {
@@ -365,7 +371,8 @@ class ProxyPlugin final : public Plugin {
     std::vector<Route> out;
     for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
       Route r{method, "{path...}", settings_.roles,
-              [this](Request&& request) { return forward(std::move(request)); }};
+              // Bounded: the request outlives the call, which takes it by reference.
+              [this](Request&& request) { return forward(request); }};
       r.accepts = {"*/*"};  // any media type: the upstream judges
       r.streams_body = true;
       r.bounded = true;  // connect_timeout, response_timeout and stream_timeout bound each wait
@@ -449,7 +456,7 @@ class ProxyPlugin final : public Plugin {
     return parser;
   }
 
-  Task<Response> forward(Request r) {
+  Task<Response> forward(Request& r) {
     const auto executor = co_await boost::asio::this_coro::executor;
     const http::verb verb = http::string_to_verb(r.method);
     const bool head = verb == http::verb::head;
@@ -499,8 +506,11 @@ class ProxyPlugin final : public Plugin {
           co_await connection->write_streamed(
               request, *r.body_stream, chunked, settings_.response_timeout,
               std::chrono::steady_clock::now() + settings_.stream_timeout);
-        else
-          co_await connection->write(request, settings_.response_timeout);
+        else if (const std::size_t sent = connection->write_now(request); sent < request.size()) {
+          // Most requests go out whole at once, with no wait; the rest of this one waits.
+          const std::string_view rest = std::string_view(request).substr(sent);
+          co_await connection->write(rest, settings_.response_timeout);
+        }
         // The final answer's head within response_timeout, interim answers included.
         const auto due = std::chrono::steady_clock::now() + settings_.response_timeout;
         co_await connection->read(*parser, false, settings_.response_timeout);
@@ -518,7 +528,11 @@ class ProxyPlugin final : public Plugin {
       } catch (const boost::system::system_error& e) {
         failure = e.code();
       }
-      if (answered) co_return co_await answer(std::move(connection), std::move(parser), head);
+      if (answered) {
+        // Most answers came whole with their head: answered with no further coroutine.
+        if (auto now = answer_now(connection, *parser, head)) co_return std::move(*now);
+        co_return co_await answer(std::move(connection), std::move(parser));
+      }
       // A kept-alive connection the upstream closed between the check and the request: tried
       // again on another, for a request that can be sent again (a POST may have been
       // received). Not a failure.
@@ -542,21 +556,34 @@ class ProxyPlugin final : public Plugin {
     }
   }
 
-  // The answer whose head came: small bodies read whole here, others streamed to the client.
-  Task<Response> answer(std::unique_ptr<UpstreamConnection> connection,
-                        std::unique_ptr<AnswerParser> parser, bool head) {
-    Response out = respond(*parser);
-    if (parser->is_done()) {  // no body: HEAD, 204, 304, Content-Length: 0
+  // The answer whose head came, when nothing more is to be read: no body (HEAD, 204, 304,
+  // Content-Length: 0), or a small one the connection holds whole already.
+  std::optional<Response> answer_now(std::unique_ptr<UpstreamConnection>& connection,
+                                     AnswerParser& parser, bool head) {
+    const auto length = parser.content_length();
+    if (parser.is_done()) {
+      Response out = respond(parser);
       // After a HEAD the upstream may send a body anyway: that connection is not used again.
-      if (parser->keep_alive() && !head) pool_->give_back(std::move(connection));
+      if (parser.keep_alive() && !head) pool_->give_back(std::move(connection));
       // A HEAD's answer keeps the length a GET would have had.
-      const auto length = parser->content_length();
       if (head && length) {
         out.stream = std::make_shared<NoBody>();
         out.stream_length = static_cast<std::int64_t>(*length);
       }
-      co_return out;
+      return out;
     }
+    if (!length || *length > kWholeUpTo || !connection->take_buffered(parser, true))
+      return std::nullopt;
+    Response out = respond(parser);
+    out.body = parser.take_body();
+    if (parser.keep_alive()) pool_->give_back(std::move(connection));
+    return out;
+  }
+
+  // The rest of an answer: a small body read whole here, a larger one streamed to the client.
+  Task<Response> answer(std::unique_ptr<UpstreamConnection> connection,
+                        std::unique_ptr<AnswerParser> parser) {
+    Response out = respond(*parser);
     const auto length = parser->content_length();
     if (length && *length <= kWholeUpTo) {
       boost::system::error_code failure;

@@ -3,13 +3,12 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/url/parse.hpp>
 
 #include <sys/socket.h>
@@ -84,17 +83,15 @@ std::size_t AnswerParser::on_body_impl(beast::string_view bytes, boost::system::
 
 UpstreamConnection::UpstreamConnection(const asio::any_io_executor& executor,
                                        asio::ssl::context* tls)
-    : executor_(executor) {
-  if (tls)
-    tls_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(executor, *tls);
-  else
-    plain_ = std::make_unique<beast::tcp_stream>(executor);
+    : executor_(executor), socket_(executor), deadline_(socket_) {
+  if (tls) tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls);
 }
 
 UpstreamConnection::~UpstreamConnection() = default;
 
-beast::tcp_stream& UpstreamConnection::tcp() {
-  return tls_ ? beast::get_lowest_layer(*tls_) : *plain_;
+void UpstreamConnection::check(boost::system::error_code ec) const {
+  if (deadline_.timed_out()) throw boost::system::system_error(beast::error::timeout);
+  if (ec) throw boost::system::system_error(ec);
 }
 
 asio::awaitable<void> UpstreamConnection::connect(const Upstream& upstream,
@@ -133,38 +130,73 @@ asio::awaitable<void> UpstreamConnection::connect(const Upstream& upstream,
   }
   if (resolution->error) throw boost::system::system_error(resolution->error);
   const auto endpoints = std::move(resolution->endpoints);
-  tcp().expires_at(deadline);
-  co_await tcp().async_connect(endpoints, asio::use_awaitable);
-  tcp().socket().set_option(asio::ip::tcp::no_delay(true));
+  // Each address in turn, all within the deadline.
+  deadline_.expires_at(deadline);
+  boost::system::error_code ec = asio::error::host_not_found;
+  for (const auto& entry : endpoints) {
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    std::tie(ec) =
+        co_await socket_.async_connect(entry.endpoint(), asio::as_tuple(asio::use_awaitable));
+    if (!ec || deadline_.timed_out()) break;
+  }
+  check(ec);
+  socket_.set_option(asio::ip::tcp::no_delay(true));
+  socket_.non_blocking(true);
   if (tls_) {
     if (!SSL_set_tlsext_host_name(tls_->native_handle(), upstream.host.c_str()))
       throw std::runtime_error("cannot set the TLS server name");
     tls_->set_verify_mode(asio::ssl::verify_peer);
     tls_->set_verify_callback(asio::ssl::host_name_verification(upstream.host));
-    co_await tls_->async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+    std::tie(ec) = co_await tls_->async_handshake(asio::ssl::stream_base::client,
+                                                  asio::as_tuple(asio::use_awaitable));
+    check(ec);
   }
-  tcp().expires_never();
+  deadline_.expires_never();
 }
 
-asio::awaitable<void> UpstreamConnection::write_all(asio::const_buffer bytes) {
-  if (tls_)
-    co_await asio::async_write(*tls_, bytes, asio::use_awaitable);
-  else
-    co_await asio::async_write(*plain_, bytes, asio::use_awaitable);
+std::size_t UpstreamConnection::write_now(std::string_view bytes) {
+  if (tls_) return 0;
+  answer_due_ = true;
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    boost::system::error_code ec;
+    sent += socket_.write_some(asio::buffer(bytes.substr(sent)), ec);
+    if (ec == asio::error::would_block) break;
+    if (ec) throw boost::system::system_error(ec);
+  }
+  return sent;
+}
+
+asio::awaitable<void> UpstreamConnection::send(std::string_view bytes) {
+  boost::system::error_code ec;
+  if (tls_) {
+    std::tie(ec, std::ignore) =
+        co_await asio::async_write(*tls_, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
+    check(ec);
+    co_return;
+  }
+  for (;;) {
+    bytes.remove_prefix(write_now(bytes));
+    if (bytes.empty()) co_return;
+    std::tie(ec) = co_await socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                                               asio::as_tuple(asio::use_awaitable));
+    check(ec);
+  }
 }
 
 asio::awaitable<void> UpstreamConnection::write(std::string_view bytes,
                                                 std::chrono::milliseconds timeout) {
-  tcp().expires_after(timeout);
-  co_await write_all(asio::buffer(bytes));
-  tcp().expires_never();
+  deadline_.expires_after(timeout);
+  co_await send(bytes);
+  deadline_.expires_never();
 }
 
 asio::awaitable<void> UpstreamConnection::write_streamed(
     std::string_view head, BodyStream& source, bool chunked, std::chrono::milliseconds timeout,
     std::chrono::steady_clock::time_point until) {
-  tcp().expires_after(timeout);
-  co_await write_all(asio::buffer(head));
+  deadline_.expires_after(timeout);
+  co_await send(head);
   constexpr std::size_t kPiece = 16 * 1024;
   // Room for a chunk's size line before the piece and its CRLF after: one write per piece.
   constexpr std::size_t kSizeLine = 18;
@@ -174,12 +206,12 @@ asio::awaitable<void> UpstreamConnection::write_streamed(
     // Each of the client's reads has its own timeout (body_timeout); all of them, this bound.
     if (std::chrono::steady_clock::now() >= until)
       throw HttpError(408, "request_timeout", "the request body took longer than stream_timeout");
-    tcp().expires_never();
+    deadline_.expires_never();
     const std::size_t n = co_await source.read(std::span<char>(piece, kPiece));
-    tcp().expires_after(timeout);
+    deadline_.expires_after(timeout);
     if (!chunked) {
       if (n == 0) break;
-      co_await write_all(asio::buffer(piece, n));
+      co_await send(std::string_view(piece, n));
       continue;
     }
     // RFC 9112 §7.1: the size in hex, CRLF, the bytes, CRLF; the last chunk is "0" CRLF CRLF.
@@ -188,46 +220,71 @@ asio::awaitable<void> UpstreamConnection::write_streamed(
     char* const start = piece - length;
     std::memcpy(start, line, static_cast<std::size_t>(length));
     std::memcpy(piece + n, "\r\n", 2);
-    co_await write_all(asio::buffer(start, static_cast<std::size_t>(length) + n + 2));
+    co_await send(std::string_view(start, static_cast<std::size_t>(length) + n + 2));
     if (n == 0) break;
   }
-  tcp().expires_never();
+  deadline_.expires_never();
+}
+
+template <class Enough>
+void UpstreamConnection::feed(AnswerParser& parser, Enough enough) {
+  while (buffer_.size() > 0 && !enough()) {
+    boost::system::error_code ec;
+    const std::size_t used = parser.put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == http::error::need_more || ec == http::error::need_buffer) break;
+    if (ec) throw boost::system::system_error(ec);
+    if (used == 0) break;  // nothing it could take: more bytes are needed
+  }
+}
+
+asio::awaitable<std::size_t> UpstreamConnection::fill() {
+  constexpr std::size_t kReadSize = 16 * 1024;
+  // The buffer holds a head (header_limit) or a chunk's size line and extensions, or a
+  // trailer section, which Beast does not bound: an upstream cannot grow it for good.
+  if (buffer_.size() + kReadSize > buffer_.max_size())
+    throw boost::system::system_error(http::error::buffer_overflow);
+  // Just after a request, the answer is not there yet: the thread does its other work first,
+  // after which, under load, the first read finds the answer (one system call rather than a
+  // read that finds nothing, then another).
+  if (answer_due_) {
+    answer_due_ = false;
+    co_await asio::post(executor_, asio::use_awaitable);
+  }
+  boost::system::error_code ec;
+  std::size_t n = 0;
+  if (tls_)
+    std::tie(ec, n) = co_await tls_->async_read_some(buffer_.prepare(kReadSize),
+                                                     asio::as_tuple(asio::use_awaitable));
+  else
+    std::tie(ec, n) = co_await socket_.async_read_some(buffer_.prepare(kReadSize),
+                                                       asio::as_tuple(asio::use_awaitable));
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) co_return 0;
+  check(ec);
+  buffer_.commit(n);
+  co_return n;
+}
+
+bool UpstreamConnection::take_buffered(AnswerParser& parser, bool whole) {
+  const auto enough = [&] { return whole ? parser.is_done() : parser.is_header_done(); };
+  feed(parser, enough);
+  return enough();
 }
 
 asio::awaitable<void> UpstreamConnection::read(AnswerParser& parser, bool whole,
                                                std::chrono::milliseconds timeout) {
-  constexpr std::size_t kReadSize = 16 * 1024;
   const auto enough = [&] { return whole ? parser.is_done() : parser.is_header_done(); };
   bool armed = false;
   for (;;) {
     // What is buffered first: an answer often comes in one read, head and body.
-    while (buffer_.size() > 0 && !enough()) {
-      boost::system::error_code ec;
-      const std::size_t used = parser.put(buffer_.data(), ec);
-      buffer_.consume(used);
-      if (ec == http::error::need_more) break;
-      if (ec) throw boost::system::system_error(ec);
-      if (used == 0) break;  // nothing it could take: more bytes are needed
-    }
+    feed(parser, enough);
     if (enough()) break;
     if (!armed) {
-      tcp().expires_after(timeout);
+      deadline_.expires_after(timeout);
       armed = true;
     }
-    // The buffer holds a head (header_limit) or a chunk's size line and extensions, or a
-    // trailer section, which Beast does not bound: an upstream cannot grow it for good.
-    if (buffer_.size() + kReadSize > buffer_.max_size())
-      throw boost::system::system_error(http::error::buffer_overflow);
-    boost::system::error_code ec;
-    std::size_t n = 0;
-    if (tls_)
-      std::tie(ec, n) = co_await tls_->async_read_some(buffer_.prepare(kReadSize),
-                                                       asio::as_tuple(asio::use_awaitable));
-    else
-      std::tie(ec, n) = co_await plain_->async_read_some(buffer_.prepare(kReadSize),
-                                                         asio::as_tuple(asio::use_awaitable));
-    buffer_.commit(n);
-    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+    const std::size_t got = co_await fill();
+    if (got == 0) {
       // Closed: before any byte, the connection was stale; within a body that ends at the
       // close, that is its end; anywhere else, the answer is cut.
       if (!parser.got_some()) throw boost::system::system_error(http::error::end_of_stream);
@@ -236,9 +293,8 @@ asio::awaitable<void> UpstreamConnection::read(AnswerParser& parser, bool whole,
       if (at_end) throw boost::system::system_error(at_end);
       break;
     }
-    if (ec) throw boost::system::system_error(ec);
   }
-  if (armed) tcp().expires_never();
+  if (armed) deadline_.expires_never();
 }
 
 asio::awaitable<std::size_t> UpstreamConnection::read_some(AnswerParser& parser,
@@ -246,18 +302,22 @@ asio::awaitable<std::size_t> UpstreamConnection::read_some(AnswerParser& parser,
                                                            std::chrono::milliseconds timeout) {
   if (parser.is_done() || into.empty()) co_return 0;
   parser.into(into);
-  tcp().expires_after(timeout);
-  boost::system::error_code ec;
-  if (tls_)
-    std::tie(ec, std::ignore) =
-        co_await http::async_read_some(*tls_, buffer_, parser, asio::as_tuple(asio::use_awaitable));
-  else
-    std::tie(ec, std::ignore) = co_await http::async_read_some(*plain_, buffer_, parser,
-                                                               asio::as_tuple(asio::use_awaitable));
-  tcp().expires_never();
+  const auto enough = [&] { return parser.given() > 0 || parser.is_done(); };
+  deadline_.expires_after(timeout);
+  for (;;) {
+    feed(parser, enough);
+    if (enough()) break;
+    const std::size_t got = co_await fill();
+    if (got == 0) {
+      boost::system::error_code at_end;
+      parser.put_eof(at_end);  // the end of a body that ends at the close; else a cut answer
+      if (at_end) throw boost::system::system_error(at_end);
+      break;
+    }
+  }
+  deadline_.expires_never();
   const std::size_t n = parser.given();
   parser.into({});
-  if (ec && ec != http::error::need_buffer) throw boost::system::system_error(ec);
   co_return n;
 }
 
@@ -268,7 +328,7 @@ bool UpstreamConnection::has_stray_bytes() {
 bool UpstreamConnection::closed_while_idle() {
   if (has_stray_bytes()) return true;  // bytes nobody asked for: not a clean connection
   char byte;
-  const auto n = ::recv(tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  const auto n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);  // 0: closed; 1: stray bytes
 }
 

@@ -3,18 +3,20 @@
 #pragma once
 
 #include "passerelle/http.hpp"
+#include "server/socket_deadline.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/field.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -95,7 +97,10 @@ class AnswerParser final : public boost::beast::http::basic_parser<false> {
 };
 
 /// One connection to the upstream, plain or TLS. Requests go out as bytes the proxy formats;
-/// answers are parsed by Beast's parser, fed from the connection's buffer.
+/// answers are parsed by Beast's parser, fed from the connection's buffer. A plain connection
+/// writes at once what the socket takes, and reads through Asio's reactor, which tries the
+/// socket only when it may have bytes; its deadline is armed lazily (SocketDeadline). A wait
+/// that times out throws beast::error::timeout; a failure, its system_error.
 class UpstreamConnection {
  public:
   UpstreamConnection(const boost::asio::any_io_executor& executor, boost::asio::ssl::context* tls);
@@ -103,7 +108,10 @@ class UpstreamConnection {
 
   /// Resolves and connects (and, over TLS, handshakes) within `timeout`.
   boost::asio::awaitable<void> connect(const Upstream& upstream, std::chrono::milliseconds timeout);
-  /// Writes `bytes` whole (a request's head and body) within `timeout`. Throws system_error.
+  /// Writes what the socket takes now, with no wait (plain connections; none over TLS): how
+  /// many bytes went.
+  std::size_t write_now(std::string_view bytes);
+  /// Writes `bytes` whole within `timeout`.
   boost::asio::awaitable<void> write(std::string_view bytes, std::chrono::milliseconds timeout);
   /// Writes `head`, then the body as `body` gives it, chunked or as it comes (the head says
   /// which), each write within `timeout`, the whole before `until` (then HttpError 408: a
@@ -111,6 +119,9 @@ class UpstreamConnection {
   boost::asio::awaitable<void> write_streamed(std::string_view head, BodyStream& body, bool chunked,
                                               std::chrono::milliseconds timeout,
                                               std::chrono::steady_clock::time_point until);
+  /// Feeds `parser` what is buffered, with no wait: whether it has the answer's head then
+  /// (`whole`: the whole answer).
+  bool take_buffered(AnswerParser& parser, bool whole);
   /// Feeds `parser` what is buffered, then what comes, until it has the answer's head (`whole`:
   /// the whole answer), within `timeout`. A connection closed before a byte of the answer is
   /// http::error::end_of_stream.
@@ -121,6 +132,7 @@ class UpstreamConnection {
                                                 std::chrono::milliseconds timeout);
   /// Whether bytes came past the last answer (read, or decrypted and unread).
   bool has_stray_bytes();
+
   /// Whether the upstream closed it while idle, or sent bytes nobody asked for (a peek that
   /// does not wait).
   bool closed_while_idle();
@@ -130,14 +142,21 @@ class UpstreamConnection {
   std::chrono::steady_clock::time_point idle_since;
 
  private:
-  boost::beast::tcp_stream& tcp();
-  boost::asio::awaitable<void> write_all(boost::asio::const_buffer bytes);
+  // Gives the parser what is buffered, until it has had `enough` or needs more bytes.
+  template <class Enough>
+  void feed(AnswerParser& parser, Enough enough);
+  // Reads what comes next into the buffer: 0 when the upstream closed the connection.
+  boost::asio::awaitable<std::size_t> fill();
+  boost::asio::awaitable<void> send(std::string_view bytes);
+  void check(boost::system::error_code ec) const;
 
   boost::asio::any_io_executor executor_;
-  std::unique_ptr<boost::beast::tcp_stream> plain_;
-  std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_;
-  /// An answer's head (at most 64 KiB) and a read's room; Beast's read_some stops there too.
+  boost::asio::ip::tcp::socket socket_;
+  SocketDeadline deadline_;  // after the socket it cancels
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
+  /// An answer's head (at most 64 KiB) and a read's room.
   boost::beast::flat_buffer buffer_{128 * 1024};
+  bool answer_due_ = false;  // a request just went: its answer is not there yet
 };
 
 /// Idle connections to one upstream, kept per I/O thread (a connection is reused only by the

@@ -51,12 +51,8 @@ class TrackedSession {
 // Framing is the session's: a handler's Content-Length, Transfer-Encoding or Connection would
 // contradict the one written here.
 inline bool is_framing_header(std::string_view name) {
-  const auto same = [name](std::string_view framing) {
-    return name.size() == framing.size() &&
-           std::equal(name.begin(), name.end(), framing.begin(),
-                      [](char a, char b) { return std::tolower(a) == std::tolower(b); });
-  };
-  return same("content-length") || same("transfer-encoding") || same("connection");
+  return same_header_name(name, "content-length") || same_header_name(name, "transfer-encoding") ||
+         same_header_name(name, "connection");
 }
 
 // The common headers as one block of text, built once: most answers set none of them.
@@ -91,23 +87,22 @@ inline void write_head(std::string& out, const Response& r, std::size_t content_
   out.append("HTTP/1.1 ").append(number, status_end) += ' ';
   out.append(http::obsolete_reason(static_cast<http::status>(r.status))).append("\r\n");
   out.append("Content-Type: ").append(r.content_type).append("\r\n");
+  // One pass over the handler's headers: written, and looked up among the common ones.
+  const auto common = common_headers();
   unsigned handler_set = 0;  // bit i: the handler set common_headers()[i]
+  bool dated = false;
   for (const auto& [name, value] : r.headers) {
     if (is_framing_header(name)) continue;
     out.append(name).append(": ").append(value).append("\r\n");
-  }
-  if (!r.headers.empty()) {
-    const auto common = common_headers();
+    dated = dated || same_header_name(name, "Date");
     for (std::size_t i = 0; i < common.size(); ++i)
-      if (has_header(r, common[i].name)) handler_set |= 1u << i;
+      if (same_header_name(name, common[i].name)) handler_set |= 1u << i;
   }
   out.append("X-Request-Id: ").append(request_id).append("\r\n");
-  if (r.headers.empty() || !has_header(r, "Date"))
-    out.append("Date: ").append(http_date_now()).append("\r\n");
+  if (!dated) out.append("Date: ").append(http_date_now()).append("\r\n");
   if (handler_set == 0) {
     out.append(common_header_block(https));
   } else {
-    const auto common = common_headers();
     for (std::size_t i = 0; i < common.size(); ++i)
       if (!(handler_set & (1u << i)) && (https || !common[i].https_only))
         out.append(common[i].name).append(": ").append(common[i].value).append("\r\n");

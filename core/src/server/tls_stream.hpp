@@ -4,6 +4,8 @@
 // busy and none while it waits (async_ready), which is what 1,000 idle TLS clients cost.
 #pragma once
 
+#include "server/socket_deadline.hpp"
+
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -49,11 +51,7 @@ class TlsStream {
 
   /// Takes the socket; `ctx` must outlive the stream (the session holds it).
   TlsStream(boost::asio::ip::tcp::socket socket, SSL_CTX* ctx)
-      : socket_(std::move(socket)),
-        timer_(socket_.get_executor()),
-        shared_(std::make_shared<Shared>()) {
-    shared_->socket = &socket_;
-    shared_->timer = &timer_;
+      : socket_(std::move(socket)), deadline_(socket_) {
     socket_.non_blocking(true);
     ssl_ = SSL_new(ctx);
     if (!ssl_ || SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle())) != 1)
@@ -67,11 +65,7 @@ class TlsStream {
     SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   }
 
-  ~TlsStream() {
-    shared_->socket = nullptr;
-    shared_->timer = nullptr;
-    SSL_free(ssl_);
-  }
+  ~TlsStream() { SSL_free(ssl_); }
   TlsStream(const TlsStream&) = delete;
   TlsStream& operator=(const TlsStream&) = delete;
 
@@ -80,24 +74,14 @@ class TlsStream {
   SSL* native_handle() { return ssl_; }
 
   /// Every operation pending now or started before the deadline fails with
-  /// beast::error::timeout once it passes (the socket is cancelled). The timer is armed lazily,
-  /// as nginx does: moving a deadline later only records it, and the armed wait, when it
-  /// fires, waits again for the rest; only an earlier deadline re-arms it. A busy connection
-  /// moves its deadline several times per request and touches the timer queue about never.
-  /// `Alloc`: how a wait armed here is allocated (the default: Asio's per-thread recycling;
-  /// ExactAllocator for a long one, such as a parked connection's).
+  /// beast::error::timeout once it passes (SocketDeadline: armed lazily). `Alloc`: how a wait
+  /// armed here is allocated (ExactAllocator for a long one, such as a parked connection's).
   template <class Alloc = std::allocator<void>>
   void expires_after(clock::duration d, Alloc alloc = {}) {
-    Shared& s = *shared_;
-    s.deadline = clock::now() + d;
-    s.timed_out = false;
-    if (!s.armed || s.deadline < s.armed_until) arm(shared_, alloc);
+    deadline_.expires_after(d, alloc);
   }
-  void expires_never() {
-    shared_->deadline = clock::time_point::max();
-    shared_->timed_out = false;
-  }
-  bool timed_out() const { return shared_->timed_out; }
+  void expires_never() { deadline_.expires_never(); }
+  bool timed_out() const { return deadline_.timed_out(); }
 
   // --- non-blocking attempts: done now, or error::would_block and wants() says on what ---
 
@@ -154,7 +138,7 @@ class TlsStream {
     return socket_.async_wait(want_, std::forward<Token>(token));
   }
   error_code ready_error(error_code ec) const {
-    if (shared_->timed_out) return boost::beast::error::timeout;
+    if (deadline_.timed_out()) return boost::beast::error::timeout;
     return ec;
   }
 
@@ -180,44 +164,6 @@ class TlsStream {
   }
 
  private:
-  struct Shared {
-    bool timed_out = false;
-    bool armed = false;                                     // a wait is pending on the timer
-    clock::time_point deadline = clock::time_point::max();  // max: none
-    clock::time_point armed_until;                          // when the pending wait fires
-    std::uint64_t generation = 0;                           // of the pending wait
-    boost::asio::ip::tcp::socket* socket = nullptr;         // null once the stream is gone
-    boost::asio::steady_timer* timer = nullptr;
-  };
-
-  // Arms the timer for the current deadline. Its expiry, if it is still the pending wait,
-  // times the stream out, waits again for a deadline moved later, or does nothing when there
-  // is no deadline left.
-  template <class Alloc>
-  static void arm(const std::shared_ptr<Shared>& shared, Alloc alloc) {
-    Shared& s = *shared;
-    const auto generation = ++s.generation;
-    s.armed = true;
-    s.armed_until = s.deadline;
-    s.timer->expires_at(s.deadline);  // cancels a pending wait: stale, by its generation
-    auto expired = [shared, generation](error_code) {
-      Shared& s = *shared;
-      if (!s.socket || s.generation != generation) return;
-      s.armed = false;
-      if (s.deadline == clock::time_point::max()) return;
-      if (s.deadline <= clock::now()) {
-        s.timed_out = true;
-        s.socket->cancel();
-      } else {
-        arm(shared, std::allocator<void>());
-      }
-    };
-    if constexpr (std::is_same_v<Alloc, std::allocator<void>>)
-      s.timer->async_wait(std::move(expired));
-    else
-      s.timer->async_wait(boost::asio::bind_allocator(alloc, std::move(expired)));
-  }
-
   // One attempt of an OpenSSL call: >0 done (with `n` bytes), else SSL_get_error applies.
   struct Handshake {
     static constexpr bool kHasSize = false;
@@ -274,7 +220,7 @@ class TlsStream {
   template <class Attempt>
   std::size_t attempt(const Attempt& a, error_code& ec) {
     ec = {};
-    if (shared_->timed_out) {
+    if (deadline_.timed_out()) {
       ec = boost::beast::error::timeout;
       return 0;
     }
@@ -331,7 +277,7 @@ class TlsStream {
         boost::asio::post(stream->socket_.get_executor(), std::move(self));
         return;
       }
-      if (stream->shared_->timed_out) return finish(self, boost::beast::error::timeout, 0);
+      if (stream->deadline_.timed_out()) return finish(self, boost::beast::error::timeout, 0);
       if (ec) return finish(self, ec, 0);
       const std::size_t n = stream->attempt(attempt, ec);
       if (ec == boost::asio::error::would_block)
@@ -341,8 +287,7 @@ class TlsStream {
   };
 
   boost::asio::ip::tcp::socket socket_;
-  boost::asio::steady_timer timer_;
-  std::shared_ptr<Shared> shared_;
+  SocketDeadline deadline_;  // after the socket it cancels
   SSL* ssl_ = nullptr;
   boost::asio::socket_base::wait_type want_ = boost::asio::socket_base::wait_read;
 };
