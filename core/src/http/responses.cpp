@@ -4,8 +4,10 @@
 #include <boost/json/object.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <random>
 
@@ -97,10 +99,20 @@ bool is_valid_request_id(std::string_view id) {
 
 void new_request_id(std::span<char, 32> out) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* kHex = "0123456789abcdef";
+  // Two hex digits per byte, looked up at once.
+  static constexpr auto kPairs = [] {
+    constexpr std::string_view kHex = "0123456789abcdef";
+    std::array<char, 512> pairs{};
+    for (int b = 0; b < 256; ++b) {
+      pairs[2 * b] = kHex[b >> 4];
+      pairs[2 * b + 1] = kHex[b & 0xf];
+    }
+    return pairs;
+  }();
   for (int half = 0; half < 2; ++half) {
     std::uint64_t v = rng();
-    for (int i = 0; i < 16; ++i, v >>= 4) out[half * 16 + i] = kHex[v & 0xf];
+    for (int i = 0; i < 8; ++i, v >>= 8)
+      std::memcpy(&out[half * 16 + 2 * i], &kPairs[2 * (v & 0xff)], 2);
   }
 }
 

@@ -21,6 +21,7 @@
 namespace passerelle {
 
 namespace http = boost::beast::http;
+using namespace std::string_view_literals;
 
 namespace {
 
@@ -413,12 +414,12 @@ class ProxyPlugin final : public Plugin {
       out += '?';
       out += r.raw_query;
     }
-    out += " HTTP/1.1\r\nHost: ";
+    out += " HTTP/1.1\r\nHost: "sv;
     out += upstream_.host_header;
     const auto field = [&out](std::string_view name, std::string_view value) {
-      out += "\r\n";
+      out += "\r\n"sv;
       out += name;
-      out += ": ";
+      out += ": "sv;
       out += value;
     };
     const auto connection = r.headers.find("connection");
@@ -430,13 +431,13 @@ class ProxyPlugin final : public Plugin {
         field(name, value);
     field("X-Request-Id", r.request_id);
     const auto incoming = r.headers.find("traceparent");
-    out += "\r\ntraceparent: ";
+    out += "\r\ntraceparent: "sv;
     append_traceparent(out, incoming == r.headers.end() ? nullptr : &incoming->second);
     field("X-Forwarded-Proto", "https");
     if (r.identity)
       field("Authorization", "Bearer " + host_->identity_token(*r.identity, settings_.audience));
     out += framing;  // "\r\nContent-Length: n", "\r\nTransfer-Encoding: chunked" or nothing
-    out += "\r\n\r\n";
+    out += "\r\n\r\n"sv;
     return out;
   }
 

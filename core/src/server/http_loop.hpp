@@ -55,12 +55,24 @@ inline bool is_framing_header(std::string_view name) {
          same_header_name(name, "connection");
 }
 
+// Each common header's line ("Name: value\r\n"), built once.
+inline const std::vector<std::string>& common_header_lines() {
+  static const std::vector<std::string> lines = [] {
+    std::vector<std::string> out;
+    for (const CommonHeader& h : common_headers())
+      out.push_back(std::string(h.name).append(": ").append(h.value).append("\r\n"));
+    return out;
+  }();
+  return lines;
+}
+
 // The common headers as one block of text, built once: most answers set none of them.
 inline std::string_view common_header_block(bool https) {
   static const auto build = [](bool with_hsts) {
     std::string block;
-    for (const CommonHeader& h : common_headers())
-      if (with_hsts || !h.https_only) block.append(h.name).append(": ").append(h.value) += "\r\n";
+    const auto common = common_headers();
+    for (std::size_t i = 0; i < common.size(); ++i)
+      if (with_hsts || !common[i].https_only) block += common_header_lines()[i];
     return block;
   };
   static const std::string with_hsts = build(true);
@@ -81,42 +93,43 @@ enum class Framing { length, chunked, until_close };
 inline void write_head(std::string& out, const Response& r, std::size_t content_length,
                        bool keep_alive, std::string_view request_id, bool https,
                        Framing framing = Framing::length) {
+  using namespace std::string_view_literals;
   out.clear();
   char number[24];
   const auto status_end = std::to_chars(number, number + sizeof number, r.status).ptr;
-  out.append("HTTP/1.1 ").append(number, status_end) += ' ';
-  out.append(http::obsolete_reason(static_cast<http::status>(r.status))).append("\r\n");
-  out.append("Content-Type: ").append(r.content_type).append("\r\n");
+  out.append("HTTP/1.1 "sv).append(number, status_end) += ' ';
+  out.append(http::obsolete_reason(static_cast<http::status>(r.status))).append("\r\n"sv);
+  out.append("Content-Type: "sv).append(r.content_type).append("\r\n"sv);
   // One pass over the handler's headers: written, and looked up among the common ones.
   const auto common = common_headers();
   unsigned handler_set = 0;  // bit i: the handler set common_headers()[i]
   bool dated = false;
   for (const auto& [name, value] : r.headers) {
     if (is_framing_header(name)) continue;
-    out.append(name).append(": ").append(value).append("\r\n");
+    out.append(name).append(": "sv).append(value).append("\r\n"sv);
     dated = dated || same_header_name(name, "Date");
     for (std::size_t i = 0; i < common.size(); ++i)
       if (same_header_name(name, common[i].name)) handler_set |= 1u << i;
   }
-  out.append("X-Request-Id: ").append(request_id).append("\r\n");
-  if (!dated) out.append("Date: ").append(http_date_now()).append("\r\n");
+  out.append("X-Request-Id: "sv).append(request_id).append("\r\n"sv);
+  if (!dated) out.append("Date: "sv).append(http_date_now()).append("\r\n"sv);
   if (handler_set == 0) {
     out.append(common_header_block(https));
   } else {
     for (std::size_t i = 0; i < common.size(); ++i)
       if (!(handler_set & (1u << i)) && (https || !common[i].https_only))
-        out.append(common[i].name).append(": ").append(common[i].value).append("\r\n");
+        out += common_header_lines()[i];
   }
   if (r.status == 204 || r.status == 304 || framing == Framing::until_close) {
     // No body, or one that ends with the connection.
   } else if (framing == Framing::chunked) {
-    out.append("Transfer-Encoding: chunked\r\n");
+    out.append("Transfer-Encoding: chunked\r\n"sv);
   } else {
     const auto length_end = std::to_chars(number, number + sizeof number, content_length).ptr;
-    out.append("Content-Length: ").append(number, length_end).append("\r\n");
+    out.append("Content-Length: "sv).append(number, length_end).append("\r\n"sv);
   }
-  if (!keep_alive) out.append("Connection: close\r\n");
-  out.append("\r\n");
+  if (!keep_alive) out.append("Connection: close\r\n"sv);
+  out.append("\r\n"sv);
 }
 
 // The head's fields with lower-case names. Taken before the body is read: trailer fields,
