@@ -9,6 +9,11 @@
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <future>
 #include <sstream>
@@ -21,18 +26,53 @@ namespace {
 // The echo upstream (tests/support/echo_upstream.py) on a port of its choice.
 class EchoUpstream {
  public:
-  EchoUpstream()
-      : process_({"/usr/bin/python3", "-u",
-                  std::string(PASSERELLE_SOURCE_DIR) + "/tests/support/echo_upstream.py"}) {
+  /// `tls`: over HTTPS, with the test CA's localhost certificate.
+  explicit EchoUpstream(bool tls = false) : tls_(tls), process_(command(tls)) {
     BOOST_REQUIRE(process_.wait_until(
         [](const std::string& o) { return o.find('\n') != std::string::npos; }, 10s));
     const std::string out = process_.output();
     port_ = std::stoi(out.substr(out.find(' ') + 1));
   }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/base"; }
+  std::string url() const {
+    return tls_ ? "https://localhost:" + std::to_string(port_) + "/base"
+                : "http://127.0.0.1:" + std::to_string(port_) + "/base";
+  }
 
  private:
+  static std::vector<std::string> command(bool tls) {
+    std::vector<std::string> argv = {
+        "/usr/bin/python3", "-u",
+        std::string(PASSERELLE_SOURCE_DIR) + "/tests/support/echo_upstream.py"};
+    if (tls) argv.insert(argv.end(), {"--tls", test_certs().cert, test_certs().key});
+    return argv;
+  }
+  bool tls_;
   ChildProcess process_;
+  int port_ = 0;
+};
+
+// A TCP listener that never accepts: the kernel completes connections, nobody ever answers (a
+// hung service whose machine is up).
+class MuteListener {
+ public:
+  MuteListener() : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof address;
+    BOOST_REQUIRE(fd_ >= 0);
+    BOOST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), size) == 0);
+    BOOST_REQUIRE(::listen(fd_, 16) == 0);
+    BOOST_REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size) == 0);
+    port_ = ntohs(address.sin_port);
+  }
+  ~MuteListener() { ::close(fd_); }
+  MuteListener(const MuteListener&) = delete;
+  MuteListener& operator=(const MuteListener&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_;
   int port_ = 0;
 };
 
@@ -318,6 +358,47 @@ BOOST_AUTO_TEST_CASE(a_slow_down_or_talkative_upstream_is_a_clear_error_on_its_r
   BOOST_TEST(r->body.find("the service absent is unreachable") != std::string::npos, r->body);
   // GET is tried three times (retries: 2); a POST once, since it may have been received.
   BOOST_TEST(gw.wait_for_log_times("trying again", 2), gw.log());
+  BOOST_TEST(gw.stop(SIGTERM) == 0, gw.log());
+}
+
+BOOST_AUTO_TEST_CASE(an_https_upstream_is_verified_kept_alive_and_bounded_in_time) {
+  EchoUpstream upstream(/*tls=*/true);
+  MuteListener mute;
+  const std::string trust = "      ca_file: " + test_certs().ca + "\n";
+  GatewayProcess gw("demo: true\nplugins:\n" +
+                    proxy_entry("chiffre", upstream.url(), trust + "      response_timeout: 1s\n") +
+                    // Connected, then not a byte of the TLS handshake in return.
+                    proxy_entry("muet",
+                                "https://localhost:" + std::to_string(mute.port()) + "/base",
+                                trust + "      connect_timeout: 1s\n      retries: 0\n") +
+                    // The system's CAs do not know the test CA.
+                    proxy_entry("inconnu", upstream.url(), "      retries: 0\n"));
+  BOOST_REQUIRE_MESSAGE(gw.wait_for_log("\"msg\":\"ready\""), gw.log());
+  const Session elu = login(gw, "elu.angers", "passerelle-demo");
+  TestConnection c(gw.https_port());
+
+  // Verified (the test CA, the name localhost), and the connection kept for the next request.
+  const auto first =
+      echoed(c.request("GET", "/api/chiffre/dossiers?commune=49007", "", {{"Cookie", elu.cookie}}));
+  BOOST_TEST(first.at("path").as_string() == "/base/dossiers?commune=49007");
+  const auto second = echoed(
+      c.request("POST", "/api/chiffre/dossiers", R"({"objet":"permis"})", elu.write_headers()));
+  BOOST_TEST(second.at("body").as_string() == R"({"objet":"permis"})");
+  BOOST_TEST(first.at("connection").as_int64() == second.at("connection").as_int64());
+
+  // Each wait has its bound: the answer (response_timeout: before the upstream's 5 s), the
+  // handshake (connect_timeout: it would never end).
+  auto r = c.request("GET", "/api/chiffre/slow/5", "", {{"Cookie", elu.cookie}});
+  BOOST_TEST(r->status == 504, r->body);
+  r = c.request("GET", "/api/muet/x", "", {{"Cookie", elu.cookie}});
+  BOOST_TEST(r->status == 504, r->body);
+  BOOST_TEST(r->body.find("\"upstream_timeout\"") != std::string::npos, r->body);
+
+  // An upstream whose certificate is not trusted is unreachable, not relayed.
+  r = c.request("GET", "/api/inconnu/x", "", {{"Cookie", elu.cookie}});
+  BOOST_TEST(r->status == 502, r->body);
+  BOOST_TEST(r->body.find("\"upstream_unavailable\"") != std::string::npos, r->body);
+  BOOST_TEST(c.request("GET", "/healthz")->status == 200);
   BOOST_TEST(gw.stop(SIGTERM) == 0, gw.log());
 }
 

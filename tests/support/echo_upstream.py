@@ -7,9 +7,10 @@ without saying so; /drip answers in pieces, 100 ms apart; /eof/N answers N bytes
 length, ending them by closing; /smuggle[/MS] answers, then MS (50) ms later sends an answer unasked; /cut sends one chunk and hangs up;
 /early sends two 103 answers before its own;
 /early-close one, then closes (/hits says how many it received). Chunked request bodies are read.
-Prints its port, then serves until killed (or 10 minutes)."""
+With --tls CERT KEY it speaks HTTPS. Prints its port, then serves until killed (or 10 minutes)."""
 import json
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -146,6 +147,13 @@ class Server(socketserver.ThreadingMixIn, HTTPServer):
 
 
 server = Server(("127.0.0.1", 0), Handler)
+if "--tls" in sys.argv:
+    at = sys.argv.index("--tls")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[at + 1], sys.argv[at + 2])
+    # The handshake in the connection's thread, not in the accepting one.
+    server.socket = context.wrap_socket(server.socket, server_side=True,
+                                        do_handshake_on_connect=False)
 print("listening", server.server_address[1], flush=True)
 threading.Timer(600, server.shutdown).start()
 server.serve_forever()

@@ -52,7 +52,7 @@ struct Route {
   /// The handler bounds every wait itself, with its own timeout on each network read and write
   /// (as the proxy does): the host then awaits it inline, without the coroutine and timer that
   /// race it against its deadline. One so marked that waits without a bound holds its caller
-  /// until it ends. Its Request outlives the call: the handler may keep a reference to it.
+  /// until it ends.
   bool bounded = false;
   /// The body is a multipart/form-data upload (a POST): the host checks the caller first, then
   /// streams the files to disk (config `attachments:` gives the size, types and scan), and the

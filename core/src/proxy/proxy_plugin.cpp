@@ -372,8 +372,7 @@ class ProxyPlugin final : public Plugin {
     std::vector<Route> out;
     for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
       Route r{method, "{path...}", settings_.roles,
-              // Bounded: the request outlives the call, which takes it by reference.
-              [this](Request&& request) { return forward(request); }};
+              [this](Request&& request) { return forward(std::move(request)); }};
       r.accepts = {"*/*"};  // any media type: the upstream judges
       r.streams_body = true;
       r.bounded = true;  // connect_timeout, response_timeout and stream_timeout bound each wait
@@ -457,7 +456,7 @@ class ProxyPlugin final : public Plugin {
     return parser;
   }
 
-  Task<Response> forward(Request& r) {
+  Task<Response> forward(Request r) {
     const auto executor = co_await boost::asio::this_coro::executor;
     const http::verb verb = http::string_to_verb(r.method);
     const bool head = verb == http::verb::head;
@@ -573,8 +572,13 @@ class ProxyPlugin final : public Plugin {
       }
       return out;
     }
-    if (!length || *length > kWholeUpTo || !connection->take_buffered(parser, true))
-      return std::nullopt;
+    if (!length || *length > kWholeUpTo) return std::nullopt;
+    try {
+      if (!connection->take_buffered(parser, true)) return std::nullopt;
+    } catch (const boost::system::system_error& e) {  // a malformed body
+      failed_->add();
+      fail(e.code());
+    }
     Response out = respond(parser);
     out.body = parser.take_body();
     if (parser.keep_alive()) pool_->give_back(std::move(connection));

@@ -83,7 +83,7 @@ std::size_t AnswerParser::on_body_impl(beast::string_view bytes, boost::system::
 
 UpstreamConnection::UpstreamConnection(const asio::any_io_executor& executor,
                                        asio::ssl::context* tls)
-    : executor_(executor), socket_(executor), deadline_(socket_) {
+    : executor_(executor), socket_(executor), deadline_(socket_, SocketDeadline::OnExpiry::close) {
   if (tls) tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls);
 }
 
@@ -259,6 +259,7 @@ asio::awaitable<std::size_t> UpstreamConnection::fill() {
   else
     std::tie(ec, n) = co_await socket_.async_read_some(buffer_.prepare(kReadSize),
                                                        asio::as_tuple(asio::use_awaitable));
+  if (deadline_.timed_out()) throw boost::system::system_error(beast::error::timeout);
   if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) co_return 0;
   check(ec);
   buffer_.commit(n);
@@ -322,7 +323,12 @@ asio::awaitable<std::size_t> UpstreamConnection::read_some(AnswerParser& parser,
 }
 
 bool UpstreamConnection::has_stray_bytes() {
-  return buffer_.size() > 0 || (tls_ && SSL_pending(tls_->native_handle()) > 0);
+  if (buffer_.size() > 0) return true;
+  if (!tls_) return false;
+  // Decrypted and unread, or received and not yet decrypted (in OpenSSL's buffer or in the
+  // BIO Asio feeds it from).
+  SSL* ssl = tls_->native_handle();
+  return SSL_has_pending(ssl) == 1 || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0;
 }
 
 bool UpstreamConnection::closed_while_idle() {

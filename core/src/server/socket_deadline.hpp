@@ -18,11 +18,20 @@ class SocketDeadline {
  public:
   using clock = std::chrono::steady_clock;
 
+  /// What a deadline that passes does to the socket.
+  enum class OnExpiry {
+    cancel,  ///< cancels what is pending: the owner checks timed_out() before each operation
+    close,   ///< closes it: every later operation fails too (for code that does not check,
+             ///< such as Asio's TLS stream, which reads and writes in several steps)
+  };
+
   /// `socket` must outlive the deadline (declare the deadline after it).
-  explicit SocketDeadline(boost::asio::ip::tcp::socket& socket)
+  explicit SocketDeadline(boost::asio::ip::tcp::socket& socket,
+                          OnExpiry on_expiry = OnExpiry::cancel)
       : timer_(socket.get_executor()), shared_(std::make_shared<Shared>()) {
     shared_->socket = &socket;
     shared_->timer = &timer_;
+    shared_->close = on_expiry == OnExpiry::close;
   }
   ~SocketDeadline() {
     shared_->socket = nullptr;
@@ -32,7 +41,7 @@ class SocketDeadline {
   SocketDeadline& operator=(const SocketDeadline&) = delete;
 
   /// Every operation on the socket pending then, or started before the deadline, fails once it
-  /// passes (the socket is cancelled) and timed_out() says so. Moving a deadline later only
+  /// passes (OnExpiry) and timed_out() says so. Moving a deadline later only
   /// records it: the armed wait, when it fires, waits again for the rest; only an earlier
   /// deadline re-arms it. `Alloc`: how a wait armed here is allocated (the default: Asio's
   /// per-thread recycling; an exact allocator for a long one, such as a parked connection's).
@@ -56,6 +65,7 @@ class SocketDeadline {
  private:
   struct Shared {
     bool timed_out = false;
+    bool close = false;                                     // OnExpiry::close
     bool armed = false;                                     // a wait is pending on the timer
     clock::time_point deadline = clock::time_point::max();  // max: none
     clock::time_point armed_until;                          // when the pending wait fires
@@ -81,7 +91,11 @@ class SocketDeadline {
       if (s.deadline == clock::time_point::max()) return;
       if (s.deadline <= clock::now()) {
         s.timed_out = true;
-        s.socket->cancel();
+        boost::system::error_code ignored;  // a socket closed already: nothing to stop
+        if (s.close)
+          s.socket->close(ignored);
+        else
+          s.socket->cancel(ignored);
       } else {
         arm(shared, std::allocator<void>());
       }
