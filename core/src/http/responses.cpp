@@ -1,6 +1,8 @@
 // Shared response helpers, so that every path (server, router, plugins) answers alike.
 #include "http/responses.hpp"
 
+#include "util/text.hpp"
+
 #include <boost/json/object.hpp>
 
 #include <algorithm>
@@ -37,21 +39,9 @@ Response redirect_response(const std::string& location) {
   return r;
 }
 
-// Header names are ASCII: no locale lookup per character (the session asks this of every
-// common header, for each answer that sets headers).
-namespace {
-constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
-}  // namespace
-
-bool same_header_name(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return ascii_lower(x) == ascii_lower(y);
-         });
-}
-
 bool has_header(const Response& r, std::string_view name) {
   return std::any_of(r.headers.begin(), r.headers.end(),
-                     [&](const auto& h) { return same_header_name(h.first, name); });
+                     [&](const auto& h) { return iequals(h.first, name); });
 }
 
 std::span<const CommonHeader> common_headers() {

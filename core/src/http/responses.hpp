@@ -44,8 +44,6 @@ std::span<const CommonHeader> common_headers();
 
 /// Whether the handler set header `name` (compared in any case).
 bool has_header(const Response& response, std::string_view name);
-/// Whether two header names are the same, ASCII case ignored.
-bool same_header_name(std::string_view a, std::string_view b);
 
 /// The current time as an HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT"), formatted once per
 /// second and thread.

@@ -4,6 +4,7 @@
 
 #include "http/responses.hpp"
 #include "proxy/upstream_pool.hpp"
+#include "util/text.hpp"
 
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -199,14 +200,9 @@ bool is_script(std::string_view type) {
       "text/javascript",        "application/javascript", "application/x-javascript",
       "application/ecmascript", "text/ecmascript",        "text/jscript",
       "application/wasm"};
-  type = type.substr(0, type.find(';'));
-  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
-  return std::any_of(kScripts.begin(), kScripts.end(), [type](std::string_view script) {
-    return type.size() == script.size() &&
-           std::equal(type.begin(), type.end(), script.begin(), [](char a, char b) {
-             return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
-           });
-  });
+  type = trim_blanks(type.substr(0, type.find(';')));
+  return std::any_of(kScripts.begin(), kScripts.end(),
+                     [type](std::string_view script) { return iequals(type, script); });
 }
 
 bool idempotent(http::verb v) {

@@ -259,8 +259,10 @@ asio::awaitable<std::size_t> UpstreamConnection::fill() {
   else
     std::tie(ec, n) = co_await socket_.async_read_some(buffer_.prepare(kReadSize),
                                                        asio::as_tuple(asio::use_awaitable));
-  if (deadline_.timed_out()) throw boost::system::system_error(beast::error::timeout);
-  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) co_return 0;
+  // A socket the deadline closed reads as closed too: that is a timeout (check).
+  if (!deadline_.timed_out() &&
+      (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated))
+    co_return 0;
   check(ec);
   buffer_.commit(n);
   co_return n;
@@ -274,12 +276,10 @@ bool UpstreamConnection::take_buffered(AnswerParser& parser, bool whole) {
 
 asio::awaitable<void> UpstreamConnection::read(AnswerParser& parser, bool whole,
                                                std::chrono::milliseconds timeout) {
-  const auto enough = [&] { return whole ? parser.is_done() : parser.is_header_done(); };
   bool armed = false;
   for (;;) {
     // What is buffered first: an answer often comes in one read, head and body.
-    feed(parser, enough);
-    if (enough()) break;
+    if (take_buffered(parser, whole)) break;
     if (!armed) {
       deadline_.expires_after(timeout);
       armed = true;

@@ -8,6 +8,7 @@
 #include "server/framing.hpp"
 #include "server/sessions.hpp"
 #include "util/ip_address.hpp"
+#include "util/text.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -51,8 +52,8 @@ class TrackedSession {
 // Framing is the session's: a handler's Content-Length, Transfer-Encoding or Connection would
 // contradict the one written here.
 inline bool is_framing_header(std::string_view name) {
-  return same_header_name(name, "content-length") || same_header_name(name, "transfer-encoding") ||
-         same_header_name(name, "connection");
+  return iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
+         iequals(name, "connection");
 }
 
 // Each common header's line ("Name: value\r\n"), built once.
@@ -107,9 +108,9 @@ inline void write_head(std::string& out, const Response& r, std::size_t content_
   for (const auto& [name, value] : r.headers) {
     if (is_framing_header(name)) continue;
     out.append(name).append(": "sv).append(value).append("\r\n"sv);
-    dated = dated || same_header_name(name, "Date");
+    dated = dated || iequals(name, "Date");
     for (std::size_t i = 0; i < common.size(); ++i)
-      if (same_header_name(name, common[i].name)) handler_set |= 1u << i;
+      if (iequals(name, common[i].name)) handler_set |= 1u << i;
   }
   out.append("X-Request-Id: "sv).append(request_id).append("\r\n"sv);
   if (!dated) out.append("Date: "sv).append(http_date_now()).append("\r\n"sv);

@@ -3,15 +3,16 @@
 #pragma once
 
 #include <algorithm>
-#include <cctype>
 #include <string_view>
 
 namespace passerelle {
 
+/// ASCII only, with no locale call per character (header names are compared on every answer).
+constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
 inline bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
+           return ascii_lower(x) == ascii_lower(y);
          });
 }
 
