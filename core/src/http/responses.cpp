@@ -88,7 +88,16 @@ bool is_valid_request_id(std::string_view id) {
 }
 
 void new_request_id(std::span<char, 32> out) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
+  // Unique, not secret (a client may send its own): a counter from a random start, mixed
+  // (splitmix64, a bijection), which never repeats within a thread.
+  thread_local std::uint64_t state =
+      (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
+  const auto rng = [] {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+    return z ^ (z >> 31);
+  };
   // Two hex digits per byte, looked up at once.
   static constexpr auto kPairs = [] {
     constexpr std::string_view kHex = "0123456789abcdef";

@@ -52,7 +52,7 @@ std::string_view http_date_now();
 /// A request id from the client is kept only when it is 1-64 characters of [A-Za-z0-9._-].
 bool is_valid_request_id(std::string_view id);
 
-/// 128 random bits as 32 hex characters (not a secret: just unique).
+/// 128 bits as 32 hex characters, unique per process (not a secret: a client may send its own).
 std::string new_request_id();
 /// The same, written into `out`, for a caller that keeps it without allocating.
 void new_request_id(std::span<char, 32> out);
