@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -19,6 +20,9 @@
 namespace passerelle {
 
 class Entered;
+struct InFlight;
+template <class T>
+struct CallOutcome;
 
 class PluginHost;
 
@@ -69,6 +73,16 @@ class Dispatcher final : public RequestHandler {
   /// request's count in the plugin, which the call takes over (else it counts anew).
   Task<Response> call_plugin(const Target& target, Request request, std::string_view request_id,
                              bool before_upload = false, Entered* entered = nullptr);
+  /// A handler awaited as it is (Route::immediate, Route::bounded); `held` first, so that it
+  /// goes last: the task, an exception and the answer are the plugin's code.
+  Task<Response> await_plugin(InFlight held, const Target& target, Task<Response> handler,
+                              std::exception_ptr failed, std::string_view request_id);
+  /// A handler raced against its route's deadline.
+  Task<Response> call_plugin_within(const Target& target, Request request,
+                                    std::string_view request_id, bool before_upload,
+                                    Entered counted);
+  Response plugin_answer(const Target& target, CallOutcome<Response>& outcome,
+                         std::string_view request_id);
 
   PluginHost& plugins_;
   MetricsRegistry& metrics_;

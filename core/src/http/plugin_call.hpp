@@ -48,7 +48,10 @@ struct InFlight {
   InFlight(std::shared_ptr<LoadedPlugin> p, Entered&& counted) : plugin(std::move(p)) {
     if (!counted.take()) plugin->enter();
   }
-  ~InFlight() { plugin->leave(); }
+  InFlight(InFlight&& other) noexcept : plugin(std::move(other.plugin)) {}
+  ~InFlight() {
+    if (plugin) plugin->leave();
+  }
   InFlight(const InFlight&) = delete;
   InFlight& operator=(const InFlight&) = delete;
   std::shared_ptr<LoadedPlugin> plugin;

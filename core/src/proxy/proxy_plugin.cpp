@@ -452,34 +452,57 @@ class ProxyPlugin final : public Plugin {
     return parser;
   }
 
-  Task<Response> forward(Request r) {
-    const auto executor = co_await boost::asio::this_coro::executor;
+  // The request as the upstream gets it, made at once from the client's: the exchange's
+  // coroutine then holds these bytes and a few flags rather than the whole Request (700 bytes),
+  // and its frame stays small enough for Asio to recycle.
+  struct Outgoing {
+    std::string bytes;                  // the head, and the body when it was read whole
+    BodyStream* body_stream = nullptr;  // else the body, read as it comes
+    bool chunked = false;               // ... and sent chunked
+    bool head = false;                  // a HEAD: its answer has no body
+    bool resendable = false;            // may be sent again on another connection
+    std::string request_id;
+  };
+
+  Task<Response> forward(Request r) { return exchange(outgoing(r)); }
+
+  Outgoing outgoing(const Request& r) {
     const http::verb verb = http::string_to_verb(r.method);
     const bool head = verb == http::verb::head;
     // A GET or HEAD with a body is how requests are smuggled to servers that do not read
     // one: refused.
     if ((verb == http::verb::get || head) && (r.body_stream || !r.body.empty()))
       throw HttpError(400, "bad_request", "a " + r.method + " request has no body here");
-    // A body read as it comes cannot be sent twice: no second attempt then.
-    const bool streamed = r.body_stream != nullptr;
-    std::string request;
-    bool chunked = false;
-    if (streamed) {
+    Outgoing out;
+    out.body_stream = r.body_stream;
+    out.head = head;
+    if (out.body_stream) {
       // The length as a number the gateway read, never the client's text; else chunked.
       const auto text = r.header("content-length");
       const auto length = text ? content_length(*text) : std::nullopt;
       if (text && !length) throw HttpError(400, "bad_request", "malformed Content-Length");
-      chunked = !length;
-      request = head_bytes(r, length ? "\r\nContent-Length: " + std::to_string(*length)
-                                     : "\r\nTransfer-Encoding: chunked");
+      out.chunked = !length;
+      out.bytes = head_bytes(r, length ? "\r\nContent-Length: " + std::to_string(*length)
+                                       : "\r\nTransfer-Encoding: chunked");
     } else {
       const bool framed = !r.body.empty() || verb == http::verb::post || verb == http::verb::put ||
                           verb == http::verb::patch;
-      request = head_bytes(
+      out.bytes = head_bytes(
           r, framed ? "\r\nContent-Length: " + std::to_string(r.body.size()) : std::string());
-      request += r.body;
+      out.bytes += r.body;
     }
-    const bool resendable = idempotent(verb) && !streamed;
+    // A body read as it comes cannot be sent twice: no second attempt then.
+    out.resendable = idempotent(verb) && !out.body_stream;
+    out.request_id = r.request_id;
+    return out;
+  }
+
+  Task<Response> exchange(Outgoing out) {
+    const auto executor = co_await boost::asio::this_coro::executor;
+    const bool head = out.head;
+    const bool streamed = out.body_stream != nullptr;
+    const bool resendable = out.resendable;
+    const std::string& request = out.bytes;
     const int attempts = resendable ? 1 + static_cast<int>(settings_.retries) : 1;
     forwarded_->add();
     bool found_stale = false;
@@ -500,7 +523,7 @@ class ProxyPlugin final : public Plugin {
         }
         if (streamed)
           co_await connection->write_streamed(
-              request, *r.body_stream, chunked, settings_.response_timeout,
+              request, *out.body_stream, out.chunked, settings_.response_timeout,
               std::chrono::steady_clock::now() + settings_.stream_timeout);
         else if (const std::size_t sent = connection->write_now(request); sent < request.size()) {
           // Most requests go out whole at once, with no wait; the rest of this one waits.
@@ -547,7 +570,7 @@ class ProxyPlugin final : public Plugin {
                          (attempt < attempts || (stale && resendable && attempt < 3));
       host_->logger().warn("upstream " + upstream_.host_header + ": " + failure.message() +
                            (connecting ? " (connecting)" : "") + (again ? ", trying again" : "") +
-                           " [" + r.request_id + "]");
+                           " [" + out.request_id + "]");
       if (!again) fail(failure);
     }
   }
