@@ -15,6 +15,7 @@
 #include "log/log.hpp"
 #include "plugins/plugin_host.hpp"
 #include "store/store_error.hpp"
+#include "util/text.hpp"
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/url/parse.hpp>
@@ -165,16 +166,9 @@ bool is_plain_path(std::string_view encoded, const std::string& decoded,
 // decoded path, with no query, which is what Boost.URL's parse gives for it at ten times the
 // cost (checked on two million such targets). Anything else is parsed.
 bool is_bare_path(std::string_view target) {
-  static constexpr auto kBare = [] {
-    std::array<bool, 256> t{};
-    for (int c = '0'; c <= '9'; ++c) t[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 'a' + 'A'] = true;
-    for (unsigned char c : std::string_view("-._~/")) t[c] = true;
-    return t;
-  }();
   return !target.empty() && target.front() == '/' &&
          std::all_of(target.begin(), target.end(),
-                     [](char c) { return kBare[static_cast<unsigned char>(c)]; });
+                     [](char c) { return c == '/' || is_unreserved(c); });
 }
 
 // Beast writes header names and values as given: a CR or LF there would end the header early

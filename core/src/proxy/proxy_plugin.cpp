@@ -244,7 +244,7 @@ void append_traceparent(std::string& out, const std::string* incoming) {
 void append_segment(std::string& out, std::string_view segment) {
   static constexpr char kDigits[] = "0123456789ABCDEF";
   for (unsigned char c : segment) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+    if (is_unreserved(static_cast<char>(c))) {
       out += static_cast<char>(c);
     } else {
       out += '%';

@@ -141,8 +141,8 @@ inline std::vector<std::pair<std::string, std::string>> lower_case_fields(
   out.reserve(8);
   for (const auto& field : head) {
     std::string name(field.name_string());
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
+    // Names are tokens (the parser checked): ASCII, no locale call per character.
+    std::transform(name.begin(), name.end(), name.begin(), ascii_lower);
     out.emplace_back(std::move(name), std::string(field.value()));
   }
   return out;
@@ -184,10 +184,7 @@ boost::asio::awaitable<boost::system::error_code> retry_when_ready(Stream& strea
 inline bool is_multipart_form(const http::request_header<>& head) {
   const auto type = head[http::field::content_type];
   static constexpr std::string_view kForm = "multipart/form-data";
-  return type.size() >= kForm.size() &&
-         std::equal(kForm.begin(), kForm.end(), type.begin(), [](char a, char b) {
-           return a == std::tolower(static_cast<unsigned char>(b));
-         });
+  return type.size() >= kForm.size() && iequals(type.substr(0, kForm.size()), kForm);
 }
 
 /// The body of an upload route, read as the application asks (BodySource): into the caller's

@@ -1,5 +1,5 @@
-// Small text helpers for protocol parsing: ASCII case-insensitive comparison and trimming of
-// spaces and tabs (HTTP's optional whitespace).
+// Small text helpers for protocol parsing: ASCII case-insensitive comparison, URI characters and
+// trimming of spaces and tabs (HTTP's optional whitespace).
 #pragma once
 
 #include <algorithm>
@@ -14,6 +14,12 @@ inline bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return ascii_lower(x) == ascii_lower(y);
          });
+}
+
+/// An unreserved character of a URI (RFC 3986 §2.3): a letter, a digit, '-', '.', '_' or '~'.
+constexpr bool is_unreserved(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
 }
 
 /// `s` without the spaces and tabs around it.
