@@ -50,11 +50,17 @@ inline constexpr const char* kSdkVersion = "0.8.0";
 #define PASSERELLE_FP_DEBUG ""
 #endif
 // How Asio is configured where it shapes what host and plugin share: the per-thread cache of
-// recycled blocks (coroutine frames), the I/O backend behind the executors, threads.
+// recycled blocks (I/O handlers), where coroutine frames come from, the I/O backend behind the
+// executors, threads.
 #ifdef BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE
 #define PASSERELLE_FP_ASIO_CACHE PASSERELLE_STRINGIFY(BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE)
 #else
 #define PASSERELLE_FP_ASIO_CACHE "default"
+#endif
+#ifdef BOOST_ASIO_DISABLE_AWAITABLE_FRAME_RECYCLING
+#define PASSERELLE_FP_ASIO_FRAMES "malloc"
+#else
+#define PASSERELLE_FP_ASIO_FRAMES "recycled"
 #endif
 #if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
 #define PASSERELLE_FP_ASIO_BACKEND "io_uring"
@@ -76,6 +82,7 @@ inline constexpr const char* kSdkVersion = "0.8.0";
 inline constexpr const char* kBuildFingerprint = PASSERELLE_FP_COMPILER
     ";c++" PASSERELLE_STRINGIFY(__cplusplus) PASSERELLE_FP_STDLIB PASSERELLE_FP_DEBUG
     ";boost-" PASSERELLE_STRINGIFY(BOOST_VERSION) ";asio-cache-" PASSERELLE_FP_ASIO_CACHE
+                                                  ";asio-frames-" PASSERELLE_FP_ASIO_FRAMES
                                                   ";asio-" PASSERELLE_FP_ASIO_BACKEND
                                                   ";asio-" PASSERELLE_FP_ASIO_THREADS ";sdk-0.8.0";
 #else
