@@ -145,6 +145,10 @@ BOOST_AUTO_TEST_CASE(a_requester_attaches_a_pdf_and_both_parties_download_it) {
     BOOST_TEST(d->body == content);
     BOOST_TEST(d->headers["content-type"] == "application/pdf");
     BOOST_TEST(d->headers["x-content-type-options"] == "nosniff");
+    // Opened in a tab anyway, it runs nothing: the sandbox's policy, not the portal's.
+    BOOST_TEST(d->headers["content-security-policy"] ==
+               "sandbox; default-src 'none'; frame-ancestors 'none'");
+    BOOST_TEST(d->lines["content-security-policy"] == 1u);
     BOOST_TEST(
         d->headers["content-disposition"].rfind("attachment; filename=\"bail 2026.pdf\"", 0) == 0,
         d->headers["content-disposition"]);

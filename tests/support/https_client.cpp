@@ -171,6 +171,7 @@ std::optional<HttpReply> TestConnection::read_reply(bool to_head) {
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return std::tolower(c); });
     reply.headers[name] = std::string(f.value());
+    ++reply.lines[name];
   }
   reply.body = res.body();
   reply.keep_alive = res.keep_alive();

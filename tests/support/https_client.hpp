@@ -14,7 +14,8 @@ namespace passerelle::test {
 
 struct HttpReply {
   int status = 0;
-  std::map<std::string, std::string> headers;  // lower-case names
+  std::map<std::string, std::string> headers;  // lower-case names; the last of a repeated one
+  std::map<std::string, std::size_t> lines;    // how many lines each name came on
   std::string body;
   bool keep_alive = false;
 };

@@ -92,6 +92,11 @@ struct Response {
   /// outside its deadline: each read must have a timeout of its own.
   std::shared_ptr<BodyStream> stream;
   std::int64_t stream_length = -1;  ///< The streamed body's length in bytes; -1: unknown.
+  /// Content the gateway did not write (a proxied service's page, a user's file): served under
+  /// "Content-Security-Policy: sandbox; default-src 'none'; frame-ancestors 'none'" instead of
+  /// the gateway's own policy, so that it runs no script and never acts as the gateway's origin.
+  /// A Content-Security-Policy among `headers` still replaces either.
+  bool sandboxed = false;
 
   /// A JSON response with the given status.
   static Response json(const boost::json::value& value, int status = 200) {

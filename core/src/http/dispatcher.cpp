@@ -208,29 +208,6 @@ Task<std::optional<AuthContext>> look_up(const Authenticate& authenticate, Incom
   co_return co_await authenticate(who);
 }
 
-// A copy of the request id, in place up to 64 characters (the session's are 32): kept by
-// handle() for the answer and the log, apart from the request, which a core route takes whole.
-class IdCopy {
- public:
-  explicit IdCopy(std::string_view id) {
-    if (id.size() <= inline_.size()) {
-      std::copy(id.begin(), id.end(), inline_.begin());
-      view_ = std::string_view(inline_.data(), id.size());
-    } else {
-      heap_ = id;
-      view_ = heap_;
-    }
-  }
-  IdCopy(const IdCopy&) = delete;
-  IdCopy& operator=(const IdCopy&) = delete;
-  std::string_view view() const { return view_; }
-
- private:
-  std::array<char, 64> inline_;
-  std::string heap_;
-  std::string_view view_;
-};
-
 // The path as handlers get it, "/" and the segments joined by "/": the decoded path itself
 // when it is that already (the usual case), else built.
 std::string normal_path(std::string decoded, const std::vector<std::string>& segments) {
@@ -440,8 +417,35 @@ Handled Dispatcher::start(IncomingRequest request, const asio::any_io_executor& 
   } catch (...) {
     answer.emplace(error_answer(std::current_exception(), *pending.stats, id.view()));
   }
-  if (!answer) return {.rest = finish(std::move(pending))};
+  if (!answer) {
+    if (!answers_directly(pending)) return {.rest = finish(std::move(pending))};
+    try {
+      return {.rest = call_directly(pending)};
+    } catch (...) {
+      answer.emplace(error_answer(std::current_exception(), *pending.stats, id.view()));
+    }
+  }
   return {.answer = complete(std::move(*answer), *pending.stats, pending.started, id.view())};
+}
+
+// Whether finish() has nothing to do but await the handler: a plugin route that bounds its own
+// waits (or answers from memory), its caller known, no upload to receive, no change to settle,
+// and a body as the route takes it (call() answers the other case).
+bool Dispatcher::answers_directly(const Pending& pending) const {
+  const Target& target = *pending.target;
+  const bool writes = settle_ && pending.in.method != "GET" && pending.in.method != "HEAD";
+  return target.plugin && (target.spec.immediate || target.spec.bounded) && !pending.look_up &&
+         !target.spec.uploads && !writes && (!pending.in.body_source || target.spec.streams_body);
+}
+
+// Such a route's handler, made now and awaited with what finish() would have done after it
+// (Closing): the request's frames then hold no copy of the pending request.
+Task<Response> Dispatcher::call_directly(Pending& pending) {
+  const Target& target = *pending.target;
+  Closing closing{std::move(pending.routes), std::move(pending.in_route), pending.stats,
+                  pending.started, IdCopy(pending.in.request_id)};
+  Request request = plugin_request(pending, true);
+  return call_plugin(target, std::move(request), {}, false, &pending.entered, std::move(closing));
 }
 
 // Matches the request to its route and applies the route's policy; answers it when nothing
@@ -658,6 +662,15 @@ Task<Response> Dispatcher::call(Pending& pending) {
     r.headers.emplace_back("Retry-After", "1");
     return ready(std::move(r));
   }
+  Request request = plugin_request(pending, false);
+  return call_plugin(target, std::move(request), in.request_id, false, &pending.entered);
+}
+
+// The request as a plugin sees it, moved out of `pending` (its id too when `take_id`; else it
+// stays, for the answer).
+Request Dispatcher::plugin_request(Pending& pending, bool take_id) {
+  const Target& target = *pending.target;
+  IncomingRequest& in = pending.in;
   Request request;
   request.method = in.method;
   request.path = std::move(pending.path);
@@ -674,8 +687,11 @@ Task<Response> Dispatcher::call(Pending& pending) {
   request.form = std::move(pending.form);
   request.files = std::move(pending.files);
   if (pending.auth) request.identity = std::move(pending.auth->identity);
-  request.request_id = in.request_id;
-  return call_plugin(target, std::move(request), in.request_id, false, &pending.entered);
+  if (take_id)
+    request.request_id = std::move(in.request_id);
+  else
+    request.request_id = in.request_id;
+  return request;
 }
 
 // A caller not known in memory (route() asked): the lookup reads the store, under the route's
@@ -732,7 +748,7 @@ Task<Response> Dispatcher::call_core(const Target& target, CoreRequest request) 
 
 Task<Response> Dispatcher::call_plugin(const Target& target, Request request,
                                        std::string_view request_id, bool before_upload,
-                                       Entered* entered) {
+                                       Entered* entered, std::optional<Closing> closing) {
   Entered counted;  // the request's count, taken over by the call
   if (entered) counted = std::move(*entered);
   const RouteTable::Target& plugin_target = *target.plugin;
@@ -749,14 +765,17 @@ Task<Response> Dispatcher::call_plugin(const Target& target, Request request,
     } catch (...) {
       failed = std::current_exception();
     }
-    return await_plugin(std::move(held), target, std::move(handler), std::move(failed), request_id);
+    return await_plugin(std::move(held), target, std::move(handler), std::move(failed), request_id,
+                        std::move(closing));
   }
   return call_plugin_within(target, std::move(request), request_id, before_upload,
                             std::move(counted));
 }
 
 Task<Response> Dispatcher::await_plugin(InFlight held, const Target& target, Task<Response> handler,
-                                        std::exception_ptr failed, std::string_view request_id) {
+                                        std::exception_ptr failed, std::string_view request_id,
+                                        std::optional<Closing> closing) {
+  if (closing) request_id = closing->id.view();
   PluginOutcome<Response> outcome;
   outcome.error = std::move(failed);
   const auto started = std::chrono::steady_clock::now();
@@ -774,7 +793,15 @@ Task<Response> Dispatcher::await_plugin(InFlight held, const Target& target, Tas
                {"plugin", held.plugin->info().name},
                {"route", target.label},
                {"took_ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count()}});
-  co_return plugin_answer(target, outcome, request_id);
+  if (!closing) co_return plugin_answer(target, outcome, request_id);
+  // What finish() does once a handler is done: an error's answer, then the route's counters.
+  std::optional<Response> answer;
+  try {
+    answer.emplace(plugin_answer(target, outcome, request_id));
+  } catch (...) {
+    answer.emplace(error_answer(std::current_exception(), *closing->stats, request_id));
+  }
+  co_return complete(std::move(*answer), *closing->stats, closing->started, request_id);
 }
 
 Task<Response> Dispatcher::call_plugin_within(const Target& target, Request request,

@@ -5,15 +5,19 @@
 
 #include "http/route_spec.hpp"
 #include "metrics/registry.hpp"
+#include "metrics/route_stats.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -25,6 +29,30 @@ template <class T>
 struct CallOutcome;
 
 class PluginHost;
+
+/// A copy of a request id, in place up to 64 characters (the session's are 32): kept for the
+/// answer and the log apart from the request, which its handler takes whole.
+class IdCopy {
+ public:
+  explicit IdCopy(std::string_view id) {
+    if (id.size() <= inline_.size()) {
+      std::copy(id.begin(), id.end(), inline_.begin());
+      view_ = std::string_view(inline_.data(), id.size());
+    } else {
+      heap_ = id;
+      view_ = heap_;
+    }
+  }
+  IdCopy(IdCopy&& other) : IdCopy(other.view_) {}  // the view points into the new copy
+  IdCopy(const IdCopy&) = delete;
+  IdCopy& operator=(const IdCopy&) = delete;
+  std::string_view view() const { return view_; }
+
+ private:
+  std::array<char, 64> inline_;
+  std::string heap_;
+  std::string_view view_;
+};
 
 /// Finds who is calling (session cookie, bearer token); nothing means anonymous.
 using Authenticate = std::function<Task<std::optional<AuthContext>>(const IncomingRequest&)>;
@@ -60,10 +88,24 @@ class Dispatcher final : public RequestHandler {
   struct Routes;
   struct Target;
   struct Pending;
+  /// What finish() does after the handler, for a request answered without it
+  /// (answers_directly): the route's table and count held to the end, its counters, when it
+  /// started, its id.
+  struct Closing {
+    std::shared_ptr<const Routes> routes;
+    RouteEntered in_route;
+    RouteStats* stats = nullptr;
+    std::chrono::steady_clock::time_point started;
+    IdCopy id;
+  };
   std::shared_ptr<const Routes> current_routes();
   std::optional<Response> route(IncomingRequest&& request,
                                 const boost::asio::any_io_executor& executor, Pending& pending);
   Task<Response> finish(Pending pending);
+  bool answers_directly(const Pending& pending) const;
+  Task<Response> call_directly(Pending& pending);
+  /// `take_id`: the request id moved into it (its caller keeps a copy).
+  Request plugin_request(Pending& pending, bool take_id);
   Task<std::optional<Response>> receive_files(Pending& pending);
   Task<Response> call(Pending& pending);
   Task<std::optional<AuthContext>> authenticate_within(const Target& target,
@@ -71,12 +113,15 @@ class Dispatcher final : public RequestHandler {
   Task<Response> call_core(const Target& target, CoreRequest request);
   /// The route's handler, or (`before_upload`) its Route::before_upload. `entered`: the
   /// request's count in the plugin, which the call takes over (else it counts anew).
+  /// `closing`: a request answered directly, whose id it holds.
   Task<Response> call_plugin(const Target& target, Request request, std::string_view request_id,
-                             bool before_upload = false, Entered* entered = nullptr);
+                             bool before_upload = false, Entered* entered = nullptr,
+                             std::optional<Closing> closing = std::nullopt);
   /// A handler awaited as it is (Route::immediate, Route::bounded); `held` first, so that it
   /// goes last: the task, an exception and the answer are the plugin's code.
   Task<Response> await_plugin(InFlight held, const Target& target, Task<Response> handler,
-                              std::exception_ptr failed, std::string_view request_id);
+                              std::exception_ptr failed, std::string_view request_id,
+                              std::optional<Closing> closing);
   /// A handler raced against its route's deadline.
   Task<Response> call_plugin_within(const Target& target, Request request,
                                     std::string_view request_id, bool before_upload,

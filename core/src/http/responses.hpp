@@ -15,6 +15,13 @@ namespace passerelle {
 Response error_response(int status, const std::string& code, const std::string& message,
                         std::string_view request_id);
 
+/// A Response with no media type yet, for a caller that sets every field it uses: the
+/// default "application/json" is one character past std::string's inline room, so it would
+/// cost an allocation to be overwritten.
+inline Response blank_response() {
+  return Response{.content_type = {}, .body = {}, .headers = {}, .stream = {}};
+}
+
 /// An HttpError whose answer carries headers too, such as Retry-After on a 429 or a 503.
 class HttpErrorWithHeaders : public HttpError {
  public:
@@ -41,6 +48,10 @@ struct CommonHeader {
   bool https_only = false;
 };
 std::span<const CommonHeader> common_headers();
+
+/// The Content-Security-Policy of a Response::sandboxed answer, in place of the common one.
+inline constexpr std::string_view kSandboxPolicy =
+    "sandbox; default-src 'none'; frame-ancestors 'none'";
 
 /// Whether the handler set header `name` (compared in any case).
 bool has_header(const Response& response, std::string_view name);

@@ -466,7 +466,8 @@ class ProxyPlugin final : public Plugin {
 
   Task<Response> forward(Request r) { return exchange(outgoing(r)); }
 
-  Outgoing outgoing(const Request& r) {
+  // Takes the request's id (the request goes once this returns).
+  Outgoing outgoing(Request& r) {
     const http::verb verb = http::string_to_verb(r.method);
     const bool head = verb == http::verb::head;
     // A GET or HEAD with a body is how requests are smuggled to servers that do not read
@@ -493,7 +494,7 @@ class ProxyPlugin final : public Plugin {
     }
     // A body read as it comes cannot be sent twice: no second attempt then.
     out.resendable = idempotent(verb) && !out.body_stream;
-    out.request_id = r.request_id;
+    out.request_id = std::move(r.request_id);
     return out;
   }
 
@@ -632,18 +633,18 @@ class ProxyPlugin final : public Plugin {
   }
 
   Response respond(AnswerParser& answer) {
-    Response out;
+    Response out = blank_response();
     out.status = answer.status();
+    out.content_type = answer.take_content_type();
     if (out.status < 200 || out.status > 599) unavailable("the service answered out of HTTP");
-    out.content_type = answer.content_type();
     if (out.content_type.empty()) out.content_type = "application/octet-stream";
     if (is_script(out.content_type) && !settings_.allow_scripts)
       unavailable("the service " + name_ + " answered a script, which the gateway does not serve");
     out.headers = answer.take_fields();
     // What the upstream serves runs in a sandbox, not as the gateway's origin: a page of it
-    // may neither script nor read the portal's session or CSRF token.
-    out.headers.emplace_back("Content-Security-Policy",
-                             "sandbox; default-src 'none'; frame-ancestors 'none'");
+    // may neither script nor read the portal's session or CSRF token. (Its own policy, if it
+    // sent one, was dropped: it may not weaken this one.)
+    out.sandboxed = true;
     return out;
   }
 

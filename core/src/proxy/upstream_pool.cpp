@@ -238,8 +238,7 @@ void UpstreamConnection::feed(AnswerParser& parser, Enough enough) {
   }
 }
 
-asio::awaitable<std::size_t> UpstreamConnection::fill() {
-  constexpr std::size_t kReadSize = 16 * 1024;
+bool UpstreamConnection::yields_before_fill() {
   // The buffer holds a head (header_limit) or a chunk's size line and extensions, or a
   // trailer section, which Beast does not bound: an upstream cannot grow it for good.
   if (buffer_.size() + kReadSize > buffer_.max_size())
@@ -247,25 +246,30 @@ asio::awaitable<std::size_t> UpstreamConnection::fill() {
   // Just after a request, the answer is not there yet: the thread does its other work first,
   // after which, under load, the first read finds the answer (one system call rather than a
   // read that finds nothing, then another).
-  if (answer_due_) {
-    answer_due_ = false;
-    co_await asio::post(executor_, asio::use_awaitable);
-  }
-  boost::system::error_code ec;
-  std::size_t n = 0;
-  if (tls_)
-    std::tie(ec, n) = co_await tls_->async_read_some(buffer_.prepare(kReadSize),
-                                                     asio::as_tuple(asio::use_awaitable));
-  else
-    std::tie(ec, n) = co_await socket_.async_read_some(buffer_.prepare(kReadSize),
-                                                       asio::as_tuple(asio::use_awaitable));
+  return std::exchange(answer_due_, false);
+}
+
+asio::awaitable<std::tuple<boost::system::error_code, std::size_t>>
+UpstreamConnection::read_into_buffer() {
+  const auto room = buffer_.prepare(kReadSize);
+  if (tls_) return tls_->async_read_some(room, asio::as_tuple(asio::use_awaitable));
+  return socket_.async_read_some(room, asio::as_tuple(asio::use_awaitable));
+}
+
+std::size_t UpstreamConnection::filled(boost::system::error_code ec, std::size_t n) {
   // A socket the deadline closed reads as closed too: that is a timeout (check).
   if (!deadline_.timed_out() &&
       (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated))
-    co_return 0;
+    return 0;
   check(ec);
   buffer_.commit(n);
-  co_return n;
+  return n;
+}
+
+asio::awaitable<std::size_t> UpstreamConnection::fill() {
+  if (yields_before_fill()) co_await asio::post(executor_, asio::use_awaitable);
+  const auto [ec, n] = co_await read_into_buffer();
+  co_return filled(ec, n);
 }
 
 bool UpstreamConnection::take_buffered(AnswerParser& parser, bool whole) {
@@ -284,8 +288,10 @@ asio::awaitable<void> UpstreamConnection::read(AnswerParser& parser, bool whole,
       deadline_.expires_after(timeout);
       armed = true;
     }
-    const std::size_t got = co_await fill();
-    if (got == 0) {
+    // fill(), in this coroutine: an answer's head costs no frame more.
+    if (yields_before_fill()) co_await asio::post(executor_, asio::use_awaitable);
+    const auto [ec, n] = co_await read_into_buffer();
+    if (filled(ec, n) == 0) {
       // Closed: before any byte, the connection was stale; within a body that ends at the
       // close, that is its end; anywhere else, the answer is cut.
       if (!parser.got_some()) throw boost::system::system_error(http::error::end_of_stream);

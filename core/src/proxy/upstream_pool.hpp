@@ -22,6 +22,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -51,7 +52,8 @@ class AnswerParser final : public boost::beast::http::basic_parser<false> {
   explicit AnswerParser(Keep keep) : keep_(keep) {}
 
   int status() const { return status_; }
-  const std::string& content_type() const { return content_type_; }
+  /// The media type, taken once.
+  std::string take_content_type() { return std::move(content_type_); }
   /// The fields kept, taken once.
   std::vector<std::pair<std::string, std::string>> take_fields() { return std::move(fields_); }
   /// The body read whole, taken once.
@@ -145,8 +147,14 @@ class UpstreamConnection {
   // Gives the parser what is buffered, until it has had `enough` or needs more bytes.
   template <class Enough>
   void feed(AnswerParser& parser, Enough enough);
-  // Reads what comes next into the buffer: 0 when the upstream closed the connection.
+  // Reads what comes next into the buffer: 0 when the upstream closed the connection. In
+  // three steps, which read() takes without this coroutine: whether to let the thread's other
+  // work go first (throws when the buffer is full), the read, and its outcome.
   boost::asio::awaitable<std::size_t> fill();
+  bool yields_before_fill();
+  boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_into_buffer();
+  std::size_t filled(boost::system::error_code ec, std::size_t n);
+  static constexpr std::size_t kReadSize = 16 * 1024;
   boost::asio::awaitable<void> send(std::string_view bytes);
   void check(boost::system::error_code ec) const;
 

@@ -56,29 +56,38 @@ inline bool is_framing_header(std::string_view name) {
          iequals(name, "connection");
 }
 
-// Each common header's line ("Name: value\r\n"), built once.
-inline const std::vector<std::string>& common_header_lines() {
-  static const std::vector<std::string> lines = [] {
+// Each common header's line ("Name: value\r\n"), built once; `sandboxed`: with the sandbox's
+// policy (Response::sandboxed).
+inline const std::vector<std::string>& common_header_lines(bool sandboxed) {
+  static const auto build = [](bool sandbox) {
     std::vector<std::string> out;
-    for (const CommonHeader& h : common_headers())
-      out.push_back(std::string(h.name).append(": ").append(h.value).append("\r\n"));
+    for (const CommonHeader& h : common_headers()) {
+      const bool policy = sandbox && h.name == "Content-Security-Policy";
+      out.push_back(std::string(h.name)
+                        .append(": ")
+                        .append(policy ? kSandboxPolicy : h.value)
+                        .append("\r\n"));
+    }
     return out;
-  }();
-  return lines;
+  };
+  static const std::vector<std::string> plain = build(false);
+  static const std::vector<std::string> sandbox = build(true);
+  return sandboxed ? sandbox : plain;
 }
 
-// The common headers as one block of text, built once: most answers set none of them.
-inline std::string_view common_header_block(bool https) {
-  static const auto build = [](bool with_hsts) {
+// The common headers as one block of text, built once for each case: most answers set none of
+// them.
+inline std::string_view common_header_block(bool https, bool sandboxed) {
+  static const auto build = [](bool with_hsts, bool sandbox) {
     std::string block;
     const auto common = common_headers();
     for (std::size_t i = 0; i < common.size(); ++i)
-      if (with_hsts || !common[i].https_only) block += common_header_lines()[i];
+      if (with_hsts || !common[i].https_only) block += common_header_lines(sandbox)[i];
     return block;
   };
-  static const std::string with_hsts = build(true);
-  static const std::string without_hsts = build(false);
-  return https ? with_hsts : without_hsts;
+  static const std::array<std::string, 4> blocks = {build(false, false), build(false, true),
+                                                    build(true, false), build(true, true)};
+  return blocks[(https ? 2 : 0) + (sandboxed ? 1 : 0)];
 }
 
 // The head of an answer, written into `out` (kept by the connection, so that it allocates only
@@ -115,11 +124,11 @@ inline void write_head(std::string& out, const Response& r, std::size_t content_
   out.append("X-Request-Id: "sv).append(request_id).append("\r\n"sv);
   if (!dated) out.append("Date: "sv).append(http_date_now()).append("\r\n"sv);
   if (handler_set == 0) {
-    out.append(common_header_block(https));
+    out.append(common_header_block(https, r.sandboxed));
   } else {
     for (std::size_t i = 0; i < common.size(); ++i)
       if (!(handler_set & (1u << i)) && (https || !common[i].https_only))
-        out += common_header_lines()[i];
+        out += common_header_lines(r.sandboxed)[i];
   }
   if (r.status == 204 || r.status == 304 || framing == Framing::until_close) {
     // No body, or one that ends with the connection.
@@ -453,7 +462,7 @@ boost::asio::awaitable<Turn> serve_request(Stream& stream, beast::flat_buffer& b
     }
   }
 
-  Response response;
+  Response response = blank_response();  // each path below sets it
   bool keep_alive = false;
   bool head = false;
   bool http10 = false;

@@ -319,6 +319,47 @@ BOOST_FIXTURE_TEST_CASE(immediate_plugin_routes_are_guarded_like_the_others, Fau
   BOOST_TEST(call("GET", "/api/faulty/now/elu-only").status == 200);
 }
 
+// The same with the caller known in memory, as the server's dispatcher knows most: start()
+// makes the handler's coroutine at once and hands back its answer with what finish() would have
+// done after it (an error's answer, the request id, the route's counters), without finish().
+BOOST_FIXTURE_TEST_CASE(a_known_caller_reaches_an_immediate_plugin_route_without_finish, Faulty) {
+  int asked = 0;
+  dispatcher.set_authenticate_now(
+      [&](const IncomingRequest&,
+          const boost::asio::any_io_executor&) -> std::optional<std::optional<AuthContext>> {
+        ++asked;
+        if (!identity) return std::optional<AuthContext>();
+        AuthContext ctx;
+        ctx.identity = *identity;
+        return ctx;
+      });
+  identity = make_identity({"agent"});
+  Response r = call("GET", "/api/faulty/now/ok");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.body == R"({"ok":true})");
+  r = call("GET", "/api/faulty/now/http-error");
+  BOOST_TEST(r.status == 418);
+  BOOST_TEST(error_code(r) == "teapot");
+  BOOST_TEST(json(r).at("error").at("request_id").as_string() == "test-request");
+  r = call("GET", "/api/faulty/now/throw");
+  BOOST_TEST(r.status == 500);
+  BOOST_TEST(error_code(r) == "plugin_error");
+  BOOST_TEST(json(r).at("error").at("request_id").as_string() == "test-request");
+  BOOST_TEST(r.body.find("secret internal detail") == std::string::npos);
+  BOOST_TEST(call("GET", "/api/faulty/now/elu-only").status == 403);
+  identity = std::nullopt;
+  BOOST_TEST(call("GET", "/api/faulty/now/elu-only").status == 401);
+  BOOST_TEST(asked == 5);
+  // Counted on their routes, and no longer in flight.
+  for (const auto& [label, status] :
+       {std::pair{"GET /api/faulty/now/ok", 200}, std::pair{"GET /api/faulty/now/http-error", 418},
+        std::pair{"GET /api/faulty/now/throw", 500}}) {
+    const RouteStats& stats = metrics.route("faulty", label);
+    BOOST_TEST(stats.answered(status) == 1u, label);
+    BOOST_TEST(stats.in_flight() == 0, label);
+  }
+}
+
 BOOST_FIXTURE_TEST_CASE(metrics_roles_are_checked_by_the_dispatcher, CoreApp) {
   Response r = send("GET", "/metrics");
   BOOST_TEST(r.status == 401);
