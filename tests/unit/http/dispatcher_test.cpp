@@ -31,6 +31,23 @@ struct Faulty : AppFixture {
   }
 };
 
+// What the faulty plugin's immediate routes answer: theirs, an HttpError as such, any other
+// exception a 500 that keeps its detail in the log; the errors with the request's id.
+void check_immediate_answers(Faulty& app) {
+  Response r = app.call("GET", "/api/faulty/now/ok");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.body == R"({"ok":true})");
+  r = app.call("GET", "/api/faulty/now/http-error");
+  BOOST_TEST(r.status == 418);
+  BOOST_TEST(Faulty::error_code(r) == "teapot");
+  BOOST_TEST(Faulty::json(r).at("error").at("request_id").as_string() == "test-request");
+  r = app.call("GET", "/api/faulty/now/throw");
+  BOOST_TEST(r.status == 500);
+  BOOST_TEST(Faulty::error_code(r) == "plugin_error");
+  BOOST_TEST(Faulty::json(r).at("error").at("request_id").as_string() == "test-request");
+  BOOST_TEST(r.body.find("secret internal detail") == std::string::npos);
+}
+
 // The gateway's own routes behind a dispatcher whose caller the test chooses, authenticated as
 // a session cookie (CSRF applies) or a bearer token would be.
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -301,16 +318,7 @@ BOOST_AUTO_TEST_CASE(dashboard_calls_an_immediate_widget_inline_and_survives_it)
 // A route declared immediate gets what every plugin route gets: roles checked before it runs,
 // an HttpError answered as such, any other exception a 500 that keeps its detail in the log.
 BOOST_FIXTURE_TEST_CASE(immediate_plugin_routes_are_guarded_like_the_others, Faulty) {
-  Response r = call("GET", "/api/faulty/now/ok");
-  BOOST_TEST(r.status == 200);
-  BOOST_TEST(r.body == R"({"ok":true})");
-  r = call("GET", "/api/faulty/now/http-error");
-  BOOST_TEST(r.status == 418);
-  BOOST_TEST(error_code(r) == "teapot");
-  r = call("GET", "/api/faulty/now/throw");
-  BOOST_TEST(r.status == 500);
-  BOOST_TEST(error_code(r) == "plugin_error");
-  BOOST_TEST(r.body.find("secret internal detail") == std::string::npos);
+  check_immediate_answers(*this);
   identity = std::nullopt;
   BOOST_TEST(call("GET", "/api/faulty/now/elu-only").status == 401);
   identity = make_identity({"agent"});
@@ -334,18 +342,7 @@ BOOST_FIXTURE_TEST_CASE(a_known_caller_reaches_an_immediate_plugin_route_without
         return ctx;
       });
   identity = make_identity({"agent"});
-  Response r = call("GET", "/api/faulty/now/ok");
-  BOOST_TEST(r.status == 200);
-  BOOST_TEST(r.body == R"({"ok":true})");
-  r = call("GET", "/api/faulty/now/http-error");
-  BOOST_TEST(r.status == 418);
-  BOOST_TEST(error_code(r) == "teapot");
-  BOOST_TEST(json(r).at("error").at("request_id").as_string() == "test-request");
-  r = call("GET", "/api/faulty/now/throw");
-  BOOST_TEST(r.status == 500);
-  BOOST_TEST(error_code(r) == "plugin_error");
-  BOOST_TEST(json(r).at("error").at("request_id").as_string() == "test-request");
-  BOOST_TEST(r.body.find("secret internal detail") == std::string::npos);
+  check_immediate_answers(*this);
   BOOST_TEST(call("GET", "/api/faulty/now/elu-only").status == 403);
   identity = std::nullopt;
   BOOST_TEST(call("GET", "/api/faulty/now/elu-only").status == 401);
