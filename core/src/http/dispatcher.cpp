@@ -433,9 +433,14 @@ Handled Dispatcher::start(IncomingRequest request, const asio::any_io_executor& 
 // and a body as the route takes it (call() answers the other case).
 bool Dispatcher::answers_directly(const Pending& pending) const {
   const Target& target = *pending.target;
-  const bool writes = settle_ && pending.in.method != "GET" && pending.in.method != "HEAD";
   return target.plugin && (target.spec.immediate || target.spec.bounded) && !pending.look_up &&
-         !target.spec.uploads && !writes && (!pending.in.body_source || target.spec.streams_body);
+         !target.spec.uploads && !settles(pending.in) &&
+         (!pending.in.body_source || target.spec.streams_body);
+}
+
+// Whether the request's changes are told to the other instances before it is answered.
+bool Dispatcher::settles(const IncomingRequest& in) const {
+  return settle_ && in.method != "GET" && in.method != "HEAD";
 }
 
 // Such a route's handler, made now and awaited with what finish() would have done after it
@@ -562,7 +567,7 @@ std::optional<Response> Dispatcher::route(IncomingRequest&& in,
 // handler, under their deadlines.
 Task<Response> Dispatcher::finish(Pending pending) {
   const IdCopy id(pending.in.request_id);
-  const bool writes = settle_ && pending.in.method != "GET" && pending.in.method != "HEAD";
+  const bool writes = settles(pending.in);
   std::optional<Response> answer;
   std::vector<Attachment> received;  // an upload's files: removed unless the handler took them
   try {

@@ -103,6 +103,7 @@ class Dispatcher final : public RequestHandler {
                                 const boost::asio::any_io_executor& executor, Pending& pending);
   Task<Response> finish(Pending pending);
   bool answers_directly(const Pending& pending) const;
+  bool settles(const IncomingRequest& in) const;
   Task<Response> call_directly(Pending& pending);
   /// `take_id`: the request id moved into it (its caller keeps a copy).
   Request plugin_request(Pending& pending, bool take_id);
